@@ -1,0 +1,64 @@
+// The Guardian: a warm standby that shares the store with the HAM. It hears
+// the HAM's beats over their IPC pipe; when the pipe closes (the HAM died, by
+// any signal) or the beats stop (the HAM hung), it takes the HAM role with a
+// compare-and-set on the epoch, kills the old HAM if it still exists, and
+// becomes the HAM in this same process: no start-up cost on the critical path.
+import { becomeHam } from '../src/ham/ham.js';
+import { HamError } from '../src/errors.js';
+import type { HomePaths } from '../src/home.js';
+import type { Logger } from '../src/log.js';
+import { isAlive, procId } from '../src/proc/procfs.js';
+import { registerGuardian, takeOver } from '../src/store/roles.js';
+import { Store } from '../src/store/store.js';
+import { startBeating, type LinkMessage } from './link.js';
+
+export interface GuardianOptions {
+  paths: HomePaths;
+  epoch: number;
+  log: Logger;
+}
+
+export function runGuardian(o: GuardianOptions): void {
+  const store = new Store(o.paths.store);
+  const me = procId(process.pid)!;
+  const { hangMs } = store.settings();
+  const send = (m: LinkMessage): void => void process.send?.(m);
+  try {
+    registerGuardian(store, o.epoch, me);
+  } catch (e) {
+    o.log('warn', 'not registered as guardian: exiting', { error: (e as Error).message });
+    process.exit(0);
+  }
+  let done = false;
+  const takeover = (reason: string): void => {
+    if (done) return;
+    done = true;
+    beater.stop();
+    let claimed;
+    try {
+      claimed = takeOver(store, o.epoch, me);
+    } catch (e) {
+      const code = e instanceof HamError ? e.code : 'internal';
+      o.log(code === 'stopping' ? 'info' : 'warn', 'no takeover', { reason, error: (e as Error).message });
+      process.exit(0);
+    }
+    const old = claimed.previous.ham;
+    if (old && isAlive(old)) process.kill(old.pid, 'SIGKILL');
+    if (process.connected) process.disconnect();
+    o.log('warn', 'took over the HAM role', { reason, epoch: claimed.epoch, oldHam: old?.pid });
+    becomeHam({ store, paths: o.paths, epoch: claimed.epoch, log: o.log, fresh: false, previous: claimed.previous }).catch((e: Error) => {
+      o.log('error', 'could not serve as HAM', { error: e.message });
+      process.exit(1);
+    });
+  };
+  const beater = startBeating(send, hangMs, () => takeover(`HAM silent for ${hangMs} ms`));
+  process.on('message', (m: LinkMessage) => {
+    beater.heard();
+    if (m.t === 'exit') {
+      o.log('info', 'asked to exit');
+      process.exit(0);
+    }
+  });
+  process.on('disconnect', () => takeover('HAM died'));
+  send({ t: 'ready' });
+}

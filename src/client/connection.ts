@@ -1,0 +1,79 @@
+// A client connection to the control socket: request/response by id.
+import { connect as netConnect, type Socket } from 'node:net';
+import { HamError, type HamErrorShape } from '../errors.js';
+import { homePaths, resolveHome } from '../home.js';
+import { encodeFrame, FrameDecoder } from '../protocol/frame.js';
+import type { Op, RequestArgs } from '../protocol/requests.js';
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: HamError) => void;
+}
+
+export class Connection {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly decoder = new FrameDecoder();
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      for (const f of this.decoder.push(chunk)) this.receive(f as { id: number; ok: boolean; result?: unknown; error?: HamErrorShape });
+    });
+    socket.on('close', () => {
+      for (const p of this.pending.values()) p.reject(new HamError({ code: 'not-running', message: 'the HAM closed the connection' }));
+      this.pending.clear();
+    });
+    socket.on('error', () => undefined);
+  }
+
+  static open(socketPath: string, timeoutMs = 2000): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      const s = netConnect(socketPath);
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new HamError({ code: 'timeout', message: `no answer on ${socketPath} within ${timeoutMs} ms` }));
+      }, timeoutMs);
+      s.once('connect', () => {
+        clearTimeout(timer);
+        resolve(new Connection(s));
+      });
+      s.once('error', (e: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(new HamError({ code: 'not-running', message: `no HAM serves ${socketPath}`, cause: e.code }));
+      });
+    });
+  }
+
+  request<O extends Op>(op: O, args: Partial<RequestArgs<O>> = {}, timeoutMs = 10_000): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new HamError({ code: 'timeout', message: `no reply to ${op} within ${timeoutMs} ms` }));
+      }, timeoutMs);
+      this.pending.set(id, {
+        resolve: (v) => (clearTimeout(timer), resolve(v)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
+      this.socket.write(encodeFrame({ id, op, args }));
+    });
+  }
+
+  close(): void {
+    this.socket.end();
+    this.socket.destroy();
+  }
+
+  private receive(msg: { id: number; ok: boolean; result?: unknown; error?: HamErrorShape }): void {
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    if (msg.ok) p.resolve(msg.result);
+    else p.reject(new HamError(msg.error ?? { code: 'internal', message: 'error reply without an error' }));
+  }
+}
+
+/** Connect to the HAM serving a home (`home`, else HAM_HOME, else the default). */
+export function connect(opts: { home?: string; timeoutMs?: number } = {}): Promise<Connection> {
+  return Connection.open(homePaths(resolveHome(opts.home)).socket, opts.timeoutMs);
+}

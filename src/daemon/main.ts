@@ -1,0 +1,47 @@
+// The daemon process: started as the HAM by `ham start`, or as a Guardian by
+// the HAM. Both roles live in one program because a Guardian becomes the HAM
+// in place when it takes over.
+import { runGuardian } from '../../guardian/guardian.js';
+import { HamError } from '../errors.js';
+import { ensureHome } from '../home.js';
+import { becomeHam } from '../ham/ham.js';
+import { createLogger } from '../log.js';
+import { procId } from '../proc/procfs.js';
+import { claimHam } from '../store/roles.js';
+import { Store } from '../store/store.js';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  process.umask(0o077); // the socket, FIFOs, logs and store: owner only
+  const role = arg('role');
+  const home = arg('home');
+  const log = createLogger(role ?? 'daemon');
+  process.on('uncaughtException', (e) => {
+    log('error', 'uncaught exception', { error: e.message, stack: e.stack });
+    process.exit(e instanceof HamError && e.code === 'fenced' ? 3 : 1);
+  });
+  if (!home || (role !== 'ham' && role !== 'guardian')) {
+    log('error', 'usage: main.js --home DIR --role ham|guardian [--epoch N] [--hang-ms MS]');
+    process.exit(2);
+  }
+  const paths = ensureHome(home);
+  if (role === 'guardian') return runGuardian({ paths, epoch: Number(arg('epoch')), log });
+
+  const store = new Store(paths.store);
+  const hangMs = Number(arg('hang-ms'));
+  if (Number.isFinite(hangMs) && hangMs > 0) store.write(() => store.putSettings({ ...store.settings(), hangMs }));
+  let claimed;
+  try {
+    claimed = claimHam(store, procId(process.pid)!);
+  } catch (e) {
+    log('warn', 'not starting', { error: (e as Error).message });
+    process.exit(e instanceof HamError && e.code === 'already-running' ? 0 : 1);
+  }
+  await becomeHam({ store, paths, epoch: claimed.epoch, log, fresh: true, previous: claimed.previous });
+}
+
+void main();

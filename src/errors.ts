@@ -1,0 +1,91 @@
+// One error shape for every failure, the same over the wire and in the CLI:
+// what went wrong (code + message), which entity, its exit, and the cause.
+
+export const ERROR_CODES = [
+  'bad-request', // a request that does not match its schema
+  'bad-frame', // bytes on the socket that are not a frame of msgpack
+  'frame-too-large',
+  'unknown-command',
+  'unknown-entity',
+  'duplicate-entity',
+  'not-running', // nothing serves this home
+  'already-running',
+  'fenced', // this process lost the HAM role
+  'spawn-failed',
+  'stopping',
+  'timeout',
+  'io',
+  'internal',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface ExitStatus {
+  code: number | null;
+  signal: string | null;
+}
+
+export interface HamErrorShape {
+  code: ErrorCode;
+  message: string;
+  entity?: string;
+  exit?: ExitStatus;
+  cause?: string;
+}
+
+export class HamError extends Error {
+  readonly code: ErrorCode;
+  readonly entity: string | undefined;
+  readonly exit: ExitStatus | undefined;
+  readonly causeText: string | undefined;
+
+  constructor(shape: HamErrorShape) {
+    super(shape.message);
+    this.name = 'HamError';
+    this.code = shape.code;
+    this.entity = shape.entity;
+    this.exit = shape.exit;
+    this.causeText = shape.cause;
+  }
+
+  toShape(): HamErrorShape {
+    const s: HamErrorShape = { code: this.code, message: this.message };
+    if (this.entity !== undefined) s.entity = this.entity;
+    if (this.exit !== undefined) s.exit = this.exit;
+    if (this.causeText !== undefined) s.cause = this.causeText;
+    return s;
+  }
+
+  /** Any thrown value, as a HamError (unexpected ones become `internal`). */
+  static from(err: unknown): HamError {
+    if (err instanceof HamError) return err;
+    if (isShape(err)) return new HamError(err);
+    const e = err as NodeJS.ErrnoException;
+    const message = e instanceof Error ? e.message : String(err);
+    return new HamError({ code: e?.code ? 'io' : 'internal', message, cause: e?.code });
+  }
+}
+
+function isShape(v: unknown): v is HamErrorShape {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return typeof o.message === 'string' && (ERROR_CODES as readonly unknown[]).includes(o.code);
+}
+
+/** One line for humans: `unknown-entity: no entity "web" (entity web)`. */
+export function formatError(e: HamErrorShape): string {
+  const parts = [`${e.code}: ${e.message}`];
+  if (e.exit) parts.push(`exit ${e.exit.signal ?? e.exit.code}`);
+  if (e.cause) parts.push(`cause: ${e.cause}`);
+  return parts.join('; ');
+}
+
+/** A short, safe rendering of a value that came from outside, for messages. */
+export function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  if (typeof v === 'number' || typeof v === 'boolean') return `${typeof v} ${String(v)}`;
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (v instanceof Uint8Array) return `${v.length} bytes`;
+  return typeof v === 'object' ? 'an object' : typeof v;
+}

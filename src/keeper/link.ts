@@ -1,0 +1,125 @@
+// The HAM's side of a keeper: spawn it, tell it what to do, notice it dying.
+// Nothing here polls: commands go down a FIFO, death comes up as EOF on the
+// keeper's life FIFO, and records arrive in the inbox (see inbox.ts).
+import { spawn } from 'node:child_process';
+import { closeSync, constants as fsc, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { constants as osc } from 'node:os';
+import { join } from 'node:path';
+import type { ExitStatus } from '../errors.js';
+import type { HomePaths } from '../home.js';
+import { KEEPER_SCRIPT } from '../paths.js';
+import { procId, signalProc, type ProcId } from '../proc/procfs.js';
+
+export interface KeeperSpec {
+  id: number;
+  serial: number;
+  name: string;
+  argv: string[];
+  env: Record<string, string>;
+  cwd: string;
+  /** Watch this orphan (whose keeper died) instead of starting the command. */
+  adoptPid?: number;
+}
+
+export function keeperTag(id: number, serial: number): string {
+  return `${id}-${serial}`;
+}
+
+export function keeperDir(paths: HomePaths, id: number, serial: number): string {
+  return join(paths.keepers, keeperTag(id, serial));
+}
+
+/** Start a keeper, detached in its own session; it outlives this process. */
+export function spawnKeeper(paths: HomePaths, spec: KeeperSpec): ProcId {
+  const dir = keeperDir(paths, spec.id, spec.serial);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const log = openSync(join(paths.logs, `${spec.name}.log`), 'a', 0o600);
+  try {
+    const mode = spec.adoptPid ? ['adopt', String(spec.adoptPid)] : ['start'];
+    const child = spawn('perl', [KEEPER_SCRIPT, dir, paths.inbox, keeperTag(spec.id, spec.serial), ...mode, '--', ...spec.argv], {
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: spec.env,
+      cwd: spec.cwd,
+    });
+    child.on('error', () => undefined); // perl missing: the life watch reports it
+    child.unref();
+    const pid = child.pid;
+    if (pid === undefined) throw new Error('perl could not be started for the keeper');
+    return procId(pid) ?? { pid, start: 0 };
+  } finally {
+    closeSync(log);
+  }
+}
+
+/** Answer the keeper's death record `seq`; false if nobody reads ctl (the keeper is gone). */
+export function commandKeeper(paths: HomePaths, id: number, serial: number, cmd: 'r' | 'x', seq: number): boolean {
+  let fd: number;
+  try {
+    fd = openSync(join(keeperDir(paths, id, serial), 'ctl'), fsc.O_WRONLY | fsc.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    writeSync(fd, `${cmd} ${seq}\n`);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Detach: the keeper exits and leaves its entity running. */
+export function detachKeeper(keeper: ProcId): void {
+  signalProc(keeper, 'SIGUSR1');
+}
+
+export function removeKeeperDir(paths: HomePaths, id: number, serial: number): void {
+  rmSync(keeperDir(paths, id, serial), { recursive: true, force: true });
+}
+
+/**
+ * Call `onGone` once when the keeper dies: it holds the only write end of its
+ * life FIFO, so its death is EOF here (epoll, no polling). Returns a disposer.
+ */
+export function watchLife(paths: HomePaths, id: number, serial: number, onGone: () => void): () => void {
+  let fd: number;
+  try {
+    fd = openSync(join(keeperDir(paths, id, serial), 'life'), fsc.O_RDONLY | fsc.O_NONBLOCK);
+  } catch {
+    queueMicrotask(onGone);
+    return () => undefined;
+  }
+  const sock = new Socket({ fd, readable: true, writable: false });
+  let done = false;
+  const fire = (): void => {
+    if (done) return;
+    done = true;
+    sock.destroy();
+    onGone();
+  };
+  sock.on('data', () => undefined);
+  sock.on('end', fire);
+  sock.on('error', fire);
+  sock.on('close', fire);
+  return () => {
+    done = true;
+    sock.destroy();
+  };
+}
+
+const SIGNAL_NAMES = new Map<number, string>(Object.entries(osc.signals).map(([name, n]) => [n, name]));
+
+export function signalName(n: number): string {
+  return SIGNAL_NAMES.get(n) ?? `SIG${n}`;
+}
+
+/** A raw wait status (-1 = unknown) as { code, signal, core }. */
+export function decodeWaitStatus(status: number): ExitStatus & { core: boolean } {
+  if (status < 0) return { code: null, signal: null, core: false };
+  const sig = status & 0x7f;
+  if (sig === 0) return { code: (status >> 8) & 0xff, signal: null, core: false };
+  return { code: null, signal: signalName(sig), core: (status & 0x80) !== 0 };
+}

@@ -1,0 +1,19 @@
+// Where the package's own files are, from wherever the compiled code runs.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function findRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('ham: cannot find the package root');
+    dir = up;
+  }
+  return dir;
+}
+
+export const PACKAGE_ROOT = findRoot();
+export const KEEPER_SCRIPT = join(PACKAGE_ROOT, 'src', 'keeper', 'keeper.pl');
+export const DAEMON_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'daemon', 'main.js');
+export const CLI_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');

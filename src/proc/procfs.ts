@@ -1,0 +1,82 @@
+// Process identity from /proc: a pid alone can be reused, pid + start time
+// (clock ticks since boot, field 22 of /proc/PID/stat) cannot.
+import { readFileSync, readdirSync } from 'node:fs';
+
+export interface ProcId {
+  pid: number;
+  start: number;
+}
+
+interface StatLine {
+  state: string;
+  ppid: number;
+  start: number;
+}
+
+function readStat(pid: number): StatLine | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // comm may hold spaces and parentheses: fields start after the last ')'.
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const state = rest[0] ?? '?';
+  return { state, ppid: Number(rest[1]), start: Number(rest[19]) };
+}
+
+/** The start time of a live process, or undefined if it is gone or a zombie. */
+export function startTime(pid: number): number | undefined {
+  const s = readStat(pid);
+  if (!s || s.state === 'Z' || s.state === 'X') return undefined;
+  return s.start;
+}
+
+export function procId(pid: number): ProcId | undefined {
+  const start = startTime(pid);
+  return start === undefined ? undefined : { pid, start };
+}
+
+/** Is this exact process (not a reuse of its pid) alive and not a zombie? */
+export function isAlive(id: ProcId | null | undefined): boolean {
+  if (!id || !(id.pid > 0)) return false;
+  return startTime(id.pid) === id.start;
+}
+
+export function isStopped(pid: number): boolean {
+  const s = readStat(pid);
+  return s?.state === 'T' || s?.state === 't';
+}
+
+export function cmdline(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').filter((s) => s.length > 0);
+  } catch {
+    return [];
+  }
+}
+
+/** Live (non-zombie) pids whose command line satisfies the predicate. */
+export function findProcesses(match: (argv: string[]) => boolean): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    if (startTime(pid) === undefined) continue;
+    const argv = cmdline(pid);
+    if (argv.length > 0 && match(argv)) found.push(pid);
+  }
+  return found;
+}
+
+/** Send a signal to exactly this process; false if it was already gone. */
+export function signalProc(id: ProcId, signal: NodeJS.Signals | number): boolean {
+  if (!isAlive(id)) return false;
+  try {
+    process.kill(id.pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,74 @@
+// Every request the control socket accepts, validated with zod before the
+// HAM sees it. A bad request gets a `bad-request` error naming the field,
+// what was expected and what came.
+import { z } from 'zod';
+import { describe, HamError } from '../errors.js';
+
+export const NAME_MAX = 128;
+
+export const entityName = z
+  .string()
+  .min(1, 'expected a non-empty name')
+  .max(NAME_MAX, `expected at most ${NAME_MAX} characters`)
+  .refine((s) => !s.includes('/'), "expected a name without '/'")
+  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'expected no control characters')
+  .refine((s) => s !== '.' && s !== '..', "expected a name other than '.' or '..'");
+
+const argv = z.array(z.string().min(1, 'expected a non-empty argument').max(4096)).min(1, 'expected a command').max(1024);
+
+export const requestSchemas = {
+  ping: z.object({}).strict(),
+  status: z.object({ name: entityName.optional() }).strict(),
+  attach: z
+    .object({
+      name: entityName,
+      argv,
+      restart: z.boolean().default(false),
+      env: z.record(z.string().regex(/^[^=\0]+$/, 'expected a variable name without = or NUL'), z.string()).default({}),
+      cwd: z.string().startsWith('/', 'expected an absolute path').optional(),
+    })
+    .strict(),
+  detach: z.object({ name: entityName }).strict(),
+  stop: z.object({ all: z.boolean().default(false) }).strict(),
+} as const;
+
+export type Op = keyof typeof requestSchemas;
+export type RequestArgs<O extends Op> = z.output<(typeof requestSchemas)[O]>;
+
+export const envelope = z
+  .object({
+    id: z.number().int().nonnegative(),
+    op: z.string().max(64),
+    args: z.record(z.unknown()).default({}),
+  })
+  .strict();
+
+export function isOp(op: string): op is Op {
+  return Object.prototype.hasOwnProperty.call(requestSchemas, op);
+}
+
+/** Turn zod's issues into one message: `args.name: expected ..., got ...`. */
+export function validationError(prefix: string, input: unknown, err: z.ZodError): HamError {
+  const parts = err.issues.map((issue) => {
+    const path = [prefix, ...issue.path].filter((p) => p !== '').join('.');
+    const got = describe(pick(input, issue.path));
+    const expected = issue.code === 'invalid_type' ? `expected ${issue.expected}` : issue.code === 'unrecognized_keys' ? `unexpected field(s) ${issue.keys.join(', ')}` : issue.message;
+    return issue.code === 'unrecognized_keys' ? `${path}: ${expected}` : `${path}: ${expected}, got ${got}`;
+  });
+  return new HamError({ code: 'bad-request', message: parts.join('; ') });
+}
+
+function pick(v: unknown, path: (string | number)[]): unknown {
+  let cur = v;
+  for (const k of path) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<string | number, unknown>)[k];
+  }
+  return cur;
+}
+
+export function parseArgs<O extends Op>(op: O, args: unknown): RequestArgs<O> {
+  const r = requestSchemas[op].safeParse(args);
+  if (!r.success) throw validationError(op, args, r.error);
+  return r.data as RequestArgs<O>;
+}

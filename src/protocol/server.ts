@@ -1,0 +1,84 @@
+// The control socket: request/response over length-prefixed msgpackr frames.
+// A connection that sends bytes we cannot frame is answered once and closed;
+// a well-framed but bad request gets an error reply and the connection stays.
+// Either way every other client is unaffected.
+import { chmodSync, unlinkSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { HamError } from '../errors.js';
+import { encodeFrame, FrameDecoder, FrameError } from './frame.js';
+import { envelope, isOp, parseArgs, validationError, type Op, type RequestArgs } from './requests.js';
+
+export type Handlers = { [O in Op]: (args: RequestArgs<O>, conn: Socket) => unknown };
+
+export interface Response {
+  id: number;
+  ok: boolean;
+  result?: unknown;
+  error?: ReturnType<HamError['toShape']>;
+}
+
+export class ControlServer {
+  private readonly server: Server;
+  private readonly conns = new Set<Socket>();
+
+  constructor(private readonly handlers: Handlers) {
+    this.server = createServer((c) => this.accept(c));
+  }
+
+  /** Bind the socket (replacing a stale one: the caller holds the HAM role). */
+  listen(path: string): Promise<void> {
+    try {
+      unlinkSync(path);
+    } catch {
+      /* none left behind */
+    }
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(path, () => {
+        chmodSync(path, 0o600);
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  close(): void {
+    this.server.close();
+    for (const c of this.conns) c.destroy();
+  }
+
+  private accept(conn: Socket): void {
+    this.conns.add(conn);
+    const decoder = new FrameDecoder();
+    conn.on('close', () => this.conns.delete(conn));
+    conn.on('error', () => conn.destroy());
+    conn.on('data', (chunk: Buffer) => {
+      let frames: unknown[];
+      try {
+        frames = decoder.push(chunk);
+      } catch (e) {
+        const err = new HamError({ code: e instanceof FrameError && e.kind === 'too-large' ? 'frame-too-large' : 'bad-frame', message: (e as Error).message });
+        conn.end(encodeFrame({ id: 0, ok: false, error: err.toShape() } satisfies Response));
+        conn.destroy();
+        return;
+      }
+      for (const f of frames) void this.dispatch(conn, f);
+    });
+  }
+
+  private async dispatch(conn: Socket, frame: unknown): Promise<void> {
+    const id = typeof frame === 'object' && frame !== null && typeof (frame as { id?: unknown }).id === 'number' ? (frame as { id: number }).id : 0;
+    let reply: Response;
+    try {
+      const env = envelope.safeParse(frame);
+      if (!env.success) throw validationError('request', frame, env.error);
+      const { op, args } = env.data;
+      if (!isOp(op)) throw new HamError({ code: 'unknown-command', message: `unknown command ${JSON.stringify(op)}, expected one of ${Object.keys(this.handlers).join(', ')}` });
+      const handler = this.handlers[op] as (a: unknown, c: Socket) => unknown;
+      reply = { id, ok: true, result: (await handler(parseArgs(op, args), conn)) ?? null };
+    } catch (e) {
+      reply = { id, ok: false, error: HamError.from(e).toShape() };
+    }
+    if (!conn.destroyed) conn.write(encodeFrame(reply));
+  }
+}

@@ -1,0 +1,68 @@
+// Role transitions between the HAM and the Guardian. Each is a compare-and-set
+// inside one write transaction, so two processes never both act as HAM: a
+// stopped HAM that wakes up finds the epoch moved on and is fenced.
+import { HamError } from '../errors.js';
+import { isAlive, type ProcId } from '../proc/procfs.js';
+import type { Store } from './store.js';
+import type { Roles } from './types.js';
+
+export interface Claimed {
+  epoch: number;
+  previous: Roles;
+}
+
+/** `ham start`: take the HAM role unless a live HAM holds it. */
+export function claimHam(store: Store, me: ProcId): Claimed {
+  return store.write(() => {
+    const previous = store.roles();
+    if (previous.ham && previous.ham.pid !== me.pid && isAlive(previous.ham)) {
+      throw new HamError({ code: 'already-running', message: `a HAM (pid ${previous.ham.pid}) already serves this home` });
+    }
+    const epoch = previous.epoch + 1;
+    store.putRoles({ ...previous, epoch, ham: me, stopping: false });
+    return { epoch, previous };
+  });
+}
+
+/** A new Guardian registers under the HAM that spawned it. */
+export function registerGuardian(store: Store, epoch: number, me: ProcId): void {
+  store.fenced(epoch, () => {
+    const r = store.roles();
+    store.putRoles({ ...r, guardian: me });
+  });
+}
+
+/**
+ * The Guardian takes the HAM role: only if nobody else changed the roles since
+ * it registered (same epoch, still the Guardian) and no stop was asked for.
+ */
+export function takeOver(store: Store, epoch: number, me: ProcId): Claimed {
+  return store.write(() => {
+    const previous = store.roles();
+    if (previous.epoch !== epoch || previous.guardian?.pid !== me.pid) {
+      throw new HamError({ code: 'fenced', message: `roles moved on (epoch ${previous.epoch}, guardian ${previous.guardian?.pid ?? 'none'})` });
+    }
+    if (previous.stopping) throw new HamError({ code: 'stopping', message: 'the pair is being stopped' });
+    const next: Roles = { ...previous, epoch: epoch + 1, ham: me, guardian: null, hamFailures: previous.hamFailures + 1 };
+    store.putRoles(next);
+    return { epoch: next.epoch, previous };
+  });
+}
+
+/** The HAM drops a Guardian that died or hung (counted as a failure). */
+export function dropGuardian(store: Store, epoch: number, guardian: ProcId, failed: boolean): void {
+  store.fenced(epoch, () => {
+    const r = store.roles();
+    if (r.guardian?.pid !== guardian.pid) return;
+    store.putRoles({ ...r, guardian: null, guardianFailures: r.guardianFailures + (failed ? 1 : 0) });
+  });
+}
+
+export function markStopping(store: Store, epoch: number): void {
+  store.fenced(epoch, () => store.putRoles({ ...store.roles(), stopping: true }));
+}
+
+/** The HAM leaves cleanly: nobody holds a role until the next `ham start`. */
+export function release(store: Store, epoch: number): void {
+  store.fenced(epoch, () => store.putRoles({ ...store.roles(), ham: null, guardian: null }));
+}

@@ -1,0 +1,92 @@
+// One LMDB environment per home, opened by both the HAM and the Guardian.
+// Every change is one synchronous write transaction; LMDB serialises writers
+// across processes, so a read-check-write inside `transactionSync` is an
+// atomic compare-and-set between the pair. A process killed mid-transaction
+// leaves the previous state intact. `noSync` keeps commits in the page cache:
+// a process crash loses nothing, only a machine crash can drop the last
+// milliseconds (LMDB stays consistent either way).
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { HamError } from '../errors.js';
+import { DEFAULT_SETTINGS, type EntityRecord, type Roles, type Settings } from './types.js';
+
+export const EMPTY_ROLES: Readonly<Roles> = Object.freeze({
+  epoch: 0,
+  ham: null,
+  guardian: null,
+  hamFailures: 0,
+  guardianFailures: 0,
+  stopping: false,
+});
+
+export class Store {
+  private readonly root: RootDatabase;
+  private readonly meta: Database<unknown, string>;
+  private readonly entities: Database<EntityRecord, string>;
+
+  constructor(path: string) {
+    this.root = open({ path, noSync: true, maxDbs: 8, mapSize: 256 * 1024 * 1024 });
+    this.meta = this.root.openDB<unknown, string>({ name: 'meta', encoding: 'msgpack' });
+    this.entities = this.root.openDB<EntityRecord, string>({ name: 'entities', encoding: 'msgpack' });
+  }
+
+  /** Run `fn` in one write transaction; its return value is the result. */
+  write<T>(fn: () => T): T {
+    return this.root.transactionSync(fn);
+  }
+
+  /**
+   * A write fenced by the epoch: it commits only if `epoch` is still the
+   * current one, i.e. the caller still holds the HAM role.
+   */
+  fenced<T>(epoch: number, fn: () => T): T {
+    return this.write(() => {
+      const now = this.roles().epoch;
+      if (now !== epoch) throw new HamError({ code: 'fenced', message: `this HAM held epoch ${epoch}, the store is at ${now}` });
+      return fn();
+    });
+  }
+
+  roles(): Roles {
+    return { ...EMPTY_ROLES, ...(this.meta.get('roles') as Partial<Roles> | undefined) };
+  }
+
+  putRoles(r: Roles): void {
+    this.meta.putSync('roles', r);
+  }
+
+  settings(): Settings {
+    return { ...DEFAULT_SETTINGS, ...(this.meta.get('settings') as Partial<Settings> | undefined) };
+  }
+
+  putSettings(s: Settings): void {
+    this.meta.putSync('settings', s);
+  }
+
+  nextId(): number {
+    const id = ((this.meta.get('nextEntityId') as number | undefined) ?? 0) + 1;
+    this.meta.putSync('nextEntityId', id);
+    return id;
+  }
+
+  entity(name: string): EntityRecord | undefined {
+    return this.entities.get(name);
+  }
+
+  putEntity(e: EntityRecord): void {
+    this.entities.putSync(e.name, e);
+  }
+
+  removeEntity(name: string): void {
+    this.entities.removeSync(name);
+  }
+
+  allEntities(): EntityRecord[] {
+    const out: EntityRecord[] = [];
+    for (const { value } of this.entities.getRange()) out.push(value);
+    return out;
+  }
+
+  close(): void {
+    void this.root.close();
+  }
+}

@@ -1,0 +1,66 @@
+// What the store holds. Values are msgpackr-encoded by lmdb.
+import type { ExitStatus } from '../errors.js';
+import type { ProcId } from '../proc/procfs.js';
+
+/** Who holds which role; changed only by compare-and-set on `epoch`. */
+export interface Roles {
+  /** Bumped in the same transaction in which a process takes the HAM role. */
+  epoch: number;
+  ham: ProcId | null;
+  guardian: ProcId | null;
+  hamFailures: number;
+  guardianFailures: number;
+  /** Set by `ham stop`: a Guardian that sees it does not take over. */
+  stopping: boolean;
+}
+
+export interface Settings {
+  /** A partner silent for longer than this is hung: killed and replaced. */
+  hangMs: number;
+}
+
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({ hangMs: 1000 });
+
+export type EntityKind = 'spawned';
+export type EntityState = 'starting' | 'running' | 'dead' | 'stopped' | 'failed';
+
+/** The tiny parent of an entity, and how far the HAM has read its records. */
+export interface KeeperRef extends ProcId {
+  serial: number;
+  /** Last record of this keeper applied to the store (records are idempotent by seq). */
+  lastSeq: number;
+}
+
+export interface EntityRecord {
+  id: number;
+  name: string;
+  kind: EntityKind;
+  argv: string[];
+  env: Record<string, string>;
+  cwd: string;
+  /** Restart when it dies. */
+  restart: boolean;
+  /** What the HAM wants: `stopped` after `ham stop --all` or a deliberate stop. */
+  desired: 'running' | 'stopped';
+  state: EntityState;
+  pid: number | null;
+  pidStart: number | null;
+  keeper: KeeperRef | null;
+  /** Keeper serials handed out so far; a new keeper gets the next one. */
+  keeperSerial: number;
+  /** The death record (keeper seq) the keeper is waiting to hear about. */
+  awaiting: number | null;
+  /** A restart was ordered; the next start counts in `restarts`. */
+  restarting: boolean;
+  /** Epoch ms at which a pending restart is due (backoff). */
+  restartAt: number | null;
+  backoffMs: number;
+  instance: number;
+  restarts: number;
+  deaths: number;
+  lastExit: ExitStatus | null;
+  lastError: string | null;
+  startedAt: number | null;
+  diedAt: number | null;
+  createdAt: number;
+}

@@ -29,11 +29,25 @@ export function runGuardian(o: GuardianOptions): void {
     o.log('warn', 'not registered as guardian: exiting', { error: (e as Error).message });
     process.exit(0);
   }
+  // The HAM this Guardian serves: the only process it may ever kill.
+  const myHam = store.roles().ham;
   let done = false;
-  const takeover = (reason: string): void => {
+  const takeover = (reason: string, hung: boolean): void => {
     if (done) return;
     done = true;
     beater.stop();
+    if (hung) {
+      // A HAM hung inside a write transaction holds LMDB's writer lock, so
+      // the compare-and-set below would wait forever: kill it first. Its
+      // death releases the lock (LMDB's mutexes are robust).
+      store.refresh();
+      const r = store.roles();
+      if (r.epoch !== o.epoch || r.guardian?.pid !== me.pid) {
+        o.log('warn', 'no takeover: roles moved on', { reason, epoch: r.epoch });
+        process.exit(0);
+      }
+      if (myHam && r.ham?.pid === myHam.pid && isAlive(myHam)) process.kill(myHam.pid, 'SIGKILL');
+    }
     let claimed;
     try {
       claimed = takeOver(store, o.epoch, me);
@@ -51,7 +65,7 @@ export function runGuardian(o: GuardianOptions): void {
       process.exit(1);
     });
   };
-  const beater = startBeating(send, hangMs, () => takeover(`HAM silent for ${hangMs} ms`));
+  const beater = startBeating(send, hangMs, () => takeover(`HAM silent for ${hangMs} ms`, true));
   process.on('message', (m: LinkMessage) => {
     beater.heard();
     if (m.t === 'exit') {
@@ -59,6 +73,6 @@ export function runGuardian(o: GuardianOptions): void {
       process.exit(0);
     }
   });
-  process.on('disconnect', () => takeover('HAM died'));
+  process.on('disconnect', () => takeover('HAM died', false));
   send({ t: 'ready' });
 }

@@ -1,7 +1,12 @@
 // The beat between the HAM and its Guardian over the IPC pipe that joins
 // them. Death is seen at once (the pipe closes, or the child exits); a hang
 // is a partner silent for longer than `hangMs`. Each side beats every
-// hangMs/4, which costs a few wake-ups a second and no /proc polling.
+// hangMs/4: a few wake-ups a second, no /proc polling.
+//
+// A watchdog that fires late was itself starved (a VM pause, a stalled
+// machine): the partner's beats may be sitting unread in the pipe, so it
+// grants a fresh window instead of declaring the partner hung. Without this,
+// both sides of a paused pair would kill each other on resume.
 export type LinkMessage = { t: 'beat' } | { t: 'ready' } | { t: 'exit' };
 
 export interface Beater {
@@ -20,15 +25,17 @@ export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onH
       /* the pipe is closing; the close handler acts */
     }
   }, period);
-  // Check exactly when the partner's silence would reach hangMs.
-  let watchdog: NodeJS.Timeout;
+  let watchdog: NodeJS.Timeout | undefined;
   const arm = (): void => {
-    clearTimeout(watchdog);
+    const due = last + hangMs;
+    const armedAt = Date.now();
     watchdog = setTimeout(() => {
-      const silent = Date.now() - last;
-      if (silent >= hangMs) onHung();
-      else arm();
-    }, Math.max(1, hangMs - (Date.now() - last)));
+      const now = Date.now();
+      const lateBy = now - Math.max(due, armedAt);
+      if (lateBy > period) last = now; // we were the one stalled: fresh window
+      if (now - last >= hangMs) return onHung();
+      arm();
+    }, Math.max(1, due - armedAt));
   };
   arm();
   return {

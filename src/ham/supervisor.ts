@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { constants as osc } from 'node:os';
 import { HamError } from '../errors.js';
+import { failpoint } from '../failpoints.js';
 import type { HomePaths } from '../home.js';
 import { Inbox, type InboxItem, type KeeperRecord, type Verdict } from '../keeper/inbox.js';
 import { commandKeeper, decodeWaitStatus, detachKeeper, keeperDir, removeKeeperDir, spawnKeeper, watchLife } from '../keeper/link.js';
@@ -210,7 +211,7 @@ export class Supervisor {
           break;
         }
       }
-    });
+    }, `apply-${r.kind}:${name}`);
     if (!e) return;
     this.log('info', `keeper record ${r.kind}`, { entity: name, seq, record: r, state: e.state, lastExit: e.lastExit });
     if (r.kind === 'K') this.watch(e);
@@ -448,12 +449,13 @@ export class Supervisor {
   }
 
   /** Read-modify-write one entity in a fenced transaction; emits `change`. */
-  private update(name: string, fn: (x: EntityRecord) => void): EntityRecord | undefined {
+  private update(name: string, fn: (x: EntityRecord) => void, point?: string): EntityRecord | undefined {
     const e = this.write(() => {
       const x = this.store.entity(name);
       if (!x) return undefined;
       fn(x);
       this.store.putEntity(x);
+      if (point) failpoint(point); // crash tests: die after writing, before commit
       return x;
     });
     if (e) this.events.emit('change', name);

@@ -46,6 +46,11 @@ export class Store {
     });
   }
 
+  /** Drop the shared read snapshot so the next read sees the latest commit. */
+  refresh(): void {
+    this.root.resetReadTxn();
+  }
+
   roles(): Roles {
     return { ...EMPTY_ROLES, ...(this.meta.get('roles') as Partial<Roles> | undefined) };
   }

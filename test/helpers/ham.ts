@@ -1,0 +1,130 @@
+// Helpers for tests that run the real CLI and daemons on a temporary home.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI_MAIN } from '../../src/paths.js';
+import { findProcesses, isStopped } from '../../src/proc/procfs.js';
+import type { StatusView } from '../../src/ham/status.js';
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `ham ARGS...` against a home; never throws on a non-zero exit. */
+export function ham(home: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI_MAIN, '--home', home, ...args], { env: { ...process.env, ...env }, timeout: 90_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export async function hamJson<T = unknown>(home: string, args: string[], env?: NodeJS.ProcessEnv): Promise<T> {
+  const r = await ham(home, ['--json', ...args], env);
+  if (r.code !== 0) throw new Error(`ham ${args.join(' ')} exited ${r.code}: ${r.stdout}${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+export const status = (home: string): Promise<StatusView> => hamJson<StatusView>(home, ['status']);
+
+/** Status, or undefined while nothing answers (e.g. mid-takeover). */
+export async function tryStatus(home: string): Promise<StatusView | undefined> {
+  const r = await ham(home, ['status', '--json']);
+  return r.code === 0 ? (JSON.parse(r.stdout) as StatusView) : undefined;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Poll until `fn` returns a truthy value; fail with `what` at the deadline. */
+export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 25): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+      last = v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    await sleep(everyMs);
+  }
+}
+
+/** Wait until status satisfies `ok` and return it. */
+export function waitStatus(home: string, what: string, ok: (s: StatusView) => boolean, timeoutMs = 20_000): Promise<StatusView> {
+  return waitFor(what, async () => {
+    const s = await tryStatus(home);
+    return s && ok(s) ? s : undefined;
+  }, timeoutMs);
+}
+
+/** Live, non-zombie entity processes whose command line holds `marker` (keepers excluded). */
+export function procsWith(marker: string): number[] {
+  return findProcesses((argv) => argv.includes(marker) && !argv.some((a) => a.endsWith('keeper.pl')));
+}
+
+/** Live keepers of entities whose command line holds `marker`. */
+export function keepersWith(marker: string): number[] {
+  return findProcesses((argv) => argv.includes(marker) && argv.some((a) => a.endsWith('keeper.pl')));
+}
+
+/** The daemons (HAM and Guardian) of a home. */
+export function daemons(home: string): number[] {
+  return findProcesses((argv) => argv.some((a) => a.endsWith('daemon/main.js')) && argv.includes(home));
+}
+
+/** A single-process entity that sleeps; `marker` makes it countable. */
+export function sleeper(marker: string): string[] {
+  return ['perl', '-e', 'sleep 100000', marker];
+}
+
+export interface TestHome {
+  home: string;
+  /** Kill every process that mentions the home (daemons, keepers, entities) and remove it. */
+  cleanup(): void;
+}
+
+export function tempHome(): TestHome {
+  const home = mkdtempSync(join(tmpdir(), 'ham-test-'));
+  return {
+    home,
+    cleanup() {
+      killAll(home);
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/** SIGKILL every process (and its group) whose command line mentions `needle`. */
+export function killAll(needle: string): void {
+  for (let round = 0; round < 3; round++) {
+    const pids = findProcesses((argv) => argv.some((a) => a.includes(needle)));
+    if (pids.length === 0) return;
+    for (const pid of pids) {
+      for (const target of [-pid, pid]) {
+        try {
+          process.kill(target, 'SIGKILL');
+        } catch {
+          /* gone or not a group leader */
+        }
+      }
+      if (isStopped(pid)) {
+        try {
+          process.kill(pid, 'SIGCONT');
+        } catch {
+          /* gone */
+        }
+      }
+    }
+  }
+}
+
+export function kill(pid: number, sig: NodeJS.Signals): void {
+  process.kill(pid, sig);
+}

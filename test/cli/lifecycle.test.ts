@@ -9,7 +9,7 @@ let t: TestHome;
 beforeEach(() => {
   t = tempHome();
 });
-afterEach(() => t.cleanup());
+afterEach((ctx) => t.cleanup(ctx));
 
 describe('ham start / stop / status', () => {
   it('status on a home where nothing runs says so and exits non-zero', async () => {

@@ -11,7 +11,7 @@ let t: TestHome;
 beforeEach(() => {
   t = tempHome();
 });
-afterEach(() => t.cleanup());
+afterEach((ctx) => t.cleanup(ctx));
 
 async function startWithEntity(env?: NodeJS.ProcessEnv) {
   await hamJson(t.home, ['start'], env);

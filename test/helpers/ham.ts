@@ -1,6 +1,6 @@
 // Helpers for tests that run the real CLI and daemons on a temporary home.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI_MAIN } from '../../src/paths.js';
@@ -86,15 +86,26 @@ export function sleeper(marker: string): string[] {
 
 export interface TestHome {
   home: string;
-  /** Kill every process that mentions the home (daemons, keepers, entities) and remove it. */
-  cleanup(): void;
+  /**
+   * Kill every process that mentions the home (daemons, keepers, entities)
+   * and remove it; after a failed test, print the daemon log's tail first.
+   */
+  cleanup(ctx?: { task: { name: string; result?: { state?: string } } }): void;
 }
 
 export function tempHome(): TestHome {
   const home = mkdtempSync(join(tmpdir(), 'ham-test-'));
   return {
     home,
-    cleanup() {
+    cleanup(ctx) {
+      if (ctx?.task?.result?.state === 'fail') {
+        try {
+          const log = readFileSync(join(home, 'logs', 'ham.log'), 'utf8').trim().split('\n').slice(-40).join('\n');
+          process.stderr.write(`--- ham.log of failed test "${ctx.task.name}" ---\n${log}\n---\n`);
+        } catch {
+          /* no log */
+        }
+      }
       killAll(home);
       rmSync(home, { recursive: true, force: true });
     },

@@ -1,7 +1,8 @@
 // The beat between the HAM and its Guardian over the IPC pipe that joins
 // them. Death is seen at once (the pipe closes, or the child exits); a hang
 // is a partner silent for longer than `hangMs`. Each side beats every
-// hangMs/4: a few wake-ups a second, no /proc polling.
+// hangMs/3 (a healthy partner can miss one beat and still not look hung):
+// a few wake-ups a second, no /proc polling.
 //
 // A watchdog that fires late was itself starved (a VM pause, a stalled
 // machine): the partner's beats may be sitting unread in the pipe, so it
@@ -17,7 +18,7 @@ export interface Beater {
 
 export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onHung: () => void): Beater {
   let last = Date.now();
-  const period = Math.max(10, Math.floor(hangMs / 4));
+  const period = Math.max(10, Math.floor(hangMs / 3));
   const beat = setInterval(() => {
     try {
       send({ t: 'beat' });

@@ -5,13 +5,13 @@
 // over re-derives the same next step and the keepers' sequence numbers make
 // a repeated command harmless: nothing is lost, duplicated or restarted twice.
 import { EventEmitter } from 'node:events';
-import { constants as osc } from 'node:os';
 import { HamError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
 import type { HomePaths } from '../home.js';
 import { Inbox, type InboxItem, type KeeperRecord, type Verdict } from '../keeper/inbox.js';
 import { commandKeeper, decodeWaitStatus, detachKeeper, keeperDir, removeKeeperDir, spawnKeeper, watchLife } from '../keeper/link.js';
 import type { Logger } from '../log.js';
+import { errnoName } from '../proc/names.js';
 import { findProcesses, isAlive, procId, type ProcId } from '../proc/procfs.js';
 import type { RequestArgs } from '../protocol/requests.js';
 import type { Store } from '../store/store.js';
@@ -471,9 +471,4 @@ export class Supervisor {
       throw e;
     }
   }
-}
-
-const ERRNO_NAMES = new Map<number, string>(Object.entries(osc.errno).map(([k, v]) => [v, k]));
-function errnoName(n: number): string {
-  return ERRNO_NAMES.get(n) ?? `errno ${n}`;
 }

@@ -4,11 +4,11 @@
 import { spawn } from 'node:child_process';
 import { closeSync, constants as fsc, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { constants as osc } from 'node:os';
 import { join } from 'node:path';
 import type { ExitStatus } from '../errors.js';
 import type { HomePaths } from '../home.js';
 import { KEEPER_SCRIPT } from '../paths.js';
+import { signalName } from '../proc/names.js';
 import { procId, signalProc, type ProcId } from '../proc/procfs.js';
 
 export interface KeeperSpec {
@@ -108,12 +108,6 @@ export function watchLife(paths: HomePaths, id: number, serial: number, onGone: 
     done = true;
     sock.destroy();
   };
-}
-
-const SIGNAL_NAMES = new Map<number, string>(Object.entries(osc.signals).map(([name, n]) => [n, name]));
-
-export function signalName(n: number): string {
-  return SIGNAL_NAMES.get(n) ?? `SIG${n}`;
 }
 
 /** A raw wait status (-1 = unknown) as { code, signal, core }. */

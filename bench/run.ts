@@ -1,0 +1,82 @@
+// `npm run bench`: every figure next to the physical limit measured in the
+// same run, printed and written to BENCHMARKS.md.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../src/paths.js';
+import { benchFootprint } from './footprint.js';
+import { fmt, machine, median, quantile } from './lib.js';
+import { benchRestart } from './restart.js';
+import { benchTakeover } from './takeover.js';
+
+const quick = process.argv.includes('--quick');
+const N = quick ? 8 : 30;
+
+async function main(): Promise<void> {
+  const started = new Date();
+  process.stdout.write(`ham benchmarks on ${machine()}\n\n`);
+
+  process.stdout.write('restart latency (30 SIGKILLs each)...\n');
+  const r = await benchRestart(N);
+  const bare = median(r.bare);
+  const rows: string[][] = [];
+  const row = (what: string, ms: number[], limit: number, limitName: string, target: string): void => {
+    const m = median(ms);
+    rows.push([what, `${fmt(m)} ms`, `${fmt(quantile(ms, 0.9))} ms`, `${fmt(limit)} ms (${limitName})`, `${(m / limit).toFixed(2)}×`, target]);
+  };
+  row('entity SIGKILL → restarted (HAM spawned it)', r.hamParent, bare, 'bare spawn of the same program', '≤ 3× (peers.md aim: 1.3×)');
+  row('entity SIGKILL → restarted (after a takeover)', r.afterTakeover, bare, 'bare spawn', '≤ 3×');
+
+  process.stdout.write('takeover...\n');
+  const t = await benchTakeover(quick ? 5 : 20, quick ? 2 : 5);
+  const nodeStart = median(t.nodeStart);
+  row('HAM SIGKILL → new HAM answers the socket', t.answered, nodeStart, '`node -e 0` start to exit', '≤ 50 ms');
+  row('HAM SIGKILL → full pair restored (new Guardian up)', t.pairRestored, nodeStart, '`node -e 0`', '-');
+  const overshoot = t.hangTakeover.map((x) => x - t.hangMs);
+  rows.push([`HAM SIGSTOP → new HAM answers (threshold ${t.hangMs} ms)`, `${fmt(median(t.hangTakeover))} ms`, `${fmt(quantile(t.hangTakeover, 0.9))} ms`, `${t.hangMs} ms (threshold)`, `+${fmt(median(overshoot))} ms`, '≤ threshold + 100 ms']);
+
+  process.stdout.write('footprint with 100 entities...\n');
+  const f = await benchFootprint(100, quick ? 10 : 30);
+
+  const table = [['measure', 'median', 'p90', 'physical limit (same run)', 'ratio', 'target'], ...rows];
+  const md = (rs: string[][]): string => [`| ${rs[0]!.join(' | ')} |`, `|${rs[0]!.map(() => '---').join('|')}|`, ...rs.slice(1).map((x) => `| ${x.join(' | ')} |`)].join('\n');
+  const mib = (k: number): string => `${(k / 1024).toFixed(1)} MiB`;
+  const foot = [
+    ['measure', 'ham', 'runit', 's6', 'PM2 7', 'supervisord 4'],
+    [`own memory, ${f.entities} services (PSS)`, `${mib(f.daemonsPssKiB + f.keepersPssKiB)} (pair ${mib(f.daemonsPssKiB)} + keepers ${mib(f.keepersPssKiB)}, ${f.perKeeperPssKiB.toFixed(0)} KiB each)`, '9.8 MiB', '13.3 MiB', '70.1 MiB', '30.1 MiB'],
+    [`own CPU idle over ${f.idleSeconds.toFixed(0)} s, ${f.entities} services`, `${f.idleCpuPercent.toFixed(3)} %`, '0.003 %', '0 %', '0.12 %', '0.09 %'],
+  ];
+  const out = `# Benchmarks
+
+Written by \`npm run bench\`${quick ? ' (--quick)' : ''} on ${started.toISOString().slice(0, 10)}.
+
+Machine: ${machine()}.
+
+Each figure is the median (and p90) of real kills, next to the physical limit
+measured in the same run. The entity program is the one in peers.md: \`sh\`
+appends a timestamp, then \`exec sleep\`; restart latency is that timestamp
+minus the moment of the kill (bare: minus the moment of \`spawn()\`). Between
+kills the entity runs ≥ 1 s, so the backoff policy restarts it at once.
+
+${md(table)}
+
+The keeper (a tiny Perl parent per entity) is the parent whether or not the
+current HAM spawned the entity, which is why both restart rows match.
+
+## Footprint
+
+Ours measured in this run; the peers' columns are copied from
+\`shared/reference/peers.md\` (a machine like this one, not this run).
+
+${md(foot)}
+
+Samples (ms): bare ${r.bare.map(fmt).join(' ')}; restart ${r.hamParent.map(fmt).join(' ')}; after takeover ${r.afterTakeover.map(fmt).join(' ')}; HAM answered ${t.answered.map(fmt).join(' ')}; hang ${t.hangTakeover.map(fmt).join(' ')}.
+`;
+  process.stdout.write(`\n${md(table)}\n\n${md(foot)}\n`);
+  writeFileSync(join(PACKAGE_ROOT, 'BENCHMARKS.md'), out);
+  process.stdout.write('\nwrote BENCHMARKS.md\n');
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`bench failed: ${e.stack}\n`);
+  process.exit(1);
+});

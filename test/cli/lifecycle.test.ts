@@ -38,6 +38,16 @@ describe('ham start / stop / status', () => {
     expect(daemons(t.home)).toHaveLength(2);
   });
 
+  it('three concurrent starts on one home make exactly one pair (the store is the lock)', async () => {
+    const runs = await Promise.all([1, 2, 3].map(() => ham(t.home, ['--json', 'start'])));
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    const hams = new Set(runs.map((r) => (JSON.parse(r.stdout) as { ham: { pid: number } }).ham.pid));
+    expect(hams.size).toBe(1);
+    const s = await status(t.home);
+    expect(s.ham.epoch).toBe(1);
+    expect(daemons(t.home).sort()).toEqual([s.ham.pid, s.guardian.pid].sort());
+  });
+
   it('keeps its home private: home 0700, socket 0600', async () => {
     await hamJson(t.home, ['start']);
     expect(statSync(t.home).mode & 0o777).toBe(0o700);

@@ -8,6 +8,10 @@ export const ERROR_CODES = [
   'unknown-command',
   'unknown-entity',
   'duplicate-entity',
+  'unknown-condition',
+  'duplicate-condition',
+  'unknown-action',
+  'duplicate-action',
   'not-running', // nothing serves this home
   'already-running',
   'fenced', // this process lost the HAM role

@@ -1,5 +1,6 @@
 // Human-readable status.
-import type { EntityView, StatusView } from '../ham/status.js';
+import type { ActionView, ConditionView, EntityView, StatusView } from '../ham/status.js';
+import type { EventRecord } from '../store/model.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
@@ -30,11 +31,10 @@ export function formatEntity(e: EntityView): string {
   const lines: [string, string][] = [
     ['name', e.name],
     ['kind', e.kind],
-    ['state', e.state],
+    ['state', `${e.state}${e.enabled ? '' : ' (disabled)'}`],
     ['pid', String(e.pid ?? '-')],
-    ['command', e.argv.join(' ')],
+    ['command', e.argv.join(' ') || '-'],
     ['cwd', e.cwd],
-    ['restart on death', e.restart ? 'yes' : 'no'],
     ['instance', String(e.instance)],
     ['restarts', String(e.restarts)],
     ['deaths', String(e.deaths)],
@@ -42,7 +42,59 @@ export function formatEntity(e: EntityView): string {
     ['keeper pid', String(e.keeperPid ?? '-')],
     ['started at', e.startedAt ?? '-'],
   ];
+  if (e.userState) lines.push(['reported state', e.userState]);
   if (e.restartAt) lines.push(['next restart at', e.restartAt]);
   if (e.lastError) lines.push(['last error', e.lastError]);
-  return table(lines.map(([k, v]) => [`${k}:`, v]));
+  return `${table(lines.map(([k, v]) => [`${k}:`, v]))}\n\n${formatConditions(e.conditions)}`;
+}
+
+function matchText(c: ConditionView): string {
+  const parts: string[] = [];
+  if (c.match) parts.push(Object.entries(c.match).map(([k, v]) => `${k}=${v}`).join(' '));
+  const set = (name: string, s: ConditionView['from']): void => {
+    if (s?.in) parts.push(`${name} ${s.in.join('|')}`);
+    if (s?.notIn) parts.push(`${name} not ${s.notIn.join('|')}`);
+  };
+  set('from', c.from);
+  set('to', c.to);
+  return parts.length ? ` [${parts.join(', ')}]` : '';
+}
+
+function actionLines(list: ActionView[], indent: string): string[] {
+  const out: string[] = [];
+  for (const a of list) {
+    const params = Object.entries(a.params).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(' ') : typeof v === 'object' ? JSON.stringify(v) : v}`);
+    const flags = [...a.flags, ...(a.enabled ? [] : ['disabled'])];
+    const last = a.lastRunAt ? `, last ${a.lastResult} ${a.lastRunAt.slice(11, 23)}${a.lastError ? `: ${a.lastError}` : ''}` : '';
+    out.push(`${indent}${a.name} (${a.kind}${params.length ? ` ${params.join(' ')}` : ''})${flags.length ? ` {${flags.join(', ')}}` : ''} — ran ${a.runs}, failed ${a.failures}${last}`);
+    if (a.onFail.length) {
+      out.push(`${indent}  on fail:`);
+      out.push(...actionLines(a.onFail, `${indent}    `));
+    }
+  }
+  return out;
+}
+
+export function formatConditions(conditions: ConditionView[]): string {
+  if (conditions.length === 0) return 'no conditions';
+  const lines = ['conditions:'];
+  for (const c of conditions) {
+    const flags = [c.rearm ? 'rearm' : '', c.independent ? 'independent' : '', c.enabled ? '' : 'disabled'].filter(Boolean);
+    lines.push(`  ${c.name}: ${c.type}${matchText(c)}${flags.length ? ` {${flags.join(', ')}}` : ''} — fired ${c.fired}, failed ${c.failed}${c.lastFiredAt ? `, last ${c.lastFiredAt.slice(11, 23)}` : ''}`);
+    lines.push(...actionLines(c.actions, '    '));
+  }
+  return lines.join('\n');
+}
+
+export function formatEvent(e: EventRecord): string {
+  const t = new Date(e.time).toISOString().slice(11, 23);
+  const what: string[] = [];
+  if (e.exit) what.push(e.exit.signal ?? (e.exit.code === null ? 'status unknown' : `exit code ${e.exit.code}`));
+  if (e.raise) what.push(Object.entries(e.raise).map(([k, v]) => `${k}=${v}`).join(' '));
+  if (e.state) what.push(`${e.state.from ?? '(none)'} → ${e.state.to}`);
+  if (e.pid) what.push(`pid ${e.pid}`);
+  if (e.notifies) what.push(`notifies #${e.notifies}`);
+  if (e.detail) what.push(e.detail);
+  const fired = e.fired.length ? `  → ${e.fired.map((f) => `${f.owner}/${f.condition}`).join(', ')}` : '';
+  return `#${e.seq} ${t} ${e.entity} ${e.type}${what.length ? ` (${what.join(', ')})` : ''}${fired}`;
 }

@@ -1,49 +1,14 @@
 // The `ham` command line. Every command takes --home and --json.
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { connect } from '../client/connection.js';
-import { HamError } from '../errors.js';
+import { Command, Option } from 'commander';
 import type { EntityView, StatusView } from '../ham/status.js';
 import { resolveHome } from '../home.js';
-import type { Op, RequestArgs } from '../protocol/requests.js';
 import { startPair, stopPair } from './daemon.js';
-import { formatEntity, formatPair, formatStatus } from './format.js';
-import { emit, fail, type OutputOptions } from './output.js';
-
-interface Globals extends OutputOptions {
-  home?: string;
-}
-
-function positiveInt(what: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer for ${what}, got ${JSON.stringify(v)}`);
-    return n;
-  };
-}
-
-function envPair(v: string, acc: Record<string, string>): Record<string, string> {
-  const i = v.indexOf('=');
-  if (i <= 0) throw new InvalidArgumentError(`expected NAME=VALUE, got ${JSON.stringify(v)}`);
-  return { ...acc, [v.slice(0, i)]: v.slice(i + 1) };
-}
-
-/** One request to the HAM serving the home; not running → exit 1 with the error. */
-async function call<O extends Op>(g: Globals, op: O, args: Partial<RequestArgs<O>>): Promise<unknown> {
-  const home = resolveHome(g.home);
-  let c;
-  try {
-    c = await connect({ home });
-  } catch {
-    fail(g, new HamError({ code: 'not-running', message: `no HAM is running on ${home} (start one with \`ham start\`)` }));
-  }
-  try {
-    return await c.request(op, args);
-  } catch (e) {
-    fail(g, e);
-  } finally {
-    c.close();
-  }
-}
+import { resolve as resolvePath } from 'node:path';
+import { formatConditions, formatEntity, formatPair, formatStatus } from './format.js';
+import { call, globals, positiveInt, envPair, type Globals } from './call.js';
+import { registerEventCommands } from './events.js';
+import { registerModelCommands } from './model.js';
+import { emit, fail } from './output.js';
 
 const program = new Command('ham')
   .description('a self-healing High Availability Manager: a HAM and its Guardian keep your processes alive')
@@ -51,7 +16,6 @@ const program = new Command('ham')
   .option('--json', 'machine-readable output (one JSON object)')
   .showHelpAfterError();
 
-const globals = (cmd: Command): Globals => cmd.optsWithGlobals<Globals>();
 
 program
   .command('start')
@@ -92,22 +56,27 @@ program
   .action(async (name: string | undefined, _o: unknown, cmd: Command) => {
     const g = globals(cmd);
     const s = (await call(g, 'status', name === undefined ? {} : { name })) as StatusView;
-    emit(g, s, () => (name === undefined ? formatStatus(s) : `${formatPair(s)}\n\n${formatEntity(s.entities[0]!)}`));
+    emit(g, s, () => {
+      if (name === undefined) return formatStatus(s) + (s.global?.conditions.length ? `\n\nglobal entity *:\n${formatConditions(s.global.conditions)}` : '');
+      if (name === '*') return `${formatPair(s)}\n\nglobal entity *:\n${formatConditions(s.global?.conditions ?? [])}`;
+      return `${formatPair(s)}\n\n${formatEntity(s.entities[0]!)}`;
+    });
   });
 
 program
   .command('attach')
-  .description('spawn and monitor a command: ham attach NAME [--restart] -- CMD ARGS...')
+  .description('monitor an entity: spawn a command, adopt a running --pid, or declare a placeholder (neither)')
   .argument('<name>', 'a unique entity name')
-  .argument('<command...>', 'the command and its arguments (put them after --); run without a shell')
-  .option('--restart', 'restart it whenever it dies')
+  .argument('[command...]', 'the command and its arguments (put them after --); run without a shell')
+  .option('--restart', 'restart it whenever it dies (a death condition with a restart action)')
+  .option('--pid <pid>', 'adopt this running process (with a command: restart it with that)', positiveInt('--pid'))
   .option('--env <NAME=VALUE>', 'an environment variable (repeatable)', envPair, {})
   .option('--cwd <dir>', 'working directory (default: the current one)')
-  .action(async (name: string, argv: string[], o: { restart?: boolean; env: Record<string, string>; cwd?: string }, cmd: Command) => {
+  .action(async (name: string, argv: string[], o: { restart?: boolean; pid?: number; env: Record<string, string>; cwd?: string }, cmd: Command) => {
     const g = globals(cmd);
-    const cwd = o.cwd === undefined ? process.cwd() : (await import('node:path')).resolve(o.cwd);
-    const e = (await call(g, 'attach', { name, argv, restart: !!o.restart, env: o.env, cwd })) as EntityView;
-    emit(g, e, () => `attached ${e.name}: pid ${e.pid ?? '-'} (${e.state})`);
+    const cwd = resolvePath(o.cwd ?? '.');
+    const e = (await call(g, 'attach', { name, ...(argv.length ? { argv } : {}), ...(o.pid !== undefined ? { pid: o.pid } : {}), restart: !!o.restart, env: o.env, cwd })) as EntityView;
+    emit(g, e, () => `attached ${e.name}: ${e.kind}${e.pid ? `, pid ${e.pid}` : ''} (${e.state})`);
   });
 
 program
@@ -119,5 +88,8 @@ program
     await call(g, 'detach', { name });
     emit(g, { detached: name }, () => `detached ${name}`);
   });
+
+registerModelCommands(program);
+registerEventCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => fail({ json: process.argv.includes('--json') }, e));

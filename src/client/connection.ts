@@ -13,13 +13,17 @@ interface Pending {
 export class Connection {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  private readonly streams = new Map<number, (event: unknown) => void>();
+  private closeHandlers: (() => void)[] = [];
   private readonly decoder = new FrameDecoder();
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
-      for (const f of this.decoder.push(chunk)) this.receive(f as { id: number; ok: boolean; result?: unknown; error?: HamErrorShape });
+      for (const f of this.decoder.push(chunk)) this.receive(f as { id: number; ok: boolean; result?: unknown; error?: HamErrorShape; event?: unknown });
     });
     socket.on('close', () => {
+      for (const h of this.closeHandlers) h();
+      this.streams.clear();
       for (const p of this.pending.values()) p.reject(new HamError({ code: 'not-running', message: 'the HAM closed the connection' }));
       this.pending.clear();
     });
@@ -59,12 +63,28 @@ export class Connection {
     });
   }
 
+  /** Subscribe to events; `onEvent` gets each one in order. Resolves with the reply. */
+  subscribe(args: Partial<RequestArgs<'subscribe'>>, onEvent: (event: unknown) => void): Promise<unknown> {
+    const id = this.nextId;
+    this.streams.set(id, onEvent);
+    return this.request('subscribe', args, 30_000);
+  }
+
+  /** Called once when the connection closes (e.g. the HAM changed hands). */
+  onClose(h: () => void): void {
+    this.closeHandlers.push(h);
+  }
+
   close(): void {
     this.socket.end();
     this.socket.destroy();
   }
 
-  private receive(msg: { id: number; ok: boolean; result?: unknown; error?: HamErrorShape }): void {
+  private receive(msg: { id: number; ok: boolean; result?: unknown; error?: HamErrorShape; event?: unknown }): void {
+    if (msg.event !== undefined) {
+      this.streams.get(msg.id)?.(msg.event);
+      return;
+    }
     const p = this.pending.get(msg.id);
     if (!p) return;
     this.pending.delete(msg.id);

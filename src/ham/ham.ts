@@ -11,7 +11,13 @@ import { ControlServer } from '../protocol/server.js';
 import { markStopping, release } from '../store/roles.js';
 import type { Store } from '../store/store.js';
 import type { Roles } from '../store/types.js';
-import { entityView, readStatus } from './status.js';
+import { GLOBAL } from '../store/types.js';
+import { applyConfig } from './apply.js';
+import { restartCondition } from './conditions.js';
+import { EventHub, eventMatches } from './events.js';
+import { checkExecutable } from './executable.js';
+import { Manager } from './manage.js';
+import { actionView, conditionView, entityView, readStatus } from './status.js';
 import { Supervisor } from './supervisor.js';
 
 export interface HamContext {
@@ -41,25 +47,70 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
   }
 
   const baseEnv = Object.fromEntries(Object.entries(process.env).filter((kv): kv is [string, string] => kv[1] !== undefined && !PRIVATE_ENV.test(kv[0])));
-  const supervisor = new Supervisor({ store, epoch, paths, log, baseEnv, onFenced: fenced });
+  const hub = new EventHub();
+  const supervisor = new Supervisor({ store, epoch, paths, log, hub, baseEnv, onFenced: fenced });
+  const manager = new Manager(supervisor);
   const partner = new GuardianPartner({ paths, store, epoch, hangMs: store.settings().hangMs, log });
   let stopping = false;
 
   const server = new ControlServer({
     ping: () => ({ pid: process.pid, epoch }),
     status: ({ name }) => {
-      if (name !== undefined) supervisor.mustGet(name);
+      if (name !== undefined && name !== GLOBAL) supervisor.mustGet(name);
       return readStatus(store, name);
     },
-    attach: async (args) => {
+    attach: async (a) => {
       refuseWhileStopping();
-      return entityView(await supervisor.attach(args));
+      const cwd = a.cwd ?? process.cwd();
+      if (a.argv) checkExecutable(a.name, a.argv[0]!, cwd, { ...baseEnv, ...a.env }.PATH);
+      const kind = a.pid !== undefined ? 'pid' : a.argv ? 'spawned' : 'placeholder';
+      const e = await supervisor.attach({ name: a.name, kind, argv: a.argv ?? [], env: a.env, cwd, pid: a.pid, conditions: a.restart ? [restartCondition()] : [] });
+      return entityView(e);
     },
     detach: ({ name }) => {
       refuseWhileStopping();
       supervisor.detach(name);
       return { name };
     },
+    'condition-add': ({ entity, name, condition }) => conditionView(manager.conditionAdd(entity, name, condition)),
+    'condition-rm': ({ entity, name }) => {
+      manager.conditionRm(entity, name);
+      return { entity, condition: name };
+    },
+    'action-add': ({ entity, condition, action, onFailOf }) => actionView(manager.actionAdd(entity, condition, action, onFailOf)),
+    'action-rm': ({ entity, condition, path }) => {
+      manager.actionRm(entity, condition, path);
+      return { entity, condition, action: path.join('/') };
+    },
+    enable: ({ entity, condition, path, enabled }) => {
+      manager.enable(entity, condition, path, enabled);
+      return { entity, condition, action: path?.join('/'), enabled };
+    },
+    raise: async ({ entity, type, class: cls, severity }) => {
+      supervisor.mustGet(entity);
+      const raise = { type, ...(cls !== undefined ? { class: cls } : {}), ...(severity !== undefined ? { severity } : {}) };
+      return { seq: await supervisor.occur({ entity, type: 'raise', raise }) };
+    },
+    state: async ({ entity, state }) => {
+      supervisor.mustGet(entity);
+      return { seq: await supervisor.occur({ entity, type: 'state', state: { from: null, to: state } }) };
+    },
+    events: ({ since, limit, entity, condition }) => {
+      const filter = { entity, condition };
+      const events = store.eventsSince(since, limit * 4).filter((e) => eventMatches(filter, e)).slice(0, limit);
+      return { events, lastSeq: store.lastSeq() };
+    },
+    subscribe: ({ since, entity, condition }, conn, id) => {
+      const filter = { entity, condition };
+      const from = since ?? store.lastSeq();
+      const oldest = store.eventsSince(0, 1)[0]?.seq ?? from + 1;
+      const sub = { conn, id, filter };
+      // Backlog then live, in one turn: no event can slip in between.
+      for (const e of store.eventsSince(from)) if (!hub.send(sub, e)) return { since: from };
+      hub.add(conn, id, filter);
+      return { since: from, lastSeq: store.lastSeq(), gap: from + 1 < oldest };
+    },
+    apply: ({ config, dryRun }) => applyConfig(supervisor, manager, config, { dryRun, cwd: process.cwd(), baseEnv }),
     stop: async ({ all }) => {
       refuseWhileStopping();
       stopping = true;

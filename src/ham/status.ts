@@ -1,11 +1,41 @@
 // `ham status` as data: the JSON contract in DESIGN.md, plus a few extras.
 import type { ExitStatus } from '../errors.js';
+import type { ActionRecord, ConditionRecord } from '../store/model.js';
 import type { Store } from '../store/store.js';
-import type { EntityRecord, EntityState, Roles } from '../store/types.js';
+import { GLOBAL, type EntityRecord, type EntityState, type Roles } from '../store/types.js';
+
+export interface ActionView {
+  name: string;
+  kind: ActionRecord['kind'];
+  enabled: boolean;
+  flags: string[];
+  params: Record<string, unknown>;
+  runs: number;
+  failures: number;
+  lastRunAt: string | null;
+  lastResult: 'ok' | 'failed' | null;
+  lastError: string | null;
+  onFail: ActionView[];
+}
+
+export interface ConditionView {
+  name: string;
+  type: ConditionRecord['type'];
+  enabled: boolean;
+  rearm: boolean;
+  independent: boolean;
+  match?: ConditionRecord['match'];
+  from?: ConditionRecord['from'];
+  to?: ConditionRecord['to'];
+  fired: number;
+  failed: number;
+  lastFiredAt: string | null;
+  actions: ActionView[];
+}
 
 export interface EntityView {
   name: string;
-  kind: EntityRecord['kind'];
+  kind: Exclude<EntityRecord['kind'], 'global'>;
   pid: number | null;
   state: EntityState;
   restarts: number;
@@ -14,10 +44,11 @@ export interface EntityView {
   lastExit: ExitStatus | null;
   lastError: string | null;
   heartbeat: null;
-  conditions: never[];
+  conditions: ConditionView[];
+  enabled: boolean;
+  userState: string | null;
   argv: string[];
   cwd: string;
-  restart: boolean;
   keeperPid: number | null;
   startedAt: string | null;
   restartAt: string | null;
@@ -27,14 +58,54 @@ export interface StatusView {
   ham: { pid: number | null; epoch: number; failures: number };
   guardian: { pid: number | null; failures: number };
   entities: EntityView[];
+  /** Conditions on `*`, which match every entity. */
+  global: { enabled: boolean; conditions: ConditionView[] } | null;
+  lastSeq: number;
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
+const PARAMS = ['argv', 'env', 'cwd', 'timeoutMs', 'signal', 'pid', 'path', 'delayMs', 'message', 'level'] as const;
+
+export function actionView(a: ActionRecord): ActionView {
+  const params: Record<string, unknown> = {};
+  for (const k of PARAMS) if (a[k] !== undefined) params[k] = a[k];
+  return {
+    name: a.name,
+    kind: a.kind,
+    enabled: a.enabled,
+    flags: (['now', 'breakOnFail', 'keepOnFail'] as const).filter((f) => a[f]),
+    params,
+    runs: a.runs,
+    failures: a.failures,
+    lastRunAt: iso(a.lastRunAt),
+    lastResult: a.lastResult,
+    lastError: a.lastError,
+    onFail: a.onFail.map(actionView),
+  };
+}
+
+export function conditionView(c: ConditionRecord): ConditionView {
+  return {
+    name: c.name,
+    type: c.type,
+    enabled: c.enabled,
+    rearm: c.rearm,
+    independent: c.independent,
+    ...(c.match ? { match: c.match } : {}),
+    ...(c.from ? { from: c.from } : {}),
+    ...(c.to ? { to: c.to } : {}),
+    fired: c.fired,
+    failed: c.failed,
+    lastFiredAt: iso(c.lastFiredAt),
+    actions: c.actions.map(actionView),
+  };
+}
+
 export function entityView(e: EntityRecord): EntityView {
   return {
     name: e.name,
-    kind: e.kind,
+    kind: e.kind === 'global' ? 'placeholder' : e.kind,
     pid: e.pid,
     state: e.state,
     restarts: e.restarts,
@@ -43,25 +114,27 @@ export function entityView(e: EntityRecord): EntityView {
     lastExit: e.lastExit,
     lastError: e.lastError,
     heartbeat: null,
-    conditions: [],
+    conditions: e.conditions.map(conditionView),
+    enabled: e.enabled,
+    userState: e.userState,
     argv: e.argv,
     cwd: e.cwd,
-    restart: e.restart,
     keeperPid: e.keeper && e.keeper.pid > 0 ? e.keeper.pid : null,
     startedAt: iso(e.startedAt),
     restartAt: iso(e.restartAt),
   };
 }
 
-export function statusView(roles: Roles, entities: EntityRecord[]): StatusView {
+export function readStatus(store: Store, name?: string): StatusView {
+  const roles: Roles = store.roles();
+  const all = store.allEntities();
+  const global = all.find((e) => e.name === GLOBAL);
+  const entities = all.filter((e) => e.name !== GLOBAL && (name === undefined || e.name === name));
   return {
     ham: { pid: roles.ham?.pid ?? null, epoch: roles.epoch, failures: roles.hamFailures },
     guardian: { pid: roles.guardian?.pid ?? null, failures: roles.guardianFailures },
     entities: entities.map(entityView),
+    global: global && (name === undefined || name === GLOBAL) ? { enabled: global.enabled, conditions: global.conditions.map(conditionView) } : null,
+    lastSeq: store.lastSeq(),
   };
-}
-
-export function readStatus(store: Store, name?: string): StatusView {
-  const all = name === undefined ? store.allEntities() : [store.entity(name)].filter((e): e is EntityRecord => e !== undefined);
-  return statusView(store.roles(), all);
 }

@@ -1,9 +1,10 @@
 // The entity state machine. Keepers report (inbox records, life-FIFO EOF);
 // the supervisor applies each report to the store in one fenced transaction
-// and only then acts (answers the keeper, signals, spawns). Because every
-// decision is in the store before it is carried out, a new HAM that takes
-// over re-derives the same next step and the keepers' sequence numbers make
-// a repeated command harmless: nothing is lost, duplicated or restarted twice.
+// (with the event it fires and the action runs it starts) and only then acts
+// (answers the keeper, signals, spawns). Because every decision is in the
+// store before it is carried out, a new HAM that takes over re-derives the
+// same next step, and the keepers' sequence numbers make a repeated command
+// harmless: nothing is lost, duplicated or restarted twice.
 import { EventEmitter } from 'node:events';
 import { HamError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
@@ -13,17 +14,22 @@ import { commandKeeper, decodeWaitStatus, detachKeeper, keeperDir, removeKeeperD
 import type { Logger } from '../log.js';
 import { errnoName } from '../proc/names.js';
 import { findProcesses, isAlive, procId, type ProcId } from '../proc/procfs.js';
-import type { RequestArgs } from '../protocol/requests.js';
+import type { Occurrence, RunRecord } from '../store/model.js';
 import type { Store } from '../store/store.js';
-import type { EntityRecord } from '../store/types.js';
+import { GLOBAL, type EntityRecord } from '../store/types.js';
+import { makeRunAction } from './actions.js';
 import { nextBackoff } from './backoff.js';
-import { checkExecutable } from './executable.js';
+import { isAbnormal } from './conditions.js';
+import { Dispatcher, emptyFired, logFired, type Fired } from './dispatch.js';
+import type { EventHub } from './events.js';
+import { Executor, type ActionResult } from './executor.js';
 
 export interface SupervisorOptions {
   store: Store;
   epoch: number;
   paths: HomePaths;
   log: Logger;
+  hub: EventHub;
   /** The environment entities inherit (the daemon's, as `ham start` saw it). */
   baseEnv: Record<string, string>;
   /** Called when a write finds the epoch moved on: this process is no longer the HAM. */
@@ -33,18 +39,70 @@ export interface SupervisorOptions {
 const STOP_GRACE_MS = 5000;
 const KILL_GRACE_MS = 2000;
 const FIRST_START_WAIT_MS = 5000;
+/** A restart that has not produced a running process by then has failed. */
+const RESTART_DEADLINE_MS = 30_000;
+
+/** What `attach` creates: a process the HAM spawns, one it adopts, or a name to fill later. */
+export interface NewEntity {
+  name: string;
+  kind: 'spawned' | 'pid' | 'placeholder';
+  argv: string[];
+  env: Record<string, string>;
+  cwd: string;
+  pid?: number;
+  conditions: EntityRecord['conditions'];
+}
+
+export function blankEntity(n: NewEntity, id: number): EntityRecord {
+  return {
+    id,
+    name: n.name,
+    kind: n.kind,
+    argv: n.argv,
+    env: n.env,
+    cwd: n.cwd,
+    enabled: true,
+    conditions: n.conditions,
+    userState: null,
+    desired: 'running',
+    state: n.kind === 'placeholder' ? 'stopped' : 'starting',
+    pid: null,
+    pidStart: null,
+    keeper: null,
+    keeperSerial: 0,
+    awaiting: null,
+    restarting: false,
+    restartPending: false,
+    failedStartAt: null,
+    restartAt: null,
+    backoffMs: 0,
+    lastUptimeMs: null,
+    instance: 0,
+    restarts: 0,
+    deaths: 0,
+    lastExit: null,
+    lastError: null,
+    startedAt: null,
+    diedAt: null,
+    createdAt: Date.now(),
+  };
+}
 
 export class Supervisor {
   private readonly store: Store;
   private readonly epoch: number;
   private readonly paths: HomePaths;
   private readonly log: Logger;
+  private readonly hub: EventHub;
   private readonly baseEnv: Record<string, string>;
   private readonly onFenced: (e: HamError) => never;
   private readonly inbox: Inbox;
   private readonly names = new Map<number, string>();
   private readonly lifeWatches = new Map<string, () => void>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  readonly dispatcher: Dispatcher;
+  readonly executor: Executor;
+  private pending: { o: Occurrence; resolve: (seq: number) => void; reject: (e: Error) => void }[] = [];
   /** Fires `change` with the entity name after every applied transition. */
   readonly events = new EventEmitter();
 
@@ -53,10 +111,28 @@ export class Supervisor {
     this.epoch = o.epoch;
     this.paths = o.paths;
     this.log = o.log;
+    this.hub = o.hub;
     this.baseEnv = o.baseEnv;
     this.onFenced = o.onFenced;
     this.events.setMaxListeners(0);
     this.inbox = new Inbox(this.paths.inbox, (item) => this.onItem(item));
+    this.executor = new Executor({
+      store: this.store,
+      log: this.log,
+      write: (fn) => this.write(fn),
+      runAction: makeRunAction({
+        store: this.store,
+        paths: this.paths,
+        log: this.log,
+        baseEnv: this.baseEnv,
+        write: (fn) => this.write(fn),
+        restart: (run) => this.restartForRun(run),
+        notify: (run, message) => this.publish({ ...emptyFired(), events: [this.write(() => this.dispatcher.notifyEvent({ seq: run.seq, entity: run.target }, message))] }),
+        heartbeatHealthy: () => undefined, // heartbeats come with self-attached clients
+      }),
+      onDone: (run) => this.events.emit('run-done', run),
+    });
+    this.dispatcher = new Dispatcher(this.store, (t) => this.executor.busy(t));
   }
 
   /**
@@ -67,9 +143,11 @@ export class Supervisor {
     for (const e of this.store.allEntities()) this.names.set(e.id, e.name);
     this.inbox.start();
     for (const e of this.store.allEntities()) this.reconcile(e, fresh);
+    this.executor.resumeAll();
   }
 
   close(): void {
+    this.executor.close();
     this.inbox.close();
     for (const dispose of this.lifeWatches.values()) dispose();
     for (const t of this.timers.values()) clearTimeout(t);
@@ -79,67 +157,85 @@ export class Supervisor {
 
   // ---- requests -----------------------------------------------------------
 
-  async attach(a: RequestArgs<'attach'>): Promise<EntityRecord> {
-    const cwd = a.cwd ?? process.cwd();
-    const env = { ...this.baseEnv, ...a.env };
-    checkExecutable(a.name, a.argv[0]!, cwd, env.PATH);
+  /** Attach a new entity, or fill a placeholder of the same name. */
+  async attach(n: NewEntity): Promise<EntityRecord> {
+    if (n.pid !== undefined && !procId(n.pid)) throw new HamError({ code: 'bad-request', entity: n.name, message: `attach.pid: expected a running process, got ${n.pid} (no such process)` });
+    let fired: Fired = emptyFired();
     const e = this.write(() => {
-      if (this.store.entity(a.name)) throw new HamError({ code: 'duplicate-entity', entity: a.name, message: `an entity named ${JSON.stringify(a.name)} is already attached` });
-      const rec: EntityRecord = {
-        id: this.store.nextId(),
-        name: a.name,
-        kind: 'spawned',
-        argv: a.argv,
-        env: a.env,
-        cwd,
-        restart: a.restart,
-        desired: 'running',
-        state: 'starting',
-        pid: null,
-        pidStart: null,
-        keeper: null,
-        keeperSerial: 0,
-        awaiting: null,
-        restarting: false,
-        restartAt: null,
-        backoffMs: 0,
-        instance: 0,
-        restarts: 0,
-        deaths: 0,
-        lastExit: null,
-        lastError: null,
-        startedAt: null,
-        diedAt: null,
-        createdAt: Date.now(),
-      };
+      const old = this.store.entity(n.name);
+      if (old && !(old.kind === 'placeholder' && n.kind !== 'placeholder')) {
+        throw new HamError({ code: 'duplicate-entity', entity: n.name, message: `an entity named ${JSON.stringify(n.name)} is already attached` });
+      }
+      const rec = old ? { ...old, kind: n.kind, argv: n.argv, env: n.env, cwd: n.cwd, state: 'starting' as const, conditions: [...old.conditions, ...n.conditions.filter((c) => !old.conditions.some((o) => o.name === c.name))] } : blankEntity(n, this.store.nextId());
+      if (n.kind !== 'placeholder') fired = this.dispatcher.fireInTxn({ entity: n.name, type: 'attach', pid: n.pid ?? null }, rec);
       this.store.putEntity(rec);
       return rec;
     });
     this.names.set(e.id, e.name);
-    const started = this.waitFor(e.name, (x) => x === undefined || x.instance > 0 || x.lastError !== null, FIRST_START_WAIT_MS);
-    this.spawnNew(e.name, false);
+    this.publish(fired);
+    if (n.kind === 'placeholder') return e;
+    const started = this.waitFor(e.name, (x) => x === undefined || x.instance > 0 || x.lastError !== null || (x.kind === 'pid' && x.keeper !== null && x.keeper.lastSeq > 0), FIRST_START_WAIT_MS);
+    this.spawnNew(e.name, false, n.pid);
     const after = await started;
-    if (after?.lastError && after.instance === 0) {
-      throw new HamError({ code: 'spawn-failed', entity: a.name, message: after.lastError });
+    if (after?.lastError && after.instance === 0 && after.kind === 'spawned') {
+      throw new HamError({ code: 'spawn-failed', entity: n.name, message: after.lastError });
     }
     return after ?? e;
   }
 
+  /** `ham apply`: create and update entities in one transaction, then start the new ones. */
+  async commitPlan(creates: NewEntity[], updates: { name: string; fn: (x: EntityRecord) => void }[]): Promise<void> {
+    const fired = emptyFired();
+    const made = this.write(() => {
+      const out: EntityRecord[] = [];
+      for (const n of creates) {
+        const old = this.store.entity(n.name);
+        const rec = old ? { ...old, kind: n.kind, argv: n.argv, env: n.env, cwd: n.cwd, state: n.kind === 'placeholder' ? old.state : ('starting' as const), conditions: n.conditions } : blankEntity(n, this.store.nextId());
+        if (n.kind !== 'placeholder') this.dispatcher.fireInTxn({ entity: n.name, type: 'attach', pid: n.pid ?? null }, rec, fired);
+        this.store.putEntity(rec);
+        out.push(rec);
+      }
+      for (const u of updates) {
+        const x = this.store.entity(u.name) ?? (u.name === GLOBAL ? this.createGlobal() : undefined);
+        if (!x) continue;
+        u.fn(x);
+        this.store.putEntity(x);
+      }
+      return out;
+    });
+    this.publish(fired);
+    for (const e of made) {
+      this.names.set(e.id, e.name);
+      this.events.emit('change', e.name);
+      const n = creates.find((c) => c.name === e.name)!;
+      if (n.kind !== 'placeholder') this.spawnNew(e.name, false, n.pid);
+    }
+  }
+
   detach(name: string): void {
     const e = this.mustGet(name);
+    if (name === GLOBAL) throw new HamError({ code: 'bad-request', entity: name, message: 'the global entity * cannot be detached' });
     this.unwatch(name);
     this.cancelTimer(name);
     if (e.keeper && isAlive(e.keeper)) detachKeeper(e.keeper);
-    this.write(() => this.store.removeEntity(name));
+    const fired = this.write(() => {
+      const f = this.dispatcher.fireInTxn({ entity: name, type: 'detach', pid: e.pid }, e);
+      this.store.removeEntity(name);
+      return f;
+    });
     if (e.keeper) removeKeeperDir(this.paths, e.id, e.keeper.serial);
     this.names.delete(e.id);
+    this.publish(fired);
     this.log('info', 'entity detached; its process keeps running', { entity: name, pid: e.pid });
     this.events.emit('change', name);
   }
 
   /** Graceful stop of every entity: TERM to its group, then KILL. */
   async stopAll(): Promise<void> {
-    const names = this.store.allEntities().map((e) => e.name);
+    const names = this.store
+      .allEntities()
+      .filter((e) => e.kind === 'spawned' || e.kind === 'pid')
+      .map((e) => e.name);
     await Promise.all(names.map((n) => this.stopOne(n)));
   }
 
@@ -151,6 +247,115 @@ export class Supervisor {
     const e = this.store.entity(name);
     if (!e) throw new HamError({ code: 'unknown-entity', entity: name, message: `no entity named ${JSON.stringify(name)}` });
     return e;
+  }
+
+  /**
+   * Record an occurrence reported from outside (raise, state). Occurrences
+   * arriving in the same turn share one transaction; resolves with the seq.
+   */
+  occur(o: Occurrence): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ o, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    const fired = emptyFired();
+    const seqs: number[] = [];
+    try {
+      this.write(() => {
+        const touched = new Map<string, EntityRecord>();
+        for (const { o } of batch) {
+          const t = touched.get(o.entity) ?? this.store.entity(o.entity);
+          if (!t) throw new HamError({ code: 'unknown-entity', entity: o.entity, message: `no entity named ${JSON.stringify(o.entity)}` });
+          touched.set(o.entity, t);
+          if (o.state) {
+            o.state.from = t.userState;
+            t.userState = o.state.to;
+          }
+          const first = fired.events.length;
+          this.dispatcher.fireInTxn(o, t, fired);
+          seqs.push(fired.events[first]!.seq);
+        }
+        for (const t of touched.values()) this.store.putEntity(t);
+      });
+    } catch (e) {
+      if (batch.length > 1) {
+        // One bad occurrence must not sink the others: retry them one by one.
+        for (const p of batch) this.occur(p.o).then(p.resolve, p.reject);
+        return;
+      }
+      batch[0]!.reject(e as Error);
+      return;
+    }
+    this.publish(fired);
+    batch.forEach((p, i) => p.resolve(seqs[i]!));
+  }
+
+  /** After a commit: push events, write inline logs, start runs. */
+  publish(f: Fired): void {
+    this.hub.publish(f.events);
+    logFired(this.log, f);
+    this.executor.start(f.runs);
+  }
+
+  /** The global entity `*`, created on first use (its conditions match every entity). */
+  createGlobal(): EntityRecord {
+    return this.write(() => {
+      const have = this.store.entity(GLOBAL);
+      if (have) return have;
+      const g: EntityRecord = { ...blankEntity({ name: GLOBAL, kind: 'placeholder', argv: [], env: {}, cwd: this.paths.root, conditions: [] }, 0), kind: 'global', state: 'stopped' };
+      this.store.putEntity(g);
+      return g;
+    });
+  }
+
+  /** Read-modify-write one entity in a fenced transaction (for management requests). */
+  mutate(name: string, fn: (x: EntityRecord) => void): EntityRecord {
+    const e = this.update(name, fn);
+    if (!e) throw new HamError({ code: 'unknown-entity', entity: name, message: `no entity named ${JSON.stringify(name)}` });
+    return e;
+  }
+
+  // ---- the restart action -------------------------------------------------
+
+  /** Bring the entity of `run` back; ok once a new process runs. Idempotent across takeovers. */
+  async restartForRun(run: RunRecord): Promise<ActionResult> {
+    const name = run.target;
+    let e = this.store.entity(name);
+    if (!e) return { ok: false, error: `entity ${name} is gone` };
+    if (e.argv.length === 0) return { ok: false, error: `entity ${name} has no command to restart it with` };
+    if (e.desired === 'stopped') return { ok: false, error: `entity ${name} is being stopped` };
+    const since = run.createdAt;
+    const done = (x: EntityRecord | undefined): boolean => !x || (x.state === 'running' && (x.startedAt ?? 0) >= since) || (x.failedStartAt ?? 0) >= since || x.desired === 'stopped';
+    if (e.state === 'running') return { ok: true }; // already back (or never died: a `now` restart)
+    if (!done(e)) {
+      e = this.update(name, (x) => {
+        x.restartPending = true;
+        if (x.restartAt === null && x.state !== 'starting') {
+          const b = nextBackoff(x.backoffMs, x.lastUptimeMs);
+          x.backoffMs = b.nextBackoffMs;
+          x.restartAt = Date.now() + b.delayMs;
+          x.state = 'dead';
+        }
+      });
+      if (e && e.state === 'dead') this.scheduleRestart(e);
+    }
+    const wait = Math.max(0, (e?.restartAt ?? Date.now()) - Date.now()) + RESTART_DEADLINE_MS;
+    const after = await this.waitFor(name, done, wait);
+    if (after && after.state === 'running' && (after.startedAt ?? 0) >= since) return { ok: true };
+    if (!after) return { ok: false, error: `entity ${name} is gone` };
+    if (after.desired === 'stopped') return { ok: false, error: `entity ${name} is being stopped` };
+    this.update(name, (x) => {
+      x.restartPending = false;
+      x.restartAt = null;
+    });
+    const now = this.store.entity(name);
+    if (now) this.carryOut(now);
+    return { ok: false, error: after.lastError ?? `entity ${name} did not start within ${wait} ms` };
   }
 
   // ---- keeper reports -----------------------------------------------------
@@ -171,77 +376,88 @@ export class Supervisor {
 
   private apply(name: string, seq: number, r: KeeperRecord): void {
     const now = Date.now();
-    const e = this.update(name, (x) => {
-      const k = x.keeper!;
-      k.lastSeq = seq;
-      switch (r.kind) {
-        case 'K':
-          if (k.pid === 0) Object.assign(k, procId(r.pid) ?? { pid: r.pid, start: 0 });
-          break;
-        case 'S': {
-          const id = procId(r.pid);
-          x.pid = r.pid;
-          x.pidStart = id?.start ?? null;
-          x.state = 'running';
-          x.instance += 1;
-          if (x.restarting) x.restarts += 1;
-          x.restarting = false;
-          x.awaiting = null;
-          x.restartAt = null;
-          x.lastError = null;
-          x.startedAt = now;
-          break;
-        }
-        case 'F':
-        case 'X': {
-          const uptime = x.startedAt !== null && x.state === 'running' ? now - x.startedAt : null;
-          if (r.kind === 'X') {
-            const st = decodeWaitStatus(r.status);
-            x.lastExit = { code: st.code, signal: st.signal };
-            if (x.desired === 'running') x.deaths += 1; // a stop we asked for is not a death
-          } else {
-            x.lastExit = null;
-            x.lastError = `cannot execute ${JSON.stringify(x.argv[0])}: ${errnoName(r.errno)}`;
+    const fired = emptyFired();
+    const e = this.update(
+      name,
+      (x) => {
+        const k = x.keeper!;
+        k.lastSeq = seq;
+        switch (r.kind) {
+          case 'K':
+            if (k.pid === 0) Object.assign(k, procId(r.pid) ?? { pid: r.pid, start: 0 });
+            break;
+          case 'S': {
+            const id = procId(r.pid);
+            x.pid = r.pid;
+            x.pidStart = id?.start ?? null;
+            x.state = 'running';
+            x.instance += 1;
+            x.awaiting = null;
+            x.restartAt = null;
+            x.restartPending = false;
+            x.lastError = null;
+            x.startedAt = now;
+            if (x.restarting) {
+              x.restarts += 1;
+              x.restarting = false;
+              this.dispatcher.fireInTxn({ entity: name, type: 'restart', pid: r.pid }, x, fired);
+              x.conditions = x.conditions.filter((c) => c.rearm); // not re-armed: pruned at restart
+            }
+            break;
           }
-          x.pid = null;
-          x.pidStart = null;
-          x.diedAt = now;
-          x.awaiting = seq;
-          this.decide(x, uptime, now);
-          break;
+          case 'F':
+            x.lastError = `cannot execute ${JSON.stringify(x.argv[0])}: ${errnoName(r.errno)}`;
+            x.failedStartAt = now;
+            x.pid = null;
+            x.pidStart = null;
+            x.awaiting = seq;
+            x.restarting = false;
+            x.restartAt = null;
+            x.restartPending = false;
+            x.state = x.desired === 'stopped' ? 'stopped' : 'dead';
+            break;
+          case 'X':
+            this.recordDeath(x, decodeWaitStatus(r.status), r.pid, seq, now, fired);
+            break;
         }
-      }
-    }, `apply-${r.kind}:${name}`);
+      },
+      `apply-${r.kind}:${name}`,
+    );
     if (!e) return;
     this.log('info', `keeper record ${r.kind}`, { entity: name, seq, record: r, state: e.state, lastExit: e.lastExit });
+    this.publish(fired);
     if (r.kind === 'K') this.watch(e);
     if (r.kind === 'S' && e.desired === 'stopped') this.signalGroup(e, 'SIGTERM');
     if (r.kind === 'F' || r.kind === 'X') this.carryOut(e);
   }
 
-  /** Decide, inside the transaction that recorded a death, what comes next. */
-  private decide(x: EntityRecord, uptime: number | null, now: number): void {
+  /** Inside a transaction: the entity died; fire its death conditions and decide. */
+  private recordDeath(x: EntityRecord, exit: { code: number | null; signal: string | null; core: boolean }, pid: number | null, seq: number | null, now: number, fired: Fired): void {
+    const wasRunning = x.state === 'running';
+    x.lastUptimeMs = x.startedAt !== null && wasRunning ? now - x.startedAt : null;
+    x.lastExit = { code: exit.code, signal: exit.signal };
+    x.pid = null;
+    x.pidStart = null;
+    x.diedAt = now;
+    x.awaiting = seq;
     x.restarting = false;
+    x.restartAt = null;
     if (x.desired === 'stopped') {
-      x.state = 'stopped';
-    } else if (x.restart) {
-      const b = nextBackoff(x.backoffMs, uptime);
-      x.backoffMs = b.nextBackoffMs;
-      x.restartAt = now + b.delayMs;
-      x.state = 'dead';
-    } else {
-      x.state = 'dead';
+      x.state = 'stopped'; // a stop we asked for is not a death
+      x.restartPending = false;
+      return;
     }
+    x.deaths += 1;
+    x.state = 'dead';
+    const f = this.dispatcher.fireInTxn({ entity: x.name, type: isAbnormal(exit) ? 'abnormal-death' : 'death', pid, exit }, x, fired);
+    x.restartPending = f.restart;
   }
 
-  /** Carry out the decision recorded in the store (also after a takeover). */
+  /** After a death: let the keeper go unless a restart is coming. */
   private carryOut(e: EntityRecord): void {
-    if (e.desired === 'running' && e.restart && e.restartAt !== null && (e.state === 'dead' || e.state === 'starting')) {
-      this.scheduleRestart(e);
-    } else if (e.awaiting !== null && e.keeper && (e.state === 'dead' || e.state === 'stopped')) {
-      // No restart: let the keeper go; its life EOF then clears the reference.
-      if (!commandKeeper(this.paths, e.id, e.keeper.serial, 'x', e.awaiting)) this.keeperGone(e.name, e.keeper.serial);
-    }
+    if (e.awaiting === null || !e.keeper || e.restartPending) return;
+    if (e.state !== 'dead' && e.state !== 'stopped') return;
+    if (!commandKeeper(this.paths, e.id, e.keeper.serial, 'x', e.awaiting)) this.keeperGone(e.name, e.keeper.serial);
   }
 
   private scheduleRestart(e: EntityRecord): void {
@@ -254,7 +470,7 @@ export class Supervisor {
   private restartNow(name: string): void {
     this.timers.delete(name);
     const e = this.store.entity(name);
-    if (!e || e.desired !== 'running' || e.restartAt === null) return;
+    if (!e || e.desired !== 'running' || e.restartAt === null || e.state !== 'dead') return;
     if (e.keeper && e.awaiting !== null && isAlive(e.keeper)) {
       const seq = e.awaiting;
       const serial = e.keeper.serial;
@@ -267,16 +483,21 @@ export class Supervisor {
     this.spawnNew(name, true);
   }
 
-  /** A new keeper (the old one is gone or there was none) starts the command. */
+  /** A new keeper (the old one is gone or there was none) starts the command, or adopts `adoptPid`. */
   private spawnNew(name: string, restarting: boolean, adoptPid?: number): void {
     const e = this.update(name, (x) => {
       x.keeperSerial += 1;
       x.keeper = { pid: 0, start: 0, serial: x.keeperSerial, lastSeq: 0 };
       x.awaiting = null;
-      if (!adoptPid) {
+      if (adoptPid) {
+        const id = procId(adoptPid);
+        x.pid = adoptPid;
+        x.pidStart = id?.start ?? null;
+        x.state = 'running';
+        if (x.startedAt === null) x.startedAt = Date.now();
+      } else {
         x.state = 'starting';
         x.restarting = restarting;
-        x.restartAt = null;
       }
     });
     if (!e) return;
@@ -289,10 +510,9 @@ export class Supervisor {
       this.update(name, (x) => {
         x.keeper = null;
         x.lastError = `keeper could not be started: ${(err as Error).message}`;
-        this.decide(x, null, Date.now());
+        x.failedStartAt = Date.now();
+        x.state = 'dead';
       });
-      const after = this.store.entity(name);
-      if (after) this.carryOut(after);
       return;
     }
     this.update(name, (x) => {
@@ -306,8 +526,8 @@ export class Supervisor {
     this.inbox.drain(); // whatever it wrote before dying comes first
     const e = this.store.entity(name);
     if (!e || !e.keeper || e.keeper.serial !== serial) return;
-    const dismissed = e.awaiting !== null && (e.state === 'stopped' || (e.state === 'dead' && !(e.restart && e.desired === 'running')));
     removeKeeperDir(this.paths, e.id, serial);
+    const dismissed = e.awaiting !== null && !e.restartPending && (e.state === 'stopped' || e.state === 'dead');
     if (dismissed) {
       this.update(name, (x) => {
         x.keeper = null;
@@ -318,31 +538,32 @@ export class Supervisor {
     this.log('warn', 'keeper died', { entity: name, keeper: e.keeper.pid, state: e.state });
     const orphan = e.pid !== null && e.pidStart !== null && isAlive({ pid: e.pid, start: e.pidStart });
     if (orphan && e.state === 'running') return this.spawnNew(name, false, e.pid!);
+    const fired = emptyFired();
     const after = this.update(name, (x) => {
       x.keeper = null;
       x.awaiting = null;
-      if (x.state === 'running' || (x.state === 'starting' && !x.restarting && x.instance > 0)) {
-        // Its child died with it and nobody saw the status.
-        x.deaths += 1;
-        x.lastExit = { code: null, signal: null };
-        x.pid = null;
-        x.pidStart = null;
-        x.diedAt = Date.now();
+      if (x.state === 'running') {
+        // Its process died with it and nobody saw the status.
+        this.recordDeath(x, { code: null, signal: null, core: false }, x.pid, null, Date.now(), fired);
+      } else if (x.state === 'starting' && x.restarting) {
+        // It died before starting the restart: the restart action retries with a new keeper.
+        x.state = 'dead';
+        x.restarting = false;
       }
-      if (x.state !== 'dead' || x.restartAt === null) this.decide(x, null, Date.now());
-      if (x.state === 'dead' && x.restart && x.desired === 'running' && x.restartAt === null) x.restartAt = Date.now();
     });
-    if (after) this.carryOut(after);
+    this.publish(fired);
+    if (after && after.state === 'dead' && after.restartAt !== null) this.scheduleRestart(after);
   }
 
   // ---- resume -------------------------------------------------------------
 
   private reconcile(e: EntityRecord, fresh: boolean): void {
+    if (e.kind === 'placeholder' || e.kind === 'global') return;
     if (fresh && e.desired === 'stopped') {
       // `ham stop --all` stopped it; this `ham start` brings it back.
       const alive = e.state === 'running' || e.state === 'starting';
       e = this.update(e.name, (x) => void (x.desired = 'running')) ?? e;
-      if (!alive) {
+      if (!alive && e.argv.length > 0) {
         if (e.keeper && e.awaiting !== null) commandKeeper(this.paths, e.id, e.keeper.serial, 'x', e.awaiting);
         if (e.keeper) removeKeeperDir(this.paths, e.id, e.keeper.serial);
         this.update(e.name, (x) => {
@@ -364,13 +585,15 @@ export class Supervisor {
       if (e.keeper.lastSeq >= 1) this.watch(e);
       if (e.state === 'starting' && e.restarting && e.awaiting !== null) {
         commandKeeper(this.paths, e.id, e.keeper.serial, 'r', e.awaiting); // may have been lost
+      } else if (e.state === 'dead' && e.restartAt !== null) {
+        this.scheduleRestart(e);
       } else {
         this.carryOut(e);
       }
       return;
     }
-    if (e.desired === 'running' && (e.state === 'running' || e.state === 'starting')) return this.spawnNew(e.name, false);
-    this.carryOut(e);
+    if (e.desired === 'running' && (e.state === 'running' || e.state === 'starting') && e.argv.length > 0) return this.spawnNew(e.name, false);
+    if (e.state === 'dead' && e.restartAt !== null) this.scheduleRestart(e);
   }
 
   // ---- helpers ------------------------------------------------------------
@@ -379,6 +602,7 @@ export class Supervisor {
     const e = this.update(name, (x) => {
       x.desired = 'stopped';
       x.restartAt = null;
+      x.restartPending = false;
       if (x.state === 'dead') x.state = 'stopped';
     });
     if (!e) return;
@@ -395,7 +619,7 @@ export class Supervisor {
   private signalGroup(e: EntityRecord, sig: NodeJS.Signals): void {
     if (e.pid === null || e.pidStart === null || !isAlive({ pid: e.pid, start: e.pidStart })) return;
     try {
-      process.kill(-e.pid, sig);
+      process.kill(e.kind === 'spawned' ? -e.pid : e.pid, sig);
     } catch {
       try {
         process.kill(e.pid, sig);

@@ -25,7 +25,7 @@ my ($dir, $inbox, $tag, $mode) = splice(@ARGV, 0, 4);
 my $adopt = $mode eq 'adopt' ? shift @ARGV : 0;
 shift @ARGV if @ARGV && $ARGV[0] eq '--';
 my @argv = @ARGV;
-die "keeper: no command\n" unless @argv;
+die "keeper: no command\n" unless @argv || $adopt;
 
 # Only the HAM speaks to a keeper, and only through ctl and SIGUSR1; a stray
 # signal to the process group must not orphan the entity.
@@ -71,6 +71,7 @@ sub decision {
 my $instance = ($ENV{HAM_INSTANCE} // 1) - 1;
 
 sub start {
+    return record("F 2") unless @argv;    # adopted without a command: ENOENT
     $ENV{HAM_INSTANCE} = ++$instance;
     pipe(my $r, my $w) or return record("F " . ($! + 0));
     my $pid = fork;

@@ -3,6 +3,7 @@
 // what was expected and what came.
 import { z } from 'zod';
 import { describe, HamError } from '../errors.js';
+import { actionSpec, conditionBody, itemName } from './specs.js';
 
 export const NAME_MAX = 128;
 
@@ -16,20 +17,36 @@ export const entityName = z
 
 const argv = z.array(z.string().min(1, 'expected a non-empty argument').max(4096)).min(1, 'expected a command').max(1024);
 
+/** An entity name, or `*` (the global entity) where conditions are concerned. */
+export const ownerName = z.union([z.literal('*'), entityName]);
+const actionPath = z.array(itemName).min(1, 'expected an action name').max(4);
+
 export const requestSchemas = {
   ping: z.object({}).strict(),
-  status: z.object({ name: entityName.optional() }).strict(),
+  status: z.object({ name: ownerName.optional() }).strict(),
   attach: z
     .object({
-      name: entityName,
-      argv,
+      name: entityName.refine((s) => s !== '*', "expected a name other than '*' (the global entity)"),
+      argv: argv.optional(),
+      pid: z.number().int().positive().optional(),
       restart: z.boolean().default(false),
       env: z.record(z.string().regex(/^[^=\0]+$/, 'expected a variable name without = or NUL'), z.string()).default({}),
       cwd: z.string().startsWith('/', 'expected an absolute path').optional(),
     })
-    .strict(),
+    .strict()
+    .refine((a) => !a.restart || a.argv !== undefined, { message: 'expected a command (argv) with restart: without one there is nothing to restart', path: ['restart'] }),
   detach: z.object({ name: entityName }).strict(),
   stop: z.object({ all: z.boolean().default(false) }).strict(),
+  'condition-add': z.object({ entity: ownerName, name: itemName, condition: conditionBody }).strict(),
+  'condition-rm': z.object({ entity: ownerName, name: itemName }).strict(),
+  'action-add': z.object({ entity: ownerName, condition: itemName, action: actionSpec, onFailOf: actionPath.optional() }).strict(),
+  'action-rm': z.object({ entity: ownerName, condition: itemName, path: actionPath }).strict(),
+  enable: z.object({ entity: ownerName, condition: itemName.optional(), path: actionPath.optional(), enabled: z.boolean() }).strict(),
+  raise: z.object({ entity: entityName, type: z.string().min(1).max(128), class: z.string().min(1).max(128).optional(), severity: z.number().int().optional() }).strict(),
+  state: z.object({ entity: entityName, state: z.string().min(1).max(128) }).strict(),
+  events: z.object({ since: z.number().int().nonnegative().default(0), limit: z.number().int().positive().max(10_000).default(1000), entity: ownerName.optional(), condition: z.string().optional() }).strict(),
+  subscribe: z.object({ since: z.number().int().nonnegative().optional(), entity: ownerName.optional(), condition: z.string().optional() }).strict(),
+  apply: z.object({ config: z.unknown(), dryRun: z.boolean().default(false) }).strict(),
 } as const;
 
 export type Op = keyof typeof requestSchemas;

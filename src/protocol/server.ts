@@ -8,7 +8,7 @@ import { HamError } from '../errors.js';
 import { encodeFrame, FrameDecoder, FrameError } from './frame.js';
 import { envelope, isOp, parseArgs, validationError, type Op, type RequestArgs } from './requests.js';
 
-export type Handlers = { [O in Op]: (args: RequestArgs<O>, conn: Socket) => unknown };
+export type Handlers = { [O in Op]: (args: RequestArgs<O>, conn: Socket, id: number) => unknown };
 
 export interface Response {
   id: number;
@@ -74,8 +74,8 @@ export class ControlServer {
       if (!env.success) throw validationError('request', frame, env.error);
       const { op, args } = env.data;
       if (!isOp(op)) throw new HamError({ code: 'unknown-command', message: `unknown command ${JSON.stringify(op)}, expected one of ${Object.keys(this.handlers).join(', ')}` });
-      const handler = this.handlers[op] as (a: unknown, c: Socket) => unknown;
-      reply = { id, ok: true, result: (await handler(parseArgs(op, args), conn)) ?? null };
+      const handler = this.handlers[op] as (a: unknown, c: Socket, id: number) => unknown;
+      reply = { id, ok: true, result: (await handler(parseArgs(op, args), conn, id)) ?? null };
     } catch (e) {
       reply = { id, ok: false, error: HamError.from(e).toShape() };
     }

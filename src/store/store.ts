@@ -7,7 +7,11 @@
 // milliseconds (LMDB stays consistent either way).
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { HamError } from '../errors.js';
+import type { EventRecord, RunRecord } from './model.js';
 import { DEFAULT_SETTINGS, type EntityRecord, type Roles, type Settings } from './types.js';
+
+/** The event log keeps this many events; older ones are dropped as new ones come. */
+export const EVENTS_KEPT = 10_000;
 
 export const EMPTY_ROLES: Readonly<Roles> = Object.freeze({
   epoch: 0,
@@ -22,11 +26,15 @@ export class Store {
   private readonly root: RootDatabase;
   private readonly meta: Database<unknown, string>;
   private readonly entities: Database<EntityRecord, string>;
+  private readonly events: Database<EventRecord, number>;
+  private readonly runs: Database<RunRecord, number>;
 
   constructor(path: string) {
-    this.root = open({ path, noSync: true, maxDbs: 8, mapSize: 256 * 1024 * 1024 });
+    this.root = open({ path, noSync: true, maxDbs: 16, mapSize: 256 * 1024 * 1024 });
     this.meta = this.root.openDB<unknown, string>({ name: 'meta', encoding: 'msgpack' });
     this.entities = this.root.openDB<EntityRecord, string>({ name: 'entities', encoding: 'msgpack' });
+    this.events = this.root.openDB<EventRecord, number>({ name: 'events', encoding: 'msgpack', keyEncoding: 'uint32' });
+    this.runs = this.root.openDB<RunRecord, number>({ name: 'runs', encoding: 'msgpack', keyEncoding: 'uint32' });
   }
 
   /** Run `fn` in one write transaction; its return value is the result. */
@@ -88,6 +96,51 @@ export class Store {
   allEntities(): EntityRecord[] {
     const out: EntityRecord[] = [];
     for (const { value } of this.entities.getRange()) out.push(value);
+    return out;
+  }
+
+  /** Append an event (inside a write transaction): numbers it and drops the oldest past EVENTS_KEPT. */
+  appendEvent(e: Omit<EventRecord, 'seq'>): EventRecord {
+    const seq = this.lastSeq() + 1;
+    const rec = { ...e, seq } as EventRecord;
+    this.meta.putSync('eventSeq', seq);
+    this.events.putSync(seq, rec);
+    if (seq > EVENTS_KEPT) this.events.removeSync(seq - EVENTS_KEPT);
+    return rec;
+  }
+
+  lastSeq(): number {
+    return (this.meta.get('eventSeq') as number | undefined) ?? 0;
+  }
+
+  /** Events with seq > since, oldest first, at most `limit`. */
+  eventsSince(since: number, limit = EVENTS_KEPT): EventRecord[] {
+    const out: EventRecord[] = [];
+    for (const { value } of this.events.getRange({ start: since + 1, limit })) out.push(value);
+    return out;
+  }
+
+  nextRunId(): number {
+    const id = ((this.meta.get('nextRunId') as number | undefined) ?? 0) + 1;
+    this.meta.putSync('nextRunId', id);
+    return id;
+  }
+
+  run(id: number): RunRecord | undefined {
+    return this.runs.get(id);
+  }
+
+  putRun(r: RunRecord): void {
+    this.runs.putSync(r.id, r);
+  }
+
+  removeRun(id: number): void {
+    this.runs.removeSync(id);
+  }
+
+  allRuns(): RunRecord[] {
+    const out: RunRecord[] = [];
+    for (const { value } of this.runs.getRange()) out.push(value);
     return out;
   }
 

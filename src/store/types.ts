@@ -1,6 +1,7 @@
 // What the store holds. Values are msgpackr-encoded by lmdb.
 import type { ExitStatus } from '../errors.js';
 import type { ProcId } from '../proc/procfs.js';
+import type { ConditionRecord } from './model.js';
 
 /** Who holds which role; changed only by compare-and-set on `epoch`. */
 export interface Roles {
@@ -21,8 +22,10 @@ export interface Settings {
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({ hangMs: 1000 });
 
-export type EntityKind = 'spawned';
+/** `global` is the entity `*`: its conditions match every entity. */
+export type EntityKind = 'spawned' | 'pid' | 'placeholder' | 'global';
 export type EntityState = 'starting' | 'running' | 'dead' | 'stopped' | 'failed';
+export const GLOBAL = '*';
 
 /** The tiny parent of an entity, and how far the HAM has read its records. */
 export interface KeeperRef extends ProcId {
@@ -35,11 +38,14 @@ export interface EntityRecord {
   id: number;
   name: string;
   kind: EntityKind;
+  /** Empty for placeholders, the global entity, and pids attached without a command. */
   argv: string[];
   env: Record<string, string>;
   cwd: string;
-  /** Restart when it dies. */
-  restart: boolean;
+  enabled: boolean;
+  conditions: ConditionRecord[];
+  /** The last state the entity (or a detector) reported with `ham state`. */
+  userState: string | null;
   /** What the HAM wants: `stopped` after `ham stop --all` or a deliberate stop. */
   desired: 'running' | 'stopped';
   state: EntityState;
@@ -52,9 +58,15 @@ export interface EntityRecord {
   awaiting: number | null;
   /** A restart was ordered; the next start counts in `restarts`. */
   restarting: boolean;
+  /** A fired list holds a restart for this death: the keeper waits for it. */
+  restartPending: boolean;
+  /** When a (re)start last failed to exec (the restart action fails on it). */
+  failedStartAt: number | null;
   /** Epoch ms at which a pending restart is due (backoff). */
   restartAt: number | null;
   backoffMs: number;
+  /** How long the last instance ran before it died (for backoff). */
+  lastUptimeMs: number | null;
   instance: number;
   restarts: number;
   deaths: number;

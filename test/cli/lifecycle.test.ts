@@ -61,12 +61,21 @@ describe('ham start / stop / status', () => {
     const s = await status(t.home);
     expect(s.ham).toEqual({ pid: expect.any(Number), epoch: expect.any(Number), failures: 0 });
     expect(s.guardian).toEqual({ pid: expect.any(Number), failures: 0 });
-    expect(s.entities[0]).toMatchObject({ name: 'web', kind: 'spawned', pid: expect.any(Number), state: 'running', restarts: 0, deaths: 0, lastExit: null, conditions: [] });
+    expect(s.entities[0]).toMatchObject({
+      name: 'web',
+      kind: 'spawned',
+      pid: expect.any(Number),
+      state: 'running',
+      restarts: 0,
+      deaths: 0,
+      lastExit: null,
+      conditions: [{ name: 'restart', type: 'death', actions: [{ name: 'restart', kind: 'restart' }] }],
+    });
     const human = await ham(t.home, ['status']);
     expect(human.stdout).toMatch(/NAME\s+KIND\s+STATE\s+PID/);
     expect(human.stdout).toMatch(/web\s+spawned\s+running/);
     const one = await ham(t.home, ['status', 'web']);
-    expect(one.stdout).toMatch(/restart on death:\s+yes/);
+    expect(one.stdout).toMatch(/restart: death \{rearm\} — fired 0, failed 0/);
   });
 
   it('stop stops the pair and leaves entities running; start re-adopts them (same pid) and restarts the dead', async () => {

@@ -108,9 +108,9 @@ describe('control socket: bad requests get an error naming the field, the connec
   });
 
   it('a missing field', async () => {
-    const e = await request('attach', { name: 'x' });
+    const e = await request('raise', { entity: 'x' });
     expect(e.code).toBe('bad-request');
-    expect(e.message).toMatch(/attach\.argv: expected array, got nothing/);
+    expect(e.message).toMatch(/raise\.type: expected string, got nothing/);
   });
 
   it('a field of the wrong type', async () => {

@@ -1,0 +1,81 @@
+// ham raise | state | events
+import type { Command } from 'commander';
+import { connect, type Connection } from '../client/connection.js';
+import { resolveHome } from '../home.js';
+import type { EventRecord } from '../store/model.js';
+import { call, globals, integer, type Globals } from './call.js';
+import { formatEvent } from './format.js';
+import { emit, fail } from './output.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Print events from `since` on, forever; survives takeovers by resuming from the last one printed. */
+async function follow(g: Globals, since: number | undefined, filter: { entity?: string; condition?: string }): Promise<never> {
+  const home = resolveHome(g.home);
+  let last = since;
+  for (let failures = 0; ; ) {
+    let c: Connection | undefined;
+    try {
+      c = await connect({ home });
+      const closed = new Promise<void>((r) => c!.onClose(r));
+      await c.subscribe({ ...(last !== undefined ? { since: last } : {}), ...filter }, (ev) => {
+        const e = ev as EventRecord;
+        if (last !== undefined && e.seq <= last) return;
+        last = e.seq;
+        process.stdout.write(`${g.json ? JSON.stringify({ ...e, time: new Date(e.time).toISOString() }) : formatEvent(e)}\n`);
+      });
+      failures = 0;
+      await closed;
+    } catch (e) {
+      if (++failures > 200) fail(g, e); // ~20 s without a HAM: give up
+    } finally {
+      c?.close();
+    }
+    await sleep(100);
+  }
+}
+
+export function registerEventCommands(program: Command): void {
+  program
+    .command('raise')
+    .description('raise an event on an entity (its raise conditions match type/class/severity)')
+    .argument('<entity>')
+    .requiredOption('--type <type>', 'what happened')
+    .option('--class <class>', 'a class for matching')
+    .option('--severity <n>', 'a severity for matching', integer('--severity'))
+    .action(async (entity: string, o: { type: string; class?: string; severity?: number }, cmd: Command) => {
+      const g = globals(cmd);
+      const r = (await call(g, 'raise', { entity, type: o.type, ...(o.class ? { class: o.class } : {}), ...(o.severity !== undefined ? { severity: o.severity } : {}) })) as { seq: number };
+      emit(g, r, () => `raised ${o.type} on ${entity}: event #${r.seq}`);
+    });
+
+  program
+    .command('state')
+    .description('report a new state for an entity (its state conditions match from/to)')
+    .argument('<entity>')
+    .argument('<state>')
+    .action(async (entity: string, state: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const r = (await call(g, 'state', { entity, state })) as { seq: number };
+      emit(g, r, () => `${entity} is now ${state}: event #${r.seq}`);
+    });
+
+  program
+    .command('events')
+    .description('the event log (every fired condition), oldest first')
+    .option('--since <seq>', 'only events after this sequence number', integer('--since'))
+    .option('--follow', 'keep printing new events (across takeovers)')
+    .option('--entity <name>', 'only this entity')
+    .option('--condition <type>', 'only this condition type')
+    .action(async (o: { since?: number; follow?: boolean; entity?: string; condition?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const filter = { ...(o.entity ? { entity: o.entity } : {}), ...(o.condition ? { condition: o.condition } : {}) };
+      if (o.follow) return follow(g, o.since ?? 0, filter);
+      const r = (await call(g, 'events', { since: o.since ?? 0, ...filter })) as { events: EventRecord[] };
+      if (g.json) {
+        for (const e of r.events) process.stdout.write(`${JSON.stringify({ ...e, time: new Date(e.time).toISOString() })}\n`);
+        return;
+      }
+      emit(g, r, () => r.events.map(formatEvent).join('\n') || 'no events');
+    });
+}

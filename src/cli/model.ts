@@ -1,0 +1,131 @@
+// ham condition | action | enable | disable | apply
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { Change } from '../ham/apply.js';
+import { HamError } from '../errors.js';
+import { ACTION_KINDS, CONDITION_TYPES, LOG_LEVELS } from '../store/model.js';
+import { call, envPair, globals, integer, list, positiveInt } from './call.js';
+import { emit, fail } from './output.js';
+
+/** `entity/condition/action/sub-action` → parts. */
+function target(spec: string): { entity: string; condition?: string; path?: string[] } {
+  const [entity, condition, ...path] = spec.split('/');
+  return { entity: entity!, ...(condition ? { condition } : {}), ...(path.length ? { path } : {}) };
+}
+
+export function registerModelCommands(program: Command): void {
+  const condition = program.command('condition').description('subscribe an entity (or * for every entity) to a condition');
+  condition
+    .command('add')
+    .argument('<entity>', 'an entity name, or * for all')
+    .argument('<name>', 'the condition name, unique on the entity')
+    .addOption(new Option('--type <type>', 'what to react to').choices([...CONDITION_TYPES]).makeOptionMandatory())
+    .option('--rearm', 'keep it after the entity restarts (otherwise it is pruned)')
+    .option('--independent', 'run its actions alongside other lists instead of after them')
+    .option('--match-type <t>', 'raise: only this type')
+    .option('--match-class <c>', 'raise: only this class')
+    .option('--match-severity <n>', 'raise: only this severity', integer('--match-severity'))
+    .option('--from <states>', 'state: only from these (comma-separated)', list)
+    .option('--not-from <states>', 'state: from anything but these', list)
+    .option('--to <states>', 'state: only to these', list)
+    .option('--not-to <states>', 'state: to anything but these', list)
+    .option('--disabled', 'add it disabled')
+    .action(async (entity: string, name: string, o: Record<string, unknown>, cmd: Command) => {
+      const g = globals(cmd);
+      const match = o.matchType || o.matchClass || o.matchSeverity !== undefined ? { ...(o.matchType ? { type: o.matchType } : {}), ...(o.matchClass ? { class: o.matchClass } : {}), ...(o.matchSeverity !== undefined ? { severity: o.matchSeverity } : {}) } : undefined;
+      const set = (inn: unknown, notIn: unknown) => (inn ? { in: inn } : notIn ? { notIn } : undefined);
+      const body = { type: o.type, rearm: !!o.rearm, independent: !!o.independent, enabled: !o.disabled, ...(match ? { match } : {}), ...(set(o.from, o.notFrom) ? { from: set(o.from, o.notFrom) } : {}), ...(set(o.to, o.notTo) ? { to: set(o.to, o.notTo) } : {}) };
+      const r = await call(g, 'condition-add', { entity, name, condition: body as never });
+      emit(g, r, () => `condition ${name} (${String(o.type)}) added to ${entity}`);
+    });
+  condition
+    .command('rm')
+    .argument('<entity>')
+    .argument('<name>')
+    .action(async (entity: string, name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await call(g, 'condition-rm', { entity, name });
+      emit(g, r, () => `condition ${name} removed from ${entity}`);
+    });
+
+  const action = program.command('action').description("add or remove an action in a condition's list");
+  action
+    .command('add')
+    .argument('<entity>')
+    .argument('<condition>')
+    .argument('<name>', 'the action name, unique in its list')
+    .argument('[argv...]', 'execute: the command (after --)')
+    .addOption(new Option('--kind <kind>', 'what it does').choices([...ACTION_KINDS]).makeOptionMandatory())
+    .option('--timeout-ms <ms>', 'execute/waitfor: deadline', positiveInt('--timeout-ms'))
+    .option('--signal <sig>', 'signal: which (default SIGTERM)')
+    .option('--pid <pid>', 'signal: to this pid instead of the entity', positiveInt('--pid'))
+    .option('--path <path>', 'waitfor: wait for this path (relative to the entity cwd)')
+    .option('--delay-ms <ms>', 'waitfor: wait this long', positiveInt('--delay-ms'))
+    .option('--message <text>', 'log/notify: the text')
+    .addOption(new Option('--level <level>', 'log: level').choices([...LOG_LEVELS]))
+    .option('--env <NAME=VALUE>', 'execute: environment (repeatable)', envPair, {})
+    .option('--cwd <dir>', 'execute: working directory')
+    .option('--now', 'also run it once now')
+    .option('--break-on-fail', 'if it fails, skip the rest of the list')
+    .option('--keep-on-fail', 'if it fails, keep it (otherwise it is removed)')
+    .option('--on-fail-of <action>', 'add it to the fail-actions of this action (a/b for deeper)')
+    .action(async (entity: string, cond: string, name: string, argv: string[], o: Record<string, unknown>, cmd: Command) => {
+      const g = globals(cmd);
+      const env = o.env as Record<string, string>;
+      const a: Record<string, unknown> = { name, kind: o.kind, now: !!o.now, breakOnFail: !!o.breakOnFail, keepOnFail: !!o.keepOnFail };
+      if (argv.length) a.argv = argv;
+      if (Object.keys(env).length) a.env = env;
+      for (const k of ['timeoutMs', 'signal', 'pid', 'path', 'delayMs', 'message', 'level'] as const) if (o[k] !== undefined) a[k] = o[k];
+      if (o.cwd !== undefined) a.cwd = resolve(String(o.cwd));
+      const onFailOf = typeof o.onFailOf === 'string' ? o.onFailOf.split('/') : undefined;
+      const r = await call(g, 'action-add', { entity, condition: cond, action: a as never, ...(onFailOf ? { onFailOf } : {}) });
+      emit(g, r, () => `action ${name} (${String(o.kind)}) added to ${entity}/${cond}${onFailOf ? ` as a fail-action of ${onFailOf.join('/')}` : ''}`);
+    });
+  action
+    .command('rm')
+    .argument('<entity>')
+    .argument('<condition>')
+    .argument('<action>', 'its name (a/b for a fail-action)')
+    .action(async (entity: string, cond: string, name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await call(g, 'action-rm', { entity, condition: cond, path: name.split('/') });
+      emit(g, r, () => `action ${name} removed from ${entity}/${cond}`);
+    });
+
+  for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
+    program
+      .command(verb)
+      .description(`${verb} an entity, a condition or an action (and what is under it): ENTITY[/CONDITION[/ACTION...]]`)
+      .argument('<target>')
+      .action(async (spec: string, _o: unknown, cmd: Command) => {
+        const g = globals(cmd);
+        const r = await call(g, 'enable', { ...target(spec), enabled });
+        emit(g, r, () => `${spec} ${enabled ? 'enabled' : 'disabled'}`);
+      });
+  }
+
+  program
+    .command('apply')
+    .description('declare entities, conditions and actions from a YAML or JSON file (idempotent, all-or-nothing)')
+    .requiredOption('-f, --file <file>', 'the configuration file')
+    .option('--dry-run', 'check it and show what would change, change nothing')
+    .action(async (o: { file: string; dryRun?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const file = resolve(o.file);
+      let config: unknown;
+      try {
+        config = parseYaml(readFileSync(file, 'utf8'), { prettyErrors: true });
+      } catch (e) {
+        const where = e instanceof YAMLParseError ? ` (line ${e.linePos?.[0]?.line}, column ${e.linePos?.[0]?.col})` : '';
+        fail(g, new HamError({ code: 'bad-request', message: `${file}: not valid YAML or JSON${where}: ${(e as Error).message.split('\n')[0]}` }));
+      }
+      if (typeof config !== 'object' || config === null || Array.isArray(config)) fail(g, new HamError({ code: 'bad-request', message: `${file}: expected a mapping with an entities key at the top` }));
+      const r = (await call(g, 'apply', { config: { ...(config as object), baseDir: dirname(file) }, dryRun: !!o.dryRun })) as { dryRun: boolean; changes: Change[] };
+      emit(g, r, () => {
+        const lines = r.changes.map((c) => `${c.entity}: ${c.change}${c.details.length ? ` (${c.details.join('; ')})` : ''}`);
+        return `${r.dryRun ? 'would apply' : 'applied'} ${file}\n${lines.join('\n') || 'no entities declared'}`;
+      });
+    });
+}

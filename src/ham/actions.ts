@@ -1,0 +1,166 @@
+// What each action kind does. Every one resolves to ok or a failure with a
+// reason; none throws. `restart` is the supervisor's (it owns the keepers).
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, watch } from 'node:fs';
+import { constants } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { HomePaths } from '../home.js';
+import type { Logger } from '../log.js';
+import { isAlive, procId, signalProc, type ProcId } from '../proc/procfs.js';
+import type { ActionSpec, RunRecord } from '../store/model.js';
+import type { Store } from '../store/store.js';
+import type { EntityRecord } from '../store/types.js';
+import type { ActionResult } from './executor.js';
+
+export interface ActionDeps {
+  store: Store;
+  paths: HomePaths;
+  log: Logger;
+  baseEnv: Record<string, string>;
+  write: <T>(fn: () => T) => T;
+  restart: (run: RunRecord) => Promise<ActionResult>;
+  notify: (run: RunRecord, message?: string) => void;
+  heartbeatHealthy: (entity: string) => void;
+}
+
+const ok: ActionResult = { ok: true };
+const fail = (error: string): ActionResult => ({ ok: false, error });
+
+export function makeRunAction(d: ActionDeps) {
+  return async (run: RunRecord, a: ActionSpec, resumed: boolean): Promise<ActionResult> => {
+    const target = d.store.entity(run.target);
+    switch (a.kind) {
+      case 'log':
+        d.log(a.level ?? 'info', a.message || `${run.occurrence.type} on ${run.target}`, { entity: run.target, condition: run.condition, seq: run.seq, action: a.name });
+        return ok;
+      case 'notify':
+        d.notify(run, a.message);
+        return ok;
+      case 'heartbeat-healthy':
+        d.heartbeatHealthy(run.target);
+        return ok;
+      case 'restart':
+        return d.restart(run);
+      case 'signal':
+        return signal(a, target);
+      case 'waitfor':
+        return waitfor(a, target, d.paths);
+      case 'execute':
+        if (resumed) killLeftover(d.store.run(run.id)?.child ?? null);
+        return execute(a, run, target, d);
+    }
+  };
+}
+
+function signal(a: ActionSpec, target: EntityRecord | undefined): ActionResult {
+  const sig = a.signal ?? 'SIGTERM';
+  if (a.pid !== undefined) {
+    try {
+      process.kill(a.pid, sig as NodeJS.Signals);
+      return ok;
+    } catch (e) {
+      return fail(`cannot send ${sig} to pid ${a.pid}: ${(e as NodeJS.ErrnoException).code}`);
+    }
+  }
+  if (!target || target.pid === null || target.pidStart === null) return fail(`entity ${target?.name ?? '?'} has no running process to send ${sig} to`);
+  return signalProc({ pid: target.pid, start: target.pidStart }, sig as NodeJS.Signals) ? ok : fail(`entity ${target.name} (pid ${target.pid}) is gone; ${sig} not sent`);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Resolve when something changes in `dir` or after `ms`, whichever is first. */
+function changeIn(dir: string, ms: number): Promise<void> {
+  return new Promise((resolveWait) => {
+    let w: ReturnType<typeof watch> | undefined;
+    const done = (): void => {
+      clearTimeout(t);
+      w?.close();
+      resolveWait();
+    };
+    const t = setTimeout(done, ms);
+    try {
+      w = watch(dir, done);
+      w.on('error', done);
+    } catch {
+      /* the folder does not exist yet: the timer polls */
+    }
+  });
+}
+
+async function waitfor(a: ActionSpec, target: EntityRecord | undefined, paths: HomePaths): Promise<ActionResult> {
+  const started = Date.now();
+  if (a.delayMs) await sleep(a.delayMs);
+  if (a.path === undefined) return ok;
+  const path = resolve(target?.cwd || paths.root, a.path);
+  const timeout = a.timeoutMs ?? 10_000;
+  for (;;) {
+    if (existsSync(path)) return ok;
+    const left = started + timeout - Date.now();
+    if (left <= 0) return fail(`${path} did not appear within ${timeout} ms`);
+    await changeIn(dirname(path), Math.min(left, 100));
+  }
+}
+
+function killLeftover(child: ProcId | null): void {
+  if (!child || !isAlive(child)) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    signalProc(child, 'SIGKILL');
+  }
+}
+
+function execute(a: ActionSpec, run: RunRecord, target: EntityRecord | undefined, d: ActionDeps): Promise<ActionResult> {
+  const argv = a.argv ?? [];
+  const exit = run.occurrence.exit;
+  const env: Record<string, string> = {
+    ...d.baseEnv,
+    ...(target?.env ?? {}),
+    ...(a.env ?? {}),
+    HAM_ENTITY: run.target,
+    HAM_CONDITION: run.condition,
+    HAM_EVENT_SEQ: String(run.seq),
+    HAM_PID: String(run.occurrence.pid ?? target?.pid ?? ''),
+    HAM_EXIT_CODE: exit?.code === null || exit?.code === undefined ? '' : String(exit.code),
+    HAM_SIGNAL: exit?.signal ?? '',
+  };
+  const cwd = resolve(target?.cwd || d.paths.root, a.cwd ?? '.');
+  const timeout = a.timeoutMs ?? 10_000;
+  return new Promise((done) => {
+    const log = openSync(join(d.paths.logs, 'actions.log'), 'a', 0o600);
+    let child;
+    try {
+      child = spawn(argv[0]!, argv.slice(1), { cwd, env, detached: true, stdio: ['ignore', log, log] });
+    } finally {
+      closeSync(log);
+    }
+    let timedOut = false;
+    const id = child.pid === undefined ? undefined : procId(child.pid);
+    if (id) {
+      d.write(() => {
+        const r = d.store.run(run.id);
+        if (r) d.store.putRun({ ...r, child: id });
+      });
+    }
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }, timeout);
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      done(fail(`cannot execute ${JSON.stringify(argv[0])}: ${e.code ?? e.message}`));
+    });
+    child.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      if (timedOut) return done(fail(`timed out after ${timeout} ms; its process group was killed`));
+      if (code === 0) return done(ok);
+      done(fail(sig ? `killed by ${sig}` : `exited with code ${code}`));
+    });
+  });
+}
+
+export const SIGNAL_NAMES = Object.keys(constants.signals);

@@ -1,0 +1,132 @@
+// From an occurrence to an event and the action lists it fires. Called inside
+// the write transaction that records the occurrence, so the event, the
+// counters and the runs to do are committed together with it, or not at all.
+import type { Logger } from '../log.js';
+import type { ActionSpec, EventRecord, Occurrence, RunRecord } from '../store/model.js';
+import type { Store } from '../store/store.js';
+import { GLOBAL, type EntityRecord } from '../store/types.js';
+import { enabledActions, kindsIn, matches } from './conditions.js';
+
+/** Actions that are synchronous and cannot fail run inline, inside the transaction. */
+const INLINE = new Set(['log', 'notify', 'heartbeat-healthy']);
+
+export interface Fired {
+  events: EventRecord[];
+  runs: RunRecord[];
+  logs: { level: 'debug' | 'info' | 'warn' | 'error'; message: string; fields: Record<string, unknown> }[];
+  /** A fired list holds a restart for the entity itself. */
+  restart: boolean;
+}
+
+export function emptyFired(): Fired {
+  return { events: [], runs: [], logs: [], restart: false };
+}
+
+export class Dispatcher {
+  constructor(
+    private readonly store: Store,
+    private readonly busy: (target: string) => boolean,
+  ) {}
+
+  /**
+   * Record `o` and fire what it matches. Must run inside a write transaction.
+   * `target` is the caller's in-memory copy of the entity (it will put it);
+   * the global entity is read and written here.
+   */
+  fireInTxn(o: Occurrence, target: EntityRecord | undefined, into: Fired = emptyFired()): Fired {
+    const now = Date.now();
+    const owners: EntityRecord[] = [];
+    if (target && target.enabled) owners.push(target);
+    const global = o.entity === GLOBAL ? undefined : this.store.entity(GLOBAL);
+    if (global && global.enabled && target?.enabled !== false) owners.push(global);
+    const fired: { owner: EntityRecord; index: number }[] = [];
+    for (const owner of owners) {
+      owner.conditions.forEach((c, index) => {
+        if (!matches(c, o)) return;
+        c.fired += 1;
+        c.lastFiredAt = now;
+        fired.push({ owner, index });
+      });
+    }
+    const event = this.store.appendEvent({ ...o, time: now, fired: fired.map((f) => ({ owner: f.owner.name, condition: f.owner.conditions[f.index]!.name })) });
+    into.events.push(event);
+    for (const { owner, index } of fired) {
+      const c = owner.conditions[index]!;
+      const actions = enabledActions(c.actions);
+      if (actions.length === 0) continue;
+      if (actions.some((a) => a.kind === 'restart')) into.restart = true;
+      if ([...kindsIn(actions)].every((k) => INLINE.has(k)) && !this.busy(o.entity)) {
+        this.inline(owner, c.name, actions, event, into);
+        continue;
+      }
+      const run: RunRecord = {
+        id: this.store.nextRunId(),
+        seq: event.seq,
+        target: o.entity,
+        owner: owner.name,
+        condition: c.name,
+        independent: c.independent,
+        actions,
+        cursor: [],
+        inFlight: false,
+        lastOk: false,
+        child: null,
+        occurrence: o,
+        createdAt: now,
+      };
+      this.store.putRun(run);
+      into.runs.push(run);
+    }
+    if (global && owners.includes(global)) this.store.putEntity(global);
+    return into;
+  }
+
+  /** A run for actions flagged `now` (run once when added). Inside a write transaction. */
+  runNow(owner: EntityRecord, condition: string, actions: ActionSpec[], into: Fired): void {
+    const c = owner.conditions.find((x) => x.name === condition)!;
+    const o: Occurrence = { entity: owner.name, type: c.type === 'any' ? 'raise' : c.type, detail: 'run now (action added with now)' };
+    const run: RunRecord = {
+      id: this.store.nextRunId(),
+      seq: this.store.lastSeq(),
+      target: owner.name,
+      owner: owner.name,
+      condition,
+      independent: true,
+      actions,
+      cursor: [],
+      inFlight: false,
+      lastOk: false,
+      child: null,
+      occurrence: o,
+      createdAt: Date.now(),
+    };
+    this.store.putRun(run);
+    into.runs.push(run);
+  }
+
+  /** Log / notify / heartbeat-healthy lists: done here, counted here, logged after commit. */
+  private inline(owner: EntityRecord, condition: string, actions: ActionSpec[], event: EventRecord, into: Fired): void {
+    const c = owner.conditions.find((x) => x.name === condition)!;
+    const now = Date.now();
+    for (const a of actions) {
+      const live = c.actions.find((x) => x.name === a.name);
+      if (live) {
+        live.runs += 1;
+        live.lastRunAt = now;
+        live.lastResult = 'ok';
+        live.lastError = null;
+      }
+      if (a.kind === 'log') into.logs.push({ level: a.level ?? 'info', message: a.message || `${event.type} on ${event.entity}`, fields: { entity: event.entity, condition, seq: event.seq } });
+      if (a.kind === 'notify') into.events.push(this.notifyEvent(event, a.message));
+    }
+  }
+
+  /** The event a `notify` action publishes: it points at the event that fired it. */
+  notifyEvent(cause: EventRecord | { seq: number; entity: string }, message?: string): EventRecord {
+    return this.store.appendEvent({ entity: cause.entity, type: 'notify', time: Date.now(), fired: [], notifies: cause.seq, ...(message ? { detail: message } : {}) });
+  }
+}
+
+export function logFired(log: Logger, f: Fired): void {
+  for (const l of f.logs) log(l.level, l.message, { ...l.fields, action: 'log' });
+}

@@ -1,0 +1,122 @@
+// Management of conditions and actions: add, remove, enable, disable. Each
+// request is one fenced transaction on the owning entity; errors name what is
+// missing or duplicated.
+import { HamError } from '../errors.js';
+import type { ConditionBody } from '../protocol/specs.js';
+import type { ActionRecord, ActionSpec, ConditionRecord } from '../store/model.js';
+import { GLOBAL, type EntityRecord } from '../store/types.js';
+import { enabledActions, restartCount, toActionRecord, toConditionRecord } from './conditions.js';
+import { emptyFired } from './dispatch.js';
+import { blankEntity, type Supervisor } from './supervisor.js';
+
+export class Manager {
+  constructor(private readonly sup: Supervisor) {}
+
+  /** The owner of conditions: an entity, or `*` (created on first use). */
+  private owner(entity: string): EntityRecord {
+    if (entity !== GLOBAL) return this.sup.mustGet(entity);
+    return this.sup.get(GLOBAL) ?? this.sup.createGlobal();
+  }
+
+  conditionAdd(entity: string, name: string, body: ConditionBody): ConditionRecord {
+    const owner = this.owner(entity);
+    if (owner.conditions.some((c) => c.name === name)) throw new HamError({ code: 'duplicate-condition', entity, message: `entity ${entity} already has a condition named ${JSON.stringify(name)}` });
+    const rec = toConditionRecord({ name, ...body });
+    checkRestarts(entity, [...owner.conditions, rec]);
+    const fired = emptyFired();
+    this.sup.mutate(entity, (x) => {
+      x.conditions.push(rec);
+      const now = enabledActions(rec.actions.filter((a) => a.now));
+      if (now.length && rec.enabled && x.enabled) this.sup.dispatcher.runNow(x, name, now, fired);
+    });
+    this.sup.publish(fired);
+    return rec;
+  }
+
+  conditionRm(entity: string, name: string): void {
+    this.sup.mutate(entity, (x) => {
+      const i = x.conditions.findIndex((c) => c.name === name);
+      if (i < 0) throw unknownCondition(entity, name);
+      x.conditions.splice(i, 1);
+    });
+  }
+
+  actionAdd(entity: string, condition: string, action: ActionSpec, onFailOf?: string[]): ActionRecord {
+    const owner = this.owner(entity);
+    const c = findCondition(owner, condition);
+    if (action.kind === 'restart') {
+      if (onFailOf) throw new HamError({ code: 'bad-request', entity, message: 'action-add.action.kind: expected no restart among fail-actions' });
+      if (c.type !== 'death' && c.type !== 'abnormal-death') throw new HamError({ code: 'bad-request', entity, message: `action-add.action.kind: expected restart only on a death or abnormal-death condition, ${condition} is ${c.type}` });
+    }
+    const rec = toActionRecord(action);
+    const fired = emptyFired();
+    this.sup.mutate(entity, (x) => {
+      const cond = findCondition(x, condition);
+      const list = onFailOf ? listAt(cond, onFailOf, entity).onFail : cond.actions;
+      if (list.some((a) => a.name === action.name)) throw new HamError({ code: 'duplicate-action', entity, message: `condition ${condition} already has an action named ${JSON.stringify(action.name)}${onFailOf ? ` under ${onFailOf.join('/')}` : ''}` });
+      list.push(rec);
+      checkRestarts(entity, x.conditions);
+      if (action.now && action.enabled && cond.enabled && x.enabled && !onFailOf) this.sup.dispatcher.runNow(x, condition, enabledActions([rec]), fired);
+    });
+    this.sup.publish(fired);
+    return rec;
+  }
+
+  actionRm(entity: string, condition: string, path: string[]): void {
+    this.sup.mutate(entity, (x) => {
+      const cond = findCondition(x, condition);
+      const list = path.length > 1 ? listAt(cond, path.slice(0, -1), entity).onFail : cond.actions;
+      const i = list.findIndex((a) => a.name === path[path.length - 1]);
+      if (i < 0) throw unknownAction(entity, condition, path);
+      list.splice(i, 1);
+    });
+  }
+
+  /** Enable or disable an entity, a condition, or an action; what is below follows. */
+  enable(entity: string, condition: string | undefined, path: string[] | undefined, enabled: boolean): void {
+    if (entity === GLOBAL) this.owner(GLOBAL);
+    this.sup.mutate(entity, (x) => {
+      if (condition === undefined) {
+        x.enabled = enabled;
+        return;
+      }
+      const cond = findCondition(x, condition);
+      if (!path) {
+        cond.enabled = enabled;
+        return;
+      }
+      listAt(cond, path, entity).enabled = enabled;
+    });
+  }
+}
+
+function findCondition(owner: EntityRecord, name: string): ConditionRecord {
+  const c = owner.conditions.find((x) => x.name === name);
+  if (!c) throw unknownCondition(owner.name, name);
+  return c;
+}
+
+/** The action at a path of names: main → onFail → ... */
+function listAt(c: ConditionRecord, path: string[], entity: string): ActionRecord {
+  let list = c.actions;
+  let found: ActionRecord | undefined;
+  for (const name of path) {
+    found = list.find((a) => a.name === name);
+    if (!found) throw unknownAction(entity, c.name, path);
+    list = found.onFail;
+  }
+  return found!;
+}
+
+function checkRestarts(entity: string, conditions: ConditionRecord[]): void {
+  const n = restartCount({ conditions });
+  if (entity === GLOBAL && n > 0) throw new HamError({ code: 'bad-request', entity, message: 'expected no restart action on the global entity *: restart belongs to one entity' });
+  if (n > 1) throw new HamError({ code: 'bad-request', entity, message: `expected at most one restart action per entity, ${entity} would have ${n}` });
+}
+
+const unknownCondition = (entity: string, name: string): HamError => new HamError({ code: 'unknown-condition', entity, message: `entity ${entity} has no condition named ${JSON.stringify(name)}` });
+const unknownAction = (entity: string, condition: string, path: string[]): HamError =>
+  new HamError({ code: 'unknown-action', entity, message: `condition ${condition} of ${entity} has no action ${JSON.stringify(path.join('/'))}` });
+
+export { blankEntity };
+export type { ActionSpec };

@@ -1,0 +1,123 @@
+// Schemas for conditions and actions, shared by the control requests and by
+// `ham apply -f`, so a field is named the same way in both errors.
+import { constants } from 'node:os';
+import { z } from 'zod';
+import { ACTION_KINDS, CONDITION_TYPES, LOG_LEVELS, type ActionSpec, type ConditionSpec } from '../store/model.js';
+
+export const itemName = z
+  .string()
+  .min(1, 'expected a non-empty name')
+  .max(64, 'expected at most 64 characters')
+  .regex(/^[A-Za-z0-9_.:@+-]+$/, 'expected letters, digits and _ . : @ + - only');
+
+const signalName = z.string().refine((s) => Object.prototype.hasOwnProperty.call(constants.signals, s), 'expected a signal name such as SIGTERM');
+const ms = (max: number) => z.number().int('expected whole milliseconds').min(0, 'expected ≥ 0').max(max, `expected at most ${max}`);
+const stateSet = z
+  .object({ in: z.array(z.string().min(1)).min(1).optional(), notIn: z.array(z.string().min(1)).min(1).optional() })
+  .strict()
+  .refine((s) => !(s.in && s.notIn), 'expected either in or notIn, not both');
+
+const baseAction = {
+  name: itemName.optional(),
+  enabled: z.boolean().default(true),
+  now: z.boolean().default(false),
+  breakOnFail: z.boolean().default(false),
+  keepOnFail: z.boolean().default(false),
+};
+
+type RawAction = Omit<ActionSpec, 'name'> & { name?: string };
+
+// Fail-actions nest; three levels is plenty and keeps a config finite.
+function actionSchema(depth: number): z.ZodType<ActionSpec, z.ZodTypeDef, unknown> {
+  const onFail = depth > 0 ? z.lazy(() => listSchema(depth - 1)).default([]) : z.array(z.never()).max(0, 'expected no deeper fail-actions (3 levels at most)').default([]);
+  return z.discriminatedUnion('kind', [
+    z.object({ ...baseAction, onFail, kind: z.literal('restart') }).strict(),
+    z
+      .object({
+        ...baseAction,
+        onFail,
+        kind: z.literal('execute'),
+        argv: z.array(z.string().min(1)).min(1, 'expected a command'),
+        env: z.record(z.string()).optional(),
+        cwd: z.string().min(1).optional(),
+        timeoutMs: ms(3_600_000).default(10_000),
+      })
+      .strict(),
+    z.object({ ...baseAction, onFail, kind: z.literal('signal'), signal: signalName.default('SIGTERM'), pid: z.number().int().positive().optional() }).strict(),
+    z.object({ ...baseAction, onFail, kind: z.literal('notify'), message: z.string().max(1024).optional() }).strict(),
+    z
+      .object({ ...baseAction, onFail, kind: z.literal('waitfor'), path: z.string().min(1).optional(), delayMs: ms(3_600_000).optional(), timeoutMs: ms(3_600_000).default(10_000) })
+      .strict(),
+    z.object({ ...baseAction, onFail, kind: z.literal('heartbeat-healthy') }).strict(),
+    z.object({ ...baseAction, onFail, kind: z.literal('log'), message: z.string().max(4096).default(''), level: z.enum(LOG_LEVELS).default('info') }).strict(),
+  ]).superRefine((a, ctx) => {
+    if (a.kind === 'waitfor' && a.path === undefined && a.delayMs === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'expected a path, a delayMs, or both' });
+  }) as unknown as z.ZodType<ActionSpec, z.ZodTypeDef, unknown>;
+}
+
+/** A list of actions: unnamed ones are named after their kind (kind, kind-2, ...); names are unique. */
+function listSchema(depth: number): z.ZodType<ActionSpec[], z.ZodTypeDef, unknown> {
+  return z
+    .array(actionSchema(depth))
+    .max(64, 'expected at most 64 actions')
+    .superRefine((list, ctx) => {
+      const names = new Set<string>();
+      list.forEach((a, i) => {
+        const n = (a as RawAction).name;
+        if (n === undefined) return;
+        if (names.has(n)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `expected a unique action name, ${JSON.stringify(n)} is used twice` });
+        names.add(n);
+      });
+    })
+    .transform((list) => {
+      const taken = new Set(list.map((a) => (a as RawAction).name).filter((n): n is string => n !== undefined));
+      return list.map((a) => {
+        if ((a as RawAction).name !== undefined) return a;
+        let name: string = a.kind;
+        for (let i = 2; taken.has(name); i++) name = `${a.kind}-${i}`;
+        taken.add(name);
+        return { ...a, name };
+      });
+    });
+}
+
+export const actionSpec = actionSchema(3);
+export const actionList = listSchema(3);
+
+export const ACTION_KIND_LIST = ACTION_KINDS;
+
+export const conditionBody = z
+  .object({
+    type: z.enum(CONDITION_TYPES),
+    enabled: z.boolean().default(true),
+    rearm: z.boolean().default(false),
+    independent: z.boolean().default(false),
+    match: z.object({ type: z.string().min(1).optional(), class: z.string().min(1).optional(), severity: z.number().int().optional() }).strict().optional(),
+    from: stateSet.optional(),
+    to: stateSet.optional(),
+    actions: actionList.default([]),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.match && c.type !== 'raise') ctx.addIssue({ code: 'custom', path: ['match'], message: `expected match only on a raise condition, this one is ${c.type}` });
+    if ((c.from || c.to) && c.type !== 'state') ctx.addIssue({ code: 'custom', path: [c.from ? 'from' : 'to'], message: `expected from/to only on a state condition, this one is ${c.type}` });
+    c.actions.forEach((a, i) => {
+      if (a.kind === 'restart' && c.type !== 'death' && c.type !== 'abnormal-death') {
+        ctx.addIssue({ code: 'custom', path: ['actions', i, 'kind'], message: `expected restart only on a death or abnormal-death condition, this one is ${c.type}` });
+      }
+      checkNoRestartIn(a.onFail, ['actions', i, 'onFail'], ctx);
+    });
+  });
+
+function checkNoRestartIn(list: ActionSpec[], path: (string | number)[], ctx: z.RefinementCtx): void {
+  list.forEach((a, i) => {
+    if (a.kind === 'restart') ctx.addIssue({ code: 'custom', path: [...path, i, 'kind'], message: 'expected no restart among fail-actions' });
+    checkNoRestartIn(a.onFail, [...path, i, 'onFail'], ctx);
+  });
+}
+
+export type ConditionBody = z.output<typeof conditionBody>;
+
+export function toConditionSpec(name: string, body: ConditionBody): ConditionSpec {
+  return { name, ...body } as ConditionSpec;
+}

@@ -1,0 +1,132 @@
+// Conditions, actions, events and action runs: what the QNX HAM model adds to
+// an entity, as stored. Counters live next to what they count.
+
+export const CONDITION_TYPES = [
+  'death',
+  'abnormal-death',
+  'detach',
+  'attach',
+  'restart',
+  'heartbeat-missed-low',
+  'heartbeat-missed-high',
+  'raise',
+  'state',
+  'any',
+] as const;
+export type ConditionType = (typeof CONDITION_TYPES)[number];
+
+export const ACTION_KINDS = ['restart', 'execute', 'signal', 'notify', 'waitfor', 'heartbeat-healthy', 'log'] as const;
+export type ActionKind = (typeof ACTION_KINDS)[number];
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+/** Each field exact, or any when absent. */
+export interface RaiseMatch {
+  type?: string;
+  class?: string;
+  severity?: number;
+}
+
+/** A set of states, or "all but" a set. */
+export interface StateSet {
+  in?: string[];
+  notIn?: string[];
+}
+
+export interface ActionCounters {
+  runs: number;
+  failures: number;
+  lastRunAt: number | null;
+  lastResult: 'ok' | 'failed' | null;
+  lastError: string | null;
+}
+
+export interface ActionSpec {
+  name: string;
+  kind: ActionKind;
+  enabled: boolean;
+  now: boolean;
+  breakOnFail: boolean;
+  keepOnFail: boolean;
+  onFail: ActionSpec[];
+  // execute
+  argv?: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  // execute, waitfor
+  timeoutMs?: number;
+  // signal
+  signal?: string;
+  pid?: number;
+  // waitfor
+  path?: string;
+  delayMs?: number;
+  // log
+  message?: string;
+  level?: (typeof LOG_LEVELS)[number];
+}
+
+export type ActionRecord = ActionSpec & ActionCounters & { onFail: ActionRecord[] };
+
+export interface ConditionSpec {
+  name: string;
+  type: ConditionType;
+  enabled: boolean;
+  rearm: boolean;
+  independent: boolean;
+  match?: RaiseMatch;
+  from?: StateSet;
+  to?: StateSet;
+  actions: ActionSpec[];
+}
+
+export interface ConditionRecord extends ConditionSpec {
+  actions: ActionRecord[];
+  fired: number;
+  failed: number;
+  lastFiredAt: number | null;
+}
+
+/** Something that happened to an entity; conditions match against it. */
+export interface Occurrence {
+  entity: string;
+  type: Exclude<ConditionType, 'any'>;
+  pid?: number | null;
+  exit?: { code: number | null; signal: string | null; core?: boolean } | null;
+  raise?: { type: string; class?: string; severity?: number };
+  state?: { from: string | null; to: string };
+  /** Free text for humans (e.g. why a restart failed). */
+  detail?: string;
+}
+
+export interface EventRecord extends Omit<Occurrence, 'type'> {
+  /** `notify`: published by a notify action; it fires no conditions. */
+  type: Occurrence['type'] | 'notify';
+  seq: number;
+  time: number;
+  /** The conditions this occurrence fired, as owner/condition. */
+  fired: { owner: string; condition: string }[];
+  /** A `notify` action's event points at the event that fired it. */
+  notifies?: number;
+}
+
+/** An action list in progress: survives a takeover in the store. */
+export interface RunRecord {
+  id: number;
+  seq: number;
+  target: string;
+  owner: string;
+  condition: string;
+  independent: boolean;
+  actions: ActionSpec[];
+  /** Where it is: main[c0].onFail[c1].onFail[c2]...; empty before the first action. */
+  cursor: number[];
+  /** The action at the cursor was started and its result is not known. */
+  inFlight: boolean;
+  /** When not in flight: how the action at the cursor ended. */
+  lastOk: boolean;
+  /** A running `execute` child, killed before the action is run again after a takeover. */
+  child: { pid: number; start: number } | null;
+  occurrence: Occurrence;
+  createdAt: number;
+}

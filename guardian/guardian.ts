@@ -22,7 +22,11 @@ export function runGuardian(o: GuardianOptions): void {
   const store = new Store(o.paths.store);
   const me = procId(process.pid)!;
   const { hangMs } = store.settings();
-  const send = (m: LinkMessage): void => void process.send?.(m);
+  // With a callback, a send on a closed channel reports to it instead of
+  // raising an uncaught 'error' (the HAM may die while we boot).
+  const send = (m: LinkMessage): void => {
+    if (process.connected) process.send?.(m, undefined, {}, () => undefined);
+  };
   try {
     registerGuardian(store, o.epoch, me);
   } catch (e) {
@@ -74,5 +78,7 @@ export function runGuardian(o: GuardianOptions): void {
     }
   });
   process.on('disconnect', () => takeover('HAM died', false));
+  // The HAM may have died before these listeners existed ('disconnect' already fired).
+  if (!process.connected) return takeover('HAM died while the Guardian started', false);
   send({ t: 'ready' });
 }

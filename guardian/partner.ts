@@ -33,19 +33,29 @@ export class GuardianPartner {
   constructor(private readonly o: PartnerOptions) {}
 
   start(): void {
-    const log = openSync(this.o.paths.daemonLog, 'a', 0o600);
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [DAEMON_MAIN, '--home', this.o.paths.root, '--role', 'guardian', '--epoch', String(this.o.epoch)], {
-        detached: true,
-        stdio: ['ignore', log, log, 'ipc'],
-      });
-    } finally {
-      closeSync(log);
+      const log = openSync(this.o.paths.daemonLog, 'a', 0o600);
+      try {
+        child = spawn(process.execPath, [DAEMON_MAIN, '--home', this.o.paths.root, '--role', 'guardian', '--epoch', String(this.o.epoch)], {
+          detached: true,
+          stdio: ['ignore', log, log, 'ipc'],
+        });
+      } finally {
+        closeSync(log);
+      }
+    } catch (e) {
+      return this.retry(`could not spawn a guardian: ${(e as Error).message}`);
     }
     this.child = child;
     this.id = child.pid === undefined ? undefined : procId(child.pid);
-    child.on('error', (e) => this.o.log('error', 'guardian could not be spawned', { error: e.message }));
+    // A spawn that fails (EAGAIN, ENOENT...) emits 'error' and never 'exit'.
+    child.on('error', (e) => {
+      if (child.pid !== undefined || child !== this.child) return;
+      clearTimeout(this.startup);
+      this.child = undefined;
+      this.retry(`could not spawn a guardian: ${e.message}`);
+    });
     child.on('message', (m: LinkMessage) => this.onMessage(m));
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
     // A Guardian gets a generous start-up deadline (node boots slowly on a busy
@@ -99,6 +109,15 @@ export class GuardianPartner {
     if (this.stopping) return;
     this.o.log('warn', 'guardian died: spawning a new one', { guardian: child.pid, code, signal, inMs: this.respawnMs });
     if (this.id) dropGuardian(this.o.store, this.o.epoch, this.id, true);
+    this.schedule();
+  }
+
+  private retry(why: string): void {
+    this.o.log('error', why, { inMs: this.respawnMs });
+    if (!this.stopping) this.schedule();
+  }
+
+  private schedule(): void {
     this.respawnTimer = setTimeout(() => this.start(), this.respawnMs);
     this.respawnMs = Math.min(Math.max(this.respawnMs * 2, 100), RESPAWN_MAX_MS);
   }

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { describe, HamError } from '../errors.js';
 import { procId } from '../proc/procfs.js';
 import { entityName } from '../protocol/requests.js';
-import { conditionBody, itemName, toConditionSpec } from '../protocol/specs.js';
+import { commandArgv, conditionBody, itemName, noNul, toConditionSpec } from '../protocol/specs.js';
 import type { ConditionRecord, ConditionSpec } from '../store/model.js';
 import { GLOBAL, type EntityRecord } from '../store/types.js';
 import { restartCount, toConditionRecord } from './conditions.js';
@@ -19,10 +19,10 @@ import type { NewEntity, Supervisor } from './supervisor.js';
 
 const entityConfig = z
   .object({
-    command: z.array(z.string().min(1)).min(1, 'expected a command').optional(),
+    command: commandArgv.optional(),
     pid: z.number().int().positive().optional(),
     placeholder: z.literal(true).optional(),
-    env: z.record(z.string()).default({}),
+    env: z.record(z.string().refine(noNul, 'expected no NUL byte')).default({}),
     cwd: z.string().min(1).optional(),
     conditions: z.record(z.unknown()).default({}),
   })

@@ -98,7 +98,8 @@ export class Supervisor {
   private readonly onFenced: (e: HamError) => never;
   private readonly inbox: Inbox;
   private readonly names = new Map<number, string>();
-  private readonly lifeWatches = new Map<string, () => void>();
+  /** One life watch per entity, for the keeper serial it watches. */
+  private readonly lifeWatches = new Map<string, { serial: number; dispose: () => void }>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   readonly dispatcher: Dispatcher;
   readonly executor: Executor;
@@ -149,7 +150,7 @@ export class Supervisor {
   close(): void {
     this.executor.close();
     this.inbox.close();
-    for (const dispose of this.lifeWatches.values()) dispose();
+    for (const w of this.lifeWatches.values()) w.dispose();
     for (const t of this.timers.values()) clearTimeout(t);
     this.lifeWatches.clear();
     this.timers.clear();
@@ -178,9 +179,22 @@ export class Supervisor {
     this.spawnNew(e.name, false, n.pid);
     const after = await started;
     if (after?.lastError && after.instance === 0 && after.kind === 'spawned') {
+      // It never ran: leave nothing behind, so the user can fix the command and attach again.
+      this.forget(after);
       throw new HamError({ code: 'spawn-failed', entity: n.name, message: after.lastError });
     }
     return after ?? e;
+  }
+
+  /** Remove an entity that never ran (its keeper, if any, is told to exit). */
+  private forget(e: EntityRecord): void {
+    this.unwatch(e.name);
+    this.cancelTimer(e.name);
+    if (e.keeper && e.awaiting !== null) commandKeeper(this.paths, e.id, e.keeper.serial, 'x', e.awaiting);
+    this.write(() => this.store.removeEntity(e.name));
+    if (e.keeper) removeKeeperDir(this.paths, e.id, e.keeper.serial);
+    this.names.delete(e.id);
+    this.events.emit('change', e.name);
   }
 
   /** `ham apply`: create and update entities in one transaction, then start the new ones. */
@@ -386,25 +400,15 @@ export class Supervisor {
           case 'K':
             if (k.pid === 0) Object.assign(k, procId(r.pid) ?? { pid: r.pid, start: 0 });
             break;
-          case 'S': {
-            const id = procId(r.pid);
+          case 'P': {
+            // Forked, not yet exec'd; exec keeps the pid and start time, so this identifies it.
             x.pid = r.pid;
-            x.pidStart = id?.start ?? null;
-            x.state = 'running';
-            x.instance += 1;
-            x.awaiting = null;
-            x.restartAt = null;
-            x.restartPending = false;
-            x.lastError = null;
-            x.startedAt = now;
-            if (x.restarting) {
-              x.restarts += 1;
-              x.restarting = false;
-              this.dispatcher.fireInTxn({ entity: name, type: 'restart', pid: r.pid }, x, fired);
-              x.conditions = x.conditions.filter((c) => c.rearm); // not re-armed: pruned at restart
-            }
+            x.pidStart = procId(r.pid)?.start ?? null;
             break;
           }
+          case 'S':
+            this.started(x, r.pid, now, fired);
+            break;
           case 'F':
             x.lastError = `cannot execute ${JSON.stringify(x.argv[0])}: ${errnoName(r.errno)}`;
             x.failedStartAt = now;
@@ -429,6 +433,27 @@ export class Supervisor {
     if (r.kind === 'K') this.watch(e);
     if (r.kind === 'S' && e.desired === 'stopped') this.signalGroup(e, 'SIGTERM');
     if (r.kind === 'F' || r.kind === 'X') this.carryOut(e);
+  }
+
+  /** Inside a transaction: the command runs as `pid`. */
+  private started(x: EntityRecord, pid: number, now: number, fired: Fired): void {
+    if (x.pid !== pid || x.pidStart === null) {
+      x.pid = pid;
+      x.pidStart = procId(pid)?.start ?? null;
+    }
+    x.state = 'running';
+    x.instance += 1;
+    x.awaiting = null;
+    x.restartAt = null;
+    x.restartPending = false;
+    x.lastError = null;
+    x.startedAt = now;
+    if (x.restarting) {
+      x.restarts += 1;
+      x.restarting = false;
+      this.dispatcher.fireInTxn({ entity: x.name, type: 'restart', pid }, x, fired);
+      x.conditions = x.conditions.filter((c) => c.rearm); // not re-armed: pruned at restart
+    }
   }
 
   /** Inside a transaction: the entity died; fire its death conditions and decide. */
@@ -502,14 +527,23 @@ export class Supervisor {
     });
     if (!e) return;
     const env = { ...this.baseEnv, ...e.env, HAM_ENTITY: e.name, HAM_INSTANCE: String(e.instance + 1) };
+    const serial = e.keeper!.serial;
+    // A keeper that dies before its first record never opened its life FIFO:
+    // as its parent we see the exit instead.
+    const early = (): void => {
+      this.inbox.drain();
+      const x = this.store.entity(name);
+      if (x?.keeper?.serial === serial && x.keeper.lastSeq === 0) this.keeperGone(name, serial);
+    };
     let keeper: ProcId;
     try {
-      keeper = spawnKeeper(this.paths, { id: e.id, serial: e.keeper!.serial, name: e.name, argv: e.argv, env, cwd: e.cwd, adoptPid });
+      keeper = spawnKeeper(this.paths, { id: e.id, serial, name: e.name, argv: e.argv, env, cwd: e.cwd, adoptPid }, early);
     } catch (err) {
       this.log('error', 'keeper could not be started', { entity: name, error: (err as Error).message });
       this.update(name, (x) => {
         x.keeper = null;
         x.lastError = `keeper could not be started: ${(err as Error).message}`;
+        if (adoptPid) return; // the orphan still runs: adopted again at the next resume
         x.failedStartAt = Date.now();
         x.state = 'dead';
       });
@@ -522,11 +556,11 @@ export class Supervisor {
 
   /** The keeper's life FIFO hit EOF: it exited or was killed. */
   private keeperGone(name: string, serial: number): void {
-    this.unwatch(name);
+    if (this.lifeWatches.get(name)?.serial === serial) this.unwatch(name);
     this.inbox.drain(); // whatever it wrote before dying comes first
     const e = this.store.entity(name);
+    if (e) removeKeeperDir(this.paths, e.id, serial);
     if (!e || !e.keeper || e.keeper.serial !== serial) return;
-    removeKeeperDir(this.paths, e.id, serial);
     const dismissed = e.awaiting !== null && !e.restartPending && (e.state === 'stopped' || e.state === 'dead');
     if (dismissed) {
       this.update(name, (x) => {
@@ -537,18 +571,29 @@ export class Supervisor {
     }
     this.log('warn', 'keeper died', { entity: name, keeper: e.keeper.pid, state: e.state });
     const orphan = e.pid !== null && e.pidStart !== null && isAlive({ pid: e.pid, start: e.pidStart });
-    if (orphan && e.state === 'running') return this.spawnNew(name, false, e.pid!);
     const fired = emptyFired();
+    if (orphan && (e.state === 'running' || e.state === 'starting')) {
+      if (e.state === 'starting') {
+        // It had forked the command (P) but not reported the exec: the command runs.
+        this.update(name, (x) => this.started(x, x.pid!, Date.now(), fired));
+        this.publish(fired);
+      }
+      return this.spawnNew(name, false, e.pid!);
+    }
     const after = this.update(name, (x) => {
       x.keeper = null;
       x.awaiting = null;
       if (x.state === 'running') {
         // Its process died with it and nobody saw the status.
         this.recordDeath(x, { code: null, signal: null, core: false }, x.pid, null, Date.now(), fired);
-      } else if (x.state === 'starting' && x.restarting) {
-        // It died before starting the restart: the restart action retries with a new keeper.
+      } else if (x.state === 'starting') {
+        // It died before the command ran: this start failed.
         x.state = 'dead';
         x.restarting = false;
+        x.pid = null;
+        x.pidStart = null;
+        x.lastError = 'its keeper died before the command started';
+        x.failedStartAt = Date.now();
       }
     });
     this.publish(fired);
@@ -592,13 +637,19 @@ export class Supervisor {
       }
       return;
     }
-    if (e.desired === 'running' && (e.state === 'running' || e.state === 'starting') && e.argv.length > 0) return this.spawnNew(e.name, false);
+    if (e.desired === 'running' && (e.state === 'running' || e.state === 'starting')) {
+      if (e.pid !== null && e.pidStart !== null && isAlive({ pid: e.pid, start: e.pidStart })) return this.spawnNew(e.name, false, e.pid);
+      if (e.argv.length > 0) return this.spawnNew(e.name, false);
+    }
     if (e.state === 'dead' && e.restartAt !== null) this.scheduleRestart(e);
   }
 
   // ---- helpers ------------------------------------------------------------
 
   private async stopOne(name: string): Promise<void> {
+    const cur = this.store.entity(name);
+    // Only what runs (or is about to restart) is stopped; the next start brings back exactly that.
+    if (!cur || !(cur.state === 'running' || cur.state === 'starting' || cur.restartPending)) return;
     const e = this.update(name, (x) => {
       x.desired = 'stopped';
       x.restartAt = null;
@@ -650,19 +701,20 @@ export class Supervisor {
   }
 
   private watch(e: EntityRecord): void {
-    if (!e.keeper || this.lifeWatches.has(e.name)) return;
+    if (!e.keeper) return;
     const serial = e.keeper.serial;
-    this.lifeWatches.set(
-      e.name,
-      watchLife(this.paths, e.id, serial, () => {
-        this.lifeWatches.delete(e.name);
-        this.keeperGone(e.name, serial);
-      }),
-    );
+    const have = this.lifeWatches.get(e.name);
+    if (have?.serial === serial) return;
+    have?.dispose(); // an older keeper's watch: the new keeper replaces it
+    const dispose = watchLife(this.paths, e.id, serial, () => {
+      if (this.lifeWatches.get(e.name)?.serial === serial) this.lifeWatches.delete(e.name);
+      this.keeperGone(e.name, serial);
+    });
+    this.lifeWatches.set(e.name, { serial, dispose });
   }
 
   private unwatch(name: string): void {
-    this.lifeWatches.get(name)?.();
+    this.lifeWatches.get(name)?.dispose();
     this.lifeWatches.delete(name);
   }
 

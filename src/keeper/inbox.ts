@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 export type KeeperRecord =
   | { kind: 'K'; pid: number }
+  | { kind: 'P'; pid: number }
   | { kind: 'S'; pid: number }
   | { kind: 'F'; errno: number }
   | { kind: 'X'; pid: number; status: number };
@@ -30,8 +31,9 @@ export function parseRecord(text: string): KeeperRecord | null {
   switch (f[0]) {
     case 'K':
       return n.length === 1 ? { kind: 'K', pid: n[0]! } : null;
+    case 'P':
     case 'S':
-      return n.length === 1 ? { kind: 'S', pid: n[0]! } : null;
+      return n.length === 1 ? { kind: f[0] as 'P' | 'S', pid: n[0]! } : null;
     case 'F':
       return n.length === 1 ? { kind: 'F', errno: n[0]! } : null;
     case 'X':

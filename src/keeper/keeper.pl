@@ -12,6 +12,8 @@
 #
 # Records (one file each, written then renamed into INBOX as TAG-SEQ):
 #   K PID         keeper PID up, holding DIR/life open for writing
+#   P PID         forked PID for the command (before exec: if the keeper dies
+#                 now, the HAM still knows which process to adopt)
 #   S PID         the command was exec'd as PID (in its own process group)
 #   F ERRNO       the command could not be exec'd
 #   X PID STATUS  PID ended; STATUS is the raw wait status, -1 when unknown
@@ -85,6 +87,7 @@ sub start {
         exit 127;
     }
     close $w;
+    record("P $pid");
     my $err = <$r>;
     close $r;
     if (defined $err) {

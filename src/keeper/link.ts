@@ -30,8 +30,12 @@ export function keeperDir(paths: HomePaths, id: number, serial: number): string 
   return join(paths.keepers, keeperTag(id, serial));
 }
 
-/** Start a keeper, detached in its own session; it outlives this process. */
-export function spawnKeeper(paths: HomePaths, spec: KeeperSpec): ProcId {
+/**
+ * Start a keeper, detached in its own session; it outlives this process.
+ * `onExit` fires if it exits while this process is its parent (the life FIFO
+ * only covers a keeper that got as far as opening it).
+ */
+export function spawnKeeper(paths: HomePaths, spec: KeeperSpec, onExit: () => void): ProcId {
   const dir = keeperDir(paths, spec.id, spec.serial);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const log = openSync(join(paths.logs, `${spec.name}.log`), 'a', 0o600);
@@ -43,7 +47,8 @@ export function spawnKeeper(paths: HomePaths, spec: KeeperSpec): ProcId {
       env: spec.env,
       cwd: spec.cwd,
     });
-    child.on('error', () => undefined); // perl missing: the life watch reports it
+    child.once('error', onExit); // perl missing
+    child.once('exit', onExit);
     child.unref();
     const pid = child.pid;
     if (pid === undefined) throw new Error('perl could not be started for the keeper');

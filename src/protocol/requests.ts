@@ -3,7 +3,7 @@
 // what was expected and what came.
 import { z } from 'zod';
 import { describe, HamError } from '../errors.js';
-import { actionSpec, conditionBody, itemName } from './specs.js';
+import { actionSpec, commandArgv as argv, conditionBody, itemName, noNul } from './specs.js';
 
 export const NAME_MAX = 128;
 
@@ -14,8 +14,6 @@ export const entityName = z
   .refine((s) => !s.includes('/'), "expected a name without '/'")
   .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'expected no control characters')
   .refine((s) => s !== '.' && s !== '..', "expected a name other than '.' or '..'");
-
-const argv = z.array(z.string().min(1, 'expected a non-empty argument').max(4096)).min(1, 'expected a command').max(1024);
 
 /** An entity name, or `*` (the global entity) where conditions are concerned. */
 export const ownerName = z.union([z.literal('*'), entityName]);
@@ -30,7 +28,7 @@ export const requestSchemas = {
       argv: argv.optional(),
       pid: z.number().int().positive().optional(),
       restart: z.boolean().default(false),
-      env: z.record(z.string().regex(/^[^=\0]+$/, 'expected a variable name without = or NUL'), z.string()).default({}),
+      env: z.record(z.string().regex(/^[^=\0]+$/, 'expected a variable name without = or NUL'), z.string().max(32 * 1024).refine(noNul, 'expected no NUL byte')).default({}),
       cwd: z.string().startsWith('/', 'expected an absolute path').optional(),
     })
     .strict()
@@ -65,14 +63,18 @@ export function isOp(op: string): op is Op {
 }
 
 /** Turn zod's issues into one message: `args.name: expected ..., got ...`. */
+/** At most this many problems are listed in one error (a huge bad request must not make a huge reply). */
+export const MAX_ISSUES = 10;
+
 export function validationError(prefix: string, input: unknown, err: z.ZodError): HamError {
-  const parts = err.issues.map((issue) => {
+  const parts = err.issues.slice(0, MAX_ISSUES).map((issue) => {
     const path = [prefix, ...issue.path].filter((p) => p !== '').join('.');
     const got = describe(pick(input, issue.path));
     const expected = issue.code === 'invalid_type' ? `expected ${issue.expected}` : issue.code === 'unrecognized_keys' ? `unexpected field(s) ${issue.keys.join(', ')}` : issue.message;
     return issue.code === 'unrecognized_keys' ? `${path}: ${expected}` : `${path}: ${expected}, got ${got}`;
   });
-  return new HamError({ code: 'bad-request', message: parts.join('; ') });
+  const more = err.issues.length > MAX_ISSUES ? `; and ${err.issues.length - MAX_ISSUES} more` : '';
+  return new HamError({ code: 'bad-request', message: parts.join('; ') + more });
 }
 
 function pick(v: unknown, path: (string | number)[]): unknown {

@@ -62,7 +62,7 @@ export class ControlServer {
         conn.destroy();
         return;
       }
-      for (const f of frames) void this.dispatch(conn, f);
+      for (const f of frames) this.dispatch(conn, f).catch(() => conn.destroy());
     });
   }
 
@@ -79,6 +79,15 @@ export class ControlServer {
     } catch (e) {
       reply = { id, ok: false, error: HamError.from(e).toShape() };
     }
-    if (!conn.destroyed) conn.write(encodeFrame(reply));
+    if (conn.destroyed) return;
+    let out: Buffer;
+    try {
+      out = encodeFrame(reply);
+    } catch (e) {
+      // A reply too large for a frame becomes a short error, never a crash.
+      const err = new HamError({ code: 'internal', message: `the reply to request ${id} could not be sent: ${(e as Error).message}` });
+      out = encodeFrame({ id, ok: false, error: err.toShape() } satisfies Response);
+    }
+    conn.write(out);
   }
 }

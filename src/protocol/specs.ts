@@ -10,6 +10,15 @@ export const itemName = z
   .max(64, 'expected at most 64 characters')
   .regex(/^[A-Za-z0-9_.:@+-]+$/, 'expected letters, digits and _ . : @ + - only');
 
+export const noNul = (s: string): boolean => !s.includes('\0');
+
+/** A command: argv, run without a shell. */
+export const commandArgv = z
+  .array(z.string().min(1, 'expected a non-empty argument').max(4096).refine(noNul, 'expected no NUL byte'))
+  .min(1, 'expected a command')
+  .max(1024)
+  .refine((a) => a.reduce((n, x) => n + x.length, 0) <= 64 * 1024, 'expected at most 64 KiB of arguments in all');
+
 const signalName = z.string().refine((s) => Object.prototype.hasOwnProperty.call(constants.signals, s), 'expected a signal name such as SIGTERM');
 const ms = (max: number) => z.number().int('expected whole milliseconds').min(0, 'expected ≥ 0').max(max, `expected at most ${max}`);
 const stateSet = z
@@ -37,8 +46,8 @@ function actionSchema(depth: number): z.ZodType<ActionSpec, z.ZodTypeDef, unknow
         ...baseAction,
         onFail,
         kind: z.literal('execute'),
-        argv: z.array(z.string().min(1)).min(1, 'expected a command'),
-        env: z.record(z.string()).optional(),
+        argv: commandArgv,
+        env: z.record(z.string().refine(noNul, 'expected no NUL byte')).optional(),
         cwd: z.string().min(1).optional(),
         timeoutMs: ms(3_600_000).default(10_000),
       })

@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAlive, procId } from '../../src/proc/procfs.js';
-import { daemons, ham, hamJson, procsWith, sleeper, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
+import { CALM, daemons, ham, hamJson, procsWith, sleeper, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;
 beforeEach(() => {
@@ -49,14 +49,14 @@ describe('ham start / stop / status', () => {
   });
 
   it('keeps its home private: home 0700, socket 0600', async () => {
-    await hamJson(t.home, ['start']);
+    await hamJson(t.home, ['start', ...CALM]);
     expect(statSync(t.home).mode & 0o777).toBe(0o700);
     expect(statSync(join(t.home, 'ham.sock')).mode & 0o777).toBe(0o600);
     expect(statSync(join(t.home, 'ham.sock')).isSocket()).toBe(true);
   });
 
   it('status --json has the contract fields', async () => {
-    await hamJson(t.home, ['start']);
+    await hamJson(t.home, ['start', ...CALM]);
     await hamJson(t.home, ['attach', 'web', '--restart', '--', ...sleeper(`${t.home}/web`)]);
     const s = await status(t.home);
     expect(s.ham).toEqual({ pid: expect.any(Number), epoch: expect.any(Number), failures: 0 });
@@ -79,7 +79,7 @@ describe('ham start / stop / status', () => {
   });
 
   it('stop stops the pair and leaves entities running; start re-adopts them (same pid) and restarts the dead', async () => {
-    await hamJson(t.home, ['start']);
+    await hamJson(t.home, ['start', ...CALM]);
     await hamJson(t.home, ['attach', 'stays', '--restart', '--', ...sleeper(`${t.home}/stays`)]);
     await hamJson(t.home, ['attach', 'dies', '--restart', '--', ...sleeper(`${t.home}/dies`)]);
     const before = await status(t.home);
@@ -95,7 +95,7 @@ describe('ham start / stop / status', () => {
     process.kill(pidOf(before, 'dies'), 'SIGKILL');
     await waitFor('dies to be gone', () => procsWith(`${t.home}/dies`).length === 0);
 
-    await hamJson(t.home, ['start']);
+    await hamJson(t.home, ['start', ...CALM]);
     const after = await waitStatus(t.home, 'dies restarted', (s) => s.entities.find((e) => e.name === 'dies')?.state === 'running');
     expect(pidOf(after, 'stays')).toBe(pidOf(before, 'stays'));
     expect(after.entities.find((e) => e.name === 'stays')!.restarts).toBe(0);
@@ -107,7 +107,7 @@ describe('ham start / stop / status', () => {
   });
 
   it('stop --all stops the entities too; the next start brings them back', async () => {
-    await hamJson(t.home, ['start']);
+    await hamJson(t.home, ['start', ...CALM]);
     const e = await hamJson<{ pid: number }>(t.home, ['attach', 'web', '--restart', '--', ...sleeper(`${t.home}/web`)]);
     const id = procId(e.pid)!;
     expect((await ham(t.home, ['stop', '--all'])).code).toBe(0);
@@ -115,7 +115,7 @@ describe('ham start / stop / status', () => {
     expect(procsWith(`${t.home}/web`)).toHaveLength(0);
     expect(daemons(t.home)).toHaveLength(0);
 
-    await hamJson(t.home, ['start']);
+    await hamJson(t.home, ['start', ...CALM]);
     const s = await waitStatus(t.home, 'web running again', (x) => x.entities[0]?.state === 'running');
     expect(s.entities[0]!.deaths).toBe(0); // a requested stop is not a death
     expect(procsWith(`${t.home}/web`)).toHaveLength(1);

@@ -28,7 +28,8 @@ function plan(round: number): { target: (typeof TARGETS)[number]; sig: (typeof S
 let t: TestHome;
 beforeAll(async () => {
   t = tempHome();
-  await hamJson(t.home, ['start']);
+  // 2 s: SIGSTOP rounds still test hangs, and a stall of a busy machine is not mistaken for one.
+  await hamJson(t.home, ['start', '--hang-ms', '2000']);
   for (const n of NAMES) await hamJson(t.home, ['attach', n, '--restart', '--', ...exiter(`${t.home}/${n}`, 7)]);
 });
 afterAll((suite) => t.cleanup({ task: suite }));

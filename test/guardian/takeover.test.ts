@@ -1,6 +1,6 @@
 // Takeover in both directions, for death and for hangs, with entities that
 // must be adopted (same pid), never restarted because of the takeover.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTime } from '../../src/proc/procfs.js';
@@ -13,8 +13,9 @@ beforeEach(() => {
 });
 afterEach((ctx) => t.cleanup(ctx));
 
-async function startWithEntity(env?: NodeJS.ProcessEnv) {
-  await hamJson(t.home, ['start'], env);
+/** Hangs are detected after `hangMs`; tests of deaths use a calm threshold. */
+async function startWithEntity(env?: NodeJS.ProcessEnv, hangMs = 3000) {
+  await hamJson(t.home, ['start', '--hang-ms', String(hangMs)], env);
   await hamJson(t.home, ['attach', 'web', '--restart', '--', ...exiter(`${t.home}/web`, 7)]);
   return status(t.home);
 }
@@ -30,7 +31,7 @@ function newPair(killed: number, ok: (s: Awaited<ReturnType<typeof status>>) => 
 describe('HAM dies or hangs → the Guardian takes over', () => {
   for (const sig of ['SIGKILL', 'SIGTERM', 'SIGSEGV', 'SIGSTOP'] as const) {
     it(`HAM ${sig}: epoch + 1, failure counted, entity adopted with the same pid`, async () => {
-      const before = await startWithEntity();
+      const before = await startWithEntity(undefined, sig === 'SIGSTOP' ? 1000 : 3000);
       const web = entity(before, 'web');
       process.kill(before.ham.pid!, sig);
       const after = await newPair(before.ham.pid!, (s) => s.ham.epoch > before.ham.epoch);
@@ -58,7 +59,7 @@ describe('HAM dies or hangs → the Guardian takes over', () => {
   });
 
   it('an entity that dies while the HAM is hung is restarted by the new HAM, exactly once', async () => {
-    const before = await startWithEntity();
+    const before = await startWithEntity(undefined, 1000);
     const pid = entity(before, 'web').pid!;
     process.kill(before.ham.pid!, 'SIGSTOP');
     process.kill(pid, 'SIGKILL');
@@ -69,10 +70,24 @@ describe('HAM dies or hangs → the Guardian takes over', () => {
   });
 });
 
+describe('a HAM killed while its new Guardian is still starting', () => {
+  it('the starting Guardian takes over all the same', async () => {
+    const before = await startWithEntity();
+    process.kill(before.ham.pid!, 'SIGKILL');
+    // The moment the new HAM answers, its own new Guardian is still booting: kill it now.
+    const mid = await waitStatus(t.home, 'the new HAM', (s) => s.ham.pid === before.guardian.pid);
+    process.kill(mid.ham.pid!, 'SIGKILL');
+    const after = await waitStatus(t.home, 'a whole pair again', (s) => !!pairOf(s) && s.ham.epoch === before.ham.epoch + 2 && startTime(s.guardian.pid!) !== undefined);
+    expect(after.ham.failures).toBe(2);
+    expect(daemons(t.home).sort()).toEqual([after.ham.pid, after.guardian.pid].sort());
+    expect(entity(after, 'web').pid).toBe(entity(before, 'web').pid);
+  });
+});
+
 describe('Guardian dies or hangs → the HAM spawns a new one', () => {
   for (const sig of ['SIGKILL', 'SIGTERM', 'SIGSTOP'] as const) {
     it(`Guardian ${sig}: replaced, failure counted, HAM and epoch unchanged`, async () => {
-      const before = await startWithEntity();
+      const before = await startWithEntity(undefined, sig === 'SIGSTOP' ? 1000 : 3000);
       process.kill(before.guardian.pid!, sig);
       const after = await newPair(before.guardian.pid!, (s) => s.guardian.pid !== before.guardian.pid);
       expect(after.ham).toEqual(before.ham);
@@ -96,7 +111,7 @@ describe('Guardian dies or hangs → the HAM spawns a new one', () => {
 
 describe('a pause of the whole pair (a VM pause, a stalled machine)', () => {
   it('both stopped for 3 s then continued: neither kills the other, nothing is restarted', async () => {
-    const before = await startWithEntity();
+    const before = await startWithEntity(undefined, 1000);
     process.kill(before.ham.pid!, 'SIGSTOP');
     process.kill(before.guardian.pid!, 'SIGSTOP');
     await new Promise((r) => setTimeout(r, 3000)); // the pause under test, not a wait for a result
@@ -118,7 +133,7 @@ describe('the store stays consistent when the HAM dies inside a write transactio
   it('a death record half-applied when the HAM is killed is applied exactly once by the next HAM', async () => {
     const points = join(t.home, 'failpoints');
     const env = { HAM_FAILPOINTS: 'apply-X:web', HAM_FAILPOINT_DIR: points };
-    const before = await startWithEntity(env);
+    const before = await startWithEntity(env, 1000);
     const pid = entity(before, 'web').pid!;
     process.kill(pid, 'SIGKILL');
     // The HAM now spins inside the transaction that records the death, holding
@@ -126,6 +141,12 @@ describe('the store stays consistent when the HAM dies inside a write transactio
     await waitFor('the HAM to reach the failpoint', () => existsSync(join(points, 'apply-X:web')));
     const after = await waitStatus(t.home, 'web restarted by the new HAM', (s) => s.ham.epoch > before.ham.epoch && entity(s, 'web').state === 'running');
     expect(entity(after, 'web')).toMatchObject({ deaths: 1, restarts: 1, instance: 2, lastExit: { signal: 'SIGKILL' } });
+    // The death was rolled back with the transaction and applied again, by the new HAM.
+    const applied = readFileSync(join(t.home, 'logs', 'ham.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"keeper record X"') && l.includes('"entity":"web"'))
+      .map((l) => (JSON.parse(l) as { pid: number }).pid);
+    expect(applied).toEqual([before.guardian.pid]);
     expect(procsWith(`${t.home}/web`)).toHaveLength(1);
     // The store still takes writes: LMDB released the dead writer's lock.
     await hamJson(t.home, ['attach', 'more', '--', ...exiter(`${t.home}/more`, 0)]);

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTime } from '../../src/proc/procfs.js';
 import { entity, exiter } from '../helpers/entities.js';
-import { ham, hamJson, keepersWith, procsWith, sleeper, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
+import { CALM, ham, hamJson, keepersWith, procsWith, sleeper, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;
 beforeEach(async () => {
   t = tempHome();
-  await hamJson(t.home, ['start']);
+  await hamJson(t.home, ['start', ...CALM]);
 });
 afterEach((ctx) => t.cleanup(ctx));
 
@@ -65,6 +65,27 @@ describe('spawned entities', () => {
     const deaths = log.split('\n').filter((l) => l.includes('"keeper record X"') && l.includes('"crashy"')).map((l) => Date.parse(JSON.parse(l).time));
     expect(deaths.length).toBeGreaterThanOrEqual(5);
     expect(deaths[4]! - deaths[0]!).toBeGreaterThanOrEqual(700);
+  });
+
+  it('a first start that cannot run leaves nothing behind; fixing it and attaching again works', async () => {
+    const r = await ham(t.home, ['attach', 'web', '--restart', '--cwd', '/nonexistent/dir', '--', ...sleeper(`${t.home}/web`)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/spawn-failed: keeper could not be started|spawn-failed: its keeper died before the command started/);
+    expect((await status(t.home)).entities).toHaveLength(0);
+    await hamJson(t.home, ['attach', 'web', '--restart', '--', ...sleeper(`${t.home}/web`)]);
+    expect(procsWith(`${t.home}/web`)).toHaveLength(1);
+  });
+
+  it('stop --all then start brings back what ran, not what had died for good', async () => {
+    await hamJson(t.home, ['attach', 'runs', '--', ...sleeper(`${t.home}/runs`)]);
+    const gone = await hamJson<{ pid: number }>(t.home, ['attach', 'gone', '--', ...exiter(`${t.home}/gone`, 0)]);
+    process.kill(gone.pid, 'SIGUSR1');
+    await waitStatus(t.home, 'gone dead', (x) => entity(x, 'gone').state === 'dead');
+    expect((await ham(t.home, ['stop', '--all'])).code).toBe(0);
+    await hamJson(t.home, ['start', ...CALM]);
+    const s = await waitStatus(t.home, 'runs running again', (x) => entity(x, 'runs').state === 'running');
+    expect(entity(s, 'gone')).toMatchObject({ state: 'dead', instance: 1 });
+    expect(procsWith(`${t.home}/gone`)).toHaveLength(0);
   });
 
   it('detach stops monitoring and leaves the process running', async () => {

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Connection } from '../../src/client/connection.js';
 import { CLI_MAIN } from '../../src/paths.js';
 import { findProcesses, isStopped } from '../../src/proc/procfs.js';
 import type { StatusView } from '../../src/ham/status.js';
@@ -29,12 +30,23 @@ export async function hamJson<T = unknown>(home: string, args: string[], env?: N
   return JSON.parse(r.stdout) as T;
 }
 
-export const status = (home: string): Promise<StatusView> => hamJson<StatusView>(home, ['status']);
+/** Status over the socket, in this process (polling through the CLI would load the machine). */
+export async function status(home: string): Promise<StatusView> {
+  const c = await Connection.open(join(home, 'ham.sock'), 2000);
+  try {
+    return (await c.request('status', {}, 5000)) as StatusView;
+  } finally {
+    c.close();
+  }
+}
 
 /** Status, or undefined while nothing answers (e.g. mid-takeover). */
 export async function tryStatus(home: string): Promise<StatusView | undefined> {
-  const r = await ham(home, ['status', '--json']);
-  return r.code === 0 ? (JSON.parse(r.stdout) as StatusView) : undefined;
+  try {
+    return await status(home);
+  } catch {
+    return undefined;
+  }
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -58,11 +70,15 @@ export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeout
 
 /** Wait until status satisfies `ok` and return it. */
 export function waitStatus(home: string, what: string, ok: (s: StatusView) => boolean, timeoutMs = 20_000): Promise<StatusView> {
-  return waitFor(what, async () => {
+  const poll = async (): Promise<StatusView | undefined> => {
     const s = await tryStatus(home);
     return s && ok(s) ? s : undefined;
-  }, timeoutMs);
+  };
+  return waitFor(what, poll, timeoutMs, 50);
 }
+
+/** A hang threshold for tests that do not test hangs: a stall on a busy machine is not a takeover. */
+export const CALM = ['--hang-ms', '3000'];
 
 /** Live, non-zombie entity processes whose command line holds `marker` (keepers excluded). */
 export function procsWith(marker: string): number[] {

@@ -49,42 +49,45 @@ describe('keeper.pl', () => {
     expect(out).toBe('');
   });
 
-  it('reports K, S, X with the exact wait status, then obeys r (restart) and x (exit), ignoring stale answers', async () => {
+  it('reports K, P, S, X with the exact wait status, then obeys r and x, ignoring stale answers', async () => {
     const k = keeper('perl', '-e', 'exit 5', `${dir}/marker`);
-    await waitFor('K S X', () => records().length >= 3);
-    const [kr, s, x] = records();
-    expect(parseRecord(kr!)).toEqual({ kind: 'K', pid: k.pid });
-    const started = parseRecord(s!);
-    expect(started).toMatchObject({ kind: 'S' });
-    const exited = parseRecord(x!);
-    expect(exited).toMatchObject({ kind: 'X', pid: (started as { pid: number }).pid });
-    expect(decodeWaitStatus((exited as { status: number }).status)).toEqual({ code: 5, signal: null, core: false });
-    command('r 1'); // an answer to an older death: ignored
-    command('r 3'); // restart
-    await waitFor('second run', () => records().length >= 5);
-    expect(records()[3]).toMatch(/^S \d+$/);
-    command('x 5');
+    await waitFor('K P S X', () => records().length >= 4);
+    const [kr, p, s, x] = records().map(parseRecord);
+    expect(kr).toEqual({ kind: 'K', pid: k.pid });
+    expect(p).toMatchObject({ kind: 'P' });
+    expect(s).toEqual({ kind: 'S', pid: (p as { pid: number }).pid });
+    expect(x).toMatchObject({ kind: 'X', pid: (p as { pid: number }).pid });
+    expect(decodeWaitStatus((x as { status: number }).status)).toEqual({ code: 5, signal: null, core: false });
+    // A stale "exit" (an answer to record 1) must be ignored: a keeper that obeyed it would
+    // exit now and the restart below would never show.
+    command('x 1');
+    command('r 4');
+    await waitFor('the second run: P S X', () => records().length >= 7);
+    expect(records().slice(4).map((r) => r.split(' ')[0])).toEqual(['P', 'S', 'X']);
+    expect(k.exitCode).toBeNull();
+    command('x 7');
     await waitFor('keeper to exit', () => k.exitCode !== null);
     expect(k.exitCode).toBe(0);
   });
 
   it('an unexecutable command gives F with the errno', async () => {
     keeper('/nonexistent/program');
-    await waitFor('K F', () => records().length >= 2);
-    expect(parseRecord(records()[1]!)).toEqual({ kind: 'F', errno: osConstants.errno.ENOENT });
+    await waitFor('K P F', () => records().length >= 3);
+    expect(parseRecord(records()[1]!)).toMatchObject({ kind: 'P' });
+    expect(parseRecord(records()[2]!)).toEqual({ kind: 'F', errno: osConstants.errno.ENOENT });
   });
 
   it('a signal death is reported as such, and SIGUSR1 detaches leaving the entity running', async () => {
     const k = keeper('perl', '-e', 'sleep 100000', `${dir}/marker`);
-    await waitFor('K S', () => records().length >= 2);
-    const pid = (parseRecord(records()[1]!) as { pid: number }).pid;
+    await waitFor('K P S', () => records().length >= 3);
+    const pid = (parseRecord(records()[2]!) as { pid: number }).pid;
     process.kill(pid, 'SIGABRT');
-    await waitFor('X', () => records().length >= 3);
-    const st = decodeWaitStatus((parseRecord(records()[2]!) as { status: number }).status);
+    await waitFor('X', () => records().length >= 4);
+    const st = decodeWaitStatus((parseRecord(records()[3]!) as { status: number }).status);
     expect(st.signal).toBe('SIGABRT');
-    command('r 3');
-    await waitFor('S again', () => records().length >= 4);
-    const pid2 = (parseRecord(records()[3]!) as { pid: number }).pid;
+    command('r 4');
+    await waitFor('P S again', () => records().length >= 6);
+    const pid2 = (parseRecord(records()[5]!) as { pid: number }).pid;
     process.kill(k.pid!, 'SIGUSR1');
     await waitFor('keeper to exit', () => k.exitCode !== null);
     expect(startTime(pid2)).toBeDefined();

@@ -6,7 +6,7 @@ import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/client/connection.js';
 import { HamError } from '../../src/errors.js';
 import { encodeFrame, FrameDecoder, MAX_FRAME } from '../../src/protocol/frame.js';
-import { hamJson, status, tempHome, type TestHome } from '../helpers/ham.js';
+import { CALM, hamJson, status, tempHome, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;
 let sock: string;
@@ -15,7 +15,7 @@ const open: Socket[] = [];
 beforeAll(async () => {
   t = tempHome();
   sock = join(t.home, 'ham.sock');
-  await hamJson(t.home, ['start']);
+  await hamJson(t.home, ['start', ...CALM]);
 });
 afterAll((suite) => t.cleanup({ task: suite }));
 afterEach(() => {
@@ -134,6 +134,20 @@ describe('control socket: bad requests get an error naming the field, the connec
     expect(e).toMatchObject({ code: 'bad-request', entity: 'ghost' });
     expect(e.message).toMatch(/expected an executable file, got "no-such-program-anywhere" \(not found in PATH\)/);
     expect((await status(t.home)).entities.find((x) => x.name === 'ghost')).toBeUndefined();
+  });
+
+  it('a huge bad request gets a short error (at most 10 problems listed), and the daemon serves on', async () => {
+    const e = await request('attach', { name: 'x', argv: Array.from({ length: 30_000 }, () => 1) });
+    expect(e.code).toBe('bad-request');
+    expect(e.message).toMatch(/attach\.argv\.0: expected string, got number 1/);
+    expect(e.message).toMatch(/and \d+ more$/);
+    expect(e.message.length).toBeLessThan(2000);
+    await stillServing();
+  });
+
+  it('a NUL byte in an argument or an environment value', async () => {
+    expect((await request('attach', { name: 'n', argv: ['sleep', 'a\0b'] })).message).toMatch(/attach\.argv\.1: expected no NUL byte/);
+    expect((await request('attach', { name: 'n', argv: ['sleep', '1'], env: { A: 'x\0y' } })).message).toMatch(/attach\.env\.A: expected no NUL byte/);
   });
 
   it('an unknown entity', async () => {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { connect, type Connection } from '../client/connection.js';
 import { resolveHome } from '../home.js';
-import type { EventRecord } from '../store/model.js';
+import type { EventView } from '../ham/events.js';
 import { call, globals, integer, type Globals } from './call.js';
 import { formatEvent } from './format.js';
 import { emit, fail } from './output.js';
@@ -19,10 +19,10 @@ async function follow(g: Globals, since: number | undefined, filter: { entity?: 
       c = await connect({ home });
       const closed = new Promise<void>((r) => c!.onClose(r));
       await c.subscribe({ ...(last !== undefined ? { since: last } : {}), ...filter }, (ev) => {
-        const e = ev as EventRecord;
+        const e = ev as EventView;
         if (last !== undefined && e.seq <= last) return;
         last = e.seq;
-        process.stdout.write(`${g.json ? JSON.stringify({ ...e, time: new Date(e.time).toISOString() }) : formatEvent(e)}\n`);
+        process.stdout.write(`${g.json ? JSON.stringify(e) : formatEvent(e)}\n`);
       });
       failures = 0;
       await closed;
@@ -71,9 +71,9 @@ export function registerEventCommands(program: Command): void {
       const g = globals(cmd);
       const filter = { ...(o.entity ? { entity: o.entity } : {}), ...(o.condition ? { condition: o.condition } : {}) };
       if (o.follow) return follow(g, o.since ?? 0, filter);
-      const r = (await call(g, 'events', { since: o.since ?? 0, ...filter })) as { events: EventRecord[] };
+      const r = (await call(g, 'events', { since: o.since ?? 0, ...filter })) as { events: EventView[] };
       if (g.json) {
-        for (const e of r.events) process.stdout.write(`${JSON.stringify({ ...e, time: new Date(e.time).toISOString() })}\n`);
+        for (const e of r.events) process.stdout.write(`${JSON.stringify(e)}\n`);
         return;
       }
       emit(g, r, () => r.events.map(formatEvent).join('\n') || 'no events');

@@ -1,6 +1,6 @@
 // Human-readable status.
 import type { ActionView, ConditionView, EntityView, StatusView } from '../ham/status.js';
-import type { EventRecord } from '../store/model.js';
+import type { EventView } from '../ham/events.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
@@ -86,15 +86,18 @@ export function formatConditions(conditions: ConditionView[]): string {
   return lines.join('\n');
 }
 
-export function formatEvent(e: EventRecord): string {
-  const t = new Date(e.time).toISOString().slice(11, 23);
+export function formatEvent(e: EventView): string {
+  const t = e.time.slice(11, 23);
   const what: string[] = [];
-  if (e.exit) what.push(e.exit.signal ?? (e.exit.code === null ? 'status unknown' : `exit code ${e.exit.code}`));
-  if (e.raise) what.push(Object.entries(e.raise).map(([k, v]) => `${k}=${v}`).join(' '));
-  if (e.state) what.push(`${e.state.from ?? '(none)'} → ${e.state.to}`);
-  if (e.pid) what.push(`pid ${e.pid}`);
-  if (e.notifies) what.push(`notifies #${e.notifies}`);
-  if (e.detail) what.push(e.detail);
-  const fired = e.fired.length ? `  → ${e.fired.map((f) => `${f.owner}/${f.condition}`).join(', ')}` : '';
-  return `#${e.seq} ${t} ${e.entity} ${e.type}${what.length ? ` (${what.join(', ')})` : ''}${fired}`;
+  const exit = e.exit as { code: number | null; signal: string | null } | null | undefined;
+  if (exit) what.push(exit.signal ?? (exit.code === null ? 'status unknown' : `exit code ${exit.code}`));
+  if (e.raise) what.push(Object.entries(e.raise as object).map(([k, v]) => `${k}=${String(v)}`).join(' '));
+  const st = e.state as { from: string | null; to: string } | undefined;
+  if (st) what.push(`${st.from ?? '(none)'} → ${st.to}`);
+  if (e.pid) what.push(`pid ${String(e.pid)}`);
+  if (e.notifies) what.push(`notifies #${String(e.notifies)}`);
+  if (e.detail) what.push(String(e.detail));
+  const fired = e.fired as { owner: string; condition: string }[];
+  const to = fired.length ? `  → ${fired.map((f) => `${f.owner}/${f.condition}`).join(', ')}` : '';
+  return `#${e.seq} ${t} ${e.entity} ${e.condition}${what.length ? ` (${what.join(', ')})` : ''}${to}`;
 }

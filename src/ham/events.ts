@@ -7,6 +7,20 @@ import { HamError } from '../errors.js';
 import { encodeFrame } from '../protocol/frame.js';
 import type { EventRecord } from '../store/model.js';
 
+/** An event as clients see it (DESIGN.md): seq first, ISO time, the condition type as `condition`. */
+export interface EventView {
+  seq: number;
+  time: string;
+  entity: string;
+  condition: EventRecord['type'];
+  [more: string]: unknown;
+}
+
+export function eventView(e: EventRecord): EventView {
+  const { seq, time, entity, type, ...rest } = e;
+  return { seq, time: new Date(time).toISOString(), entity, condition: type, ...rest };
+}
+
 export interface EventFilter {
   entity?: string;
   condition?: string;
@@ -45,7 +59,7 @@ export class EventHub {
       sub.conn.end(encodeFrame({ id: sub.id, ok: false, error: err.toShape() }));
       return false;
     }
-    sub.conn.write(encodeFrame({ id: sub.id, event: e }));
+    sub.conn.write(encodeFrame({ id: sub.id, event: eventView(e) }));
     return true;
   }
 

@@ -14,7 +14,7 @@ import type { Roles } from '../store/types.js';
 import { GLOBAL } from '../store/types.js';
 import { applyConfig } from './apply.js';
 import { restartCondition } from './conditions.js';
-import { EventHub, eventMatches } from './events.js';
+import { EventHub, eventMatches, eventView } from './events.js';
 import { checkExecutable } from './executable.js';
 import { Manager } from './manage.js';
 import { actionView, conditionView, entityView, readStatus } from './status.js';
@@ -98,7 +98,7 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
     events: ({ since, limit, entity, condition }) => {
       const filter = { entity, condition };
       const events = store.eventsSince(since, limit * 4).filter((e) => eventMatches(filter, e)).slice(0, limit);
-      return { events, lastSeq: store.lastSeq() };
+      return { events: events.map(eventView), lastSeq: store.lastSeq() };
     },
     subscribe: ({ since, entity, condition }, conn, id) => {
       const filter = { entity, condition };

@@ -155,3 +155,35 @@ export function killAll(needle: string): void {
 export function kill(pid: number, sig: NodeJS.Signals): void {
   process.kill(pid, sig);
 }
+
+/** One request over the socket, in this process. */
+export async function request<T = unknown>(home: string, op: string, args: object): Promise<T> {
+  const c = await Connection.open(join(home, 'ham.sock'), 2000);
+  try {
+    return (await c.request(op as never, args as never, 20_000)) as T;
+  } finally {
+    c.close();
+  }
+}
+
+export interface TestEvent {
+  seq: number;
+  time: string;
+  entity: string;
+  condition: string;
+  fired: { owner: string; condition: string }[];
+  [k: string]: unknown;
+}
+
+export async function events(home: string, since = 0): Promise<TestEvent[]> {
+  return (await request<{ events: TestEvent[] }>(home, 'events', { since })).events;
+}
+
+/** Lines of a file written by test actions (empty if it does not exist yet). */
+export function lines(file: string): string[] {
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}

@@ -79,9 +79,9 @@ function validate(config: unknown, cwd: string, baseEnv: Record<string, string>)
       continue;
     }
     const cfg = e.data;
-    const kinds = [cfg.command && !cfg.pid, cfg.pid !== undefined, cfg.placeholder].filter(Boolean).length;
+    const runs = cfg.command !== undefined || cfg.pid !== undefined;
     if (name === GLOBAL && (cfg.command || cfg.pid || cfg.placeholder || cfg.cwd || Object.keys(cfg.env).length)) problems.push(`${pathText(at)}: expected only conditions on the global entity *`);
-    if (name !== GLOBAL && kinds !== 1) problems.push(`${pathText(at)}: expected exactly one of command, pid or placeholder: true`);
+    if (name !== GLOBAL && runs === !!cfg.placeholder) problems.push(`${pathText(at)}: expected a command, a pid (optionally with a command to restart it with), or placeholder: true`);
     const entityCwd = cfg.cwd === undefined ? baseDir : isAbsolute(cfg.cwd) ? cfg.cwd : resolve(baseDir, cfg.cwd);
     if (cfg.command) {
       try {

@@ -143,7 +143,8 @@ export class Executor {
     this.o.write(() => {
       const r = this.o.store.run(run.id);
       if (!r) return;
-      Object.assign(r, { cursor: path, inFlight, lastOk, child: inFlight ? null : r.child });
+      // The child of an execute is kept until the action finishes: a resumed run kills it first.
+      Object.assign(r, { cursor: path, inFlight, lastOk });
       this.o.store.putRun(r);
     });
   }

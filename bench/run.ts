@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../src/paths.js';
+import { benchConditions } from './conditions.js';
 import { benchFootprint } from './footprint.js';
 import { fmt, machine, median, quantile } from './lib.js';
 import { benchRestart } from './restart.js';
@@ -33,6 +34,14 @@ async function main(): Promise<void> {
   row('HAM SIGKILL → full pair restored (new Guardian up)', t.pairRestored, nodeStart, '`node -e 0`', '-');
   const overshoot = t.hangTakeover.map((x) => x - t.hangMs);
   rows.push([`HAM SIGSTOP → new HAM answers (threshold ${t.hangMs} ms of silence since the last beat)`, `${fmt(median(t.hangTakeover))} ms`, `${fmt(quantile(t.hangTakeover, 0.9))} ms`, `${t.hangMs} ms (threshold)`, `${median(overshoot) >= 0 ? '+' : '−'}${fmt(Math.abs(median(overshoot)))} ms`, '≤ threshold + 100 ms']);
+
+  process.stdout.write('conditions and actions with 1,000 entities...\n');
+  const c = await benchConditions(1000, quick ? 500 : 5000, quick ? 20_000 : 100_000);
+  const cond = [
+    ['measure', 'result', 'physical limit (same run)', 'ratio', 'target'],
+    [`occurrence → first action started (${c.latency.count} raises, ${c.entities} entities)`, `median ${fmt(c.latency.p50 ?? NaN)} ms, p99 ${fmt(c.latency.p99 ?? NaN)} ms, max ${fmt(c.latency.max ?? NaN)} ms`, '-', '-', 'median ≤ 1 ms, p99 ≤ 10 ms'],
+    [`raise → log action, end to end (${c.raises} raises, 4 connections × 256 in flight)`, `${Math.round(c.raisesPerSec)} events/s`, `${Math.round(c.pingsPerSec)} pings/s (same load, no store work)`, `${(c.raisesPerSec / c.pingsPerSec).toFixed(2)}×`, '≥ 20,000 events/s'],
+  ];
 
   process.stdout.write('footprint with 100 entities...\n');
   const f = await benchFootprint(100, quick ? 10 : 30);
@@ -65,6 +74,18 @@ threshold counts silence since the partner's last beat (beats every
 threshold/3), as systemd's \`WatchdogSec\` does, so a SIGSTOP is taken over
 between ⅔ of the threshold and the threshold after it, plus the takeover.
 
+## Conditions and actions
+
+The latency is measured inside the HAM, from the moment an occurrence is seen
+(a raise request handled, a keeper record read) to the moment its first
+action's code is entered, with the run recorded in the store in between.
+Raises are sent one at a time on random entities, each with a raise condition
+whose action is a (non-inline) \`waitfor\`. Throughput: \`raise\` requests on one
+entity whose condition logs; each request is answered after its event and
+counters are committed and the log line is written.
+
+${md(cond)}
+
 ## Footprint
 
 Ours measured in this run; the peers' columns are copied from
@@ -78,7 +99,7 @@ ${md(foot)}
 
 Samples (ms): bare ${r.bare.map(fmt).join(' ')}; restart ${r.hamParent.map(fmt).join(' ')}; after takeover ${r.afterTakeover.map(fmt).join(' ')}; HAM answered ${t.answered.map(fmt).join(' ')}; hang ${t.hangTakeover.map(fmt).join(' ')}.
 `;
-  process.stdout.write(`\n${md(table)}\n\n${md(foot)}\n`);
+  process.stdout.write(`\n${md(table)}\n\n${md(cond)}\n\n${md(foot)}\n`);
   writeFileSync(join(PACKAGE_ROOT, 'BENCHMARKS.md'), out);
   process.stdout.write('\nwrote BENCHMARKS.md\n');
 }

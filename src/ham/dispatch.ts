@@ -16,6 +16,10 @@ export interface Fired {
   logs: { level: 'debug' | 'info' | 'warn' | 'error'; message: string; fields: Record<string, unknown> }[];
   /** A fired list holds a restart for the entity itself. */
   restart: boolean;
+  /** performance.now() when the first occurrence in it was seen. */
+  seenAt?: number;
+  /** The global entity as read in this transaction (null: there is none). */
+  global?: EntityRecord | null;
 }
 
 export function emptyFired(): Fired {
@@ -37,7 +41,8 @@ export class Dispatcher {
     const now = Date.now();
     const owners: EntityRecord[] = [];
     if (target && target.enabled) owners.push(target);
-    const global = o.entity === GLOBAL ? undefined : this.store.entity(GLOBAL);
+    if (into.global === undefined) into.global = this.store.entity(GLOBAL) ?? null;
+    const global = o.entity === GLOBAL ? undefined : (into.global ?? undefined);
     if (global && global.enabled && target?.enabled !== false) owners.push(global);
     const fired: { owner: EntityRecord; index: number }[] = [];
     for (const owner of owners) {
@@ -128,5 +133,5 @@ export class Dispatcher {
 }
 
 export function logFired(log: Logger, f: Fired): void {
-  for (const l of f.logs) log(l.level, l.message, { ...l.fields, action: 'log' });
+  if (f.logs.length) log.many(f.logs.map((l) => ({ level: l.level, msg: l.message, fields: { ...l.fields, action: 'log' } })));
 }

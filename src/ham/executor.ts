@@ -27,6 +27,24 @@ export interface ExecutorOptions {
   onDone?: (run: RunRecord) => void;
 }
 
+/** A ring of recent latencies (ms): occurrence seen → first action started. */
+export class LatencyRing {
+  private readonly buf = new Float64Array(16_384);
+  private n = 0;
+
+  add(ms: number): void {
+    this.buf[this.n++ % this.buf.length] = ms;
+  }
+
+  summary(): { count: number; p50: number | null; p90: number | null; p99: number | null; max: number | null } {
+    const k = Math.min(this.n, this.buf.length);
+    if (k === 0) return { count: this.n, p50: null, p90: null, p99: null, max: null };
+    const s = Array.from(this.buf.subarray(0, k)).sort((a, b) => a - b);
+    const q = (p: number): number => s[Math.min(k - 1, Math.floor(p * k))]!;
+    return { count: this.n, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: s[k - 1]! };
+  }
+}
+
 interface Resume {
   path: number[];
   inFlight: boolean;
@@ -37,6 +55,9 @@ export class Executor {
   private readonly queues = new Map<string, RunRecord[]>();
   private readonly active = new Set<string>();
   private closed = false;
+  /** When each run's occurrence was seen, for runs fired in this process (performance.now()). */
+  private readonly firedAt = new Map<number, number>();
+  readonly latency = new LatencyRing();
 
   constructor(private readonly o: ExecutorOptions) {}
 
@@ -45,8 +66,9 @@ export class Executor {
     return this.active.has(target) || (this.queues.get(target)?.length ?? 0) > 0;
   }
 
-  start(runs: RunRecord[]): void {
+  start(runs: RunRecord[], seenAt?: number): void {
     for (const r of runs) {
+      if (seenAt !== undefined) this.firedAt.set(r.id, seenAt);
       if (r.independent) void this.launch(r);
       else {
         const q = this.queues.get(r.target) ?? [];
@@ -91,6 +113,7 @@ export class Executor {
       this.o.log('error', 'action run failed unexpectedly', { run: run.id, error: (e as Error).message });
     }
     if (this.closed) return;
+    this.firedAt.delete(run.id);
     this.o.write(() => this.o.store.removeRun(run.id));
     this.o.onDone?.(run);
   }
@@ -123,6 +146,11 @@ export class Executor {
       const path = [...prefix, i];
       const resumed = resume !== undefined && resume.inFlight && resume.path.length === 1 && i === resume.path[0];
       this.mark(run, path, true, false);
+      const seen = this.firedAt.get(run.id);
+      if (seen !== undefined) {
+        this.firedAt.delete(run.id);
+        this.latency.add(performance.now() - seen);
+      }
       let result: ActionResult;
       try {
         result = await this.o.runAction(run, a, resumed);

@@ -55,6 +55,7 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
 
   const server = new ControlServer({
     ping: () => ({ pid: process.pid, epoch }),
+    stats: () => ({ firstActionLatencyMs: supervisor.executor.latency.summary(), entities: store.allEntities().length, lastSeq: store.lastSeq(), rssBytes: process.memoryUsage().rss }),
     status: ({ name }) => {
       if (name !== undefined && name !== GLOBAL) supervisor.mustGet(name);
       return readStatus(store, name);
@@ -87,12 +88,10 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
       return { entity, condition, action: path?.join('/'), enabled };
     },
     raise: async ({ entity, type, class: cls, severity }) => {
-      supervisor.mustGet(entity);
       const raise = { type, ...(cls !== undefined ? { class: cls } : {}), ...(severity !== undefined ? { severity } : {}) };
       return { seq: await supervisor.occur({ entity, type: 'raise', raise }) };
     },
     state: async ({ entity, state }) => {
-      supervisor.mustGet(entity);
       return { seq: await supervisor.occur({ entity, type: 'state', state: { from: null, to: state } }) };
     },
     events: ({ since, limit, entity, condition }) => {

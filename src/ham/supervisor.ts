@@ -39,6 +39,7 @@ export interface SupervisorOptions {
 const STOP_GRACE_MS = 5000;
 const KILL_GRACE_MS = 2000;
 const FIRST_START_WAIT_MS = 5000;
+const SPAWNS_PER_TURN = 8;
 /** A restart that has not produced a running process by then has failed. */
 const RESTART_DEADLINE_MS = 30_000;
 
@@ -103,7 +104,9 @@ export class Supervisor {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   readonly dispatcher: Dispatcher;
   readonly executor: Executor;
-  private pending: { o: Occurrence; resolve: (seq: number) => void; reject: (e: Error) => void }[] = [];
+  /** Bulk starts (apply, resume), a few per event-loop turn: each spawn() forks this process. */
+  private readonly spawnQueue: { name: string; adoptPid?: number }[] = [];
+  private pending: { o: Occurrence; resolve: (seq: number) => void; reject: (e: Error) => void; seenAt: number }[] = [];
   /** Fires `change` with the entity name after every applied transition. */
   readonly events = new EventEmitter();
 
@@ -222,8 +225,25 @@ export class Supervisor {
       this.names.set(e.id, e.name);
       this.events.emit('change', e.name);
       const n = creates.find((c) => c.name === e.name)!;
-      if (n.kind !== 'placeholder') this.spawnNew(e.name, false, n.pid);
+      if (n.kind !== 'placeholder') this.spawnSoon(e.name, n.pid);
     }
+  }
+
+  /**
+   * Start (or adopt) soon, a few per turn: a thousand spawns in one loop would
+   * block the event loop for seconds, and the Guardian would rightly call it a hang.
+   */
+  private spawnSoon(name: string, adoptPid?: number): void {
+    this.spawnQueue.push({ name, adoptPid });
+    if (this.spawnQueue.length === 1) setImmediate(() => this.drainSpawns());
+  }
+
+  private drainSpawns(): void {
+    for (const job of this.spawnQueue.splice(0, SPAWNS_PER_TURN)) {
+      const e = this.store.entity(job.name);
+      if (e && e.desired === 'running' && !e.keeper) this.spawnNew(job.name, false, job.adoptPid);
+    }
+    if (this.spawnQueue.length) setImmediate(() => this.drainSpawns());
   }
 
   detach(name: string): void {
@@ -269,7 +289,7 @@ export class Supervisor {
    */
   occur(o: Occurrence): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ o, resolve, reject });
+      this.pending.push({ o, resolve, reject, seenAt: performance.now() });
       if (this.pending.length === 1) setImmediate(() => this.flush());
     });
   }
@@ -277,7 +297,13 @@ export class Supervisor {
   private flush(): void {
     const batch = this.pending;
     this.pending = [];
+    this.flushBatch(batch);
+  }
+
+  /** One transaction for the batch; if it fails, each occurrence alone (one bad one must not sink the rest). */
+  private flushBatch(batch: typeof this.pending): void {
     const fired = emptyFired();
+    fired.seenAt = batch[0]?.seenAt;
     const seqs: number[] = [];
     try {
       this.write(() => {
@@ -297,12 +323,8 @@ export class Supervisor {
         for (const t of touched.values()) this.store.putEntity(t);
       });
     } catch (e) {
-      if (batch.length > 1) {
-        // One bad occurrence must not sink the others: retry them one by one.
-        for (const p of batch) this.occur(p.o).then(p.resolve, p.reject);
-        return;
-      }
-      batch[0]!.reject(e as Error);
+      if (batch.length > 1) for (const p of batch) this.flushBatch([p]);
+      else batch[0]?.reject(e as Error);
       return;
     }
     this.publish(fired);
@@ -313,7 +335,7 @@ export class Supervisor {
   publish(f: Fired): void {
     this.hub.publish(f.events);
     logFired(this.log, f);
-    this.executor.start(f.runs);
+    this.executor.start(f.runs, f.seenAt);
   }
 
   /** The global entity `*`, created on first use (its conditions match every entity). */
@@ -391,6 +413,7 @@ export class Supervisor {
   private apply(name: string, seq: number, r: KeeperRecord): void {
     const now = Date.now();
     const fired = emptyFired();
+    fired.seenAt = performance.now();
     const e = this.update(
       name,
       (x) => {
@@ -615,7 +638,7 @@ export class Supervisor {
           x.keeper = null;
           x.awaiting = null;
         });
-        return this.spawnNew(e.name, false);
+        return this.spawnSoon(e.name);
       }
     }
     if (e.keeper && e.keeper.pid === 0) {
@@ -638,8 +661,8 @@ export class Supervisor {
       return;
     }
     if (e.desired === 'running' && (e.state === 'running' || e.state === 'starting')) {
-      if (e.pid !== null && e.pidStart !== null && isAlive({ pid: e.pid, start: e.pidStart })) return this.spawnNew(e.name, false, e.pid);
-      if (e.argv.length > 0) return this.spawnNew(e.name, false);
+      if (e.pid !== null && e.pidStart !== null && isAlive({ pid: e.pid, start: e.pidStart })) return this.spawnSoon(e.name, e.pid);
+      if (e.argv.length > 0) return this.spawnSoon(e.name);
     }
     if (e.state === 'dead' && e.restartAt !== null) this.scheduleRestart(e);
   }

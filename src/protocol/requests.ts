@@ -21,6 +21,7 @@ const actionPath = z.array(itemName).min(1, 'expected an action name').max(4);
 
 export const requestSchemas = {
   ping: z.object({}).strict(),
+  stats: z.object({}).strict(),
   status: z.object({ name: ownerName.optional() }).strict(),
   attach: z
     .object({

@@ -646,6 +646,11 @@ export class Supervisor {
       const dir = keeperDir(this.paths, e.id, e.keeper.serial);
       const pid = findProcesses((argv) => argv.includes(dir))[0];
       const id = pid === undefined ? undefined : procId(pid);
+      if (!id && e.state === 'starting' && e.desired === 'running') {
+        // Never spawned (the HAM died first): just start it now.
+        this.update(e.name, (x) => void (x.keeper = null));
+        return this.spawnSoon(e.name);
+      }
       e = this.update(e.name, (x) => void (x.keeper && id && Object.assign(x.keeper, id))) ?? e;
     }
     if (e.keeper && !isAlive(e.keeper)) return this.keeperGone(e.name, e.keeper.serial);

@@ -159,6 +159,16 @@ entities:
     expect((await status(t.home)).entities.map((e) => e.name).sort()).toEqual(['db', 'web']); // apply does not prune entities
   });
 
+  it('applying hundreds of entities does not stall the HAM into a takeover', async () => {
+    await hamJson(t.home, ['stop']);
+    await hamJson(t.home, ['start', '--hang-ms', '1000']);
+    const before = await status(t.home);
+    const entities = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`bulk${i}`, { command: ['sleep', '100000'] }]));
+    await hamJson(t.home, ['apply', '-f', write('bulk.json', JSON.stringify({ entities }))]);
+    const s = await waitStatus(t.home, '400 running', (x) => x.entities.filter((e) => e.state === 'running').length === 400, 60_000);
+    expect(s.ham).toEqual(before.ham); // same HAM, same epoch, no failure
+  }, 90_000);
+
   it('accepts JSON too, and fills a placeholder', async () => {
     await hamJson(t.home, ['attach', 'later']);
     const json = JSON.stringify({ entities: { later: { command: ['perl', '-e', 'sleep 100000', `${t.home}/later`] } } });

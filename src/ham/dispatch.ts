@@ -64,23 +64,7 @@ export class Dispatcher {
         this.inline(owner, c.name, actions, event, into);
         continue;
       }
-      const run: RunRecord = {
-        id: this.store.nextRunId(),
-        seq: event.seq,
-        target: o.entity,
-        owner: owner.name,
-        condition: c.name,
-        independent: c.independent,
-        actions,
-        cursor: [],
-        inFlight: false,
-        lastOk: false,
-        child: null,
-        occurrence: o,
-        createdAt: now,
-      };
-      this.store.putRun(run);
-      into.runs.push(run);
+      into.runs.push(this.newRun(event.seq, o, owner.name, c.name, c.independent, actions, now));
     }
     if (global && owners.includes(global)) this.store.putEntity(global);
     return into;
@@ -90,23 +74,14 @@ export class Dispatcher {
   runNow(owner: EntityRecord, condition: string, actions: ActionSpec[], into: Fired): void {
     const c = owner.conditions.find((x) => x.name === condition)!;
     const o: Occurrence = { entity: owner.name, type: c.type === 'any' ? 'raise' : c.type, detail: 'run now (action added with now)' };
-    const run: RunRecord = {
-      id: this.store.nextRunId(),
-      seq: this.store.lastSeq(),
-      target: owner.name,
-      owner: owner.name,
-      condition,
-      independent: true,
-      actions,
-      cursor: [],
-      inFlight: false,
-      lastOk: false,
-      child: null,
-      occurrence: o,
-      createdAt: Date.now(),
-    };
+    into.runs.push(this.newRun(this.store.lastSeq(), o, owner.name, condition, true, actions, Date.now()));
+  }
+
+  /** A run record at its start, stored (inside the caller's transaction). */
+  private newRun(seq: number, o: Occurrence, owner: string, condition: string, independent: boolean, actions: ActionSpec[], now: number): RunRecord {
+    const run: RunRecord = { id: this.store.nextRunId(), seq, target: o.entity, owner, condition, independent, actions, cursor: [], inFlight: false, lastOk: false, child: null, occurrence: o, createdAt: now };
     this.store.putRun(run);
-    into.runs.push(run);
+    return run;
   }
 
   /** Log / notify / heartbeat-healthy lists: done here, counted here, logged after commit. */

@@ -435,11 +435,7 @@ export class Supervisor {
           case 'F':
             x.lastError = `cannot execute ${JSON.stringify(x.argv[0])}: ${errnoName(r.errno)}`;
             x.failedStartAt = now;
-            x.pid = null;
-            x.pidStart = null;
-            x.awaiting = seq;
-            x.restarting = false;
-            x.restartAt = null;
+            processGone(x, seq);
             x.restartPending = false;
             x.state = x.desired === 'stopped' ? 'stopped' : 'dead';
             break;
@@ -484,12 +480,8 @@ export class Supervisor {
     const wasRunning = x.state === 'running';
     x.lastUptimeMs = x.startedAt !== null && wasRunning ? now - x.startedAt : null;
     x.lastExit = { code: exit.code, signal: exit.signal };
-    x.pid = null;
-    x.pidStart = null;
     x.diedAt = now;
-    x.awaiting = seq;
-    x.restarting = false;
-    x.restartAt = null;
+    processGone(x, seq);
     if (x.desired === 'stopped') {
       x.state = 'stopped'; // a stop we asked for is not a death
       x.restartPending = false;
@@ -775,4 +767,13 @@ export class Supervisor {
       throw e;
     }
   }
+}
+
+/** The entity's process is gone: its keeper (if any) waits on death record `seq`. */
+function processGone(x: EntityRecord, seq: number | null): void {
+  x.pid = null;
+  x.pidStart = null;
+  x.awaiting = seq;
+  x.restarting = false;
+  x.restartAt = null;
 }

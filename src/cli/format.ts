@@ -42,6 +42,10 @@ export function formatEntity(e: EntityView): string {
     ['keeper pid', String(e.keeperPid ?? '-')],
     ['started at', e.startedAt ?? '-'],
   ];
+  if (e.heartbeat) {
+    const h = e.heartbeat;
+    lines.push(['heartbeat', `every ${h.periodMs} ms, marks ${h.missedLow}/${h.missedHigh}, ${h.state}, ${h.missed} missed, last beat ${h.lastBeatMsAgo === null ? '-' : `${h.lastBeatMsAgo} ms ago`}`]);
+  }
   if (e.userState) lines.push(['reported state', e.userState]);
   if (e.restartAt) lines.push(['next restart at', e.restartAt]);
   if (e.lastError) lines.push(['last error', e.lastError]);

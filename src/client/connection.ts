@@ -63,6 +63,15 @@ export class Connection {
     });
   }
 
+  /** A notification (id 0): no reply, no error (heartbeats). */
+  notify<O extends Op>(op: O, args: Partial<RequestArgs<O>>): void {
+    if (!this.socket.destroyed) this.socket.write(encodeFrame({ id: 0, op, args }));
+  }
+
+  get closed(): boolean {
+    return this.socket.destroyed;
+  }
+
   /** Subscribe to events; `onEvent` gets each one in order. Resolves with the reply. */
   subscribe(args: Partial<RequestArgs<'subscribe'>>, onEvent: (event: unknown) => void): Promise<unknown> {
     const id = this.nextId;

@@ -20,6 +20,8 @@ export interface Fired {
   seenAt?: number;
   /** The global entity as read in this transaction (null: there is none). */
   global?: EntityRecord | null;
+  /** Entities a heartbeat-healthy ran for (their monitor is reset after commit). */
+  healthy?: string[];
 }
 
 export function emptyFired(): Fired {
@@ -61,7 +63,7 @@ export class Dispatcher {
       if (actions.length === 0) continue;
       if (actions.some((a) => a.kind === 'restart')) into.restart = true;
       if ([...kindsIn(actions)].every((k) => INLINE.has(k)) && !this.busy(o.entity)) {
-        this.inline(owner, c.name, actions, event, into);
+        this.inline(owner, c.name, actions, event, into, target);
         continue;
       }
       into.runs.push(this.newRun(event.seq, o, owner.name, c.name, c.independent, actions, now));
@@ -85,7 +87,7 @@ export class Dispatcher {
   }
 
   /** Log / notify / heartbeat-healthy lists: done here, counted here, logged after commit. */
-  private inline(owner: EntityRecord, condition: string, actions: ActionSpec[], event: EventRecord, into: Fired): void {
+  private inline(owner: EntityRecord, condition: string, actions: ActionSpec[], event: EventRecord, into: Fired, target: EntityRecord | undefined): void {
     const c = owner.conditions.find((x) => x.name === condition)!;
     const now = Date.now();
     for (const a of actions) {
@@ -98,6 +100,10 @@ export class Dispatcher {
       }
       if (a.kind === 'log') into.logs.push({ level: a.level ?? 'info', message: a.message || `${event.type} on ${event.entity}`, fields: { entity: event.entity, condition, seq: event.seq } });
       if (a.kind === 'notify') into.events.push(this.notifyEvent(event, a.message));
+      if (a.kind === 'heartbeat-healthy' && target) {
+        target.heartbeatState = 'ok';
+        (into.healthy ??= []).push(target.name);
+      }
     }
   }
 

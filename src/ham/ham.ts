@@ -58,7 +58,7 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
     stats: () => ({ firstActionLatencyMs: supervisor.executor.latency.summary(), entities: store.allEntities().length, lastSeq: store.lastSeq(), rssBytes: process.memoryUsage().rss }),
     status: ({ name }) => {
       if (name !== undefined && name !== GLOBAL) supervisor.mustGet(name);
-      return readStatus(store, name);
+      return readStatus(store, name, (n) => supervisor.heartbeats.view(n));
     },
     attach: async (a) => {
       refuseWhileStopping();
@@ -109,6 +109,25 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
       hub.add(conn, id, filter);
       return { since: from, lastSeq: store.lastSeq(), gap: from + 1 < oldest };
     },
+    'self-attach': ({ name, pid, heartbeatMs, missedLow, missedHigh }, conn) => {
+      refuseWhileStopping();
+      const heartbeat = heartbeatMs === undefined ? null : { periodMs: heartbeatMs, missedLow, missedHigh: missedHigh ?? missedLow * 2 };
+      const e = supervisor.attachSelf(conn, { name, pid, heartbeat });
+      return { ...entityView(e, supervisor.heartbeats.view(e.name)), saved: e.saved };
+    },
+    'self-detach': ({ name }, conn) => {
+      supervisor.detachSelf(conn, name);
+      return { name };
+    },
+    beat: ({ name }, conn) => {
+      if (!supervisor.beat(conn, name)) throw new HamError({ code: 'bad-request', entity: name, message: `beat: ${JSON.stringify(name)} is not attached with heartbeats by this connection` });
+      return null;
+    },
+    store: ({ name, value }) => {
+      supervisor.mutate(name, (x) => void (x.saved = value ?? null));
+      return { name };
+    },
+    restore: ({ name }) => ({ name, value: supervisor.mustGet(name).saved ?? null, instance: supervisor.mustGet(name).instance }),
     apply: ({ config, dryRun }) => applyConfig(supervisor, manager, config, { dryRun, cwd: process.cwd(), baseEnv }),
     stop: async ({ all }) => {
       refuseWhileStopping();
@@ -133,7 +152,7 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
       }, 50);
       return { pid: process.pid, stoppedEntities: all };
     },
-  });
+  }, (conn, name) => void supervisor.beat(conn, name));
   const refuseWhileStopping = (): void => {
     if (stopping) throw new HamError({ code: 'stopping', message: 'the HAM is stopping' });
   };

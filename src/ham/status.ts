@@ -33,6 +33,19 @@ export interface ConditionView {
   actions: ActionView[];
 }
 
+export interface HeartbeatView {
+  periodMs: number;
+  missedLow: number;
+  missedHigh: number;
+  /** Whole periods since the last beat. */
+  missed: number;
+  state: 'ok' | 'missed-low' | 'missed-high';
+  lastBeatMsAgo: number | null;
+}
+
+/** What the monitor knows now about one entity (undefined: not watched in this process). */
+export type LiveBeat = { missed: number; state: HeartbeatView['state']; lastBeatMsAgo: number } | undefined;
+
 export interface EntityView {
   name: string;
   kind: Exclude<EntityRecord['kind'], 'global'>;
@@ -43,7 +56,7 @@ export interface EntityView {
   instance: number;
   lastExit: ExitStatus | null;
   lastError: string | null;
-  heartbeat: null;
+  heartbeat: HeartbeatView | null;
   conditions: ConditionView[];
   enabled: boolean;
   userState: string | null;
@@ -102,7 +115,12 @@ export function conditionView(c: ConditionRecord): ConditionView {
   };
 }
 
-export function entityView(e: EntityRecord): EntityView {
+function heartbeatView(e: EntityRecord, live: LiveBeat): HeartbeatView | null {
+  if (!e.heartbeat) return null;
+  return { ...e.heartbeat, missed: live?.missed ?? 0, state: live?.state ?? e.heartbeatState, lastBeatMsAgo: live ? Math.round(live.lastBeatMsAgo) : null };
+}
+
+export function entityView(e: EntityRecord, live?: LiveBeat): EntityView {
   return {
     name: e.name,
     kind: e.kind === 'global' ? 'placeholder' : e.kind,
@@ -113,7 +131,7 @@ export function entityView(e: EntityRecord): EntityView {
     instance: e.instance,
     lastExit: e.lastExit,
     lastError: e.lastError,
-    heartbeat: null,
+    heartbeat: heartbeatView(e, live),
     conditions: e.conditions.map(conditionView),
     enabled: e.enabled,
     userState: e.userState,
@@ -125,7 +143,7 @@ export function entityView(e: EntityRecord): EntityView {
   };
 }
 
-export function readStatus(store: Store, name?: string): StatusView {
+export function readStatus(store: Store, name?: string, live: (name: string) => LiveBeat = () => undefined): StatusView {
   const roles: Roles = store.roles();
   const all = store.allEntities();
   const global = all.find((e) => e.name === GLOBAL);
@@ -133,7 +151,7 @@ export function readStatus(store: Store, name?: string): StatusView {
   return {
     ham: { pid: roles.ham?.pid ?? null, epoch: roles.epoch, failures: roles.hamFailures },
     guardian: { pid: roles.guardian?.pid ?? null, failures: roles.guardianFailures },
-    entities: entities.map(entityView),
+    entities: entities.map((e) => entityView(e, live(e.name))),
     global: global && (name === undefined || name === GLOBAL) ? { enabled: global.enabled, conditions: global.conditions.map(conditionView) } : null,
     lastSeq: store.lastSeq(),
   };

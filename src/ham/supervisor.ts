@@ -23,6 +23,9 @@ import { isAbnormal } from './conditions.js';
 import { Dispatcher, emptyFired, logFired, type Fired } from './dispatch.js';
 import type { EventHub } from './events.js';
 import { Executor, type ActionResult } from './executor.js';
+import { HeartbeatMonitor } from './heartbeats.js';
+import type { Socket } from 'node:net';
+import type { HeartbeatSpec } from '../store/types.js';
 
 export interface SupervisorOptions {
   store: Store;
@@ -40,13 +43,15 @@ const STOP_GRACE_MS = 5000;
 const KILL_GRACE_MS = 2000;
 const FIRST_START_WAIT_MS = 5000;
 const SPAWNS_PER_TURN = 8;
+/** After a takeover, self-attached clients have this long (beyond their period) to re-attach. */
+const TAKEOVER_GRACE_MS = 1000;
 /** A restart that has not produced a running process by then has failed. */
 const RESTART_DEADLINE_MS = 30_000;
 
 /** What `attach` creates: a process the HAM spawns, one it adopts, or a name to fill later. */
 export interface NewEntity {
   name: string;
-  kind: 'spawned' | 'pid' | 'placeholder';
+  kind: 'spawned' | 'pid' | 'self' | 'placeholder';
   argv: string[];
   env: Record<string, string>;
   cwd: string;
@@ -65,6 +70,9 @@ export function blankEntity(n: NewEntity, id: number): EntityRecord {
     enabled: true,
     conditions: n.conditions,
     userState: null,
+    heartbeat: null,
+    heartbeatState: 'ok',
+    saved: null,
     desired: 'running',
     state: n.kind === 'placeholder' ? 'stopped' : 'starting',
     pid: null,
@@ -104,6 +112,9 @@ export class Supervisor {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   readonly dispatcher: Dispatcher;
   readonly executor: Executor;
+  readonly heartbeats: HeartbeatMonitor;
+  /** Self-attached entities by the connection that attached them. */
+  private readonly selves = new Map<Socket, Set<string>>();
   /** Bulk starts (apply, resume), a few per event-loop turn: each spawn() forks this process. */
   private readonly spawnQueue: { name: string; adoptPid?: number }[] = [];
   private pending: { o: Occurrence; resolve: (seq: number) => void; reject: (e: Error) => void; seenAt: number }[] = [];
@@ -132,11 +143,14 @@ export class Supervisor {
         write: (fn) => this.write(fn),
         restart: (run) => this.restartForRun(run),
         notify: (run, message) => this.publish({ ...emptyFired(), events: [this.write(() => this.dispatcher.notifyEvent({ seq: run.seq, entity: run.target }, message))] }),
-        heartbeatHealthy: () => undefined, // heartbeats come with self-attached clients
+        heartbeatHealthy: (name) => this.heartbeatHealthy(name),
       }),
       onDone: (run) => this.events.emit('run-done', run),
     });
     this.dispatcher = new Dispatcher(this.store, (t) => this.executor.busy(t));
+    this.heartbeats = new HeartbeatMonitor((name, level) => {
+      this.occur({ entity: name, type: level === 'low' ? 'heartbeat-missed-low' : 'heartbeat-missed-high' }).catch(() => undefined);
+    });
   }
 
   /**
@@ -148,9 +162,14 @@ export class Supervisor {
     this.inbox.start();
     for (const e of this.store.allEntities()) this.reconcile(e, fresh);
     this.executor.resumeAll();
+    // Self-attached entities get a fresh window plus a grace for their clients to
+    // reconnect (while the new Guardian boots beside us): a takeover is not silence.
+    const from = performance.now() + (fresh ? 0 : TAKEOVER_GRACE_MS);
+    for (const e of this.store.allEntities()) if (e.kind === 'self' && e.heartbeat && e.state === 'running') this.heartbeats.track(e.name, e.heartbeat, e.heartbeatState, from);
   }
 
   close(): void {
+    this.heartbeats.close();
     this.executor.close();
     this.inbox.close();
     for (const w of this.lifeWatches.values()) w.dispose();
@@ -316,6 +335,8 @@ export class Supervisor {
             o.state.from = t.userState;
             t.userState = o.state.to;
           }
+          if (o.type === 'heartbeat-missed-low') t.heartbeatState = 'missed-low';
+          if (o.type === 'heartbeat-missed-high') t.heartbeatState = 'missed-high';
           const first = fired.events.length;
           this.dispatcher.fireInTxn(o, t, fired);
           seqs.push(fired.events[first]!.seq);
@@ -333,9 +354,100 @@ export class Supervisor {
 
   /** After a commit: push events, write inline logs, start runs. */
   publish(f: Fired): void {
+    for (const name of f.healthy ?? []) this.heartbeats.reset(name);
     this.hub.publish(f.events);
     logFired(this.log, f);
     this.executor.start(f.runs, f.seenAt);
+  }
+
+  // ---- self-attached entities ----------------------------------------------
+
+  /**
+   * A process attaches itself. A re-attach by the same process (its library
+   * reconnecting after a takeover) keeps its instance; a new process of the
+   * same name is the next instance. Its pid is watched by a keeper (pidfd).
+   */
+  attachSelf(conn: Socket, a: { name: string; pid: number; heartbeat: HeartbeatSpec | null }): EntityRecord {
+    const id = procId(a.pid);
+    if (!id) throw new HamError({ code: 'bad-request', entity: a.name, message: `self-attach.pid: expected a running process, got ${a.pid}` });
+    const fired = emptyFired();
+    let adopt = false;
+    const e = this.write(() => {
+      const old = this.store.entity(a.name);
+      if (old && old.kind !== 'self' && old.kind !== 'placeholder') {
+        throw new HamError({ code: 'duplicate-entity', entity: a.name, message: `an entity named ${JSON.stringify(a.name)} is already attached (kind ${old.kind})` });
+      }
+      const same = old?.kind === 'self' && old.pid === a.pid && old.pidStart === id.start && old.state === 'running';
+      if (old && old.kind === 'self' && old.state === 'running' && !same && old.pid !== null && old.pidStart !== null && isAlive({ pid: old.pid, start: old.pidStart })) {
+        throw new HamError({ code: 'duplicate-entity', entity: a.name, message: `${JSON.stringify(a.name)} is attached by another live process (pid ${old.pid})` });
+      }
+      const rec: EntityRecord = old ? { ...old } : blankEntity({ name: a.name, kind: 'self', argv: [], env: {}, cwd: '/', conditions: [] }, this.store.nextId());
+      rec.heartbeat = a.heartbeat;
+      if (!same) {
+        rec.kind = 'self';
+        rec.pid = a.pid;
+        rec.pidStart = id.start;
+        rec.state = 'running';
+        rec.instance += 1;
+        rec.startedAt = Date.now();
+        rec.heartbeatState = 'ok';
+        rec.lastError = null;
+        adopt = true;
+        this.dispatcher.fireInTxn({ entity: a.name, type: 'attach', pid: a.pid }, rec, fired);
+      }
+      this.store.putEntity(rec);
+      return rec;
+    });
+    this.names.set(e.id, e.name);
+    this.publish(fired);
+    let bound = this.selves.get(conn);
+    if (!bound) {
+      bound = new Set();
+      this.selves.set(conn, bound);
+      conn.once('close', () => this.selfConnClosed(conn));
+    }
+    bound.add(e.name);
+    if (e.heartbeat) this.heartbeats.track(e.name, e.heartbeat, e.heartbeatState);
+    else this.heartbeats.untrack(e.name);
+    if (adopt) this.spawnNew(e.name, false, a.pid);
+    this.events.emit('change', e.name);
+    return e;
+  }
+
+  /** A beat from the connection that attached `name`; false if it did not. */
+  beat(conn: Socket, name: string): boolean {
+    return this.selves.get(conn)?.has(name) === true && this.heartbeats.beat(name);
+  }
+
+  /** Detach by the client itself: fires detach; the entity is removed. */
+  detachSelf(conn: Socket, name: string): void {
+    this.selves.get(conn)?.delete(name);
+    this.heartbeats.untrack(name);
+    this.detach(name);
+  }
+
+  /** The connection closed without a detach: for a live process that is its death (as in QNX). */
+  private selfConnClosed(conn: Socket): void {
+    const names = this.selves.get(conn);
+    this.selves.delete(conn);
+    for (const name of names ?? []) {
+      const e = this.store.entity(name);
+      if (!e || e.kind !== 'self' || e.state !== 'running') continue;
+      this.heartbeats.untrack(name);
+      // A process that exited is reported by its keeper, with what it knows; only a live one dies here.
+      if (e.pid === null || e.pidStart === null || !isAlive({ pid: e.pid, start: e.pidStart })) continue;
+      const fired = emptyFired();
+      fired.seenAt = performance.now();
+      this.update(name, (x) => this.recordDeath(x, { code: null, signal: null, core: false }, x.pid, null, Date.now(), fired));
+      this.publish(fired);
+      this.log('warn', 'self-attached entity closed its connection without detaching: death', { entity: name });
+    }
+  }
+
+  private heartbeatHealthy(name: string): void {
+    this.heartbeats.reset(name);
+    const e = this.store.entity(name);
+    if (e && e.heartbeatState !== 'ok') this.update(name, (x) => void (x.heartbeatState = 'ok'));
   }
 
   /** The global entity `*`, created on first use (its conditions match every entity). */
@@ -477,6 +589,11 @@ export class Supervisor {
 
   /** Inside a transaction: the entity died; fire its death conditions and decide. */
   private recordDeath(x: EntityRecord, exit: { code: number | null; signal: string | null; core: boolean }, pid: number | null, seq: number | null, now: number, fired: Fired): void {
+    if (x.kind === 'self' && x.state === 'dead') {
+      // Its connection already closed without a detach: that was the death.
+      processGone(x, seq);
+      return;
+    }
     const wasRunning = x.state === 'running';
     x.lastUptimeMs = x.startedAt !== null && wasRunning ? now - x.startedAt : null;
     x.lastExit = { code: exit.code, signal: exit.signal };
@@ -487,6 +604,7 @@ export class Supervisor {
       x.restartPending = false;
       return;
     }
+    if (x.kind === 'self') this.heartbeats.untrack(x.name);
     x.deaths += 1;
     x.state = 'dead';
     const f = this.dispatcher.fireInTxn({ entity: x.name, type: isAbnormal(exit) ? 'abnormal-death' : 'death', pid, exit }, x, fired);
@@ -619,6 +737,7 @@ export class Supervisor {
 
   private reconcile(e: EntityRecord, fresh: boolean): void {
     if (e.kind === 'placeholder' || e.kind === 'global') return;
+    if (e.kind === 'self' && e.desired === 'stopped') e = this.update(e.name, (x) => void (x.desired = 'running')) ?? e; // not ours to stop or start
     if (fresh && e.desired === 'stopped') {
       // `ham stop --all` stopped it; this `ham start` brings it back.
       const alive = e.state === 'running' || e.state === 'starting';

@@ -46,6 +46,20 @@ export const requestSchemas = {
   events: z.object({ since: z.number().int().nonnegative().default(0), limit: z.number().int().positive().max(10_000).default(1000), entity: ownerName.optional(), condition: z.string().optional() }).strict(),
   subscribe: z.object({ since: z.number().int().nonnegative().optional(), entity: ownerName.optional(), condition: z.string().optional() }).strict(),
   apply: z.object({ config: z.unknown(), dryRun: z.boolean().default(false) }).strict(),
+  'self-attach': z
+    .object({
+      name: entityName.refine((s) => s !== '*', "expected a name other than '*'"),
+      pid: z.number().int().positive(),
+      heartbeatMs: z.number().int().min(10, 'expected at least 10 ms').max(3_600_000).optional(),
+      missedLow: z.number().int().min(1).max(1000).default(3),
+      missedHigh: z.number().int().min(1).max(1000).optional(),
+    })
+    .strict()
+    .refine((a) => a.missedHigh === undefined || a.missedHigh >= a.missedLow, { message: 'expected missedHigh ≥ missedLow', path: ['missedHigh'] }),
+  'self-detach': z.object({ name: entityName }).strict(),
+  beat: z.object({ name: entityName }).strict(),
+  store: z.object({ name: entityName, value: z.unknown() }).strict(),
+  restore: z.object({ name: entityName }).strict(),
 } as const;
 
 export type Op = keyof typeof requestSchemas;

@@ -17,11 +17,20 @@ export interface Response {
   error?: ReturnType<HamError['toShape']>;
 }
 
+/**
+ * Heartbeats are notifications (id 0, no reply) and come by the hundred
+ * thousand: they skip the schema and go straight to this function.
+ */
+export type BeatHandler = (conn: Socket, name: string) => void;
+
 export class ControlServer {
   private readonly server: Server;
   private readonly conns = new Set<Socket>();
 
-  constructor(private readonly handlers: Handlers) {
+  constructor(
+    private readonly handlers: Handlers,
+    private readonly onBeat?: BeatHandler,
+  ) {
     this.server = createServer((c) => this.accept(c));
   }
 
@@ -62,7 +71,14 @@ export class ControlServer {
         conn.destroy();
         return;
       }
-      for (const f of frames) this.dispatch(conn, f).catch(() => conn.destroy());
+      for (const f of frames) {
+        const b = f as { id?: unknown; op?: unknown; args?: { name?: unknown } };
+        if (this.onBeat && b.op === 'beat' && b.id === 0 && typeof b.args?.name === 'string') {
+          this.onBeat(conn, b.args.name);
+          continue;
+        }
+        this.dispatch(conn, f).catch(() => conn.destroy());
+      }
     });
   }
 
@@ -79,7 +95,7 @@ export class ControlServer {
     } catch (e) {
       reply = { id, ok: false, error: HamError.from(e).toShape() };
     }
-    if (conn.destroyed) return;
+    if (conn.destroyed || id === 0) return; // id 0: a notification, never answered
     let out: Buffer;
     try {
       out = encodeFrame(reply);

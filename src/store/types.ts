@@ -23,7 +23,15 @@ export interface Settings {
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({ hangMs: 1000 });
 
 /** `global` is the entity `*`: its conditions match every entity. */
-export type EntityKind = 'spawned' | 'pid' | 'placeholder' | 'global';
+export type EntityKind = 'spawned' | 'pid' | 'self' | 'placeholder' | 'global';
+
+/** A self-attached entity's commitment to beat, and where it stands. */
+export interface HeartbeatSpec {
+  periodMs: number;
+  missedLow: number;
+  missedHigh: number;
+}
+export type HeartbeatState = 'ok' | 'missed-low' | 'missed-high';
 export type EntityState = 'starting' | 'running' | 'dead' | 'stopped' | 'failed';
 export const GLOBAL = '*';
 
@@ -46,6 +54,12 @@ export interface EntityRecord {
   conditions: ConditionRecord[];
   /** The last state the entity (or a detector) reported with `ham state`. */
   userState: string | null;
+  /** Self-attached with heartbeats: the commitment; null otherwise. */
+  heartbeat: HeartbeatSpec | null;
+  /** Written when it changes (not at every beat): missed-low/high fire once per episode. */
+  heartbeatState: HeartbeatState;
+  /** A value the entity stored for its next instance (`store()` / `restore()`). */
+  saved: unknown;
   /** What the HAM wants: `stopped` after `ham stop --all` or a deliberate stop. */
   desired: 'running' | 'stopped';
   state: EntityState;

@@ -1,0 +1,197 @@
+// The client library (what libham and corosync SAM give an application).
+// It reconnects by itself when the HAM changes hands, re-attaches its
+// self-attached entities (a re-attach counts as a beat, so no beat is lost to
+// a takeover) and resumes its subscriptions after the last event delivered:
+// no loss, no duplicates.
+import { HamError } from '../errors.js';
+import type { EventView } from '../ham/events.js';
+import { homePaths, resolveHome } from '../home.js';
+import type { Op, RequestArgs } from '../protocol/requests.js';
+import { Connection } from './connection.js';
+
+export interface AttachOptions {
+  /** Commit to a heartbeat every this many ms (omit: no heartbeat monitoring). */
+  heartbeatMs?: number;
+  /** Periods missed before heartbeat-missed-low (default 3). */
+  missedLow?: number;
+  /** Periods missed before heartbeat-missed-high (default 2 × missedLow). */
+  missedHigh?: number;
+}
+
+export interface EventFilter {
+  entity?: string;
+  condition?: string;
+}
+
+export interface Subscription {
+  /** The last sequence number delivered. */
+  readonly lastSeq: number;
+  close(): void;
+}
+
+const RETRY_MS = 10;
+
+export class HamClient {
+  private conn: Connection | undefined;
+  private connecting: Promise<Connection> | undefined;
+  private closed = false;
+  private readonly selves = new Map<string, SelfHandle>();
+  private readonly subs = new Set<Sub>();
+
+  constructor(private readonly socket: string) {}
+
+  /** Connected, or reconnecting until it is (a takeover takes tens of ms). */
+  async connection(): Promise<Connection> {
+    if (this.conn && !this.conn.closed) return this.conn;
+    if (this.closed) throw new HamError({ code: 'not-running', message: 'this client is closed' });
+    this.connecting ??= this.reconnect().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async reconnect(): Promise<Connection> {
+    for (;;) {
+      if (this.closed) throw new HamError({ code: 'not-running', message: 'this client is closed' });
+      try {
+        const c = await Connection.open(this.socket, 1000);
+        c.onClose(() => {
+          if (this.conn === c && !this.closed) void this.connection().catch(() => undefined);
+        });
+        // Re-attach and re-subscribe before anyone else uses it.
+        for (const h of this.selves.values()) await h.reattach(c);
+        for (const s of this.subs) await s.start(c);
+        this.conn = c;
+        return c;
+      } catch (e) {
+        if (e instanceof HamError && e.code !== 'not-running' && e.code !== 'timeout') throw e;
+        await new Promise((r) => setTimeout(r, RETRY_MS));
+      }
+    }
+  }
+
+  /** A request; across a takeover it waits for the new HAM and is sent again. */
+  async request<O extends Op>(op: O, args: Partial<RequestArgs<O>>): Promise<unknown> {
+    for (;;) {
+      const c = await this.connection();
+      try {
+        return await c.request(op, args);
+      } catch (e) {
+        if (!(e instanceof HamError) || e.code !== 'not-running' || this.closed) throw e;
+      }
+    }
+  }
+
+  /** Attach this process as entity `name`. */
+  async attachSelf(name: string, opts: AttachOptions = {}): Promise<SelfHandle> {
+    const h = new SelfHandle(this, name, opts);
+    await h.reattach(await this.connection());
+    this.selves.set(name, h);
+    return h;
+  }
+
+  /** Events matching `filter`, in order, from now on (or after `since`). */
+  async subscribe(filter: EventFilter, handler: (e: EventView) => void, since?: number): Promise<Subscription> {
+    const s = new Sub(filter, handler, since);
+    await s.start(await this.connection());
+    this.subs.add(s);
+    return { get lastSeq() { return s.lastSeq; }, close: () => void this.subs.delete(s) };
+  }
+
+  /** @internal */
+  forget(name: string): void {
+    this.selves.delete(name);
+  }
+
+  /** @internal the current connection, if any (beats are not queued: a re-attach is a beat). */
+  current(): Connection | undefined {
+    return this.conn && !this.conn.closed ? this.conn : undefined;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.conn?.close();
+  }
+}
+
+class Sub {
+  lastSeq = 0;
+  private active = false;
+
+  constructor(
+    private readonly filter: EventFilter,
+    private readonly handler: (e: EventView) => void,
+    since?: number,
+  ) {
+    if (since !== undefined) this.lastSeq = since;
+    this.active = since !== undefined;
+  }
+
+  async start(c: Connection): Promise<void> {
+    const args = { ...this.filter, ...(this.active ? { since: this.lastSeq } : {}) };
+    const r = (await c.subscribe(args, (ev) => {
+      const e = ev as EventView;
+      if (e.seq <= this.lastSeq) return; // already delivered before a reconnect
+      this.lastSeq = e.seq;
+      this.handler(e);
+    })) as { since: number };
+    if (!this.active) {
+      this.lastSeq = Math.max(this.lastSeq, r.since);
+      this.active = true;
+    }
+  }
+}
+
+/** What `attachSelf` returns. */
+export class SelfHandle {
+  /** How many times this entity has been started (1 for the first). */
+  instance = 0;
+  private saved: unknown = null;
+
+  constructor(
+    private readonly client: HamClient,
+    readonly name: string,
+    private readonly opts: AttachOptions,
+  ) {}
+
+  /** @internal (re)attach on a connection: a new HAM learns of us again. */
+  async reattach(c: Connection): Promise<void> {
+    const r = (await c.request('self-attach', { name: this.name, pid: process.pid, ...this.opts })) as { instance: number; saved: unknown };
+    this.instance = r.instance;
+    this.saved = r.saved;
+  }
+
+  /** One beat. Cheap (a notification, no reply); during a takeover the re-attach stands for it. */
+  heartbeat(): void {
+    this.client.current()?.notify('beat', { name: this.name });
+  }
+
+  raise(r: { type: string; class?: string; severity?: number }): Promise<number> {
+    return this.client.request('raise', { entity: this.name, ...r }).then((x) => (x as { seq: number }).seq);
+  }
+
+  state(state: string): Promise<number> {
+    return this.client.request('state', { entity: this.name, state }).then((x) => (x as { seq: number }).seq);
+  }
+
+  /** Keep a value for the next instance of this entity. */
+  async store(value: unknown): Promise<void> {
+    await this.client.request('store', { name: this.name, value });
+    this.saved = value;
+  }
+
+  /** What the previous instance stored (or this one, since). */
+  async restore(): Promise<unknown> {
+    return ((await this.client.request('restore', { name: this.name })) as { value: unknown }).value;
+  }
+
+  async detach(): Promise<void> {
+    this.client.forget(this.name);
+    await this.client.request('self-detach', { name: this.name });
+  }
+}
+
+/** Connect to the HAM serving a home (`home`, else HAM_HOME, else the default). */
+export async function connect(opts: { home?: string } = {}): Promise<HamClient> {
+  const client = new HamClient(homePaths(resolveHome(opts.home)).socket);
+  await client.connection();
+  return client;
+}

@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../src/paths.js';
+import { benchClients } from './clients.js';
 import { benchConditions } from './conditions.js';
 import { benchFootprint } from './footprint.js';
 import { fmt, machine, median, quantile } from './lib.js';
@@ -41,6 +42,17 @@ async function main(): Promise<void> {
     ['measure', 'result', 'physical limit (same run)', 'ratio', 'target'],
     [`occurrence → first action started (${c.latency.count} raises, ${c.entities} entities)`, `median ${fmt(c.latency.p50 ?? NaN)} ms, p99 ${fmt(c.latency.p99 ?? NaN)} ms, max ${fmt(c.latency.max ?? NaN)} ms`, '-', '-', 'median ≤ 1 ms, p99 ≤ 10 ms'],
     [`raise → log action, end to end (${c.raises} raises, 4 connections × 256 in flight)`, `${Math.round(c.raisesPerSec)} events/s`, `${Math.round(c.pingsPerSec)} pings/s (same load, no store work)`, `${(c.raisesPerSec / c.pingsPerSec).toFixed(2)}×`, '≥ 20,000 events/s'],
+  ];
+
+  process.stdout.write('self-attached clients with 1,000 entities...\n');
+  const k = await benchClients(1000, quick ? 100_000 : 300_000, 100, quick ? 500 : 2000);
+  const late = (l: typeof k.lateness): string => `median ${fmt(l.p50 ?? NaN)} ms, p99 ${fmt(l.p99 ?? NaN)} ms, max ${fmt(l.max ?? NaN)} ms`;
+  const clients = [
+    ['measure', 'result', 'reference (same run)', 'target'],
+    [`heartbeats ingested (${k.beats} beats, ${k.entities} entities on 10 connections)`, `${Math.round(k.beatsPerSec)} beats/s`, `${Math.round(k.pingsPerSec)} pings/s (request/reply)`, '≥ 100,000 beats/s'],
+    [`missed heartbeat → mark fired, past its deadline (${k.lateness.count} marks; beats on spread phases, entities falling silent one by one)`, late(k.lateness), '-', 'p99 ≤ 10 ms'],
+    [`the same, thundering herd (${k.herd.count} marks: all ${k.entities} silent in the same millisecond)`, late(k.herd), '-', 'p99 ≤ 10 ms'],
+    [`event fan-out (${k.events} events × ${k.subscribers} subscribers)`, `${Math.round(k.deliveriesPerSec)} deliveries/s`, '-', '-'],
   ];
 
   process.stdout.write('footprint with 100 entities...\n');
@@ -86,6 +98,15 @@ counters are committed and the log line is written.
 
 ${md(cond)}
 
+## Self-attached clients
+
+Heartbeats are notifications (no reply) that only touch memory; the monitor
+keeps one heap entry per entity and a single timer. Lateness is measured in
+the HAM from each mark's deadline (last beat + marks × period) to the moment
+it fires (the event is committed in the same turn or the next).
+
+${md(clients)}
+
 ## Footprint
 
 Ours measured in this run; the peers' columns are copied from
@@ -99,7 +120,7 @@ ${md(foot)}
 
 Samples (ms): bare ${r.bare.map(fmt).join(' ')}; restart ${r.hamParent.map(fmt).join(' ')}; after takeover ${r.afterTakeover.map(fmt).join(' ')}; HAM answered ${t.answered.map(fmt).join(' ')}; hang ${t.hangTakeover.map(fmt).join(' ')}.
 `;
-  process.stdout.write(`\n${md(table)}\n\n${md(cond)}\n\n${md(foot)}\n`);
+  process.stdout.write(`\n${md(table)}\n\n${md(cond)}\n\n${md(clients)}\n\n${md(foot)}\n`);
   writeFileSync(join(PACKAGE_ROOT, 'BENCHMARKS.md'), out);
   process.stdout.write('\nwrote BENCHMARKS.md\n');
 }

@@ -32,6 +32,10 @@ export class LatencyRing {
   private readonly buf = new Float64Array(16_384);
   private n = 0;
 
+  clear(): void {
+    this.n = 0;
+  }
+
   add(ms: number): void {
     this.buf[this.n++ % this.buf.length] = ms;
   }

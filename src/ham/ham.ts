@@ -55,7 +55,21 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
 
   const server = new ControlServer({
     ping: () => ({ pid: process.pid, epoch }),
-    stats: () => ({ firstActionLatencyMs: supervisor.executor.latency.summary(), entities: store.allEntities().length, lastSeq: store.lastSeq(), rssBytes: process.memoryUsage().rss }),
+    stats: ({ reset }) => {
+      const out = {
+        firstActionLatencyMs: supervisor.executor.latency.summary(),
+        heartbeatLatenessMs: supervisor.heartbeats.lateness.summary(),
+        beats: supervisor.heartbeats.beats,
+        entities: store.allEntities().length,
+        lastSeq: store.lastSeq(),
+        rssBytes: process.memoryUsage().rss,
+      };
+      if (reset) {
+        supervisor.executor.latency.clear();
+        supervisor.heartbeats.lateness.clear();
+      }
+      return out;
+    },
     status: ({ name }) => {
       if (name !== undefined && name !== GLOBAL) supervisor.mustGet(name);
       return readStatus(store, name, (n) => supervisor.heartbeats.view(n));

@@ -9,6 +9,7 @@
 // pass without a beat, missed-high at `missedHigh`; only a heartbeat-healthy
 // action (or a new instance) ends the episode.
 import type { HeartbeatSpec, HeartbeatState } from '../store/types.js';
+import { LatencyRing } from './executor.js';
 
 interface Tracked {
   spec: HeartbeatSpec;
@@ -26,7 +27,9 @@ export class HeartbeatMonitor {
   private timer: NodeJS.Timeout | undefined;
   private armedAt = Infinity;
   /** How late each mark fired past its deadline (ms), for the benchmark and `stats`. */
-  readonly lateness: number[] = [];
+  readonly lateness = new LatencyRing();
+  /** Beats accepted since start. */
+  beats = 0;
 
   constructor(private readonly onMissed: Missed) {}
 
@@ -45,6 +48,7 @@ export class HeartbeatMonitor {
     const t = this.tracked.get(name);
     if (!t) return false;
     t.last = now;
+    this.beats++;
     return true;
   }
 
@@ -105,8 +109,7 @@ export class HeartbeatMonitor {
       if (deadline <= now) {
         const level = t.state === 'ok' ? 'low' : 'high';
         t.state = level === 'low' ? 'missed-low' : 'missed-high';
-        this.lateness.push(now - deadline);
-        if (this.lateness.length > 16_384) this.lateness.splice(0, 8192);
+        this.lateness.add(now - deadline);
         this.onMissed(name, level, now - deadline);
         // missed-low fired: still check for missed-high (from the same last beat).
       }

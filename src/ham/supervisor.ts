@@ -43,6 +43,7 @@ const STOP_GRACE_MS = 5000;
 const KILL_GRACE_MS = 2000;
 const FIRST_START_WAIT_MS = 5000;
 const SPAWNS_PER_TURN = 8;
+const OCCURRENCES_PER_TXN = 64;
 /** After a takeover, self-attached clients have this long (beyond their period) to re-attach. */
 const TAKEOVER_GRACE_MS = 1000;
 /** A restart that has not produced a running process by then has failed. */
@@ -314,8 +315,9 @@ export class Supervisor {
   }
 
   private flush(): void {
-    const batch = this.pending;
-    this.pending = [];
+    // A bounded batch per turn: timers (heartbeat deadlines) run between batches.
+    const batch = this.pending.splice(0, OCCURRENCES_PER_TXN);
+    if (this.pending.length) setImmediate(() => this.flush());
     this.flushBatch(batch);
   }
 

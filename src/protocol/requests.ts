@@ -21,7 +21,7 @@ const actionPath = z.array(itemName).min(1, 'expected an action name').max(4);
 
 export const requestSchemas = {
   ping: z.object({}).strict(),
-  stats: z.object({}).strict(),
+  stats: z.object({ reset: z.boolean().default(false) }).strict(),
   status: z.object({ name: ownerName.optional() }).strict(),
   attach: z
     .object({

@@ -85,9 +85,11 @@ export class ControlServer {
   private async dispatch(conn: Socket, frame: unknown): Promise<void> {
     const id = typeof frame === 'object' && frame !== null && typeof (frame as { id?: unknown }).id === 'number' ? (frame as { id: number }).id : 0;
     let reply: Response;
+    let notification = false;
     try {
       const env = envelope.safeParse(frame);
       if (!env.success) throw validationError('request', frame, env.error);
+      notification = env.data.id === 0; // a well-formed request with id 0 wants no answer
       const { op, args } = env.data;
       if (!isOp(op)) throw new HamError({ code: 'unknown-command', message: `unknown command ${JSON.stringify(op)}, expected one of ${Object.keys(this.handlers).join(', ')}` });
       const handler = this.handlers[op] as (a: unknown, c: Socket, id: number) => unknown;
@@ -95,7 +97,7 @@ export class ControlServer {
     } catch (e) {
       reply = { id, ok: false, error: HamError.from(e).toShape() };
     }
-    if (conn.destroyed || id === 0) return; // id 0: a notification, never answered
+    if (conn.destroyed || notification) return;
     let out: Buffer;
     try {
       out = encodeFrame(reply);

@@ -64,7 +64,18 @@ export async function startBenchPair(opts: { hangMs?: number } = {}): Promise<Pa
 }
 
 export function killAll(needle: string): void {
-  for (const pid of findProcesses((argv) => argv.some((a) => a.includes(needle)))) {
+  const marked = findProcesses((argv) => argv.some((a) => a.includes(needle)));
+  // Entities run in their own process groups under their keepers: kill the keepers' children too.
+  const keepers = new Set(marked);
+  const children = findProcesses(() => true).filter((pid) => {
+    try {
+      const st = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      return keepers.has(Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      return false;
+    }
+  });
+  for (const pid of [...children, ...marked]) {
     for (const target of [-pid, pid]) {
       try {
         process.kill(target, 'SIGKILL');

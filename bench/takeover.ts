@@ -56,4 +56,3 @@ export async function benchTakeover(n: number, hangRounds: number): Promise<Take
   return { nodeStart, answered, pairRestored, hangMs, hangTakeover };
 }
 
-export const medianOf = median;

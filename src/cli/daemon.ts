@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { connect, type Connection } from '../client/connection.js';
 import { HamError } from '../errors.js';
-import { ensureHome, homePaths } from '../home.js';
+import { ensureHome } from '../home.js';
 import type { StatusView } from '../ham/status.js';
 import { DAEMON_MAIN } from '../paths.js';
 import { isAlive, startTime } from '../proc/procfs.js';
@@ -84,6 +84,3 @@ export async function stopPair(home: string, all: boolean): Promise<StatusView |
   return before;
 }
 
-export function socketPath(home: string): string {
-  return homePaths(home).socket;
-}

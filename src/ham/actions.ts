@@ -2,7 +2,6 @@
 // reason; none throws. `restart` is the supervisor's (it owns the keepers).
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, watch } from 'node:fs';
-import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { HomePaths } from '../home.js';
 import type { Logger } from '../log.js';
@@ -163,4 +162,3 @@ function execute(a: ActionSpec, run: RunRecord, target: EntityRecord | undefined
   });
 }
 
-export const SIGNAL_NAMES = Object.keys(constants.signals);

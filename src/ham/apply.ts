@@ -14,7 +14,6 @@ import type { ConditionRecord, ConditionSpec } from '../store/model.js';
 import { GLOBAL, type EntityRecord } from '../store/types.js';
 import { restartCount, toConditionRecord } from './conditions.js';
 import { checkExecutable } from './executable.js';
-import type { Manager } from './manage.js';
 import type { NewEntity, Supervisor } from './supervisor.js';
 
 const entityConfig = z
@@ -137,7 +136,7 @@ function planConditions(current: ConditionRecord[], declared: ConditionSpec[], d
   return changed ? next : undefined;
 }
 
-export async function applyConfig(sup: Supervisor, _manager: Manager, config: unknown, o: { dryRun: boolean; cwd: string; baseEnv: Record<string, string> }): Promise<{ dryRun: boolean; changes: Change[] }> {
+export async function applyConfig(sup: Supervisor, config: unknown, o: { dryRun: boolean; cwd: string; baseEnv: Record<string, string> }): Promise<{ dryRun: boolean; changes: Change[] }> {
   const declared = validate(config, o.cwd, o.baseEnv);
   const changes: Change[] = [];
   const creates: NewEntity[] = [];

@@ -43,10 +43,6 @@ function stripCounters(a: ActionSpec): ActionSpec {
   return spec as ActionSpec;
 }
 
-export function hasRestart(list: ActionSpec[]): boolean {
-  return list.some((a) => a.kind === 'restart');
-}
-
 /** Every action kind in a list, fail-actions included. */
 export function kindsIn(list: ActionSpec[], out = new Set<string>()): Set<string> {
   for (const a of list) {

@@ -142,7 +142,7 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
       return { name };
     },
     restore: ({ name }) => ({ name, value: supervisor.mustGet(name).saved ?? null, instance: supervisor.mustGet(name).instance }),
-    apply: ({ config, dryRun }) => applyConfig(supervisor, manager, config, { dryRun, cwd: process.cwd(), baseEnv }),
+    apply: ({ config, dryRun }) => applyConfig(supervisor, config, { dryRun, cwd: process.cwd(), baseEnv }),
     stop: async ({ all }) => {
       refuseWhileStopping();
       stopping = true;

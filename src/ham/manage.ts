@@ -7,7 +7,7 @@ import type { ActionRecord, ActionSpec, ConditionRecord } from '../store/model.j
 import { GLOBAL, type EntityRecord } from '../store/types.js';
 import { enabledActions, restartCount, toActionRecord, toConditionRecord } from './conditions.js';
 import { emptyFired } from './dispatch.js';
-import { blankEntity, type Supervisor } from './supervisor.js';
+import type { Supervisor } from './supervisor.js';
 
 export class Manager {
   constructor(private readonly sup: Supervisor) {}
@@ -118,5 +118,3 @@ const unknownCondition = (entity: string, name: string): HamError => new HamErro
 const unknownAction = (entity: string, condition: string, path: string[]): HamError =>
   new HamError({ code: 'unknown-action', entity, message: `condition ${condition} of ${entity} has no action ${JSON.stringify(path.join('/'))}` });
 
-export { blankEntity };
-export type { ActionSpec };

@@ -2,7 +2,7 @@
 // `ham apply -f`, so a field is named the same way in both errors.
 import { constants } from 'node:os';
 import { z } from 'zod';
-import { ACTION_KINDS, CONDITION_TYPES, LOG_LEVELS, type ActionSpec, type ConditionSpec } from '../store/model.js';
+import { CONDITION_TYPES, LOG_LEVELS, type ActionSpec, type ConditionSpec } from '../store/model.js';
 
 export const itemName = z
   .string()
@@ -92,8 +92,6 @@ function listSchema(depth: number): z.ZodType<ActionSpec[], z.ZodTypeDef, unknow
 
 export const actionSpec = actionSchema(3);
 export const actionList = listSchema(3);
-
-export const ACTION_KIND_LIST = ACTION_KINDS;
 
 export const conditionBody = z
   .object({

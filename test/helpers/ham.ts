@@ -1,6 +1,6 @@
 // Helpers for tests that run the real CLI and daemons on a temporary home.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '../../src/client/connection.js';
@@ -128,10 +128,32 @@ export function tempHome(): TestHome {
   };
 }
 
-/** SIGKILL every process (and its group) whose command line mentions `needle`. */
+/** Children of these pids (entities are children of their keepers, in their own process groups). */
+function childrenOf(parents: Set<number>): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (parents.has(ppid)) out.push(pid);
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/**
+ * SIGKILL every process (and its group) whose command line mentions `needle`,
+ * and every child of those (an entity's command line need not mention the home,
+ * and it runs in its own process group under its keeper).
+ */
 export function killAll(needle: string): void {
   for (let round = 0; round < 3; round++) {
-    const pids = findProcesses((argv) => argv.some((a) => a.includes(needle)));
+    const marked = findProcesses((argv) => argv.some((a) => a.includes(needle)));
+    const pids = [...childrenOf(new Set(marked)), ...marked];
     if (pids.length === 0) return;
     for (const pid of pids) {
       for (const target of [-pid, pid]) {
@@ -152,9 +174,6 @@ export function killAll(needle: string): void {
   }
 }
 
-export function kill(pid: number, sig: NodeJS.Signals): void {
-  process.kill(pid, sig);
-}
 
 /** One request over the socket, in this process. */
 export async function request<T = unknown>(home: string, op: string, args: object): Promise<T> {

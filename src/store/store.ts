@@ -10,6 +10,26 @@ import { HamError } from '../errors.js';
 import type { EventRecord, RunRecord } from './model.js';
 import { DEFAULT_SETTINGS, type EntityRecord, type Roles, type Settings } from './types.js';
 
+/**
+ * Fields added since a record may have been written: a store written by an
+ * older ham reads as if they had their defaults (a HAM must not die on it).
+ */
+const ENTITY_DEFAULTS: Partial<EntityRecord> = {
+  enabled: true,
+  conditions: [],
+  userState: null,
+  heartbeat: null,
+  heartbeatState: 'ok',
+  saved: null,
+  restartPending: false,
+  failedStartAt: null,
+  lastUptimeMs: null,
+};
+
+function upgrade(e: EntityRecord | undefined): EntityRecord | undefined {
+  return e && { ...ENTITY_DEFAULTS, ...e };
+}
+
 /** The event log keeps this many events; older ones are dropped as new ones come. */
 export const EVENTS_KEPT = 10_000;
 
@@ -82,7 +102,7 @@ export class Store {
   }
 
   entity(name: string): EntityRecord | undefined {
-    return this.entities.get(name);
+    return upgrade(this.entities.get(name));
   }
 
   putEntity(e: EntityRecord): void {
@@ -95,7 +115,7 @@ export class Store {
 
   allEntities(): EntityRecord[] {
     const out: EntityRecord[] = [];
-    for (const { value } of this.entities.getRange()) out.push(value);
+    for (const { value } of this.entities.getRange()) out.push(upgrade(value)!);
     return out;
   }
 

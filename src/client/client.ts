@@ -30,6 +30,7 @@ export interface Subscription {
 }
 
 const RETRY_MS = 10;
+const RETRY_MAX_MS = 500;
 
 export class HamClient {
   private conn: Connection | undefined;
@@ -49,6 +50,8 @@ export class HamClient {
   }
 
   private async reconnect(): Promise<Connection> {
+    // Fast at first (a takeover takes tens of ms), then gently while no HAM runs at all.
+    let wait = RETRY_MS;
     for (;;) {
       if (this.closed) throw new HamError({ code: 'not-running', message: 'this client is closed' });
       try {
@@ -63,7 +66,8 @@ export class HamClient {
         return c;
       } catch (e) {
         if (e instanceof HamError && e.code !== 'not-running' && e.code !== 'timeout') throw e;
-        await new Promise((r) => setTimeout(r, RETRY_MS));
+        await new Promise((r) => setTimeout(r, wait));
+        wait = Math.min(wait * 2, RETRY_MAX_MS);
       }
     }
   }

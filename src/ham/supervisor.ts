@@ -170,6 +170,8 @@ export class Supervisor {
   }
 
   close(): void {
+    // `ham stop` closes every client connection next: that is not their deaths.
+    this.selves.clear();
     this.heartbeats.close();
     this.executor.close();
     this.inbox.close();

@@ -85,6 +85,18 @@ describe('self-attached clients', () => {
     expect(entity(await status(t.home), 'app0')).toMatchObject({ state: 'running', pid: second.proc.pid, instance: 2 });
   });
 
+  it('ham stop then start: a self-attached client is not dead, it re-attaches to the new pair', async () => {
+    const { proc } = await client(100, 1, 'keep');
+    expect((await hamJson<{ stopped: boolean }>(t.home, ['stop'])).stopped).toBe(true);
+    await hamJson(t.home, ['start', '--hang-ms', '3000']);
+    const s = await waitStatus(t.home, 'keep0 beating the new HAM', (x) => {
+      const h = entity(x, 'keep0').heartbeat;
+      return h !== null && h.lastBeatMsAgo !== null && h.lastBeatMsAgo < 300;
+    });
+    expect(entity(s, 'keep0')).toMatchObject({ state: 'running', deaths: 0, instance: 1, pid: proc.pid });
+    expect((await events(t.home)).filter((e) => e.entity === 'keep0').map((e) => e.condition)).toEqual(['attach']);
+  });
+
   it('detach fires detach and removes the entity; the process lives on', async () => {
     const c = await connect({ home: t.home });
     try {

@@ -59,6 +59,8 @@ export class Executor {
   private readonly queues = new Map<string, RunRecord[]>();
   private readonly active = new Set<string>();
   private closed = false;
+  /** Runs queued or running in this process: a run is never started twice. */
+  private readonly started = new Set<number>();
   /** When each run's occurrence was seen, for runs fired in this process (performance.now()). */
   private readonly firedAt = new Map<number, number>();
   readonly latency = new LatencyRing();
@@ -72,6 +74,8 @@ export class Executor {
 
   start(runs: RunRecord[], seenAt?: number): void {
     for (const r of runs) {
+      if (this.started.has(r.id)) continue;
+      this.started.add(r.id);
       if (seenAt !== undefined) this.firedAt.set(r.id, seenAt);
       if (r.independent) void this.launch(r);
       else {
@@ -118,6 +122,7 @@ export class Executor {
     }
     if (this.closed) return;
     this.firedAt.delete(run.id);
+    this.started.delete(run.id);
     this.o.write(() => this.o.store.removeRun(run.id));
     this.o.onDone?.(run);
   }

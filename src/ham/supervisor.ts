@@ -160,9 +160,11 @@ export class Supervisor {
    */
   resume(fresh: boolean): void {
     for (const e of this.store.allEntities()) this.names.set(e.id, e.name);
+    // Runs left by the previous HAM first: the inbox and reconcile below may fire
+    // new runs, which must neither be started twice nor overtake the old ones.
+    this.executor.resumeAll();
     this.inbox.start();
     for (const e of this.store.allEntities()) this.reconcile(e, fresh);
-    this.executor.resumeAll();
     // Self-attached entities get a fresh window plus a grace for their clients to
     // reconnect (while the new Guardian boots beside us): a takeover is not silence.
     const from = performance.now() + (fresh ? 0 : TAKEOVER_GRACE_MS);

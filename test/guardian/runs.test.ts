@@ -83,3 +83,20 @@ describe('an action list interrupted by a takeover', () => {
     expect(procsWith(`${t.home}/svc`)).toEqual([entity(s, 'svc').pid]);
   });
 });
+
+describe('a death while no HAM runs', () => {
+  it('its fired list runs exactly once when the pair comes back', async () => {
+    const file = join(t.home, 'paged.txt');
+    await hamJson(t.home, ['attach', 'lone', '--', ...sleeper(`${t.home}/lone`)]);
+    await request(t.home, 'condition-add', { entity: 'lone', name: 'died', condition: { type: 'death', actions: [log(file, 'paged')] } });
+    const pid = entity(await status(t.home), 'lone').pid!;
+    await hamJson(t.home, ['stop']);
+    process.kill(pid, 'SIGKILL'); // its keeper records the death; no HAM to hear it
+    await waitFor('lone gone', () => procsWith(`${t.home}/lone`).length === 0);
+    await hamJson(t.home, ['start', '--hang-ms', '3000']);
+    await waitStatus(t.home, 'the death applied', (s) => entity(s, 'lone').deaths === 1);
+    await waitFor('the page', () => lines(file).length >= 1);
+    await waitFor('the run finished', async () => entity(await status(t.home), 'lone').conditions[0]!.actions[0]!.runs === 1);
+    expect(lines(file)).toEqual(['paged']);
+  });
+});

@@ -59,8 +59,17 @@ export class HamClient {
         c.onClose(() => {
           if (this.conn === c && !this.closed) void this.connection().catch(() => undefined);
         });
-        // Re-attach and re-subscribe before anyone else uses it.
-        for (const h of this.selves.values()) await h.reattach(c);
+        // Re-attach and re-subscribe before anyone else uses it. One that is
+        // refused (say, the name is taken now) is dropped; the others go on.
+        for (const [name, h] of this.selves) {
+          try {
+            await h.reattach(c);
+          } catch (e) {
+            if (c.closed) throw e;
+            h.lost = HamError.from(e);
+            this.selves.delete(name);
+          }
+        }
         for (const s of this.subs) await s.start(c);
         this.conn = c;
         return c;
@@ -72,10 +81,14 @@ export class HamClient {
     }
   }
 
-  /** A request; across a takeover it waits for the new HAM and is sent again. */
-  async request<O extends Op>(op: O, args: Partial<RequestArgs<O>>): Promise<unknown> {
+  /** A request; across a takeover it waits for the new HAM and is sent again (for at most `deadlineMs`). */
+  async request<O extends Op>(op: O, args: Partial<RequestArgs<O>>, deadlineMs = 30_000): Promise<unknown> {
+    const deadline = Date.now() + deadlineMs;
     for (;;) {
-      const c = await this.connection();
+      const c = await Promise.race([
+        this.connection(),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new HamError({ code: 'not-running', message: `no HAM answered within ${deadlineMs} ms` })), Math.max(0, deadline - Date.now())).unref()),
+      ]);
       try {
         return await c.request(op, args);
       } catch (e) {
@@ -94,10 +107,26 @@ export class HamClient {
 
   /** Events matching `filter`, in order, from now on (or after `since`). */
   async subscribe(filter: EventFilter, handler: (e: EventView) => void, since?: number): Promise<Subscription> {
-    const s = new Sub(filter, handler, since);
+    const s = new Sub(filter, handler, since, () => this.resubscribe(s));
     await s.start(await this.connection());
     this.subs.add(s);
-    return { get lastSeq() { return s.lastSeq; }, close: () => void this.subs.delete(s) };
+    return {
+      get lastSeq() {
+        return s.lastSeq;
+      },
+      close: () => {
+        s.closed = true;
+        this.subs.delete(s);
+      },
+    };
+  }
+
+  /** The HAM ended a subscription (it fell behind): resume it from its last event. */
+  private resubscribe(s: Sub): void {
+    if (this.closed || s.closed) return;
+    void this.connection()
+      .then((c) => s.start(c))
+      .catch(() => undefined); // a reconnect re-subscribes it anyway
   }
 
   /** @internal */
@@ -118,12 +147,14 @@ export class HamClient {
 
 class Sub {
   lastSeq = 0;
+  closed = false;
   private active = false;
 
   constructor(
     private readonly filter: EventFilter,
     private readonly handler: (e: EventView) => void,
-    since?: number,
+    since: number | undefined,
+    private readonly onEnd: () => void,
   ) {
     if (since !== undefined) this.lastSeq = since;
     this.active = since !== undefined;
@@ -131,12 +162,16 @@ class Sub {
 
   async start(c: Connection): Promise<void> {
     const args = { ...this.filter, ...(this.active ? { since: this.lastSeq } : {}) };
-    const r = (await c.subscribe(args, (ev) => {
-      const e = ev as EventView;
-      if (e.seq <= this.lastSeq) return; // already delivered before a reconnect
-      this.lastSeq = e.seq;
-      this.handler(e);
-    })) as { since: number };
+    const r = (await c.subscribe(
+      args,
+      (ev) => {
+        const e = ev as EventView;
+        if (this.closed || e.seq <= this.lastSeq) return; // closed, or delivered before a reconnect
+        this.lastSeq = e.seq;
+        this.handler(e);
+      },
+      () => this.onEnd(),
+    )) as { since: number };
     if (!this.active) {
       this.lastSeq = Math.max(this.lastSeq, r.since);
       this.active = true;
@@ -148,6 +183,8 @@ class Sub {
 export class SelfHandle {
   /** How many times this entity has been started (1 for the first). */
   instance = 0;
+  /** Set when a re-attach after a reconnect was refused: this handle no longer speaks for the entity. */
+  lost: HamError | undefined;
   private saved: unknown = null;
 
   constructor(

@@ -14,6 +14,7 @@ export class Connection {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly streams = new Map<number, (event: unknown) => void>();
+  private readonly streamErrors = new Map<number, (e: HamError) => void>();
   private closeHandlers: (() => void)[] = [];
   private readonly decoder = new FrameDecoder();
 
@@ -73,9 +74,10 @@ export class Connection {
   }
 
   /** Subscribe to events; `onEvent` gets each one in order. Resolves with the reply. */
-  subscribe(args: Partial<RequestArgs<'subscribe'>>, onEvent: (event: unknown) => void): Promise<unknown> {
+  subscribe(args: Partial<RequestArgs<'subscribe'>>, onEvent: (event: unknown) => void, onEnd?: (e: HamError) => void): Promise<unknown> {
     const id = this.nextId;
     this.streams.set(id, onEvent);
+    if (onEnd) this.streamErrors.set(id, onEnd);
     return this.request('subscribe', args, 30_000);
   }
 
@@ -95,6 +97,13 @@ export class Connection {
       return;
     }
     const p = this.pending.get(msg.id);
+    if (!p && !msg.ok && this.streams.has(msg.id)) {
+      // The HAM ended this subscription (e.g. it fell too far behind).
+      this.streams.delete(msg.id);
+      this.streamErrors.get(msg.id)?.(new HamError(msg.error ?? { code: 'internal', message: 'subscription ended' }));
+      this.streamErrors.delete(msg.id);
+      return;
+    }
     if (!p) return;
     this.pending.delete(msg.id);
     if (msg.ok) p.resolve(msg.result);

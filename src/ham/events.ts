@@ -56,7 +56,7 @@ export class EventHub {
     if (!eventMatches(sub.filter, e)) return true;
     if (sub.conn.writableLength > SUBSCRIBER_BACKLOG_BYTES) {
       const err = new HamError({ code: 'timeout', message: `subscriber fell ${sub.conn.writableLength} bytes behind (at most ${SUBSCRIBER_BACKLOG_BYTES}); resume with since=${e.seq - 1}` });
-      sub.conn.end(encodeFrame({ id: sub.id, ok: false, error: err.toShape() }));
+      sub.conn.write(encodeFrame({ id: sub.id, ok: false, error: err.toShape() })); // only this subscription ends
       return false;
     }
     sub.conn.write(encodeFrame({ id: sub.id, event: eventView(e) }));

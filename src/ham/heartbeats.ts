@@ -19,6 +19,8 @@ interface Tracked {
   due: number;
 }
 
+const MAX_TIMER_MS = 2_147_483_647;
+
 export type Missed = (name: string, level: 'low' | 'high', lateMs: number) => void;
 
 export class HeartbeatMonitor {
@@ -94,7 +96,8 @@ export class HeartbeatMonitor {
     if (!top || top.at >= this.armedAt) return;
     clearTimeout(this.timer);
     this.armedAt = top.at;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, top.at - performance.now()));
+    // setTimeout takes at most 2^31-1 ms; a later deadline is simply checked again then.
+    this.timer = setTimeout(() => this.fire(), Math.min(MAX_TIMER_MS, Math.max(0, top.at - performance.now())));
   }
 
   private fire(): void {

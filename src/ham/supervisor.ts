@@ -114,8 +114,10 @@ export class Supervisor {
   readonly dispatcher: Dispatcher;
   readonly executor: Executor;
   readonly heartbeats: HeartbeatMonitor;
-  /** Self-attached entities by the connection that attached them. */
+  /** Self-attached entities by the connection that attached them... */
   private readonly selves = new Map<Socket, Set<string>>();
+  /** ...and the one connection each name belongs to now (a re-attach moves it). */
+  private readonly owners = new Map<string, Socket>();
   /** Bulk starts (apply, resume), a few per event-loop turn: each spawn() forks this process. */
   private readonly spawnQueue: { name: string; adoptPid?: number }[] = [];
   private pending: { o: Occurrence; resolve: (seq: number) => void; reject: (e: Error) => void; seenAt: number }[] = [];
@@ -174,6 +176,7 @@ export class Supervisor {
   close(): void {
     // `ham stop` closes every client connection next: that is not their deaths.
     this.selves.clear();
+    this.owners.clear();
     this.heartbeats.close();
     this.executor.close();
     this.inbox.close();
@@ -273,6 +276,10 @@ export class Supervisor {
   detach(name: string): void {
     const e = this.mustGet(name);
     if (name === GLOBAL) throw new HamError({ code: 'bad-request', entity: name, message: 'the global entity * cannot be detached' });
+    this.heartbeats.untrack(name);
+    const owner = this.owners.get(name);
+    if (owner) this.selves.get(owner)?.delete(name);
+    this.owners.delete(name);
     this.unwatch(name);
     this.cancelTimer(name);
     if (e.keeper && isAlive(e.keeper)) detachKeeper(e.keeper);
@@ -378,8 +385,11 @@ export class Supervisor {
     if (!id) throw new HamError({ code: 'bad-request', entity: a.name, message: `self-attach.pid: expected a running process, got ${a.pid}` });
     const fired = emptyFired();
     let adopt = false;
+    // Set inside the transaction (a holder: TypeScript does not follow assignments in closures).
+    const previous: { k: { keeper: NonNullable<EntityRecord['keeper']>; awaiting: number | null; id: number } | null } = { k: null };
     const e = this.write(() => {
       const old = this.store.entity(a.name);
+      if (old?.keeper) previous.k = { keeper: old.keeper, awaiting: old.awaiting, id: old.id };
       if (old && old.kind !== 'self' && old.kind !== 'placeholder') {
         throw new HamError({ code: 'duplicate-entity', entity: a.name, message: `an entity named ${JSON.stringify(a.name)} is already attached (kind ${old.kind})` });
       }
@@ -413,16 +423,31 @@ export class Supervisor {
       conn.once('close', () => this.selfConnClosed(conn));
     }
     bound.add(e.name);
+    const prev = this.owners.get(e.name);
+    if (prev && prev !== conn) this.selves.get(prev)?.delete(e.name); // its old connection no longer speaks for it
+    this.owners.set(e.name, conn);
     if (e.heartbeat) this.heartbeats.track(e.name, e.heartbeat, e.heartbeatState);
     else this.heartbeats.untrack(e.name);
-    if (adopt) this.spawnNew(e.name, false, a.pid);
+    if (adopt) {
+      const k = previous.k;
+      if (k) {
+        // The previous instance's keeper watches a pid that is not ours any more: let it go.
+        if (this.lifeWatches.get(e.name)?.serial === k.keeper.serial) this.unwatch(e.name);
+        if (isAlive(k.keeper)) {
+          if (k.awaiting !== null) commandKeeper(this.paths, k.id, k.keeper.serial, 'x', k.awaiting);
+          else detachKeeper(k.keeper);
+        }
+        removeKeeperDir(this.paths, k.id, k.keeper.serial);
+      }
+      this.spawnNew(e.name, false, a.pid);
+    }
     this.events.emit('change', e.name);
     return e;
   }
 
   /** A beat from the connection that attached `name`; false if it did not. */
   beat(conn: Socket, name: string): boolean {
-    return this.selves.get(conn)?.has(name) === true && this.heartbeats.beat(name);
+    return this.owners.get(name) === conn && this.heartbeats.beat(name);
   }
 
   /** Detach by the client itself: fires detach; the entity is removed. */
@@ -437,6 +462,8 @@ export class Supervisor {
     const names = this.selves.get(conn);
     this.selves.delete(conn);
     for (const name of names ?? []) {
+      if (this.owners.get(name) !== conn) continue; // re-attached elsewhere, or detached
+      this.owners.delete(name);
       const e = this.store.entity(name);
       if (!e || e.kind !== 'self' || e.state !== 'running') continue;
       this.heartbeats.untrack(name);

@@ -97,6 +97,23 @@ describe('self-attached clients', () => {
     expect((await events(t.home)).filter((e) => e.entity === 'keep0').map((e) => e.condition)).toEqual(['attach']);
   });
 
+  it('a name detached by an admin and taken by another process: the first dying does not kill the second', async () => {
+    const a = await client(100, 1, 'svc');
+    await hamJson(t.home, ['detach', 'svc0']);
+    const b = await client(100, 1, 'svc');
+    expect(b.attached[0]!.instance).toBe(1);
+    a.proc.kill('SIGKILL');
+    await waitFor('a gone', () => a.proc.exitCode !== null || a.proc.signalCode !== null);
+    // Let the HAM see a's connection close, then check b's entity is untouched.
+    await waitFor('b beating', async () => {
+      const h = entity(await status(t.home), 'svc0').heartbeat;
+      return h !== null && h.lastBeatMsAgo !== null && h.lastBeatMsAgo < 250;
+    });
+    const s = await status(t.home);
+    expect(entity(s, 'svc0')).toMatchObject({ state: 'running', pid: b.proc.pid, deaths: 0 });
+    expect((await events(t.home)).filter((e) => e.entity === 'svc0' && e.condition === 'death')).toEqual([]);
+  });
+
   it('detach fires detach and removes the entity; the process lives on', async () => {
     const c = await connect({ home: t.home });
     try {

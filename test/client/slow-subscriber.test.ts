@@ -36,16 +36,19 @@ describe('a slow subscriber', () => {
     expect((await status(t.home)).lastSeq).toBeGreaterThanOrEqual(N);
     await waitFor('the fast subscriber to have everything', async () => fast >= (await status(t.home)).lastSeq, 60_000);
 
-    // Now read what the slow one was sent: events, then the error, then the end.
+    // Now read what the slow one was sent: events, then the error that ends the subscription.
     const dec = new FrameDecoder();
     const frames: { event?: { seq: number }; ok?: boolean; error?: { message: string } }[] = [];
     slow.on('data', (d: Buffer) => frames.push(...(dec.push(d) as typeof frames)));
-    const ended = new Promise((r) => slow.once('close', r));
     slow.resume();
-    await ended;
+    await waitFor('the error frame', () => frames.some((f) => f.ok === false));
     const err = frames.find((f) => f.ok === false);
+    // The connection itself stays usable (only the subscription ended).
+    slow.write(encodeFrame({ id: 8, op: 'ping', args: {} }));
+    await waitFor('the ping answered on the same connection', () => frames.some((f) => (f as { id?: number }).id === 8 && f.ok === true));
     expect(err?.error?.message).toMatch(/subscriber fell \d+ bytes behind \(at most \d+\); resume with since=\d+/);
     const delivered = frames.filter((f) => f.event).map((f) => f.event!.seq);
+    slow.destroy();
     const resumeAt = Number(/since=(\d+)/.exec(err!.error!.message)![1]);
     expect(delivered.length).toBeLessThan(N); // it was cut off before the end
     expect(delivered).toEqual(Array.from({ length: delivered.length }, (_, i) => i + 1)); // in order, no gap

@@ -60,7 +60,7 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
         firstActionLatencyMs: supervisor.executor.latency.summary(),
         heartbeatLatenessMs: supervisor.heartbeats.lateness.summary(),
         beats: supervisor.heartbeats.beats,
-        entities: store.allEntities().length,
+        entities: store.entityCount(),
         lastSeq: store.lastSeq(),
         rssBytes: process.memoryUsage().rss,
       };

@@ -113,6 +113,11 @@ export class Store {
     this.entities.removeSync(name);
   }
 
+  /** How many entities, without decoding them. */
+  entityCount(): number {
+    return this.entities.getKeysCount();
+  }
+
   allEntities(): EntityRecord[] {
     const out: EntityRecord[] = [];
     for (const { value } of this.entities.getRange()) out.push(upgrade(value)!);

@@ -8,7 +8,7 @@ import { Connection } from '../src/client/connection.js';
 import { startPair, stopPair } from '../src/cli/daemon.js';
 import type { StatusView } from '../src/ham/status.js';
 import { homePaths } from '../src/home.js';
-import { findProcesses, startTime } from '../src/proc/procfs.js';
+import { childrenOf, findProcesses, startTime } from '../src/proc/procfs.js';
 
 /** Wall-clock time in ms with µs resolution (comparable with `date +%s%N`). */
 export const nowMs = (): number => performance.timeOrigin + performance.now();
@@ -66,16 +66,7 @@ export async function startBenchPair(opts: { hangMs?: number } = {}): Promise<Pa
 export function killAll(needle: string): void {
   const marked = findProcesses((argv) => argv.some((a) => a.includes(needle)));
   // Entities run in their own process groups under their keepers: kill the keepers' children too.
-  const keepers = new Set(marked);
-  const children = findProcesses(() => true).filter((pid) => {
-    try {
-      const st = readFileSync(`/proc/${pid}/stat`, 'latin1');
-      return keepers.has(Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      return false;
-    }
-  });
-  for (const pid of [...children, ...marked]) {
+  for (const pid of [...childrenOf(new Set(marked)), ...marked]) {
     for (const target of [-pid, pid]) {
       try {
         process.kill(target, 'SIGKILL');

@@ -70,6 +70,18 @@ export function findProcesses(match: (argv: string[]) => boolean): number[] {
   return found;
 }
 
+/** Live processes whose parent is one of `parents`. */
+export function childrenOf(parents: Set<number>): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid)) continue;
+    const s = readStat(pid);
+    if (s && s.state !== 'Z' && parents.has(s.ppid)) found.push(pid);
+  }
+  return found;
+}
+
 /** Send a signal to exactly this process; false if it was already gone. */
 export function signalProc(id: ProcId, signal: NodeJS.Signals | number): boolean {
   if (!isAlive(id)) return false;

@@ -1,11 +1,11 @@
 // Helpers for tests that run the real CLI and daemons on a temporary home.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '../../src/client/connection.js';
 import { CLI_MAIN } from '../../src/paths.js';
-import { findProcesses, isStopped } from '../../src/proc/procfs.js';
+import { childrenOf, findProcesses, isStopped } from '../../src/proc/procfs.js';
 import type { StatusView } from '../../src/ham/status.js';
 
 export interface Run {
@@ -126,23 +126,6 @@ export function tempHome(): TestHome {
       rmSync(home, { recursive: true, force: true });
     },
   };
-}
-
-/** Children of these pids (entities are children of their keepers, in their own process groups). */
-function childrenOf(parents: Set<number>): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (parents.has(ppid)) out.push(pid);
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
 }
 
 /**

@@ -42,6 +42,10 @@ export function formatEntity(e: EntityView): string {
     ['keeper pid', String(e.keeperPid ?? '-')],
     ['started at', e.startedAt ?? '-'],
   ];
+  if (e.health) {
+    const h = e.health;
+    lines.push(['health check', `every ${h.intervalMs} ms, timeout ${h.timeoutMs} ms, then ${h.signal} and SIGKILL after ${h.graceMs} ms; ${h.failures} failed${h.failing ? `; FAILING since ${h.failing.since}: ${h.failing.reason}` : ''}`]);
+  }
   if (e.heartbeat) {
     const h = e.heartbeat;
     lines.push(['heartbeat', `every ${h.periodMs} ms, marks ${h.missedLow}/${h.missedHigh}, ${h.state}, ${h.missed} missed, last beat ${h.lastBeatMsAgo === null ? '-' : `${h.lastBeatMsAgo} ms ago`}`]);

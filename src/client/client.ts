@@ -3,6 +3,7 @@
 // self-attached entities (a re-attach counts as a beat, so no beat is lost to
 // a takeover) and resumes its subscriptions after the last event delivered:
 // no loss, no duplicates.
+import { randomUUID } from 'node:crypto';
 import { HamError } from '../errors.js';
 import type { EventView } from '../ham/events.js';
 import { homePaths, resolveHome } from '../home.js';
@@ -16,6 +17,21 @@ export interface AttachOptions {
   missedLow?: number;
   /** Periods missed before heartbeat-missed-high (default 2 × missedLow). */
   missedHigh?: number;
+  /** A health check the HAM calls; a failure gets the warning signal, then SIGKILL. */
+  healthCheck?: HealthCheckOptions;
+}
+
+export interface HealthCheckOptions {
+  /** The HAM calls `check` every this many ms. */
+  intervalMs: number;
+  /** An answer later than this is a failure (default: intervalMs). */
+  timeoutMs?: number;
+  /** Sent first on a failure (default SIGTERM)... */
+  signal?: NodeJS.Signals;
+  /** ...then SIGKILL after this many ms (default 5000). */
+  graceMs?: number;
+  /** Healthy: true. False, a throw or a rejection is a failure (its message is kept). */
+  check: () => boolean | Promise<boolean>;
 }
 
 export interface EventFilter {
@@ -56,6 +72,9 @@ export class HamClient {
       if (this.closed) throw new HamError({ code: 'not-running', message: 'this client is closed' });
       try {
         const c = await Connection.open(this.socket, 1000);
+        c.onCall((call) => {
+          if (call.op === 'health-check') this.selves.get(call.name)?.answer(c, call.call);
+        });
         c.onClose(() => {
           if (this.conn === c && !this.closed) void this.connection().catch(() => undefined);
         });
@@ -195,9 +214,24 @@ export class SelfHandle {
 
   /** @internal (re)attach on a connection: a new HAM learns of us again. */
   async reattach(c: Connection): Promise<void> {
-    const r = (await c.request('self-attach', { name: this.name, pid: process.pid, ...this.opts })) as { instance: number; saved: unknown };
+    const { healthCheck, ...beats } = this.opts;
+    const health = healthCheck && { intervalMs: healthCheck.intervalMs, timeoutMs: healthCheck.timeoutMs, signal: healthCheck.signal, graceMs: healthCheck.graceMs };
+    const r = (await c.request('self-attach', { name: this.name, pid: process.pid, ...beats, ...(health ? { health: dropUndefined(health) as RequestArgs<'self-attach'>['health'] } : {}) })) as { instance: number; saved: unknown };
     this.instance = r.instance;
     this.saved = r.saved;
+  }
+
+  /** @internal the HAM asks: run the check and answer on the connection that asked. */
+  answer(c: Connection, call: number): void {
+    const check = this.opts.healthCheck?.check;
+    if (!check) return;
+    const reply = (healthy: boolean, message?: string): void => c.notify('health-reply', { name: this.name, call, healthy, ...(message ? { message: message.slice(0, 1024) } : {}) });
+    Promise.resolve()
+      .then(check)
+      .then(
+        (ok) => reply(ok === true, ok === true ? undefined : `the check returned ${JSON.stringify(ok)}`),
+        (e: unknown) => reply(false, `the check threw: ${e instanceof Error ? e.message : String(e)}`),
+      );
   }
 
   /** One beat. Cheap (a notification, no reply); during a takeover the re-attach stands for it. */
@@ -205,12 +239,14 @@ export class SelfHandle {
     this.client.current()?.notify('beat', { name: this.name });
   }
 
+  /** Raise an event on this entity. Sent again across a takeover, it still happens once (an idempotency key). */
   raise(r: { type: string; class?: string; severity?: number }): Promise<number> {
-    return this.client.request('raise', { entity: this.name, ...r }).then((x) => (x as { seq: number }).seq);
+    return this.client.request('raise', { entity: this.name, ...r, key: newKey() }).then((x) => (x as { seq: number }).seq);
   }
 
+  /** Report this entity's state (once, as `raise`). */
   state(state: string): Promise<number> {
-    return this.client.request('state', { entity: this.name, state }).then((x) => (x as { seq: number }).seq);
+    return this.client.request('state', { entity: this.name, state, key: newKey() }).then((x) => (x as { seq: number }).seq);
   }
 
   /** Keep a value for the next instance of this entity. */
@@ -235,4 +271,13 @@ export async function connect(opts: { home?: string } = {}): Promise<HamClient> 
   const client = new HamClient(homePaths(resolveHome(opts.home)).socket);
   await client.connection();
   return client;
+}
+
+/** Unique per request: this process, and a random part (a pid is reused; a UUID is not). */
+function newKey(): string {
+  return `${process.pid}:${randomUUID()}`;
+}
+
+function dropUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }

@@ -10,17 +10,36 @@ interface Pending {
   reject: (e: HamError) => void;
 }
 
+/** A call the HAM makes to the client (a health check), answered with a notification. */
+export interface HamCall {
+  call: number;
+  op: string;
+  name: string;
+}
+
+interface Incoming {
+  id: number;
+  ok: boolean;
+  result?: unknown;
+  error?: HamErrorShape;
+  event?: unknown;
+  call?: number;
+  op?: unknown;
+  name?: unknown;
+}
+
 export class Connection {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly streams = new Map<number, (event: unknown) => void>();
   private readonly streamErrors = new Map<number, (e: HamError) => void>();
   private closeHandlers: (() => void)[] = [];
+  private callHandler: ((call: HamCall) => void) | undefined;
   private readonly decoder = new FrameDecoder();
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
-      for (const f of this.decoder.push(chunk)) this.receive(f as { id: number; ok: boolean; result?: unknown; error?: HamErrorShape; event?: unknown });
+      for (const f of this.decoder.push(chunk)) this.receive(f as Incoming);
     });
     socket.on('close', () => {
       for (const h of this.closeHandlers) h();
@@ -81,6 +100,11 @@ export class Connection {
     return this.request('subscribe', args, 30_000);
   }
 
+  /** Calls from the HAM (health checks) on this connection. */
+  onCall(h: (call: HamCall) => void): void {
+    this.callHandler = h;
+  }
+
   /** Called once when the connection closes (e.g. the HAM changed hands). */
   onClose(h: () => void): void {
     this.closeHandlers.push(h);
@@ -91,7 +115,11 @@ export class Connection {
     this.socket.destroy();
   }
 
-  private receive(msg: { id: number; ok: boolean; result?: unknown; error?: HamErrorShape; event?: unknown }): void {
+  private receive(msg: Incoming): void {
+    if (msg.call !== undefined) {
+      if (typeof msg.op === 'string' && typeof msg.name === 'string') this.callHandler?.({ call: msg.call, op: msg.op, name: msg.name });
+      return;
+    }
     if (msg.event !== undefined) {
       this.streams.get(msg.id)?.(msg.event);
       return;

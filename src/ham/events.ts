@@ -17,7 +17,7 @@ export interface EventView {
 }
 
 export function eventView(e: EventRecord): EventView {
-  const { seq, time, entity, type, ...rest } = e;
+  const { seq, time, entity, type, key: _key, ...rest } = e;
   return { seq, time: new Date(time).toISOString(), entity, condition: type, ...rest };
 }
 

@@ -60,6 +60,7 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
         firstActionLatencyMs: supervisor.executor.latency.summary(),
         heartbeatLatenessMs: supervisor.heartbeats.lateness.summary(),
         beats: supervisor.heartbeats.beats,
+        healthChecks: { passed: supervisor.health.passed, failed: supervisor.health.failed },
         entities: store.entityCount(),
         lastSeq: store.lastSeq(),
         rssBytes: process.memoryUsage().rss,
@@ -101,12 +102,12 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
       manager.enable(entity, condition, path, enabled);
       return { entity, condition, action: path?.join('/'), enabled };
     },
-    raise: async ({ entity, type, class: cls, severity }) => {
+    raise: async ({ entity, type, class: cls, severity, key }) => {
       const raise = { type, ...(cls !== undefined ? { class: cls } : {}), ...(severity !== undefined ? { severity } : {}) };
-      return { seq: await supervisor.occur({ entity, type: 'raise', raise }) };
+      return { seq: await supervisor.occur({ entity, type: 'raise', raise, ...(key !== undefined ? { key } : {}) }) };
     },
-    state: async ({ entity, state }) => {
-      return { seq: await supervisor.occur({ entity, type: 'state', state: { from: null, to: state } }) };
+    state: async ({ entity, state, key }) => {
+      return { seq: await supervisor.occur({ entity, type: 'state', state: { from: null, to: state }, ...(key !== undefined ? { key } : {}) }) };
     },
     events: ({ since, limit, entity, condition }) => {
       const filter = { entity, condition };
@@ -123,15 +124,19 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
       hub.add(conn, id, filter);
       return { since: from, lastSeq: store.lastSeq(), gap: from + 1 < oldest };
     },
-    'self-attach': ({ name, pid, heartbeatMs, missedLow, missedHigh }, conn) => {
+    'self-attach': ({ name, pid, heartbeatMs, missedLow, missedHigh, health }, conn) => {
       refuseWhileStopping();
       const heartbeat = heartbeatMs === undefined ? null : { periodMs: heartbeatMs, missedLow, missedHigh: missedHigh ?? missedLow * 2 };
-      const e = supervisor.attachSelf(conn, { name, pid, heartbeat });
+      const e = supervisor.attachSelf(conn, { name, pid, heartbeat, health: health ?? null });
       return { ...entityView(e, supervisor.heartbeats.view(e.name)), saved: e.saved };
     },
     'self-detach': ({ name }, conn) => {
       supervisor.detachSelf(conn, name);
       return { name };
+    },
+    'health-reply': ({ name, call, healthy, message }, conn) => {
+      supervisor.healthReply(conn, name, call, healthy, message);
+      return null;
     },
     beat: ({ name }, conn) => {
       if (!supervisor.beat(conn, name)) throw new HamError({ code: 'bad-request', entity: name, message: `beat: ${JSON.stringify(name)} is not attached with heartbeats by this connection` });

@@ -43,6 +43,17 @@ export interface HeartbeatView {
   lastBeatMsAgo: number | null;
 }
 
+export interface HealthView {
+  intervalMs: number;
+  timeoutMs: number;
+  signal: string;
+  graceMs: number;
+  /** Failures over all instances. */
+  failures: number;
+  /** A failure being carried out: the warning signal went, SIGKILL is due at `killAt`. */
+  failing: { since: string; killAt: string; reason: string } | null;
+}
+
 /** What the monitor knows now about one entity (undefined: not watched in this process). */
 export type LiveBeat = { missed: number; state: HeartbeatView['state']; lastBeatMsAgo: number } | undefined;
 
@@ -57,6 +68,8 @@ export interface EntityView {
   lastExit: ExitStatus | null;
   lastError: string | null;
   heartbeat: HeartbeatView | null;
+  /** The health check its client registered, and how it went. */
+  health: HealthView | null;
   conditions: ConditionView[];
   enabled: boolean;
   userState: string | null;
@@ -132,6 +145,7 @@ export function entityView(e: EntityRecord, live?: LiveBeat): EntityView {
     lastExit: e.lastExit,
     lastError: e.lastError,
     heartbeat: heartbeatView(e, live),
+    health: e.health ? { ...e.health, failures: e.healthFailures, failing: e.healthFailing && { since: iso(e.healthFailing.at)!, killAt: iso(e.healthFailing.killAt)!, reason: e.healthFailing.reason } } : null,
     conditions: e.conditions.map(conditionView),
     enabled: e.enabled,
     userState: e.userState,

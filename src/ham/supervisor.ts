@@ -13,7 +13,7 @@ import { Inbox, type InboxItem, type KeeperRecord, type Verdict } from '../keepe
 import { commandKeeper, decodeWaitStatus, detachKeeper, keeperDir, removeKeeperDir, spawnKeeper, watchLife } from '../keeper/link.js';
 import type { Logger } from '../log.js';
 import { errnoName } from '../proc/names.js';
-import { findProcesses, isAlive, procId, type ProcId } from '../proc/procfs.js';
+import { findProcesses, isAlive, procId, signalProc, type ProcId } from '../proc/procfs.js';
 import type { Occurrence, RunRecord } from '../store/model.js';
 import type { Store } from '../store/store.js';
 import { GLOBAL, type EntityRecord } from '../store/types.js';
@@ -23,9 +23,11 @@ import { isAbnormal } from './conditions.js';
 import { Dispatcher, emptyFired, logFired, type Fired } from './dispatch.js';
 import type { EventHub } from './events.js';
 import { Executor, type ActionResult } from './executor.js';
+import { HealthChecker } from './health.js';
 import { HeartbeatMonitor } from './heartbeats.js';
 import type { Socket } from 'node:net';
-import type { HeartbeatSpec } from '../store/types.js';
+import { encodeFrame } from '../protocol/frame.js';
+import type { HealthSpec, HeartbeatSpec } from '../store/types.js';
 
 export interface SupervisorOptions {
   store: Store;
@@ -72,6 +74,9 @@ export function blankEntity(n: NewEntity, id: number): EntityRecord {
     conditions: n.conditions,
     userState: null,
     heartbeat: null,
+    health: null,
+    healthFailing: null,
+    healthFailures: 0,
     heartbeatState: 'ok',
     saved: null,
     desired: 'running',
@@ -114,6 +119,9 @@ export class Supervisor {
   readonly dispatcher: Dispatcher;
   readonly executor: Executor;
   readonly heartbeats: HeartbeatMonitor;
+  readonly health: HealthChecker;
+  /** SIGKILLs due after a failed health check's grace, by entity. */
+  private readonly healthKills = new Map<string, NodeJS.Timeout>();
   /** Self-attached entities by the connection that attached them... */
   private readonly selves = new Map<Socket, Set<string>>();
   /** ...and the one connection each name belongs to now (a re-attach moves it). */
@@ -154,6 +162,15 @@ export class Supervisor {
     this.heartbeats = new HeartbeatMonitor((name, level) => {
       this.occur({ entity: name, type: level === 'low' ? 'heartbeat-missed-low' : 'heartbeat-missed-high' }).catch(() => undefined);
     });
+    this.health = new HealthChecker(
+      (name, call) => {
+        const conn = this.owners.get(name);
+        if (!conn || conn.destroyed) return false;
+        conn.write(encodeFrame({ id: 0, call, op: 'health-check', name }));
+        return true;
+      },
+      (name, reason) => this.healthFailed(name, reason),
+    );
   }
 
   /**
@@ -169,8 +186,13 @@ export class Supervisor {
     for (const e of this.store.allEntities()) this.reconcile(e, fresh);
     // Self-attached entities get a fresh window plus a grace for their clients to
     // reconnect (while the new Guardian boots beside us): a takeover is not silence.
-    const from = performance.now() + (fresh ? 0 : TAKEOVER_GRACE_MS);
-    for (const e of this.store.allEntities()) if (e.kind === 'self' && e.heartbeat && e.state === 'running') this.heartbeats.track(e.name, e.heartbeat, e.heartbeatState, from);
+    const grace = fresh ? 0 : TAKEOVER_GRACE_MS;
+    for (const e of this.store.allEntities()) {
+      if (e.state !== 'running') continue;
+      if (e.heartbeat) this.heartbeats.track(e.name, e.heartbeat, e.heartbeatState, performance.now() + grace);
+      if (e.healthFailing) this.scheduleHealthKill(e.name, e.healthFailing.killAt);
+      else if (e.health) this.health.track(e.name, e.health, e.health.intervalMs + grace);
+    }
   }
 
   close(): void {
@@ -178,6 +200,9 @@ export class Supervisor {
     this.selves.clear();
     this.owners.clear();
     this.heartbeats.close();
+    this.health.close();
+    for (const t of this.healthKills.values()) clearTimeout(t);
+    this.healthKills.clear();
     this.executor.close();
     this.inbox.close();
     for (const w of this.lifeWatches.values()) w.dispose();
@@ -277,6 +302,7 @@ export class Supervisor {
     const e = this.mustGet(name);
     if (name === GLOBAL) throw new HamError({ code: 'bad-request', entity: name, message: 'the global entity * cannot be detached' });
     this.heartbeats.untrack(name);
+    this.forgetHealth(name);
     const owner = this.owners.get(name);
     if (owner) this.selves.get(owner)?.delete(name);
     this.owners.delete(name);
@@ -344,6 +370,11 @@ export class Supervisor {
           const t = touched.get(o.entity) ?? this.store.entity(o.entity);
           if (!t) throw new HamError({ code: 'unknown-entity', entity: o.entity, message: `no entity named ${JSON.stringify(o.entity)}` });
           touched.set(o.entity, t);
+          const made = o.key === undefined ? undefined : this.store.keyedSeq(o.key);
+          if (made !== undefined) {
+            seqs.push(made); // sent again after a takeover: it happened once
+            continue;
+          }
           if (o.state) {
             o.state.from = t.userState;
             t.userState = o.state.to;
@@ -362,6 +393,7 @@ export class Supervisor {
       return;
     }
     this.publish(fired);
+    failpoint('occurrences-committed'); // crash tests: committed, not yet answered
     batch.forEach((p, i) => p.resolve(seqs[i]!));
   }
 
@@ -379,8 +411,10 @@ export class Supervisor {
    * A process attaches itself. A re-attach by the same process (its library
    * reconnecting after a takeover) keeps its instance; a new process of the
    * same name is the next instance. Its pid is watched by a keeper (pidfd).
+   * The process of a spawned or pid entity may attach itself too (to beat or
+   * be health-checked): it joins that entity, which stays what it is.
    */
-  attachSelf(conn: Socket, a: { name: string; pid: number; heartbeat: HeartbeatSpec | null }): EntityRecord {
+  attachSelf(conn: Socket, a: { name: string; pid: number; heartbeat: HeartbeatSpec | null; health: HealthSpec | null }): EntityRecord {
     const id = procId(a.pid);
     if (!id) throw new HamError({ code: 'bad-request', entity: a.name, message: `self-attach.pid: expected a running process, got ${a.pid}` });
     const fired = emptyFired();
@@ -390,15 +424,17 @@ export class Supervisor {
     const e = this.write(() => {
       const old = this.store.entity(a.name);
       if (old?.keeper) previous.k = { keeper: old.keeper, awaiting: old.awaiting, id: old.id };
-      if (old && old.kind !== 'self' && old.kind !== 'placeholder') {
-        throw new HamError({ code: 'duplicate-entity', entity: a.name, message: `an entity named ${JSON.stringify(a.name)} is already attached (kind ${old.kind})` });
+      const joins = (old?.kind === 'spawned' || old?.kind === 'pid') && old.pid === a.pid && old.pidStart === id.start && old.state === 'running';
+      if (old && old.kind !== 'self' && old.kind !== 'placeholder' && !joins) {
+        throw new HamError({ code: 'duplicate-entity', entity: a.name, message: `an entity named ${JSON.stringify(a.name)} is already attached (kind ${old.kind}${old.pid !== null ? `, pid ${old.pid}` : ''}); only its own process (pid ${old.pid ?? 'none'}) may attach itself to it, not pid ${a.pid}` });
       }
-      const same = old?.kind === 'self' && old.pid === a.pid && old.pidStart === id.start && old.state === 'running';
+      const same = joins || (old?.kind === 'self' && old.pid === a.pid && old.pidStart === id.start && old.state === 'running');
       if (old && old.kind === 'self' && old.state === 'running' && !same && old.pid !== null && old.pidStart !== null && isAlive({ pid: old.pid, start: old.pidStart })) {
         throw new HamError({ code: 'duplicate-entity', entity: a.name, message: `${JSON.stringify(a.name)} is attached by another live process (pid ${old.pid})` });
       }
       const rec: EntityRecord = old ? { ...old } : blankEntity({ name: a.name, kind: 'self', argv: [], env: {}, cwd: '/', conditions: [] }, this.store.nextId());
       rec.heartbeat = a.heartbeat;
+      rec.health = a.health;
       if (!same) {
         rec.kind = 'self';
         rec.pid = a.pid;
@@ -428,6 +464,9 @@ export class Supervisor {
     this.owners.set(e.name, conn);
     if (e.heartbeat) this.heartbeats.track(e.name, e.heartbeat, e.heartbeatState);
     else this.heartbeats.untrack(e.name);
+    // A check already failed for this instance: its SIGKILL is coming, no more calls.
+    if (e.health && !e.healthFailing) this.health.track(e.name, e.health);
+    else if (!e.health) this.health.untrack(e.name);
     if (adopt) {
       const k = previous.k;
       if (k) {
@@ -465,6 +504,8 @@ export class Supervisor {
       if (this.owners.get(name) !== conn) continue; // re-attached elsewhere, or detached
       this.owners.delete(name);
       const e = this.store.entity(name);
+      // A spawned or pid entity's process that joined is watched by its keeper;
+      // if it stays silent, its heartbeats say so.
       if (!e || e.kind !== 'self' || e.state !== 'running') continue;
       this.heartbeats.untrack(name);
       // A process that exited is reported by its keeper, with what it knows; only a live one dies here.
@@ -475,6 +516,47 @@ export class Supervisor {
       this.publish(fired);
       this.log('warn', 'self-attached entity closed its connection without detaching: death', { entity: name });
     }
+  }
+
+  /** The client's answer to a health-check call, from the connection that owns `name`. */
+  healthReply(conn: Socket, name: string, call: number, healthy: boolean, message?: string): void {
+    if (this.owners.get(name) === conn) this.health.reply(name, call, healthy, message);
+  }
+
+  /** A health check failed: record it and fire its conditions, send the warning signal, SIGKILL after the grace. */
+  private healthFailed(name: string, reason: string): void {
+    const fired = emptyFired();
+    fired.seenAt = performance.now();
+    const e = this.update(name, (x) => {
+      if (x.state !== 'running' || x.pid === null || x.pidStart === null || !x.health || x.healthFailing) return;
+      x.healthFailures += 1;
+      x.healthFailing = { at: Date.now(), killAt: Date.now() + x.health.graceMs, pid: x.pid, pidStart: x.pidStart, reason };
+      this.dispatcher.fireInTxn({ entity: name, type: 'health-check-failed', pid: x.pid, detail: reason }, x, fired);
+    });
+    if (!e?.healthFailing || !e.health) return;
+    this.publish(fired);
+    this.log('warn', `health check failed: sending ${e.health.signal}, SIGKILL in ${e.health.graceMs} ms`, { entity: name, pid: e.pid, reason });
+    if (e.health.graceMs > 0) signalProc({ pid: e.healthFailing.pid, start: e.healthFailing.pidStart }, e.health.signal as NodeJS.Signals);
+    this.scheduleHealthKill(name, e.healthFailing.killAt);
+  }
+
+  private scheduleHealthKill(name: string, at: number): void {
+    clearTimeout(this.healthKills.get(name));
+    const t = setTimeout(() => {
+      this.healthKills.delete(name);
+      const e = this.store.entity(name);
+      const f = e?.healthFailing;
+      if (!e || !f || e.pid !== f.pid || !isAlive({ pid: f.pid, start: f.pidStart })) return;
+      this.log('warn', 'health check failed and the grace is over: SIGKILL', { entity: name, pid: f.pid });
+      this.signalGroup(e, 'SIGKILL');
+    }, Math.max(0, at - Date.now()));
+    this.healthKills.set(name, t);
+  }
+
+  private forgetHealth(name: string): void {
+    this.health.untrack(name);
+    clearTimeout(this.healthKills.get(name));
+    this.healthKills.delete(name);
   }
 
   private heartbeatHealthy(name: string): void {
@@ -628,6 +710,8 @@ export class Supervisor {
       return;
     }
     const wasRunning = x.state === 'running';
+    const health = x.healthFailing;
+    this.forgetHealth(x.name);
     x.lastUptimeMs = x.startedAt !== null && wasRunning ? now - x.startedAt : null;
     x.lastExit = { code: exit.code, signal: exit.signal };
     x.diedAt = now;
@@ -637,10 +721,11 @@ export class Supervisor {
       x.restartPending = false;
       return;
     }
-    if (x.kind === 'self') this.heartbeats.untrack(x.name);
+    this.heartbeats.untrack(x.name);
     x.deaths += 1;
     x.state = 'dead';
-    const f = this.dispatcher.fireInTxn({ entity: x.name, type: isAbnormal(exit) ? 'abnormal-death' : 'death', pid, exit }, x, fired);
+    const detail = health ? `after a failed health check (${health.reason})` : undefined;
+    const f = this.dispatcher.fireInTxn({ entity: x.name, type: isAbnormal(exit) ? 'abnormal-death' : 'death', pid, exit, ...(detail ? { detail } : {}) }, x, fired);
     x.restartPending = f.restart;
   }
 
@@ -923,6 +1008,10 @@ export class Supervisor {
 
 /** The entity's process is gone: its keeper (if any) waits on death record `seq`. */
 function processGone(x: EntityRecord, seq: number | null): void {
+  // A joined client's heartbeat and health check were this process's: its next instance attaches anew.
+  if (x.kind !== 'self') x.heartbeat = null;
+  x.health = null;
+  x.healthFailing = null;
   x.pid = null;
   x.pidStart = null;
   x.awaiting = seq;

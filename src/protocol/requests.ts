@@ -3,7 +3,7 @@
 // what was expected and what came.
 import { z } from 'zod';
 import { describe, HamError } from '../errors.js';
-import { actionSpec, commandArgv as argv, conditionBody, itemName, noNul } from './specs.js';
+import { actionSpec, commandArgv as argv, conditionBody, itemName, noNul, signalName } from './specs.js';
 
 export const NAME_MAX = 128;
 
@@ -18,6 +18,20 @@ export const entityName = z
 /** An entity name, or `*` (the global entity) where conditions are concerned. */
 export const ownerName = z.union([z.literal('*'), entityName]);
 const actionPath = z.array(itemName).min(1, 'expected an action name').max(4);
+
+/** A health check the HAM calls (SAM/AMF style); a failure → `signal`, SIGKILL after `graceMs`. */
+const healthSpec = z
+  .object({
+    intervalMs: z.number().int().min(10, 'expected at least 10 ms').max(3_600_000),
+    timeoutMs: z.number().int().min(1).max(3_600_000).optional(),
+    signal: signalName.default('SIGTERM'),
+    graceMs: z.number().int().min(0).max(3_600_000).default(5000),
+  })
+  .strict()
+  .transform((h) => ({ ...h, timeoutMs: h.timeoutMs ?? h.intervalMs }));
+
+/** Sent again with the same key (the library does, across a takeover), a raise or state makes one event. */
+const idempotencyKey = z.string().min(1).max(128).optional();
 
 export const requestSchemas = {
   ping: z.object({}).strict(),
@@ -41,8 +55,8 @@ export const requestSchemas = {
   'action-add': z.object({ entity: ownerName, condition: itemName, action: actionSpec, onFailOf: actionPath.optional() }).strict(),
   'action-rm': z.object({ entity: ownerName, condition: itemName, path: actionPath }).strict(),
   enable: z.object({ entity: ownerName, condition: itemName.optional(), path: actionPath.optional(), enabled: z.boolean() }).strict(),
-  raise: z.object({ entity: entityName, type: z.string().min(1).max(128), class: z.string().min(1).max(128).optional(), severity: z.number().int().optional() }).strict(),
-  state: z.object({ entity: entityName, state: z.string().min(1).max(128) }).strict(),
+  raise: z.object({ entity: entityName, type: z.string().min(1).max(128), class: z.string().min(1).max(128).optional(), severity: z.number().int().optional(), key: idempotencyKey }).strict(),
+  state: z.object({ entity: entityName, state: z.string().min(1).max(128), key: idempotencyKey }).strict(),
   events: z.object({ since: z.number().int().nonnegative().default(0), limit: z.number().int().positive().max(10_000).default(1000), entity: ownerName.optional(), condition: z.string().optional() }).strict(),
   subscribe: z.object({ since: z.number().int().nonnegative().optional(), entity: ownerName.optional(), condition: z.string().optional() }).strict(),
   apply: z.object({ config: z.unknown(), dryRun: z.boolean().default(false) }).strict(),
@@ -53,10 +67,13 @@ export const requestSchemas = {
       heartbeatMs: z.number().int().min(10, 'expected at least 10 ms').max(3_600_000).optional(),
       missedLow: z.number().int().min(1).max(1000).default(3),
       missedHigh: z.number().int().min(1).max(1000).optional(),
+      health: healthSpec.optional(),
     })
     .strict()
     .refine((a) => a.missedHigh === undefined || a.missedHigh >= a.missedLow, { message: 'expected missedHigh ≥ missedLow', path: ['missedHigh'] }),
   'self-detach': z.object({ name: entityName }).strict(),
+  /** The client's answer to a health-check call (a notification). */
+  'health-reply': z.object({ name: entityName, call: z.number().int().positive(), healthy: z.boolean(), message: z.string().max(1024).optional() }).strict(),
   beat: z.object({ name: entityName }).strict(),
   store: z.object({ name: entityName, value: z.unknown() }).strict(),
   restore: z.object({ name: entityName }).strict(),

@@ -19,7 +19,7 @@ export const commandArgv = z
   .max(1024)
   .refine((a) => a.reduce((n, x) => n + x.length, 0) <= 64 * 1024, 'expected at most 64 KiB of arguments in all');
 
-const signalName = z.string().refine((s) => Object.prototype.hasOwnProperty.call(constants.signals, s), 'expected a signal name such as SIGTERM');
+export const signalName = z.string().refine((s) => Object.prototype.hasOwnProperty.call(constants.signals, s), 'expected a signal name such as SIGTERM');
 const ms = (max: number) => z.number().int('expected whole milliseconds').min(0, 'expected ≥ 0').max(max, `expected at most ${max}`);
 const stateSet = z
   .object({ in: z.array(z.string().min(1)).min(1).optional(), notIn: z.array(z.string().min(1)).min(1).optional() })

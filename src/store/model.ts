@@ -9,6 +9,7 @@ export const CONDITION_TYPES = [
   'restart',
   'heartbeat-missed-low',
   'heartbeat-missed-high',
+  'health-check-failed',
   'raise',
   'state',
   'any',
@@ -97,6 +98,8 @@ export interface Occurrence {
   state?: { from: string | null; to: string };
   /** Free text for humans (e.g. why a restart failed). */
   detail?: string;
+  /** A client's idempotency key: the same request sent again (across a takeover) makes no second event. */
+  key?: string;
 }
 
 export interface EventRecord extends Omit<Occurrence, 'type'> {

@@ -19,6 +19,9 @@ const ENTITY_DEFAULTS: Partial<EntityRecord> = {
   conditions: [],
   userState: null,
   heartbeat: null,
+  health: null,
+  healthFailing: null,
+  healthFailures: 0,
   heartbeatState: 'ok',
   saved: null,
   restartPending: false,
@@ -48,6 +51,8 @@ export class Store {
   private readonly entities: Database<EntityRecord, string>;
   private readonly events: Database<EventRecord, number>;
   private readonly runs: Database<RunRecord, number>;
+  /** Idempotency keys of raise/state requests → the seq of the event they made (kept as long as it). */
+  private readonly keys: Database<number, string>;
 
   constructor(path: string) {
     this.root = open({ path, noSync: true, maxDbs: 16, mapSize: 256 * 1024 * 1024 });
@@ -55,6 +60,7 @@ export class Store {
     this.entities = this.root.openDB<EntityRecord, string>({ name: 'entities', encoding: 'msgpack' });
     this.events = this.root.openDB<EventRecord, number>({ name: 'events', encoding: 'msgpack', keyEncoding: 'uint32' });
     this.runs = this.root.openDB<RunRecord, number>({ name: 'runs', encoding: 'msgpack', keyEncoding: 'uint32' });
+    this.keys = this.root.openDB<number, string>({ name: 'keys', encoding: 'msgpack' });
   }
 
   /** Run `fn` in one write transaction; its return value is the result. */
@@ -130,8 +136,18 @@ export class Store {
     const rec = { ...e, seq } as EventRecord;
     this.meta.putSync('eventSeq', seq);
     this.events.putSync(seq, rec);
-    if (seq > EVENTS_KEPT) this.events.removeSync(seq - EVENTS_KEPT);
+    if (e.key !== undefined) this.keys.putSync(e.key, seq);
+    if (seq > EVENTS_KEPT) {
+      const old = this.events.get(seq - EVENTS_KEPT);
+      if (old?.key !== undefined) this.keys.removeSync(old.key);
+      this.events.removeSync(seq - EVENTS_KEPT);
+    }
     return rec;
+  }
+
+  /** The seq of the event a request with this idempotency key made, if it was made. */
+  keyedSeq(key: string): number | undefined {
+    return this.keys.get(key);
   }
 
   lastSeq(): number {

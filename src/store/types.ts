@@ -32,6 +32,25 @@ export interface HeartbeatSpec {
   missedHigh: number;
 }
 export type HeartbeatState = 'ok' | 'missed-low' | 'missed-high';
+
+/** A health check the client registered: the HAM calls it every `intervalMs`. */
+export interface HealthSpec {
+  intervalMs: number;
+  timeoutMs: number;
+  /** Sent first when a check fails; SIGKILL follows after `graceMs`. */
+  signal: string;
+  graceMs: number;
+}
+
+/** A failed health check being carried out: kept so a takeover finishes it on time. */
+export interface HealthFailing {
+  at: number;
+  /** Epoch ms at which the process is SIGKILLed if it is still there. */
+  killAt: number;
+  pid: number;
+  pidStart: number;
+  reason: string;
+}
 export type EntityState = 'starting' | 'running' | 'dead' | 'stopped' | 'failed';
 export const GLOBAL = '*';
 
@@ -56,6 +75,11 @@ export interface EntityRecord {
   userState: string | null;
   /** Self-attached with heartbeats: the commitment; null otherwise. */
   heartbeat: HeartbeatSpec | null;
+  /** The health check its client registered (this instance only); null otherwise. */
+  health: HealthSpec | null;
+  healthFailing: HealthFailing | null;
+  /** Health checks failed, over all instances. */
+  healthFailures: number;
   /** Written when it changes (not at every beat): missed-low/high fire once per episode. */
   heartbeatState: HeartbeatState;
   /** A value the entity stored for its next instance (`store()` / `restore()`). */

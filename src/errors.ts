@@ -17,6 +17,8 @@ export const ERROR_CODES = [
   'fenced', // this process lost the HAM role
   'spawn-failed',
   'stopping',
+  'bad-detector', // a detector's header or sidecar is wrong
+  'refused-detector', // a detector file others could write, or not executable
   'timeout',
   'io',
   'internal',

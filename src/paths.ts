@@ -15,5 +15,6 @@ function findRoot(): string {
 
 export const PACKAGE_ROOT = findRoot();
 export const KEEPER_SCRIPT = join(PACKAGE_ROOT, 'src', 'keeper', 'keeper.pl');
+export const RUNNER_SCRIPT = join(PACKAGE_ROOT, 'src', 'detector', 'runner.pl');
 export const DAEMON_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'daemon', 'main.js');
 export const CLI_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');

@@ -42,13 +42,14 @@ export interface Started {
   status: StatusView;
 }
 
-export async function startPair(home: string, opts: { hangMs?: number; timeoutMs?: number }): Promise<Started> {
+export async function startPair(home: string, opts: { hangMs?: number; timeoutMs?: number; detectors?: string }): Promise<Started> {
   const paths = ensureHome(home);
   const running = await tryStatus(home);
   if (running) return { already: true, status: await waitUntil(home, pairUp, 10_000) ?? running };
   const log = openSync(paths.daemonLog, 'a', 0o600);
   const args = [DAEMON_MAIN, '--home', home, '--role', 'ham'];
   if (opts.hangMs !== undefined) args.push('--hang-ms', String(opts.hangMs));
+  if (opts.detectors !== undefined) args.push('--detectors', opts.detectors);
   let exited: number | null = null;
   try {
     const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });

@@ -6,6 +6,7 @@ import { startPair, stopPair } from './daemon.js';
 import { resolve as resolvePath } from 'node:path';
 import { formatConditions, formatEntity, formatPair, formatStatus } from './format.js';
 import { call, globals, positiveInt, envPair, type Globals } from './call.js';
+import { registerDetectorCommands } from './detectors.js';
 import { registerEventCommands } from './events.js';
 import { registerModelCommands } from './model.js';
 import { emit, fail } from './output.js';
@@ -21,11 +22,12 @@ program
   .command('start')
   .description('start the HAM and its Guardian (returns once both are up)')
   .option('--hang-ms <ms>', 'a partner silent this long is hung: killed and replaced (default 1000)', positiveInt('--hang-ms'))
-  .action(async (o: { hangMs?: number }, cmd: Command) => {
+  .option('--detectors <dir>', 'the detectors folder (default: HOME/detectors; kept for later starts)')
+  .action(async (o: { hangMs?: number; detectors?: string }, cmd: Command) => {
     const g = globals(cmd);
     const home = resolveHome(g.home);
     try {
-      const { already, status } = await startPair(home, { hangMs: o.hangMs });
+      const { already, status } = await startPair(home, { hangMs: o.hangMs, detectors: o.detectors === undefined ? undefined : resolvePath(o.detectors) });
       const out = { already, home, ham: status.ham, guardian: status.guardian };
       emit(g, out, () => `${already ? 'already running' : 'started'} on ${home}: ${formatPair(status)}`);
     } catch (e) {
@@ -91,5 +93,6 @@ program
 
 registerModelCommands(program);
 registerEventCommands(program);
+registerDetectorCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => fail({ json: process.argv.includes('--json') }, e));

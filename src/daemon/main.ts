@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     process.exit(e instanceof HamError && e.code === 'fenced' ? 3 : 1);
   });
   if (!home || (role !== 'ham' && role !== 'guardian')) {
-    log('error', 'usage: main.js --home DIR --role ham|guardian [--epoch N] [--hang-ms MS]');
+    log('error', 'usage: main.js --home DIR --role ham|guardian [--epoch N] [--hang-ms MS] [--detectors DIR]');
     process.exit(2);
   }
   const paths = ensureHome(home);
@@ -34,6 +34,8 @@ async function main(): Promise<void> {
   const store = new Store(paths.store);
   const hangMs = Number(arg('hang-ms'));
   if (Number.isFinite(hangMs) && hangMs > 0) store.write(() => store.putSettings({ ...store.settings(), hangMs }));
+  const detectorsDir = arg('detectors');
+  if (detectorsDir !== undefined) store.write(() => store.putSettings({ ...store.settings(), detectorsDir: detectorsDir === '' ? null : detectorsDir }));
   let claimed;
   try {
     claimed = claimHam(store, procId(process.pid)!);

@@ -19,6 +19,8 @@ import { checkExecutable } from './executable.js';
 import { Manager } from './manage.js';
 import { actionView, conditionView, entityView, readStatus } from './status.js';
 import { Supervisor } from './supervisor.js';
+import { DetectorHost } from '../detector/host.js';
+import { join } from 'node:path';
 
 export interface HamContext {
   store: Store;
@@ -51,6 +53,15 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
   const supervisor = new Supervisor({ store, epoch, paths, log, hub, baseEnv, onFenced: fenced });
   const manager = new Manager(supervisor);
   const partner = new GuardianPartner({ paths, store, epoch, hangMs: store.settings().hangMs, log });
+  const detectors = new DetectorHost({
+    dir: store.settings().detectorsDir ?? join(paths.root, 'detectors'),
+    home: paths.root,
+    store,
+    log,
+    write: (fn) => supervisor.write(fn),
+    occur: (o) => supervisor.occur(o),
+    entityPid: (name) => supervisor.get(name)?.pid ?? null,
+  });
   let stopping = false;
 
   const server = new ControlServer({
@@ -147,6 +158,7 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
       return { name };
     },
     restore: ({ name }) => ({ name, value: supervisor.mustGet(name).saved ?? null, instance: supervisor.mustGet(name).instance }),
+    detectors: () => detectors.view(),
     apply: ({ config, dryRun }) => applyConfig(supervisor, config, { dryRun, cwd: process.cwd(), baseEnv }),
     stop: async ({ all }) => {
       refuseWhileStopping();
@@ -162,6 +174,7 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
       if (all) await supervisor.stopAll();
       // Reply first, then leave.
       setTimeout(() => {
+        detectors.close();
         supervisor.close();
         server.close();
         release(store, epoch);
@@ -178,6 +191,7 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
 
   await server.listen(paths.socket);
   supervisor.resume(ctx.fresh);
+  detectors.start();
   partner.start();
   log('info', 'serving as HAM', { epoch, fresh: ctx.fresh, entities: store.allEntities().length });
 }

@@ -995,7 +995,8 @@ export class Supervisor {
     return e;
   }
 
-  private write<T>(fn: () => T): T {
+  /** A write transaction fenced by this HAM's epoch (exits the process if it lost the role). */
+  write<T>(fn: () => T): T {
     try {
       return this.store.fenced(this.epoch, fn);
     } catch (e) {

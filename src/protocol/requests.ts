@@ -60,6 +60,7 @@ export const requestSchemas = {
   events: z.object({ since: z.number().int().nonnegative().default(0), limit: z.number().int().positive().max(10_000).default(1000), entity: ownerName.optional(), condition: z.string().optional() }).strict(),
   subscribe: z.object({ since: z.number().int().nonnegative().optional(), entity: ownerName.optional(), condition: z.string().optional() }).strict(),
   apply: z.object({ config: z.unknown(), dryRun: z.boolean().default(false) }).strict(),
+  detectors: z.object({}).strict(),
   'self-attach': z
     .object({
       name: entityName.refine((s) => s !== '*', "expected a name other than '*'"),

@@ -7,6 +7,7 @@
 // milliseconds (LMDB stays consistent either way).
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { HamError } from '../errors.js';
+import type { ProcId } from '../proc/procfs.js';
 import type { EventRecord, RunRecord } from './model.js';
 import { DEFAULT_SETTINGS, type EntityRecord, type Roles, type Settings } from './types.js';
 
@@ -33,6 +34,17 @@ function upgrade(e: EntityRecord | undefined): EntityRecord | undefined {
   return e && { ...ENTITY_DEFAULTS, ...e };
 }
 
+/** What a detector keeps across a takeover. */
+export interface DetectorRecord {
+  /** A check's consecutive failures, and whether this failing episode was raised. */
+  failures: number;
+  raised: boolean;
+  /** The file's mtime when this was written: an edited detector starts afresh. */
+  mtimeMs: number;
+  /** A running stream detector (killed by the next HAM if it outlived this one). */
+  stream: ProcId | null;
+}
+
 /** The event log keeps this many events; older ones are dropped as new ones come. */
 export const EVENTS_KEPT = 10_000;
 
@@ -51,6 +63,8 @@ export class Store {
   private readonly entities: Database<EntityRecord, string>;
   private readonly events: Database<EventRecord, number>;
   private readonly runs: Database<RunRecord, number>;
+  /** Detectors' persistent state, by name. */
+  private readonly detectors: Database<DetectorRecord, string>;
   /** Idempotency keys of raise/state requests → the seq of the event they made (kept as long as it). */
   private readonly keys: Database<number, string>;
 
@@ -61,6 +75,7 @@ export class Store {
     this.events = this.root.openDB<EventRecord, number>({ name: 'events', encoding: 'msgpack', keyEncoding: 'uint32' });
     this.runs = this.root.openDB<RunRecord, number>({ name: 'runs', encoding: 'msgpack', keyEncoding: 'uint32' });
     this.keys = this.root.openDB<number, string>({ name: 'keys', encoding: 'msgpack' });
+    this.detectors = this.root.openDB<DetectorRecord, string>({ name: 'detectors', encoding: 'msgpack' });
   }
 
   /** Run `fn` in one write transaction; its return value is the result. */
@@ -143,6 +158,22 @@ export class Store {
       this.events.removeSync(seq - EVENTS_KEPT);
     }
     return rec;
+  }
+
+  detectorRecord(name: string): DetectorRecord | undefined {
+    return this.detectors.get(name);
+  }
+
+  detectorRecords(): [string, DetectorRecord][] {
+    return [...this.detectors.getRange({})].map(({ key, value }) => [key, value]);
+  }
+
+  putDetectorRecord(name: string, r: DetectorRecord): void {
+    this.detectors.putSync(name, r);
+  }
+
+  removeDetectorRecord(name: string): void {
+    this.detectors.removeSync(name);
   }
 
   /** The seq of the event a request with this idempotency key made, if it was made. */

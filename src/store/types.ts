@@ -18,9 +18,11 @@ export interface Roles {
 export interface Settings {
   /** A partner silent for longer than this is hung: killed and replaced. */
   hangMs: number;
+  /** The detectors folder; null: `<home>/detectors`. */
+  detectorsDir: string | null;
 }
 
-export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({ hangMs: 1000 });
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({ hangMs: 1000, detectorsDir: null });
 
 /** `global` is the entity `*`: its conditions match every entity. */
 export type EntityKind = 'spawned' | 'pid' | 'self' | 'placeholder' | 'global';

@@ -1,0 +1,133 @@
+#!/usr/bin/perl
+# The check runner: forks and execs check detectors for the HAM, so the HAM
+# (a 50 MB Node process, whose every fork costs milliseconds of event loop)
+# only writes and reads lines. Each check runs without a shell, in its own
+# process group, with the environment it is given; at its timeout the whole
+# group is SIGKILLed. When the check ends, what is left of its group is killed
+# too. When the HAM goes (stdin EOF), every check goes with it: a takeover
+# never leaves a check running twice.
+#
+# Requests on stdin, one a line, tab-separated, %-escaped (%25 %09 %0A):
+#   ID  TIMEOUT_MS  ARGC  ARG...  ENVC  K=V...
+# Answers on stdout:
+#   ID  CODE  SIGNAL  MS  TIMEDOUT  LASTLINE
+# CODE is empty when killed by a signal; SIGNAL is a number or empty.
+use strict;
+use warnings;
+use POSIX qw(:sys_wait_h setpgid _exit);
+use Time::HiRes qw(time);
+use IO::Handle;
+
+$SIG{PIPE} = 'IGNORE';
+# A child's exit wakes the select loop through a self-pipe (no lost wakeup).
+pipe(my $wake_r, my $wake_w) or die "pipe: $!";
+$wake_r->blocking(0); $wake_w->blocking(0);
+$SIG{CHLD} = sub { syswrite($wake_w, 'x') };
+STDOUT->autoflush(1);
+my $KEEP = 4096; # bytes of output kept per check (for its last line)
+
+sub unesc { my $s = shift; $s =~ s/%([0-9A-Fa-f]{2})/chr(hex($1))/ge; return $s; }
+sub esc { my $s = shift; $s =~ s/%/%25/g; $s =~ s/\t/%09/g; $s =~ s/\n/%0A/g; $s =~ s/\r/%0D/g; return $s; }
+
+my %run;    # pid => { id, deadline, fh, out, start, timedout, status }
+my %byfd;   # fileno => pid
+my $inbuf = '';
+my $open = 1;
+
+sub start {
+  my ($line) = @_;
+  my @f = map { unesc($_) } split /\t/, $line, -1;
+  my $id = shift @f; my $timeout = shift @f;
+  my $argc = shift @f; my @argv = splice(@f, 0, $argc);
+  my $envc = shift @f; my @env = splice(@f, 0, $envc);
+  pipe(my $r, my $w) or return answer($id, 126, '', 0, 0, "pipe: $!");
+  my $pid = fork();
+  if (!defined $pid) { close $r; close $w; return answer($id, 126, '', 0, 0, "fork: $!"); }
+  if ($pid == 0) {
+    setpgid(0, 0);
+    close $r;
+    open(STDIN, '<', '/dev/null');
+    open(STDOUT, '>&', $w); open(STDERR, '>&', $w);
+    %ENV = ();
+    for my $kv (@env) { my ($k, $v) = split /=/, $kv, 2; $ENV{$k} = $v; }
+    $SIG{PIPE} = 'DEFAULT';
+    { no warnings; exec { $argv[0] } @argv; }
+    my $code = ($!{ENOENT} ? 127 : 126);
+    print STDERR "cannot execute $argv[0]: $!\n";
+    _exit($code);
+  }
+  close $w;
+  $r->blocking(0);
+  $run{$pid} = { id => $id, deadline => time + $timeout / 1000, fh => $r, out => '', start => time, timedout => 0 };
+  $byfd{fileno($r)} = $pid;
+}
+
+sub answer {
+  my ($id, $code, $sig, $ms, $timedout, $last) = @_;
+  print STDOUT join("\t", $id, $code, $sig, $ms, $timedout, esc($last)), "\n";
+}
+
+sub finish {
+  my ($pid) = @_;
+  my $c = delete $run{$pid};
+  delete $byfd{fileno($c->{fh})};
+  close $c->{fh};
+  kill 'KILL', -$pid; # what the check left running
+  my $st = $c->{status};
+  my ($code, $sig) = (($st & 127) ? ('', $st & 127) : ($st >> 8, ''));
+  my @lines = grep { /\S/ } split /\n/, $c->{out};
+  my $last = @lines ? $lines[-1] : '';
+  $last = substr($last, 0, 512);
+  answer($c->{id}, $code, $sig, int((time - $c->{start}) * 1000), $c->{timedout}, $last);
+}
+
+for (;;) {
+  # Reap what exited; answer once its output is drained (or it is gone for good).
+  while ((my $pid = waitpid(-1, WNOHANG)) > 0) {
+    next unless $run{$pid};
+    $run{$pid}{status} = $?;
+    # Read what is left without waiting for grandchildren that hold the pipe.
+    my $buf; while (defined(my $n = sysread($run{$pid}{fh}, $buf, 65536))) { last if $n == 0; $run{$pid}{out} .= $buf; }
+    finish($pid);
+  }
+  my $now = time;
+  my $next = 1;
+  for my $pid (keys %run) {
+    my $c = $run{$pid};
+    next if defined $c->{status};
+    if (!$c->{timedout} && $now >= $c->{deadline}) { $c->{timedout} = 1; kill 'KILL', -$pid; kill 'KILL', $pid; }
+    my $left = $c->{deadline} - $now;
+    $next = $left if $left > 0 && $left < $next;
+  }
+  $next = 0.25 if $next > 0.25 && %run; # a safety net: SIGCHLD wakes select anyway
+  my $rin = '';
+  vec($rin, fileno(STDIN), 1) = 1 if $open;
+  vec($rin, $_, 1) = 1 for keys %byfd;
+  vec($rin, fileno($wake_r), 1) = 1;
+  my $n = select(my $rout = $rin, undef, undef, $next);
+  next if $n <= 0;
+  if (vec($rout, fileno($wake_r), 1)) { my $x; 1 while sysread($wake_r, $x, 4096); }
+  if ($open && vec($rout, fileno(STDIN), 1)) {
+    my $got = sysread(STDIN, my $buf, 65536);
+    if (!$got) {
+      # The HAM is gone: so is every check it started.
+      kill 'KILL', -$_ for keys %run;
+      exit 0;
+    }
+    $inbuf .= $buf;
+    while ($inbuf =~ s/^([^\n]*)\n//) { start($1) if length $1; }
+  }
+  for my $fd (keys %byfd) {
+    next unless vec($rout, $fd, 1);
+    my $pid = $byfd{$fd};
+    my $c = $run{$pid};
+    my $got = sysread($c->{fh}, my $buf, 65536);
+    if ($got) {
+      $c->{out} .= $buf;
+      $c->{out} = substr($c->{out}, -$KEEP) if length($c->{out}) > 2 * $KEEP;
+    } elsif (defined $got) {
+      # EOF: stop watching; the answer comes when it is reaped.
+      delete $byfd{$fd};
+    }
+  }
+}

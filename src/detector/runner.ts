@@ -1,0 +1,97 @@
+// The HAM's side of the check runner (runner.pl): one small Perl process that
+// forks the checks, so a HAM running hundreds of checks a second never forks
+// itself for them. Requests and answers are lines; a runner that dies fails
+// the checks in flight (as failures of the runner, not of the checks) and is
+// started again for the next one.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
+import { RUNNER_SCRIPT } from '../paths.js';
+
+export interface CheckResult {
+  /** Exit code, or null when a signal ended it. */
+  code: number | null;
+  signal: string | null;
+  ms: number;
+  timedOut: boolean;
+  /** The last non-empty line it printed (stdout and stderr), at most 512 bytes. */
+  last: string;
+}
+
+const esc = (s: string): string => s.replace(/%/g, '%25').replace(/\t/g, '%09').replace(/\n/g, '%0A');
+const unesc = (s: string): string => s.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n as number, name]));
+
+export class CheckRunner {
+  private proc: ChildProcess | undefined;
+  private buf = '';
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (r: CheckResult) => void; reject: (e: Error) => void }>();
+  private closed = false;
+
+  /** Run `argv` (no shell) with exactly `env`, killed with its group after `timeoutMs`. */
+  run(argv: string[], env: Record<string, string>, timeoutMs: number): Promise<CheckResult> {
+    if (this.closed) return Promise.reject(new Error('the check runner is closed'));
+    const p = this.ensure();
+    const id = this.nextId++;
+    const envList = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+    const line = [String(id), String(timeoutMs), String(argv.length), ...argv, String(envList.length), ...envList].map(esc).join('\t');
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      p.stdin!.write(`${line}\n`);
+    });
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.proc?.stdin?.end(); // the runner kills what it runs and exits
+    this.proc = undefined;
+    this.failAll(new Error('the check runner was closed'));
+  }
+
+  private ensure(): ChildProcess {
+    if (this.proc) return this.proc;
+    const p = spawn('perl', [RUNNER_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C' } });
+    this.proc = p;
+    p.stdout!.setEncoding('latin1');
+    p.stdout!.on('data', (d: string) => this.receive(d));
+    p.stdin!.on('error', () => undefined);
+    const gone = (why: string): void => {
+      if (this.proc !== p) return;
+      this.proc = undefined;
+      this.buf = '';
+      this.failAll(new Error(why));
+    };
+    p.on('error', (e) => gone(`the check runner could not start: ${e.message}`));
+    p.on('exit', (code, sig) => gone(`the check runner exited (${sig ?? code})`));
+    return p;
+  }
+
+  private receive(d: string): void {
+    this.buf += d;
+    let nl: number;
+    while ((nl = this.buf.indexOf('\n')) >= 0) {
+      const line = this.buf.slice(0, nl);
+      this.buf = this.buf.slice(nl + 1);
+      const [id, code, sig, ms, timedOut, last] = line.split('\t');
+      const p = this.pending.get(Number(id));
+      if (!p) continue;
+      this.pending.delete(Number(id));
+      p.resolve({
+        code: code === '' ? null : Number(code),
+        signal: sig === '' || sig === undefined ? null : (SIGNAL_NAMES.get(Number(sig)) ?? `signal ${sig}`),
+        ms: Number(ms),
+        timedOut: timedOut === '1',
+        last: Buffer.from(unesc(last ?? ''), 'latin1').toString('utf8'),
+      });
+    }
+  }
+
+  private failAll(e: Error): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+}

@@ -15,6 +15,7 @@ import type { Occurrence } from '../store/model.js';
 import type { DetectorRecord, Store } from '../store/store.js';
 import { describeResult, step, verdict, type CheckState } from './check.js';
 import { CheckRunner, type CheckResult } from './runner.js';
+import { LatencyRing } from '../ham/executor.js';
 import { fileRefusal, folderRefusal } from './security.js';
 import { readSpec, type DetectorSpec } from './spec.js';
 import { LineSplitter, parseLine, RateLimit, type StreamEvent } from './stream.js';
@@ -93,6 +94,10 @@ export class DetectorHost {
   private readonly stateDir: string;
   private folderProblem: string | undefined;
   private closed = false;
+  /** Stream line read → its conditions fired (committed, runs started), for the benchmark and `stats`. */
+  readonly streamLatency = new LatencyRing();
+  /** Checks run and stream lines read since start. */
+  checksRun = 0;
 
   constructor(private readonly d: HostDeps) {
     this.stateDir = join(d.home, 'run', 'detectors');
@@ -270,6 +275,7 @@ export class DetectorHost {
     const spec = det.spec!;
     const v = verdict(r);
     det.runs += 1;
+    this.checksRun += 1;
     det.lastCode = r.code;
     det.lastAt = Date.now();
     det.lastResult = describeResult(r, spec.timeoutMs);
@@ -323,7 +329,8 @@ export class DetectorHost {
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (chunk: string) => {
       if (det.gen !== gen) return;
-      lines.push(chunk, (line) => this.streamLine(det, line, rate));
+      const seen = performance.now();
+      lines.push(chunk, (line) => this.streamLine(det, line, rate, seen));
       det.dropped = rate.dropped + lines.tooLong;
     });
     child.stderr!.setEncoding('utf8');
@@ -337,7 +344,7 @@ export class DetectorHost {
     });
   }
 
-  private streamLine(det: Detector, line: string, rate: RateLimit): void {
+  private streamLine(det: Detector, line: string, rate: RateLimit, seen: number): void {
     const p = parseLine(line);
     if ('error' in p) return this.badLine(det, p.error);
     if (!rate.take()) {
@@ -351,7 +358,10 @@ export class DetectorHost {
     det.lastAt = Date.now();
     det.lastResult = line.slice(0, 200);
     const o: Occurrence = 'raise' in ev ? { entity, type: 'raise', raise: ev.raise, detail: `from detector ${det.name}` } : { entity, type: 'state', state: { from: null, to: ev.state }, detail: `from detector ${det.name}` };
-    this.d.occur(o).catch((e: unknown) => this.badLine(det, HamError.from(e).message));
+    this.d.occur(o).then(
+      () => this.streamLatency.add(performance.now() - seen),
+      (e: unknown) => this.badLine(det, HamError.from(e).message),
+    );
   }
 
   private badLine(det: Detector, why: string): void {

@@ -21,6 +21,7 @@ import { actionView, conditionView, entityView, readStatus } from './status.js';
 import { Supervisor } from './supervisor.js';
 import { DetectorHost } from '../detector/host.js';
 import { join } from 'node:path';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
 export interface HamContext {
   store: Store;
@@ -63,11 +64,21 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
     entityPid: (name) => supervisor.get(name)?.pid ?? null,
   });
   let stopping = false;
+  let loopDelay: IntervalHistogram | undefined;
 
   const server = new ControlServer({
     ping: () => ({ pid: process.pid, epoch }),
-    stats: ({ reset }) => {
+    stats: ({ reset, loop }) => {
+      // Event-loop delay is sampled only on request (sampling costs wake-ups).
+      if (loop === 'start') {
+        loopDelay?.disable();
+        loopDelay = monitorEventLoopDelay({ resolution: 1 });
+        loopDelay.enable();
+      }
+      const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
       const out = {
+        loopDelayMs: loopDelay && { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max), count: loopDelay.count },
+        detectors: { checksRun: detectors.checksRun, streamLatencyMs: detectors.streamLatency.summary() },
         firstActionLatencyMs: supervisor.executor.latency.summary(),
         heartbeatLatenessMs: supervisor.heartbeats.lateness.summary(),
         beats: supervisor.heartbeats.beats,
@@ -76,7 +87,13 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
         lastSeq: store.lastSeq(),
         rssBytes: process.memoryUsage().rss,
       };
+      if (loop === 'stop') {
+        loopDelay?.disable();
+        loopDelay = undefined;
+      }
       if (reset) {
+        detectors.streamLatency.clear();
+        loopDelay?.reset();
         supervisor.executor.latency.clear();
         supervisor.heartbeats.lateness.clear();
       }

@@ -35,7 +35,7 @@ const idempotencyKey = z.string().min(1).max(128).optional();
 
 export const requestSchemas = {
   ping: z.object({}).strict(),
-  stats: z.object({ reset: z.boolean().default(false) }).strict(),
+  stats: z.object({ reset: z.boolean().default(false), loop: z.enum(['start', 'stop']).optional() }).strict(),
   status: z.object({ name: ownerName.optional() }).strict(),
   attach: z
     .object({

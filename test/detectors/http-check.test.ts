@@ -7,6 +7,8 @@ import { run } from './helpers.js';
 
 let server: Server;
 let garbage: NetServer;
+let keepAlive: NetServer;
+let keepAliveUrl: string;
 let base: string;
 let closedPort: number;
 let garbageUrl: string;
@@ -52,6 +54,14 @@ beforeAll(async () => {
     sock.end('SSH-2.0-OpenSSH_9.2\r\n');
   });
   garbageUrl = `http://127.0.0.1:${await listen(garbage)}/`;
+  // Answers, then keeps the connection open (ignoring HTTP/1.0's close).
+  keepAlive = createNetServer((sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => {});
+    sock.once('data', () => sock.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\ncontent-length: 12\r\n\r\nstill here\r\n'));
+  });
+  keepAliveUrl = `http://127.0.0.1:${await listen(keepAlive)}/`;
   // A port nothing listens on: bound, then released.
   const probe = createNetServer();
   closedPort = await listen(probe);
@@ -64,6 +74,7 @@ afterAll(async () => {
   for (const sock of sockets) sock.destroy();
   await close(server);
   await close(garbage);
+  await close(keepAlive);
 });
 
 describe('http-check', () => {
@@ -146,6 +157,13 @@ describe('http-check', () => {
     const r = await run('http-check', [garbageUrl]);
     expect(r.code).toBe(1);
     expect(r.line).toBe(`malformed response from ${garbageUrl}: 'SSH-2.0-OpenSSH_9.2'`);
+  });
+
+  it('a server that keeps the connection open: done at Content-Length, not at the timeout', async () => {
+    const r = await run('http-check', [keepAliveUrl, '--match', 'still here', '--timeout-ms', '4000']);
+    expect(r.code).toBe(0);
+    expect(r.line).toMatch(/^HTTP 200 from/);
+    expect(r.ms).toBeLessThan(3500);
   });
 
   it('https: exit 5 (not supported)', async () => {

@@ -24,6 +24,9 @@ export function hostEnv(over: Record<string, string | undefined> = {}): Record<s
     HAM_LAST_RESULT: '',
     HAM_FAILURES: '0',
     HAM_STATE_DIR: '',
+    // A check's, at the host's defaults (a stream gets both empty).
+    HAM_TIMEOUT_MS: '5000',
+    HAM_INTERVAL_MS: '10000',
     // Not from the host: makes Perl print any warning, which the one-line
     // assertions then catch (the scripts do not enable warnings at run time).
     PERL5OPT: '-w',

@@ -33,10 +33,12 @@ beforeAll(async () => {
       res.statusCode = 503;
       res.end('down for maintenance\n');
     } else if (path === '/slow') {
+      // After 2000 ms, or ?ms=N.
+      const ms = Number(/[?&]ms=(\d+)/.exec(req.url ?? '')?.[1] ?? 2000);
       const t = setTimeout(() => {
         timers.delete(t);
         res.end('late but fine\n');
-      }, 2000);
+      }, ms);
       timers.add(t);
     } else if (path === '/nobody') {
       res.statusCode = 204;
@@ -136,6 +138,34 @@ describe('http-check', () => {
     const r = await run('http-check', [`${base}/slow`, '--timeout-ms', '200']);
     expect(r.code).toBe(1);
     expect(r.line).toBe(`no response from ${base}/slow within 200 ms`);
+  });
+
+  it('without --timeout-ms: gives up 100 ms before the host would kill it (HAM_TIMEOUT_MS)', async () => {
+    const r = await run('http-check', [`${base}/slow`], { HAM_TIMEOUT_MS: '400' });
+    expect(r.code).toBe(1);
+    expect(r.line).toBe(`no response from ${base}/slow within 300 ms`);
+    expect(r.ms).toBeLessThan(1900);
+    // Never under 100 ms.
+    for (const t of ['150', '50', '0']) {
+      const short = await run('http-check', [`${base}/slow`], { HAM_TIMEOUT_MS: t });
+      expect(short.code, t).toBe(1);
+      expect(short.line).toBe(`no response from ${base}/slow within 100 ms`);
+    }
+    // Well within it: healthy.
+    expect((await run('http-check', [`${base}/slow?ms=300`], { HAM_TIMEOUT_MS: '2000' })).code).toBe(0);
+  });
+
+  it('--timeout-ms and a smaller --max-ms win over HAM_TIMEOUT_MS; without it (or empty, as for a stream) 5000', async () => {
+    const r = await run('http-check', [`${base}/slow`, '--timeout-ms', '200'], { HAM_TIMEOUT_MS: '10000' });
+    expect(r.line).toBe(`no response from ${base}/slow within 200 ms`);
+    expect((await run('http-check', [`${base}/slow?ms=300`, '--timeout-ms', '4000'], { HAM_TIMEOUT_MS: '200' })).code).toBe(0);
+    const m = await run('http-check', [`${base}/slow`, '--max-ms', '150'], { HAM_TIMEOUT_MS: '3000' });
+    expect(m.line).toBe(`no response from ${base}/slow within 150 ms (max 150 ms)`);
+    for (const t of [undefined, '', 'soon']) {
+      const d = await run('http-check', [`${base}/slow?ms=300`], { HAM_TIMEOUT_MS: t });
+      expect(d.code, String(t)).toBe(0);
+      expect(d.line).toMatch(/^HTTP 200 from /);
+    }
   });
 
   it('connection refused: exit 7 (not running)', async () => {

@@ -52,6 +52,11 @@ export function formatEntity(e: EntityView): string {
   }
   if (e.userState) lines.push(['reported state', e.userState]);
   if (e.restartAt) lines.push(['next restart at', e.restartAt]);
+  if (e.restart) {
+    const b = e.restart.backoff;
+    const i = e.restart.intensity;
+    lines.push(['restart policy', `backoff ${b.initialMs} ms ×${b.factor} up to ${b.maxMs} ms (reset after ${b.resetAfterMs} ms up); ${i ? `at most ${i.max} restarts within ${i.withinMs} ms (${e.restart.inWindow} so far)` : 'no intensity limit'}`]);
+  }
   if (e.lastError) lines.push(['last error', e.lastError]);
   return `${table(lines.map(([k, v]) => [`${k}:`, v]))}\n\n${formatConditions(e.conditions)}`;
 }

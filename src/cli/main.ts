@@ -91,6 +91,16 @@ program
     emit(g, { detached: name }, () => `detached ${name}`);
   });
 
+program
+  .command('reset')
+  .description('bring back a failed entity (restart intensity exceeded) with fresh counters')
+  .argument('<name>')
+  .action(async (name: string, _o: unknown, cmd: Command) => {
+    const g = globals(cmd);
+    const r = await call(g, 'reset', { name });
+    emit(g, r, () => `reset ${name}: starting it again`);
+  });
+
 registerModelCommands(program);
 registerEventCommands(program);
 registerDetectorCommands(program);

@@ -247,6 +247,9 @@ export class DetectorHost {
       HAM_LAST_RESULT: det.lastCode === null ? '' : String(det.lastCode),
       HAM_FAILURES: String(det.check.failures),
       HAM_STATE_DIR: dir,
+      // So a check can give up (and say why) before the host kills it.
+      HAM_TIMEOUT_MS: spec.kind === 'check' ? String(spec.timeoutMs) : '',
+      HAM_INTERVAL_MS: spec.kind === 'check' ? String(spec.intervalMs) : '',
     };
   }
 
@@ -357,7 +360,8 @@ export class DetectorHost {
     det.runs += 1;
     det.lastAt = Date.now();
     det.lastResult = line.slice(0, 200);
-    const o: Occurrence = 'raise' in ev ? { entity, type: 'raise', raise: ev.raise, detail: `from detector ${det.name}` } : { entity, type: 'state', state: { from: null, to: ev.state }, detail: `from detector ${det.name}` };
+    const detail = `from detector ${det.name}${ev.detail ? `: ${ev.detail}` : ''}`;
+    const o: Occurrence = 'raise' in ev ? { entity, type: 'raise', raise: ev.raise, detail } : { entity, type: 'state', state: { from: null, to: ev.state }, detail };
     this.d.occur(o).then(
       () => this.streamLatency.add(performance.now() - seen),
       (e: unknown) => this.badLine(det, HamError.from(e).message),

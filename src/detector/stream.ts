@@ -10,9 +10,11 @@ export const MAX_LINE = 4096;
 export const RATE_PER_S = 200;
 export const BURST = 400;
 
+/** Free text for humans (e.g. the log line that matched), kept with the event. */
+const detail = z.string().max(1024).optional();
 const eventLine = z.union([
-  z.object({ entity: entityName.optional(), raise: z.object({ type: z.string().min(1).max(128), class: z.string().min(1).max(128).optional(), severity: z.number().int().optional() }).strict() }).strict(),
-  z.object({ entity: entityName.optional(), state: z.string().min(1).max(128) }).strict(),
+  z.object({ entity: entityName.optional(), raise: z.object({ type: z.string().min(1).max(128), class: z.string().min(1).max(128).optional(), severity: z.number().int().optional() }).strict(), detail }).strict(),
+  z.object({ entity: entityName.optional(), state: z.string().min(1).max(128), detail }).strict(),
 ]);
 
 export type StreamEvent = z.output<typeof eventLine>;
@@ -26,7 +28,7 @@ export function parseLine(line: string): { event: StreamEvent } | { error: strin
     return { error: `expected one JSON object a line, got ${JSON.stringify(line.length > 60 ? `${line.slice(0, 60)}…` : line)}` };
   }
   const r = eventLine.safeParse(v);
-  if (!r.success) return { error: `expected {"entity"?, "raise": {"type", "class"?, "severity"?}} or {"entity"?, "state"}, got ${JSON.stringify(v).slice(0, 120)}` };
+  if (!r.success) return { error: `expected {"entity"?, "raise": {"type", "class"?, "severity"?}} or {"entity"?, "state"} (and "detail"?), got ${JSON.stringify(v).slice(0, 120)}` };
   return { event: r.data };
 }
 

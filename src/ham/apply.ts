@@ -9,9 +9,10 @@ import { z } from 'zod';
 import { describe, HamError } from '../errors.js';
 import { procId } from '../proc/procfs.js';
 import { entityName } from '../protocol/requests.js';
-import { commandArgv, conditionBody, itemName, noNul, toConditionSpec } from '../protocol/specs.js';
+import { commandArgv, conditionBody, itemName, noNul, signalName, toConditionSpec } from '../protocol/specs.js';
 import type { ConditionRecord, ConditionSpec } from '../store/model.js';
-import { GLOBAL, type EntityRecord } from '../store/types.js';
+import { DEFAULT_STOP_POLICY, GLOBAL, type EntityRecord, type RestartPolicy, type StopPolicy } from '../store/types.js';
+import { DEFAULT_RESTART_POLICY } from './backoff.js';
 import { restartCount, toConditionRecord } from './conditions.js';
 import { checkExecutable } from './executable.js';
 import type { NewEntity, Supervisor } from './supervisor.js';
@@ -24,8 +25,35 @@ const entityConfig = z
     env: z.record(z.string().refine(noNul, 'expected no NUL byte')).default({}),
     cwd: z.string().min(1).optional(),
     conditions: z.record(z.unknown()).default({}),
+    restart: z.unknown().optional(),
+    stop: z.unknown().optional(),
   })
   .strict();
+
+const ms = (max: number) => z.number().int().min(0).max(max);
+const DAY = 86_400_000;
+/** The recovery policy (issue 6): backoff, intensity, and what to run when it is exceeded. */
+const restartConfig = z
+  .object({
+    backoff: z
+      .object({
+        initialMs: ms(DAY).default(DEFAULT_RESTART_POLICY.backoff.initialMs),
+        factor: z.number().min(1).max(100).default(DEFAULT_RESTART_POLICY.backoff.factor),
+        maxMs: ms(DAY).default(DEFAULT_RESTART_POLICY.backoff.maxMs),
+        resetAfterMs: ms(DAY).default(DEFAULT_RESTART_POLICY.backoff.resetAfterMs),
+      })
+      .strict()
+      .refine((b) => b.maxMs >= b.initialMs, { message: 'expected maxMs ≥ initialMs', path: ['maxMs'] })
+      .default({}),
+    intensity: z.object({ max: z.number().int().min(0).max(1_000_000), withinMs: ms(DAY).min(1) }).strict().optional(),
+    escalate: z.array(z.unknown()).max(64).optional(),
+  })
+  .strict();
+const stopConfig = z
+  .object({ signal: signalName.default(DEFAULT_STOP_POLICY.signal), timeoutMs: ms(3_600_000).default(DEFAULT_STOP_POLICY.timeoutMs) })
+  .strict();
+/** The condition that `restart.escalate` becomes: fired once when the intensity is exceeded. */
+export const ESCALATE_CONDITION = 'escalate';
 
 const configSchema = z.object({ entities: z.record(z.unknown()).default({}), baseDir: z.string().optional() }).strict();
 
@@ -51,6 +79,11 @@ function issues(prefix: (string | number)[], input: unknown, err: z.ZodError): s
     if (i.code === 'invalid_type') return `${path}: expected ${i.expected}, got ${describe(got)}`;
     return `${path}: ${i.message}, got ${describe(got)}`;
   });
+}
+
+/** Issues of a wrapped body, with the wrapper's first path element removed (`actions[1]` → `[1]`). */
+function prefixed(err: z.ZodError, strip: string): z.ZodError {
+  return new z.ZodError(err.issues.map((i) => ({ ...i, path: i.path[0] === strip ? i.path.slice(1) : i.path })));
 }
 
 interface Declared {
@@ -99,6 +132,28 @@ function validate(config: unknown, cwd: string, baseEnv: Record<string, string>)
       if (!c.success) problems.push(...issues(cat, body, c.error));
       else conditions.push(toConditionSpec(cname, c.data));
     }
+    let restartPolicy: RestartPolicy | undefined;
+    let stopPolicy: StopPolicy | undefined;
+    if (cfg.restart !== undefined) {
+      const r = restartConfig.safeParse(cfg.restart);
+      if (!r.success) problems.push(...issues([...at, 'restart'], cfg.restart, r.error));
+      else {
+        restartPolicy = { backoff: r.data.backoff, intensity: r.data.intensity ?? null };
+        if (r.data.escalate) {
+          const body = { type: 'escalate', rearm: true, actions: r.data.escalate };
+          const c = conditionBody.safeParse(body);
+          if (!c.success) problems.push(...issues([...at, 'restart', 'escalate'], r.data.escalate, prefixed(c.error, 'actions')));
+          else if (conditions.some((x) => x.name === ESCALATE_CONDITION)) problems.push(`${pathText([...at, 'conditions', ESCALATE_CONDITION])}: this name is taken by restart.escalate; rename the condition`);
+          else conditions.push(toConditionSpec(ESCALATE_CONDITION, c.data));
+        }
+        if (!r.data.intensity && r.data.escalate) problems.push(`${pathText([...at, 'restart', 'escalate'])}: expected restart.intensity too (escalation happens when it is exceeded)`);
+      }
+    }
+    if (cfg.stop !== undefined) {
+      const r = stopConfig.safeParse(cfg.stop);
+      if (!r.success) problems.push(...issues([...at, 'stop'], cfg.stop, r.error));
+      else stopPolicy = r.data;
+    }
     const restarts = restartCount({ conditions: conditions as ConditionRecord[] });
     if (name === GLOBAL && restarts > 0) problems.push(`${pathText([...at, 'conditions'])}: expected no restart action on the global entity *`);
     if (restarts > 1) problems.push(`${pathText([...at, 'conditions'])}: expected at most one restart action per entity, got ${restarts}`);
@@ -106,7 +161,7 @@ function validate(config: unknown, cwd: string, baseEnv: Record<string, string>)
     const kind = cfg.placeholder ? 'placeholder' : cfg.pid !== undefined ? 'pid' : 'spawned';
     out.push({
       name,
-      entity: name === GLOBAL ? null : { name, kind, argv: cfg.command ?? [], env: cfg.env, cwd: entityCwd, pid: cfg.pid, conditions: [] },
+      entity: name === GLOBAL ? null : { name, kind, argv: cfg.command ?? [], env: cfg.env, cwd: entityCwd, pid: cfg.pid, conditions: [], restartPolicy: restartPolicy ?? DEFAULT_RESTART_POLICY, stopPolicy: stopPolicy ?? DEFAULT_STOP_POLICY },
       conditions,
     });
   }
@@ -156,7 +211,9 @@ export async function applyConfig(sup: Supervisor, config: unknown, o: { dryRun:
     const e = d.entity;
     const config = e && cur && canon([cur.argv, cur.env, cur.cwd]) !== canon([e.argv, e.env, e.cwd]);
     if (config) details.push('command, env or cwd changed: takes effect at the next start');
-    if (!conditions && !config && cur) {
+    const policy = e && cur && canon([cur.restartPolicy, cur.stopPolicy]) !== canon([e.restartPolicy, e.stopPolicy]);
+    if (policy) details.push('restart or stop policy changed');
+    if (!conditions && !config && !policy && cur) {
       changes.push({ entity: d.name, change: 'unchanged', details: [] });
       continue;
     }
@@ -166,6 +223,7 @@ export async function applyConfig(sup: Supervisor, config: unknown, o: { dryRun:
       fn: (x) => {
         if (conditions) x.conditions = conditions;
         if (config && e) Object.assign(x, { argv: e.argv, env: e.env, cwd: e.cwd });
+        if (policy && e) Object.assign(x, { restartPolicy: e.restartPolicy, stopPolicy: e.stopPolicy });
       },
     });
   }

@@ -13,6 +13,8 @@ import { actionAt } from './conditions.js';
 export interface ActionResult {
   ok: boolean;
   error?: string;
+  /** A failure that is the entity's state, not the action's (a failed entity's restart): keep the action for after `ham reset`. */
+  keep?: boolean;
 }
 
 export type RunAction = (run: RunRecord, action: ActionSpec, resumed: boolean) => Promise<ActionResult>;
@@ -207,7 +209,7 @@ export class Executor {
       if (!result.ok) {
         live.failures += 1;
         c.failed += 1;
-        if (!a.keepOnFail) at.list.splice(at.index, 1); // as in QNX: a failed action is removed
+        if (!a.keepOnFail && !result.keep) at.list.splice(at.index, 1); // as in QNX: a failed action is removed
       }
       this.o.store.putEntity(owner);
     });

@@ -176,6 +176,10 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
     },
     restore: ({ name }) => ({ name, value: supervisor.mustGet(name).saved ?? null, instance: supervisor.mustGet(name).instance }),
     detectors: () => detectors.view(),
+    reset: ({ name }) => {
+      refuseWhileStopping();
+      return entityView(supervisor.reset(name));
+    },
     apply: ({ config, dryRun }) => applyConfig(supervisor, config, { dryRun, cwd: process.cwd(), baseEnv }),
     stop: async ({ all }) => {
       refuseWhileStopping();

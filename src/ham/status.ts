@@ -78,6 +78,9 @@ export interface EntityView {
   keeperPid: number | null;
   startedAt: string | null;
   restartAt: string | null;
+  /** The recovery policy, and the restarts counted in its intensity window. */
+  restart: { backoff: EntityRecord['restartPolicy']['backoff']; intensity: EntityRecord['restartPolicy']['intensity']; nextDelayMs: number; inWindow: number };
+  stop: EntityRecord['stopPolicy'];
 }
 
 export interface StatusView {
@@ -145,6 +148,8 @@ export function entityView(e: EntityRecord, live?: LiveBeat): EntityView {
     lastExit: e.lastExit,
     lastError: e.lastError,
     heartbeat: heartbeatView(e, live),
+    restart: { ...e.restartPolicy, nextDelayMs: e.backoffMs, inWindow: e.restartPolicy.intensity ? e.restartTimes.filter((t) => t > Date.now() - e.restartPolicy.intensity!.withinMs).length : 0 },
+    stop: e.stopPolicy,
     health: e.health ? { ...e.health, failures: e.healthFailures, failing: e.healthFailing && { since: iso(e.healthFailing.at)!, killAt: iso(e.healthFailing.killAt)!, reason: e.healthFailing.reason } } : null,
     conditions: e.conditions.map(conditionView),
     enabled: e.enabled,

@@ -18,7 +18,7 @@ import type { Occurrence, RunRecord } from '../store/model.js';
 import type { Store } from '../store/store.js';
 import { GLOBAL, type EntityRecord } from '../store/types.js';
 import { makeRunAction } from './actions.js';
-import { nextBackoff } from './backoff.js';
+import { DEFAULT_RESTART_POLICY, intensity, nextBackoff } from './backoff.js';
 import { isAbnormal } from './conditions.js';
 import { Dispatcher, emptyFired, logFired, type Fired } from './dispatch.js';
 import type { EventHub } from './events.js';
@@ -27,7 +27,7 @@ import { HealthChecker } from './health.js';
 import { HeartbeatMonitor } from './heartbeats.js';
 import type { Socket } from 'node:net';
 import { encodeFrame } from '../protocol/frame.js';
-import type { HealthSpec, HeartbeatSpec } from '../store/types.js';
+import { DEFAULT_STOP_POLICY, type HealthSpec, type HeartbeatSpec, type RestartPolicy, type StopPolicy } from '../store/types.js';
 
 export interface SupervisorOptions {
   store: Store;
@@ -41,7 +41,6 @@ export interface SupervisorOptions {
   onFenced: (e: HamError) => never;
 }
 
-const STOP_GRACE_MS = 5000;
 const KILL_GRACE_MS = 2000;
 const FIRST_START_WAIT_MS = 5000;
 const SPAWNS_PER_TURN = 8;
@@ -60,6 +59,8 @@ export interface NewEntity {
   cwd: string;
   pid?: number;
   conditions: EntityRecord['conditions'];
+  restartPolicy?: RestartPolicy;
+  stopPolicy?: StopPolicy;
 }
 
 export function blankEntity(n: NewEntity, id: number): EntityRecord {
@@ -91,6 +92,9 @@ export function blankEntity(n: NewEntity, id: number): EntityRecord {
     failedStartAt: null,
     restartAt: null,
     backoffMs: 0,
+    restartPolicy: n.restartPolicy ?? DEFAULT_RESTART_POLICY,
+    stopPolicy: n.stopPolicy ?? DEFAULT_STOP_POLICY,
+    restartTimes: [],
     lastUptimeMs: null,
     instance: 0,
     restarts: 0,
@@ -259,7 +263,7 @@ export class Supervisor {
       const out: EntityRecord[] = [];
       for (const n of creates) {
         const old = this.store.entity(n.name);
-        const rec = old ? { ...old, kind: n.kind, argv: n.argv, env: n.env, cwd: n.cwd, state: n.kind === 'placeholder' ? old.state : ('starting' as const), conditions: n.conditions } : blankEntity(n, this.store.nextId());
+        const rec = old ? { ...old, kind: n.kind, argv: n.argv, env: n.env, cwd: n.cwd, state: n.kind === 'placeholder' ? old.state : ('starting' as const), conditions: n.conditions, restartPolicy: n.restartPolicy ?? old.restartPolicy, stopPolicy: n.stopPolicy ?? old.stopPolicy } : blankEntity(n, this.store.nextId());
         if (n.kind !== 'placeholder') this.dispatcher.fireInTxn({ entity: n.name, type: 'attach', pid: n.pid ?? null }, rec, fired);
         this.store.putEntity(rec);
         out.push(rec);
@@ -592,19 +596,31 @@ export class Supervisor {
     if (!e) return { ok: false, error: `entity ${name} is gone` };
     if (e.argv.length === 0) return { ok: false, error: `entity ${name} has no command to restart it with` };
     if (e.desired === 'stopped') return { ok: false, error: `entity ${name} is being stopped` };
+    if (e.state === 'failed') return { ok: false, keep: true, error: `entity ${name} failed (${e.lastError}); \`ham reset ${name}\` brings it back` };
     const since = run.createdAt;
     const done = (x: EntityRecord | undefined): boolean => !x || (x.state === 'running' && (x.startedAt ?? 0) >= since) || (x.failedStartAt ?? 0) >= since || x.desired === 'stopped';
     if (e.state === 'running') return { ok: true }; // already back (or never died: a `now` restart)
     if (!done(e)) {
+      const fired = emptyFired();
       e = this.update(name, (x) => {
         x.restartPending = true;
         if (x.restartAt === null && x.state !== 'starting') {
-          const b = nextBackoff(x.backoffMs, x.lastUptimeMs);
+          // Decided once per death (restartAt is then set): a takeover re-reads the decision, never re-counts it.
+          const now = Date.now();
+          const i = intensity(x.restartPolicy.intensity, x.restartTimes, now);
+          x.restartTimes = i.times;
+          if (i.over) return this.escalate(x, now, fired);
+          const b = nextBackoff(x.restartPolicy.backoff, x.backoffMs, x.lastUptimeMs);
           x.backoffMs = b.nextBackoffMs;
-          x.restartAt = Date.now() + b.delayMs;
+          x.restartAt = now + b.delayMs;
           x.state = 'dead';
         }
       });
+      this.publish(fired);
+      if (e?.state === 'failed') {
+        this.carryOut(e);
+        return { ok: false, keep: true, error: e.lastError ?? `entity ${name} failed` };
+      }
       if (e && e.state === 'dead') this.scheduleRestart(e);
     }
     const wait = Math.max(0, (e?.restartAt ?? Date.now()) - Date.now()) + RESTART_DEADLINE_MS;
@@ -619,6 +635,38 @@ export class Supervisor {
     const now = this.store.entity(name);
     if (now) this.carryOut(now);
     return { ok: false, error: after.lastError ?? `entity ${name} did not start within ${wait} ms` };
+  }
+
+  /** Inside a transaction: more restarts than the intensity allows. Give up: `failed`, and the escalate conditions fire once. */
+  private escalate(x: EntityRecord, now: number, fired: Fired): void {
+    const p = x.restartPolicy.intensity!;
+    x.state = 'failed';
+    x.restartPending = false;
+    x.restartAt = null;
+    x.lastError = `restarted ${p.max} times within ${p.withinMs} ms: escalated and gave up`;
+    x.diedAt = x.diedAt ?? now;
+    this.dispatcher.fireInTxn({ entity: x.name, type: 'escalate', pid: null, detail: x.lastError }, x, fired);
+    this.log('error', 'restart intensity exceeded: escalating; the entity is failed until `ham reset`', { entity: x.name, max: p.max, withinMs: p.withinMs });
+  }
+
+  /** `ham reset NAME`: a failed (or dead) entity gets fresh counters and is started again. */
+  reset(name: string): EntityRecord {
+    const cur = this.mustGet(name);
+    if (cur.state !== 'failed' && cur.state !== 'dead') throw new HamError({ code: 'bad-request', entity: name, message: `reset: expected a failed or dead entity, got ${name} ${cur.state}` });
+    if (cur.argv.length === 0) throw new HamError({ code: 'bad-request', entity: name, message: `reset: ${name} has no command to start it with` });
+    const e = this.update(name, (x) => {
+      x.restartTimes = [];
+      x.backoffMs = x.restartPolicy.backoff.initialMs;
+      x.restarts = 0;
+      x.deaths = 0;
+      x.lastError = null;
+      x.state = 'dead';
+      x.desired = 'running';
+      x.restartAt = Date.now();
+    })!;
+    this.log('info', 'reset: started again with fresh counters', { entity: name });
+    this.scheduleRestart(e);
+    return e;
   }
 
   // ---- keeper reports -----------------------------------------------------
@@ -677,7 +725,7 @@ export class Supervisor {
     this.log('info', `keeper record ${r.kind}`, { entity: name, seq, record: r, state: e.state, lastExit: e.lastExit });
     this.publish(fired);
     if (r.kind === 'K') this.watch(e);
-    if (r.kind === 'S' && e.desired === 'stopped') this.signalGroup(e, 'SIGTERM');
+    if (r.kind === 'S' && e.desired === 'stopped') this.signalGroup(e, e.stopPolicy.signal as NodeJS.Signals);
     if (r.kind === 'F' || r.kind === 'X') this.carryOut(e);
   }
 
@@ -732,7 +780,7 @@ export class Supervisor {
   /** After a death: let the keeper go unless a restart is coming. */
   private carryOut(e: EntityRecord): void {
     if (e.awaiting === null || !e.keeper || e.restartPending) return;
-    if (e.state !== 'dead' && e.state !== 'stopped') return;
+    if (e.state !== 'dead' && e.state !== 'stopped' && e.state !== 'failed') return;
     if (!commandKeeper(this.paths, e.id, e.keeper.serial, 'x', e.awaiting)) this.keeperGone(e.name, e.keeper.serial);
   }
 
@@ -812,7 +860,7 @@ export class Supervisor {
     const e = this.store.entity(name);
     if (e) removeKeeperDir(this.paths, e.id, serial);
     if (!e || !e.keeper || e.keeper.serial !== serial) return;
-    const dismissed = e.awaiting !== null && !e.restartPending && (e.state === 'stopped' || e.state === 'dead');
+    const dismissed = e.awaiting !== null && !e.restartPending && (e.state === 'stopped' || e.state === 'dead' || e.state === 'failed');
     if (dismissed) {
       this.update(name, (x) => {
         x.keeper = null;
@@ -917,8 +965,9 @@ export class Supervisor {
     this.cancelTimer(name);
     if (e.state === 'stopped') return this.carryOut(e);
     const gone = (x: EntityRecord | undefined): boolean => !x || x.state === 'stopped';
-    this.signalGroup(e, 'SIGTERM');
-    if (await this.waitFor(name, gone, STOP_GRACE_MS).then(gone)) return;
+    // Its stop signal to the process (it may stop its children itself), then SIGKILL of the whole group.
+    this.signalGroup(e, e.stopPolicy.signal as NodeJS.Signals);
+    if (await this.waitFor(name, gone, e.stopPolicy.timeoutMs).then(gone)) return;
     const now = this.store.entity(name);
     if (now) this.signalGroup(now, 'SIGKILL');
     await this.waitFor(name, gone, KILL_GRACE_MS);

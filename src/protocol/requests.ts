@@ -49,6 +49,7 @@ export const requestSchemas = {
     .strict()
     .refine((a) => !a.restart || a.argv !== undefined, { message: 'expected a command (argv) with restart: without one there is nothing to restart', path: ['restart'] }),
   detach: z.object({ name: entityName }).strict(),
+  reset: z.object({ name: entityName }).strict(),
   stop: z.object({ all: z.boolean().default(false) }).strict(),
   'condition-add': z.object({ entity: ownerName, name: itemName, condition: conditionBody }).strict(),
   'condition-rm': z.object({ entity: ownerName, name: itemName }).strict(),

@@ -10,6 +10,7 @@ export const CONDITION_TYPES = [
   'heartbeat-missed-low',
   'heartbeat-missed-high',
   'health-check-failed',
+  'escalate',
   'raise',
   'state',
   'any',

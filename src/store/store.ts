@@ -9,7 +9,8 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { HamError } from '../errors.js';
 import type { ProcId } from '../proc/procfs.js';
 import type { EventRecord, RunRecord } from './model.js';
-import { DEFAULT_SETTINGS, type EntityRecord, type Roles, type Settings } from './types.js';
+import { DEFAULT_RESTART_POLICY } from '../ham/backoff.js';
+import { DEFAULT_SETTINGS, DEFAULT_STOP_POLICY, type EntityRecord, type Roles, type Settings } from './types.js';
 
 /**
  * Fields added since a record may have been written: a store written by an
@@ -20,6 +21,9 @@ const ENTITY_DEFAULTS: Partial<EntityRecord> = {
   conditions: [],
   userState: null,
   heartbeat: null,
+  restartPolicy: DEFAULT_RESTART_POLICY,
+  stopPolicy: DEFAULT_STOP_POLICY,
+  restartTimes: [],
   health: null,
   healthFailing: null,
   healthFailures: 0,

@@ -56,6 +56,21 @@ export interface HealthFailing {
 export type EntityState = 'starting' | 'running' | 'dead' | 'stopped' | 'failed';
 export const GLOBAL = '*';
 
+/** How an entity is restarted (issue 6); see ham/backoff.ts. */
+export interface RestartPolicy {
+  backoff: { initialMs: number; factor: number; maxMs: number; resetAfterMs: number };
+  /** At most `max` restarts within `withinMs`; one more escalates and the entity ends `failed`. */
+  intensity: { max: number; withinMs: number } | null;
+}
+
+/** How an entity is stopped: `signal`, then SIGKILL of its process group after `timeoutMs`. */
+export interface StopPolicy {
+  signal: string;
+  timeoutMs: number;
+}
+
+export const DEFAULT_STOP_POLICY: Readonly<StopPolicy> = Object.freeze({ signal: 'SIGTERM', timeoutMs: 5000 });
+
 /** The tiny parent of an entity, and how far the HAM has read its records. */
 export interface KeeperRef extends ProcId {
   serial: number;
@@ -105,6 +120,10 @@ export interface EntityRecord {
   /** Epoch ms at which a pending restart is due (backoff). */
   restartAt: number | null;
   backoffMs: number;
+  restartPolicy: RestartPolicy;
+  stopPolicy: StopPolicy;
+  /** Restarts decided within the intensity window (epoch ms). */
+  restartTimes: number[];
   /** How long the last instance ran before it died (for backoff). */
   lastUptimeMs: number | null;
   instance: number;

@@ -13,6 +13,7 @@ import { commandArgv, conditionBody, itemName, noNul, signalName, toConditionSpe
 import type { ConditionRecord, ConditionSpec } from '../store/model.js';
 import { DEFAULT_STOP_POLICY, GLOBAL, type EntityRecord, type RestartPolicy, type StopPolicy } from '../store/types.js';
 import { DEFAULT_RESTART_POLICY } from './backoff.js';
+import { findCycle, STRATEGIES, type GroupSpec } from './topology.js';
 import { restartCount, toConditionRecord } from './conditions.js';
 import { checkExecutable } from './executable.js';
 import type { NewEntity, Supervisor } from './supervisor.js';
@@ -27,8 +28,12 @@ const entityConfig = z
     conditions: z.record(z.unknown()).default({}),
     restart: z.unknown().optional(),
     stop: z.unknown().optional(),
+    group: entityName.optional(),
+    requires: z.array(entityName).max(64).default([]),
   })
   .strict();
+
+const groupConfig = z.object({ strategy: z.enum(STRATEGIES).default('one-for-one') }).strict();
 
 const ms = (max: number) => z.number().int().min(0).max(max);
 const DAY = 86_400_000;
@@ -55,7 +60,7 @@ const stopConfig = z
 /** The condition that `restart.escalate` becomes: fired once when the intensity is exceeded. */
 export const ESCALATE_CONDITION = 'escalate';
 
-const configSchema = z.object({ entities: z.record(z.unknown()).default({}), baseDir: z.string().optional() }).strict();
+const configSchema = z.object({ entities: z.record(z.unknown()).default({}), groups: z.record(z.unknown()).default({}), baseDir: z.string().optional() }).strict();
 
 export interface Change {
   entity: string;
@@ -87,18 +92,29 @@ function prefixed(err: z.ZodError, strip: string): z.ZodError {
 }
 
 interface Declared {
+  /** Set on the first: the file's groups (merged into the store's). */
+  groups?: Record<string, GroupSpec>;
   name: string;
   entity: NewEntity | null; // null for `*`
   conditions: ConditionSpec[];
 }
 
 /** Validate the whole file; throw one bad-request listing every problem with its path. */
-function validate(config: unknown, cwd: string, baseEnv: Record<string, string>): Declared[] {
+function validate(config: unknown, cwd: string, baseEnv: Record<string, string>, sup: Supervisor): { declared: Declared[]; groups: Record<string, GroupSpec> } {
   const problems: string[] = [];
   const top = configSchema.safeParse(config);
   if (!top.success) throw new HamError({ code: 'bad-request', message: issues([], config, top.error).join('\n') });
   const baseDir = top.data.baseDir ?? cwd;
   const out: Declared[] = [];
+  const groups: Record<string, GroupSpec> = { ...sup.groups() };
+  for (const [gname, raw] of Object.entries(top.data.groups)) {
+    const at = ['groups', gname];
+    const n = entityName.safeParse(gname);
+    if (!n.success) problems.push(`${pathText(at)}: ${n.error.issues[0]!.message}, got ${describe(gname)}`);
+    const g = groupConfig.safeParse(raw ?? {});
+    if (!g.success) problems.push(...issues(at, raw, g.error));
+    else groups[gname] = g.data;
+  }
   for (const [name, raw] of Object.entries(top.data.entities)) {
     const at: (string | number)[] = ['entities', name];
     if (name !== GLOBAL) {
@@ -159,14 +175,25 @@ function validate(config: unknown, cwd: string, baseEnv: Record<string, string>)
     if (restarts > 1) problems.push(`${pathText([...at, 'conditions'])}: expected at most one restart action per entity, got ${restarts}`);
     if (restarts > 0 && !cfg.command) problems.push(`${pathText([...at, 'conditions'])}: a restart action needs a command to restart with`);
     const kind = cfg.placeholder ? 'placeholder' : cfg.pid !== undefined ? 'pid' : 'spawned';
+    if (cfg.group !== undefined && !groups[cfg.group]) problems.push(`${pathText([...at, 'group'])}: expected a group declared under groups: (${Object.keys(groups).join(', ') || 'none'}), got ${describe(cfg.group)}`);
+    cfg.requires.forEach((r, i) => {
+      if (r === name) problems.push(`${pathText([...at, 'requires', i])}: an entity cannot require itself`);
+      else if (!Object.prototype.hasOwnProperty.call(top.data.entities, r) && !sup.get(r)) problems.push(`${pathText([...at, 'requires', i])}: expected an entity in this file or attached, got ${describe(r)}`);
+    });
     out.push({
       name,
-      entity: name === GLOBAL ? null : { name, kind, argv: cfg.command ?? [], env: cfg.env, cwd: entityCwd, pid: cfg.pid, conditions: [], restartPolicy: restartPolicy ?? DEFAULT_RESTART_POLICY, stopPolicy: stopPolicy ?? DEFAULT_STOP_POLICY },
+      entity: name === GLOBAL ? null : { name, kind, argv: cfg.command ?? [], env: cfg.env, cwd: entityCwd, pid: cfg.pid, conditions: [], restartPolicy: restartPolicy ?? DEFAULT_RESTART_POLICY, stopPolicy: stopPolicy ?? DEFAULT_STOP_POLICY, group: cfg.group ?? null, requires: cfg.requires },
       conditions,
     });
   }
+  // Cycles over what the file declares and what is attached already.
+  const edges = new Map<string, string[]>();
+  for (const e of sup.all()) edges.set(e.name, e.requires);
+  for (const d of out) if (d.entity) edges.set(d.name, d.entity.requires ?? []);
+  const cycle = findCycle(edges);
+  if (cycle) problems.push(`${pathText(['entities', cycle[0]!, 'requires'])}: a dependency cycle: ${cycle.join(' → ')}`);
   if (problems.length) throw new HamError({ code: 'bad-request', message: `${problems.length} problem${problems.length > 1 ? 's' : ''} in the configuration:\n${problems.join('\n')}` });
-  return out;
+  return { declared: out, groups };
 }
 
 /** Spec fields only, keys sorted: equal configurations compare equal. */
@@ -192,7 +219,8 @@ function planConditions(current: ConditionRecord[], declared: ConditionSpec[], d
 }
 
 export async function applyConfig(sup: Supervisor, config: unknown, o: { dryRun: boolean; cwd: string; baseEnv: Record<string, string> }): Promise<{ dryRun: boolean; changes: Change[] }> {
-  const declared = validate(config, o.cwd, o.baseEnv);
+  const { declared, groups } = validate(config, o.cwd, o.baseEnv, sup);
+  const groupsChanged = canon(groups) !== canon(sup.groups());
   const changes: Change[] = [];
   const creates: NewEntity[] = [];
   const updates: { name: string; fn: (x: EntityRecord) => void }[] = [];
@@ -211,8 +239,8 @@ export async function applyConfig(sup: Supervisor, config: unknown, o: { dryRun:
     const e = d.entity;
     const config = e && cur && canon([cur.argv, cur.env, cur.cwd]) !== canon([e.argv, e.env, e.cwd]);
     if (config) details.push('command, env or cwd changed: takes effect at the next start');
-    const policy = e && cur && canon([cur.restartPolicy, cur.stopPolicy]) !== canon([e.restartPolicy, e.stopPolicy]);
-    if (policy) details.push('restart or stop policy changed');
+    const policy = e && cur && canon([cur.restartPolicy, cur.stopPolicy, cur.group, cur.requires]) !== canon([e.restartPolicy, e.stopPolicy, e.group, e.requires]);
+    if (policy) details.push('restart, stop, group or requires changed');
     if (!conditions && !config && !policy && cur) {
       changes.push({ entity: d.name, change: 'unchanged', details: [] });
       continue;
@@ -223,10 +251,10 @@ export async function applyConfig(sup: Supervisor, config: unknown, o: { dryRun:
       fn: (x) => {
         if (conditions) x.conditions = conditions;
         if (config && e) Object.assign(x, { argv: e.argv, env: e.env, cwd: e.cwd });
-        if (policy && e) Object.assign(x, { restartPolicy: e.restartPolicy, stopPolicy: e.stopPolicy });
+        if (policy && e) Object.assign(x, { restartPolicy: e.restartPolicy, stopPolicy: e.stopPolicy, group: e.group, requires: e.requires });
       },
     });
   }
-  if (!o.dryRun) await sup.commitPlan(creates, updates);
+  if (!o.dryRun) await sup.commitPlan(creates, updates, groupsChanged ? groups : undefined);
   return { dryRun: o.dryRun, changes };
 }

@@ -81,6 +81,10 @@ export interface EntityView {
   /** The recovery policy, and the restarts counted in its intensity window. */
   restart: { backoff: EntityRecord['restartPolicy']['backoff']; intensity: EntityRecord['restartPolicy']['intensity']; nextDelayMs: number; inWindow: number };
   stop: EntityRecord['stopPolicy'];
+  group: string | null;
+  requires: string[];
+  /** Stopped by its group's restart or a requirement that is down; it comes back by itself. */
+  held: EntityRecord['held'];
 }
 
 export interface StatusView {
@@ -150,6 +154,9 @@ export function entityView(e: EntityRecord, live?: LiveBeat): EntityView {
     heartbeat: heartbeatView(e, live),
     restart: { ...e.restartPolicy, nextDelayMs: e.backoffMs, inWindow: e.restartPolicy.intensity ? e.restartTimes.filter((t) => t > Date.now() - e.restartPolicy.intensity!.withinMs).length : 0 },
     stop: e.stopPolicy,
+    group: e.group,
+    requires: e.requires,
+    held: e.held,
     health: e.health ? { ...e.health, failures: e.healthFailures, failing: e.healthFailing && { since: iso(e.healthFailing.at)!, killAt: iso(e.healthFailing.killAt)!, reason: e.healthFailing.reason } } : null,
     conditions: e.conditions.map(conditionView),
     enabled: e.enabled,

@@ -23,6 +23,8 @@ import { isAbnormal } from './conditions.js';
 import { Dispatcher, emptyFired, logFired, type Fired } from './dispatch.js';
 import type { EventHub } from './events.js';
 import { Executor, type ActionResult } from './executor.js';
+import { Coordinator } from './coordinator.js';
+import type { GroupSpec } from './topology.js';
 import { HealthChecker } from './health.js';
 import { HeartbeatMonitor } from './heartbeats.js';
 import type { Socket } from 'node:net';
@@ -61,6 +63,8 @@ export interface NewEntity {
   conditions: EntityRecord['conditions'];
   restartPolicy?: RestartPolicy;
   stopPolicy?: StopPolicy;
+  group?: string | null;
+  requires?: string[];
 }
 
 export function blankEntity(n: NewEntity, id: number): EntityRecord {
@@ -95,6 +99,9 @@ export function blankEntity(n: NewEntity, id: number): EntityRecord {
     restartPolicy: n.restartPolicy ?? DEFAULT_RESTART_POLICY,
     stopPolicy: n.stopPolicy ?? DEFAULT_STOP_POLICY,
     restartTimes: [],
+    group: n.group ?? null,
+    requires: n.requires ?? [],
+    held: null,
     lastUptimeMs: null,
     instance: 0,
     restarts: 0,
@@ -124,6 +131,7 @@ export class Supervisor {
   readonly executor: Executor;
   readonly heartbeats: HeartbeatMonitor;
   readonly health: HealthChecker;
+  readonly coord: Coordinator;
   /** SIGKILLs due after a failed health check's grace, by entity. */
   private readonly healthKills = new Map<string, NodeJS.Timeout>();
   /** Self-attached entities by the connection that attached them... */
@@ -166,6 +174,17 @@ export class Supervisor {
     this.heartbeats = new HeartbeatMonitor((name, level) => {
       this.occur({ entity: name, type: level === 'low' ? 'heartbeat-missed-low' : 'heartbeat-missed-high' }).catch(() => undefined);
     });
+    this.coord = new Coordinator(
+      {
+        entity: (n) => this.store.entity(n),
+        all: () => this.store.allEntities(),
+        groups: () => this.store.groups(),
+        holdStop: (n, why) => this.holdStop(n, why),
+        startNow: (n, restarting) => this.startNow(n, restarting),
+        holdInstead: (n, why) => this.holdInstead(n, why),
+      },
+      this.log,
+    );
     this.health = new HealthChecker(
       (name, call) => {
         const conn = this.owners.get(name);
@@ -257,13 +276,14 @@ export class Supervisor {
   }
 
   /** `ham apply`: create and update entities in one transaction, then start the new ones. */
-  async commitPlan(creates: NewEntity[], updates: { name: string; fn: (x: EntityRecord) => void }[]): Promise<void> {
+  async commitPlan(creates: NewEntity[], updates: { name: string; fn: (x: EntityRecord) => void }[], groups?: Record<string, GroupSpec>): Promise<void> {
     const fired = emptyFired();
     const made = this.write(() => {
+      if (groups) this.store.putGroups(groups);
       const out: EntityRecord[] = [];
       for (const n of creates) {
         const old = this.store.entity(n.name);
-        const rec = old ? { ...old, kind: n.kind, argv: n.argv, env: n.env, cwd: n.cwd, state: n.kind === 'placeholder' ? old.state : ('starting' as const), conditions: n.conditions, restartPolicy: n.restartPolicy ?? old.restartPolicy, stopPolicy: n.stopPolicy ?? old.stopPolicy } : blankEntity(n, this.store.nextId());
+        const rec = old ? { ...old, kind: n.kind, argv: n.argv, env: n.env, cwd: n.cwd, state: n.kind === 'placeholder' ? old.state : ('starting' as const), conditions: n.conditions, restartPolicy: n.restartPolicy ?? old.restartPolicy, stopPolicy: n.stopPolicy ?? old.stopPolicy, group: n.group ?? old.group, requires: n.requires ?? old.requires } : blankEntity(n, this.store.nextId());
         if (n.kind !== 'placeholder') this.dispatcher.fireInTxn({ entity: n.name, type: 'attach', pid: n.pid ?? null }, rec, fired);
         this.store.putEntity(rec);
         out.push(rec);
@@ -297,7 +317,10 @@ export class Supervisor {
   private drainSpawns(): void {
     for (const job of this.spawnQueue.splice(0, SPAWNS_PER_TURN)) {
       const e = this.store.entity(job.name);
-      if (e && e.desired === 'running' && !e.keeper) this.spawnNew(job.name, false, job.adoptPid);
+      if (!e || e.desired !== 'running' || e.keeper) continue;
+      if (!job.adoptPid && !this.coord.requirementsUp(e)) this.holdInstead(job.name, 'requires'); // started once they run
+      else if (!job.adoptPid && this.coord.waitsForGroup(e)) this.holdInstead(job.name, 'group'); // its group starts in order
+      else this.spawnNew(job.name, false, job.adoptPid);
     }
     if (this.spawnQueue.length) setImmediate(() => this.drainSpawns());
   }
@@ -331,7 +354,17 @@ export class Supervisor {
       .allEntities()
       .filter((e) => e.kind === 'spawned' || e.kind === 'pid')
       .map((e) => e.name);
-    await Promise.all(names.map((n) => this.stopOne(n)));
+    // Dependants before what they require, groups in reverse order; the rest together.
+    this.coord.stopping = true;
+    for (const wave of this.coord.stopWaves(names)) await Promise.all(wave.map((n) => this.stopOne(n)));
+  }
+
+  all(): EntityRecord[] {
+    return this.store.allEntities();
+  }
+
+  groups(): Record<string, GroupSpec> {
+    return this.store.groups();
   }
 
   get(name: string): EntityRecord | undefined {
@@ -595,7 +628,7 @@ export class Supervisor {
     let e = this.store.entity(name);
     if (!e) return { ok: false, error: `entity ${name} is gone` };
     if (e.argv.length === 0) return { ok: false, error: `entity ${name} has no command to restart it with` };
-    if (e.desired === 'stopped') return { ok: false, error: `entity ${name} is being stopped` };
+    if (e.desired === 'stopped') return { ok: false, keep: true, error: e.held ? `entity ${name} is held (${e.held === 'requires' ? 'something it requires is down' : 'its group is restarting'})` : `entity ${name} is being stopped` };
     if (e.state === 'failed') return { ok: false, keep: true, error: `entity ${name} failed (${e.lastError}); \`ham reset ${name}\` brings it back` };
     const since = run.createdAt;
     const done = (x: EntityRecord | undefined): boolean => !x || (x.state === 'running' && (x.startedAt ?? 0) >= since) || (x.failedStartAt ?? 0) >= since || x.desired === 'stopped';
@@ -627,7 +660,7 @@ export class Supervisor {
     const after = await this.waitFor(name, done, wait);
     if (after && after.state === 'running' && (after.startedAt ?? 0) >= since) return { ok: true };
     if (!after) return { ok: false, error: `entity ${name} is gone` };
-    if (after.desired === 'stopped') return { ok: false, error: `entity ${name} is being stopped` };
+    if (after.desired === 'stopped') return { ok: false, keep: true, error: after.held ? `entity ${name} is held (${after.held === 'requires' ? 'something it requires is down' : 'its group is restarting'}); it comes back by itself` : `entity ${name} is being stopped` };
     this.update(name, (x) => {
       x.restartPending = false;
       x.restartAt = null;
@@ -727,6 +760,8 @@ export class Supervisor {
     if (r.kind === 'K') this.watch(e);
     if (r.kind === 'S' && e.desired === 'stopped') this.signalGroup(e, e.stopPolicy.signal as NodeJS.Signals);
     if (r.kind === 'F' || r.kind === 'X') this.carryOut(e);
+    if (r.kind === 'S' || r.kind === 'F') this.coord.onSettled(name);
+    if (r.kind === 'X') this.coord.onDown(name);
   }
 
   /** Inside a transaction: the command runs as `pid`. */
@@ -795,16 +830,59 @@ export class Supervisor {
     this.timers.delete(name);
     const e = this.store.entity(name);
     if (!e || e.desired !== 'running' || e.restartAt === null || e.state !== 'dead') return;
-    if (e.keeper && e.awaiting !== null && isAlive(e.keeper)) {
+    if (!this.coord.requirementsUp(e)) return this.holdInstead(name, 'requires');
+    if (this.coord.takesAlong(e)) return void this.coord.groupRestart(name);
+    this.launch(name, true);
+  }
+
+  /** Start it now: through its waiting keeper if it has one, else a new keeper. */
+  private launch(name: string, restarting: boolean): void {
+    const e = this.store.entity(name);
+    if (!e) return;
+    if (e.state === 'dead' && e.keeper && e.awaiting !== null && isAlive(e.keeper)) {
       const seq = e.awaiting;
       const serial = e.keeper.serial;
       this.update(name, (x) => {
         x.state = 'starting';
-        x.restarting = true;
+        x.restarting = restarting;
+        x.held = null;
       });
       if (commandKeeper(this.paths, e.id, serial, 'r', seq)) return;
     }
-    this.spawnNew(name, true);
+    this.spawnNew(name, restarting);
+  }
+
+  /** For the coordinator: stop gracefully, held (it comes back by itself). */
+  private async holdStop(name: string, why: 'group' | 'requires'): Promise<void> {
+    this.update(name, (x) => void (x.held = why));
+    await this.stopOne(name);
+  }
+
+  /** For the coordinator: about to start, but held instead (nothing runs to stop). */
+  private holdInstead(name: string, why: 'group' | 'requires'): void {
+    this.cancelTimer(name);
+    const e = this.update(name, (x) => {
+      x.held = why;
+      x.desired = 'stopped';
+      x.restartAt = null;
+      x.restartPending = false;
+      if (x.state === 'dead' || (x.state === 'starting' && !x.keeper)) x.state = 'stopped';
+    });
+    if (e) this.carryOut(e);
+  }
+
+  /** For the coordinator (and held entities): start now; resolves once it runs or its start failed. */
+  private async startNow(name: string, restarting: boolean): Promise<void> {
+    const t0 = Date.now();
+    const e = this.update(name, (x) => {
+      x.desired = 'running';
+      x.restartAt = null;
+    });
+    if (!e || e.argv.length === 0 || e.state === 'running' || e.state === 'starting') return;
+    if (!this.coord.requirementsUp(e)) return this.holdInstead(name, 'requires');
+    this.update(name, (x) => void (x.held = null));
+    this.launch(name, restarting);
+    await this.waitFor(name, (x) => !x || x.state === 'running' || (x.failedStartAt ?? 0) >= t0 || (x.state === 'dead' && (x.diedAt ?? 0) >= t0), RESTART_DEADLINE_MS);
   }
 
   /** A new keeper (the old one is gone or there was none) starts the command, or adopts `adoptPid`. */
@@ -823,6 +901,7 @@ export class Supervisor {
         x.state = 'starting';
         x.restarting = restarting;
       }
+      x.held = null;
     });
     if (!e) return;
     const env = { ...this.baseEnv, ...e.env, HAM_ENTITY: e.name, HAM_INSTANCE: String(e.instance + 1) };
@@ -897,6 +976,7 @@ export class Supervisor {
     });
     this.publish(fired);
     if (after && after.state === 'dead' && after.restartAt !== null) this.scheduleRestart(after);
+    this.coord.onDown(name);
   }
 
   // ---- resume -------------------------------------------------------------
@@ -904,6 +984,11 @@ export class Supervisor {
   private reconcile(e: EntityRecord, fresh: boolean): void {
     if (e.kind === 'placeholder' || e.kind === 'global') return;
     if (e.kind === 'self' && e.desired === 'stopped') e = this.update(e.name, (x) => void (x.desired = 'running')) ?? e; // not ours to stop or start
+    if (!fresh && e.held && e.state === 'stopped') {
+      // Held by a group restart or a requirement when the previous HAM died: bring it back when it may.
+      if (e.held === 'requires' ? this.coord.requirementsUp(e) : !this.coord.waitsForGroup(e)) void this.startNow(e.name, true);
+      return;
+    }
     if (fresh && e.desired === 'stopped') {
       // `ham stop --all` stopped it; this `ham start` brings it back.
       const alive = e.state === 'running' || e.state === 'starting';

@@ -10,6 +10,7 @@ import { HamError } from '../errors.js';
 import type { ProcId } from '../proc/procfs.js';
 import type { EventRecord, RunRecord } from './model.js';
 import { DEFAULT_RESTART_POLICY } from '../ham/backoff.js';
+import type { GroupSpec } from '../ham/topology.js';
 import { DEFAULT_SETTINGS, DEFAULT_STOP_POLICY, type EntityRecord, type Roles, type Settings } from './types.js';
 
 /**
@@ -24,6 +25,9 @@ const ENTITY_DEFAULTS: Partial<EntityRecord> = {
   restartPolicy: DEFAULT_RESTART_POLICY,
   stopPolicy: DEFAULT_STOP_POLICY,
   restartTimes: [],
+  group: null,
+  requires: [],
+  held: null,
   health: null,
   healthFailing: null,
   healthFailures: 0,
@@ -162,6 +166,15 @@ export class Store {
       this.events.removeSync(seq - EVENTS_KEPT);
     }
     return rec;
+  }
+
+  /** Groups declared by `ham apply`, by name. */
+  groups(): Record<string, GroupSpec> {
+    return (this.meta.get('groups') as Record<string, GroupSpec> | undefined) ?? {};
+  }
+
+  putGroups(g: Record<string, GroupSpec>): void {
+    this.meta.putSync('groups', g);
   }
 
   detectorRecord(name: string): DetectorRecord | undefined {

@@ -124,6 +124,11 @@ export interface EntityRecord {
   stopPolicy: StopPolicy;
   /** Restarts decided within the intensity window (epoch ms). */
   restartTimes: number[];
+  /** Its group (whose strategy decides what its restart takes along), and what it requires. */
+  group: string | null;
+  requires: string[];
+  /** Stopped by its group's restart, or because something it requires is down: it comes back by itself. */
+  held: 'group' | 'requires' | null;
   /** How long the last instance ran before it died (for backoff). */
   lastUptimeMs: number | null;
   instance: number;

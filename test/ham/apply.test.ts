@@ -133,7 +133,7 @@ entities:
       'entities.a/b.command[0]: expected an executable file, got "no-such-program-xyz"',
       'entities.both: expected a command, a pid (optionally with a command to restart it with), or placeholder: true',
       'entities.neither: expected a command, a pid',
-      'entities.api: unexpected field(s) group',
+      'entities.api.group: expected a group declared under groups: (none), got "backend"',
     ]) {
       expect(r.stderr).toContain(want);
     }

@@ -1,0 +1,139 @@
+// Groups and dependencies at run time (issue 6). A member's restart takes its
+// group along by strategy: the affected members are stopped in reverse order,
+// then everything is started in order, each once the one before it runs.
+// An entity starts only when what it requires runs; when a requirement goes
+// down its dependants are stopped (held), and started again once it is back.
+// What is held is in the store (`held`), so a new HAM brings it back.
+import type { Logger } from '../log.js';
+import type { EntityRecord } from '../store/types.js';
+import { affected, dependants, members, type GroupSpec } from './topology.js';
+
+export interface CoordinatorOps {
+  entity(name: string): EntityRecord | undefined;
+  all(): EntityRecord[];
+  groups(): Record<string, GroupSpec>;
+  /** Stop gracefully and mark it held; resolves once it is stopped. */
+  holdStop(name: string, why: 'group' | 'requires'): Promise<void>;
+  /** Start it now (a restart when `restarting`); resolves once it runs or its start failed. */
+  startNow(name: string, restarting: boolean): Promise<void>;
+  /** Mark it held without a process to stop (it was about to start). */
+  holdInstead(name: string, why: 'group' | 'requires'): void;
+}
+
+const up = (e: EntityRecord | undefined): boolean => !!e && e.state === 'running';
+
+export class Coordinator {
+  /** Groups with a restart in progress: a second death in one does not start another. */
+  private readonly busy = new Set<string>();
+  /** `ham stop --all` in progress: its stops are not outages to react to. */
+  stopping = false;
+
+  constructor(
+    private readonly ops: CoordinatorOps,
+    private readonly log: Logger,
+  ) {}
+
+  requirementsUp(e: EntityRecord): boolean {
+    return e.requires.every((r) => up(this.ops.entity(r)));
+  }
+
+  /** Members of its group before it that are still starting (or held): it starts after them. */
+  waitsForGroup(e: EntityRecord): boolean {
+    if (!e.group) return false;
+    const order = members(this.ops.all(), e.group);
+    return order.slice(0, order.indexOf(e.name)).some((m) => {
+      const x = this.ops.entity(m);
+      return !!x && (x.state === 'starting' || x.held === 'group');
+    });
+  }
+
+  /** Does this entity's restart take others along (and no group restart is running for it)? */
+  takesAlong(e: EntityRecord): boolean {
+    if (!e.group || this.busy.has(e.group)) return false;
+    const spec = this.ops.groups()[e.group];
+    return !!spec && affected(spec.strategy, members(this.ops.all(), e.group), e.name).length > 0;
+  }
+
+  /** Restart `name` with the members its group's strategy takes along. */
+  async groupRestart(name: string): Promise<void> {
+    const e = this.ops.entity(name);
+    if (!e?.group) return;
+    const group = e.group;
+    const spec = this.ops.groups()[group]!;
+    this.busy.add(group);
+    try {
+      const order = members(this.ops.all(), group);
+      const along = affected(spec.strategy, order, name);
+      this.log('info', `group ${group} (${spec.strategy}): restarting ${[name, ...along].join(', ')}`, { entity: name, group });
+      for (const m of [...along].reverse()) {
+        const x = this.ops.entity(m);
+        if (x && (x.state === 'running' || x.state === 'starting' || x.restartPending)) await this.ops.holdStop(m, 'group');
+      }
+      for (const m of order) {
+        if (m === name) await this.ops.startNow(name, true);
+        else if (along.includes(m) && this.ops.entity(m)?.held === 'group') await this.ops.startNow(m, true);
+      }
+    } finally {
+      this.busy.delete(group);
+    }
+  }
+
+  /** `name` runs now (or its start failed): start what was held waiting for it. */
+  onSettled(name: string): void {
+    if (this.stopping) return;
+    const e = this.ops.entity(name);
+    if (e?.group && !this.busy.has(e.group)) {
+      // Groups start in order: the next member held for its turn goes now.
+      const next = members(this.ops.all(), e.group).find((m) => this.ops.entity(m)?.held === 'group');
+      const x = next === undefined ? undefined : this.ops.entity(next);
+      if (x && !this.waitsForGroup(x)) void this.ops.startNow(x.name, false);
+    }
+    if (e?.state === 'running') this.onRunning(name);
+  }
+
+  private onRunning(name: string): void {
+    for (const d of dependants(this.ops.all(), name)) {
+      const x = this.ops.entity(d);
+      if (x?.held === 'requires' && this.requirementsUp(x)) {
+        this.log('info', `${name} is back: starting ${d}, which requires it`, { entity: d });
+        void this.ops.startNow(d, true);
+      }
+    }
+  }
+
+  /** `name` stopped running: stop what requires it (held until it is back). */
+  onDown(name: string): void {
+    if (this.stopping || up(this.ops.entity(name))) return;
+    for (const d of dependants(this.ops.all(), name)) {
+      const x = this.ops.entity(d);
+      if (!x || x.held) continue;
+      if (x.state === 'running' || x.state === 'starting') {
+        this.log('warn', `${name} is down: stopping ${d}, which requires it, until it is back`, { entity: d });
+        void this.ops.holdStop(d, 'requires').then(() => this.onDown(d));
+      } else if (x.restartPending || x.restartAt !== null) this.ops.holdInstead(d, 'requires');
+    }
+  }
+
+  /**
+   * The order `ham stop --all` stops in: waves, each of entities that nothing
+   * still running requires and that are last of their group among those left.
+   */
+  stopWaves(names: string[]): string[][] {
+    const all = this.ops.all();
+    const left = new Set(names);
+    const waves: string[][] = [];
+    while (left.size) {
+      const wave = [...left].filter((n) => {
+        const e = all.find((x) => x.name === n)!;
+        if (dependants(all, n).some((d) => left.has(d))) return false;
+        if (!e.group) return true;
+        const order = members(all, e.group).filter((m) => left.has(m));
+        return order[order.length - 1] === n;
+      });
+      if (wave.length === 0) return [...waves, [...left]]; // a cycle slipped in: stop the rest together
+      for (const n of wave) left.delete(n);
+      waves.push(wave);
+    }
+    return waves;
+  }
+}

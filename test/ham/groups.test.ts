@@ -1,0 +1,90 @@
+// Groups (one-for-all, rest-for-one) and dependencies (requires), with real
+// processes: who is stopped, in what order things start again, and cycles
+// refused at apply time.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { entity } from '../helpers/entities.js';
+import { CALM, ham, hamJson, lines, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
+
+let t: TestHome;
+let starts: string;
+beforeEach(async () => {
+  t = tempHome();
+  starts = join(t.home, 'starts');
+  await hamJson(t.home, ['start', ...CALM]);
+});
+afterEach((ctx) => t.cleanup(ctx));
+
+async function apply(config: object): Promise<void> {
+  const file = join(t.home, 'ham.json');
+  writeFileSync(file, JSON.stringify(config));
+  await hamJson(t.home, ['apply', '-f', file]);
+}
+
+/** Appends "NAME" to the starts file, then sleeps (SIGTERM ends it). */
+const svc = (name: string, extra: object = {}): object => ({
+  command: ['sh', '-c', `echo ${name} >> ${starts}; exec sleep 1000`],
+  conditions: { died: { type: 'death', rearm: true, actions: [{ kind: 'restart' }] } },
+  ...extra,
+});
+const allRunning = (names: string[]) => (s: Awaited<ReturnType<typeof status>>) => names.every((n) => entity(s, n).state === 'running');
+
+describe('groups', () => {
+  it('one-for-all: one member killed → the others stopped in reverse order, then all started again in order', async () => {
+    await apply({ groups: { backend: { strategy: 'one-for-all' } }, entities: { a: svc('a', { group: 'backend' }), b: svc('b', { group: 'backend' }), c: svc('c', { group: 'backend' }) } });
+    const before = await waitStatus(t.home, 'all running', allRunning(['a', 'b', 'c']));
+    expect(lines(starts)).toEqual(['a', 'b', 'c']);
+    process.kill(entity(before, 'b').pid!, 'SIGKILL');
+    const after = await waitStatus(t.home, 'all restarted', (s) => allRunning(['a', 'b', 'c'])(s) && ['a', 'b', 'c'].every((n) => entity(s, n).restarts === 1));
+    expect(lines(starts)).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+    for (const n of ['a', 'c']) {
+      expect(entity(after, n).pid).not.toBe(entity(before, n).pid);
+      expect(entity(after, n).lastExit).toEqual({ code: null, signal: 'SIGTERM' }); // stopped gracefully
+      expect(entity(after, n).deaths).toBe(0); // a stop by its group is not a death
+    }
+    expect(entity(after, 'b')).toMatchObject({ deaths: 1, lastExit: { signal: 'SIGKILL' }, group: 'backend', held: null });
+  });
+
+  it('rest-for-one: the killed member and those started after it restart; the ones before are untouched', async () => {
+    await apply({ groups: { chain: { strategy: 'rest-for-one' } }, entities: { a: svc('a', { group: 'chain' }), b: svc('b', { group: 'chain' }), c: svc('c', { group: 'chain' }) } });
+    const before = await waitStatus(t.home, 'all running', allRunning(['a', 'b', 'c']));
+    process.kill(entity(before, 'b').pid!, 'SIGKILL');
+    const after = await waitStatus(t.home, 'b and c restarted', (s) => allRunning(['a', 'b', 'c'])(s) && entity(s, 'c').restarts === 1 && entity(s, 'b').restarts === 1);
+    expect(lines(starts)).toEqual(['a', 'b', 'c', 'b', 'c']);
+    expect(entity(after, 'a')).toMatchObject({ pid: entity(before, 'a').pid, restarts: 0 });
+  });
+});
+
+describe('dependencies', () => {
+  it('a dependant starts after its requirement runs, is stopped while it is down, and starts again once it is back', async () => {
+    await apply({
+      entities: {
+        api: svc('api', { requires: ['db'] }),
+        db: svc('db', { restart: { backoff: { initialMs: 1500, factor: 1, maxMs: 1500, resetAfterMs: 60_000 } } }),
+      },
+    });
+    const before = await waitStatus(t.home, 'both running', allRunning(['api', 'db']));
+    expect(lines(starts)).toEqual(['db', 'api']); // declared first, started second
+    process.kill(entity(before, 'db').pid!, 'SIGKILL');
+    // While db waits for its backoff, api is stopped and held.
+    const held = await waitStatus(t.home, 'api held', (s) => entity(s, 'api').held === 'requires' && entity(s, 'api').state === 'stopped');
+    expect(entity(held, 'db').state).toBe('dead');
+    expect(entity(held, 'api').lastExit).toEqual({ code: null, signal: 'SIGTERM' });
+    const after = await waitStatus(t.home, 'both back', (s) => allRunning(['api', 'db'])(s) && entity(s, 'api').held === null);
+    expect(lines(starts)).toEqual(['db', 'api', 'db', 'api']);
+    expect(entity(after, 'api').deaths).toBe(0);
+    expect(entity(after, 'db')).toMatchObject({ deaths: 1, restarts: 1 });
+  });
+
+  it('a cycle is refused at apply time, naming it; nothing changes', async () => {
+    const file = join(t.home, 'cycle.json');
+    writeFileSync(file, JSON.stringify({ entities: { a: svc('a', { requires: ['b'] }), b: svc('b', { requires: ['c'] }), c: svc('c', { requires: ['a'] }), d: svc('d', { requires: ['nope'] }) } }));
+    const r = await ham(t.home, ['apply', '-f', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('entities.a.requires: a dependency cycle: a → b → c → a');
+    expect(r.stderr).toContain('entities.d.requires[0]: expected an entity in this file or attached, got "nope"');
+    expect((await status(t.home)).entities).toEqual([]);
+    await waitFor('no process started', () => lines(starts).length === 0);
+  });
+});

@@ -9,6 +9,7 @@ import { benchDetectors } from './detectors.js';
 import { benchFootprint } from './footprint.js';
 import { fmt, machine, median, quantile } from './lib.js';
 import { benchRestart } from './restart.js';
+import { benchSoak } from './soak.js';
 import { benchTakeover } from './takeover.js';
 
 const quick = process.argv.includes('--quick');
@@ -63,6 +64,17 @@ async function main(): Promise<void> {
     ['measure', 'result', 'reference (same run)', 'target'],
     [`stream line read → its condition fired (${s.count} events, one every 20 ms)`, `median ${fmt(s.p50 ?? NaN)} ms, p99 ${fmt(s.p99 ?? NaN)} ms, max ${fmt(s.max ?? NaN)} ms`, `${fmt(dz.pingMs)} ms (a \`ping\` round trip)`, 'median ≤ 2 ms'],
     ...dz.checks.map((c) => [`${c.n} check detectors at 1 s (${Math.round(c.checksPerSec)} checks/s over ${c.seconds.toFixed(0)} s): HAM event-loop delay`, `median ${fmt(c.loop.p50)} ms, p99 ${fmt(c.loop.p99)} ms, max ${fmt(c.loop.max)} ms`, `${c.n} checks/s expected`, c.n === 200 ? 'p99 ≤ 10 ms' : '-']),
+  ];
+
+  process.stdout.write(`crash-loop soak (20 entities, ${quick ? 20 : 60} s)...\n`);
+  const so = await benchSoak(quick ? 20 : 60);
+  const allExact = so.limited.restarts.every((r) => r === so.limited.max);
+  const soak = [
+    ['measure', 'result', 'policy / limit', 'target'],
+    [`10 entities with intensity (at most ${so.limited.max} restarts, then escalate once and fail)`, `restarts ${[...new Set(so.limited.restarts)].join('/')} each, ${so.limited.escalations} escalations, ${so.limited.failed} failed`, `${so.limited.max} each, 10, 10`, allExact && so.limited.escalations === 10 ? 'exact ✔' : 'NOT exact ✘'],
+    [`10 entities restarted forever after 100 ms (${so.forever.perEntityPerSec.toFixed(1)} restarts/s each)`, `${so.forever.deaths} deaths, ${so.forever.restarts} restarts, ${so.forever.unaccounted} unaccounted`, 'every death restarted once', so.forever.unaccounted === 0 ? 'exact ✔' : 'NOT exact ✘'],
+    [`HAM RSS over ${so.seconds.toFixed(0)} s`, `${so.rssMiB.at5s.toFixed(1)} MiB at 5 s → ${so.rssMiB.end.toFixed(1)} MiB at the end (max ${so.rssMiB.max.toFixed(1)})`, '-', 'growth ≤ 5 MB'],
+    ['HAM CPU during the soak', `${so.hamCpuPercent.toFixed(1)} % of one core`, '-', 'bounded'],
   ];
 
   process.stdout.write('footprint with 100 entities...\n');
@@ -127,6 +139,13 @@ their action runs started. Loop delay is sampled every 1 ms (perf_hooks).
 
 ${md(dets)}
 
+## Crash-loop soak
+
+Twenty entities whose program exits at once, restarted by the recovery
+policy from \`ham apply\` for ${quick ? 20 : 60} s. Counts are read from \`ham status\`.
+
+${md(soak)}
+
 ## Footprint
 
 Ours measured in this run; the peers' columns are copied from
@@ -140,7 +159,7 @@ ${md(foot)}
 
 Samples (ms): bare ${r.bare.map(fmt).join(' ')}; restart ${r.hamParent.map(fmt).join(' ')}; after takeover ${r.afterTakeover.map(fmt).join(' ')}; HAM answered ${t.answered.map(fmt).join(' ')}; hang ${t.hangTakeover.map(fmt).join(' ')}.
 `;
-  process.stdout.write(`\n${md(table)}\n\n${md(cond)}\n\n${md(clients)}\n\n${md(dets)}\n\n${md(foot)}\n`);
+  process.stdout.write(`\n${md(table)}\n\n${md(cond)}\n\n${md(clients)}\n\n${md(dets)}\n\n${md(soak)}\n\n${md(foot)}\n`);
   writeFileSync(join(PACKAGE_ROOT, 'BENCHMARKS.md'), out);
   process.stdout.write('\nwrote BENCHMARKS.md\n');
 }

@@ -6,7 +6,13 @@
 // What is held is in the store (`held`), so a new HAM brings it back.
 import type { Logger } from '../log.js';
 import type { EntityRecord } from '../store/types.js';
-import { affected, dependants, members, type GroupSpec } from './topology.js';
+import { affected, type GroupSpec } from './topology.js';
+
+/** Who is in which group (in order) and who requires whom, kept in memory: read at every start and death. */
+interface Topology {
+  members: Map<string, string[]>;
+  dependants: Map<string, string[]>;
+}
 
 export interface CoordinatorOps {
   entity(name: string): EntityRecord | undefined;
@@ -27,11 +33,37 @@ export class Coordinator {
   private readonly busy = new Set<string>();
   /** `ham stop --all` in progress: its stops are not outages to react to. */
   stopping = false;
+  private topo: Topology | undefined;
 
   constructor(
     private readonly ops: CoordinatorOps,
     private readonly log: Logger,
   ) {}
+
+  /** Entities were added or removed, or their group or requires changed (apply, attach, detach). */
+  invalidate(): void {
+    this.topo = undefined;
+  }
+
+  private topology(): Topology {
+    if (this.topo) return this.topo;
+    const all = this.ops.all().sort((a, b) => a.id - b.id);
+    const t: Topology = { members: new Map(), dependants: new Map() };
+    for (const e of all) {
+      if (e.group) t.members.set(e.group, [...(t.members.get(e.group) ?? []), e.name]);
+      for (const r of e.requires) t.dependants.set(r, [...(t.dependants.get(r) ?? []), e.name]);
+    }
+    this.topo = t;
+    return t;
+  }
+
+  private members(group: string): string[] {
+    return this.topology().members.get(group) ?? [];
+  }
+
+  private dependants(name: string): string[] {
+    return this.topology().dependants.get(name) ?? [];
+  }
 
   requirementsUp(e: EntityRecord): boolean {
     return e.requires.every((r) => up(this.ops.entity(r)));
@@ -40,7 +72,7 @@ export class Coordinator {
   /** Members of its group before it that are still starting (or held): it starts after them. */
   waitsForGroup(e: EntityRecord): boolean {
     if (!e.group) return false;
-    const order = members(this.ops.all(), e.group);
+    const order = this.members(e.group);
     return order.slice(0, order.indexOf(e.name)).some((m) => {
       const x = this.ops.entity(m);
       return !!x && (x.state === 'starting' || x.held === 'group');
@@ -51,7 +83,7 @@ export class Coordinator {
   takesAlong(e: EntityRecord): boolean {
     if (!e.group || this.busy.has(e.group)) return false;
     const spec = this.ops.groups()[e.group];
-    return !!spec && affected(spec.strategy, members(this.ops.all(), e.group), e.name).length > 0;
+    return !!spec && affected(spec.strategy, this.members(e.group), e.name).length > 0;
   }
 
   /** Restart `name` with the members its group's strategy takes along. */
@@ -62,7 +94,7 @@ export class Coordinator {
     const spec = this.ops.groups()[group]!;
     this.busy.add(group);
     try {
-      const order = members(this.ops.all(), group);
+      const order = this.members(group);
       const along = affected(spec.strategy, order, name);
       this.log('info', `group ${group} (${spec.strategy}): restarting ${[name, ...along].join(', ')}`, { entity: name, group });
       for (const m of [...along].reverse()) {
@@ -84,7 +116,7 @@ export class Coordinator {
     const e = this.ops.entity(name);
     if (e?.group && !this.busy.has(e.group)) {
       // Groups start in order: the next member held for its turn goes now.
-      const next = members(this.ops.all(), e.group).find((m) => this.ops.entity(m)?.held === 'group');
+      const next = this.members(e.group).find((m) => this.ops.entity(m)?.held === 'group');
       const x = next === undefined ? undefined : this.ops.entity(next);
       if (x && !this.waitsForGroup(x)) void this.ops.startNow(x.name, false);
     }
@@ -92,7 +124,7 @@ export class Coordinator {
   }
 
   private onRunning(name: string): void {
-    for (const d of dependants(this.ops.all(), name)) {
+    for (const d of this.dependants(name)) {
       const x = this.ops.entity(d);
       if (x?.held === 'requires' && this.requirementsUp(x)) {
         this.log('info', `${name} is back: starting ${d}, which requires it`, { entity: d });
@@ -104,7 +136,7 @@ export class Coordinator {
   /** `name` stopped running: stop what requires it (held until it is back). */
   onDown(name: string): void {
     if (this.stopping || up(this.ops.entity(name))) return;
-    for (const d of dependants(this.ops.all(), name)) {
+    for (const d of this.dependants(name)) {
       const x = this.ops.entity(d);
       if (!x || x.held) continue;
       if (x.state === 'running' || x.state === 'starting') {
@@ -120,14 +152,15 @@ export class Coordinator {
    */
   stopWaves(names: string[]): string[][] {
     const all = this.ops.all();
+    const byName = new Map(all.map((e) => [e.name, e]));
     const left = new Set(names);
     const waves: string[][] = [];
     while (left.size) {
       const wave = [...left].filter((n) => {
-        const e = all.find((x) => x.name === n)!;
-        if (dependants(all, n).some((d) => left.has(d))) return false;
+        const e = byName.get(n)!;
+        if (this.dependants(n).some((d) => left.has(d))) return false;
         if (!e.group) return true;
-        const order = members(all, e.group).filter((m) => left.has(m));
+        const order = this.members(e.group).filter((m) => left.has(m));
         return order[order.length - 1] === n;
       });
       if (wave.length === 0) return [...waves, [...left]]; // a cycle slipped in: stop the rest together

@@ -280,6 +280,7 @@ export class Supervisor {
     const fired = emptyFired();
     const made = this.write(() => {
       if (groups) this.store.putGroups(groups);
+      this.coord.invalidate();
       const out: EntityRecord[] = [];
       for (const n of creates) {
         const old = this.store.entity(n.name);
@@ -343,6 +344,7 @@ export class Supervisor {
     });
     if (e.keeper) removeKeeperDir(this.paths, e.id, e.keeper.serial);
     this.names.delete(e.id);
+    this.coord.invalidate();
     this.publish(fired);
     this.log('info', 'entity detached; its process keeps running', { entity: name, pid: e.pid });
     this.events.emit('change', name);

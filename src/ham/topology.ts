@@ -1,22 +1,10 @@
 // Groups and dependencies as a graph: who is in which group and in what
 // order, who requires whom, and cycles (refused at apply time, named).
-// Pure functions over entity records, shared by apply and the coordinator.
-import type { EntityRecord } from '../store/types.js';
-
+// Pure functions, shared by apply and the coordinator.
 export const STRATEGIES = ['one-for-one', 'one-for-all', 'rest-for-one'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 export interface GroupSpec {
   strategy: Strategy;
-}
-
-type Node = Pick<EntityRecord, 'name' | 'id' | 'group' | 'requires'>;
-
-/** A group's members in start order (the order they were created: the file's order). */
-export function members(all: Node[], group: string): string[] {
-  return all
-    .filter((e) => e.group === group)
-    .sort((a, b) => a.id - b.id)
-    .map((e) => e.name);
 }
 
 /** The members a member's restart takes along, by strategy (not including itself). */
@@ -24,11 +12,6 @@ export function affected(strategy: Strategy, order: string[], name: string): str
   if (strategy === 'one-for-all') return order.filter((m) => m !== name);
   if (strategy === 'rest-for-one') return order.slice(order.indexOf(name) + 1);
   return [];
-}
-
-/** Entities that require `name`, directly. */
-export function dependants(all: Node[], name: string): string[] {
-  return all.filter((e) => e.requires.includes(name)).map((e) => e.name);
 }
 
 /** A cycle in `requires` as a path that starts and ends at the same name, or undefined. */

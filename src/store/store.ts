@@ -38,8 +38,12 @@ const ENTITY_DEFAULTS: Partial<EntityRecord> = {
   lastUptimeMs: null,
 };
 
+const DEFAULT_KEYS = Object.keys(ENTITY_DEFAULTS) as (keyof EntityRecord)[];
+
 function upgrade(e: EntityRecord | undefined): EntityRecord | undefined {
-  return e && { ...ENTITY_DEFAULTS, ...e };
+  // Records written by this version have every field: no copy (this is on every read).
+  if (!e || DEFAULT_KEYS.every((k) => k in e)) return e;
+  return { ...structuredClone(ENTITY_DEFAULTS), ...e }; // fresh arrays: callers mutate records
 }
 
 /** What a detector keeps across a takeover. */

@@ -1,0 +1,92 @@
+// Crash-loop soak: 20 entities whose program exits at once, for a minute.
+// Ten have a restart intensity (at most 100 restarts, then escalate once and
+// end failed): their counts must be exactly the policy's. Ten restart forever
+// after a fixed 100 ms: every death must be restarted exactly once. Meanwhile
+// the HAM's RSS is sampled every second and its CPU time is read from /proc.
+import { readFileSync } from 'node:fs';
+import { Connection } from '../src/client/connection.js';
+import type { StatusView } from '../src/ham/status.js';
+import { homePaths } from '../src/home.js';
+import { nowMs, sleep, startBenchPair } from './lib.js';
+
+export interface SoakResult {
+  seconds: number;
+  limited: { entities: number; max: number; restarts: number[]; escalations: number; failed: number };
+  forever: { entities: number; deaths: number; restarts: number; unaccounted: number; perEntityPerSec: number };
+  rssMiB: { at5s: number; end: number; max: number; series: number[] };
+  hamCpuPercent: number;
+}
+
+const LIMIT = 100;
+
+function rssKiB(pid: number): number {
+  try {
+    return Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+function cpuTicks(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  } catch {
+    return 0;
+  }
+}
+
+export async function benchSoak(seconds: number): Promise<SoakResult> {
+  const pair = await startBenchPair({ hangMs: 5000 });
+  const socket = homePaths(pair.home).socket;
+  const call = async <T>(op: string, args: object): Promise<T> => {
+    const c = await Connection.open(socket, 5000);
+    try {
+      return (await c.request(op as never, args as never, 60_000)) as T;
+    } finally {
+      c.close();
+    }
+  };
+  try {
+    const died = { type: 'death', rearm: true, actions: [{ kind: 'restart' }] };
+    const entities: Record<string, object> = {};
+    for (let i = 0; i < 10; i++) {
+      entities[`limited${i}`] = {
+        command: ['sh', '-c', 'exit 1'],
+        conditions: { died },
+        restart: { backoff: { initialMs: 200, factor: 1, maxMs: 200, resetAfterMs: 3_600_000 }, intensity: { max: LIMIT, withinMs: 3_600_000 }, escalate: [{ kind: 'log', message: 'gave up' }] },
+      };
+      entities[`forever${i}`] = { command: ['sh', '-c', 'exit 1'], conditions: { died }, restart: { backoff: { initialMs: 100, factor: 1, maxMs: 100, resetAfterMs: 3_600_000 } } };
+    }
+    const ham = (await pair.status()).ham.pid!;
+    const t0 = nowMs();
+    const c0 = cpuTicks(ham);
+    await call('apply', { config: { entities } });
+    const rss: number[] = [];
+    while (nowMs() - t0 < seconds * 1000) {
+      await sleep(1000);
+      rss.push(rssKiB(ham));
+    }
+    const c1 = cpuTicks(ham);
+    const wall = (nowMs() - t0) / 1000;
+    // Stop the loops (the HAM's own stop), then read the counters it left.
+    const s = await call<StatusView>('status', {});
+    const lim = s.entities.filter((e) => e.name.startsWith('limited'));
+    const fov = s.entities.filter((e) => e.name.startsWith('forever'));
+    const escalations = lim.reduce((n, e) => n + (e.conditions.find((c) => c.name === 'escalate')?.fired ?? 0), 0);
+    const deaths = fov.reduce((n, e) => n + e.deaths, 0);
+    const restarts = fov.reduce((n, e) => n + e.restarts, 0);
+    // A death not (yet) followed by its restart: the one in its backoff at the moment we looked.
+    const pending = fov.filter((e) => e.state !== 'running').length;
+    return {
+      seconds: wall,
+      limited: { entities: lim.length, max: LIMIT, restarts: lim.map((e) => e.restarts), escalations, failed: lim.filter((e) => e.state === 'failed').length },
+      forever: { entities: fov.length, deaths, restarts, unaccounted: deaths - restarts - pending, perEntityPerSec: restarts / fov.length / wall },
+      rssMiB: { at5s: (rss[4] ?? rss[0]!) / 1024, end: rss[rss.length - 1]! / 1024, max: Math.max(...rss) / 1024, series: rss.map((k) => Math.round(k / 1024)) },
+      hamCpuPercent: ((c1 - c0) / 100 / wall) * 100,
+    };
+  } finally {
+    await pair.close();
+  }
+}

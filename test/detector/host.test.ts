@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, statSync, unlinkSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { detector, detectors, detectorsDir, putDetector, waitDetector } from '../helpers/detectors.js';
-import { hamJson, lines, tempHome, waitFor, type TestHome } from '../helpers/ham.js';
+import { ham, hamJson, lines, tempHome, waitFor, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;
 beforeEach(async () => {
@@ -60,6 +60,13 @@ describe('hot-plugged detectors', () => {
 
     putDetector(t.home, 'noexec', marker(runs, 'n'), 0o600);
     expect((await waitDetector(t.home, 'noexec', 'refused', (x) => x.state === 'refused')).reason).toMatch(/not executable \(mode 0600/);
+    // The CLI says the same, in text and in JSON.
+    const text = await ham(t.home, ['detectors']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/noexec {2}refused/);
+    expect(text.stdout).toContain('why: it is not executable (mode 0600; chmod u+x it)');
+    const json = await hamJson<{ detectors: { name: string; state: string; kind: string | null }[] }>(t.home, ['detectors']);
+    expect(json.detectors.find((d) => d.name === 'open')).toMatchObject({ state: 'healthy', kind: 'check' });
   });
 
   it('a detectors folder others can write is refused as a whole', async () => {

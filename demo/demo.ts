@@ -1,7 +1,9 @@
 // `npm start`: the HAM pair on ./.ham-demo with three entities, one of which
-// crashes now and then, a chaos monkey that kills the HAM every 15 s, and a
-// live view. Ctrl-C stops everything (`ham stop --all`).
-import { existsSync, openSync, readSync, statSync, closeSync } from 'node:fs';
+// crashes now and then, an HTTP check detector on the web entity, a chaos
+// monkey that kills the HAM every 15 s, and a live view. Ctrl-C stops everything (`ham stop --all`).
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { formatDetectors } from '../src/cli/detectors.js';
+import type { DetectorView } from '../src/detector/host.js';
 import { join } from 'node:path';
 import { Connection } from '../src/client/connection.js';
 import { startPair, stopPair } from '../src/cli/daemon.js';
@@ -24,7 +26,15 @@ const ENTITIES: { name: string; argv: string[] }[] = [
   { name: 'steady', argv: ['sleep', '1000000'] },
 ];
 
-async function request(op: 'status' | 'attach', args: object): Promise<unknown> {
+/** A shipped detector wired to `web` with a header: HTTP GET every 2 s. */
+function plugDetector(): void {
+  const dir = join(home, 'detectors');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const script = `#!/bin/sh\n# ham: kind=check entity=web interval=2s timeout=1s tries=2\nexec ${join(PACKAGE_ROOT, 'detectors', 'http-check')} http://127.0.0.1:8765/ --match hello --max-ms 500\n`;
+  writeFileSync(join(dir, 'web-http'), script, { mode: 0o700 });
+}
+
+async function request(op: 'status' | 'attach' | 'detectors', args: object): Promise<unknown> {
   const c = await Connection.open(paths.socket, 1000);
   try {
     return await c.request(op, args as never);
@@ -60,14 +70,18 @@ function readEvents(): void {
     else if (l.msg === 'took over the HAM role') say(`Guardian ${l.pid} took over as HAM (epoch ${l.epoch}): ${l.reason}`);
     else if (l.msg === 'guardian ready') say(`new Guardian ${l.guardian} ready`);
     else if (l.msg === 'guardian died: spawning a new one') say(`Guardian ${l.guardian} died`);
+    else if (typeof l.msg === 'string' && l.msg.startsWith('detector failed')) say(`detector ${l.detector} raised on ${l.entity}: ${l.result}`);
+    else if (l.msg === 'detector healthy again') say(`detector ${l.detector}: ${l.entity} healthy again`);
   }
   recent.splice(0, Math.max(0, recent.length - 12));
 }
 
 let lastStatus: StatusView | undefined;
+let lastDetectors: { dir: string; refused: string | null; detectors: DetectorView[] } | undefined;
 async function draw(note: string): Promise<void> {
   try {
     lastStatus = (await request('status', {})) as StatusView;
+    lastDetectors = (await request('detectors', {})) as typeof lastDetectors;
   } catch {
     /* mid-takeover: show the last one */
   }
@@ -76,6 +90,8 @@ async function draw(note: string): Promise<void> {
     `ham demo on ${home}   (Ctrl-C stops everything)   ${note}`,
     '',
     lastStatus ? formatStatus(lastStatus) : 'waiting for the HAM...',
+    '',
+    lastDetectors ? formatDetectors(lastDetectors) : '',
     '',
     'what happened:',
     ...recent.map((r) => `  ${r}`),
@@ -90,6 +106,7 @@ async function main(): Promise<void> {
     if (status.entities.some((x) => x.name === e.name)) continue;
     await request('attach', { name: e.name, argv: e.argv, restart: true, cwd: home });
   }
+  plugDetector();
   let note = chaos ? 'chaos monkey: kills the HAM every 15 s' : '';
   let tick = 0;
   const timer = setInterval(() => {

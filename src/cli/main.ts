@@ -7,6 +7,8 @@ import { resolve as resolvePath } from 'node:path';
 import { formatConditions, formatEntity, formatPair, formatStatus } from './format.js';
 import { call, globals, positiveInt, envPair, type Globals } from './call.js';
 import { registerDetectorCommands } from './detectors.js';
+import { existsSync, statSync } from 'node:fs';
+import { HamError } from '../errors.js';
 import { registerEventCommands } from './events.js';
 import { registerModelCommands } from './model.js';
 import { emit, fail } from './output.js';
@@ -27,7 +29,10 @@ program
     const g = globals(cmd);
     const home = resolveHome(g.home);
     try {
-      const { already, status } = await startPair(home, { hangMs: o.hangMs, detectors: o.detectors === undefined ? undefined : resolvePath(o.detectors) });
+      if (o.detectors !== undefined && o.detectors !== '' && existsSync(o.detectors) && !statSync(o.detectors).isDirectory()) {
+        throw new HamError({ code: 'bad-request', message: `--detectors: expected a folder, got a file: ${resolvePath(o.detectors)}` });
+      }
+      const { already, status } = await startPair(home, { hangMs: o.hangMs, detectors: o.detectors === undefined ? undefined : o.detectors === '' ? '' : resolvePath(o.detectors) });
       const out = { already, home, ham: status.ham, guardian: status.guardian };
       emit(g, out, () => `${already ? 'already running' : 'started'} on ${home}: ${formatPair(status)}`);
     } catch (e) {

@@ -229,7 +229,7 @@ export class SelfHandle {
     Promise.resolve()
       .then(check)
       .then(
-        (ok) => reply(ok === true, ok === true ? undefined : `the check returned ${JSON.stringify(ok)}`),
+        (ok) => reply(ok === true, ok === true ? undefined : `the check returned ${describeValue(ok)}`),
         (e: unknown) => reply(false, `the check threw: ${e instanceof Error ? e.message : String(e)}`),
       );
   }
@@ -276,6 +276,14 @@ export async function connect(opts: { home?: string } = {}): Promise<HamClient> 
 /** Unique per request: this process, and a random part (a pid is reused; a UUID is not). */
 function newKey(): string {
   return `${process.pid}:${randomUUID()}`;
+}
+
+function describeValue(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return typeof v;
+  }
 }
 
 function dropUndefined<T extends object>(o: T): T {

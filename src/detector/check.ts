@@ -1,8 +1,9 @@
 // A check detector: run every interval with a timeout; exit 0 is healthy.
 // OCF codes (Pacemaker's monitor): 7 = not running and 1 = failed count as
 // failures; 2–6 mean the check itself is misconfigured (bad arguments, not
-// installed, not configured...): that is reported and the check is not run
-// again until its file changes, instead of raising forever. After `tries`
+// installed, not configured...): that is raised at once (class
+// `detector-misconfigured`: retrying will not fix it), retried with growing
+// delays, and given up after MISCONFIGURED_TRIES until the file changes. After `tries`
 // consecutive failures it raises once on its entity; when healthy again it
 // publishes a state change. Its counters live in the store, so a takeover
 // neither forgets a failing streak nor raises the same episode twice.
@@ -20,26 +21,42 @@ export function verdict(r: CheckResult): CheckVerdict {
   return MISCONFIGURED.has(r.code) ? 'misconfigured' : 'failed';
 }
 
+/** Consecutive misconfigured results after which a check is not run again until its file changes. */
+export const MISCONFIGURED_TRIES = 10;
+const MISCONFIGURED_MAX_DELAY_MS = 600_000;
+
 /** What a check result means for the detector's persistent state. */
 export interface CheckState {
-  /** Consecutive failures. */
+  /** Consecutive failures (misconfigured results included). */
   failures: number;
   /** This failing episode was raised (the raise is not repeated until healthy again). */
   raised: boolean;
+  /** Consecutive misconfigured results. */
+  misconfigured: number;
 }
 
+export const FRESH: Readonly<CheckState> = Object.freeze({ failures: 0, raised: false, misconfigured: 0 });
+
 export type CheckStep =
-  | { publish: 'raise'; severity: number }
+  | { publish: 'raise'; severity: number; class: 'detector' | 'detector-misconfigured' }
   | { publish: 'recovered' }
   | { publish: null };
 
 /** The next state and what to publish, from one result. Pure, so the rule is easy to see and test. */
 export function step(spec: DetectorSpec, s: CheckState, v: CheckVerdict, code: number | null): { next: CheckState; out: CheckStep } {
-  if (v === 'healthy') return { next: { failures: 0, raised: false }, out: s.raised ? { publish: 'recovered' } : { publish: null } };
-  if (v === 'misconfigured') return { next: s, out: { publish: null } };
+  if (v === 'healthy') return { next: { ...FRESH }, out: s.raised ? { publish: 'recovered' } : { publish: null } };
   const failures = s.failures + 1;
-  if (!s.raised && failures >= spec.tries) return { next: { failures, raised: true }, out: { publish: 'raise', severity: code ?? 1 } };
-  return { next: { failures, raised: s.raised }, out: { publish: null } };
+  const misconfigured = v === 'misconfigured' ? s.misconfigured + 1 : 0;
+  // A misconfigured check says so at once; a failing one after `tries` in a row.
+  if (!s.raised && (v === 'misconfigured' || failures >= spec.tries)) return { next: { failures, raised: true, misconfigured }, out: { publish: 'raise', severity: code ?? 1, class: v === 'misconfigured' ? 'detector-misconfigured' : 'detector' } };
+  return { next: { failures, raised: s.raised, misconfigured }, out: { publish: null } };
+}
+
+/** When to run next: the interval, or growing delays while misconfigured; null: not again until the file changes. */
+export function nextDelay(spec: DetectorSpec, s: CheckState): number | null {
+  if (s.misconfigured === 0) return spec.intervalMs;
+  if (s.misconfigured >= MISCONFIGURED_TRIES) return null;
+  return Math.min(spec.intervalMs * 2 ** s.misconfigured, MISCONFIGURED_MAX_DELAY_MS);
 }
 
 /** A one-line account of a result, for `ham detectors` and the log. */

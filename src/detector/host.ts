@@ -9,11 +9,12 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, sta
 import { basename, join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { HamError } from '../errors.js';
+import { failpoint } from '../failpoints.js';
 import type { Logger } from '../log.js';
 import { isAlive, procId } from '../proc/procfs.js';
 import type { Occurrence } from '../store/model.js';
 import type { DetectorRecord, Store } from '../store/store.js';
-import { describeResult, step, verdict, type CheckState } from './check.js';
+import { describeResult, FRESH, MISCONFIGURED_TRIES, nextDelay, step, verdict, type CheckState } from './check.js';
 import { CheckRunner, type CheckResult } from './runner.js';
 import { LatencyRing } from '../ham/executor.js';
 import { fileRefusal, folderRefusal } from './security.js';
@@ -74,6 +75,7 @@ interface Detector {
   reason: string | null;
   runs: number;
   check: CheckState;
+  episode: number;
   lastResult: string | null;
   lastAt: number | null;
   lastCode: number | null;
@@ -111,8 +113,15 @@ export class DetectorHost {
         killGroup(rec.stream.pid);
       }
     }
-    mkdirSync(this.d.dir, { recursive: true, mode: 0o700 });
-    mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
+    // A detectors folder that cannot be used is reported; the HAM serves on without detectors.
+    try {
+      mkdirSync(this.d.dir, { recursive: true, mode: 0o700 });
+      mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      this.folderProblem = `the detectors folder ${this.d.dir} cannot be used: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (set another with ham start --detectors DIR)`;
+      this.d.log('error', 'detectors refused', { dir: this.d.dir, reason: this.folderProblem });
+      return;
+    }
     this.folderProblem = folderRefusal(this.d.dir);
     if (this.folderProblem) this.d.log('error', 'detectors refused', { dir: this.d.dir, reason: this.folderProblem });
     this.watcher = watch(this.d.dir, { depth: 0, ignoreInitial: false, persistent: true, ignored: (p: string) => p !== this.d.dir && IGNORED.test(basename(p)) });
@@ -146,7 +155,14 @@ export class DetectorHost {
       name,
       setTimeout(() => {
         this.reloads.delete(name);
-        if (!this.closed) this.load(name);
+        if (this.closed) return;
+        try {
+          this.load(name);
+        } catch (e) {
+          // A file that changed under us (gone, unreadable): reported, never fatal.
+          const det = this.detectors.get(name);
+          if (det) this.refuse(det, `it could not be loaded: ${(e as Error).message}`);
+        }
       }, RELOAD_DEBOUNCE_MS),
     );
   }
@@ -170,7 +186,8 @@ export class DetectorHost {
       state: 'starting',
       reason: null,
       runs: 0,
-      check: { failures: 0, raised: false },
+      check: { ...FRESH },
+      episode: 0,
       lastResult: null,
       lastAt: null,
       lastCode: null,
@@ -191,7 +208,12 @@ export class DetectorHost {
     }
     const saved = this.d.store.detectorRecord(name);
     // A check keeps its streak across a takeover; an edited one starts afresh.
-    if (saved && saved.mtimeMs === mtime(path)) det.check = { failures: saved.failures, raised: saved.raised };
+    if (saved && saved.mtimeMs === mtime(path)) {
+      det.check = { failures: saved.failures, raised: saved.raised, misconfigured: saved.misconfigured ?? 0 };
+      det.episode = saved.episode ?? 0;
+      // Decided by the previous HAM, perhaps not published: publish (its key makes it happen once).
+      if (saved.outbox) this.publish(det, saved.outbox);
+    } else if (saved?.episode) det.episode = saved.episode;
     this.d.log('info', old ? 'detector changed: restarted' : 'detector added: started', { detector: name, ...det.spec });
     if (det.spec.kind === 'check') this.runCheck(det, det.gen);
     else this.startStream(det, det.gen);
@@ -258,12 +280,16 @@ export class DetectorHost {
   private runCheck(det: Detector, gen: number): void {
     const spec = det.spec!;
     const started = performance.now();
+    // Judged again at every run: a file made writable by others since it was loaded is not run.
+    const refused = this.folderProblem ?? this.refusal(det.path);
+    if (refused) return this.refuse(det, refused);
     this.runner.run([det.path, ...spec.args], this.env(det), spec.timeoutMs).then(
       (r) => {
         if (det.gen !== gen) return;
         this.checked(det, r);
-        if (det.state === 'misconfigured') return; // not retried until the file changes
-        det.timer = setTimeout(() => this.runCheck(det, gen), Math.max(0, spec.intervalMs - (performance.now() - started)));
+        const delay = nextDelay(spec, det.check);
+        if (delay === null) return; // misconfigured too many times: not run again until the file changes
+        det.timer = setTimeout(() => this.runCheck(det, gen), Math.max(0, delay - (performance.now() - started)));
       },
       (e: Error) => {
         if (det.gen !== gen || this.closed) return;
@@ -286,33 +312,47 @@ export class DetectorHost {
     const { next, out } = step(spec, before, v, r.code);
     det.check = next;
     det.state = v === 'misconfigured' ? 'misconfigured' : v === 'healthy' ? 'healthy' : 'failing';
-    det.reason = v === 'misconfigured' ? `the check says it is misconfigured (${det.lastResult}); fix it and save the file to run it again` : null;
-    if (v === 'misconfigured') this.d.log('error', 'detector misconfigured: not run again until its file changes', { detector: det.name, result: det.lastResult });
-    if (next.failures !== before.failures || next.raised !== before.raised) {
-      const rec: DetectorRecord = { failures: next.failures, raised: next.raised, mtimeMs: mtime(det.path), stream: null };
-      this.d.write(() => this.d.store.putDetectorRecord(det.name, rec));
-    }
+    const gaveUp = nextDelay(spec, next) === null;
+    det.reason = v !== 'misconfigured' ? null : gaveUp ? `misconfigured ${MISCONFIGURED_TRIES} times in a row (${det.lastResult}); fix it and save the file to run it again` : `the check says it is misconfigured (${det.lastResult}); retrying with growing delays`;
+    if (v === 'misconfigured') this.d.log('error', gaveUp ? 'detector misconfigured: not run again until its file changes' : 'detector misconfigured', { detector: det.name, result: det.lastResult });
     const entity = spec.entity!;
+    let o: Occurrence | null = null;
     if (out.publish === 'raise') {
-      this.d.log('warn', `detector failed ${next.failures} times in a row: raising`, { detector: det.name, entity, result: det.lastResult });
-      this.publish(det, { entity, type: 'raise', raise: { type: det.name, class: 'detector', severity: out.severity }, detail: det.lastResult });
+      det.episode += 1;
+      this.d.log('warn', out.class === 'detector' ? `detector failed ${next.failures} times in a row: raising` : 'detector misconfigured: raising', { detector: det.name, entity, result: det.lastResult });
+      o = { entity, type: 'raise', raise: { type: det.name, class: out.class, severity: out.severity }, detail: det.lastResult, key: `detector:${det.name}:${det.episode}:raise` };
     } else if (out.publish === 'recovered') {
       this.d.log('info', 'detector healthy again', { detector: det.name, entity });
-      this.publish(det, { entity, type: 'state', state: { from: null, to: 'healthy' }, detail: `${det.name}: ${det.lastResult}` });
+      o = { entity, type: 'state', state: { from: null, to: 'healthy' }, detail: `${det.name}: ${det.lastResult}`, key: `detector:${det.name}:${det.episode}:healthy` };
     }
+    if (o || next.failures !== before.failures || next.raised !== before.raised || next.misconfigured !== before.misconfigured) {
+      // The decision and the event to publish are written first: a HAM killed in between publishes it after a takeover.
+      const rec: DetectorRecord = { failures: next.failures, raised: next.raised, misconfigured: next.misconfigured, episode: det.episode, outbox: o, mtimeMs: mtime(det.path), stream: null };
+      this.d.write(() => this.d.store.putDetectorRecord(det.name, rec));
+    }
+    if (o) failpoint('detector-decided'); // crash tests: decided and written, not yet published
+    if (o) this.publish(det, o);
   }
 
   private publish(det: Detector, o: Occurrence): void {
-    this.d.occur(o).catch((e: unknown) => {
-      det.reason = `could not publish to ${JSON.stringify(o.entity)}: ${HamError.from(e).message}`;
-      this.d.log('warn', 'detector event not published', { detector: det.name, reason: det.reason });
-    });
+    this.d.occur(o).then(
+      () => {
+        const rec = this.d.store.detectorRecord(det.name);
+        if (rec && rec.outbox?.key === o.key) this.d.write(() => this.d.store.putDetectorRecord(det.name, { ...rec, outbox: null }));
+      },
+      (e: unknown) => {
+        det.reason = `could not publish to ${JSON.stringify(o.entity)}: ${HamError.from(e).message}`;
+        this.d.log('warn', 'detector event not published', { detector: det.name, reason: det.reason });
+      },
+    );
   }
 
   // ---- streams --------------------------------------------------------------
 
   private startStream(det: Detector, gen: number): void {
     const spec = det.spec!;
+    const refused = this.folderProblem ?? this.refusal(det.path);
+    if (refused) return this.refuse(det, refused);
     const argv = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', det.path, ...spec.args] : [det.path, ...spec.args];
     let child: ChildProcess;
     try {
@@ -335,6 +375,11 @@ export class DetectorHost {
       const seen = performance.now();
       lines.push(chunk, (line) => this.streamLine(det, line, rate, seen));
       det.dropped = rate.dropped + lines.tooLong;
+      if (rate.empty()) {
+        // Over its rate: stop reading for a while; the pipe fills and the detector waits on its writes.
+        child.stdout!.pause();
+        setTimeout(() => child.stdout!.resume(), 100).unref();
+      }
     });
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {
@@ -348,12 +393,13 @@ export class DetectorHost {
   }
 
   private streamLine(det: Detector, line: string, rate: RateLimit, seen: number): void {
-    const p = parseLine(line);
-    if ('error' in p) return this.badLine(det, p.error);
+    // The rate first: a flood costs a counter per line, not a JSON parse.
     if (!rate.take()) {
-      if (rate.dropped === 1 || rate.dropped % 10_000 === 0) this.d.log('warn', 'stream detector over its rate: events dropped', { detector: det.name, dropped: rate.dropped });
+      if (rate.dropped === 1 || rate.dropped % 10_000 === 0) this.d.log('warn', 'stream detector over its rate: lines dropped', { detector: det.name, dropped: rate.dropped });
       return;
     }
+    const p = parseLine(line);
+    if ('error' in p) return this.badLine(det, p.error);
     const ev: StreamEvent = p.event;
     const entity = ev.entity ?? det.spec!.entity;
     if (!entity) return this.badLine(det, 'expected "entity" in the line (the detector has no entity= of its own)');

@@ -87,7 +87,12 @@ for (;;) {
     next unless $run{$pid};
     $run{$pid}{status} = $?;
     # Read what is left without waiting for grandchildren that hold the pipe.
-    my $buf; while (defined(my $n = sysread($run{$pid}{fh}, $buf, 65536))) { last if $n == 0; $run{$pid}{out} .= $buf; }
+    # At most 1 MiB: a grandchild that keeps writing must not hold the loop.
+    my $buf; my $reads = 0; while ($reads++ < 16 && defined(my $n = sysread($run{$pid}{fh}, $buf, 65536))) {
+      last if $n == 0;
+      $run{$pid}{out} .= $buf;
+      $run{$pid}{out} = substr($run{$pid}{out}, -$KEEP) if length($run{$pid}{out}) > 2 * $KEEP;
+    }
     finish($pid);
   }
   my $now = time;

@@ -66,6 +66,11 @@ export class RateLimit {
   private at = performance.now();
   dropped = 0;
 
+  /** No token left right now. */
+  empty(): boolean {
+    return this.tokens < 1;
+  }
+
   take(): boolean {
     const now = performance.now();
     this.tokens = Math.min(BURST, this.tokens + ((now - this.at) / 1000) * RATE_PER_S);

@@ -175,6 +175,7 @@ function validate(config: unknown, cwd: string, baseEnv: Record<string, string>,
     if (restarts > 1) problems.push(`${pathText([...at, 'conditions'])}: expected at most one restart action per entity, got ${restarts}`);
     if (restarts > 0 && !cfg.command) problems.push(`${pathText([...at, 'conditions'])}: a restart action needs a command to restart with`);
     const kind = cfg.placeholder ? 'placeholder' : cfg.pid !== undefined ? 'pid' : 'spawned';
+    if ((cfg.group !== undefined || cfg.requires.length > 0) && !cfg.command) problems.push(`${pathText([...at, cfg.group !== undefined ? 'group' : 'requires'])}: only an entity with a command can be in a group or require others (the HAM stops and starts it)`);
     if (cfg.group !== undefined && !groups[cfg.group]) problems.push(`${pathText([...at, 'group'])}: expected a group declared under groups: (${Object.keys(groups).join(', ') || 'none'}), got ${describe(cfg.group)}`);
     cfg.requires.forEach((r, i) => {
       if (r === name) problems.push(`${pathText([...at, 'requires', i])}: an entity cannot require itself`);

@@ -98,10 +98,12 @@ export class Coordinator {
       const along = affected(spec.strategy, order, name);
       this.log('info', `group ${group} (${spec.strategy}): restarting ${[name, ...along].join(', ')}`, { entity: name, group });
       for (const m of [...along].reverse()) {
+        if (this.stopping) return; // `ham stop --all` came: it stops everything itself
         const x = this.ops.entity(m);
         if (x && (x.state === 'running' || x.state === 'starting' || x.restartPending)) await this.ops.holdStop(m, 'group');
       }
       for (const m of order) {
+        if (this.stopping) return;
         if (m === name) await this.ops.startNow(name, true);
         else if (along.includes(m) && this.ops.entity(m)?.held === 'group') await this.ops.startNow(m, true);
       }
@@ -128,7 +130,7 @@ export class Coordinator {
       const x = this.ops.entity(d);
       if (x?.held === 'requires' && this.requirementsUp(x)) {
         this.log('info', `${name} is back: starting ${d}, which requires it`, { entity: d });
-        void this.ops.startNow(d, true);
+        void this.ops.startNow(d, x.instance > 0); // its first start is not a restart
       }
     }
   }

@@ -77,9 +77,13 @@ export class HealthChecker {
     if (!this.send(name, call)) return this.schedule(name, c, c.spec.intervalMs);
     c.call = call;
     c.timer = setTimeout(() => {
-      if (this.checked.get(name) !== c || c.call !== call) return;
-      c.call = 0;
-      this.fail(name, `the health check did not answer within ${c.spec.timeoutMs} ms`);
+      // Timers run before the poll phase: an answer already waiting on the socket
+      // (after a stall of this process) is read before this second look.
+      setImmediate(() => {
+        if (this.checked.get(name) !== c || c.call !== call) return;
+        c.call = 0;
+        this.fail(name, `the health check did not answer within ${c.spec.timeoutMs} ms`);
+      });
     }, c.spec.timeoutMs);
     c.timer.unref();
   }

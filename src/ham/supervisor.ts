@@ -463,7 +463,7 @@ export class Supervisor {
     const e = this.write(() => {
       const old = this.store.entity(a.name);
       if (old?.keeper) previous.k = { keeper: old.keeper, awaiting: old.awaiting, id: old.id };
-      const joins = (old?.kind === 'spawned' || old?.kind === 'pid') && old.pid === a.pid && old.pidStart === id.start && old.state === 'running';
+      const joins = (old?.kind === 'spawned' || old?.kind === 'pid') && old.pid === a.pid && old.pidStart === id.start && (old.state === 'running' || old.state === 'starting');
       if (old && old.kind !== 'self' && old.kind !== 'placeholder' && !joins) {
         throw new HamError({ code: 'duplicate-entity', entity: a.name, message: `an entity named ${JSON.stringify(a.name)} is already attached (kind ${old.kind}${old.pid !== null ? `, pid ${old.pid}` : ''}); only its own process (pid ${old.pid ?? 'none'}) may attach itself to it, not pid ${a.pid}` });
       }
@@ -483,6 +483,7 @@ export class Supervisor {
         rec.startedAt = Date.now();
         rec.heartbeatState = 'ok';
         rec.lastError = null;
+        rec.healthFailing = null; // the previous instance's failure is not this one's
         adopt = true;
         this.dispatcher.fireInTxn({ entity: a.name, type: 'attach', pid: a.pid }, rec, fired);
       }
@@ -501,6 +502,7 @@ export class Supervisor {
     const prev = this.owners.get(e.name);
     if (prev && prev !== conn) this.selves.get(prev)?.delete(e.name); // its old connection no longer speaks for it
     this.owners.set(e.name, conn);
+    if (adopt) this.forgetHealth(e.name); // a kill due for the previous instance is not for this one
     if (e.heartbeat) this.heartbeats.track(e.name, e.heartbeat, e.heartbeatState);
     else this.heartbeats.untrack(e.name);
     // A check already failed for this instance: its SIGKILL is coming, no more calls.
@@ -530,6 +532,20 @@ export class Supervisor {
 
   /** Detach by the client itself: fires detach; the entity is removed. */
   detachSelf(conn: Socket, name: string): void {
+    const e = this.mustGet(name);
+    if (e.kind !== 'self') {
+      // A spawned or pid entity's own process withdraws its heartbeat and health check; the entity stays.
+      if (this.owners.get(name) !== conn) throw new HamError({ code: 'bad-request', entity: name, message: `self-detach: ${name} is not attached by this connection` });
+      this.selves.get(conn)?.delete(name);
+      this.owners.delete(name);
+      this.heartbeats.untrack(name);
+      this.forgetHealth(name);
+      this.update(name, (x) => {
+        x.heartbeat = null;
+        x.health = null;
+      });
+      return;
+    }
     this.selves.get(conn)?.delete(name);
     this.heartbeats.untrack(name);
     this.detach(name);
@@ -549,6 +565,8 @@ export class Supervisor {
       this.heartbeats.untrack(name);
       // A process that exited is reported by its keeper, with what it knows; only a live one dies here.
       if (e.pid === null || e.pidStart === null || !isAlive({ pid: e.pid, start: e.pidStart })) continue;
+      // It failed its health check and now went silent: its SIGKILL is not waited for any longer.
+      if (e.healthFailing) signalProc({ pid: e.healthFailing.pid, start: e.healthFailing.pidStart }, 'SIGKILL');
       const fired = emptyFired();
       fired.seenAt = performance.now();
       this.update(name, (x) => this.recordDeath(x, { code: null, signal: null, core: false }, x.pid, null, Date.now(), fired));
@@ -574,7 +592,7 @@ export class Supervisor {
     });
     if (!e?.healthFailing || !e.health) return;
     this.publish(fired);
-    this.log('warn', `health check failed: sending ${e.health.signal}, SIGKILL in ${e.health.graceMs} ms`, { entity: name, pid: e.pid, reason });
+    this.log('warn', e.health.graceMs > 0 ? `health check failed: sending ${e.health.signal}, SIGKILL in ${e.health.graceMs} ms` : 'health check failed: SIGKILL', { entity: name, pid: e.pid, reason });
     if (e.health.graceMs > 0) signalProc({ pid: e.healthFailing.pid, start: e.healthFailing.pidStart }, e.health.signal as NodeJS.Signals);
     this.scheduleHealthKill(name, e.healthFailing.killAt);
   }
@@ -630,7 +648,8 @@ export class Supervisor {
     let e = this.store.entity(name);
     if (!e) return { ok: false, error: `entity ${name} is gone` };
     if (e.argv.length === 0) return { ok: false, error: `entity ${name} has no command to restart it with` };
-    if (e.desired === 'stopped') return { ok: false, keep: true, error: e.held ? `entity ${name} is held (${e.held === 'requires' ? 'something it requires is down' : 'its group is restarting'})` : `entity ${name} is being stopped` };
+    // Held by its group or a requirement: the coordinator brings it back; that is not a failure of this action.
+    if (e.desired === 'stopped') return e.held ? { ok: true } : { ok: false, error: `entity ${name} is being stopped` };
     if (e.state === 'failed') return { ok: false, keep: true, error: `entity ${name} failed (${e.lastError}); \`ham reset ${name}\` brings it back` };
     const since = run.createdAt;
     const done = (x: EntityRecord | undefined): boolean => !x || (x.state === 'running' && (x.startedAt ?? 0) >= since) || (x.failedStartAt ?? 0) >= since || x.desired === 'stopped';
@@ -662,7 +681,7 @@ export class Supervisor {
     const after = await this.waitFor(name, done, wait);
     if (after && after.state === 'running' && (after.startedAt ?? 0) >= since) return { ok: true };
     if (!after) return { ok: false, error: `entity ${name} is gone` };
-    if (after.desired === 'stopped') return { ok: false, keep: true, error: after.held ? `entity ${name} is held (${after.held === 'requires' ? 'something it requires is down' : 'its group is restarting'}); it comes back by itself` : `entity ${name} is being stopped` };
+    if (after.desired === 'stopped') return after.held ? { ok: true } : { ok: false, error: `entity ${name} is being stopped` };
     this.update(name, (x) => {
       x.restartPending = false;
       x.restartAt = null;
@@ -858,6 +877,9 @@ export class Supervisor {
   private async holdStop(name: string, why: 'group' | 'requires'): Promise<void> {
     this.update(name, (x) => void (x.held = why));
     await this.stopOne(name);
+    // Its requirement may have come back while it was stopping: then it starts now.
+    const x = this.store.entity(name);
+    if (x?.held === 'requires' && x.state === 'stopped' && this.coord.requirementsUp(x) && !this.coord.stopping) void this.startNow(name, x.instance > 0);
   }
 
   /** For the coordinator: about to start, but held instead (nothing runs to stop). */
@@ -875,6 +897,10 @@ export class Supervisor {
 
   /** For the coordinator (and held entities): start now; resolves once it runs or its start failed. */
   private async startNow(name: string, restarting: boolean): Promise<void> {
+    if (this.coord.stopping) return;
+    const cur = this.store.entity(name);
+    // Still stopping (a hold in progress): its stop finishes first, then holdStop decides.
+    if (!cur || (cur.desired === 'stopped' && (cur.state === 'running' || cur.state === 'starting'))) return;
     const t0 = Date.now();
     const e = this.update(name, (x) => {
       x.desired = 'running';
@@ -978,6 +1004,7 @@ export class Supervisor {
     });
     this.publish(fired);
     if (after && after.state === 'dead' && after.restartAt !== null) this.scheduleRestart(after);
+    this.coord.onSettled(name);
     this.coord.onDown(name);
   }
 
@@ -988,7 +1015,7 @@ export class Supervisor {
     if (e.kind === 'self' && e.desired === 'stopped') e = this.update(e.name, (x) => void (x.desired = 'running')) ?? e; // not ours to stop or start
     if (!fresh && e.held && e.state === 'stopped') {
       // Held by a group restart or a requirement when the previous HAM died: bring it back when it may.
-      if (e.held === 'requires' ? this.coord.requirementsUp(e) : !this.coord.waitsForGroup(e)) void this.startNow(e.name, true);
+      if (e.held === 'requires' ? this.coord.requirementsUp(e) : !this.coord.waitsForGroup(e)) void this.startNow(e.name, e.instance > 0);
       return;
     }
     if (fresh && e.desired === 'stopped') {
@@ -1056,7 +1083,8 @@ export class Supervisor {
     this.signalGroup(e, e.stopPolicy.signal as NodeJS.Signals);
     if (await this.waitFor(name, gone, e.stopPolicy.timeoutMs).then(gone)) return;
     const now = this.store.entity(name);
-    if (now) this.signalGroup(now, 'SIGKILL');
+    // Only the process we asked to stop, and only if it is still meant to stop.
+    if (now && now.desired === 'stopped' && now.pid === e.pid) this.signalGroup(now, 'SIGKILL');
     await this.waitFor(name, gone, KILL_GRACE_MS);
   }
 

@@ -8,7 +8,7 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { HamError } from '../errors.js';
 import type { ProcId } from '../proc/procfs.js';
-import type { EventRecord, RunRecord } from './model.js';
+import type { EventRecord, Occurrence, RunRecord } from './model.js';
 import { DEFAULT_RESTART_POLICY } from '../ham/backoff.js';
 import type { GroupSpec } from '../ham/topology.js';
 import { DEFAULT_SETTINGS, DEFAULT_STOP_POLICY, type EntityRecord, type Roles, type Settings } from './types.js';
@@ -55,6 +55,12 @@ export interface DetectorRecord {
   mtimeMs: number;
   /** A running stream detector (killed by the next HAM if it outlived this one). */
   stream: ProcId | null;
+  /** Consecutive misconfigured results (checks). */
+  misconfigured?: number;
+  /** Failing episodes so far: names the idempotency key of each raise. */
+  episode?: number;
+  /** An event decided but not yet known to be published: the next HAM publishes it (its key makes it once). */
+  outbox?: Occurrence | null;
 }
 
 /** The event log keeps this many events; older ones are dropped as new ones come. */

@@ -2,12 +2,12 @@
 // raise condition runs its actions), recovery as a state change, a hanging
 // check killed at its timeout with its process group, OCF codes, and a
 // failing streak kept across a HAM takeover.
-import { copyFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { isAlive, procId } from '../../src/proc/procfs.js';
-import { detectorsDir, putDetector, waitDetector } from '../helpers/detectors.js';
+import { detector, detectorsDir, putDetector, waitDetector } from '../helpers/detectors.js';
 import { entity, pairOf } from '../helpers/entities.js';
 import { events, hamJson, lines, request, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
@@ -89,21 +89,40 @@ wait
     expect(raise.detail).toBe(`exit 7 (not running): pid ${pid} is gone: not running`);
   });
 
-  it('exit codes 2–6 mean the check is misconfigured: reported, not run again until the file changes', async () => {
+  it('exit codes 2–6 mean the check is misconfigured: raised at once as such, retried with growing delays, running again once fixed', async () => {
     await request(t.home, 'attach', { name: 'web' });
     const log = join(t.home, 'runs');
-    putDetector(t.home, 'conf', `#!/bin/sh\n# ham: kind=check entity=web interval=100ms tries=1\necho run >> ${log}\necho "OCF_RESKEY_url is not set"\nexit 6\n`);
+    putDetector(t.home, 'conf', `#!/bin/sh\n# ham: kind=check entity=web interval=100ms tries=3\necho "$(date +%s%3N)" >> ${log}\necho "OCF_RESKEY_url is not set"\nexit 6\n`);
     const d = await waitDetector(t.home, 'conf', 'misconfigured', (x) => x.state === 'misconfigured');
     expect(d.reason).toContain('exit 6 (misconfigured): OCF_RESKEY_url is not set');
-    // A sentinel at the same interval shows time passing without another run of it, and no raise.
-    const sentinel = join(t.home, 'sentinel');
-    putDetector(t.home, 'sentinel', `#!/bin/sh\n# ham: kind=check entity=web interval=100ms\necho s >> ${sentinel}\n`);
-    await waitFor('sentinel ran 5 times', () => lines(sentinel).length >= 5);
-    expect(lines(log)).toEqual(['run']);
-    expect((await events(t.home)).filter((e) => e.condition === 'raise')).toEqual([]);
-    // Fixed and saved: it runs again.
-    putDetector(t.home, 'conf', `#!/bin/sh\n# ham: kind=check entity=web interval=100ms tries=1\necho run >> ${log}\n`);
+    const raise = await waitFor('the raise', async () => (await events(t.home)).find((e) => e.condition === 'raise'));
+    expect(raise).toMatchObject({ entity: 'web', raise: { type: 'conf', class: 'detector-misconfigured', severity: 6 } });
+    // Not every 100 ms: 200, 400, 800 ms apart.
+    await waitFor('four runs', () => lines(log).length >= 4, 30_000);
+    const at = lines(log).map(Number);
+    // (Each delay counts from the start of the run; the script's own start time varies by a few ms.)
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(170);
+    expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(370);
+    expect(at[3]! - at[2]!).toBeGreaterThanOrEqual(770);
+    expect((await events(t.home)).filter((e) => e.condition === 'raise')).toHaveLength(1);
+    // Fixed and saved: it runs again, healthy, and says so.
+    putDetector(t.home, 'conf', `#!/bin/sh\n# ham: kind=check entity=web interval=100ms tries=1\necho ok\n`);
     await waitDetector(t.home, 'conf', 'healthy', (x) => x.state === 'healthy');
+  });
+
+  it('the HAM killed after a check decided to raise but before it published: the next HAM publishes it, once', async () => {
+    await hamJson(t.home, ['stop']);
+    const points = join(t.home, 'failpoints');
+    await hamJson(t.home, ['start', '--hang-ms', '1000'], { HAM_FAILPOINTS: 'detector-decided', HAM_FAILPOINT_DIR: points });
+    const before = await status(t.home);
+    await request(t.home, 'attach', { name: 'web' });
+    putDetector(t.home, 'down', '#!/bin/sh\n# ham: kind=check entity=web interval=200ms tries=1\necho down; exit 1\n');
+    await waitFor('the failpoint reached', () => existsSync(join(points, 'detector-decided')));
+    await waitStatus(t.home, 'taken over', (s) => s.ham.epoch > before.ham.epoch && !!pairOf(s));
+    const raise = await waitFor('the raise', async () => (await events(t.home)).find((e) => e.condition === 'raise'));
+    expect(raise).toMatchObject({ entity: 'web', raise: { type: 'down', class: 'detector', severity: 1 } });
+    await waitFor('five more failing runs', async () => ((await detector(t.home, 'down'))?.runs ?? 0) >= 5);
+    expect((await events(t.home)).filter((e) => e.condition === 'raise')).toHaveLength(1);
   });
 
   it('the HAM SIGKILLed during a failing episode: the check keeps running under the new HAM and the episode is not raised twice', async () => {

@@ -88,6 +88,25 @@ describe('hot-plugged detectors', () => {
     expect(statSync(dir).mode & 0o777).toBe(0o770); // reported, not changed behind the user's back
   });
 
+  it('a detectors folder that cannot be made is reported, and the HAM serves on (also after a takeover)', async () => {
+    await hamJson(t.home, ['stop']);
+    const file = join(t.home, 'a-file');
+    writeFileSync(file, 'not a folder');
+    const refused = await ham(t.home, ['start', '--detectors', file]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`--detectors: expected a folder, got a file: ${file}`);
+    await hamJson(t.home, ['start', '--hang-ms', '3000', '--detectors', join(file, 'sub')]);
+    const v = await detectors(t.home);
+    expect(v.refused).toMatch(/cannot be used: ENOTDIR/);
+    const before = await hamJson<{ ham: { pid: number; epoch: number } }>(t.home, ['status']);
+    process.kill(before.ham.pid, 'SIGKILL');
+    await waitFor('a new HAM serving', async () => {
+      const s = await hamJson<{ ham: { epoch: number } }>(t.home, ['status']).catch(() => undefined);
+      return s && s.ham.epoch > before.ham.epoch ? s : undefined;
+    });
+    expect((await detectors(t.home)).refused).toMatch(/cannot be used: ENOTDIR/);
+  });
+
   it('a bad header is reported naming the key; the detector is not run and the others go on', async () => {
     const ok = join(t.home, 'ok-runs');
     putDetector(t.home, 'bad', '#!/bin/sh\n# ham: kind=chek interval=soon tries=0\necho ran >> ' + join(t.home, 'bad-runs') + '\n');

@@ -14,6 +14,9 @@ beforeEach(async () => {
 });
 afterEach((ctx) => t.cleanup(ctx));
 
+/** Every event after `since` (the default page is 1,000). */
+const allEvents = async (since: number) => (await request<{ events: Awaited<ReturnType<typeof events>> }>(t.home, 'events', { since, limit: 10_000 })).events;
+
 describe('stream detectors', () => {
   it('each line is an event for the named entity or its own; its raise condition runs', async () => {
     await hamJson(t.home, ['start', '--hang-ms', '3000']);
@@ -44,7 +47,7 @@ exec sleep 1000
     const before = await status(t.home);
     putDetector(t.home, 'flood', `#!/bin/sh
 # ham: kind=stream entity=web
-perl -e 'print qq({"raise":{"type":"flood"}}\\n) x 100000; print "{not json\\n" x 1000; print "x" x 100000, "\\n"'
+perl -e 'print "{not json\\n" x 100; print qq({"raise":{"type":"flood"}}\\n) x 100000; print "x" x 100000, "\\n"'
 head -c 300000 /dev/urandom
 echo
 sleep 2
@@ -56,15 +59,15 @@ exec sleep 1000
       const t0 = performance.now();
       await status(t.home);
       slowest.ms = Math.max(slowest.ms, performance.now() - t0);
-      return (await events(t.home, before.lastSeq)).some((e) => e.condition === 'raise' && (e.raise as { type: string }).type === 'after') ? true : undefined;
+      return (await allEvents(before.lastSeq)).some((e) => e.condition === 'raise' && (e.raise as { type: string }).type === 'after') ? true : undefined;
     }, 60_000);
     expect(d).toBe(true);
     expect(slowest.ms).toBeLessThan(1000);
-    const v = await waitDetector(t.home, 'flood', 'counted', (x) => x.badLines >= 1000);
+    const v = await waitDetector(t.home, 'flood', 'counted', (x) => x.badLines >= 100);
     expect(v.state).toBe('running');
     expect(v.dropped).toBeGreaterThan(90_000); // over the rate, and the over-long line
     expect(v.reason).toMatch(/^bad line: /);
-    const floods = (await events(t.home, before.lastSeq)).filter((e) => e.condition === 'raise' && (e.raise as { type: string }).type === 'flood');
+    const floods = (await allEvents(before.lastSeq)).filter((e) => e.condition === 'raise' && (e.raise as { type: string }).type === 'flood');
     expect(floods.length).toBeGreaterThan(0);
     expect(floods.length).toBeLessThan(5000); // the rate bound, not 100,000
     const after = await status(t.home);

@@ -79,11 +79,12 @@ describe('dependencies', () => {
 
   it('a cycle is refused at apply time, naming it; nothing changes', async () => {
     const file = join(t.home, 'cycle.json');
-    writeFileSync(file, JSON.stringify({ entities: { a: svc('a', { requires: ['b'] }), b: svc('b', { requires: ['c'] }), c: svc('c', { requires: ['a'] }), d: svc('d', { requires: ['nope'] }) } }));
+    writeFileSync(file, JSON.stringify({ entities: { a: svc('a', { requires: ['b'] }), b: svc('b', { requires: ['c'] }), c: svc('c', { requires: ['a'] }), d: svc('d', { requires: ['nope'] }), p: { pid: process.pid, requires: ['a'] } } }));
     const r = await ham(t.home, ['apply', '-f', file]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('entities.a.requires: a dependency cycle: a → b → c → a');
     expect(r.stderr).toContain('entities.d.requires[0]: expected an entity in this file or attached, got "nope"');
+    expect(r.stderr).toContain('entities.p.requires: only an entity with a command can be in a group or require others');
     expect((await status(t.home)).entities).toEqual([]);
     await waitFor('no process started', () => lines(starts).length === 0);
   });

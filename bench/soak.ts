@@ -13,7 +13,8 @@ export interface SoakResult {
   seconds: number;
   limited: { entities: number; max: number; restarts: number[]; escalations: number; failed: number };
   forever: { entities: number; deaths: number; restarts: number; unaccounted: number; perEntityPerSec: number };
-  rssMiB: { at5s: number; end: number; max: number; series: number[] };
+  /** Sampled every second; growth is measured from 10 s (after the apply and the first allocations settle). */
+  rssMiB: { at10s: number; end: number; max: number; slopePerMin: number; series: number[] };
   hamCpuPercent: number;
 }
 
@@ -34,6 +35,21 @@ function cpuTicks(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** Least-squares slope of samples taken once a second (units per second): a leak shows as a steady climb. */
+function slope(ys: number[]): number {
+  const n = ys.length;
+  if (n < 2) return 0;
+  const mx = (n - 1) / 2;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  ys.forEach((y, x) => {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  });
+  return num / den;
 }
 
 export async function benchSoak(seconds: number): Promise<SoakResult> {
@@ -84,7 +100,7 @@ export async function benchSoak(seconds: number): Promise<SoakResult> {
       seconds: wall,
       limited: { entities: lim.length, max: LIMIT, restarts: lim.map((e) => e.restarts), escalations, failed: lim.filter((e) => e.state === 'failed').length },
       forever: { entities: fov.length, deaths, restarts, unaccounted: deaths - restarts - pending, perEntityPerSec: restarts / fov.length / wall },
-      rssMiB: { at5s: (rss[4] ?? rss[0]!) / 1024, end: rss[rss.length - 1]! / 1024, max: Math.max(...rss) / 1024, series: rss.map((k) => Math.round(k / 1024)) },
+      rssMiB: { at10s: (rss[9] ?? rss[0]!) / 1024, end: rss[rss.length - 1]! / 1024, max: Math.max(...rss) / 1024, slopePerMin: slope(rss.slice(9)) * 60 / 1024, series: rss.map((k) => Math.round(k / 1024)) },
       hamCpuPercent: ((c1 - c0) / 100 / wall) * 100,
     };
   } finally {

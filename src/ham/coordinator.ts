@@ -79,6 +79,11 @@ export class Coordinator {
     });
   }
 
+  /** A restart of this group is in progress. */
+  restarting(group: string): boolean {
+    return this.busy.has(group);
+  }
+
   /** Does this entity's restart take others along (and no group restart is running for it)? */
   takesAlong(e: EntityRecord): boolean {
     if (!e.group || this.busy.has(e.group)) return false;

@@ -852,6 +852,11 @@ export class Supervisor {
     const e = this.store.entity(name);
     if (!e || e.desired !== 'running' || e.restartAt === null || e.state !== 'dead') return;
     if (!this.coord.requirementsUp(e)) return this.holdInstead(name, 'requires');
+    if (e.group && this.coord.restarting(e.group)) {
+      // Its group is being restarted (in order): this one goes after that, not in the middle of it.
+      this.timers.set(name, setTimeout(() => this.restartNow(name), 100));
+      return;
+    }
     if (this.coord.takesAlong(e)) return void this.coord.groupRestart(name);
     this.launch(name, true);
   }
@@ -1015,6 +1020,7 @@ export class Supervisor {
     if (e.kind === 'self' && e.desired === 'stopped') e = this.update(e.name, (x) => void (x.desired = 'running')) ?? e; // not ours to stop or start
     if (!fresh && e.held && e.state === 'stopped') {
       // Held by a group restart or a requirement when the previous HAM died: bring it back when it may.
+      if (e.keeper && isAlive(e.keeper)) this.carryOut(e); // its keeper may never have been let go
       if (e.held === 'requires' ? this.coord.requirementsUp(e) : !this.coord.waitsForGroup(e)) void this.startNow(e.name, e.instance > 0);
       return;
     }

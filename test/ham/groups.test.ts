@@ -46,6 +46,18 @@ describe('groups', () => {
     expect(entity(after, 'b')).toMatchObject({ deaths: 1, lastExit: { signal: 'SIGKILL' }, group: 'backend', held: null });
   });
 
+  it('the HAM SIGKILLed in the middle of a one-for-all restart: the new HAM finishes it, still in order', async () => {
+    // c takes a while to stop (it traps SIGTERM for 1.5 s), so the kill lands while the group restart waits for it.
+    const slow = { command: ['sh', '-c', `echo c >> ${starts}; trap 'sleep 1.5; exit 0' TERM; while :; do sleep 0.1; done`], conditions: { died: { type: 'death', rearm: true, actions: [{ kind: 'restart' }] } }, group: 'g', stop: { signal: 'SIGTERM', timeoutMs: 10_000 } };
+    await apply({ groups: { g: { strategy: 'one-for-all' } }, entities: { a: svc('a', { group: 'g' }), b: svc('b', { group: 'g' }), c: slow } });
+    const before = await waitStatus(t.home, 'all running', allRunning(['a', 'b', 'c']));
+    process.kill(entity(before, 'b').pid!, 'SIGKILL');
+    await waitStatus(t.home, 'c being stopped by its group', (s) => entity(s, 'c').held === 'group');
+    process.kill(before.ham.pid!, 'SIGKILL');
+    await waitStatus(t.home, 'taken over, all running again', (s) => s.ham.epoch > before.ham.epoch && allRunning(['a', 'b', 'c'])(s) && ['a', 'b', 'c'].every((n) => entity(s, n).held === null));
+    expect(lines(starts)).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+  });
+
   it('rest-for-one: the killed member and those started after it restart; the ones before are untouched', async () => {
     await apply({ groups: { chain: { strategy: 'rest-for-one' } }, entities: { a: svc('a', { group: 'chain' }), b: svc('b', { group: 'chain' }), c: svc('c', { group: 'chain' }) } });
     const before = await waitStatus(t.home, 'all running', allRunning(['a', 'b', 'c']));

@@ -82,7 +82,13 @@ export function detachKeeper(keeper: ProcId): void {
 }
 
 export function removeKeeperDir(paths: HomePaths, id: number, serial: number): void {
-  rmSync(keeperDir(paths, id, serial), { recursive: true, force: true });
+  // A keeper being let go may still write into it (ENOTEMPTY): retry, and never fail the
+  // request that cleans up over it; a leftover folder of a gone keeper is harmless.
+  try {
+    rmSync(keeperDir(paths, id, serial), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+  } catch {
+    /* left for the next clean-up */
+  }
 }
 
 /**

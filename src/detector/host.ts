@@ -327,7 +327,9 @@ export class DetectorHost {
     }
     if (o || next.failures !== before.failures || next.raised !== before.raised || next.misconfigured !== before.misconfigured) {
       // The decision and the event to publish are written first: a HAM killed in between publishes it after a takeover.
-      const rec: DetectorRecord = { failures: next.failures, raised: next.raised, misconfigured: next.misconfigured, episode: det.episode, outbox: o, mtimeMs: mtime(det.path), stream: null };
+      // An earlier event still being published stays in the outbox until it is (a newer one replaces it: episodes are ordered).
+      const pending = o ?? this.d.store.detectorRecord(det.name)?.outbox ?? null;
+      const rec: DetectorRecord = { failures: next.failures, raised: next.raised, misconfigured: next.misconfigured, episode: det.episode, outbox: pending, mtimeMs: mtime(det.path), stream: null };
       this.d.write(() => this.d.store.putDetectorRecord(det.name, rec));
     }
     if (o) failpoint('detector-decided'); // crash tests: decided and written, not yet published

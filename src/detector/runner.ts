@@ -19,6 +19,8 @@ export interface CheckResult {
 
 const esc = (s: string): string => s.replace(/%/g, '%25').replace(/\t/g, '%09').replace(/\n/g, '%0A');
 const unesc = (s: string): string => s.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+/** How long past a check's timeout the runner may take to answer before it is taken for wedged. */
+const WEDGED_MS = 5000;
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n as number, name]));
 
 export class CheckRunner {
@@ -36,7 +38,16 @@ export class CheckRunner {
     const envList = Object.entries(env).map(([k, v]) => `${k}=${v}`);
     const line = [String(id), String(timeoutMs), String(argv.length), ...argv, String(envList.length), ...envList].map(esc).join('\t');
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      // The runner kills a check at its timeout and answers; no answer well after that means the
+      // runner itself is wedged: kill it (the checks in flight fail) and the next run starts a new one.
+      const watchdog = setTimeout(() => {
+        if (this.pending.has(id) && this.proc === p) p.kill('SIGKILL');
+      }, timeoutMs + WEDGED_MS);
+      watchdog.unref();
+      this.pending.set(id, {
+        resolve: (r) => (clearTimeout(watchdog), resolve(r)),
+        reject: (e) => (clearTimeout(watchdog), reject(e)),
+      });
       p.stdin!.write(`${line}\n`);
     });
   }

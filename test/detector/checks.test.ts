@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/paths.js';
-import { isAlive, procId } from '../../src/proc/procfs.js';
+import { childrenOf, cmdline, isAlive, procId } from '../../src/proc/procfs.js';
 import { detector, detectorsDir, putDetector, waitDetector } from '../helpers/detectors.js';
 import { entity, pairOf } from '../helpers/entities.js';
 import { events, hamJson, lines, request, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
@@ -123,6 +123,25 @@ wait
     expect(raise).toMatchObject({ entity: 'web', raise: { type: 'down', class: 'detector', severity: 1 } });
     await waitFor('five more failing runs', async () => ((await detector(t.home, 'down'))?.runs ?? 0) >= 5);
     expect((await events(t.home)).filter((e) => e.condition === 'raise')).toHaveLength(1);
+  });
+
+  it('a wedged check runner (SIGSTOPped) is killed and replaced; checks go on', async () => {
+    await request(t.home, 'attach', { name: 'web' });
+    const log = join(t.home, 'runs');
+    putDetector(t.home, 'tick', `#!/bin/sh\n# ham: kind=check entity=web interval=200ms timeout=300ms\necho run >> ${log}\n`);
+    await waitFor('a first run', () => lines(log).length >= 1);
+    const s = await status(t.home);
+    const runner = () => [...childrenOf(new Set([s.ham.pid!]))].find((p) => cmdline(p).some((a) => a.endsWith('runner.pl')));
+    const first = await waitFor('the runner', runner);
+    process.kill(first, 'SIGSTOP');
+    const n = lines(log).length;
+    const second = await waitFor('a new runner', () => {
+      const r = runner();
+      return r !== undefined && r !== first ? r : undefined;
+    });
+    await waitFor('runs again', () => lines(log).length >= n + 3);
+    expect(isAlive(procId(first))).toBe(false);
+    expect(second).not.toBe(first);
   });
 
   it('the HAM SIGKILLed during a failing episode: the check keeps running under the new HAM and the episode is not raised twice', async () => {

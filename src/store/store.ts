@@ -63,6 +63,9 @@ export interface DetectorRecord {
   outbox?: Occurrence | null;
 }
 
+/** Idempotency keys of dropped events are swept every this many events. */
+const KEY_SWEEP_EVERY = 1024;
+
 /** The event log keeps this many events; older ones are dropped as new ones come. */
 export const EVENTS_KEPT = 10_000;
 
@@ -170,12 +173,14 @@ export class Store {
     this.meta.putSync('eventSeq', seq);
     this.events.putSync(seq, rec);
     if (e.key !== undefined) this.keys.putSync(e.key, seq);
-    if (seq > EVENTS_KEPT) {
-      const old = this.events.get(seq - EVENTS_KEPT);
-      if (old?.key !== undefined) this.keys.removeSync(old.key);
-      this.events.removeSync(seq - EVENTS_KEPT);
-    }
+    if (seq > EVENTS_KEPT) this.events.removeSync(seq - EVENTS_KEPT);
+    // Keys go with their events, swept now and then (not by decoding each event dropped: that is on every append).
+    if (seq % KEY_SWEEP_EVERY === 0) this.sweepKeys(seq - EVENTS_KEPT);
     return rec;
+  }
+
+  private sweepKeys(upTo: number): void {
+    for (const { key, value } of this.keys.getRange({})) if (value <= upTo) this.keys.removeSync(key);
   }
 
   /** Groups declared by `ham apply`, by name. */

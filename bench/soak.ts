@@ -7,14 +7,17 @@ import { readFileSync } from 'node:fs';
 import { Connection } from '../src/client/connection.js';
 import type { StatusView } from '../src/ham/status.js';
 import { homePaths } from '../src/home.js';
-import { nowMs, sleep, startBenchPair } from './lib.js';
+import { median, nowMs, sleep, startBenchPair } from './lib.js';
 
 export interface SoakResult {
   seconds: number;
   limited: { entities: number; max: number; restarts: number[]; escalations: number; failed: number };
   forever: { entities: number; deaths: number; restarts: number; unaccounted: number; perEntityPerSec: number };
-  /** Sampled every second; growth is measured from 10 s (after the apply and the first allocations settle). */
-  rssMiB: { at10s: number; end: number; max: number; slopePerMin: number; series: number[] };
+  /**
+   * Sampled every second. V8's heap breathes by several MiB between collections, so growth
+   * compares medians of windows: 10–20 s (after the apply settles) against the last 10 s.
+   */
+  rssMiB: { early: number; late: number; max: number; slopePerMin: number; series: number[] };
   hamCpuPercent: number;
 }
 
@@ -100,7 +103,7 @@ export async function benchSoak(seconds: number): Promise<SoakResult> {
       seconds: wall,
       limited: { entities: lim.length, max: LIMIT, restarts: lim.map((e) => e.restarts), escalations, failed: lim.filter((e) => e.state === 'failed').length },
       forever: { entities: fov.length, deaths, restarts, unaccounted: deaths - restarts - pending, perEntityPerSec: restarts / fov.length / wall },
-      rssMiB: { at10s: (rss[9] ?? rss[0]!) / 1024, end: rss[rss.length - 1]! / 1024, max: Math.max(...rss) / 1024, slopePerMin: slope(rss.slice(9)) * 60 / 1024, series: rss.map((k) => Math.round(k / 1024)) },
+      rssMiB: { early: median(rss.slice(9, 19)) / 1024, late: median(rss.slice(-10)) / 1024, max: Math.max(...rss) / 1024, slopePerMin: (slope(rss.slice(9)) * 60) / 1024, series: rss.map((k) => Math.round(k / 1024)) },
       hamCpuPercent: ((c1 - c0) / 100 / wall) * 100,
     };
   } finally {

@@ -46,7 +46,7 @@ export interface SupervisorOptions {
 const KILL_GRACE_MS = 2000;
 const FIRST_START_WAIT_MS = 5000;
 const SPAWNS_PER_TURN = 8;
-const OCCURRENCES_PER_TXN = 64;
+const OCCURRENCES_PER_TXN = 128;
 /** After a takeover, self-attached clients have this long (beyond their period) to re-attach. */
 const TAKEOVER_GRACE_MS = 1000;
 /** A restart that has not produced a running process by then has failed. */

@@ -1,8 +1,7 @@
 // The supervisor's own cost with 100 entities: memory (PSS of the HAM, the
 // Guardian and the 100 keepers) and CPU while idle. peers.md has the same rows
 // for runit, s6, PM2 and supervisord.
-import { readFileSync } from 'node:fs';
-import { findProcesses } from '../src/proc/procfs.js';
+import { cpuTicks, findProcesses, memKiB } from '../src/proc/procfs.js';
 import { nowMs, sleep, startBenchPair } from './lib.js';
 
 export interface FootprintResult {
@@ -12,24 +11,6 @@ export interface FootprintResult {
   perKeeperPssKiB: number;
   idleSeconds: number;
   idleCpuPercent: number;
-}
-
-function pssKiB(pid: number): number {
-  try {
-    return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
-function cpuTicks(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return Number(rest[11]) + Number(rest[12]);
-  } catch {
-    return 0;
-  }
 }
 
 export async function benchFootprint(entities: number, idleSeconds: number): Promise<FootprintResult> {
@@ -46,8 +27,8 @@ export async function benchFootprint(entities: number, idleSeconds: number): Pro
     await sleep(idleSeconds * 1000);
     const c1 = all.reduce((n, p) => n + cpuTicks(p), 0);
     const wall = (nowMs() - t0) / 1000;
-    const daemonsPss = daemons.reduce((n, p) => n + pssKiB(p), 0);
-    const keepersPss = keepers.reduce((n, p) => n + pssKiB(p), 0);
+    const daemonsPss = daemons.reduce((n, p) => n + memKiB(p, 'smaps_rollup', 'Pss'), 0);
+    const keepersPss = keepers.reduce((n, p) => n + memKiB(p, 'smaps_rollup', 'Pss'), 0);
     return {
       entities,
       daemonsPssKiB: daemonsPss,

@@ -3,10 +3,10 @@
 // end failed): their counts must be exactly the policy's. Ten restart forever
 // after a fixed 100 ms: every death must be restarted exactly once. Meanwhile
 // the HAM's RSS is sampled every second and its CPU time is read from /proc.
-import { readFileSync } from 'node:fs';
 import { Connection } from '../src/client/connection.js';
 import type { StatusView } from '../src/ham/status.js';
 import { homePaths } from '../src/home.js';
+import { cpuTicks, memKiB } from '../src/proc/procfs.js';
 import { median, nowMs, sleep, startBenchPair } from './lib.js';
 
 export interface SoakResult {
@@ -19,25 +19,6 @@ export interface SoakResult {
    */
   rssMiB: { early: number; late: number; max: number; slopePerMin: number; series: number[] };
   hamCpuPercent: number;
-}
-
-
-function rssKiB(pid: number): number {
-  try {
-    return Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
-function cpuTicks(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return Number(rest[11]) + Number(rest[12]);
-  } catch {
-    return 0;
-  }
 }
 
 /** Least-squares slope of samples taken once a second (units per second): a leak shows as a steady climb. */
@@ -86,7 +67,7 @@ export async function benchSoak(seconds: number): Promise<SoakResult> {
     const rss: number[] = [];
     while (nowMs() - t0 < seconds * 1000) {
       await sleep(1000);
-      rss.push(rssKiB(ham));
+      rss.push(memKiB(ham, 'status', 'VmRSS'));
     }
     const c1 = cpuTicks(ham);
     const wall = (nowMs() - t0) / 1000;

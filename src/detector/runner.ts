@@ -52,10 +52,6 @@ export class CheckRunner {
     });
   }
 
-  get inFlight(): number {
-    return this.pending.size;
-  }
-
   close(): void {
     this.closed = true;
     this.proc?.stdin?.end(); // the runner kills what it runs and exits

@@ -43,10 +43,6 @@ export class HealthChecker {
     this.checked.delete(name);
   }
 
-  has(name: string): boolean {
-    return this.checked.has(name);
-  }
-
   /** The client's answer to `call`. Late or stray answers are ignored. */
   reply(name: string, call: number, healthy: boolean, message?: string): void {
     const c = this.checked.get(name);

@@ -906,14 +906,17 @@ export class Supervisor {
     const cur = this.store.entity(name);
     // Still stopping (a hold in progress): its stop finishes first, then holdStop decides.
     if (!cur || (cur.desired === 'stopped' && (cur.state === 'running' || cur.state === 'starting'))) return;
+    if (cur.argv.length === 0 || cur.state === 'running' || cur.state === 'starting') {
+      this.update(name, (x) => void (x.desired = 'running'));
+      return;
+    }
+    if (!this.coord.requirementsUp(cur)) return this.holdInstead(name, 'requires');
     const t0 = Date.now();
-    const e = this.update(name, (x) => {
+    this.update(name, (x) => {
       x.desired = 'running';
       x.restartAt = null;
+      x.held = null;
     });
-    if (!e || e.argv.length === 0 || e.state === 'running' || e.state === 'starting') return;
-    if (!this.coord.requirementsUp(e)) return this.holdInstead(name, 'requires');
-    this.update(name, (x) => void (x.held = null));
     this.launch(name, restarting);
     await this.waitFor(name, (x) => !x || x.state === 'running' || (x.failedStartAt ?? 0) >= t0 || (x.state === 'dead' && (x.diedAt ?? 0) >= t0), RESTART_DEADLINE_MS);
   }

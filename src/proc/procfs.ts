@@ -11,6 +11,8 @@ interface StatLine {
   state: string;
   ppid: number;
   start: number;
+  /** User + system CPU time, in clock ticks. */
+  cpuTicks: number;
 }
 
 function readStat(pid: number): StatLine | undefined {
@@ -23,7 +25,21 @@ function readStat(pid: number): StatLine | undefined {
   // comm may hold spaces and parentheses: fields start after the last ')'.
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const state = rest[0] ?? '?';
-  return { state, ppid: Number(rest[1]), start: Number(rest[19]) };
+  return { state, ppid: Number(rest[1]), start: Number(rest[19]), cpuTicks: Number(rest[11]) + Number(rest[12]) };
+}
+
+/** CPU time a process used so far, in clock ticks (0 if it is gone). */
+export function cpuTicks(pid: number): number {
+  return readStat(pid)?.cpuTicks ?? 0;
+}
+
+/** A `Key: N kB` field of /proc/PID/status or smaps_rollup (VmRSS, Pss), in KiB; 0 if gone. */
+export function memKiB(pid: number, file: 'status' | 'smaps_rollup', key: string): number {
+  try {
+    return Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }
 
 /** The start time of a live process, or undefined if it is gone or a zombie. */

@@ -26,6 +26,7 @@ import { Executor, type ActionResult } from './executor.js';
 import { Coordinator } from './coordinator.js';
 import type { GroupSpec } from './topology.js';
 import { HealthChecker } from './health.js';
+import { releaseKeepers } from './release.js';
 import { HeartbeatMonitor } from './heartbeats.js';
 import type { Socket } from 'node:net';
 import { encodeFrame } from '../protocol/frame.js';
@@ -359,6 +360,8 @@ export class Supervisor {
     // Dependants before what they require, groups in reverse order; the rest together.
     this.coord.stopping = true;
     for (const wave of this.coord.stopWaves(names)) await Promise.all(wave.map((n) => this.stopOne(n)));
+    const released = releaseKeepers(this.paths, this.store.allEntities(), (n) => this.unwatch(n));
+    if (released) this.log('info', 'stop --all: keepers released', { keepers: released });
   }
 
   all(): EntityRecord[] {

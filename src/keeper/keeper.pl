@@ -20,11 +20,17 @@
 # Commands on DIR/ctl, one line each, SEQ = the death record they answer:
 #   r SEQ         start the command again      x SEQ   exit
 # SIGUSR1 detaches: the keeper exits and leaves the entity running.
+# Waiting for a decision with no HAM: the HAM holds the read end of DIR/life;
+# with nobody there for HAM_KEEPER_ALONE_MS (default 60000) the keeper exits 0.
+# Its death record stays in the inbox: the next HAM applies it from there.
 # No `use strict; use warnings` at run time: warnings.pm alone costs ~320 KiB
 # of PSS per keeper. test/keeper/keeper.test.ts compiles it under both.
 
 my ($dir, $inbox, $tag, $mode) = splice(@ARGV, 0, 4);
 my $adopt = $mode eq 'adopt' ? shift @ARGV : 0;
+# Ours, not the entity's: taken out of the environment the command inherits.
+my $alone_ms = delete $ENV{HAM_KEEPER_ALONE_MS};
+$alone_ms = 60000 unless defined $alone_ms && $alone_ms =~ /^\d+$/;
 shift @ARGV if @ARGV && $ARGV[0] eq '--';
 my @argv = @ARGV;
 die "keeper: no command\n" unless @argv || $adopt;
@@ -57,15 +63,40 @@ sub record {
 }
 
 my $pending = '';
+# Is a HAM there? It holds life's read end: a byte written with no reader
+# fails (EPIPE; SIGPIPE is ignored). A full pipe means a reader that lags.
+sub ham_there {
+    my $w = '';
+    vec($w, fileno($life), 1) = 1;
+    return 1 unless select(undef, my $wo = $w, undef, 0) > 0;
+    return defined syswrite($life, "\n", 1);
+}
 sub decision {
     my ($death) = @_;
+    my $tick = $alone_ms < 4000 ? $alone_ms / 4000 : 1;
+    my $alone = 0;
     while (1) {
         while ($pending =~ s/^([rx]) (\d+)\n//) {
             next unless $2 == $death;    # an answer to an older death: stale
             return $1;
         }
-        my $n = sysread($ctl, my $buf, 256);
-        $pending .= $buf if $n;
+        my $r = '';
+        vec($r, fileno($ctl), 1) = 1;
+        my $n = select(my $ro = $r, undef, undef, $tick);
+        if ($n > 0) {
+            my $got = sysread($ctl, my $buf, 256);
+            $pending .= $buf if $got;
+            next;
+        }
+        next if $n < 0;    # a signal
+        if (ham_there()) {
+            $alone = 0;
+            next;
+        }
+        $alone += $tick * 1000;
+        next if $alone < $alone_ms;
+        print STDERR "keeper $$: no HAM for ${alone_ms} ms after death record $death: exiting; the record stays in the inbox\n";
+        return 'x';
     }
 }
 

@@ -44,7 +44,7 @@ export function spawnKeeper(paths: HomePaths, spec: KeeperSpec, onExit: () => vo
     const child = spawn('perl', [KEEPER_SCRIPT, dir, paths.inbox, keeperTag(spec.id, spec.serial), ...mode, '--', ...spec.argv], {
       detached: true,
       stdio: ['ignore', log, log],
-      env: spec.env,
+      env: keeperEnv(spec.env),
       cwd: spec.cwd,
     });
     child.once('error', onExit); // perl missing
@@ -56,6 +56,16 @@ export function spawnKeeper(paths: HomePaths, spec: KeeperSpec, onExit: () => vo
   } finally {
     closeSync(log);
   }
+}
+
+/**
+ * How long a keeper that recorded a death waits with no HAM before it exits
+ * (its record stays in the inbox). The daemon's own HAM_KEEPER_ALONE_MS (tests
+ * shorten it) is handed down; the keeper takes it out before exec.
+ */
+function keeperEnv(env: Record<string, string>): Record<string, string> {
+  const alone = process.env.HAM_KEEPER_ALONE_MS;
+  return alone !== undefined && /^\d+$/.test(alone) ? { ...env, HAM_KEEPER_ALONE_MS: alone } : env;
 }
 
 /** Answer the keeper's death record `seq`; false if nobody reads ctl (the keeper is gone). */

@@ -1,6 +1,6 @@
 // The keeper script itself: lint, and its protocol driven by hand (no HAM).
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -41,6 +41,10 @@ function command(line: string): void {
 
 function keeper(...argv: string[]) {
   return spawn('perl', [KEEPER_SCRIPT, kdir, inbox, 't', 'start', '--', ...argv], { stdio: 'ignore', detached: true });
+}
+
+function keeperAlone(aloneMs: number, ...argv: string[]) {
+  return spawn('perl', [KEEPER_SCRIPT, kdir, inbox, 't', 'start', '--', ...argv], { stdio: 'ignore', detached: true, env: { ...process.env, HAM_KEEPER_ALONE_MS: String(aloneMs) } });
 }
 
 describe('keeper.pl', () => {
@@ -91,5 +95,35 @@ describe('keeper.pl', () => {
     process.kill(k.pid!, 'SIGUSR1');
     await waitFor('keeper to exit', () => k.exitCode !== null);
     expect(startTime(pid2)).toBeDefined();
+  });
+
+  it('after a death, waits while a HAM holds life open, and exits after HAM_KEEPER_ALONE_MS alone (its record stays)', async () => {
+    const env = `${dir}/env`;
+    const k = keeperAlone(200, 'perl', '-e', `open(my $f, ">", "${env}"); print $f (exists $ENV{HAM_KEEPER_ALONE_MS} ? "leaked" : "clean"); close $f; $SIG{USR1} = sub { exit 3 }; sleep 100000 while 1`);
+    await waitFor('K P S', () => records().length >= 3);
+    // A HAM: the read end of life, there before the death. The keeper's probes (one byte
+    // each) come through it; more probes than the bound allows alone, and it still waits.
+    const life = openSync(join(kdir, 'life'), constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      process.kill((parseRecord(records()[2]!) as { pid: number }).pid, 'SIGUSR1');
+      await waitFor('X', () => records().length >= 4);
+      expect(readFileSync(env, 'utf8')).toBe('clean'); // the keeper's own setting is not the command's
+      let probes = 0;
+      const buf = Buffer.alloc(64);
+      await waitFor('probes spanning twice the bound', () => {
+        try {
+          probes += readSync(life, buf, 0, 64, null);
+        } catch {
+          /* EAGAIN: nothing yet */
+        }
+        return probes >= 8;
+      }, 20_000, 50);
+      expect(k.exitCode).toBeNull();
+    } finally {
+      closeSync(life);
+    }
+    await waitFor('keeper to exit once alone', () => k.exitCode !== null);
+    expect(k.exitCode).toBe(0);
+    expect(parseRecord(records()[3]!)).toMatchObject({ kind: 'X' }); // left for the next HAM
   });
 });

@@ -7,6 +7,17 @@
 # too. When the HAM goes (stdin EOF), every check goes with it: a takeover
 # never leaves a check running twice.
 #
+# A check's child that calls setsid leaves its group, out of reach of that
+# kill. So the runner is a child subreaper (prctl PR_SET_CHILD_SUBREAPER):
+# whatever a check leaves behind is reparented to the runner, not to init.
+# Each check carries HAM_CHECK_RUN (runner pid.id) in its environment, which
+# its descendants inherit; after every reap, an adopted orphan is SIGKILLed
+# (with its group) unless it carries the mark of a check still running: what
+# a check leaves behind dies when it ends, by a timeout or a normal exit (as
+# systemd's KillMode=control-group). An orphan without a mark (it cleared its
+# environment) cannot be told apart: it is killed at once. Every child is
+# reaped (waitpid -1), orphans included: no zombies.
+#
 # Requests on stdin, one a line, tab-separated, %-escaped (%25 %09 %0A):
 #   ID  TIMEOUT_MS  ARGC  ARG...  ENVC  K=V...
 # Answers on stdout:
@@ -24,6 +35,11 @@ pipe(my $wake_r, my $wake_w) or die "pipe: $!";
 $wake_r->blocking(0); $wake_w->blocking(0);
 $SIG{CHLD} = sub { syswrite($wake_w, 'x') };
 STDOUT->autoflush(1);
+# prctl's number per architecture (perl-base has no syscall.ph); 36 = PR_SET_CHILD_SUBREAPER.
+my %PRCTL = (x86_64 => 157, aarch64 => 167, riscv64 => 167, loongarch64 => 167, i386 => 172, i686 => 172, armv7l => 172, armv6l => 172, s390x => 172, ppc64le => 171, ppc64 => 171);
+my $machine = (POSIX::uname())[4];
+my $subreaper = defined $PRCTL{$machine} && syscall($PRCTL{$machine}, 36, 1, 0, 0, 0) == 0;
+print STDERR "check runner: not a child subreaper on $machine: what a check leaves in a new session outlives it\n" unless $subreaper;
 my $KEEP = 4096; # bytes of output kept per check (for its last line)
 
 sub unesc { my $s = shift; $s =~ s/%([0-9A-Fa-f]{2})/chr(hex($1))/ge; return $s; }
@@ -41,6 +57,7 @@ sub start {
   my $argc = shift @f; my @argv = splice(@f, 0, $argc);
   my $envc = shift @f; my @env = splice(@f, 0, $envc);
   pipe(my $r, my $w) or return answer($id, 126, '', 0, 0, "pipe: $!");
+  my $parent = $$;
   my $pid = fork();
   if (!defined $pid) { close $r; close $w; return answer($id, 126, '', 0, 0, "fork: $!"); }
   if ($pid == 0) {
@@ -50,6 +67,7 @@ sub start {
     open(STDOUT, '>&', $w); open(STDERR, '>&', $w);
     %ENV = ();
     for my $kv (@env) { my ($k, $v) = split /=/, $kv, 2; $ENV{$k} = $v; }
+    $ENV{HAM_CHECK_RUN} = "$parent.$id";
     $SIG{PIPE} = 'DEFAULT';
     { no warnings; exec { $argv[0] } @argv; }
     my $code = ($!{ENOENT} ? 127 : 126);
@@ -58,7 +76,7 @@ sub start {
   }
   close $w;
   $r->blocking(0);
-  $run{$pid} = { id => $id, deadline => time + $timeout / 1000, fh => $r, out => '', start => time, timedout => 0 };
+  $run{$pid} = { id => $id, mark => "$$.$id", deadline => time + $timeout / 1000, fh => $r, out => '', start => time, timedout => 0 };
   $byfd{fileno($r)} = $pid;
 }
 
@@ -72,7 +90,8 @@ sub finish {
   my $c = delete $run{$pid};
   delete $byfd{fileno($c->{fh})};
   close $c->{fh};
-  kill 'KILL', -$pid; # what the check left running
+  kill 'KILL', -$pid; # what the check left running in its group...
+  sweep(0);           # ...and elsewhere: its answer comes after the kill
   my $st = $c->{status};
   my ($code, $sig) = (($st & 127) ? ('', $st & 127) : ($st >> 8, ''));
   my @lines = grep { /\S/ } split /\n/, $c->{out};
@@ -81,9 +100,38 @@ sub finish {
   answer($c->{id}, $code, $sig, int((time - $c->{start}) * 1000), $c->{timedout}, $last);
 }
 
+# The mark of the check a process descends from, from its environment (undef: none).
+sub mark_of {
+  my ($pid) = @_;
+  open(my $f, '<', "/proc/$pid/environ") or return undef;
+  local $/;
+  my $env = <$f> // '';
+  close $f;
+  return $env =~ /(?:^|\0)HAM_CHECK_RUN=([^\0]*)/ ? $1 : undef;
+}
+
+# Kill the orphans adopted from checks that ended (all of them when `all`).
+sub sweep {
+  my ($all) = @_;
+  return unless $subreaper;
+  open(my $f, '<', "/proc/$$/task/$$/children") or return;
+  my @kids = split ' ', (<$f> // '');
+  close $f;
+  my %live = map { $run{$_}{mark} => 1 } keys %run;
+  for my $pid (@kids) {
+    next if $run{$pid} && !$all;    # a check itself
+    my $mark = $all ? undef : mark_of($pid);
+    next if defined $mark && $live{$mark};
+    kill 'KILL', -$pid; kill 'KILL', $pid;
+  }
+}
+
 for (;;) {
-  # Reap what exited; answer once its output is drained (or it is gone for good).
+  # Reap what exited (checks and orphans alike); answer once its output is
+  # drained (or it is gone for good); then kill what ended checks left behind.
+  my $reaped = 0;
   while ((my $pid = waitpid(-1, WNOHANG)) > 0) {
+    $reaped++;
     next unless $run{$pid};
     $run{$pid}{status} = $?;
     # Read what is left without waiting for grandchildren that hold the pipe.
@@ -95,6 +143,7 @@ for (;;) {
     }
     finish($pid);
   }
+  sweep(0) if $reaped;
   my $now = time;
   my $next = 1;
   for my $pid (keys %run) {
@@ -117,6 +166,7 @@ for (;;) {
     if (!$got) {
       # The HAM is gone: so is every check it started.
       kill 'KILL', -$_ for keys %run;
+      sweep(1);
       exit 0;
     }
     $inbuf .= $buf;

@@ -10,6 +10,7 @@ import { HamError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
 import type { HomePaths } from '../home.js';
 import { Inbox, type InboxItem, type KeeperRecord, type Verdict } from '../keeper/inbox.js';
+import { judge } from '../keeper/records.js';
 import { commandKeeper, decodeWaitStatus, detachKeeper, keeperDir, removeKeeperDir, spawnKeeper, watchLife } from '../keeper/link.js';
 import type { Logger } from '../log.js';
 import { errnoName } from '../proc/names.js';
@@ -154,7 +155,11 @@ export class Supervisor {
     this.baseEnv = o.baseEnv;
     this.onFenced = o.onFenced;
     this.events.setMaxListeners(0);
-    this.inbox = new Inbox(this.paths.inbox, (item) => this.onItem(item));
+    this.inbox = new Inbox(
+      this.paths.inbox,
+      (item) => this.onItem(item),
+      (file, why, level) => this.log(level, level === 'warn' ? 'bad file in the keepers\' inbox: removed' : 'stale keeper record removed', { file, why }),
+    );
     this.executor = new Executor({
       store: this.store,
       log: this.log,
@@ -731,14 +736,9 @@ export class Supervisor {
   private onItem(item: InboxItem): Verdict {
     const name = this.names.get(item.id);
     const e = name === undefined ? undefined : this.store.entity(name);
-    if (!e || !e.keeper || e.keeper.serial !== item.serial || item.seq <= e.keeper.lastSeq) return 'done';
-    if (item.seq !== e.keeper.lastSeq + 1) return 'later';
-    if (!item.record) {
-      this.log('warn', 'unreadable keeper record skipped', { entity: e.name, file: item.file });
-      this.update(e.name, (x) => void (x.keeper!.lastSeq = item.seq));
-      return 'done';
-    }
-    this.apply(e.name, item.seq, item.record);
+    const j = judge(item, e?.keeper, e !== undefined);
+    if (j !== 'apply') return j;
+    this.apply(e!.name, item.seq, item.record);
     return 'done';
   }
 

@@ -1,47 +1,27 @@
 // The keepers' inbox: each record is one file `ID-SERIAL-SEQ`, renamed into
 // place whole, so a reader never sees half a record. inotify (fs.watch) wakes
 // the HAM; a full scan on takeover picks up whatever arrived while no HAM ran.
-import { readdirSync, readFileSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
+// Whatever else is there (records.ts says what is a record) is reported and
+// removed: nothing in the inbox may stall or crash the HAM.
+import { readdirSync, rmSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
+import { parseName, readRecordFile, type KeeperRecord } from './records.js';
 
-export type KeeperRecord =
-  | { kind: 'K'; pid: number }
-  | { kind: 'P'; pid: number }
-  | { kind: 'S'; pid: number }
-  | { kind: 'F'; errno: number }
-  | { kind: 'X'; pid: number; status: number };
+export { parseRecord, type KeeperRecord } from './records.js';
 
 export interface InboxItem {
   id: number;
   serial: number;
   seq: number;
   file: string;
-  record: KeeperRecord | null;
+  record: KeeperRecord;
 }
 
-/** What the consumer did with an item: applied/stale → file removed; `later` → kept. */
-export type Verdict = 'done' | 'later';
+/** What the consumer did with an item: applied → file removed; `later` → kept; `drop` → reported and removed. */
+export type Verdict = 'done' | 'later' | { drop: string };
 
-const NAME = /^(\d+)-(\d+)-(\d+)$/;
-
-export function parseRecord(text: string): KeeperRecord | null {
-  const f = text.trim().split(/\s+/);
-  const n = f.slice(1).map(Number);
-  if (n.some((x) => !Number.isInteger(x))) return null;
-  switch (f[0]) {
-    case 'K':
-      return n.length === 1 ? { kind: 'K', pid: n[0]! } : null;
-    case 'P':
-    case 'S':
-      return n.length === 1 ? { kind: f[0] as 'P' | 'S', pid: n[0]! } : null;
-    case 'F':
-      return n.length === 1 ? { kind: 'F', errno: n[0]! } : null;
-    case 'X':
-      return n.length === 2 ? { kind: 'X', pid: n[0]!, status: n[1]! } : null;
-    default:
-      return null;
-  }
-}
+/** Files looked at per drain: a flood of junk is worked through over several turns, not in one. */
+const FILES_PER_DRAIN = 4096;
 
 export class Inbox {
   private watcher: FSWatcher | undefined;
@@ -50,11 +30,16 @@ export class Inbox {
   constructor(
     private readonly dir: string,
     private readonly consume: (item: InboxItem) => Verdict,
+    private readonly report: (file: string, why: string, level: 'info' | 'warn') => void,
   ) {}
 
   start(): void {
-    this.watcher = watch(this.dir, () => this.schedule());
-    this.watcher.on('error', () => undefined);
+    try {
+      this.watcher = watch(this.dir, () => this.schedule());
+      this.watcher.on('error', () => undefined);
+    } catch (e) {
+      this.report(this.dir, `the inbox cannot be watched: ${(e as Error).message}`, 'warn');
+    }
     this.drain();
   }
 
@@ -73,27 +58,67 @@ export class Inbox {
 
   /** Hand every complete record to the consumer in (id, serial, seq) order. */
   drain(): void {
+    let files: string[];
+    try {
+      files = readdirSync(this.dir);
+    } catch (e) {
+      this.report(this.dir, `the inbox cannot be read: ${(e as Error).message}`, 'warn');
+      return;
+    }
+    if (files.length > FILES_PER_DRAIN) {
+      files = files.slice(0, FILES_PER_DRAIN);
+      this.schedule(); // the rest next turn
+    }
     const items: InboxItem[] = [];
-    for (const file of readdirSync(this.dir)) {
-      const m = NAME.exec(file);
-      if (!m) continue;
-      items.push({ id: Number(m[1]), serial: Number(m[2]), seq: Number(m[3]), file, record: null });
+    for (const file of files) {
+      const name = parseName(file);
+      if (name === 'temp') continue; // a keeper is writing it
+      const path = join(this.dir, file);
+      if (!name) {
+        this.drop(path, file, 'not named ID-SERIAL-SEQ');
+        continue;
+      }
+      const r = readRecordFile(path);
+      if ('gone' in r) continue; // consumed by a concurrent drain
+      if ('bad' in r) {
+        this.drop(path, file, r.bad);
+        continue;
+      }
+      items.push({ ...name, file, record: r.record });
     }
     items.sort((a, b) => a.id - b.id || a.serial - b.serial || a.seq - b.seq);
     for (const item of items) {
       const path = join(this.dir, item.file);
+      let v: Verdict;
       try {
-        item.record = parseRecord(readFileSync(path, 'latin1'));
-      } catch {
-        continue; // consumed by a concurrent drain
+        v = this.consume(item);
+      } catch (e) {
+        v = { drop: `applying it failed: ${(e as Error).message}` };
       }
-      if (this.consume(item) === 'done') {
+      if (v === 'later') continue;
+      if (v === 'done') this.remove(path);
+      else this.drop(path, item.file, v.drop, 'info'); // stale: a keeper let go, a record applied twice
+    }
+  }
+
+  private drop(path: string, file: string, why: string, level: 'info' | 'warn' = 'warn'): void {
+    this.report(file, why, level);
+    this.remove(path);
+  }
+
+  private remove(path: string): void {
+    try {
+      unlinkSync(path);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EISDIR' || code === 'EPERM') {
         try {
-          unlinkSync(path);
+          rmSync(path, { recursive: true, force: true });
         } catch {
-          /* already gone */
+          /* reported already; tried again at the next drain */
         }
       }
+      /* ENOENT: already gone */
     }
   }
 }

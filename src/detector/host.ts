@@ -48,6 +48,8 @@ export interface DetectorView {
 export interface HostDeps {
   dir: string;
   home: string;
+  /** The entities' base environment: checks and streams start from it too. */
+  baseEnv: Record<string, string>;
   store: Store;
   log: Logger;
   /** A fenced write transaction (the HAM's). */
@@ -56,7 +58,6 @@ export interface HostDeps {
   entityPid: (name: string) => number | null;
 }
 
-const CLEAN_PATH = '/usr/local/bin:/usr/bin:/bin';
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 const SIDECAR = '.ham.json';
 const IGNORED = /(^\.|~$|\.swp$|\.tmp$|\.md$|\.txt$)/;
@@ -259,9 +260,9 @@ export class DetectorHost {
     const dir = join(this.stateDir, det.name);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     return {
+      LANG: 'C',
+      ...this.d.baseEnv,
       ...spec.env,
-      PATH: spec.env.PATH ?? CLEAN_PATH,
-      LANG: spec.env.LANG ?? 'C',
       HAM_HOME: this.d.home,
       HAM_DETECTOR: det.name,
       HAM_ENTITY: spec.entity ?? '',

@@ -1,8 +1,9 @@
 // The HAM's side of the pair: spawn the Guardian, hear its beats, and replace
 // it when it dies or hangs. Only `stop()` (from `ham stop`) ends it for good.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import type { HomePaths } from '../src/home.js';
+import { openLog } from '../src/home-check.js';
 import type { Logger } from '../src/log.js';
 import { DAEMON_MAIN } from '../src/paths.js';
 import { procId, type ProcId } from '../src/proc/procfs.js';
@@ -35,7 +36,7 @@ export class GuardianPartner {
   start(): void {
     let child: ChildProcess;
     try {
-      const log = openSync(this.o.paths.daemonLog, 'a', 0o600);
+      const log = openLog(this.o.paths.daemonLog);
       try {
         child = spawn(process.execPath, [DAEMON_MAIN, '--home', this.o.paths.root, '--role', 'guardian', '--epoch', String(this.o.epoch)], {
           detached: true,

@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   'stopping',
   'bad-detector', // a detector's header or sidecar is wrong
   'refused-detector', // a detector file others could write, or not executable
+  'unsafe-home', // something in the home that is not ham's own (another user's, a link, writable by others)
   'timeout',
   'io',
   'internal',

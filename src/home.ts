@@ -2,10 +2,10 @@
 // socket, the keepers' inbox and FIFOs, and logs. Every path the daemon touches
 // is derived here from the home and a validated entity name, never from a
 // request, so nothing can reach outside it.
-import { mkdirSync, chmodSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { HamError } from './errors.js';
+import { checkHomeRoot, checkPath, checkTree, ensureFolder } from './home-check.js';
 
 export interface HomePaths {
   root: string;
@@ -34,15 +34,23 @@ export function homePaths(root: string): HomePaths {
   };
 }
 
-/** Create the home and its folders, 0700; refuse a home others can write. */
+/**
+ * Create the home and its folders, 0700, and judge everything ham opens in
+ * it (see home-check.ts): a start is refused, naming the path, rather than
+ * trusting what someone else planted. The detectors folder is not judged
+ * here: the detector host judges it (and the folders above it) at every run,
+ * and refuses the detectors, not the HAM.
+ */
 export function ensureHome(root: string): HomePaths {
   const p = homePaths(root);
   mkdirSync(root, { recursive: true, mode: 0o700 });
-  const st = statSync(root);
-  if (st.uid !== process.getuid?.()) {
-    throw new HamError({ code: 'io', message: `home ${root} belongs to uid ${st.uid}, expected ${process.getuid?.()}` });
-  }
-  if ((st.mode & 0o077) !== 0) chmodSync(root, 0o700);
-  for (const dir of [p.store, p.inbox, p.keepers, p.logs]) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  checkHomeRoot(root);
+  for (const dir of [p.store, join(root, 'run'), p.inbox, p.keepers, p.logs]) ensureFolder(dir);
+  for (const file of ['data.mdb', 'lock.mdb']) checkPath(join(p.store, file), 'file');
+  checkPath(p.socket, 'socket');
+  // What ham made under run/ and logs/: keepers' folders and FIFOs, inbox records, detectors' state, logs.
+  checkTree(join(root, 'run'));
+  checkTree(p.logs);
+  checkTree(p.store);
   return p;
 }

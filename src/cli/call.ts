@@ -1,6 +1,7 @@
 // What every command shares: global options, one request to the HAM, option parsers.
 import { InvalidArgumentError, type Command } from 'commander';
 import { connect } from '../client/connection.js';
+import { envNameProblem, parseEnvPair, type BaseEnvRequest } from '../environment.js';
 import { HamError } from '../errors.js';
 import { resolveHome } from '../home.js';
 import type { Op, RequestArgs } from '../protocol/requests.js';
@@ -19,9 +20,29 @@ export function positiveInt(what: string) {
 }
 
 export function envPair(v: string, acc: Record<string, string>): Record<string, string> {
-  const i = v.indexOf('=');
-  if (i <= 0) throw new InvalidArgumentError(`expected NAME=VALUE, got ${JSON.stringify(v)}`);
-  return { ...acc, [v.slice(0, i)]: v.slice(i + 1) };
+  const p = parseEnvPair(v);
+  if (typeof p === 'string') throw new InvalidArgumentError(p);
+  return { ...acc, [p[0]]: p[1] };
+}
+
+export const collect = (v: string, acc: string[]): string[] => [...acc, v];
+
+/** `ham start --env/--pass-env/--unset-env` as one request (undefined: none given). */
+export function baseEnvRequest(env: Record<string, string>, pass: string[], unset: string[]): BaseEnvRequest | undefined {
+  if (!Object.keys(env).length && !pass.length && !unset.length) return undefined;
+  const set = { ...env };
+  for (const [flag, names] of [['--pass-env', pass], ['--unset-env', unset]] as const) {
+    for (const n of names) {
+      const bad = envNameProblem(n);
+      if (bad) throw new HamError({ code: 'bad-request', message: `${flag}: ${bad}, got ${JSON.stringify(n)}` });
+    }
+  }
+  for (const n of pass) {
+    const v = process.env[n];
+    if (v === undefined) throw new HamError({ code: 'bad-request', message: `--pass-env ${n}: expected ${n} to be set in this shell, it is not` });
+    set[n] = v;
+  }
+  return { set, unset };
 }
 
 /** One request to the HAM serving the home; not running → exit 1 with the error. */

@@ -1,9 +1,11 @@
 // Starting and stopping the pair from the CLI.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { connect, type Connection } from '../client/connection.js';
 import { HamError } from '../errors.js';
+import { BASE_ENV_VAR, type BaseEnvRequest } from '../environment.js';
 import { ensureHome } from '../home.js';
+import { openLog } from '../home-check.js';
 import type { StatusView } from '../ham/status.js';
 import { DAEMON_MAIN } from '../paths.js';
 import { isAlive, startTime } from '../proc/procfs.js';
@@ -42,17 +44,20 @@ export interface Started {
   status: StatusView;
 }
 
-export async function startPair(home: string, opts: { hangMs?: number; timeoutMs?: number; detectors?: string }): Promise<Started> {
+export async function startPair(home: string, opts: { hangMs?: number; timeoutMs?: number; detectors?: string; baseEnv?: BaseEnvRequest }): Promise<Started> {
   const paths = ensureHome(home);
   const running = await tryStatus(home);
+  if (running && opts.baseEnv) throw new HamError({ code: 'bad-request', message: `the pair is already running on ${home}: --env, --pass-env and --unset-env take effect at a start (ham stop first; entities keep running)` });
   if (running) return { already: true, status: await waitUntil(home, pairUp, 10_000) ?? running };
-  const log = openSync(paths.daemonLog, 'a', 0o600);
+  const log = openLog(paths.daemonLog);
   const args = [DAEMON_MAIN, '--home', home, '--role', 'ham'];
   if (opts.hangMs !== undefined) args.push('--hang-ms', String(opts.hangMs));
   if (opts.detectors !== undefined) args.push('--detectors', opts.detectors);
   let exited: number | null = null;
   try {
-    const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
+    // The additions go in the daemon's environment, not its argv (anyone can read argv in /proc).
+    const env = opts.baseEnv ? { ...process.env, [BASE_ENV_VAR]: JSON.stringify(opts.baseEnv) } : process.env;
+    const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log], env });
     child.on('exit', (code) => (exited = code ?? 1));
     child.unref();
   } finally {

@@ -4,6 +4,7 @@ import { connect, type Connection } from '../client/connection.js';
 import { resolveHome } from '../home.js';
 import type { EventView } from '../ham/events.js';
 import { call, globals, integer, type Globals } from './call.js';
+import { escapeText, jsonSafe } from './escape.js';
 import { formatEvent } from './format.js';
 import { emit, fail } from './output.js';
 
@@ -22,7 +23,7 @@ async function follow(g: Globals, since: number | undefined, filter: { entity?: 
         const e = ev as EventView;
         if (last !== undefined && e.seq <= last) return;
         last = e.seq;
-        process.stdout.write(`${g.json ? JSON.stringify(e) : formatEvent(e)}\n`);
+        process.stdout.write(`${g.json ? jsonSafe(JSON.stringify(e)) : escapeText(formatEvent(e))}\n`);
       });
       failures = 0;
       await closed;
@@ -73,7 +74,7 @@ export function registerEventCommands(program: Command): void {
       if (o.follow) return follow(g, o.since ?? 0, filter);
       const r = (await call(g, 'events', { since: o.since ?? 0, ...filter })) as { events: EventView[] };
       if (g.json) {
-        for (const e of r.events) process.stdout.write(`${JSON.stringify(e)}\n`);
+        for (const e of r.events) process.stdout.write(`${jsonSafe(JSON.stringify(e))}\n`);
         return;
       }
       emit(g, r, () => r.events.map(formatEvent).join('\n') || 'no events');

@@ -1,6 +1,7 @@
 // Human-readable status.
 import type { ActionView, ConditionView, EntityView, StatusView } from '../ham/status.js';
 import type { EventView } from '../ham/events.js';
+import { escapeField as f } from './escape.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
@@ -23,7 +24,7 @@ export function formatStatus(s: StatusView): string {
   const head = formatPair(s);
   if (s.entities.length === 0) return `${head}\nno entities attached`;
   const rows = [['NAME', 'KIND', 'STATE', 'PID', 'RESTARTS', 'DEATHS', 'LAST EXIT', 'COMMAND']];
-  for (const e of s.entities) rows.push([e.name, e.kind, e.state, String(e.pid ?? '-'), String(e.restarts), String(e.deaths), exitText(e), e.argv.join(' ')]);
+  for (const e of s.entities) rows.push([e.name, e.kind, e.state, String(e.pid ?? '-'), String(e.restarts), String(e.deaths), exitText(e), f(e.argv.join(' '))]);
   return `${head}\n\n${table(rows)}`;
 }
 
@@ -33,8 +34,8 @@ export function formatEntity(e: EntityView): string {
     ['kind', e.kind],
     ['state', `${e.state}${e.enabled ? '' : ' (disabled)'}`],
     ['pid', String(e.pid ?? '-')],
-    ['command', e.argv.join(' ') || '-'],
-    ['cwd', e.cwd],
+    ['command', f(e.argv.join(' ')) || '-'],
+    ['cwd', f(e.cwd)],
     ['instance', String(e.instance)],
     ['restarts', String(e.restarts)],
     ['deaths', String(e.deaths)],
@@ -44,29 +45,29 @@ export function formatEntity(e: EntityView): string {
   ];
   if (e.health) {
     const h = e.health;
-    lines.push(['health check', `every ${h.intervalMs} ms, timeout ${h.timeoutMs} ms, then ${h.signal} and SIGKILL after ${h.graceMs} ms; ${h.failures} failed${h.failing ? `; FAILING since ${h.failing.since}: ${h.failing.reason}` : ''}`]);
+    lines.push(['health check', `every ${h.intervalMs} ms, timeout ${h.timeoutMs} ms, then ${h.signal} and SIGKILL after ${h.graceMs} ms; ${h.failures} failed${h.failing ? `; FAILING since ${h.failing.since}: ${f(h.failing.reason)}` : ''}`]);
   }
   if (e.heartbeat) {
     const h = e.heartbeat;
     lines.push(['heartbeat', `every ${h.periodMs} ms, marks ${h.missedLow}/${h.missedHigh}, ${h.state}, ${h.missed} missed, last beat ${h.lastBeatMsAgo === null ? '-' : `${h.lastBeatMsAgo} ms ago`}`]);
   }
-  if (e.userState) lines.push(['reported state', e.userState]);
+  if (e.userState) lines.push(['reported state', f(e.userState)]);
   if (e.restartAt) lines.push(['next restart at', e.restartAt]);
   if (e.restart) {
     const b = e.restart.backoff;
     const i = e.restart.intensity;
     lines.push(['restart policy', `backoff ${b.initialMs} ms ×${b.factor} up to ${b.maxMs} ms (reset after ${b.resetAfterMs} ms up); ${i ? `at most ${i.max} restarts within ${i.withinMs} ms (${e.restart.inWindow} so far)` : 'no intensity limit'}`]);
   }
-  if (e.lastError) lines.push(['last error', e.lastError]);
+  if (e.lastError) lines.push(['last error', f(e.lastError)]);
   return `${table(lines.map(([k, v]) => [`${k}:`, v]))}\n\n${formatConditions(e.conditions)}`;
 }
 
 function matchText(c: ConditionView): string {
   const parts: string[] = [];
-  if (c.match) parts.push(Object.entries(c.match).map(([k, v]) => `${k}=${v}`).join(' '));
+  if (c.match) parts.push(Object.entries(c.match).map(([k, v]) => `${k}=${f(v)}`).join(' '));
   const set = (name: string, s: ConditionView['from']): void => {
-    if (s?.in) parts.push(`${name} ${s.in.join('|')}`);
-    if (s?.notIn) parts.push(`${name} not ${s.notIn.join('|')}`);
+    if (s?.in) parts.push(`${name} ${f(s.in.join('|'))}`);
+    if (s?.notIn) parts.push(`${name} not ${f(s.notIn.join('|'))}`);
   };
   set('from', c.from);
   set('to', c.to);
@@ -76,9 +77,9 @@ function matchText(c: ConditionView): string {
 function actionLines(list: ActionView[], indent: string): string[] {
   const out: string[] = [];
   for (const a of list) {
-    const params = Object.entries(a.params).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(' ') : typeof v === 'object' ? JSON.stringify(v) : v}`);
+    const params = Object.entries(a.params).map(([k, v]) => `${k}=${f(Array.isArray(v) ? v.join(' ') : typeof v === 'object' ? JSON.stringify(v) : v)}`);
     const flags = [...a.flags, ...(a.enabled ? [] : ['disabled'])];
-    const last = a.lastRunAt ? `, last ${a.lastResult} ${a.lastRunAt.slice(11, 23)}${a.lastError ? `: ${a.lastError}` : ''}` : '';
+    const last = a.lastRunAt ? `, last ${a.lastResult} ${a.lastRunAt.slice(11, 23)}${a.lastError ? `: ${f(a.lastError)}` : ''}` : '';
     out.push(`${indent}${a.name} (${a.kind}${params.length ? ` ${params.join(' ')}` : ''})${flags.length ? ` {${flags.join(', ')}}` : ''} — ran ${a.runs}, failed ${a.failures}${last}`);
     if (a.onFail.length) {
       out.push(`${indent}  on fail:`);
@@ -104,12 +105,12 @@ export function formatEvent(e: EventView): string {
   const what: string[] = [];
   const exit = e.exit as { code: number | null; signal: string | null } | null | undefined;
   if (exit) what.push(exit.signal ?? (exit.code === null ? 'status unknown' : `exit code ${exit.code}`));
-  if (e.raise) what.push(Object.entries(e.raise as object).map(([k, v]) => `${k}=${String(v)}`).join(' '));
+  if (e.raise) what.push(Object.entries(e.raise as object).map(([k, v]) => `${k}=${f(v)}`).join(' '));
   const st = e.state as { from: string | null; to: string } | undefined;
-  if (st) what.push(`${st.from ?? '(none)'} → ${st.to}`);
+  if (st) what.push(`${f(st.from ?? '(none)')} → ${f(st.to)}`);
   if (e.pid) what.push(`pid ${String(e.pid)}`);
   if (e.notifies) what.push(`notifies #${String(e.notifies)}`);
-  if (e.detail) what.push(String(e.detail));
+  if (e.detail) what.push(f(e.detail));
   const fired = e.fired as { owner: string; condition: string }[];
   const to = fired.length ? `  → ${fired.map((f) => `${f.owner}/${f.condition}`).join(', ')}` : '';
   return `#${e.seq} ${t} ${e.entity} ${e.condition}${what.length ? ` (${what.join(', ')})` : ''}${to}`;

@@ -5,7 +5,7 @@ import { resolveHome } from '../home.js';
 import { startPair, stopPair } from './daemon.js';
 import { resolve as resolvePath } from 'node:path';
 import { formatConditions, formatEntity, formatPair, formatStatus } from './format.js';
-import { call, globals, positiveInt, envPair, type Globals } from './call.js';
+import { baseEnvRequest, call, collect, globals, positiveInt, envPair, type Globals } from './call.js';
 import { registerDetectorCommands } from './detectors.js';
 import { existsSync, statSync } from 'node:fs';
 import { HamError } from '../errors.js';
@@ -25,14 +25,18 @@ program
   .description('start the HAM and its Guardian (returns once both are up)')
   .option('--hang-ms <ms>', 'a partner silent this long is hung: killed and replaced (default 1000)', positiveInt('--hang-ms'))
   .option('--detectors <dir>', 'the detectors folder (default: HOME/detectors; kept for later starts)')
-  .action(async (o: { hangMs?: number; detectors?: string }, cmd: Command) => {
+  .option('--env <NAME=VALUE>', "add to the entities' base environment (repeatable; kept for later starts)", envPair, {})
+  .option('--pass-env <NAME>', "copy NAME from this shell into the entities' base environment (repeatable; kept)", collect, [])
+  .option('--unset-env <NAME>', "remove NAME from the entities' base environment (repeatable)", collect, [])
+  .action(async (o: { hangMs?: number; detectors?: string; env: Record<string, string>; passEnv: string[]; unsetEnv: string[] }, cmd: Command) => {
     const g = globals(cmd);
     const home = resolveHome(g.home);
     try {
+      const baseEnv = baseEnvRequest(o.env, o.passEnv, o.unsetEnv);
       if (o.detectors !== undefined && o.detectors !== '' && existsSync(o.detectors) && !statSync(o.detectors).isDirectory()) {
         throw new HamError({ code: 'bad-request', message: `--detectors: expected a folder, got a file: ${resolvePath(o.detectors)}` });
       }
-      const { already, status } = await startPair(home, { hangMs: o.hangMs, detectors: o.detectors === undefined ? undefined : o.detectors === '' ? '' : resolvePath(o.detectors) });
+      const { already, status } = await startPair(home, { baseEnv, hangMs: o.hangMs, detectors: o.detectors === undefined ? undefined : o.detectors === '' ? '' : resolvePath(o.detectors) });
       const out = { already, home, ham: status.ham, guardian: status.guardian };
       emit(g, out, () => `${already ? 'already running' : 'started'} on ${home}: ${formatPair(status)}`);
     } catch (e) {

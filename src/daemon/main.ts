@@ -2,6 +2,7 @@
 // the HAM. Both roles live in one program because a Guardian becomes the HAM
 // in place when it takes over.
 import { runGuardian } from '../../guardian/guardian.js';
+import { BASE_ENV_VAR, decodeBaseEnvRequest, nextBaseEnv } from '../environment.js';
 import { HamError } from '../errors.js';
 import { ensureHome } from '../home.js';
 import { becomeHam } from '../ham/ham.js';
@@ -34,6 +35,13 @@ async function main(): Promise<void> {
   const store = new Store(paths.store);
   const hangMs = Number(arg('hang-ms'));
   if (Number.isFinite(hangMs) && hangMs > 0) store.write(() => store.putSettings({ ...store.settings(), hangMs }));
+  // The entities' base environment: fixed at the first start, changed only by `ham start --env ...`.
+  const request = decodeBaseEnvRequest(process.env[BASE_ENV_VAR]);
+  delete process.env[BASE_ENV_VAR];
+  store.write(() => {
+    const s = store.settings();
+    if (s.baseEnv === null || request) store.putSettings({ ...s, baseEnv: nextBaseEnv(s.baseEnv, process.env, request) });
+  });
   const detectorsDir = arg('detectors');
   if (detectorsDir !== undefined) store.write(() => store.putSettings({ ...store.settings(), detectorsDir: detectorsDir === '' ? null : detectorsDir }));
   let claimed;

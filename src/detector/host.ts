@@ -18,6 +18,7 @@ import { describeResult, FRESH, MISCONFIGURED_TRIES, nextDelay, step, verdict, t
 import { CheckRunner, type CheckResult } from './runner.js';
 import { LatencyRing } from '../ham/executor.js';
 import { fileRefusal, folderRefusal } from './security.js';
+import { pathProblem } from '../home-check.js';
 import { readSpec, type DetectorSpec } from './spec.js';
 import { LineSplitter, parseLine, RateLimit, type StreamEvent } from './stream.js';
 
@@ -48,6 +49,8 @@ export interface DetectorView {
 export interface HostDeps {
   dir: string;
   home: string;
+  /** The entities' base environment: checks and streams start from it too. */
+  baseEnv: Record<string, string>;
   store: Store;
   log: Logger;
   /** A fenced write transaction (the HAM's). */
@@ -56,7 +59,6 @@ export interface HostDeps {
   entityPid: (name: string) => number | null;
 }
 
-const CLEAN_PATH = '/usr/local/bin:/usr/bin:/bin';
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 const SIDECAR = '.ham.json';
 const IGNORED = /(^\.|~$|\.swp$|\.tmp$|\.md$|\.txt$)/;
@@ -66,6 +68,8 @@ const STREAM_BACKOFF_MAX_MS = 30_000;
 const STREAM_STABLE_MS = 10_000;
 /** Bad stream lines logged in full per detector; after that they are only counted. */
 const BAD_LINES_LOGGED = 5;
+/** A refused detector is judged again this often (checks: at their interval), and runs once the problem is fixed. */
+const REFUSED_RETRY_MS = 1000;
 
 interface Detector {
   name: string;
@@ -184,7 +188,7 @@ export class DetectorHost {
       path,
       spec: null,
       state: 'starting',
-      reason: null,
+      reason: old?.state === 'refused' ? old.reason : null, // an unchanged refusal is not logged again
       runs: 0,
       check: { ...FRESH },
       episode: 0,
@@ -199,8 +203,14 @@ export class DetectorHost {
       gen: (old?.gen ?? 0) + 1,
     };
     this.detectors.set(name, det);
-    const refused = this.folderProblem ?? this.refusal(path);
-    if (refused) return this.refuse(det, refused);
+    const refused = this.judge(det);
+    if (refused) {
+      this.refuse(det, refused);
+      det.timer = setTimeout(() => {
+        if (!this.closed && this.detectors.get(name) === det) this.load(name);
+      }, REFUSED_RETRY_MS);
+      return;
+    }
     try {
       det.spec = readSpec(head(path), this.sidecar(name));
     } catch (e) {
@@ -217,6 +227,16 @@ export class DetectorHost {
     this.d.log('info', old ? 'detector changed: restarted' : 'detector added: started', { detector: name, ...det.spec });
     if (det.spec.kind === 'check') this.runCheck(det, det.gen);
     else this.startStream(det, det.gen);
+  }
+
+  /** Judged before every run: the folder and those above it, the file, its sidecar, its state folder. */
+  private judge(det: Detector): string | undefined {
+    this.folderProblem = folderRefusal(this.d.dir);
+    if (this.folderProblem) return this.folderProblem;
+    const file = this.refusal(det.path);
+    if (file) return file;
+    const state = pathProblem(this.stateDir, 'folder') ?? pathProblem(join(this.stateDir, det.name), 'folder');
+    return state && `its state folder is refused: ${state.message}`;
   }
 
   private refusal(path: string): string | undefined {
@@ -236,9 +256,10 @@ export class DetectorHost {
   }
 
   private refuse(det: Detector, reason: string, state: DetectorState = 'refused'): void {
+    const again = det.reason === reason;
     det.state = state;
     det.reason = reason;
-    this.d.log('error', `detector ${state}: not run`, { detector: det.name, reason });
+    if (!again) this.d.log('error', `detector ${state}: not run`, { detector: det.name, reason });
   }
 
   private stop(det: Detector): void {
@@ -259,9 +280,9 @@ export class DetectorHost {
     const dir = join(this.stateDir, det.name);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     return {
+      LANG: 'C',
+      ...this.d.baseEnv,
       ...spec.env,
-      PATH: spec.env.PATH ?? CLEAN_PATH,
-      LANG: spec.env.LANG ?? 'C',
       HAM_HOME: this.d.home,
       HAM_DETECTOR: det.name,
       HAM_ENTITY: spec.entity ?? '',
@@ -280,9 +301,13 @@ export class DetectorHost {
   private runCheck(det: Detector, gen: number): void {
     const spec = det.spec!;
     const started = performance.now();
-    // Judged again at every run: a file made writable by others since it was loaded is not run.
-    const refused = this.folderProblem ?? this.refusal(det.path);
-    if (refused) return this.refuse(det, refused);
+    // Judged again at every run: a file or folder made writable by others since it was loaded is not run.
+    const refused = this.judge(det);
+    if (refused) {
+      this.refuse(det, refused);
+      det.timer = setTimeout(() => this.runCheck(det, gen), spec.intervalMs);
+      return;
+    }
     this.runner.run([det.path, ...spec.args], this.env(det), spec.timeoutMs).then(
       (r) => {
         if (det.gen !== gen) return;
@@ -353,8 +378,12 @@ export class DetectorHost {
 
   private startStream(det: Detector, gen: number): void {
     const spec = det.spec!;
-    const refused = this.folderProblem ?? this.refusal(det.path);
-    if (refused) return this.refuse(det, refused);
+    const refused = this.judge(det);
+    if (refused) {
+      this.refuse(det, refused);
+      det.timer = setTimeout(() => this.startStream(det, gen), REFUSED_RETRY_MS);
+      return;
+    }
     const argv = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', det.path, ...spec.args] : [det.path, ...spec.args];
     let child: ChildProcess;
     try {

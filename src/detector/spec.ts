@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { HamError } from '../errors.js';
 import { entityName, validationError } from '../protocol/requests.js';
-import { noNul } from '../protocol/specs.js';
+import { envMap, noNul } from '../protocol/specs.js';
 
 export const HEADER_LINES = 10;
 const HEADER = /^\s*(?:#|\/\/|--|;)\s*ham:\s*(.*)$/;
@@ -41,7 +41,7 @@ const specSchema = z
     timeout: duration(10, 3_600_000).optional(),
     tries: z.coerce.number().int().min(1).max(1000).optional(),
     args: z.array(z.string().max(4096).refine(noNul, 'expected no NUL byte')).max(256).default([]),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a variable name'), z.string().max(32 * 1024).refine(noNul, 'expected no NUL byte')).default({}),
+    env: envMap.default({}),
   })
   .strict()
   .refine((s) => s.kind !== 'check' || s.entity !== undefined, { message: 'expected entity=NAME: a check raises on its entity', path: ['entity'] });

@@ -1,9 +1,10 @@
 // What each action kind does. Every one resolves to ok or a failure with a
 // reason; none throws. `restart` is the supervisor's (it owns the keepers).
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, watch } from 'node:fs';
+import { closeSync, existsSync, watch } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { HomePaths } from '../home.js';
+import { openLog } from '../home-check.js';
 import type { Logger } from '../log.js';
 import { isAlive, procId, signalProc, type ProcId } from '../proc/procfs.js';
 import type { ActionSpec, RunRecord } from '../store/model.js';
@@ -126,7 +127,7 @@ function execute(a: ActionSpec, run: RunRecord, target: EntityRecord | undefined
   const cwd = resolve(target?.cwd || d.paths.root, a.cwd ?? '.');
   const timeout = a.timeoutMs ?? 10_000;
   return new Promise((done) => {
-    const log = openSync(join(d.paths.logs, 'actions.log'), 'a', 0o600);
+    const log = openLog(join(d.paths.logs, 'actions.log'));
     let child;
     try {
       child = spawn(argv[0]!, argv.slice(1), { cwd, env, detached: true, stdio: ['ignore', log, log] });

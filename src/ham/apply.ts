@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { describe, HamError } from '../errors.js';
 import { procId } from '../proc/procfs.js';
 import { entityName } from '../protocol/requests.js';
-import { commandArgv, conditionBody, itemName, noNul, signalName, toConditionSpec } from '../protocol/specs.js';
+import { commandArgv, conditionBody, envMap, issueGot, itemName, signalName, toConditionSpec } from '../protocol/specs.js';
 import type { ConditionRecord, ConditionSpec } from '../store/model.js';
 import { DEFAULT_STOP_POLICY, GLOBAL, type EntityRecord, type RestartPolicy, type StopPolicy } from '../store/types.js';
 import { DEFAULT_RESTART_POLICY } from './backoff.js';
@@ -23,7 +23,7 @@ const entityConfig = z
     command: commandArgv.optional(),
     pid: z.number().int().positive().optional(),
     placeholder: z.literal(true).optional(),
-    env: z.record(z.string().refine(noNul, 'expected no NUL byte')).default({}),
+    env: envMap.default({}),
     cwd: z.string().min(1).optional(),
     conditions: z.record(z.unknown()).default({}),
     restart: z.unknown().optional(),
@@ -82,7 +82,7 @@ function issues(prefix: (string | number)[], input: unknown, err: z.ZodError): s
     if (i.code === 'invalid_union_discriminator') return `${path}: expected one of ${i.options.join(', ')}, got ${describe(got)}`;
     if (i.code === 'invalid_enum_value') return `${path}: expected one of ${i.options.join(', ')}, got ${describe(got)}`;
     if (i.code === 'invalid_type') return `${path}: expected ${i.expected}, got ${describe(got)}`;
-    return `${path}: ${i.message}, got ${describe(got)}`;
+    return `${path}: ${i.message}, got ${issueGot(i) ?? describe(got)}`;
   });
 }
 

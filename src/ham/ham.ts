@@ -3,6 +3,7 @@
 // matters for takeover latency: answer the socket first, then resume the
 // entities (keepers kept them alive meanwhile), then spawn the new Guardian.
 import { GuardianPartner } from '../../guardian/partner.js';
+import { defaultBaseEnv } from '../environment.js';
 import { HamError } from '../errors.js';
 import type { HomePaths } from '../home.js';
 import type { Logger } from '../log.js';
@@ -33,9 +34,6 @@ export interface HamContext {
   previous: Roles;
 }
 
-/** Environment variables of ours that entities must not inherit. */
-const PRIVATE_ENV = /^(HAM_|NODE_CHANNEL_)/;
-
 export async function becomeHam(ctx: HamContext): Promise<void> {
   const { store, paths, epoch, log } = ctx;
   log.role = 'ham';
@@ -49,7 +47,8 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
     process.kill(stale.pid, 'SIGKILL');
   }
 
-  const baseEnv = Object.fromEntries(Object.entries(process.env).filter((kv): kv is [string, string] => kv[1] !== undefined && !PRIVATE_ENV.test(kv[0])));
+  // Fixed at the first `ham start` of the home (see environment.ts), never this process's own.
+  const baseEnv = store.settings().baseEnv ?? defaultBaseEnv({});
   const hub = new EventHub();
   const supervisor = new Supervisor({ store, epoch, paths, log, hub, baseEnv, onFenced: fenced });
   const manager = new Manager(supervisor);
@@ -57,6 +56,7 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
   const detectors = new DetectorHost({
     dir: store.settings().detectorsDir ?? join(paths.root, 'detectors'),
     home: paths.root,
+    baseEnv,
     store,
     log,
     write: (fn) => supervisor.write(fn),

@@ -7,6 +7,7 @@ import { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { ExitStatus } from '../errors.js';
 import type { HomePaths } from '../home.js';
+import { openLog } from '../home-check.js';
 import { KEEPER_SCRIPT } from '../paths.js';
 import { signalName } from '../proc/names.js';
 import { procId, signalProc, type ProcId } from '../proc/procfs.js';
@@ -38,7 +39,7 @@ export function keeperDir(paths: HomePaths, id: number, serial: number): string 
 export function spawnKeeper(paths: HomePaths, spec: KeeperSpec, onExit: () => void): ProcId {
   const dir = keeperDir(paths, spec.id, spec.serial);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const log = openSync(join(paths.logs, `${spec.name}.log`), 'a', 0o600);
+  const log = openLog(join(paths.logs, `${spec.name}.log`));
   try {
     const mode = spec.adoptPid ? ['adopt', String(spec.adoptPid)] : ['start'];
     const child = spawn('perl', [KEEPER_SCRIPT, dir, paths.inbox, keeperTag(spec.id, spec.serial), ...mode, '--', ...spec.argv], {
@@ -72,7 +73,7 @@ function keeperEnv(env: Record<string, string>): Record<string, string> {
 export function commandKeeper(paths: HomePaths, id: number, serial: number, cmd: 'r' | 'x', seq: number): boolean {
   let fd: number;
   try {
-    fd = openSync(join(keeperDir(paths, id, serial), 'ctl'), fsc.O_WRONLY | fsc.O_NONBLOCK);
+    fd = openSync(join(keeperDir(paths, id, serial), 'ctl'), fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW);
   } catch {
     return false;
   }
@@ -108,7 +109,7 @@ export function removeKeeperDir(paths: HomePaths, id: number, serial: number): v
 export function watchLife(paths: HomePaths, id: number, serial: number, onGone: () => void): () => void {
   let fd: number;
   try {
-    fd = openSync(join(keeperDir(paths, id, serial), 'life'), fsc.O_RDONLY | fsc.O_NONBLOCK);
+    fd = openSync(join(keeperDir(paths, id, serial), 'life'), fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW);
   } catch {
     queueMicrotask(onGone);
     return () => undefined;

@@ -3,7 +3,7 @@
 // what was expected and what came.
 import { z } from 'zod';
 import { describe, HamError } from '../errors.js';
-import { actionSpec, commandArgv as argv, conditionBody, itemName, noNul, signalName } from './specs.js';
+import { actionSpec, commandArgv as argv, conditionBody, envMap, issueGot, itemName, signalName } from './specs.js';
 
 export const NAME_MAX = 128;
 
@@ -43,7 +43,7 @@ export const requestSchemas = {
       argv: argv.optional(),
       pid: z.number().int().positive().optional(),
       restart: z.boolean().default(false),
-      env: z.record(z.string().regex(/^[^=\0]+$/, 'expected a variable name without = or NUL'), z.string().max(32 * 1024).refine(noNul, 'expected no NUL byte')).default({}),
+      env: envMap.default({}),
       cwd: z.string().startsWith('/', 'expected an absolute path').optional(),
     })
     .strict()
@@ -103,7 +103,7 @@ export const MAX_ISSUES = 10;
 export function validationError(prefix: string, input: unknown, err: z.ZodError): HamError {
   const parts = err.issues.slice(0, MAX_ISSUES).map((issue) => {
     const path = [prefix, ...issue.path].filter((p) => p !== '').join('.');
-    const got = describe(pick(input, issue.path));
+    const got = issueGot(issue) ?? describe(pick(input, issue.path));
     const expected = issue.code === 'invalid_type' ? `expected ${issue.expected}` : issue.code === 'unrecognized_keys' ? `unexpected field(s) ${issue.keys.join(', ')}` : issue.message;
     return issue.code === 'unrecognized_keys' ? `${path}: ${expected}` : `${path}: ${expected}, got ${got}`;
   });

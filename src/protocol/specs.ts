@@ -3,6 +3,7 @@
 import { constants } from 'node:os';
 import { z } from 'zod';
 import { CONDITION_TYPES, LOG_LEVELS, type ActionSpec, type ConditionSpec } from '../store/model.js';
+import { envNameProblem, envSizeProblem, envValueProblem } from '../environment.js';
 
 export const itemName = z
   .string()
@@ -11,6 +12,28 @@ export const itemName = z
   .regex(/^[A-Za-z0-9_.:@+-]+$/, 'expected letters, digits and _ . : @ + - only');
 
 export const noNul = (s: string): boolean => !s.includes('\0');
+
+/**
+ * Environment variables, wherever they enter: names checked one by one (an
+ * issue on a name says what came in `params.got`, as the value under it is
+ * not what is wrong), values without NUL, sizes bounded.
+ */
+export const envMap = z.record(z.string(), z.string()).superRefine((env, ctx) => {
+  for (const [k, v] of Object.entries(env)) {
+    const bad = envNameProblem(k);
+    if (bad) ctx.addIssue({ code: 'custom', path: [], message: bad, params: { got: `the name ${JSON.stringify(k)}` } });
+    const badValue = envValueProblem(v);
+    if (badValue) ctx.addIssue({ code: 'custom', path: [k], message: badValue, params: { got: JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v) } });
+  }
+  const size = envSizeProblem(env);
+  if (size) ctx.addIssue({ code: 'custom', path: [], message: size, params: { got: 'too many' } });
+});
+
+/** What came, when an issue says it better than the value at its path (see envMap). */
+export function issueGot(issue: z.ZodIssue): string | undefined {
+  const got = issue.code === 'custom' ? (issue.params as { got?: unknown } | undefined)?.got : undefined;
+  return typeof got === 'string' ? got : undefined;
+}
 
 /** A command: argv, run without a shell. */
 export const commandArgv = z
@@ -47,7 +70,7 @@ function actionSchema(depth: number): z.ZodType<ActionSpec, z.ZodTypeDef, unknow
         onFail,
         kind: z.literal('execute'),
         argv: commandArgv,
-        env: z.record(z.string().refine(noNul, 'expected no NUL byte')).optional(),
+        env: envMap.optional(),
         cwd: z.string().min(1).optional(),
         timeoutMs: ms(3_600_000).default(10_000),
       })

@@ -20,9 +20,11 @@ export interface Settings {
   hangMs: number;
   /** The detectors folder; null: `<home>/detectors`. */
   detectorsDir: string | null;
+  /** What entities, execute actions and detector checks start from; fixed at the first `ham start` (null: not yet). */
+  baseEnv: Record<string, string> | null;
 }
 
-export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({ hangMs: 1000, detectorsDir: null });
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({ hangMs: 1000, detectorsDir: null, baseEnv: null });
 
 /** `global` is the entity `*`: its conditions match every entity. */
 export type EntityKind = 'spawned' | 'pid' | 'self' | 'placeholder' | 'global';

@@ -3,7 +3,7 @@
 // of ours is tightened only when nothing in it is someone else's. The
 // detectors folder and those above it are judged at every run.
 // "Another user" is nobody (uid 65534): tests run as root and chown to it.
-import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -101,4 +101,21 @@ describe('the detectors folder and those above it are judged at every run', () =
       await waitFor('runs again', () => lines(runs).length > after);
     });
   }
+
+  it('a running stream detector is stopped when its folder becomes writable by others, and started again once fixed', async () => {
+    putDetector(t.home, 'watcher', `#!/bin/sh\n# ham: kind=stream entity=web\nexec sleep 100000\n`);
+    const running = await waitDetector(t.home, 'watcher', 'running', (x) => x.state === 'running' && x.pid !== null);
+    const dir = join(t.home, 'detectors');
+    chmodSync(dir, 0o777);
+    try {
+      const d = await waitDetector(t.home, 'watcher', 'refused', (x) => x.state === 'refused');
+      expect(d.reason).toMatch(/is refused: it is writable by anyone \(mode 0777\)/);
+      expect(d.pid).toBeNull();
+      await waitFor('the stream process gone', () => !existsSync(`/proc/${running.pid}`) || readFileSync(`/proc/${running.pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z'));
+    } finally {
+      chmodSync(dir, 0o700);
+    }
+    const again = await waitDetector(t.home, 'watcher', 'running again', (x) => x.state === 'running' && x.pid !== null);
+    expect(again.pid).not.toBe(running.pid);
+  });
 });

@@ -84,6 +84,8 @@ interface Detector {
   lastAt: number | null;
   lastCode: number | null;
   timer: NodeJS.Timeout | undefined;
+  /** A running stream is judged again this often (it has no runs to judge it at). */
+  judgeTimer: NodeJS.Timeout | undefined;
   child: ChildProcess | undefined;
   crashes: number;
   badLines: number;
@@ -196,6 +198,7 @@ export class DetectorHost {
       lastAt: null,
       lastCode: null,
       timer: undefined,
+      judgeTimer: undefined,
       child: undefined,
       crashes: 0,
       badLines: 0,
@@ -266,6 +269,8 @@ export class DetectorHost {
     det.gen += 1;
     clearTimeout(det.timer);
     det.timer = undefined;
+    clearInterval(det.judgeTimer);
+    det.judgeTimer = undefined;
     if (det.child?.pid) killGroup(det.child.pid);
     det.child = undefined;
   }
@@ -395,6 +400,14 @@ export class DetectorHost {
     det.child = child;
     det.state = 'running';
     det.reason = null;
+    det.judgeTimer = setInterval(() => {
+      const why = det.gen === gen ? this.judge(det) : undefined;
+      if (!why) return;
+      this.stop(det); // killed: what runs it (its file, its folders) may no longer be what we judged
+      this.refuse(det, why);
+      const next = det.gen;
+      det.timer = setTimeout(() => this.startStream(det, next), REFUSED_RETRY_MS);
+    }, REFUSED_RETRY_MS);
     const id = child.pid ? procId(child.pid) : undefined;
     if (id) this.d.write(() => this.d.store.putDetectorRecord(det.name, { failures: 0, raised: false, mtimeMs: mtime(det.path), stream: id }));
     const lines = new LineSplitter();
@@ -455,6 +468,8 @@ export class DetectorHost {
   private streamEnded(det: Detector, gen: number, why: string, ranMs: number): void {
     if (det.gen !== gen || this.closed) return;
     det.gen += 1; // exactly one end per start (error and exit may both come)
+    clearInterval(det.judgeTimer);
+    det.judgeTimer = undefined;
     det.child = undefined;
     det.state = 'crashed';
     det.lastResult = why;

@@ -41,8 +41,10 @@ my @quiet = qw(HUP INT QUIT TERM PIPE USR2 TSTP TTIN TTOU);
 $SIG{$_} = 'IGNORE' for @quiet;
 $SIG{USR1} = sub { exit 0 };
 
+# The mkfifo tool by its full path: our PATH is the entity's, which may not have it.
+my ($mkfifo) = grep { -x $_ } map { "$_/mkfifo" } qw(/usr/bin /bin /usr/local/bin);
 for my $f ('ctl', 'life') {
-    system('mkfifo', '-m', '600', "$dir/$f") unless -p "$dir/$f";
+    system($mkfifo // 'mkfifo', '-m', '600', "$dir/$f") unless -p "$dir/$f";
 }
 # Hold the only write end of life: the HAM reads it and sees EOF when we die.
 open(my $rw, '+<', "$dir/life") or die "keeper: life: $!\n";

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { ExitStatus } from '../errors.js';
 import type { HomePaths } from '../home.js';
 import { openLog } from '../home-check.js';
-import { KEEPER_SCRIPT } from '../paths.js';
+import { KEEPER_SCRIPT, PERL } from '../paths.js';
 import { signalName } from '../proc/names.js';
 import { procId, signalProc, type ProcId } from '../proc/procfs.js';
 
@@ -42,7 +42,7 @@ export function spawnKeeper(paths: HomePaths, spec: KeeperSpec, onExit: () => vo
   const log = openLog(join(paths.logs, `${spec.name}.log`));
   try {
     const mode = spec.adoptPid ? ['adopt', String(spec.adoptPid)] : ['start'];
-    const child = spawn('perl', [KEEPER_SCRIPT, dir, paths.inbox, keeperTag(spec.id, spec.serial), ...mode, '--', ...spec.argv], {
+    const child = spawn(PERL, [KEEPER_SCRIPT, dir, paths.inbox, keeperTag(spec.id, spec.serial), ...mode, '--', ...spec.argv], {
       detached: true,
       stdio: ['ignore', log, log],
       env: keeperEnv(spec.env),

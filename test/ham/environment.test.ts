@@ -78,6 +78,15 @@ describe('the base environment', () => {
     expect(environOf(second)).toMatchObject({ ADDED: '1', PASSED: 'from-shell' });
   });
 
+  it("an entity's own PATH resolves its command; one without perl in it still gets its keeper", async () => {
+    await hamJson(t.home, ['start', '--hang-ms', '3000']);
+    const r = await ham(t.home, ['attach', 'x', '--env', 'PATH=/nowhere', '--', 'sleep', '100']);
+    expect(r.stderr).toMatch(/expected an executable file, got "sleep" \(not found in PATH\)/);
+    await hamJson(t.home, ['attach', 'web', '--env', 'PATH=/nowhere', '--', '/usr/bin/perl', '-e', 'sleep 100', `${t.home}/web`]);
+    const s = await waitStatus(t.home, 'web running', (x) => entity(x, 'web').state === 'running' && entity(x, 'web').pid !== null);
+    expect(environOf(entity(s, 'web').pid!).PATH).toBe('/nowhere');
+  });
+
   it('execute actions start from the same base', async () => {
     await hamJson(t.home, ['start', '--hang-ms', '3000'], { FOO: 'bar' });
     const out = join(t.home, 'action-env');

@@ -5,6 +5,7 @@
 // becomes the HAM in this same process: no start-up cost on the critical path.
 import { becomeHam } from '../src/ham/ham.js';
 import { HamError } from '../src/errors.js';
+import { failpoint } from '../src/failpoints.js';
 import type { HomePaths } from '../src/home.js';
 import type { Logger } from '../src/log.js';
 import { isAlive, procId } from '../src/proc/procfs.js';
@@ -54,16 +55,17 @@ export function runGuardian(o: GuardianOptions): void {
     }
     let claimed;
     try {
-      claimed = takeOver(store, o.epoch, me);
+      claimed = takeOver(store, o.epoch, me, reason);
     } catch (e) {
       const code = e instanceof HamError ? e.code : 'internal';
       o.log(code === 'stopping' ? 'info' : 'warn', 'no takeover', { reason, error: (e as Error).message });
       process.exit(0);
     }
+    failpoint('takeover-committed'); // crash tests: the role is ours, its line not yet logged
     const old = claimed.previous.ham;
     if (old && isAlive(old)) process.kill(old.pid, 'SIGKILL');
     if (process.connected) process.disconnect();
-    o.log('warn', 'took over the HAM role', { reason, epoch: claimed.epoch, oldHam: old?.pid });
+    // Its log line: by becomeHam, first thing (logTakeover), from the note written with the role.
     becomeHam({ store, paths: o.paths, epoch: claimed.epoch, log: o.log, fresh: false, previous: claimed.previous }).catch((e: Error) => {
       o.log('error', 'could not serve as HAM', { error: e.message });
       process.exit(1);

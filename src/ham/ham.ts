@@ -20,6 +20,7 @@ import { checkExecutable } from './executable.js';
 import { Manager } from './manage.js';
 import { actionView, conditionView, entityView, readStatus } from './status.js';
 import { Supervisor } from './supervisor.js';
+import { logTakeover } from './takeover-log.js';
 import { DetectorHost } from '../detector/host.js';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
@@ -37,6 +38,7 @@ export interface HamContext {
 export async function becomeHam(ctx: HamContext): Promise<void> {
   const { store, paths, epoch, log } = ctx;
   log.role = 'ham';
+  logTakeover(store, epoch, log); // this one's, or a takeover whose HAM died before its line
   const fenced = (e: HamError): never => {
     log('error', 'fenced: another process holds the HAM role; exiting', { error: e.message });
     process.exit(3);

@@ -104,8 +104,8 @@ export interface Occurrence {
 }
 
 export interface EventRecord extends Omit<Occurrence, 'type'> {
-  /** `notify`: published by a notify action; it fires no conditions. */
-  type: Occurrence['type'] | 'notify';
+  /** `notify`: published by a notify action; `takeover`: a Guardian took the HAM role (on `*`). Neither fires conditions. */
+  type: Occurrence['type'] | 'notify' | 'takeover';
   seq: number;
   time: number;
   /** The conditions this occurrence fired, as owner/condition. */

@@ -4,7 +4,7 @@
 import { HamError } from '../errors.js';
 import { isAlive, type ProcId } from '../proc/procfs.js';
 import type { Store } from './store.js';
-import type { Roles } from './types.js';
+import { GLOBAL, type Roles } from './types.js';
 
 export interface Claimed {
   epoch: number;
@@ -35,15 +35,21 @@ export function registerGuardian(store: Store, epoch: number, me: ProcId): void 
 /**
  * The Guardian takes the HAM role: only if nobody else changed the roles since
  * it registered (same epoch, still the Guardian) and no stop was asked for.
+ * Its `takeover` event (on `*`) is appended in the same transaction: a
+ * takeover that happened has its event, whatever kills whom next.
  */
-export function takeOver(store: Store, epoch: number, me: ProcId): Claimed {
+export function takeOver(store: Store, epoch: number, me: ProcId, reason = 'takeover'): Claimed {
   return store.write(() => {
     const previous = store.roles();
     if (previous.epoch !== epoch || previous.guardian?.pid !== me.pid) {
       throw new HamError({ code: 'fenced', message: `roles moved on (epoch ${previous.epoch}, guardian ${previous.guardian?.pid ?? 'none'})` });
     }
     if (previous.stopping) throw new HamError({ code: 'stopping', message: 'the pair is being stopped' });
-    const next: Roles = { ...previous, epoch: epoch + 1, ham: me, guardian: null, hamFailures: previous.hamFailures + 1 };
+    const at = Date.now();
+    const oldHam = previous.ham?.pid ?? null;
+    const event = store.appendEvent({ entity: GLOBAL, type: 'takeover', time: at, fired: [], pid: me.pid, detail: `${reason}: epoch ${epoch + 1}, old HAM ${oldHam ?? 'none'}` });
+    const takeover = { epoch: epoch + 1, seq: event.seq, at, reason, by: me.pid, oldHam, logged: false };
+    const next: Roles = { ...previous, epoch: epoch + 1, ham: me, guardian: null, hamFailures: previous.hamFailures + 1, takeover };
     store.putRoles(next);
     return { epoch: next.epoch, previous };
   });

@@ -13,6 +13,19 @@ export interface Roles {
   guardianFailures: number;
   /** Set by `ham stop`: a Guardian that sees it does not take over. */
   stopping: boolean;
+  /** The last takeover, written with its event in the CAS; `logged` once its log line is out. */
+  takeover?: TakeoverNote | null;
+}
+
+export interface TakeoverNote {
+  epoch: number;
+  /** Its `takeover` event. */
+  seq: number;
+  at: number;
+  reason: string;
+  by: number;
+  oldHam: number | null;
+  logged: boolean;
 }
 
 export interface Settings {

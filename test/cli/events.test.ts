@@ -36,8 +36,10 @@ describe('ham events', () => {
       process.kill(s.ham.pid!, 'SIGKILL');
       await waitStatus(t.home, 'the new HAM', (x) => x.ham.epoch > s.ham.epoch && !!pairOf(x));
       for (let i = 0; i < 5; i++) await hamJson(t.home, ['raise', 'web', '--type', `after-${i}`]);
-      await waitFor('all events', () => seqs().length >= 11);
-      expect(seqs()).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+      // 6 before, the takeover's own event, 5 after.
+      await waitFor('all events', () => seqs().length >= 12);
+      expect(seqs()).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+      expect(JSON.parse(out.trim().split('\n')[6]!)).toMatchObject({ seq: 7, entity: '*', condition: 'takeover' });
     } finally {
       follower.kill('SIGKILL');
     }

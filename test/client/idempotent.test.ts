@@ -42,7 +42,8 @@ describe('raise and state sent again across a takeover', () => {
     // The condition fired once (its counter is in the store, with the event).
     const app = (await status(t.home)).entities.find((e) => e.name === 'app')!;
     expect(app.conditions.find((c) => c.name === 'slow')).toMatchObject({ fired: 1 });
-    expect(await h.state('degraded')).toBe(seq + 1);
+    expect((await events(t.home)).filter((e) => e.condition === 'takeover').map((e) => e.seq)).toEqual([seq + 1]);
+    expect(await h.state('degraded')).toBe(seq + 2); // after the takeover's event
   });
 
   it('the same key sent twice by hand makes one event; different keys make two', async () => {

@@ -20,6 +20,10 @@ export const ERROR_CODES = [
   'bad-detector', // a detector's header or sidecar is wrong
   'refused-detector', // a detector file others could write, or not executable
   'timeout',
+  'permission-denied', // the control socket (or the home) may not be opened by this user
+  'busy', // the HAM is at a bound (e.g. occurrences waiting); retry later
+  'too-large', // a value over its configured limit (a saved state)
+  'store-full', // the store is at its configured limit: user-driven growth is refused
   'io',
   'internal',
 ] as const;

@@ -1,11 +1,15 @@
 // The `ham` command line. Every command takes --home and --json.
 import { Command, Option } from 'commander';
-import type { EntityView, StatusView } from '../ham/status.js';
+import type { EntityView } from '../ham/status.js';
 import { resolveHome } from '../home.js';
 import { startPair, stopPair } from './daemon.js';
 import { resolve as resolvePath } from 'node:path';
 import { formatConditions, formatEntity, formatPair, formatStatus } from './format.js';
-import { call, globals, positiveInt, envPair, type Globals } from './call.js';
+import { call, globals, open, positiveInt, envPair, type Globals } from './call.js';
+import { statusAll } from '../client/pages.js';
+import { formatStoreUse } from './limits.js';
+import { checkLimitSettings } from '../store/limits.js';
+import { DEFAULT_SETTINGS } from '../store/types.js';
 import { registerDetectorCommands } from './detectors.js';
 import { existsSync, statSync } from 'node:fs';
 import { HamError } from '../errors.js';
@@ -25,14 +29,18 @@ program
   .description('start the HAM and its Guardian (returns once both are up)')
   .option('--hang-ms <ms>', 'a partner silent this long is hung: killed and replaced (default 1000)', positiveInt('--hang-ms'))
   .option('--detectors <dir>', 'the detectors folder (default: HOME/detectors; kept for later starts)')
-  .action(async (o: { hangMs?: number; detectors?: string }, cmd: Command) => {
+  .option('--store-max-bytes <n>', 'the store size limit (default 256 MiB; kept for later starts)', positiveInt('--store-max-bytes'))
+  .option('--saved-max-bytes <n>', 'the size limit of one saved state (default 64 KiB; kept for later starts)', positiveInt('--saved-max-bytes'))
+  .action(async (o: { hangMs?: number; detectors?: string; storeMaxBytes?: number; savedMaxBytes?: number }, cmd: Command) => {
     const g = globals(cmd);
     const home = resolveHome(g.home);
     try {
+      const bad = checkLimitSettings({ storeMaxBytes: o.storeMaxBytes ?? DEFAULT_SETTINGS.storeMaxBytes, savedMaxBytes: o.savedMaxBytes ?? DEFAULT_SETTINGS.savedMaxBytes });
+      if (bad) throw new HamError({ code: 'bad-request', message: `--${bad}` });
       if (o.detectors !== undefined && o.detectors !== '' && existsSync(o.detectors) && !statSync(o.detectors).isDirectory()) {
         throw new HamError({ code: 'bad-request', message: `--detectors: expected a folder, got a file: ${resolvePath(o.detectors)}` });
       }
-      const { already, status } = await startPair(home, { hangMs: o.hangMs, detectors: o.detectors === undefined ? undefined : o.detectors === '' ? '' : resolvePath(o.detectors) });
+      const { already, status } = await startPair(home, { hangMs: o.hangMs, storeMaxBytes: o.storeMaxBytes, savedMaxBytes: o.savedMaxBytes, detectors: o.detectors === undefined ? undefined : o.detectors === '' ? '' : resolvePath(o.detectors) });
       const out = { already, home, ham: status.ham, guardian: status.guardian };
       emit(g, out, () => `${already ? 'already running' : 'started'} on ${home}: ${formatPair(status)}`);
     } catch (e) {
@@ -49,7 +57,7 @@ program
     const home = resolveHome(g.home);
     try {
       const before = await stopPair(home, !!o.all);
-      if (!before) return emit(g, { stopped: false, home, reason: 'not running' }, () => `not running on ${home}`);
+      if (!before) return emit(g, { stopped: false, home, reason: 'not running' }, () => `not running on ${home}`); // nothing listens on the socket
       emit(g, { stopped: true, home, ham: before.ham, guardian: before.guardian, entitiesStopped: !!o.all }, () => `stopped on ${home}${o.all ? ' (entities stopped too)' : '; entities keep running'}`);
     } catch (e) {
       fail(g, e);
@@ -62,11 +70,20 @@ program
   .argument('[name]', 'one entity')
   .action(async (name: string | undefined, _o: unknown, cmd: Command) => {
     const g = globals(cmd);
-    const s = (await call(g, 'status', name === undefined ? {} : { name })) as StatusView;
+    const c = await open(g);
+    let s: Awaited<ReturnType<typeof statusAll>>;
+    try {
+      s = await statusAll(c, name); // in pages: one object all the same
+    } catch (e) {
+      fail(g, e);
+    } finally {
+      c.close();
+    }
     emit(g, s, () => {
-      if (name === undefined) return formatStatus(s) + (s.global?.conditions.length ? `\n\nglobal entity *:\n${formatConditions(s.global.conditions)}` : '');
-      if (name === '*') return `${formatPair(s)}\n\nglobal entity *:\n${formatConditions(s.global?.conditions ?? [])}`;
-      return `${formatPair(s)}\n\n${formatEntity(s.entities[0]!)}`;
+      const use = s.store ? `\n${formatStoreUse(s.store)}` : '';
+      if (name === undefined) return formatStatus(s) + (s.global?.conditions.length ? `\n\nglobal entity *:\n${formatConditions(s.global.conditions)}` : '') + use;
+      if (name === '*') return `${formatPair(s)}\n\nglobal entity *:\n${formatConditions(s.global?.conditions ?? [])}${use}`;
+      return `${formatPair(s)}\n\n${formatEntity(s.entities[0]!)}${use}`;
     });
   });
 

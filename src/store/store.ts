@@ -11,7 +11,8 @@ import type { ProcId } from '../proc/procfs.js';
 import type { EventRecord, Occurrence, RunRecord } from './model.js';
 import { DEFAULT_RESTART_POLICY } from '../ham/backoff.js';
 import type { GroupSpec } from '../ham/topology.js';
-import { DEFAULT_SETTINGS, DEFAULT_STOP_POLICY, type EntityRecord, type Roles, type Settings } from './types.js';
+import { boundEvent } from './limits.js';
+import { DEFAULT_SETTINGS, DEFAULT_STOP_POLICY, GLOBAL, type EntityRecord, type Roles, type Settings } from './types.js';
 
 /**
  * Fields added since a record may have been written: a store written by an
@@ -160,6 +161,29 @@ export class Store {
     return this.entities.getKeysCount();
   }
 
+  /** At most `limit` entities named after `after` (in key order), the global entity left out. */
+  entitiesAfter(after: string | undefined, limit: number): EntityRecord[] {
+    const out: EntityRecord[] = [];
+    for (const { key, value } of this.entities.getRange({ ...(after !== undefined ? { start: after } : {}) })) {
+      if (key === after || key === GLOBAL) continue;
+      out.push(upgrade(value)!);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** Bytes in use: the pages of every database (free pages, which LMDB reuses, are not counted). */
+  usedBytes(): number {
+    let pages = 2; // the two meta pages
+    let size = 4096;
+    for (const db of [this.root, this.meta, this.entities, this.events, this.runs, this.keys, this.detectors]) {
+      const s = db.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number };
+      size = s.pageSize;
+      pages += s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
+    }
+    return pages * size;
+  }
+
   allEntities(): EntityRecord[] {
     const out: EntityRecord[] = [];
     for (const { value } of this.entities.getRange()) out.push(upgrade(value)!);
@@ -169,7 +193,7 @@ export class Store {
   /** Append an event (inside a write transaction): numbers it and drops the oldest past EVENTS_KEPT. */
   appendEvent(e: Omit<EventRecord, 'seq'>): EventRecord {
     const seq = this.lastSeq() + 1;
-    const rec = { ...e, seq } as EventRecord;
+    const rec = { ...boundEvent(e), seq } as EventRecord;
     this.meta.putSync('eventSeq', seq);
     this.events.putSync(seq, rec);
     if (e.key !== undefined) this.keys.putSync(e.key, seq);

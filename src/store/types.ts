@@ -20,9 +20,13 @@ export interface Settings {
   hangMs: number;
   /** The detectors folder; null: `<home>/detectors`. */
   detectorsDir: string | null;
+  /** The store's size limit: user-driven growth is refused (store-full) well before it (see store/limits.ts). */
+  storeMaxBytes: number;
+  /** At most this many bytes (encoded) per saved state (`store` / `store(value)`). */
+  savedMaxBytes: number;
 }
 
-export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({ hangMs: 1000, detectorsDir: null });
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({ hangMs: 1000, detectorsDir: null, storeMaxBytes: 256 * 1024 * 1024, savedMaxBytes: 64 * 1024 });
 
 /** `global` is the entity `*`: its conditions match every entity. */
 export type EntityKind = 'spawned' | 'pid' | 'self' | 'placeholder' | 'global';

@@ -95,7 +95,7 @@ export class HamClient {
         this.conn = c;
         return c;
       } catch (e) {
-        if (e instanceof HamError && e.code !== 'not-running' && e.code !== 'timeout') throw e;
+        if (e instanceof HamError && e.code !== 'not-running' && e.code !== 'timeout' && e.code !== 'io') throw e; // io: EAGAIN (a full listen backlog while many reconnect), ECONNRESET
         await new Promise((r) => setTimeout(r, wait));
         wait = Math.min(wait * 2, RETRY_MAX_MS);
       }

@@ -1,4 +1,6 @@
-// The store's bounds as the request handlers apply them (see store/limits.ts).
+// The store's bounds as the request handlers apply them (see store/limits.ts),
+// and saved states (`store` / `restore`), which they bound.
+import { HamError } from '../errors.js';
 import { encodedSize } from '../protocol/frame.js';
 import { checkSaved, refuseGrowth, storeUse } from '../store/limits.js';
 import type { Store } from '../store/store.js';
@@ -22,4 +24,15 @@ export function storeGuard(store: Store): Guard {
       if (more > 0) refuseGrowth(storeUse(store.usedBytes(), s), `store ${JSON.stringify(name)}`, more);
     },
   };
+}
+
+/** Save `value` for entity `name` (in one fenced write), within the bounds; the previous value is kept on refusal. */
+export function saveState(store: Store, guard: Guard, write: (fn: () => void) => void, name: string, value: unknown): void {
+  const unknown = (): HamError => new HamError({ code: 'unknown-entity', entity: name, message: `no entity named ${JSON.stringify(name)}` });
+  if (!store.entity(name)) throw unknown();
+  guard.saved(name, value, store.savedValue(name));
+  write(() => {
+    if (!store.entity(name)) throw unknown();
+    store.putSaved(name, value ?? null);
+  });
 }

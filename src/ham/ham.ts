@@ -15,7 +15,7 @@ import { GLOBAL } from '../store/types.js';
 import { applyConfig } from './apply.js';
 import { restartCondition } from './conditions.js';
 import { EventHub } from './events.js';
-import { storeGuard } from './guard.js';
+import { saveState, storeGuard } from './guard.js';
 import { catchUp, eventsPage, pairView, statusPage } from './pages.js';
 import { checkExecutable } from './executable.js';
 import { Manager } from './manage.js';
@@ -154,7 +154,7 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
       refuseWhileStopping();
       const heartbeat = heartbeatMs === undefined ? null : { periodMs: heartbeatMs, missedLow, missedHigh: missedHigh ?? missedLow * 2 };
       const e = supervisor.attachSelf(conn, { name, pid, heartbeat, health: health ?? null });
-      return { ...entityView(e, supervisor.heartbeats.view(e.name)), saved: e.saved };
+      return { ...entityView(e, supervisor.heartbeats.view(e.name)), saved: store.savedValue(e.name) };
     },
     'self-detach': ({ name }, conn) => {
       supervisor.detachSelf(conn, name);
@@ -169,11 +169,10 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
       return null;
     },
     store: ({ name, value }) => {
-      guard.saved(name, value, supervisor.mustGet(name).saved);
-      supervisor.mutate(name, (x) => void (x.saved = value ?? null));
+      saveState(store, guard, (fn) => supervisor.write(fn), name, value);
       return { name };
     },
-    restore: ({ name }) => ({ name, value: supervisor.mustGet(name).saved ?? null, instance: supervisor.mustGet(name).instance }),
+    restore: ({ name }) => ({ name, instance: supervisor.mustGet(name).instance, value: store.savedValue(name) }),
     detectors: () => detectors.view(),
     reset: ({ name }) => {
       refuseWhileStopping();

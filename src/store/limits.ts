@@ -60,6 +60,7 @@ export function checkSaved(name: string, value: unknown, s: Settings): number {
 export function boundEvent<E extends Omit<EventRecord, 'seq'>>(e: E): E {
   const long = e.detail !== undefined && e.detail.length > EVENT_DETAIL_MAX;
   const many = e.fired.length > EVENT_FIRED_MAX;
+  if (e.coalesced && e.coalesced.length > EVENT_FIRED_MAX) e = { ...e, coalesced: e.coalesced.slice(0, EVENT_FIRED_MAX) };
   if (!long && !many) return e;
   const out = { ...e };
   if (long) out.detail = `${e.detail!.slice(0, EVENT_DETAIL_MAX - 1)}…`;

@@ -89,6 +89,8 @@ export class Store {
   private readonly detectors: Database<DetectorRecord, string>;
   /** Idempotency keys of raise/state requests → the seq of the event they made (kept as long as it). */
   private readonly keys: Database<number, string>;
+  /** Saved states by entity: apart from the entity records, which are read on every transition. */
+  private readonly saved: Database<unknown, string>;
 
   constructor(path: string) {
     this.root = open({ path, noSync: true, maxDbs: 16, mapSize: 256 * 1024 * 1024 });
@@ -98,6 +100,7 @@ export class Store {
     this.runs = this.root.openDB<RunRecord, number>({ name: 'runs', encoding: 'msgpack', keyEncoding: 'uint32' });
     this.keys = this.root.openDB<number, string>({ name: 'keys', encoding: 'msgpack' });
     this.detectors = this.root.openDB<DetectorRecord, string>({ name: 'detectors', encoding: 'msgpack' });
+    this.saved = this.root.openDB<unknown, string>({ name: 'saved', encoding: 'msgpack' });
   }
 
   /** Run `fn` in one write transaction; its return value is the result. */
@@ -154,6 +157,17 @@ export class Store {
 
   removeEntity(name: string): void {
     this.entities.removeSync(name);
+    this.saved.removeSync(name);
+  }
+
+  /** The state entity `name` saved (a store written by an older ham kept it in the entity record). */
+  savedValue(name: string): unknown {
+    const v = this.saved.get(name);
+    return v !== undefined ? v : (this.entities.get(name)?.saved ?? null);
+  }
+
+  putSaved(name: string, value: unknown): void {
+    this.saved.putSync(name, value);
   }
 
   /** How many entities, without decoding them. */
@@ -176,7 +190,7 @@ export class Store {
   usedBytes(): number {
     let pages = 2; // the two meta pages
     let size = 4096;
-    for (const db of [this.root, this.meta, this.entities, this.events, this.runs, this.keys, this.detectors]) {
+    for (const db of [this.root, this.meta, this.entities, this.events, this.runs, this.keys, this.detectors, this.saved]) {
       const s = db.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number };
       size = s.pageSize;
       pages += s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;

@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/client/connection.js';
+import { connect } from '../../src/index.js';
 import { MAX_FRAME } from '../../src/protocol/frame.js';
 import { CLI_MAIN } from '../../src/paths.js';
 import { CALM, ham, hamJson, request, status, tempHome, waitFor, type Run, type TestHome } from '../helpers/ham.js';
@@ -81,6 +82,18 @@ describe('large answers', () => {
     const { lastSeq } = await request<{ lastSeq: number }>(t.home, 'stats', {});
     expect(lastSeq).toBeGreaterThanOrEqual(4000);
     expect(seqs).toEqual(Array.from({ length: lastSeq }, (_, i) => i + 1));
+    // A subscription from 0 gets the same backlog (sent in chunks), then live events.
+    const client = await connect({ home: t.home });
+    try {
+      const got: number[] = [];
+      await client.subscribe({}, (e) => void got.push(e.seq), 0);
+      await hamJson(t.home, ['raise', 'web', '--type', 'live']);
+      await waitFor('the backlog and the live event', () => got.length === lastSeq + 1);
+      expect(got).toEqual(Array.from({ length: lastSeq + 1 }, (_, i) => i + 1));
+      expect((await client.events({ since: 0, limit: 10_000 })).map((e) => e.seq)).toEqual(got);
+    } finally {
+      client.close();
+    }
     const some = await ham(t.home, ['--json', 'events', '--since', '10', '--limit', '5']);
     expect(some.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([11, 12, 13, 14, 15]);
   });

@@ -5,7 +5,9 @@
 // while its replies are not being read (WRITE_HIGH bytes unsent), we stop
 // reading it (the kernel's socket buffer then blocks the writer) and go on
 // when requests finish or the socket drains. Memory per connection is then
-// one read chunk of decoded frames plus its requests in flight.
+// one read chunk of decoded frames plus its requests in flight. Fair: a
+// connection with nothing in flight always gets one request served, and those
+// waiting for a slot get it before a flooder refills its own.
 import type { Socket } from 'node:net';
 
 export const PER_CONNECTION = 64;
@@ -39,7 +41,9 @@ export class FlowControl {
     const finish = (): void => {
       mine -= 1;
       this.inFlight -= 1;
-      pump();
+      // Connections already waiting for a slot go first (else a flooder refills its own at once and starves them).
+      if (this.waiting.size === 0) return pump();
+      if (head < queue.length) this.waiting.add(pump);
       for (const wake of this.waiting) {
         if (this.inFlight >= TOTAL) break;
         this.waiting.delete(wake);
@@ -48,7 +52,8 @@ export class FlowControl {
     };
     const pump = (): void => {
       if (closed) return;
-      while (head < queue.length && mine < PER_CONNECTION && this.inFlight < TOTAL && conn.writableLength < WRITE_HIGH) {
+      // A connection with nothing in flight always gets one (a CLI's ping is not held behind a flood).
+      while (head < queue.length && mine < PER_CONNECTION && (this.inFlight < TOTAL || mine === 0) && conn.writableLength < WRITE_HIGH) {
         const f = queue[head];
         queue[head++] = undefined;
         mine += 1;
@@ -65,7 +70,7 @@ export class FlowControl {
         return;
       }
       conn.pause();
-      if (this.inFlight >= TOTAL) this.waiting.add(pump);
+      if (this.inFlight >= TOTAL && mine > 0) this.waiting.add(pump);
     };
     conn.on('drain', pump);
     return {

@@ -6,6 +6,7 @@
 import { Connection } from '../src/client/connection.js';
 import { homePaths } from '../src/home.js';
 import { nowMs, sleep, startBenchPair } from './lib.js';
+import { statusAll } from '../src/client/pages.js';
 
 export interface ConditionsResult {
   entities: number;
@@ -46,7 +47,7 @@ export async function benchConditions(entities: number, samples: number, raises:
     config.tp = { command: ['sleep', '1000000'], conditions: { logged: { type: 'raise', rearm: true, match: { type: 'tp' }, actions: [{ kind: 'log', message: 'tp', level: 'debug' }] } } };
     const c = await Connection.open(socket, 5000);
     await c.request('apply', { config: { entities: config } }, 120_000);
-    while ((await c.request('status', {}, 30_000) as { entities: { state: string }[] }).entities.some((e) => e.state !== 'running')) await sleep(100);
+    while ((await statusAll(c, undefined, 30_000)).entities.some((e) => e.state !== 'running')) await sleep(100);
     // (1) latency: one raise at a time on a random entity.
     for (let i = 0; i < samples; i++) await c.request('raise', { entity: `e${Math.floor(Math.random() * entities)}`, type: 'hit' });
     await sleep(200);

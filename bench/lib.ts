@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem, release } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '../src/client/connection.js';
+import { statusAll } from '../src/client/pages.js';
 import { startPair, stopPair } from '../src/cli/daemon.js';
 import type { StatusView } from '../src/ham/status.js';
 import { homePaths } from '../src/home.js';
@@ -41,7 +42,7 @@ export async function startBenchPair(opts: { hangMs?: number } = {}): Promise<Pa
       try {
         const c = await Connection.open(homePaths(home).socket, 1000);
         try {
-          return await c.request(op, args as never);
+          return op === 'status' ? await statusAll(c) : await c.request(op, args as never); // status in pages
         } finally {
           c.close();
         }

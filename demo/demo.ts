@@ -101,7 +101,8 @@ async function draw(note: string): Promise<void> {
 
 async function main(): Promise<void> {
   process.stdout.write(`starting the HAM pair on ${home}...\n`);
-  const { status } = await startPair(home, {});
+  await startPair(home, {});
+  const status = (await request('status', {})) as StatusView;
   for (const e of ENTITIES) {
     if (status.entities.some((x) => x.name === e.name)) continue;
     await request('attach', { name: e.name, argv: e.argv, restart: true, cwd: home });

@@ -1,6 +1,6 @@
 // What every command shares: global options, one request to the HAM, option parsers.
 import { InvalidArgumentError, type Command } from 'commander';
-import { connect } from '../client/connection.js';
+import { connect, type Connection } from '../client/connection.js';
 import { envNameProblem, parseEnvPair, type BaseEnvRequest } from '../environment.js';
 import { HamError } from '../errors.js';
 import { resolveHome } from '../home.js';
@@ -47,13 +47,7 @@ export function baseEnvRequest(env: Record<string, string>, pass: string[], unse
 
 /** One request to the HAM serving the home; not running → exit 1 with the error. */
 export async function call<O extends Op>(g: Globals, op: O, args: Partial<RequestArgs<O>>): Promise<unknown> {
-  const home = resolveHome(g.home);
-  let c;
-  try {
-    c = await connect({ home });
-  } catch {
-    fail(g, new HamError({ code: 'not-running', message: `no HAM is running on ${home} (start one with \`ham start\`)` }));
-  }
+  const c = await open(g);
   try {
     return await c.request(op, args);
   } catch (e) {
@@ -61,6 +55,27 @@ export async function call<O extends Op>(g: Globals, op: O, args: Partial<Reques
   } finally {
     c.close();
   }
+}
+
+/**
+ * A connection to the HAM of the home, or exit 1 saying why not: no HAM is
+ * running (nothing listens), permission denied (naming the socket and uid),
+ * or timed out.
+ */
+export async function open(g: Globals): Promise<Connection> {
+  const home = resolveHome(g.home);
+  try {
+    return await connect({ home });
+  } catch (e) {
+    fail(g, notRunning(home, e));
+  }
+}
+
+/** "no HAM is running on HOME" for a socket nobody listens on; any other failure as it is. */
+export function notRunning(home: string, e: unknown): HamError {
+  const err = HamError.from(e);
+  if (err.code !== 'not-running') return err;
+  return new HamError({ code: 'not-running', message: `no HAM is running on ${home} (start one with \`ham start\`)`, ...(err.causeText ? { cause: err.causeText } : {}) });
 }
 
 

@@ -6,53 +6,70 @@ import { HamError } from '../errors.js';
 import { BASE_ENV_VAR, type BaseEnvRequest } from '../environment.js';
 import { ensureHome } from '../home.js';
 import { openLog } from '../home-check.js';
-import type { StatusView } from '../ham/status.js';
+import type { PairView } from '../ham/pages.js';
 import { DAEMON_MAIN } from '../paths.js';
 import { isAlive, startTime } from '../proc/procfs.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** The status of a running pair, or undefined when nothing answers. */
-export async function tryStatus(home: string): Promise<StatusView | undefined> {
+/**
+ * Who serves the home, by a ping (cheap, whatever the number of entities):
+ * undefined only when nothing listens on the socket. Any other failure
+ * (permission denied, timed out) is thrown: it is not "not running".
+ */
+export async function probe(home: string, timeoutMs = 3000): Promise<PairView | undefined> {
   let c: Connection | undefined;
   try {
-    c = await connect({ home, timeoutMs: 1000 });
-    return (await c.request('status', {}, 3000)) as StatusView;
-  } catch {
-    return undefined;
+    c = await connect({ home, timeoutMs: Math.min(timeoutMs, 1000) });
+    return (await c.request('ping', {}, timeoutMs)) as PairView;
+  } catch (e) {
+    if (e instanceof HamError && e.code === 'not-running') return undefined;
+    throw e;
   } finally {
     c?.close();
   }
 }
 
-async function waitUntil(home: string, ok: (s: StatusView | undefined) => boolean, ms: number): Promise<StatusView | undefined> {
+/** A probe that says undefined while the pair is coming up (nothing listens yet, or it is slow to answer). */
+async function probeStarting(home: string): Promise<PairView | undefined> {
+  try {
+    return await probe(home);
+  } catch (e) {
+    if (e instanceof HamError && e.code === 'timeout') return undefined;
+    throw e;
+  }
+}
+
+async function waitUntil(home: string, ok: (s: PairView | undefined) => boolean, ms: number): Promise<PairView | undefined> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    const s = await tryStatus(home);
+    const s = await probeStarting(home);
     if (ok(s)) return s;
     await sleep(25);
   }
   return undefined;
 }
 
-function pairUp(s: StatusView | undefined): s is StatusView {
+function pairUp(s: PairView | undefined): s is PairView {
   return !!s && s.ham.pid !== null && s.guardian.pid !== null && startTime(s.guardian.pid) !== undefined;
 }
 
 export interface Started {
   already: boolean;
-  status: StatusView;
+  status: PairView;
 }
 
-export async function startPair(home: string, opts: { hangMs?: number; timeoutMs?: number; detectors?: string; baseEnv?: BaseEnvRequest }): Promise<Started> {
+export async function startPair(home: string, opts: { hangMs?: number; timeoutMs?: number; detectors?: string; baseEnv?: BaseEnvRequest; storeMaxBytes?: number; savedMaxBytes?: number }): Promise<Started> {
   const paths = ensureHome(home);
-  const running = await tryStatus(home);
+  const running = await probe(home);
   if (running && opts.baseEnv) throw new HamError({ code: 'bad-request', message: `the pair is already running on ${home}: --env, --pass-env and --unset-env take effect at a start (ham stop first; entities keep running)` });
   if (running) return { already: true, status: await waitUntil(home, pairUp, 10_000) ?? running };
   const log = openLog(paths.daemonLog);
   const args = [DAEMON_MAIN, '--home', home, '--role', 'ham'];
   if (opts.hangMs !== undefined) args.push('--hang-ms', String(opts.hangMs));
   if (opts.detectors !== undefined) args.push('--detectors', opts.detectors);
+  if (opts.storeMaxBytes !== undefined) args.push('--store-max-bytes', String(opts.storeMaxBytes));
+  if (opts.savedMaxBytes !== undefined) args.push('--saved-max-bytes', String(opts.savedMaxBytes));
   let exited: number | null = null;
   try {
     // The additions go in the daemon's environment, not its argv (anyone can read argv in /proc).
@@ -65,7 +82,7 @@ export async function startPair(home: string, opts: { hangMs?: number; timeoutMs
   }
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
   while (Date.now() < deadline) {
-    const s = await tryStatus(home);
+    const s = await probeStarting(home);
     if (pairUp(s)) return { already: false, status: s };
     if (exited !== null && exited !== 0) break;
     await sleep(25);
@@ -74,8 +91,8 @@ export async function startPair(home: string, opts: { hangMs?: number; timeoutMs
   throw new HamError({ code: 'timeout', message: `the HAM pair did not come up on ${home}; last log lines:\n${tail}` });
 }
 
-export async function stopPair(home: string, all: boolean): Promise<StatusView | undefined> {
-  const before = await tryStatus(home);
+export async function stopPair(home: string, all: boolean): Promise<PairView | undefined> {
+  const before = await probe(home);
   if (!before) return undefined;
   const c = await connect({ home });
   try {
@@ -89,4 +106,3 @@ export async function stopPair(home: string, all: boolean): Promise<StatusView |
   while (ids.some(isAlive) && Date.now() < deadline) await sleep(20);
   return before;
 }
-

@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { connect, type Connection } from '../client/connection.js';
 import { resolveHome } from '../home.js';
 import type { EventView } from '../ham/events.js';
-import { call, globals, integer, type Globals } from './call.js';
+import { eventsAll } from '../client/pages.js';
+import { HamError } from '../errors.js';
+import { call, globals, integer, notRunning, open, positiveInt, type Globals } from './call.js';
 import { escapeText, jsonSafe } from './escape.js';
 import { formatEvent } from './format.js';
 import { emit, fail } from './output.js';
@@ -28,7 +30,8 @@ async function follow(g: Globals, since: number | undefined, filter: { entity?: 
       failures = 0;
       await closed;
     } catch (e) {
-      if (++failures > 200) fail(g, e); // ~20 s without a HAM: give up
+      // Denied is final; ~20 s without a HAM: give up.
+      if ((e instanceof HamError && e.code === 'permission-denied') || ++failures > 200) fail(g, notRunning(home, e));
     } finally {
       c?.close();
     }
@@ -65,18 +68,29 @@ export function registerEventCommands(program: Command): void {
     .command('events')
     .description('the event log (every fired condition), oldest first')
     .option('--since <seq>', 'only events after this sequence number', integer('--since'))
+    .option('--limit <n>', 'at most this many events (default 1000, at most 10000)', positiveInt('--limit'))
     .option('--follow', 'keep printing new events (across takeovers)')
     .option('--entity <name>', 'only this entity')
     .option('--condition <type>', 'only this condition type')
-    .action(async (o: { since?: number; follow?: boolean; entity?: string; condition?: string }, cmd: Command) => {
+    .action(async (o: { since?: number; limit?: number; follow?: boolean; entity?: string; condition?: string }, cmd: Command) => {
       const g = globals(cmd);
       const filter = { ...(o.entity ? { entity: o.entity } : {}), ...(o.condition ? { condition: o.condition } : {}) };
       if (o.follow) return follow(g, o.since ?? 0, filter);
-      const r = (await call(g, 'events', { since: o.since ?? 0, ...filter })) as { events: EventView[] };
-      if (g.json) {
-        for (const e of r.events) process.stdout.write(`${jsonSafe(JSON.stringify(e))}\n`);
-        return;
+      if (o.limit !== undefined && o.limit > 10_000) fail(g, new HamError({ code: 'bad-request', message: `--limit: expected at most 10000, got ${o.limit}` }));
+      const c = await open(g);
+      // Printed page by page as they come (the HAM sends a large answer in pages).
+      let printed = 0;
+      try {
+        await eventsAll(c, { since: o.since ?? 0, ...(o.limit !== undefined ? { limit: o.limit } : {}), ...filter }, (page) => {
+          if (page.length === 0) return;
+          process.stdout.write(`${page.map((e) => (g.json ? jsonSafe(JSON.stringify(e)) : formatEvent(e))).join('\n')}\n`);
+          printed += page.length;
+        });
+      } catch (e) {
+        fail(g, e);
+      } finally {
+        c.close();
       }
-      emit(g, r, () => r.events.map(formatEvent).join('\n') || 'no events');
+      if (printed === 0 && !g.json) process.stdout.write('no events\n');
     });
 }

@@ -1,11 +1,15 @@
 // The `ham` command line. Every command takes --home and --json.
 import { Command, Option } from 'commander';
-import type { EntityView, StatusView } from '../ham/status.js';
+import type { EntityView } from '../ham/status.js';
 import { resolveHome } from '../home.js';
 import { startPair, stopPair } from './daemon.js';
 import { resolve as resolvePath } from 'node:path';
 import { formatConditions, formatEntity, formatPair, formatStatus } from './format.js';
-import { baseEnvRequest, call, collect, globals, positiveInt, envPair, type Globals } from './call.js';
+import { baseEnvRequest, call, collect, globals, open, positiveInt, envPair, type Globals } from './call.js';
+import { statusAll } from '../client/pages.js';
+import { formatStoreUse } from './limits.js';
+import { checkLimitSettings } from '../store/limits.js';
+import { DEFAULT_SETTINGS } from '../store/types.js';
 import { registerDetectorCommands } from './detectors.js';
 import { existsSync, statSync } from 'node:fs';
 import { HamError } from '../errors.js';
@@ -28,15 +32,19 @@ program
   .option('--env <NAME=VALUE>', "add to the entities' base environment (repeatable; kept for later starts)", envPair, {})
   .option('--pass-env <NAME>', "copy NAME from this shell into the entities' base environment (repeatable; kept)", collect, [])
   .option('--unset-env <NAME>', "remove NAME from the entities' base environment (repeatable)", collect, [])
-  .action(async (o: { hangMs?: number; detectors?: string; env: Record<string, string>; passEnv: string[]; unsetEnv: string[] }, cmd: Command) => {
+  .option('--store-max-bytes <n>', 'the store size limit (default 256 MiB; kept for later starts)', positiveInt('--store-max-bytes'))
+  .option('--saved-max-bytes <n>', 'the size limit of one saved state (default 64 KiB; kept for later starts)', positiveInt('--saved-max-bytes'))
+  .action(async (o: { hangMs?: number; detectors?: string; env: Record<string, string>; passEnv: string[]; unsetEnv: string[]; storeMaxBytes?: number; savedMaxBytes?: number }, cmd: Command) => {
     const g = globals(cmd);
     const home = resolveHome(g.home);
     try {
       const baseEnv = baseEnvRequest(o.env, o.passEnv, o.unsetEnv);
+      const bad = checkLimitSettings({ storeMaxBytes: o.storeMaxBytes ?? DEFAULT_SETTINGS.storeMaxBytes, savedMaxBytes: o.savedMaxBytes ?? DEFAULT_SETTINGS.savedMaxBytes });
+      if (bad) throw new HamError({ code: 'bad-request', message: `--${bad}` });
       if (o.detectors !== undefined && o.detectors !== '' && existsSync(o.detectors) && !statSync(o.detectors).isDirectory()) {
         throw new HamError({ code: 'bad-request', message: `--detectors: expected a folder, got a file: ${resolvePath(o.detectors)}` });
       }
-      const { already, status } = await startPair(home, { baseEnv, hangMs: o.hangMs, detectors: o.detectors === undefined ? undefined : o.detectors === '' ? '' : resolvePath(o.detectors) });
+      const { already, status } = await startPair(home, { baseEnv, hangMs: o.hangMs, storeMaxBytes: o.storeMaxBytes, savedMaxBytes: o.savedMaxBytes, detectors: o.detectors === undefined ? undefined : o.detectors === '' ? '' : resolvePath(o.detectors) });
       const out = { already, home, ham: status.ham, guardian: status.guardian };
       emit(g, out, () => `${already ? 'already running' : 'started'} on ${home}: ${formatPair(status)}`);
     } catch (e) {
@@ -53,7 +61,7 @@ program
     const home = resolveHome(g.home);
     try {
       const before = await stopPair(home, !!o.all);
-      if (!before) return emit(g, { stopped: false, home, reason: 'not running' }, () => `not running on ${home}`);
+      if (!before) return emit(g, { stopped: false, home, reason: 'not running' }, () => `not running on ${home}`); // nothing listens on the socket
       emit(g, { stopped: true, home, ham: before.ham, guardian: before.guardian, entitiesStopped: !!o.all }, () => `stopped on ${home}${o.all ? ' (entities stopped too)' : '; entities keep running'}`);
     } catch (e) {
       fail(g, e);
@@ -66,11 +74,20 @@ program
   .argument('[name]', 'one entity')
   .action(async (name: string | undefined, _o: unknown, cmd: Command) => {
     const g = globals(cmd);
-    const s = (await call(g, 'status', name === undefined ? {} : { name })) as StatusView;
+    const c = await open(g);
+    let s: Awaited<ReturnType<typeof statusAll>>;
+    try {
+      s = await statusAll(c, name); // in pages: one object all the same
+    } catch (e) {
+      fail(g, e);
+    } finally {
+      c.close();
+    }
     emit(g, s, () => {
-      if (name === undefined) return formatStatus(s) + (s.global?.conditions.length ? `\n\nglobal entity *:\n${formatConditions(s.global.conditions)}` : '');
-      if (name === '*') return `${formatPair(s)}\n\nglobal entity *:\n${formatConditions(s.global?.conditions ?? [])}`;
-      return `${formatPair(s)}\n\n${formatEntity(s.entities[0]!)}`;
+      const use = s.store ? `\n${formatStoreUse(s.store)}` : '';
+      if (name === undefined) return formatStatus(s) + (s.global?.conditions.length ? `\n\nglobal entity *:\n${formatConditions(s.global.conditions)}` : '') + use;
+      if (name === '*') return `${formatPair(s)}\n\nglobal entity *:\n${formatConditions(s.global?.conditions ?? [])}${use}`;
+      return `${formatPair(s)}\n\n${formatEntity(s.entities[0]!)}${use}`;
     });
   });
 

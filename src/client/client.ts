@@ -8,7 +8,9 @@ import { HamError } from '../errors.js';
 import type { EventView } from '../ham/events.js';
 import { homePaths, resolveHome } from '../home.js';
 import type { Op, RequestArgs } from '../protocol/requests.js';
+import type { StatusView } from '../ham/status.js';
 import { Connection } from './connection.js';
+import { eventsAll, statusAll } from './pages.js';
 
 export interface AttachOptions {
   /** Commit to a heartbeat every this many ms (omit: no heartbeat monitoring). */
@@ -93,7 +95,7 @@ export class HamClient {
         this.conn = c;
         return c;
       } catch (e) {
-        if (e instanceof HamError && e.code !== 'not-running' && e.code !== 'timeout') throw e;
+        if (e instanceof HamError && e.code !== 'not-running' && e.code !== 'timeout' && e.code !== 'io') throw e; // io: EAGAIN (a full listen backlog while many reconnect), ECONNRESET
         await new Promise((r) => setTimeout(r, wait));
         wait = Math.min(wait * 2, RETRY_MAX_MS);
       }
@@ -114,6 +116,18 @@ export class HamClient {
         if (!(e instanceof HamError) || e.code !== 'not-running' || this.closed) throw e;
       }
     }
+  }
+
+  /** `ham status` as one object with every entity (the HAM sends it in pages). */
+  status(name?: string): Promise<StatusView> {
+    return statusAll({ request: (op, args) => this.request(op, args ?? {}) }, name);
+  }
+
+  /** Events after `since` (default 0), at most `limit` (default 1000), oldest first. */
+  async events(args: { since?: number; limit?: number; entity?: string; condition?: string } = {}): Promise<EventView[]> {
+    const out: EventView[] = [];
+    await eventsAll({ request: (op, a) => this.request(op, a ?? {}) }, args, (page) => out.push(...page));
+    return out;
   }
 
   /** Attach this process as entity `name`. */

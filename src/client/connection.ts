@@ -4,6 +4,7 @@ import { HamError, type HamErrorShape } from '../errors.js';
 import { homePaths, resolveHome } from '../home.js';
 import { encodeFrame, FrameDecoder } from '../protocol/frame.js';
 import type { Op, RequestArgs } from '../protocol/requests.js';
+import { connectError } from './reach.js';
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -63,7 +64,7 @@ export class Connection {
       });
       s.once('error', (e: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(new HamError({ code: 'not-running', message: `no HAM serves ${socketPath}`, cause: e.code }));
+        reject(connectError(socketPath, e));
       });
     });
   }

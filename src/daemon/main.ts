@@ -9,6 +9,7 @@ import { becomeHam } from '../ham/ham.js';
 import { createLogger } from '../log.js';
 import { procId } from '../proc/procfs.js';
 import { claimHam } from '../store/roles.js';
+import { checkLimitSettings } from '../store/limits.js';
 import { Store } from '../store/store.js';
 
 function arg(name: string): string | undefined {
@@ -44,6 +45,10 @@ async function main(): Promise<void> {
   });
   const detectorsDir = arg('detectors');
   if (detectorsDir !== undefined) store.write(() => store.putSettings({ ...store.settings(), detectorsDir: detectorsDir === '' ? null : detectorsDir }));
+  for (const [flag, key] of [['store-max-bytes', 'storeMaxBytes'], ['saved-max-bytes', 'savedMaxBytes']] as const) {
+    const n = Number(arg(flag));
+    if (Number.isInteger(n) && n > 0 && checkLimitSettings({ ...store.settings(), [key]: n }) === undefined) store.write(() => store.putSettings({ ...store.settings(), [key]: n }));
+  }
   let claimed;
   try {
     claimed = claimHam(store, procId(process.pid)!);

@@ -10,6 +10,14 @@ import { enabledActions, kindsIn, matches } from './conditions.js';
 /** Actions that are synchronous and cannot fail run inline, inside the transaction. */
 const INLINE = new Set(['log', 'notify', 'heartbeat-healthy']);
 
+/**
+ * Action lists waiting or running for one entity. Past this (a raise flood on
+ * an entity with an execute action), a firing list that holds no restart is
+ * not queued once more: its event lists it in `coalesced` (memory and the
+ * runs in the store stay bounded; the lists already waiting will run).
+ */
+export const RUNS_PER_ENTITY = 256;
+
 export interface Fired {
   events: EventRecord[];
   runs: RunRecord[];
@@ -32,6 +40,8 @@ export class Dispatcher {
   constructor(
     private readonly store: Store,
     private readonly busy: (target: string) => boolean,
+    /** Lists waiting or running for an entity (the executor's). */
+    private readonly load: (target: string) => number = () => 0,
   ) {}
 
   /**
@@ -55,14 +65,23 @@ export class Dispatcher {
         fired.push({ owner, index });
       });
     }
-    const event = this.store.appendEvent({ ...o, time: now, fired: fired.map((f) => ({ owner: f.owner.name, condition: f.owner.conditions[f.index]!.name })) });
-    into.events.push(event);
-    for (const { owner, index } of fired) {
+    // Lists to run, decided before the event is written: past RUNS_PER_ENTITY waiting, one is coalesced (the event says so).
+    let load = this.load(o.entity) + into.runs.filter((r) => r.target === o.entity).length;
+    const lists = fired.map(({ owner, index }) => {
       const c = owner.conditions[index]!;
       const actions = enabledActions(c.actions);
-      if (actions.length === 0) continue;
+      const inline = [...kindsIn(actions)].every((k) => INLINE.has(k)) && !this.busy(o.entity);
+      const coalesced = actions.length > 0 && !inline && !actions.some((a) => a.kind === 'restart') && load >= RUNS_PER_ENTITY;
+      if (actions.length > 0 && !inline && !coalesced) load += 1;
+      return { owner, c, actions, inline, coalesced };
+    });
+    const coalesced = lists.filter((l) => l.coalesced).map((l) => ({ owner: l.owner.name, condition: l.c.name }));
+    const event = this.store.appendEvent({ ...o, time: now, fired: fired.map((f) => ({ owner: f.owner.name, condition: f.owner.conditions[f.index]!.name })), ...(coalesced.length ? { coalesced } : {}) });
+    into.events.push(event);
+    for (const { owner, c, actions, inline, coalesced: skip } of lists) {
+      if (actions.length === 0 || skip) continue;
       if (actions.some((a) => a.kind === 'restart')) into.restart = true;
-      if ([...kindsIn(actions)].every((k) => INLINE.has(k)) && !this.busy(o.entity)) {
+      if (inline) {
         this.inline(owner, c.name, actions, event, into, target);
         continue;
       }

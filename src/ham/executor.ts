@@ -60,6 +60,8 @@ interface Resume {
 export class Executor {
   private readonly queues = new Map<string, RunRecord[]>();
   private readonly active = new Set<string>();
+  /** Independent lists running, by entity. */
+  private readonly alongside = new Map<string, number>();
   private closed = false;
   /** Runs queued or running in this process: a run is never started twice. */
   private readonly started = new Set<number>();
@@ -68,6 +70,11 @@ export class Executor {
   readonly latency = new LatencyRing();
 
   constructor(private readonly o: ExecutorOptions) {}
+
+  /** Lists for this entity queued or running (independent ones included). */
+  load(target: string): number {
+    return (this.queues.get(target)?.length ?? 0) + (this.active.has(target) ? 1 : 0) + (this.alongside.get(target) ?? 0);
+  }
 
   /** Is a list for this entity queued or running (inline lists must wait their turn)? */
   busy(target: string): boolean {
@@ -79,8 +86,14 @@ export class Executor {
       if (this.started.has(r.id)) continue;
       this.started.add(r.id);
       if (seenAt !== undefined) this.firedAt.set(r.id, seenAt);
-      if (r.independent) void this.launch(r);
-      else {
+      if (r.independent) {
+        this.alongside.set(r.target, (this.alongside.get(r.target) ?? 0) + 1);
+        void this.launch(r).finally(() => {
+          const n = (this.alongside.get(r.target) ?? 1) - 1;
+          if (n > 0) this.alongside.set(r.target, n);
+          else this.alongside.delete(r.target);
+        });
+      } else {
         const q = this.queues.get(r.target) ?? [];
         q.push(r);
         this.queues.set(r.target, q);

@@ -15,10 +15,12 @@ import type { Roles } from '../store/types.js';
 import { GLOBAL } from '../store/types.js';
 import { applyConfig } from './apply.js';
 import { restartCondition } from './conditions.js';
-import { EventHub, eventMatches, eventView } from './events.js';
+import { EventHub } from './events.js';
+import { saveState, storeGuard } from './guard.js';
+import { catchUp, eventsPage, pairView, statusPage } from './pages.js';
 import { checkExecutable } from './executable.js';
 import { Manager } from './manage.js';
-import { actionView, conditionView, entityView, readStatus } from './status.js';
+import { actionView, conditionView, entityView } from './status.js';
 import { Supervisor } from './supervisor.js';
 import { logTakeover } from './takeover-log.js';
 import { DetectorHost } from '../detector/host.js';
@@ -65,11 +67,12 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
     occur: (o) => supervisor.occur(o),
     entityPid: (name) => supervisor.get(name)?.pid ?? null,
   });
+  const guard = storeGuard(store);
   let stopping = false;
   let loopDelay: IntervalHistogram | undefined;
 
   const server = new ControlServer({
-    ping: () => ({ pid: process.pid, epoch }),
+    ping: () => ({ pid: process.pid, epoch, ...pairView(store.roles()) }),
     stats: ({ reset, loop }) => {
       // Event-loop delay is sampled only on request (sampling costs wake-ups).
       if (loop === 'start') {
@@ -101,12 +104,13 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
       }
       return out;
     },
-    status: ({ name }) => {
+    status: ({ name, after, limit }) => {
       if (name !== undefined && name !== GLOBAL) supervisor.mustGet(name);
-      return readStatus(store, name, (n) => supervisor.heartbeats.view(n));
+      return statusPage(store, { name, after, limit }, (n) => supervisor.heartbeats.view(n));
     },
     attach: async (a) => {
       refuseWhileStopping();
+      guard.grow('attach');
       const cwd = a.cwd ?? process.cwd();
       if (a.argv) checkExecutable(a.name, a.argv[0]!, cwd, { ...baseEnv, ...a.env }.PATH);
       const kind = a.pid !== undefined ? 'pid' : a.argv ? 'spawned' : 'placeholder';
@@ -118,12 +122,12 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
       supervisor.detach(name);
       return { name };
     },
-    'condition-add': ({ entity, name, condition }) => conditionView(manager.conditionAdd(entity, name, condition)),
+    'condition-add': ({ entity, name, condition }) => (guard.grow('condition add', condition), conditionView(manager.conditionAdd(entity, name, condition))),
     'condition-rm': ({ entity, name }) => {
       manager.conditionRm(entity, name);
       return { entity, condition: name };
     },
-    'action-add': ({ entity, condition, action, onFailOf }) => actionView(manager.actionAdd(entity, condition, action, onFailOf)),
+    'action-add': ({ entity, condition, action, onFailOf }) => (guard.grow('action add', action), actionView(manager.actionAdd(entity, condition, action, onFailOf))),
     'action-rm': ({ entity, condition, path }) => {
       manager.actionRm(entity, condition, path);
       return { entity, condition, action: path.join('/') };
@@ -139,26 +143,20 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
     state: async ({ entity, state, key }) => {
       return { seq: await supervisor.occur({ entity, type: 'state', state: { from: null, to: state }, ...(key !== undefined ? { key } : {}) }) };
     },
-    events: ({ since, limit, entity, condition }) => {
-      const filter = { entity, condition };
-      const events = store.eventsSince(since, limit * 4).filter((e) => eventMatches(filter, e)).slice(0, limit);
-      return { events: events.map(eventView), lastSeq: store.lastSeq() };
-    },
-    subscribe: ({ since, entity, condition }, conn, id) => {
+    events: ({ since, limit, entity, condition }) => eventsPage(store, { since, limit, entity, condition }),
+    subscribe: async ({ since, entity, condition }, conn, id) => {
       const filter = { entity, condition };
       const from = since ?? store.lastSeq();
       const oldest = store.eventsSince(0, 1)[0]?.seq ?? from + 1;
-      const sub = { conn, id, filter };
-      // Backlog then live, in one turn: no event can slip in between.
-      for (const e of store.eventsSince(from)) if (!hub.send(sub, e)) return { since: from };
-      hub.add(conn, id, filter);
+      // Backlog in chunks, then live (pages.ts): no event can slip in between.
+      if (!(await catchUp(store, hub, { conn, id, filter }, from))) return { since: from };
       return { since: from, lastSeq: store.lastSeq(), gap: from + 1 < oldest };
     },
     'self-attach': ({ name, pid, heartbeatMs, missedLow, missedHigh, health }, conn) => {
       refuseWhileStopping();
       const heartbeat = heartbeatMs === undefined ? null : { periodMs: heartbeatMs, missedLow, missedHigh: missedHigh ?? missedLow * 2 };
       const e = supervisor.attachSelf(conn, { name, pid, heartbeat, health: health ?? null });
-      return { ...entityView(e, supervisor.heartbeats.view(e.name)), saved: e.saved };
+      return { ...entityView(e, supervisor.heartbeats.view(e.name)), saved: store.savedValue(e.name) };
     },
     'self-detach': ({ name }, conn) => {
       supervisor.detachSelf(conn, name);
@@ -173,16 +171,16 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
       return null;
     },
     store: ({ name, value }) => {
-      supervisor.mutate(name, (x) => void (x.saved = value ?? null));
+      saveState(store, guard, (fn) => supervisor.write(fn), name, value);
       return { name };
     },
-    restore: ({ name }) => ({ name, value: supervisor.mustGet(name).saved ?? null, instance: supervisor.mustGet(name).instance }),
+    restore: ({ name }) => ({ name, instance: supervisor.mustGet(name).instance, value: store.savedValue(name) }),
     detectors: () => detectors.view(),
     reset: ({ name }) => {
       refuseWhileStopping();
       return entityView(supervisor.reset(name));
     },
-    apply: ({ config, dryRun }) => applyConfig(supervisor, config, { dryRun, cwd: process.cwd(), baseEnv }),
+    apply: ({ config, dryRun }) => (dryRun || guard.grow('apply', config), applyConfig(supervisor, config, { dryRun, cwd: process.cwd(), baseEnv })),
     stop: async ({ all }) => {
       refuseWhileStopping();
       stopping = true;

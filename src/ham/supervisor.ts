@@ -176,7 +176,7 @@ export class Supervisor {
       }),
       onDone: (run) => this.events.emit('run-done', run),
     });
-    this.dispatcher = new Dispatcher(this.store, (t) => this.executor.busy(t));
+    this.dispatcher = new Dispatcher(this.store, (t) => this.executor.busy(t), (t) => this.executor.load(t));
     this.heartbeats = new HeartbeatMonitor((name, level) => {
       this.occur({ entity: name, type: level === 'low' ? 'heartbeat-missed-low' : 'heartbeat-missed-high' }).catch(() => undefined);
     });

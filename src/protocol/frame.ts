@@ -6,6 +6,11 @@ const HEADER = 4;
 // Plain maps and no records: peers written in any language can read the wire.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
 
+/** Bytes `value` takes in a frame body (for replies built to fit a page budget). */
+export function encodedSize(value: unknown): number {
+  return packr.pack(value).length;
+}
+
 export function encodeFrame(value: unknown): Buffer {
   const body = packr.pack(value);
   if (body.length > MAX_FRAME) throw new RangeError(`frame of ${body.length} bytes, at most ${MAX_FRAME} allowed`);

@@ -36,7 +36,8 @@ const idempotencyKey = z.string().min(1).max(128).optional();
 export const requestSchemas = {
   ping: z.object({}).strict(),
   stats: z.object({ reset: z.boolean().default(false), loop: z.enum(['start', 'stop']).optional() }).strict(),
-  status: z.object({ name: ownerName.optional() }).strict(),
+  /** A page of entities after `after` (in name order); the reply's `next` names where the next page starts. */
+  status: z.object({ name: ownerName.optional(), after: entityName.optional(), limit: z.number().int().positive().max(10_000).optional() }).strict(),
   attach: z
     .object({
       name: entityName.refine((s) => s !== '*', "expected a name other than '*' (the global entity)"),

@@ -6,6 +6,7 @@ import { chmodSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { HamError } from '../errors.js';
 import { encodeFrame, FrameDecoder, FrameError } from './frame.js';
+import { FlowControl, MAX_CONNECTIONS } from './flow.js';
 import { envelope, isOp, parseArgs, validationError, type Op, type RequestArgs } from './requests.js';
 
 export type Handlers = { [O in Op]: (args: RequestArgs<O>, conn: Socket, id: number) => unknown };
@@ -26,12 +27,15 @@ export type BeatHandler = (conn: Socket, name: string) => void;
 export class ControlServer {
   private readonly server: Server;
   private readonly conns = new Set<Socket>();
+  /** Bounds requests in flight (per connection and in all): a flood is slowed down, not buffered. */
+  private readonly flow = new FlowControl();
 
   constructor(
     private readonly handlers: Handlers,
     private readonly onBeat?: BeatHandler,
   ) {
     this.server = createServer((c) => this.accept(c));
+    this.server.maxConnections = MAX_CONNECTIONS;
   }
 
   /** Bind the socket (replacing a stale one: the caller holds the HAM role). */
@@ -59,7 +63,11 @@ export class ControlServer {
   private accept(conn: Socket): void {
     this.conns.add(conn);
     const decoder = new FrameDecoder();
-    conn.on('close', () => this.conns.delete(conn));
+    const flow = this.flow.open(conn, (f) => this.dispatch(conn, f));
+    conn.on('close', () => {
+      this.conns.delete(conn);
+      flow.close();
+    });
     conn.on('error', () => conn.destroy());
     conn.on('data', (chunk: Buffer) => {
       let frames: unknown[];
@@ -77,8 +85,9 @@ export class ControlServer {
           this.onBeat(conn, b.args.name);
           continue;
         }
-        this.dispatch(conn, f).catch(() => conn.destroy());
+        flow.push(f);
       }
+      flow.pump();
     });
   }
 

@@ -112,6 +112,8 @@ export interface EventRecord extends Omit<Occurrence, 'type'> {
   fired: { owner: string; condition: string }[];
   /** A `notify` action's event points at the event that fired it. */
   notifies?: number;
+  /** Fired conditions whose lists were not queued: RUNS_PER_ENTITY were waiting for the entity (ham/dispatch.ts). */
+  coalesced?: { owner: string; condition: string }[];
 }
 
 /** An action list in progress: survives a takeover in the store. */

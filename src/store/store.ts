@@ -11,7 +11,8 @@ import type { ProcId } from '../proc/procfs.js';
 import type { EventRecord, Occurrence, RunRecord } from './model.js';
 import { DEFAULT_RESTART_POLICY } from '../ham/backoff.js';
 import type { GroupSpec } from '../ham/topology.js';
-import { DEFAULT_SETTINGS, DEFAULT_STOP_POLICY, type EntityRecord, type Roles, type Settings } from './types.js';
+import { boundEvent } from './limits.js';
+import { DEFAULT_SETTINGS, DEFAULT_STOP_POLICY, GLOBAL, type EntityRecord, type Roles, type Settings } from './types.js';
 
 /**
  * Fields added since a record may have been written: a store written by an
@@ -88,6 +89,8 @@ export class Store {
   private readonly detectors: Database<DetectorRecord, string>;
   /** Idempotency keys of raise/state requests → the seq of the event they made (kept as long as it). */
   private readonly keys: Database<number, string>;
+  /** Saved states by entity: apart from the entity records, which are read on every transition. */
+  private readonly saved: Database<unknown, string>;
 
   constructor(path: string) {
     this.root = open({ path, noSync: true, maxDbs: 16, mapSize: 256 * 1024 * 1024 });
@@ -97,6 +100,7 @@ export class Store {
     this.runs = this.root.openDB<RunRecord, number>({ name: 'runs', encoding: 'msgpack', keyEncoding: 'uint32' });
     this.keys = this.root.openDB<number, string>({ name: 'keys', encoding: 'msgpack' });
     this.detectors = this.root.openDB<DetectorRecord, string>({ name: 'detectors', encoding: 'msgpack' });
+    this.saved = this.root.openDB<unknown, string>({ name: 'saved', encoding: 'msgpack' });
   }
 
   /** Run `fn` in one write transaction; its return value is the result. */
@@ -153,11 +157,45 @@ export class Store {
 
   removeEntity(name: string): void {
     this.entities.removeSync(name);
+    this.saved.removeSync(name);
+  }
+
+  /** The state entity `name` saved (a store written by an older ham kept it in the entity record). */
+  savedValue(name: string): unknown {
+    const v = this.saved.get(name);
+    return v !== undefined ? v : (this.entities.get(name)?.saved ?? null);
+  }
+
+  putSaved(name: string, value: unknown): void {
+    this.saved.putSync(name, value);
   }
 
   /** How many entities, without decoding them. */
   entityCount(): number {
     return this.entities.getKeysCount();
+  }
+
+  /** At most `limit` entities named after `after` (in key order), the global entity left out. */
+  entitiesAfter(after: string | undefined, limit: number): EntityRecord[] {
+    const out: EntityRecord[] = [];
+    for (const { key, value } of this.entities.getRange({ ...(after !== undefined ? { start: after } : {}) })) {
+      if (key === after || key === GLOBAL) continue;
+      out.push(upgrade(value)!);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** Bytes in use: the pages of every database (free pages, which LMDB reuses, are not counted). */
+  usedBytes(): number {
+    let pages = 2; // the two meta pages
+    let size = 4096;
+    for (const db of [this.root, this.meta, this.entities, this.events, this.runs, this.keys, this.detectors, this.saved]) {
+      const s = db.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number };
+      size = s.pageSize;
+      pages += s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
+    }
+    return pages * size;
   }
 
   allEntities(): EntityRecord[] {
@@ -169,7 +207,7 @@ export class Store {
   /** Append an event (inside a write transaction): numbers it and drops the oldest past EVENTS_KEPT. */
   appendEvent(e: Omit<EventRecord, 'seq'>): EventRecord {
     const seq = this.lastSeq() + 1;
-    const rec = { ...e, seq } as EventRecord;
+    const rec = { ...boundEvent(e), seq } as EventRecord;
     this.meta.putSync('eventSeq', seq);
     this.events.putSync(seq, rec);
     if (e.key !== undefined) this.keys.putSync(e.key, seq);

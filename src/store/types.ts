@@ -35,9 +35,13 @@ export interface Settings {
   detectorsDir: string | null;
   /** What entities, execute actions and detector checks start from; fixed at the first `ham start` (null: not yet). */
   baseEnv: Record<string, string> | null;
+  /** The store's size limit: user-driven growth is refused (store-full) well before it (see store/limits.ts). */
+  storeMaxBytes: number;
+  /** At most this many bytes (encoded) per saved state (`store` / `store(value)`). */
+  savedMaxBytes: number;
 }
 
-export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({ hangMs: 1000, detectorsDir: null, baseEnv: null });
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({ hangMs: 1000, detectorsDir: null, baseEnv: null, storeMaxBytes: 256 * 1024 * 1024, savedMaxBytes: 64 * 1024 });
 
 /** `global` is the entity `*`: its conditions match every entity. */
 export type EntityKind = 'spawned' | 'pid' | 'self' | 'placeholder' | 'global';

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '../../src/client/connection.js';
+import { statusAll } from '../../src/client/pages.js';
 import { CLI_MAIN } from '../../src/paths.js';
 import { childrenOf, findProcesses, isStopped } from '../../src/proc/procfs.js';
 import type { StatusView } from '../../src/ham/status.js';
@@ -17,7 +18,7 @@ export interface Run {
 /** Run `ham ARGS...` against a home; never throws on a non-zero exit. */
 export function ham(home: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI_MAIN, '--home', home, ...args], { env: { ...process.env, ...env }, timeout: 90_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI_MAIN, '--home', home, ...args], { env: { ...process.env, ...env }, timeout: 90_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -34,7 +35,7 @@ export async function hamJson<T = unknown>(home: string, args: string[], env?: N
 export async function status(home: string): Promise<StatusView> {
   const c = await Connection.open(join(home, 'ham.sock'), 2000);
   try {
-    return (await c.request('status', {}, 5000)) as StatusView;
+    return await statusAll(c, undefined, 5000); // in pages, as the CLI does
   } finally {
     c.close();
   }

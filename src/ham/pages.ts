@@ -1,0 +1,134 @@
+// Large answers in pages: each request does bounded work (decodes at most
+// so many records) and its reply stays well under a frame (MAX_FRAME). The
+// client assembles the pages (client/pages.ts), so `ham status --json` is
+// still one object with every entity. A subscription's backlog goes out in
+// chunks across turns, waiting for the socket to drain.
+import type { Socket } from 'node:net';
+import { encodedSize, MAX_FRAME } from '../protocol/frame.js';
+import type { EventRecord } from '../store/model.js';
+import type { Store } from '../store/store.js';
+import { GLOBAL, type Roles } from '../store/types.js';
+import { storeUse, type StoreUse } from '../store/limits.js';
+import { eventMatches, eventView, type EventFilter, type EventHub, type EventView } from './events.js';
+import { conditionView, entityView, type EntityView, type LiveBeat, type StatusView } from './status.js';
+
+/** Entities decoded for one status page... */
+export const STATUS_PAGE_ENTITIES = 256;
+/** ...and the bytes a page's entities may take (a quarter of a frame). */
+export const PAGE_BYTES = MAX_FRAME / 4;
+/** Events read for one `events` request (matching or not). */
+export const EVENTS_SCAN = 2000;
+/** A subscription's backlog: this many events a turn, and the socket may hold this much before we wait. */
+export const BACKLOG_CHUNK = 256;
+export const BACKLOG_BYTES = 1024 * 1024;
+
+export interface StatusPage extends StatusView {
+  /** Pass as `after` for the next page; null: this was the last. */
+  next: string | null;
+  store: StoreUse;
+}
+
+export interface PairView {
+  ham: StatusView['ham'];
+  guardian: StatusView['guardian'];
+}
+
+export function pairView(roles: Roles): PairView {
+  return {
+    ham: { pid: roles.ham?.pid ?? null, epoch: roles.epoch, failures: roles.hamFailures },
+    guardian: { pid: roles.guardian?.pid ?? null, failures: roles.guardianFailures },
+  };
+}
+
+/** One page of `ham status`: entities after `after`, as many as fit (at least one). */
+export function statusPage(store: Store, a: { name?: string; after?: string; limit?: number }, live: (name: string) => LiveBeat): StatusPage {
+  const head = { ...pairView(store.roles()), lastSeq: store.lastSeq(), store: storeUse(store.usedBytes(), store.settings()) };
+  const globalView = (): StatusView['global'] => {
+    const g = store.entity(GLOBAL);
+    return g ? { enabled: g.enabled, conditions: g.conditions.map(conditionView) } : null;
+  };
+  if (a.name !== undefined) {
+    const e = a.name === GLOBAL ? undefined : store.entity(a.name);
+    return { ...head, entities: e ? [entityView(e, live(e.name))] : [], global: a.name === GLOBAL ? globalView() : null, next: null };
+  }
+  const limit = Math.min(a.limit ?? STATUS_PAGE_ENTITIES, STATUS_PAGE_ENTITIES);
+  const records = store.entitiesAfter(a.after, limit);
+  const entities: EntityView[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const v = entityView(r, live(r.name));
+    bytes += encodedSize(v);
+    if (entities.length > 0 && bytes > PAGE_BYTES) break;
+    entities.push(v);
+  }
+  const last = entities.at(-1)?.name;
+  const more = entities.length < records.length || (records.length === limit && last !== undefined && store.entitiesAfter(last, 1).length > 0);
+  return { ...head, entities, global: a.after === undefined ? globalView() : null, next: more ? last! : null };
+}
+
+export interface EventsPage {
+  events: EventView[];
+  lastSeq: number;
+  /** Not done yet (the scan or the page was full): ask again with `since: next`. Null: no more. */
+  next: number | null;
+}
+
+/** Up to `limit` events after `since` matching the filter, reading at most EVENTS_SCAN. */
+export function eventsPage(store: Store, a: { since: number; limit: number } & EventFilter): EventsPage {
+  const filter = { entity: a.entity, condition: a.condition };
+  const read = store.eventsSince(a.since, EVENTS_SCAN);
+  const events: EventView[] = [];
+  let bytes = 0;
+  let cursor = a.since;
+  let full = false;
+  for (const e of read) {
+    if (eventMatches(filter, e)) {
+      const v = eventView(e);
+      bytes += encodedSize(v);
+      if (events.length > 0 && bytes > PAGE_BYTES) {
+        full = true;
+        break;
+      }
+      events.push(v);
+    }
+    cursor = e.seq;
+    if (events.length >= a.limit) break;
+  }
+  const lastSeq = store.lastSeq();
+  const more = events.length < a.limit && (full || (read.length === EVENTS_SCAN && cursor < lastSeq));
+  return { events, lastSeq, next: more ? cursor : null };
+}
+
+const drained = (conn: Socket): Promise<void> =>
+  new Promise((resolve) => {
+    const done = (): void => {
+      conn.off('drain', done);
+      conn.off('close', done);
+      resolve();
+    };
+    conn.once('drain', done);
+    conn.once('close', done);
+  });
+
+/**
+ * Send a new subscriber the events after `from`, a chunk a turn, then make
+ * it live: the last read and `hub.add` happen in one turn, so no event can
+ * slip in between. False if the connection went away meanwhile.
+ */
+export async function catchUp(store: Store, hub: EventHub, sub: { conn: Socket; id: number; filter: EventFilter }, from: number): Promise<boolean> {
+  let cursor = from;
+  for (;;) {
+    if (sub.conn.destroyed) return false;
+    const chunk: EventRecord[] = store.eventsSince(cursor, BACKLOG_CHUNK);
+    for (const e of chunk) {
+      if (!hub.send(sub, e)) return false;
+      cursor = e.seq;
+    }
+    if (chunk.length < BACKLOG_CHUNK || cursor >= store.lastSeq()) {
+      hub.add(sub.conn, sub.id, sub.filter);
+      return true;
+    }
+    if (sub.conn.writableLength > BACKLOG_BYTES) await drained(sub.conn);
+    else await new Promise((r) => setImmediate(r));
+  }
+}

@@ -1,0 +1,79 @@
+// Bounds on what the store holds. lmdb-js grows its memory map by itself
+// (its LMDB fork resizes on demand), so LMDB never says "full": the bound is
+// ours. Requests that make the store grow on a user's behalf (store, apply,
+// attach, condition/action add) are refused with `store-full` once the pages
+// in use reach the user share of `storeMaxBytes`; the rest is kept for what
+// the HAM itself records (deaths, events, runs, roles), which is bounded by
+// construction: at most EVENTS_KEPT events, each bounded here.
+import { HamError } from '../errors.js';
+import { encodedSize } from '../protocol/frame.js';
+import type { EventRecord } from './model.js';
+import type { Settings } from './types.js';
+
+/** The share of `storeMaxBytes` kept for runtime records: user-driven growth stops before it. */
+export const RUNTIME_RESERVE = 0.25;
+/** Bounds accepted for the settings (a store smaller than this could not hold its own event log). */
+export const STORE_MAX_MIN = 16 * 1024 * 1024;
+export const SAVED_MAX_MAX = 512 * 1024;
+
+/** An event's free text is cut to this many characters... */
+export const EVENT_DETAIL_MAX = 1024;
+/** ...and it lists at most this many fired conditions (the rest are counted in `firedMore`). */
+export const EVENT_FIRED_MAX = 32;
+
+export interface StoreUse {
+  usedBytes: number;
+  limitBytes: number;
+  /** Where user-driven growth is refused. */
+  userLimitBytes: number;
+}
+
+/** What the store uses now, against its limit. */
+export function storeUse(usedBytes: number, s: Settings): StoreUse {
+  return { usedBytes, limitBytes: s.storeMaxBytes, userLimitBytes: Math.floor(s.storeMaxBytes * (1 - RUNTIME_RESERVE)) };
+}
+
+const mib = (n: number): string => `${(n / (1024 * 1024)).toFixed(1)} MiB`;
+
+/**
+ * Refuse a user-driven write of about `incoming` bytes that would take the
+ * store past its user share. `what` names the request for the message.
+ */
+export function refuseGrowth(use: StoreUse, what: string, incoming = 0): void {
+  if (use.usedBytes + incoming <= use.userLimitBytes) return;
+  throw new HamError({
+    code: 'store-full',
+    message: `${what}: the store is full: ${mib(use.usedBytes)} in use${incoming ? ` and ${mib(incoming)} more asked` : ''}, at most ${mib(use.userLimitBytes)} for configuration and saved states (${Math.round((1 - RUNTIME_RESERVE) * 100)}% of the store limit ${mib(use.limitBytes)}, settings.storeMaxBytes; the rest is kept for events and deaths). Detach entities or store smaller values`,
+  });
+}
+
+/** The encoded size of a value to save; over `savedMaxBytes`, a `too-large` error (the previous value is kept). */
+export function checkSaved(name: string, value: unknown, s: Settings): number {
+  const size = encodedSize(value);
+  if (size > s.savedMaxBytes) {
+    throw new HamError({ code: 'too-large', entity: name, message: `store: the value for ${JSON.stringify(name)} is ${size} bytes encoded, at most ${s.savedMaxBytes} allowed (settings.savedMaxBytes); the previous value is kept` });
+  }
+  return size;
+}
+
+/** An event as stored: its free text and its list of fired conditions bounded. */
+export function boundEvent<E extends Omit<EventRecord, 'seq'>>(e: E): E {
+  const long = e.detail !== undefined && e.detail.length > EVENT_DETAIL_MAX;
+  const many = e.fired.length > EVENT_FIRED_MAX;
+  if (e.coalesced && e.coalesced.length > EVENT_FIRED_MAX) e = { ...e, coalesced: e.coalesced.slice(0, EVENT_FIRED_MAX) };
+  if (!long && !many) return e;
+  const out = { ...e };
+  if (long) out.detail = `${e.detail!.slice(0, EVENT_DETAIL_MAX - 1)}…`;
+  if (many) {
+    out.fired = e.fired.slice(0, EVENT_FIRED_MAX);
+    (out as E & { firedMore?: number }).firedMore = e.fired.length - EVENT_FIRED_MAX;
+  }
+  return out;
+}
+
+/** Settings from `ham start` flags, checked against the bounds above. */
+export function checkLimitSettings(s: Pick<Settings, 'storeMaxBytes' | 'savedMaxBytes'>): string | undefined {
+  if (!Number.isInteger(s.storeMaxBytes) || s.storeMaxBytes < STORE_MAX_MIN) return `store-max-bytes: expected an integer of at least ${STORE_MAX_MIN}, got ${s.storeMaxBytes}`;
+  if (!Number.isInteger(s.savedMaxBytes) || s.savedMaxBytes < 1 || s.savedMaxBytes > SAVED_MAX_MAX) return `saved-max-bytes: expected an integer from 1 to ${SAVED_MAX_MAX}, got ${s.savedMaxBytes}`;
+  return undefined;
+}

@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   'bad-detector', // a detector's header or sidecar is wrong
   'refused-detector', // a detector file others could write, or not executable
   'timeout',
+  'refused', // a peer the control socket does not serve (another user)
+  'too-slow', // a client that does not read its replies, cut off
   'io',
   'internal',
 ] as const;

@@ -42,7 +42,7 @@ export interface Started {
   status: StatusView;
 }
 
-export async function startPair(home: string, opts: { hangMs?: number; timeoutMs?: number; detectors?: string }): Promise<Started> {
+export async function startPair(home: string, opts: { hangMs?: number; timeoutMs?: number; detectors?: string; allowUsers?: string[] }): Promise<Started> {
   const paths = ensureHome(home);
   const running = await tryStatus(home);
   if (running) return { already: true, status: await waitUntil(home, pairUp, 10_000) ?? running };
@@ -50,6 +50,7 @@ export async function startPair(home: string, opts: { hangMs?: number; timeoutMs
   const args = [DAEMON_MAIN, '--home', home, '--role', 'ham'];
   if (opts.hangMs !== undefined) args.push('--hang-ms', String(opts.hangMs));
   if (opts.detectors !== undefined) args.push('--detectors', opts.detectors);
+  if (opts.allowUsers !== undefined) args.push('--allow-user', opts.allowUsers.join(','));
   let exited: number | null = null;
   try {
     const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });

@@ -25,14 +25,18 @@ program
   .description('start the HAM and its Guardian (returns once both are up)')
   .option('--hang-ms <ms>', 'a partner silent this long is hung: killed and replaced (default 1000)', positiveInt('--hang-ms'))
   .option('--detectors <dir>', 'the detectors folder (default: HOME/detectors; kept for later starts)')
-  .action(async (o: { hangMs?: number; detectors?: string }, cmd: Command) => {
+  .option('--allow-user <name>', "another user (name or uid) who may use the control socket; repeat for more, '' for none (kept for later starts)", (v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',').filter(Boolean)])
+  .action(async (o: { hangMs?: number; detectors?: string; allowUser?: string[] }, cmd: Command) => {
     const g = globals(cmd);
     const home = resolveHome(g.home);
     try {
       if (o.detectors !== undefined && o.detectors !== '' && existsSync(o.detectors) && !statSync(o.detectors).isDirectory()) {
         throw new HamError({ code: 'bad-request', message: `--detectors: expected a folder, got a file: ${resolvePath(o.detectors)}` });
       }
-      const { already, status } = await startPair(home, { hangMs: o.hangMs, detectors: o.detectors === undefined ? undefined : o.detectors === '' ? '' : resolvePath(o.detectors) });
+      const bad = o.allowUser?.find((u) => !/^([a-z_][a-z0-9_.-]*\$?|\d+)$/i.test(u));
+      if (bad !== undefined) throw new HamError({ code: 'bad-request', message: `--allow-user: expected a user name or uid, got ${JSON.stringify(bad)}` });
+      const { already, status } = await startPair(home, { hangMs: o.hangMs, detectors: o.detectors === undefined ? undefined : o.detectors === '' ? '' : resolvePath(o.detectors), allowUsers: o.allowUser });
+      if (already && o.allowUser !== undefined) throw new HamError({ code: 'already-running', message: `--allow-user takes effect when the pair starts, and it is already running on ${home}: run \`ham stop\` first` });
       const out = { already, home, ham: status.ham, guardian: status.guardian };
       emit(g, out, () => `${already ? 'already running' : 'started'} on ${home}: ${formatPair(status)}`);
     } catch (e) {

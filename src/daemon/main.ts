@@ -36,6 +36,8 @@ async function main(): Promise<void> {
   if (Number.isFinite(hangMs) && hangMs > 0) store.write(() => store.putSettings({ ...store.settings(), hangMs }));
   const detectorsDir = arg('detectors');
   if (detectorsDir !== undefined) store.write(() => store.putSettings({ ...store.settings(), detectorsDir: detectorsDir === '' ? null : detectorsDir }));
+  const allow = arg('allow-user');
+  if (allow !== undefined) store.write(() => store.putSettings({ ...store.settings(), allowUsers: allow.split(',').filter(Boolean) }));
   let claimed;
   try {
     claimed = claimHam(store, procId(process.pid)!);

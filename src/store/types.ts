@@ -20,9 +20,11 @@ export interface Settings {
   hangMs: number;
   /** The detectors folder; null: `<home>/detectors`. */
   detectorsDir: string | null;
+  /** Users (names or uids) besides the HAM's own and root that may use the control socket. */
+  allowUsers: string[];
 }
 
-export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({ hangMs: 1000, detectorsDir: null });
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({ hangMs: 1000, detectorsDir: null, allowUsers: [] });
 
 /** `global` is the entity `*`: its conditions match every entity. */
 export type EntityKind = 'spawned' | 'pid' | 'self' | 'placeholder' | 'global';

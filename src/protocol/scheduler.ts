@@ -61,7 +61,9 @@ interface Lane {
 
 export class Scheduler {
   private readonly lanes = new Map<Socket, Lane>();
+  /** Lanes with work, in turn order (a queue: served from ringHead). */
   private ring: Lane[] = [];
+  private ringHead = 0;
   private scheduled = false;
   /** Turns that ran out of time with work left (a figure for stats and tests). */
   yields = 0;
@@ -171,12 +173,12 @@ export class Scheduler {
   private turn(): void {
     this.scheduled = false;
     const start = performance.now();
-    const ring = this.ring;
-    this.ring = [];
-    let i = 0;
-    for (; i < ring.length; i++) {
-      if (performance.now() - start >= this.limits.turnMs) break;
-      const lane = ring[i]!;
+    while (this.ringHead < this.ring.length) {
+      if (performance.now() - start >= this.limits.turnMs) {
+        this.yields++;
+        break;
+      }
+      const lane = this.ring[this.ringHead++]!;
       lane.ready = false;
       for (let n = 0; n < this.limits.perVisit && this.eligible(lane); n++) this.serveOne(lane);
       if (this.eligible(lane)) {
@@ -184,11 +186,11 @@ export class Scheduler {
         this.ring.push(lane); // round-robin: to the back
       }
     }
-    if (i < ring.length) {
-      this.yields++;
-      this.ring = ring.slice(i).concat(this.ring); // not visited this turn: first next turn
+    if (this.ringHead > 1024 && this.ringHead * 2 > this.ring.length) {
+      this.ring = this.ring.slice(this.ringHead);
+      this.ringHead = 0;
     }
-    if (this.ring.length && !this.scheduled) {
+    if (this.ringHead < this.ring.length && !this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.turn());
     }

@@ -189,11 +189,12 @@ async function validate(config: unknown, cwd: string, baseEnv: Record<string, st
       conditions,
     });
   }
-  // Cycles over what the file declares and what is attached already.
+  // Cycles over what the file declares and what is attached already (only a file that declares requires can make one).
   const edges = new Map<string, string[]>();
-  for (const e of sup.all()) edges.set(e.name, e.requires);
+  const declaresRequires = out.some((d) => (d.entity?.requires?.length ?? 0) > 0);
+  if (declaresRequires) for (const e of sup.all()) edges.set(e.name, e.requires);
   for (const d of out) if (d.entity) edges.set(d.name, d.entity.requires ?? []);
-  const cycle = findCycle(edges);
+  const cycle = declaresRequires ? findCycle(edges) : undefined;
   if (cycle) problems.push(`${pathText(['entities', cycle[0]!, 'requires'])}: a dependency cycle: ${cycle.join(' → ')}`);
   if (problems.length) throw new HamError({ code: 'bad-request', message: `${problems.length} problem${problems.length > 1 ? 's' : ''} in the configuration:\n${problems.join('\n')}` });
   return { declared: out, groups };

@@ -19,6 +19,7 @@ import { EventHub, eventMatches, eventView } from './events.js';
 import { checkExecutable } from './executable.js';
 import { Manager } from './manage.js';
 import { actionView, conditionView, entityView, readStatus } from './status.js';
+import { pacedStatus } from './status-paced.js';
 import { Supervisor } from './supervisor.js';
 import { DetectorHost } from '../detector/host.js';
 import { join } from 'node:path';
@@ -103,7 +104,8 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
     },
     status: ({ name }) => {
       if (name !== undefined && name !== GLOBAL) supervisor.mustGet(name);
-      return readStatus(store, name, (n) => supervisor.heartbeats.view(n));
+      const live = (n: string) => supervisor.heartbeats.view(n);
+      return name === undefined ? pacedStatus(store, live) : readStatus(store, name, live);
     },
     attach: async (a) => {
       refuseWhileStopping();

@@ -160,6 +160,13 @@ export class Store {
     return this.entities.getKeysCount();
   }
 
+  /** Up to `limit` entities in name order, from the first name after `after` (paging through many). */
+  entitiesAfter(after: string | undefined, limit: number): EntityRecord[] {
+    const out: EntityRecord[] = [];
+    for (const { key, value } of this.entities.getRange({ start: after === undefined ? undefined : `${after}\u0000`, limit })) if (key !== after) out.push(upgrade(value)!);
+    return out;
+  }
+
   allEntities(): EntityRecord[] {
     const out: EntityRecord[] = [];
     for (const { value } of this.entities.getRange()) out.push(upgrade(value)!);

@@ -25,6 +25,8 @@ export const ERROR_CODES = [
   'busy', // the HAM is at a bound (e.g. occurrences waiting); retry later
   'too-large', // a value over its configured limit (a saved state)
   'store-full', // the store is at its configured limit: user-driven growth is refused
+  'refused', // a peer the control socket does not serve (another user)
+  'too-slow', // a client that does not read its replies, cut off
   'io',
   'internal',
 ] as const;

@@ -59,7 +59,7 @@ export interface Started {
   status: PairView;
 }
 
-export async function startPair(home: string, opts: { hangMs?: number; timeoutMs?: number; detectors?: string; baseEnv?: BaseEnvRequest; storeMaxBytes?: number; savedMaxBytes?: number }): Promise<Started> {
+export async function startPair(home: string, opts: { hangMs?: number; timeoutMs?: number; detectors?: string; baseEnv?: BaseEnvRequest; storeMaxBytes?: number; savedMaxBytes?: number; allowUsers?: string[] }): Promise<Started> {
   const paths = ensureHome(home);
   const running = await probe(home);
   if (running && opts.baseEnv) throw new HamError({ code: 'bad-request', message: `the pair is already running on ${home}: --env, --pass-env and --unset-env take effect at a start (ham stop first; entities keep running)` });
@@ -70,6 +70,7 @@ export async function startPair(home: string, opts: { hangMs?: number; timeoutMs
   if (opts.detectors !== undefined) args.push('--detectors', opts.detectors);
   if (opts.storeMaxBytes !== undefined) args.push('--store-max-bytes', String(opts.storeMaxBytes));
   if (opts.savedMaxBytes !== undefined) args.push('--saved-max-bytes', String(opts.savedMaxBytes));
+  if (opts.allowUsers !== undefined) args.push('--allow-user', opts.allowUsers.join(','));
   let exited: number | null = null;
   try {
     // The additions go in the daemon's environment, not its argv (anyone can read argv in /proc).

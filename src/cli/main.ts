@@ -34,7 +34,8 @@ program
   .option('--unset-env <NAME>', "remove NAME from the entities' base environment (repeatable)", collect, [])
   .option('--store-max-bytes <n>', 'the store size limit (default 256 MiB; kept for later starts)', positiveInt('--store-max-bytes'))
   .option('--saved-max-bytes <n>', 'the size limit of one saved state (default 64 KiB; kept for later starts)', positiveInt('--saved-max-bytes'))
-  .action(async (o: { hangMs?: number; detectors?: string; env: Record<string, string>; passEnv: string[]; unsetEnv: string[]; storeMaxBytes?: number; savedMaxBytes?: number }, cmd: Command) => {
+  .option('--allow-user <name>', "another user (name or uid) who may use the control socket; repeat for more, '' for none (kept for later starts)", (v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',').filter(Boolean)])
+  .action(async (o: { hangMs?: number; detectors?: string; env: Record<string, string>; passEnv: string[]; unsetEnv: string[]; storeMaxBytes?: number; savedMaxBytes?: number; allowUser?: string[] }, cmd: Command) => {
     const g = globals(cmd);
     const home = resolveHome(g.home);
     try {
@@ -44,7 +45,10 @@ program
       if (o.detectors !== undefined && o.detectors !== '' && existsSync(o.detectors) && !statSync(o.detectors).isDirectory()) {
         throw new HamError({ code: 'bad-request', message: `--detectors: expected a folder, got a file: ${resolvePath(o.detectors)}` });
       }
-      const { already, status } = await startPair(home, { baseEnv, hangMs: o.hangMs, storeMaxBytes: o.storeMaxBytes, savedMaxBytes: o.savedMaxBytes, detectors: o.detectors === undefined ? undefined : o.detectors === '' ? '' : resolvePath(o.detectors) });
+      const badUser = o.allowUser?.find((u) => !/^([a-z_][a-z0-9_.-]*\$?|\d+)$/i.test(u));
+      if (badUser !== undefined) throw new HamError({ code: 'bad-request', message: `--allow-user: expected a user name or uid, got ${JSON.stringify(badUser)}` });
+      const { already, status } = await startPair(home, { baseEnv, hangMs: o.hangMs, storeMaxBytes: o.storeMaxBytes, savedMaxBytes: o.savedMaxBytes, allowUsers: o.allowUser, detectors: o.detectors === undefined ? undefined : o.detectors === '' ? '' : resolvePath(o.detectors) });
+      if (already && o.allowUser !== undefined) throw new HamError({ code: 'already-running', message: `--allow-user takes effect when the pair starts, and it is already running on ${home}: run \`ham stop\` first` });
       const out = { already, home, ham: status.ham, guardian: status.guardian };
       emit(g, out, () => `${already ? 'already running' : 'started'} on ${home}: ${formatPair(status)}`);
     } catch (e) {

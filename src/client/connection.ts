@@ -2,7 +2,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { HamError, type HamErrorShape } from '../errors.js';
 import { homePaths, resolveHome } from '../home.js';
-import { encodeFrame, FrameDecoder } from '../protocol/frame.js';
+import { encodeFrame, FrameDecoder, MAX_REPLY_FRAME } from '../protocol/frame.js';
 import type { Op, RequestArgs } from '../protocol/requests.js';
 import { connectError } from './reach.js';
 
@@ -36,7 +36,7 @@ export class Connection {
   private readonly streamErrors = new Map<number, (e: HamError) => void>();
   private closeHandlers: (() => void)[] = [];
   private callHandler: ((call: HamCall) => void) | undefined;
-  private readonly decoder = new FrameDecoder();
+  private readonly decoder = new FrameDecoder(MAX_REPLY_FRAME);
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {

@@ -49,6 +49,8 @@ async function main(): Promise<void> {
     const n = Number(arg(flag));
     if (Number.isInteger(n) && n > 0 && checkLimitSettings({ ...store.settings(), [key]: n }) === undefined) store.write(() => store.putSettings({ ...store.settings(), [key]: n }));
   }
+  const allow = arg('allow-user');
+  if (allow !== undefined) store.write(() => store.putSettings({ ...store.settings(), allowUsers: allow.split(',').filter(Boolean) }));
   let claimed;
   try {
     claimed = claimHam(store, procId(process.pid)!);

@@ -16,6 +16,7 @@ import { DEFAULT_RESTART_POLICY } from './backoff.js';
 import { findCycle, STRATEGIES, type GroupSpec } from './topology.js';
 import { restartCount, toConditionRecord } from './conditions.js';
 import { checkExecutable } from './executable.js';
+import { Mutex, Pacer } from './pace.js';
 import type { NewEntity, Supervisor } from './supervisor.js';
 
 const entityConfig = z
@@ -100,7 +101,7 @@ interface Declared {
 }
 
 /** Validate the whole file; throw one bad-request listing every problem with its path. */
-function validate(config: unknown, cwd: string, baseEnv: Record<string, string>, sup: Supervisor): { declared: Declared[]; groups: Record<string, GroupSpec> } {
+async function validate(config: unknown, cwd: string, baseEnv: Record<string, string>, sup: Supervisor, pace: Pacer): Promise<{ declared: Declared[]; groups: Record<string, GroupSpec> }> {
   const problems: string[] = [];
   const top = configSchema.safeParse(config);
   if (!top.success) throw new HamError({ code: 'bad-request', message: issues([], config, top.error).join('\n') });
@@ -116,6 +117,7 @@ function validate(config: unknown, cwd: string, baseEnv: Record<string, string>,
     else groups[gname] = g.data;
   }
   for (const [name, raw] of Object.entries(top.data.entities)) {
+    await pace.tick();
     const at: (string | number)[] = ['entities', name];
     if (name !== GLOBAL) {
       const n = entityName.safeParse(name);
@@ -187,11 +189,12 @@ function validate(config: unknown, cwd: string, baseEnv: Record<string, string>,
       conditions,
     });
   }
-  // Cycles over what the file declares and what is attached already.
+  // Cycles over what the file declares and what is attached already (only a file that declares requires can make one).
   const edges = new Map<string, string[]>();
-  for (const e of sup.all()) edges.set(e.name, e.requires);
+  const declaresRequires = out.some((d) => (d.entity?.requires?.length ?? 0) > 0);
+  if (declaresRequires) for (const e of sup.all()) edges.set(e.name, e.requires);
   for (const d of out) if (d.entity) edges.set(d.name, d.entity.requires ?? []);
-  const cycle = findCycle(edges);
+  const cycle = declaresRequires ? findCycle(edges) : undefined;
   if (cycle) problems.push(`${pathText(['entities', cycle[0]!, 'requires'])}: a dependency cycle: ${cycle.join(' → ')}`);
   if (problems.length) throw new HamError({ code: 'bad-request', message: `${problems.length} problem${problems.length > 1 ? 's' : ''} in the configuration:\n${problems.join('\n')}` });
   return { declared: out, groups };
@@ -219,13 +222,26 @@ function planConditions(current: ConditionRecord[], declared: ConditionSpec[], d
   return changed ? next : undefined;
 }
 
-export async function applyConfig(sup: Supervisor, config: unknown, o: { dryRun: boolean; cwd: string; baseEnv: Record<string, string> }): Promise<{ dryRun: boolean; changes: Change[] }> {
-  const { declared, groups } = validate(config, o.cwd, o.baseEnv, sup);
+/** One apply at a time per HAM process: an apply yields while it validates and plans. */
+const applying = new Mutex();
+
+export function applyConfig(sup: Supervisor, config: unknown, o: { dryRun: boolean; cwd: string; baseEnv: Record<string, string> }): Promise<{ dryRun: boolean; changes: Change[] }> {
+  return applying.run(() => applyNow(sup, config, o));
+}
+
+async function applyNow(sup: Supervisor, config: unknown, o: { dryRun: boolean; cwd: string; baseEnv: Record<string, string> }): Promise<{ dryRun: boolean; changes: Change[] }> {
+  // Validating and planning yield every few ms (a file of 10,000 entities
+  // used to be one turn: the Guardian took the HAM for hung). The commit
+  // re-reads each entity inside its one transaction, so what changed between
+  // slices is not lost.
+  const pace = new Pacer();
+  const { declared, groups } = await validate(config, o.cwd, o.baseEnv, sup, pace);
   const groupsChanged = canon(groups) !== canon(sup.groups());
   const changes: Change[] = [];
   const creates: NewEntity[] = [];
   const updates: { name: string; fn: (x: EntityRecord) => void }[] = [];
   for (const d of declared) {
+    await pace.tick();
     const details: string[] = [];
     const cur = d.name === GLOBAL ? (sup.get(GLOBAL) ?? null) : sup.get(d.name);
     if (!cur || (cur.kind === 'placeholder' && d.entity && d.entity.kind !== 'placeholder')) {

@@ -8,6 +8,7 @@ import { HamError } from '../errors.js';
 import type { HomePaths } from '../home.js';
 import type { Logger } from '../log.js';
 import { cmdline, isAlive } from '../proc/procfs.js';
+import { admission } from '../protocol/peercred.js';
 import { ControlServer } from '../protocol/server.js';
 import { markStopping, release } from '../store/roles.js';
 import type { Store } from '../store/store.js';
@@ -71,7 +72,7 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
   let stopping = false;
   let loopDelay: IntervalHistogram | undefined;
 
-  const server = new ControlServer({
+  const server: ControlServer = new ControlServer({
     ping: () => ({ pid: process.pid, epoch, ...pairView(store.roles()) }),
     stats: ({ reset, loop }) => {
       // Event-loop delay is sampled only on request (sampling costs wake-ups).
@@ -91,6 +92,7 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
         entities: store.entityCount(),
         lastSeq: store.lastSeq(),
         rssBytes: process.memoryUsage().rss,
+        control: server.figures(),
       };
       if (loop === 'stop') {
         loopDelay?.disable();
@@ -205,7 +207,11 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
       }, 50);
       return { pid: process.pid, stoppedEntities: all };
     },
-  }, (conn, name) => void supervisor.beat(conn, name));
+  }, {
+    onBeat: (conn, name) => void supervisor.beat(conn, name),
+    admit: admission({ allowUsers: () => store.settings().allowUsers, socket: paths.socket, home: paths.root, warn: (msg, fields) => log('warn', msg, fields) }),
+    onTrouble: (what, e) => log('error', `control socket: ${what} failed`, { error: (e as Error)?.message, stack: (e as Error)?.stack }),
+  });
   const refuseWhileStopping = (): void => {
     if (stopping) throw new HamError({ code: 'stopping', message: 'the HAM is stopping' });
   };

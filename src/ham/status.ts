@@ -171,7 +171,8 @@ export function entityView(e: EntityRecord, live?: LiveBeat): EntityView {
 
 export function readStatus(store: Store, name?: string, live: (name: string) => LiveBeat = () => undefined): StatusView {
   const roles: Roles = store.roles();
-  const all = store.allEntities();
+  // One entity: read it (and the global one), not all of them.
+  const all = name === undefined ? store.allEntities() : [store.entity(name), store.entity(GLOBAL)].filter((e): e is EntityRecord => e !== undefined);
   const global = all.find((e) => e.name === GLOBAL);
   const entities = all.filter((e) => e.name !== GLOBAL && (name === undefined || e.name === name));
   return {

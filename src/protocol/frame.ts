@@ -1,10 +1,19 @@
 // Length-prefixed msgpackr frames: a 4-byte big-endian length, then the body.
+// Decoding never throws anything but FrameError: whatever bytes a peer sends
+// cost that connection at most, never the process.
 import { Packr } from 'msgpackr';
 
+/** The largest frame a client may send (requests). */
 export const MAX_FRAME = 1024 * 1024;
+/** The largest reply the HAM sends (a status of many thousand entities is several MiB). */
+export const MAX_REPLY_FRAME = 64 * 1024 * 1024;
 const HEADER = 4;
 // Plain maps and no records: peers written in any language can read the wire.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+// Maps as Map: to see keys that objects would rename (`__proto__`).
+const mapUnpackr = new Packr({ useRecords: false, mapsAsObjects: false, moreTypes: false });
+const PROTO = Buffer.from('__proto__');
+const KEY_CHECK_MAX = 100_000;
 
 /** Bytes `value` takes in a frame body (for replies built to fit a page budget). */
 export function encodedSize(value: unknown): number {
@@ -12,44 +21,123 @@ export function encodedSize(value: unknown): number {
 }
 
 export function encodeFrame(value: unknown): Buffer {
+  return encodeWithin(value, MAX_FRAME);
+}
+
+/** A frame the HAM sends (replies may be larger than requests). */
+export function encodeReplyFrame(value: unknown): Buffer {
+  return encodeWithin(value, MAX_REPLY_FRAME);
+}
+
+function encodeWithin(value: unknown, max: number): Buffer {
   const body = packr.pack(value);
-  if (body.length > MAX_FRAME) throw new RangeError(`frame of ${body.length} bytes, at most ${MAX_FRAME} allowed`);
+  if (body.length > max) throw new RangeError(`frame of ${body.length} bytes, at most ${max} allowed`);
   const frame = Buffer.allocUnsafe(HEADER + body.length);
   frame.writeUInt32BE(body.length, 0);
   body.copy(frame, HEADER);
   return frame;
 }
 
+/** One value as msgpack, as frames carry it (to assemble a large reply in slices). */
+export function packValue(value: unknown): Buffer {
+  return packr.pack(value);
+}
+
+/** A msgpack array header for `n` items (what precedes them when items are packed one by one). */
+export function arrayHeader(n: number): Buffer {
+  if (n < 16) return Buffer.from([0x90 | n]);
+  if (n < 0x10000) return Buffer.from([0xdc, n >> 8, n & 0xff]);
+  const b = Buffer.alloc(5);
+  b[0] = 0xdd;
+  b.writeUInt32BE(n, 1);
+  return b;
+}
+
+/** A result already encoded as msgpack (built in slices by its handler); the server frames it as is. */
+export class RawResult {
+  constructor(readonly bytes: Buffer) {}
+}
+
+/** The reply frame `{ id, ok: true, result }` around an encoded result. */
+export function encodeRawReply(id: number, result: RawResult): Buffer {
+  const body = Buffer.concat([Buffer.from([0x83]), packr.pack('id'), packr.pack(id), packr.pack('ok'), packr.pack(true), packr.pack('result'), result.bytes]);
+  if (body.length > MAX_REPLY_FRAME) throw new RangeError(`frame of ${body.length} bytes, at most ${MAX_REPLY_FRAME} allowed`);
+  const h = Buffer.alloc(HEADER);
+  h.writeUInt32BE(body.length);
+  return Buffer.concat([h, body]);
+}
+
 export class FrameError extends Error {
   constructor(
-    readonly kind: 'too-large' | 'undecodable',
+    readonly kind: 'too-large' | 'undecodable' | 'forbidden-key',
     message: string,
   ) {
     super(message);
   }
 }
 
-/** Accumulates bytes and yields decoded frames; throws FrameError on bad input. */
+/**
+ * A frame body as a value. Throws FrameError: undecodable bytes (including
+ * nesting too deep for the stack), or a `__proto__` key, which the decoder
+ * would silently rename: refused, naming the key.
+ */
+export function decodeBody(body: Buffer): unknown {
+  let value: unknown;
+  try {
+    value = packr.unpack(body);
+  } catch (e) {
+    throw new FrameError('undecodable', `frame of ${body.length} bytes is not msgpack: ${(e as Error).message}`);
+  }
+  // Cheap gate: only a frame whose bytes hold the string is decoded again to look at its keys.
+  if (body.includes(PROTO)) {
+    const path = protoKeyPath(mapUnpackr.unpack(body));
+    if (path !== undefined) throw new FrameError('forbidden-key', `forbidden key "__proto__" (at ${path}): msgpack maps may not use it as a key`);
+  }
+  return value;
+}
+
+/** The path of the first `__proto__` key (iterative: nesting cannot overflow the stack). */
+function protoKeyPath(root: unknown): string | undefined {
+  const stack: [unknown, string][] = [[root, '']];
+  for (let seen = 0; stack.length && seen < KEY_CHECK_MAX; seen++) {
+    const [v, at] = stack.pop()!;
+    if (v instanceof Map) {
+      for (const [k, x] of v) {
+        const p = at ? `${at}.${String(k)}` : String(k);
+        if (k === '__proto__') return p;
+        stack.push([x, p]);
+      }
+    } else if (Array.isArray(v)) v.forEach((x, i) => stack.push([x, `${at}[${i}]`]));
+  }
+  return undefined;
+}
+
+/** Accumulates bytes and yields frame bodies (undecoded); throws FrameError on a bad length. */
 export class FrameDecoder {
   private buf: Buffer = Buffer.alloc(0);
 
   constructor(private readonly max = MAX_FRAME) {}
 
-  push(chunk: Buffer): unknown[] {
+  /** Bytes held for a frame not complete yet. */
+  get buffered(): number {
+    return this.buf.length;
+  }
+
+  pushRaw(chunk: Buffer): Buffer[] {
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-    const out: unknown[] = [];
+    const out: Buffer[] = [];
     while (this.buf.length >= HEADER) {
       const len = this.buf.readUInt32BE(0);
       if (len > this.max) throw new FrameError('too-large', `frame of ${len} bytes announced, at most ${this.max} allowed`);
       if (this.buf.length < HEADER + len) break;
-      const body = this.buf.subarray(HEADER, HEADER + len);
+      out.push(this.buf.subarray(HEADER, HEADER + len));
       this.buf = this.buf.subarray(HEADER + len);
-      try {
-        out.push(packr.unpack(body));
-      } catch (e) {
-        throw new FrameError('undecodable', `frame of ${len} bytes is not msgpack: ${(e as Error).message}`);
-      }
     }
     return out;
+  }
+
+  /** Decoded frames. */
+  push(chunk: Buffer): unknown[] {
+    return this.pushRaw(chunk).map(decodeBody);
   }
 }

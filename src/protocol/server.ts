@@ -1,13 +1,20 @@
 // The control socket: request/response over length-prefixed msgpackr frames.
 // A connection that sends bytes we cannot frame is answered once and closed;
 // a well-framed but bad request gets an error reply and the connection stays.
-// Either way every other client is unaffected.
+// Either way every other client is unaffected: nothing a peer sends can throw
+// out of here. Frames are served by the Scheduler (fair, bounded per turn,
+// with backpressure); who may connect is decided by `admit` (peer credentials).
 import { chmodSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { HamError } from '../errors.js';
-import { encodeFrame, FrameDecoder, FrameError } from './frame.js';
-import { FlowControl, MAX_CONNECTIONS } from './flow.js';
+import { decodeBody, encodeFrame, encodeRawReply, encodeReplyFrame, FrameDecoder, FrameError, RawResult } from './frame.js';
 import { envelope, isOp, parseArgs, validationError, type Op, type RequestArgs } from './requests.js';
+import { DEFAULT_LIMITS, Scheduler, type ServeLimits } from './scheduler.js';
+
+/** How long a cut-off connection may still read what it was sent (the error last). */
+const CUT_GRACE_MS = 5000;
+/** Connections beyond this are refused (each costs buffers). */
+export const MAX_CONNECTIONS = 4096;
 
 export type Handlers = { [O in Op]: (args: RequestArgs<O>, conn: Socket, id: number) => unknown };
 
@@ -24,18 +31,33 @@ export interface Response {
  */
 export type BeatHandler = (conn: Socket, name: string) => void;
 
+/** Decide whether a new connection is served: an error refuses it (sent, then closed). */
+export type Admit = (conn: Socket) => HamError | undefined;
+
+export interface ServerOptions {
+  onBeat?: BeatHandler;
+  admit?: Admit;
+  limits?: ServeLimits;
+  /** Told about everything that went wrong in here (logged by the HAM, never thrown). */
+  onTrouble?: (what: string, e: unknown) => void;
+}
+
 export class ControlServer {
   private readonly server: Server;
   private readonly conns = new Set<Socket>();
-  /** Bounds requests in flight (per connection and in all): a flood is slowed down, not buffered. */
-  private readonly flow = new FlowControl();
+  readonly scheduler: Scheduler;
+  /** Figures for stats, benches and tests. */
+  readonly counts = { refused: 0, cutOff: 0, badFrames: 0 };
 
   constructor(
     private readonly handlers: Handlers,
-    private readonly onBeat?: BeatHandler,
+    private readonly o: ServerOptions = {},
   ) {
-    this.server = createServer((c) => this.accept(c));
+    this.server = createServer((c) => this.guard('accept', () => this.accept(c), c));
+    // Each connection costs buffers: past this many the kernel's backlog holds the rest.
     this.server.maxConnections = MAX_CONNECTIONS;
+    this.scheduler = new Scheduler((c, b) => this.serve(c, b), (c, why, bytes) => this.cutOff(c, why, bytes), o.limits ?? DEFAULT_LIMITS);
+    this.server.on('error', (e) => o.onTrouble?.('control socket', e));
   }
 
   /** Bind the socket (replacing a stale one: the caller holds the HAM role). */
@@ -60,41 +82,101 @@ export class ControlServer {
     for (const c of this.conns) c.destroy();
   }
 
-  private accept(conn: Socket): void {
-    this.conns.add(conn);
-    const decoder = new FrameDecoder();
-    const flow = this.flow.open(conn, (f) => this.dispatch(conn, f));
-    conn.on('close', () => {
-      this.conns.delete(conn);
-      flow.close();
-    });
-    conn.on('error', () => conn.destroy());
-    conn.on('data', (chunk: Buffer) => {
-      let frames: unknown[];
-      try {
-        frames = decoder.push(chunk);
-      } catch (e) {
-        const err = new HamError({ code: e instanceof FrameError && e.kind === 'too-large' ? 'frame-too-large' : 'bad-frame', message: (e as Error).message });
-        conn.end(encodeFrame({ id: 0, ok: false, error: err.toShape() } satisfies Response));
-        conn.destroy();
-        return;
-      }
-      for (const f of frames) {
-        const b = f as { id?: unknown; op?: unknown; args?: { name?: unknown } };
-        if (this.onBeat && b.op === 'beat' && b.id === 0 && typeof b.args?.name === 'string') {
-          this.onBeat(conn, b.args.name);
-          continue;
-        }
-        flow.push(f);
-      }
-      flow.pump();
-    });
+  /** Figures for `stats`. */
+  figures(): { connections: number; refused: number; cutOff: number; badFrames: number; yields: number } {
+    return { connections: this.conns.size, ...this.counts, yields: this.scheduler.yields };
   }
 
-  private async dispatch(conn: Socket, frame: unknown): Promise<void> {
+  /** Run `fn`; anything it throws costs `conn` (closed), never the process. */
+  private guard(what: string, fn: () => void, conn: Socket): void {
+    try {
+      fn();
+    } catch (e) {
+      this.o.onTrouble?.(what, e);
+      conn.destroy();
+    }
+  }
+
+  private accept(conn: Socket): void {
+    conn.on('error', () => conn.destroy());
+    const refusal = this.o.admit?.(conn);
+    if (refusal) {
+      this.counts.refused++;
+      conn.end(encodeFrame({ id: 0, ok: false, error: refusal.toShape() } satisfies Response));
+      setTimeout(() => conn.destroy(), 1000).unref();
+      return;
+    }
+    this.conns.add(conn);
+    this.scheduler.add(conn);
+    const decoder = new FrameDecoder();
+    conn.on('close', () => this.conns.delete(conn));
+    conn.on('data', (chunk: Buffer) =>
+      this.guard(
+        'read',
+        () => {
+          let bodies: Buffer[];
+          try {
+            bodies = decoder.pushRaw(chunk);
+          } catch (e) {
+            return this.badFrame(conn, e);
+          }
+          this.scheduler.enqueue(conn, bodies);
+        },
+        conn,
+      ),
+    );
+  }
+
+  /** Bytes that are not frames: one error, then close (the stream cannot be resynchronised). */
+  private badFrame(conn: Socket, e: unknown): void {
+    this.counts.badFrames++;
+    const code = e instanceof FrameError && e.kind === 'too-large' ? 'frame-too-large' : 'bad-frame';
+    const err = new HamError({ code, message: (e as Error).message });
+    conn.end(encodeFrame({ id: 0, ok: false, error: err.toShape() } satisfies Response));
+    conn.destroy();
+  }
+
+  private cutOff(conn: Socket, why: 'output-hard' | 'output-stalled', bytes: number): void {
+    this.counts.cutOff++;
+    const { outputSoft, outputHard, stallMs } = this.scheduler.limits;
+    const message =
+      why === 'output-hard'
+        ? `cut off: ${bytes} bytes of replies unread (at most ${outputHard}); read replies as they come`
+        : `cut off: ${bytes} bytes of replies unread (over ${outputSoft}) and nothing read for ${stallMs} ms; read replies as they come`;
+    conn.end(encodeFrame({ id: 0, ok: false, error: new HamError({ code: 'too-slow', message }).toShape() } satisfies Response));
+    // Unread output is held until the socket is destroyed: a few seconds for the peer to read it, no more.
+    setTimeout(() => conn.destroy(), CUT_GRACE_MS).unref();
+  }
+
+  /** One frame body: decode, then a beat or a request. Never throws. */
+  private serve(conn: Socket, body: Buffer): void | Promise<void> {
+    if (conn.destroyed) return;
+    let frame: unknown;
+    try {
+      frame = decodeBody(body);
+    } catch (e) {
+      if (e instanceof FrameError && e.kind === 'forbidden-key') return this.reply(conn, { id: 0, ok: false, error: new HamError({ code: 'bad-request', message: e.message }).toShape() });
+      return this.badFrame(conn, e);
+    }
+    try {
+      if (this.o.onBeat && typeof frame === 'object' && frame !== null) {
+        const b = frame as { id?: unknown; op?: unknown; args?: { name?: unknown } | null };
+        if (b.op === 'beat' && b.id === 0 && typeof b.args === 'object' && b.args !== null && typeof b.args.name === 'string') return this.o.onBeat(conn, b.args.name);
+      }
+      return this.dispatch(conn, frame);
+    } catch (e) {
+      this.o.onTrouble?.('serve', e);
+      conn.destroy();
+    }
+  }
+
+  /** Validate and run a request; synchronous handlers reply in the same turn. */
+  private dispatch(conn: Socket, frame: unknown): void | Promise<void> {
     const id = typeof frame === 'object' && frame !== null && typeof (frame as { id?: unknown }).id === 'number' ? (frame as { id: number }).id : 0;
-    let reply: Response;
     let notification = false;
+    const fail = (e: unknown): void => {
+      if (!notification) this.reply(conn, { id, ok: false, error: HamError.from(e).toShape() });
+    };
     try {
       const env = envelope.safeParse(frame);
       if (!env.success) throw validationError('request', frame, env.error);
@@ -102,19 +184,28 @@ export class ControlServer {
       const { op, args } = env.data;
       if (!isOp(op)) throw new HamError({ code: 'unknown-command', message: `unknown command ${JSON.stringify(op)}, expected one of ${Object.keys(this.handlers).join(', ')}` });
       const handler = this.handlers[op] as (a: unknown, c: Socket, id: number) => unknown;
-      reply = { id, ok: true, result: (await handler(parseArgs(op, args), conn, id)) ?? null };
+      const result = handler(parseArgs(op, args), conn, id);
+      const ok = (r: unknown): void => {
+        if (!notification) this.reply(conn, { id, ok: true, result: r ?? null });
+      };
+      if (result instanceof Promise) return result.then(ok, fail).catch((e) => this.o.onTrouble?.('reply', e));
+      ok(result);
     } catch (e) {
-      reply = { id, ok: false, error: HamError.from(e).toShape() };
+      fail(e);
     }
-    if (conn.destroyed || notification) return;
+  }
+
+  private reply(conn: Socket, reply: Response): void {
+    if (conn.destroyed) return;
     let out: Buffer;
     try {
-      out = encodeFrame(reply);
+      out = reply.result instanceof RawResult ? encodeRawReply(reply.id, reply.result) : encodeReplyFrame(reply);
     } catch (e) {
-      // A reply too large for a frame becomes a short error, never a crash.
-      const err = new HamError({ code: 'internal', message: `the reply to request ${id} could not be sent: ${(e as Error).message}` });
-      out = encodeFrame({ id, ok: false, error: err.toShape() } satisfies Response);
+      // A reply too large (or impossible) to encode becomes a short error, never a crash.
+      const err = new HamError({ code: 'internal', message: `the reply to request ${reply.id} could not be sent: ${(e as Error).message}` });
+      out = encodeFrame({ id: reply.id, ok: false, error: err.toShape() } satisfies Response);
     }
     conn.write(out);
+    this.scheduler.wrote(conn);
   }
 }

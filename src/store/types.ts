@@ -39,9 +39,11 @@ export interface Settings {
   storeMaxBytes: number;
   /** At most this many bytes (encoded) per saved state (`store` / `store(value)`). */
   savedMaxBytes: number;
+  /** Users (names or uids) besides the HAM's own and root that may use the control socket. */
+  allowUsers: string[];
 }
 
-export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({ hangMs: 1000, detectorsDir: null, baseEnv: null, storeMaxBytes: 256 * 1024 * 1024, savedMaxBytes: 64 * 1024 });
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({ hangMs: 1000, detectorsDir: null, baseEnv: null, storeMaxBytes: 256 * 1024 * 1024, savedMaxBytes: 64 * 1024, allowUsers: [] as string[] });
 
 /** `global` is the entity `*`: its conditions match every entity. */
 export type EntityKind = 'spawned' | 'pid' | 'self' | 'placeholder' | 'global';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodeFrame, FrameDecoder, FrameError, MAX_FRAME } from '../../src/protocol/frame.js';
+import fc from 'fast-check';
+import { decodeBody, encodeFrame, FrameDecoder, FrameError, MAX_FRAME } from '../../src/protocol/frame.js';
 
 describe('length-prefixed msgpack frames', () => {
   it('round-trips values, whatever the chunking', () => {
@@ -37,5 +38,42 @@ describe('length-prefixed msgpack frames', () => {
       expect(e).toBeInstanceOf(FrameError);
       expect((e as FrameError).kind).toBe('undecodable');
     }
+  });
+});
+
+describe('decodeBody: every shape a peer may send', () => {
+  const body = (...b: (number | string)[]): Buffer => Buffer.concat(b.map((x) => (typeof x === 'string' ? Buffer.from(x) : Buffer.from([x]))));
+
+  it('nil, undefined, timestamps and unknown ext types decode to values (never throw past FrameError)', () => {
+    expect(decodeBody(body(0xc0))).toBeNull();
+    expect(decodeBody(body(0xd4, 0, 0))).toBeUndefined();
+    expect(decodeBody(body(0xd6, 0xff, 0, 0, 0, 1))).toBeInstanceOf(Date);
+    for (const b of [body(0xd4, 0x05, 0x00), body(0xc1), body(0xd9, 10, 'a'), Buffer.from([...Array(200_000).fill(0x91), 0xc0])]) {
+      try {
+        decodeBody(b);
+      } catch (e) {
+        expect(e).toBeInstanceOf(FrameError);
+      }
+    }
+  });
+
+  it('a __proto__ key is refused with its path; the text elsewhere is fine', () => {
+    const nested = body(0x81, 0xa4, 'args', 0x91, 0x81, 0xa9, '__proto__', 0x01);
+    expect(() => decodeBody(nested)).toThrow(/forbidden key "__proto__" \(at args\[0\]\.__proto__\)/);
+    expect(decodeBody(body(0x81, 0xa1, 'k', 0xa9, '__proto__'))).toEqual({ k: '__proto__' });
+  });
+
+  it('property: any bytes either decode or throw FrameError', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (b) => {
+        try {
+          decodeBody(Buffer.from(b));
+        } catch (e) {
+          return e instanceof FrameError;
+        }
+        return true;
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -1,0 +1,28 @@
+// Build the peer-credentials addon (native/peercred.c → build/peercred.node)
+// with plain `cc`. Run by `npm run build` and by npm's `prepare`. A missing
+// compiler or missing Node headers never fail the install: the HAM then runs
+// without it and refuses what it cannot verify (see README, "Who may connect").
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, realpathSync, renameSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const src = join(root, 'native', 'peercred.c');
+const out = join(root, 'build', 'peercred.node');
+const headers = join(dirname(realpathSync(process.execPath)), '..', 'include', 'node');
+const cc = process.env.CC || 'cc';
+
+try {
+  if (!existsSync(join(headers, 'node_api.h'))) throw new Error(`no node_api.h under ${headers}`);
+  mkdirSync(join(root, 'build'), { recursive: true });
+  const tmp = `${out}.${process.pid}.tmp`;
+  execFileSync(cc, ['-shared', '-fPIC', '-O2', '-Wall', '-I', headers, '-o', tmp, src], { stdio: ['ignore', 'inherit', 'inherit'] });
+  renameSync(tmp, out); // atomic: a running HAM never loads half a file
+} catch (e) {
+  process.stderr.write(
+    `\nham: WARNING: could not build the peer-credentials addon (${e.message.split('\n')[0]}).\n` +
+      'ham: the HAM will serve only its own user and root, and only while the socket and home keep mode 0600/0700;\n' +
+      'ham: `--allow-user` cannot be honoured. Install a C compiler and libc headers (e.g. gcc libc6-dev) and run `npm run build`.\n\n',
+  );
+}

@@ -20,7 +20,8 @@ beforeAll(async () => {
   t = tempHome();
   sock = join(t.home, 'ham.sock');
   // The default hang threshold (1 s): the probe's setting. Load must not look like a hang.
-  await hamJson(t.home, ['start']);
+  // Saved states at their largest allowed size (512 KiB) make the big replies below.
+  await hamJson(t.home, ['start', '--saved-max-bytes', String(512 * 1024)]);
   pair = await request<{ pid: number; epoch: number }>(t.home, 'ping', {});
 });
 afterAll((suite) => t.cleanup({ task: suite }));
@@ -160,9 +161,9 @@ describe('load is not a hang (hang threshold 1 s)', () => {
 });
 
 describe('a client that never reads', () => {
-  it('300 restores of a 900 KB value: its requests wait, it is cut off, the HAM stays small and serves others', async () => {
+  it('300 restores of a 500 KB value: its requests wait, it is cut off, the HAM stays small and serves others', async () => {
     await request(t.home, 'attach', { name: 'big' });
-    await request(t.home, 'store', { name: 'big', value: 'x'.repeat(900_000) });
+    await request(t.home, 'store', { name: 'big', value: 'x'.repeat(500_000) });
     const before = (await stats()).rssBytes;
     const s = netConnect(sock);
     open.push(s);
@@ -170,7 +171,7 @@ describe('a client that never reads', () => {
     s.pause(); // never reads
     s.on('error', () => undefined);
     s.write(Buffer.concat(Array.from({ length: 300 }, (_, i) => encodeFrame({ id: i + 1, op: 'restore', args: { name: 'big' } }))));
-    // Unbounded, this held 300 × 900 KB; bounded, a couple of replies at most.
+    // Unbounded, this held 300 × 500 KB; bounded, a couple of replies at most.
     const cut = await waitFor('the never-reading client cut off', async () => ((await stats()).control.cutOff > 0 ? stats() : undefined), 60_000);
     expect(cut.rssBytes - before).toBeLessThan(64 * 1024 * 1024);
     expect((await status(t.home)).ham.pid).toBe(pair.pid); // others are served
@@ -183,7 +184,7 @@ describe('a client that never reads', () => {
     const c = await Connection.open(sock);
     try {
       const replies = await Promise.all(Array.from({ length: 40 }, () => c.request('restore', { name: 'big' }, 60_000) as Promise<{ value: string }>));
-      expect(replies.every((r) => r.value.length === 900_000)).toBe(true);
+      expect(replies.every((r) => r.value.length === 500_000)).toBe(true);
     } finally {
       c.close();
     }

@@ -1,4 +1,4 @@
-// `npm run chaos -- --rounds N [--seed S] [--hang-ms MS]`: a chaos campaign.
+// `npm run chaos -- --rounds N [--seed S] [--hang-ms MS] [--kinds K,...]`: a chaos campaign.
 // Each round picks at random what to hurt (SIGKILL or SIGSTOP of the HAM, the
 // Guardian, both at once, a keeper or an entity), sometimes while an apply of
 // a changing file is in flight, waits for the pair to heal, and checks every
@@ -274,12 +274,17 @@ async function main(): Promise<void> {
   const rounds = Number(arg('--rounds') ?? 50);
   const seed = Number(arg('--seed') ?? Math.floor(Math.random() * 2 ** 31));
   const hangMs = Number(arg('--hang-ms') ?? 2000);
+  const kinds = arg('--kinds')?.split(',') as Kind[] | undefined;
+  if (kinds?.some((k) => !(KINDS as readonly string[]).includes(k))) {
+    process.stderr.write(`--kinds: expected some of ${KINDS.join(', ')}\n`);
+    process.exit(2);
+  }
   if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(seed) || !Number.isInteger(hangMs) || hangMs < 100) {
-    process.stderr.write('usage: npm run chaos -- --rounds N [--seed S] [--hang-ms MS]\n');
+    process.stderr.write('usage: npm run chaos -- --rounds N [--seed S] [--hang-ms MS] [--kinds ham-kill,entity-stop,...]\n');
     process.exit(2);
   }
   process.stdout.write(`chaos: ${rounds} rounds, seed ${seed}, hang threshold ${hangMs} ms\n`);
-  const r = await runChaos({ rounds, seed, hangMs, cover: true, log: (l) => process.stdout.write(`${l}\n`) });
+  const r = await runChaos({ rounds, seed, hangMs, cover: true, ...(kinds ? { kinds } : {}), log: (l) => process.stdout.write(`${l}\n`) });
   process.stdout.write(`\n${summary(r)}\n`);
   process.exit(r.violations.length ? 1 : 0);
 }

@@ -74,10 +74,13 @@ const lists = new Map<number, z.ZodType<ActionSpec[], z.ZodTypeDef, unknown>>();
 function listSchema(depth: number): z.ZodType<ActionSpec[], z.ZodTypeDef, unknown> {
   const built = lists.get(depth);
   if (built) return built;
-  // The length first: a list of 10,000 actions is refused without parsing each one.
+  // The length first: a list of 10,000 actions is refused without parsing each one. The issue
+  // is fatal: a merely failed check would hand the unparsed list on to the refinements above.
   const list = z
     .array(z.unknown())
-    .max(MAX_ACTIONS, `expected at most ${MAX_ACTIONS} actions`)
+    .superRefine((a, ctx) => {
+      if (a.length > MAX_ACTIONS) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected at most ${MAX_ACTIONS} actions`, fatal: true });
+    })
     .pipe(z.array(actionSchema(depth)))
     .superRefine((list, ctx) => {
       const names = new Set<string>();

@@ -19,7 +19,13 @@ export interface Beater {
 export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onHung: () => void): Beater {
   let last = Date.now();
   const period = Math.max(10, Math.floor(hangMs / 3));
+  let ticked = last;
   const beat = setInterval(() => {
+    // Our own beat came late: we were stalled (both of a pair SIGSTOPped or frozen together).
+    // The watchdog's lateness alone misses a stall that ends just before its deadline.
+    const now = Date.now();
+    if (now - ticked > period * 1.5) last = now;
+    ticked = now;
     try {
       send({ t: 'beat' });
     } catch {

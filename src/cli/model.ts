@@ -116,7 +116,9 @@ export function registerModelCommands(program: Command): void {
       const file = resolve(o.file);
       let config: unknown;
       try {
-        config = parseYaml(readFileSync(file, 'utf8'), { prettyErrors: true });
+        const text = readFileSync(file, 'utf8');
+        // JSON by JSON.parse: the YAML parser dies (a V8 fatal error, not an exception) on JSON nested ~1,000 deep.
+        config = /^\s*[[{]/.test(text) ? parseJsonOrYaml(text) : parseYaml(text, { prettyErrors: true });
       } catch (e) {
         const where = e instanceof YAMLParseError ? ` (line ${e.linePos?.[0]?.line}, column ${e.linePos?.[0]?.col})` : '';
         fail(g, new HamError({ code: 'bad-request', message: `${file}: not valid YAML or JSON${where}: ${(e as Error).message.split('\n')[0]}` }));
@@ -128,4 +130,12 @@ export function registerModelCommands(program: Command): void {
         return `${r.dryRun ? 'would apply' : 'applied'} ${file}\n${lines.join('\n') || 'no entities declared'}`;
       });
     });
+}
+
+function parseJsonOrYaml(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return parseYaml(text, { prettyErrors: true }); // YAML flow style, or broken JSON: YAML's error says where
+  }
 }

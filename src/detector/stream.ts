@@ -3,7 +3,8 @@
 // and anything that is not a valid event is counted and reported with the
 // detector's name, never thrown at the HAM.
 import { z } from 'zod';
-import { entityName } from '../protocol/requests.js';
+import { describe } from '../errors.js';
+import { entityName, validationError } from '../protocol/requests.js';
 
 export const MAX_LINE = 4096;
 /** Sustained events per second a stream may publish, and the burst above it. */
@@ -12,14 +13,14 @@ export const BURST = 400;
 
 /** Free text for humans (e.g. the log line that matched), kept with the event. */
 const detail = z.string().max(1024).optional();
-const eventLine = z.union([
-  z.object({ entity: entityName.optional(), raise: z.object({ type: z.string().min(1).max(128), class: z.string().min(1).max(128).optional(), severity: z.number().int().optional() }).strict(), detail }).strict(),
-  z.object({ entity: entityName.optional(), state: z.string().min(1).max(128), detail }).strict(),
-]);
+const raiseLine = z.object({ entity: entityName.optional(), raise: z.object({ type: z.string().min(1).max(128), class: z.string().min(1).max(128).optional(), severity: z.number().int().optional() }).strict(), detail }).strict();
+const stateLine = z.object({ entity: entityName.optional(), state: z.string().min(1).max(128), detail }).strict();
 
-export type StreamEvent = z.output<typeof eventLine>;
+export type StreamEvent = z.output<typeof raiseLine> | z.output<typeof stateLine>;
 
-/** Parse one line: an event, or why it is not one. */
+const SHAPE = 'expected {"entity"?, "raise": {"type", "class"?, "severity"?}} or {"entity"?, "state"} (and "detail"?)';
+
+/** Parse one line: an event, or why it is not one (naming the field that is wrong). */
 export function parseLine(line: string): { event: StreamEvent } | { error: string } {
   let v: unknown;
   try {
@@ -27,8 +28,12 @@ export function parseLine(line: string): { event: StreamEvent } | { error: strin
   } catch {
     return { error: `expected one JSON object a line, got ${JSON.stringify(line.length > 60 ? `${line.slice(0, 60)}…` : line)}` };
   }
-  const r = eventLine.safeParse(v);
-  if (!r.success) return { error: `expected {"entity"?, "raise": {"type", "class"?, "severity"?}} or {"entity"?, "state"} (and "detail"?), got ${JSON.stringify(v).slice(0, 120)}` };
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { error: `${SHAPE}, got ${describe(v)}` };
+  const has = (k: string): boolean => Object.prototype.hasOwnProperty.call(v, k);
+  if (has('raise') === has('state')) return { error: `${SHAPE}, got ${has('raise') ? 'both "raise" and "state"' : `an object with ${Object.keys(v).slice(0, 5).map((k) => JSON.stringify(k.slice(0, 32))).join(', ') || 'no fields'}`}` };
+  // One schema per shape: a wrong field is named by its path (`line.raise.severity: expected number, got ...`).
+  const r = (has('raise') ? raiseLine : stateLine).safeParse(v);
+  if (!r.success) return { error: validationError('line', v, r.error).message.slice(0, 300) };
   return { event: r.data };
 }
 

@@ -69,9 +69,12 @@ export interface Change {
   details: string[];
 }
 
-/** `a.b[1].c` from a zod-style path. */
+/** A key that reads plainly in a path; any other (empty, spaces, dots, control characters) is quoted. */
+const PLAIN_KEY = /^[^\u0000-\u001f\u007f-\u009f.[\]"\s]+$/;
+
+/** `a.b[1].c` from a zod-style path; odd keys as `entities["a b"]`, so a path is one line and unambiguous. */
 export function pathText(path: (string | number)[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : !PLAIN_KEY.test(p) ? `[${JSON.stringify(p)}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
 function issues(prefix: (string | number)[], input: unknown, err: z.ZodError): string[] {
@@ -79,7 +82,8 @@ function issues(prefix: (string | number)[], input: unknown, err: z.ZodError): s
     const path = pathText([...prefix, ...i.path]);
     let got: unknown = input;
     for (const k of i.path) got = typeof got === 'object' && got !== null ? (got as Record<string | number, unknown>)[k] : undefined;
-    if (i.code === 'unrecognized_keys') return `${path}: unexpected field(s) ${i.keys.join(', ')}`;
+    // Each unknown key by its own path (at the top, the object's path is empty).
+    if (i.code === 'unrecognized_keys') return i.keys.map((k) => `${pathText([...prefix, ...i.path, k])}: unexpected field`).join('\n');
     if (i.code === 'invalid_union_discriminator') return `${path}: expected one of ${i.options.join(', ')}, got ${describe(got)}`;
     if (i.code === 'invalid_enum_value') return `${path}: expected one of ${i.options.join(', ')}, got ${describe(got)}`;
     if (i.code === 'invalid_type') return `${path}: expected ${i.expected}, got ${describe(got)}`;
@@ -104,7 +108,7 @@ interface Declared {
 async function validate(config: unknown, cwd: string, baseEnv: Record<string, string>, sup: Supervisor, pace: Pacer): Promise<{ declared: Declared[]; groups: Record<string, GroupSpec> }> {
   const problems: string[] = [];
   const top = configSchema.safeParse(config);
-  if (!top.success) throw new HamError({ code: 'bad-request', message: issues([], config, top.error).join('\n') });
+  if (!top.success) throw problemsError(issues([], config, top.error).join('\n').split('\n'));
   const baseDir = top.data.baseDir ?? cwd;
   const out: Declared[] = [];
   const groups: Record<string, GroupSpec> = { ...sup.groups() };
@@ -196,8 +200,17 @@ async function validate(config: unknown, cwd: string, baseEnv: Record<string, st
   for (const d of out) if (d.entity) edges.set(d.name, d.entity.requires ?? []);
   const cycle = declaresRequires ? findCycle(edges) : undefined;
   if (cycle) problems.push(`${pathText(['entities', cycle[0]!, 'requires'])}: a dependency cycle: ${cycle.join(' → ')}`);
-  if (problems.length) throw new HamError({ code: 'bad-request', message: `${problems.length} problem${problems.length > 1 ? 's' : ''} in the configuration:\n${problems.join('\n')}` });
+  if (problems.length) throw problemsError(problems.join('\n').split('\n'));
   return { declared: out, groups };
+}
+
+/** At most this many problems are listed (a file with thousands of them must not make a reply too big to send). */
+export const MAX_PROBLEMS = 100;
+
+function problemsError(problems: string[]): HamError {
+  const n = problems.length;
+  const head = `${n} problem${n > 1 ? 's' : ''} in the configuration${n > MAX_PROBLEMS ? ` (the first ${MAX_PROBLEMS})` : ''}:`;
+  return new HamError({ code: 'bad-request', message: [head, ...problems.slice(0, MAX_PROBLEMS).map((p) => (p.length > 500 ? `${p.slice(0, 497)}...` : p))].join('\n') });
 }
 
 /** Spec fields only, keys sorted: equal configurations compare equal. */

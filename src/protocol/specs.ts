@@ -60,8 +60,11 @@ const baseAction = {
 type RawAction = Omit<ActionSpec, 'name'> & { name?: string };
 
 // Fail-actions nest; three levels is plenty and keeps a config finite.
+// Built once per level (not z.lazy): a lazy schema is rebuilt at every parse,
+// which made each action cost milliseconds and one apply of a few thousand
+// actions stall the HAM past its hang threshold (found by config fuzzing).
 function actionSchema(depth: number): z.ZodType<ActionSpec, z.ZodTypeDef, unknown> {
-  const onFail = depth > 0 ? z.lazy(() => listSchema(depth - 1)).default([]) : z.array(z.never()).max(0, 'expected no deeper fail-actions (3 levels at most)').default([]);
+  const onFail = depth > 0 ? listSchema(depth - 1).default([]) : z.array(z.never()).max(0, 'expected no deeper fail-actions (3 levels at most)').default([]);
   return z.discriminatedUnion('kind', [
     z.object({ ...baseAction, onFail, kind: z.literal('restart') }).strict(),
     z
@@ -87,11 +90,21 @@ function actionSchema(depth: number): z.ZodType<ActionSpec, z.ZodTypeDef, unknow
   }) as unknown as z.ZodType<ActionSpec, z.ZodTypeDef, unknown>;
 }
 
+const MAX_ACTIONS = 64;
+const lists = new Map<number, z.ZodType<ActionSpec[], z.ZodTypeDef, unknown>>();
+
 /** A list of actions: unnamed ones are named after their kind (kind, kind-2, ...); names are unique. */
 function listSchema(depth: number): z.ZodType<ActionSpec[], z.ZodTypeDef, unknown> {
-  return z
-    .array(actionSchema(depth))
-    .max(64, 'expected at most 64 actions')
+  const built = lists.get(depth);
+  if (built) return built;
+  // The length first: a list of 10,000 actions is refused without parsing each one. The issue
+  // is fatal: a merely failed check would hand the unparsed list on to the refinements above.
+  const list = z
+    .array(z.unknown())
+    .superRefine((a, ctx) => {
+      if (a.length > MAX_ACTIONS) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected at most ${MAX_ACTIONS} actions`, fatal: true });
+    })
+    .pipe(z.array(actionSchema(depth)))
     .superRefine((list, ctx) => {
       const names = new Set<string>();
       list.forEach((a, i) => {
@@ -111,6 +124,8 @@ function listSchema(depth: number): z.ZodType<ActionSpec[], z.ZodTypeDef, unknow
         return { ...a, name };
       });
     });
+  lists.set(depth, list);
+  return list;
 }
 
 export const actionSpec = actionSchema(3);

@@ -34,7 +34,7 @@ export interface Pair {
   close(): Promise<void>;
 }
 
-export async function startBenchPair(opts: { hangMs?: number } = {}): Promise<Pair> {
+export async function startBenchPair(opts: { hangMs?: number; savedMaxBytes?: number } = {}): Promise<Pair> {
   const home = mkdtempSync(join(tmpdir(), 'ham-bench-'));
   await startPair(home, opts);
   const call = async (op: 'status' | 'attach', args: object): Promise<unknown> => {

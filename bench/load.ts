@@ -34,7 +34,7 @@ export interface LoadResult {
 
 const PROBE_EVERY_MS = 50;
 const PROBE_TIMEOUT_MS = 3000;
-const TARGET_MS = 100;
+export const TARGET_MS = 100;
 
 /** A raw socket: frames written as given, replies counted (or never read). */
 async function rawSocket(home: string, read = true): Promise<{ s: Socket; replies: () => number; closed: () => boolean }> {
@@ -130,10 +130,10 @@ const PHASES: [string, PhaseFn][] = [
     },
   ],
   [
-    'flood: 300 pipelined restore of a ~900 KB value',
+    'flood: 300 pipelined restore of a 512 KiB value (the largest a saved state may be)',
     async (home, track) => {
       const c = await Connection.open(homePaths(home).socket);
-      await c.request('store', { name: 'saver', value: 'x'.repeat(900 * 1024) }, 10_000).catch((e: Error) => e);
+      await c.request('store', { name: 'saver', value: 'x'.repeat(512 * 1024 - 16) }, 10_000).catch((e: Error) => e);
       c.close();
       const r = await rawSocket(home);
       track(r.s);
@@ -258,7 +258,7 @@ async function runPhase(pair: Pair, name: string, fn: PhaseFn, phaseMs: number):
 export async function benchLoad(opts: { hangMs?: number; phaseMs?: number } = {}): Promise<LoadResult> {
   const hangMs = opts.hangMs ?? 1000;
   const phases: LoadPhase[] = [];
-  let pair = await startBenchPair({ hangMs });
+  let pair = await startBenchPair({ hangMs, savedMaxBytes: 512 * 1024 });
   try {
     for (const [name, fn] of PHASES) {
       // The targets: an entity raises go to, and one whose saved value restore returns (already there: a refusal, ignored).
@@ -268,7 +268,7 @@ export async function benchLoad(opts: { hangMs?: number; phaseMs?: number } = {}
       phases.push(p);
       if (p.error === 'no HAM answered after the phase') {
         await pair.close();
-        pair = await startBenchPair({ hangMs });
+        pair = await startBenchPair({ hangMs, savedMaxBytes: 512 * 1024 });
       }
     }
   } finally {

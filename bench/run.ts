@@ -7,6 +7,7 @@ import { benchClients } from './clients.js';
 import { benchConditions } from './conditions.js';
 import { benchDetectors } from './detectors.js';
 import { benchFootprint } from './footprint.js';
+import { benchHardening } from './hardening.js';
 import { fmt, machine, median, quantile } from './lib.js';
 import { benchRestart } from './restart.js';
 import { benchSoak } from './soak.js';
@@ -76,6 +77,8 @@ async function main(): Promise<void> {
     [`HAM RSS over ${so.seconds.toFixed(0)} s (sampled every second)`, `median ${so.rssMiB.early.toFixed(1)} MiB over 10–20 s → ${so.rssMiB.late.toFixed(1)} MiB over the last 10 s (${so.rssMiB.late - so.rssMiB.early >= 0 ? '+' : ''}${(so.rssMiB.late - so.rssMiB.early).toFixed(1)}; max ${so.rssMiB.max.toFixed(1)})`, '-', 'growth ≤ 5 MB'],
     ['HAM CPU during the soak', `${so.hamCpuPercent.toFixed(1)} % of one core`, '-', 'bounded'],
   ];
+
+  const hardening = await benchHardening(quick);
 
   process.stdout.write('footprint with 100 entities...\n');
   const f = await benchFootprint(100, quick ? 10 : 30);
@@ -156,6 +159,8 @@ Node process costs ~0.2 ms on this VM). A C keeper and a beat that wakes the
 checker only at its deadline are the known ways down.
 
 ${md(foot)}
+
+${hardening}
 
 Samples (ms): bare ${r.bare.map(fmt).join(' ')}; restart ${r.hamParent.map(fmt).join(' ')}; after takeover ${r.afterTakeover.map(fmt).join(' ')}; HAM answered ${t.answered.map(fmt).join(' ')}; hang ${t.hangTakeover.map(fmt).join(' ')}.
 `;

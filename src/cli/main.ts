@@ -49,6 +49,9 @@ program
       if (badUser !== undefined) throw new HamError({ code: 'bad-request', message: `--allow-user: expected a user name or uid, got ${JSON.stringify(badUser)}` });
       const { already, status } = await startPair(home, { baseEnv, hangMs: o.hangMs, storeMaxBytes: o.storeMaxBytes, savedMaxBytes: o.savedMaxBytes, allowUsers: o.allowUser, detectors: o.detectors === undefined ? undefined : o.detectors === '' ? '' : resolvePath(o.detectors) });
       if (already && o.allowUser !== undefined) throw new HamError({ code: 'already-running', message: `--allow-user takes effect when the pair starts, and it is already running on ${home}: run \`ham stop\` first` });
+      const ignored = already ? (['hangMs', 'detectors', 'storeMaxBytes', 'savedMaxBytes'] as const).filter((k) => o[k] !== undefined) : [];
+      // Said, not silently dropped: these are settings a start writes, and this start did not start anything.
+      if (ignored.length) process.stderr.write(`ham: the pair already runs on ${home}, so ${ignored.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} did not take effect (ham stop, then ham start with them)\n`);
       const out = { already, home, ham: status.ham, guardian: status.guardian };
       emit(g, out, () => `${already ? 'already running' : 'started'} on ${home}: ${formatPair(status)}`);
     } catch (e) {

@@ -2,15 +2,15 @@
 // the HAM. Both roles live in one program because a Guardian becomes the HAM
 // in place when it takes over.
 import { runGuardian } from '../../guardian/guardian.js';
-import { BASE_ENV_VAR, decodeBaseEnvRequest, nextBaseEnv } from '../environment.js';
+import { BASE_ENV_VAR } from '../environment.js';
 import { HamError } from '../errors.js';
 import { ensureHome } from '../home.js';
 import { becomeHam } from '../ham/ham.js';
 import { createLogger } from '../log.js';
 import { procId } from '../proc/procfs.js';
 import { claimHam } from '../store/roles.js';
-import { checkLimitSettings } from '../store/limits.js';
 import { Store } from '../store/store.js';
+import { nextSettings, startRequest } from './settings.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,26 +34,11 @@ async function main(): Promise<void> {
   if (role === 'guardian') return runGuardian({ paths, epoch: Number(arg('epoch')), log });
 
   const store = new Store(paths.store);
-  const hangMs = Number(arg('hang-ms'));
-  if (Number.isFinite(hangMs) && hangMs > 0) store.write(() => store.putSettings({ ...store.settings(), hangMs }));
-  // The entities' base environment: fixed at the first start, changed only by `ham start --env ...`.
-  const request = decodeBaseEnvRequest(process.env[BASE_ENV_VAR]);
+  const request = startRequest(arg, process.env, BASE_ENV_VAR);
   delete process.env[BASE_ENV_VAR];
-  store.write(() => {
-    const s = store.settings();
-    if (s.baseEnv === null || request) store.putSettings({ ...s, baseEnv: nextBaseEnv(s.baseEnv, process.env, request) });
-  });
-  const detectorsDir = arg('detectors');
-  if (detectorsDir !== undefined) store.write(() => store.putSettings({ ...store.settings(), detectorsDir: detectorsDir === '' ? null : detectorsDir }));
-  for (const [flag, key] of [['store-max-bytes', 'storeMaxBytes'], ['saved-max-bytes', 'savedMaxBytes']] as const) {
-    const n = Number(arg(flag));
-    if (Number.isInteger(n) && n > 0 && checkLimitSettings({ ...store.settings(), [key]: n }) === undefined) store.write(() => store.putSettings({ ...store.settings(), [key]: n }));
-  }
-  const allow = arg('allow-user');
-  if (allow !== undefined) store.write(() => store.putSettings({ ...store.settings(), allowUsers: allow.split(',').filter(Boolean) }));
   let claimed;
   try {
-    claimed = claimHam(store, procId(process.pid)!);
+    claimed = claimHam(store, procId(process.pid)!, () => store.putSettings(nextSettings(store.settings(), request, process.env)));
   } catch (e) {
     log('warn', 'not starting', { error: (e as Error).message });
     process.exit(e instanceof HamError && e.code === 'already-running' ? 0 : 1);

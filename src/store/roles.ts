@@ -12,12 +12,13 @@ export interface Claimed {
 }
 
 /** `ham start`: take the HAM role unless a live HAM holds it. */
-export function claimHam(store: Store, me: ProcId): Claimed {
+export function claimHam(store: Store, me: ProcId, onClaim?: () => void): Claimed {
   return store.write(() => {
     const previous = store.roles();
     if (previous.ham && previous.ham.pid !== me.pid && isAlive(previous.ham)) {
       throw new HamError({ code: 'already-running', message: `a HAM (pid ${previous.ham.pid}) already serves this home` });
     }
+    onClaim?.(); // what this start changes (settings), only if it wins the role
     const epoch = previous.epoch + 1;
     store.putRoles({ ...previous, epoch, ham: me, stopping: false });
     return { epoch, previous };

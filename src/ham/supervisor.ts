@@ -290,6 +290,8 @@ export class Supervisor {
       const out: EntityRecord[] = [];
       for (const n of creates) {
         const old = this.store.entity(n.name);
+        // Planned as new (or a placeholder to fill), but attached while the apply was planning: nothing is applied.
+        if (old && old.kind !== 'placeholder') throw new HamError({ code: 'duplicate-entity', entity: n.name, message: `${n.name} was attached while this apply was being planned; nothing was applied: apply the file again` });
         const rec = old ? { ...old, kind: n.kind, argv: n.argv, env: n.env, cwd: n.cwd, state: n.kind === 'placeholder' ? old.state : ('starting' as const), conditions: n.conditions, restartPolicy: n.restartPolicy ?? old.restartPolicy, stopPolicy: n.stopPolicy ?? old.stopPolicy, group: n.group ?? old.group, requires: n.requires ?? old.requires } : blankEntity(n, this.store.nextId());
         if (n.kind !== 'placeholder') this.dispatcher.fireInTxn({ entity: n.name, type: 'attach', pid: n.pid ?? null }, rec, fired);
         this.store.putEntity(rec);

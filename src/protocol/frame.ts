@@ -109,7 +109,8 @@ function protoKeyPath(root: unknown): string | undefined {
       }
     } else if (Array.isArray(v)) v.forEach((x, i) => stack.push([x, `${at}[${i}]`]));
   }
-  return undefined;
+  // Too many values to look through: refused too (a key past the budget would be renamed silently).
+  return stack.length ? `(somewhere among more than ${KEY_CHECK_MAX} values)` : undefined;
 }
 
 /** Accumulates bytes and yields frame bodies (undecoded); throws FrameError on a bad length. */

@@ -63,6 +63,15 @@ describe('decodeBody: every shape a peer may send', () => {
     expect(decodeBody(body(0x81, 0xa1, 'k', 0xa9, '__proto__'))).toEqual({ k: '__proto__' });
   });
 
+  it('a __proto__ key hidden past the look-up budget is refused too, not renamed', () => {
+    // 150,000 values, then a map with the key: msgpack array32 header, then nils, then { __proto__: 1 }.
+    const n = 150_001;
+    const head = Buffer.from([0xdd, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+    const key = Buffer.concat([Buffer.from([0x81, 0xa9]), Buffer.from('__proto__'), Buffer.from([0x01])]);
+    const b = Buffer.concat([head, key, Buffer.alloc(n - 1, 0xc0)]); // the map first: deepest in the stack
+    expect(() => decodeBody(b)).toThrow(/forbidden key "__proto__"/);
+  });
+
   it('property: any bytes either decode or throw FrameError', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (b) => {

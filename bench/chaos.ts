@@ -1,10 +1,15 @@
-// `npm run chaos -- --rounds N [--seed S] [--hang-ms MS] [--kinds K,...]`: a chaos campaign.
+// `npm run chaos -- --rounds N [--seed S] [--hang-ms MS] [--kinds K,...] [--write]`: a chaos campaign
+// (--write puts its summary into BENCHMARKS.md).
 // Each round picks at random what to hurt (SIGKILL or SIGSTOP of the HAM, the
 // Guardian, both at once, a keeper or an entity), sometimes while an apply of
 // a changing file is in flight, waits for the pair to heal, and checks every
 // invariant (chaos-world.ts: check). A summary at the end; exit 1 on any
 // violation. The same seed replays the same choices and timings.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { PACKAGE_ROOT } from '../src/paths.js';
+import { machine, withSection } from './lib.js';
 import type { StatusView } from '../src/ham/status.js';
 import { isStopped, startTime } from '../src/proc/procfs.js';
 import { procsWith, sleep } from '../test/helpers/ham.js';
@@ -286,6 +291,12 @@ async function main(): Promise<void> {
   process.stdout.write(`chaos: ${rounds} rounds, seed ${seed}, hang threshold ${hangMs} ms\n`);
   const r = await runChaos({ rounds, seed, hangMs, cover: true, ...(kinds ? { kinds } : {}), log: (l) => process.stdout.write(`${l}\n`) });
   process.stdout.write(`\n${summary(r)}\n`);
+  if (process.argv.includes('--write')) {
+    const file = join(PACKAGE_ROOT, 'BENCHMARKS.md');
+    const body = `## Chaos campaign\n\n\`npm run chaos -- --rounds ${rounds} --seed ${seed} --hang-ms ${hangMs}\`, ${new Date().toISOString().slice(0, 10)}, on ${machine()}: each round SIGKILLs or SIGSTOPs the HAM, the Guardian, both, a keeper or an entity (some during an apply of a changing file), waits for the pair to heal, and checks every invariant (one copy of each entity, pids kept unless killed, exit statuses, a rising epoch, event seqs without gaps or duplicates, no orphan keepers, applies all-or-nothing and idempotent).\n\n\`\`\`\n${summary(r)}\n\`\`\``;
+    writeFileSync(file, withSection(existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n', 'chaos', body));
+    process.stdout.write('wrote its section of BENCHMARKS.md\n');
+  }
   process.exit(r.violations.length ? 1 : 0);
 }
 

@@ -8,15 +8,12 @@ import { pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { benchFlood } from './flood.js';
 import { fuzzFrames } from './fuzz-frames.js';
-import { fmt, machine, startBenchPair } from './lib.js';
+import { fmt, machine, startBenchPair, withSection } from './lib.js';
 import { benchLoad, loadTable, TARGET_MS } from './load.js';
-
-export const BEGIN = '<!-- hardening: written by bench/hardening.ts -->';
-export const END = '<!-- /hardening -->';
 
 const mib = (b: number): string => `${(b / 1024 / 1024).toFixed(0)} MiB`;
 
-/** The section, as Markdown between its markers. */
+/** The section, as Markdown. */
 export async function benchHardening(quick: boolean): Promise<string> {
   process.stdout.write('hardening: load phases...\n');
   const load = await benchLoad({ phaseMs: quick ? 15_000 : 30_000 });
@@ -41,8 +38,7 @@ export async function benchHardening(quick: boolean): Promise<string> {
     [`raise flood: ${fl.connections} connections pipelining ${fl.raises} raises`, `${Math.round(fl.perSecond)} raises/s; HAM RSS ${mib(fl.rssBeforeBytes)} → peak ${mib(fl.rssPeakBytes)} → ${mib(fl.rssAfterBytes)}; a ping from another connection p50 ${fmt(fl.pingMs.p50)} ms, p99 ${fmt(fl.pingMs.p99)} ms; takeovers ${fl.takeovers}`, 'RSS bounded, no takeover'],
   ];
   const md = [`| ${rows[0]!.join(' | ')} |`, `|${rows[0]!.map(() => '---').join('|')}|`, ...rows.slice(1).map((x) => `| ${x.join(' | ')} |`)].join('\n');
-  return `${BEGIN}
-## Hardening: load a user can cause, fuzzed frames, floods
+  return `## Hardening: load a user can cause, fuzzed frames, floods
 
 Written ${new Date().toISOString().slice(0, 10)}${quick ? ' (--quick)' : ''} on ${machine()}.
 
@@ -53,22 +49,14 @@ within ${TARGET_MS} ms and no takeover (the HAM's epoch unchanged): **${load.ok 
 ${loadTable(load)}
 
 ${md}
-${END}`;
-}
-
-/** Put the section into BENCHMARKS.md (replacing an earlier one, else at the end). */
-export function withSection(doc: string, section: string): string {
-  const a = doc.indexOf(BEGIN);
-  const b = doc.indexOf(END);
-  if (a >= 0 && b > a) return doc.slice(0, a) + section + doc.slice(b + END.length);
-  return `${doc.trimEnd()}\n\n${section}\n`;
+`;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   benchHardening(process.argv.includes('--quick')).then(
     (section) => {
       const file = join(PACKAGE_ROOT, 'BENCHMARKS.md');
-      writeFileSync(file, withSection(readFileSync(file, 'utf8'), section));
+      writeFileSync(file, withSection(readFileSync(file, 'utf8'), 'hardening', section));
       process.stdout.write(`\n${section}\n\nwrote its section of BENCHMARKS.md\n`);
       process.exit(0);
     },

@@ -128,3 +128,24 @@ export function machine(): string {
   }
   return `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}${distro ? ` (${distro})` : ''}, Node ${process.version}, perl ${perl}`;
 }
+
+/** The markers around a section of BENCHMARKS.md that one bench writes on its own. */
+export const section = (name: string): { begin: string; end: string } => ({ begin: `<!-- ${name}: written by bench -->`, end: `<!-- /${name} -->` });
+
+/** `doc` with section `name` set to `body` (replacing an earlier one, else at the end). */
+export function withSection(doc: string, name: string, body: string): string {
+  const { begin, end } = section(name);
+  const text = `${begin}\n${body.trim()}\n${end}`;
+  const a = doc.indexOf(begin);
+  const b = doc.indexOf(end);
+  if (a >= 0 && b > a) return doc.slice(0, a) + text + doc.slice(b + end.length);
+  return `${doc.trimEnd()}\n\n${text}\n`;
+}
+
+/** Section `name` of `doc` with its markers, or '' (kept when the whole file is written anew). */
+export function sectionOf(doc: string, name: string): string {
+  const { begin, end } = section(name);
+  const a = doc.indexOf(begin);
+  const b = doc.indexOf(end);
+  return a >= 0 && b > a ? doc.slice(a, b + end.length) : '';
+}

@@ -1,6 +1,6 @@
 // `npm run bench`: every figure next to the physical limit measured in the
 // same run, printed and written to BENCHMARKS.md.
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { benchClients } from './clients.js';
@@ -8,7 +8,7 @@ import { benchConditions } from './conditions.js';
 import { benchDetectors } from './detectors.js';
 import { benchFootprint } from './footprint.js';
 import { benchHardening } from './hardening.js';
-import { fmt, machine, median, quantile } from './lib.js';
+import { fmt, machine, median, quantile, sectionOf, withSection } from './lib.js';
 import { benchRestart } from './restart.js';
 import { benchSoak } from './soak.js';
 import { benchTakeover } from './takeover.js';
@@ -160,12 +160,13 @@ checker only at its deadline are the known ways down.
 
 ${md(foot)}
 
-${hardening}
-
 Samples (ms): bare ${r.bare.map(fmt).join(' ')}; restart ${r.hamParent.map(fmt).join(' ')}; after takeover ${r.afterTakeover.map(fmt).join(' ')}; HAM answered ${t.answered.map(fmt).join(' ')}; hang ${t.hangTakeover.map(fmt).join(' ')}.
 `;
   process.stdout.write(`\n${md(table)}\n\n${md(cond)}\n\n${md(clients)}\n\n${md(dets)}\n\n${md(soak)}\n\n${md(foot)}\n`);
-  writeFileSync(join(PACKAGE_ROOT, 'BENCHMARKS.md'), out);
+  // The chaos campaign's section is written by \`npm run chaos -- --write\` (it takes a quarter of an hour): kept.
+  const file = join(PACKAGE_ROOT, 'BENCHMARKS.md');
+  const chaos = existsSync(file) ? sectionOf(readFileSync(file, 'utf8'), 'chaos') : '';
+  writeFileSync(file, `${withSection(out, 'hardening', hardening)}${chaos ? `\n${chaos}\n` : ''}`);
   process.stdout.write('\nwrote BENCHMARKS.md\n');
 }
 

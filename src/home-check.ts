@@ -71,8 +71,8 @@ export function checkPath(path: string, expected: Expected): void {
   if (p) throw p;
 }
 
-/** Every entry under `dir` (not `dir` itself), depth first, bounded. */
-function* walk(dir: string, budget: { left: number }): Generator<[string, Stats]> {
+/** Every entry under `dir` (not `dir` itself), depth first (or only those right in it), bounded. */
+function* walk(dir: string, budget: { left: number }, deep = true): Generator<[string, Stats]> {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -85,7 +85,7 @@ function* walk(dir: string, budget: { left: number }): Generator<[string, Stats]
     const st = look(path);
     if (!st) continue;
     yield [path, st];
-    if (st.isDirectory()) yield* walk(path, budget);
+    if (deep && st.isDirectory()) yield* walk(path, budget);
   }
 }
 
@@ -98,14 +98,17 @@ function foreignEntry(dir: string): HamError | undefined {
   return undefined;
 }
 
-/** The home folder itself: ours, not a link; a loose mode tightened when that is safe. */
-export function checkHomeRoot(root: string): void {
+/**
+ * The home folder itself: ours, not a link; a loose mode tightened when that
+ * is safe (`tighten`; a Guardian, started by a HAM that judged it, does not).
+ */
+export function checkHomeRoot(root: string, tighten = true): void {
   const st = look(root);
   if (!st) throw unsafe(root, 'does not exist', 'create it');
   if (st.isSymbolicLink()) throw unsafe(root, `the home is a symbolic link (to ${readlinkSync(root)})`, 'use the folder it points to as --home');
   if (!st.isDirectory()) throw unsafe(root, `expected a folder, it is ${typeOf(st)}`, 'choose another --home');
   if (st.uid !== myUid()) throw unsafe(root, `the home belongs to uid ${st.uid}, expected ${myUid()}`, 'use a home of your own');
-  if ((st.mode & 0o077) === 0) return;
+  if ((st.mode & 0o077) === 0 || !tighten) return;
   const before = foreignEntry(root);
   if (before) throw before;
   chmodSync(root, 0o700);
@@ -129,11 +132,44 @@ export function ensureFolder(path: string): void {
   checkPath(path, 'folder');
 }
 
-/** Judge `dir` and everything under it (what ham itself made there: keepers' folders and FIFOs, inbox records, logs). */
+/** Judge `dir` and everything under it (what ham itself made there: logs, the store's files). */
 export function checkTree(dir: string): void {
   checkPath(dir, 'folder');
   for (const [path, st] of walk(dir, { left: SCAN_MAX })) {
     const p = pathProblem(path, 'any', st);
+    if (p) throw p;
+  }
+}
+
+/** The entries right in `dir` (not below), bounded. */
+function children(dir: string): [string, Stats][] {
+  return [...walk(dir, { left: SCAN_MAX }, false)];
+}
+
+/**
+ * run/ as ham uses it: the folders it opens (run/, the inbox, the keepers'
+ * folder and each keeper's folder with its FIFOs, the detectors' folder and
+ * each detector's state folder itself). Not what a check keeps in its own
+ * state folder (ham never opens it), nor the inbox's files: its reader
+ * reports and removes whatever is not a record (links, FIFOs, big files).
+ */
+export function checkRun(run: string, inbox: string, keepers: string): void {
+  checkPath(run, 'folder');
+  const detectors = join(run, 'detectors');
+  for (const [path, st] of children(run)) {
+    const p = pathProblem(path, path === inbox || path === keepers || path === detectors ? 'folder' : 'any', st);
+    if (p) throw p;
+  }
+  for (const [dir, st] of children(keepers)) {
+    const p = pathProblem(dir, 'folder', st);
+    if (p) throw p;
+    for (const [path, fst] of children(dir)) {
+      const q = pathProblem(path, 'any', fst);
+      if (q) throw q;
+    }
+  }
+  for (const [dir, st] of children(detectors)) {
+    const p = pathProblem(dir, 'folder', st);
     if (p) throw p;
   }
 }

@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { checkHomeRoot, checkPath, checkTree, ensureFolder } from './home-check.js';
+import { checkHomeRoot, checkPath, checkRun, checkTree, ensureFolder } from './home-check.js';
 
 export interface HomePaths {
   root: string;
@@ -40,16 +40,24 @@ export function homePaths(root: string): HomePaths {
  * trusting what someone else planted. The detectors folder is not judged
  * here: the detector host judges it (and the folders above it) at every run,
  * and refuses the detectors, not the HAM.
+ *
+ * A Guardian (role 'guardian') judges only what it opens itself (the home,
+ * the store and its files, the folders it reads, the socket), never the
+ * trees: the HAM that started it judged those at its start and tolerates
+ * what appears in them since (a keeper's log is judged when it is opened,
+ * FIFOs are opened with O_NOFOLLOW), so a Guardian is no stricter than it
+ * and is not killed, spawn after spawn, by junk the HAM serves on with.
  */
-export function ensureHome(root: string): HomePaths {
+export function ensureHome(root: string, role: 'start' | 'guardian' = 'start'): HomePaths {
   const p = homePaths(root);
   mkdirSync(root, { recursive: true, mode: 0o700 });
-  checkHomeRoot(root);
+  checkHomeRoot(root, role === 'start');
   for (const dir of [p.store, join(root, 'run'), p.inbox, p.keepers, p.logs]) ensureFolder(dir);
   for (const file of ['data.mdb', 'lock.mdb']) checkPath(join(p.store, file), 'file');
   checkPath(p.socket, 'socket');
-  // What ham made under run/ and logs/: keepers' folders and FIFOs, inbox records, detectors' state, logs.
-  checkTree(join(root, 'run'));
+  if (role === 'guardian') return p;
+  // What ham made under run/ (its folders, keepers' FIFOs; see checkRun), logs/ and store/.
+  checkRun(join(root, 'run'), p.inbox, p.keepers);
   checkTree(p.logs);
   checkTree(p.store);
   return p;

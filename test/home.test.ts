@@ -102,6 +102,20 @@ describe('the detectors folder and those above it are judged at every run', () =
     });
   }
 
+  it('a detector that is a symlink into a world-writable, non-sticky folder: refused naming that folder; runs once it is fixed', async () => {
+    const runs = join(t.home, 'runs');
+    const target = join(elsewhere, 'probe');
+    writeFileSync(target, `#!/bin/sh\n# ham: kind=check entity=web interval=150ms timeout=1s\necho run >> ${runs}\n`, { mode: 0o700 });
+    chmodSync(elsewhere, 0o777); // anyone could swap the file for their own
+    symlinkSync(target, join(t.home, 'detectors', 'probe'));
+    const d = await waitDetector(t.home, 'probe', 'refused', (x) => x.state === 'refused');
+    expect(d.reason).toMatch(new RegExp(`it links to ${target}, and the folder ${elsewhere} on the way there is writable by anyone \\(mode 0777\\) without the sticky bit`));
+    expect(existsSync(runs)).toBe(false);
+    chmodSync(elsewhere, 0o700);
+    await waitDetector(t.home, 'probe', 'healthy once fixed', (x) => x.state === 'healthy' && x.reason === null);
+    await waitFor('it ran', () => lines(runs).length > 0);
+  });
+
   it('a running stream detector is stopped when its folder becomes writable by others, and started again once fixed', async () => {
     putDetector(t.home, 'watcher', `#!/bin/sh\n# ham: kind=stream entity=web\nexec sleep 100000\n`);
     const running = await waitDetector(t.home, 'watcher', 'running', (x) => x.state === 'running' && x.pid !== null);

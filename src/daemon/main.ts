@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     log('error', 'usage: main.js --home DIR --role ham|guardian [--epoch N] [--hang-ms MS] [--detectors DIR]');
     process.exit(2);
   }
-  const paths = ensureHome(home);
+  const paths = ensureHome(home, role === 'guardian' ? 'guardian' : 'start');
   if (role === 'guardian') return runGuardian({ paths, epoch: Number(arg('epoch')), log });
 
   const store = new Store(paths.store);

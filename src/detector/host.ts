@@ -161,16 +161,48 @@ export class DetectorHost {
       name,
       setTimeout(() => {
         this.reloads.delete(name);
-        if (this.closed) return;
-        try {
-          this.load(name);
-        } catch (e) {
-          // A file that changed under us (gone, unreadable): reported, never fatal.
-          const det = this.detectors.get(name);
-          if (det) this.refuse(det, `it could not be loaded: ${(e as Error).message}`);
-        }
+        this.reload(name);
       }, RELOAD_DEBOUNCE_MS),
     );
+  }
+
+  private reload(name: string): void {
+    if (this.closed) return;
+    try {
+      this.load(name);
+    } catch (e) {
+      // A file that changed under us (gone, unreadable): reported, never fatal.
+      const det = this.detectors.get(name);
+      if (det) this.failed(det, e, 'it could not be loaded');
+    }
+  }
+
+  /**
+   * `fn` for a timer or callback of `det`: whatever it throws is logged and
+   * refuses the detector (loaded again later), and never reaches the process
+   * (an uncaught exception would end the HAM, and every HAM after it).
+   */
+  private safely<A extends unknown[]>(det: Detector, fn: (...a: A) => void): (...a: A) => void {
+    return (...a: A) => {
+      try {
+        fn(...a);
+      } catch (e) {
+        this.failed(det, e, 'the host failed on it');
+      }
+    };
+  }
+
+  /** Stopped, refused with the error, and loaded again in a while. */
+  private failed(det: Detector, e: unknown, what: string): void {
+    if (this.closed) return;
+    const why = `${what}: ${HamError.from(e).message}`;
+    if (det.reason !== why) this.d.log('error', 'detector failed in the host: refused, loaded again later', { detector: det.name, error: why, stack: (e as Error).stack });
+    this.stop(det);
+    det.state = 'refused';
+    det.reason = why; // logged above, with the stack
+    det.timer = setTimeout(() => {
+      if (this.detectors.get(det.name) === det) this.reload(det.name);
+    }, REFUSED_RETRY_MS);
   }
 
   private load(name: string): void {
@@ -210,7 +242,7 @@ export class DetectorHost {
     if (refused) {
       this.refuse(det, refused);
       det.timer = setTimeout(() => {
-        if (!this.closed && this.detectors.get(name) === det) this.load(name);
+        if (this.detectors.get(name) === det) this.reload(name);
       }, REFUSED_RETRY_MS);
       return;
     }
@@ -234,12 +266,17 @@ export class DetectorHost {
 
   /** Judged before every run: the folder and those above it, the file, its sidecar, its state folder. */
   private judge(det: Detector): string | undefined {
-    this.folderProblem = folderRefusal(this.d.dir);
-    if (this.folderProblem) return this.folderProblem;
-    const file = this.refusal(det.path);
-    if (file) return file;
-    const state = pathProblem(this.stateDir, 'folder') ?? pathProblem(join(this.stateDir, det.name), 'folder');
-    return state && `its state folder is refused: ${state.message}`;
+    try {
+      this.folderProblem = folderRefusal(this.d.dir);
+      if (this.folderProblem) return this.folderProblem;
+      const file = this.refusal(det.path);
+      if (file) return file;
+      const state = pathProblem(this.stateDir, 'folder') ?? pathProblem(join(this.stateDir, det.name), 'folder');
+      return state && `its state folder is refused: ${state.message}`;
+    } catch (e) {
+      // A folder that cannot even be examined (EACCES, ENOTDIR, ELOOP) refuses the detector, as any other problem.
+      return `its state folder is refused: ${HamError.from(e).message}`;
+    }
   }
 
   private refusal(path: string): string | undefined {
@@ -310,23 +347,23 @@ export class DetectorHost {
     const refused = this.judge(det);
     if (refused) {
       this.refuse(det, refused);
-      det.timer = setTimeout(() => this.runCheck(det, gen), spec.intervalMs);
+      det.timer = setTimeout(this.safely(det, () => this.runCheck(det, gen)), spec.intervalMs);
       return;
     }
     this.runner.run([det.path, ...spec.args], this.env(det), spec.timeoutMs).then(
-      (r) => {
+      this.safely(det, (r: CheckResult) => {
         if (det.gen !== gen) return;
         this.checked(det, r);
         const delay = nextDelay(spec, det.check);
         if (delay === null) return; // misconfigured too many times: not run again until the file changes
-        det.timer = setTimeout(() => this.runCheck(det, gen), Math.max(0, delay - (performance.now() - started)));
-      },
-      (e: Error) => {
+        det.timer = setTimeout(this.safely(det, () => this.runCheck(det, gen)), Math.max(0, delay - (performance.now() - started)));
+      }),
+      this.safely(det, (e: Error) => {
         if (det.gen !== gen || this.closed) return;
         det.lastResult = `not run: ${e.message}`;
         det.lastAt = Date.now();
-        det.timer = setTimeout(() => this.runCheck(det, gen), spec.intervalMs);
-      },
+        det.timer = setTimeout(this.safely(det, () => this.runCheck(det, gen)), spec.intervalMs);
+      }),
     );
   }
 
@@ -386,7 +423,7 @@ export class DetectorHost {
     const refused = this.judge(det);
     if (refused) {
       this.refuse(det, refused);
-      det.timer = setTimeout(() => this.startStream(det, gen), REFUSED_RETRY_MS);
+      det.timer = setTimeout(this.safely(det, () => this.startStream(det, gen)), REFUSED_RETRY_MS);
       return;
     }
     const argv = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', det.path, ...spec.args] : [det.path, ...spec.args];
@@ -400,21 +437,21 @@ export class DetectorHost {
     det.child = child;
     det.state = 'running';
     det.reason = null;
-    det.judgeTimer = setInterval(() => {
+    det.judgeTimer = setInterval(this.safely(det, () => {
       const why = det.gen === gen ? this.judge(det) : undefined;
       if (!why) return;
       this.stop(det); // killed: what runs it (its file, its folders) may no longer be what we judged
       this.refuse(det, why);
       const next = det.gen;
-      det.timer = setTimeout(() => this.startStream(det, next), REFUSED_RETRY_MS);
-    }, REFUSED_RETRY_MS);
+      det.timer = setTimeout(this.safely(det, () => this.startStream(det, next)), REFUSED_RETRY_MS);
+    }), REFUSED_RETRY_MS);
     const id = child.pid ? procId(child.pid) : undefined;
     if (id) this.d.write(() => this.d.store.putDetectorRecord(det.name, { failures: 0, raised: false, mtimeMs: mtime(det.path), stream: id }));
     const lines = new LineSplitter();
     const rate = new RateLimit();
     let errTail = '';
     child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
+    child.stdout!.on('data', this.safely(det, (chunk: string) => {
       if (det.gen !== gen) return;
       const seen = performance.now();
       lines.push(chunk, (line) => this.streamLine(det, line, rate, seen));
@@ -424,16 +461,16 @@ export class DetectorHost {
         child.stdout!.pause();
         setTimeout(() => child.stdout!.resume(), 100).unref();
       }
-    });
+    }));
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {
       errTail = (errTail + chunk).slice(-1024);
     });
-    child.on('error', (e) => this.streamEnded(det, gen, `could not start: ${e.message}`, 0));
-    child.on('exit', (code, sig) => {
+    child.on('error', this.safely(det, (e: Error) => this.streamEnded(det, gen, `could not start: ${e.message}`, 0)));
+    child.on('exit', this.safely(det, (code: number | null, sig: NodeJS.Signals | null) => {
       const last = errTail.split('\n').filter((l) => l.trim()).pop();
       this.streamEnded(det, gen, `exited ${sig ? `on ${sig}` : `with code ${code}`}${last ? `: ${last.slice(0, 300)}` : ''}`, performance.now() - startedAt);
-    });
+    }));
   }
 
   private streamLine(det: Detector, line: string, rate: RateLimit, seen: number): void {
@@ -480,7 +517,7 @@ export class DetectorHost {
     det.reason = `restarting in ${delay} ms`;
     this.d.log('warn', 'stream detector ended: restarting with backoff', { detector: det.name, why, delayMs: delay });
     const next = det.gen;
-    det.timer = setTimeout(() => this.startStream(det, next), delay);
+    det.timer = setTimeout(this.safely(det, () => this.startStream(det, next)), delay);
   }
 
   private viewOf(x: Detector): DetectorView {

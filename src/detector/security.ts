@@ -2,8 +2,8 @@
 // folder that anyone else can write could make the HAM run their code, so it
 // is refused with the reason; so is anything that is not a regular,
 // executable file.
-import { constants, lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
-import { dirname } from 'node:path';
+import { constants, lstatSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 function owner(st: Stats): string | undefined {
   const uid = process.getuid?.() ?? 0;
@@ -61,7 +61,7 @@ function aboveRefusal(p: string): string | undefined {
   return undefined;
 }
 
-/** Why this detector file must not be run, or undefined (a symlink is judged by what it points to). */
+/** Why this detector file must not be run, or undefined (a symlink is judged by what it points to, and the folders that lead there). */
 export function fileRefusal(path: string, executable = true): string | undefined {
   let st: Stats;
   try {
@@ -72,6 +72,40 @@ export function fileRefusal(path: string, executable = true): string | undefined
   if (!st.isFile()) return 'it is not a regular file';
   const why = owner(st);
   if (why) return why;
+  const link = linkRefusal(path);
+  if (link) return link;
   if (executable && !(st.mode & constants.S_IXUSR)) return `it is not executable (mode ${mode(st)}; chmod u+x it)`;
   return undefined;
+}
+
+/**
+ * A detector that is a symbolic link: the folders above each link on the way
+ * and above the file it ends at are judged as those above the detectors
+ * folder (whoever can write one of them can swap what the HAM runs).
+ */
+function linkRefusal(path: string): string | undefined {
+  let p = path;
+  for (let hops = 0; hops < 40; hops++) {
+    let next: string;
+    try {
+      if (!lstatSync(p).isSymbolicLink()) return undefined;
+      next = resolve(dirname(p), readlinkSync(p));
+    } catch (e) {
+      return `it cannot be read: ${(e as NodeJS.ErrnoException).code}`;
+    }
+    let real = next;
+    try {
+      real = realpathSync(next);
+    } catch {
+      /* judged along the path as given; statSync above reached the end */
+    }
+    for (const start of new Set([next, real])) {
+      for (let q = dirname(start), prev = start; q !== prev; prev = q, q = dirname(q)) {
+        const up = aboveRefusal(q);
+        if (up) return `it links to ${real}, and the folder ${q} on the way there ${up}`;
+      }
+    }
+    p = next;
+  }
+  return 'it is a chain of more than 40 symbolic links';
 }

@@ -38,35 +38,6 @@ function encodeWithin(value: unknown, max: number): Buffer {
   return frame;
 }
 
-/** One value as msgpack, as frames carry it (to assemble a large reply in slices). */
-export function packValue(value: unknown): Buffer {
-  return packr.pack(value);
-}
-
-/** A msgpack array header for `n` items (what precedes them when items are packed one by one). */
-export function arrayHeader(n: number): Buffer {
-  if (n < 16) return Buffer.from([0x90 | n]);
-  if (n < 0x10000) return Buffer.from([0xdc, n >> 8, n & 0xff]);
-  const b = Buffer.alloc(5);
-  b[0] = 0xdd;
-  b.writeUInt32BE(n, 1);
-  return b;
-}
-
-/** A result already encoded as msgpack (built in slices by its handler); the server frames it as is. */
-export class RawResult {
-  constructor(readonly bytes: Buffer) {}
-}
-
-/** The reply frame `{ id, ok: true, result }` around an encoded result. */
-export function encodeRawReply(id: number, result: RawResult): Buffer {
-  const body = Buffer.concat([Buffer.from([0x83]), packr.pack('id'), packr.pack(id), packr.pack('ok'), packr.pack(true), packr.pack('result'), result.bytes]);
-  if (body.length > MAX_REPLY_FRAME) throw new RangeError(`frame of ${body.length} bytes, at most ${MAX_REPLY_FRAME} allowed`);
-  const h = Buffer.alloc(HEADER);
-  h.writeUInt32BE(body.length);
-  return Buffer.concat([h, body]);
-}
-
 export class FrameError extends Error {
   constructor(
     readonly kind: 'too-large' | 'undecodable' | 'forbidden-key',

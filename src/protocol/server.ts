@@ -7,7 +7,7 @@
 import { chmodSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { HamError } from '../errors.js';
-import { decodeBody, encodeFrame, encodeRawReply, encodeReplyFrame, FrameDecoder, FrameError, RawResult } from './frame.js';
+import { decodeBody, encodeFrame, encodeReplyFrame, FrameDecoder, FrameError } from './frame.js';
 import { envelope, isOp, parseArgs, validationError, type Op, type RequestArgs } from './requests.js';
 import { DEFAULT_LIMITS, Scheduler, type ServeLimits } from './scheduler.js';
 
@@ -199,7 +199,7 @@ export class ControlServer {
     if (conn.destroyed) return;
     let out: Buffer;
     try {
-      out = reply.result instanceof RawResult ? encodeRawReply(reply.id, reply.result) : encodeReplyFrame(reply);
+      out = encodeReplyFrame(reply);
     } catch (e) {
       // A reply too large (or impossible) to encode becomes a short error, never a crash.
       const err = new HamError({ code: 'internal', message: `the reply to request ${reply.id} could not be sent: ${(e as Error).message}` });

@@ -42,6 +42,8 @@ export class FrameError extends Error {
   constructor(
     readonly kind: 'too-large' | 'undecodable' | 'forbidden-key',
     message: string,
+    /** The frame's id, when it could be read (a forbidden key: the rest decoded). */
+    readonly id?: number,
   ) {
     super(message);
   }
@@ -62,9 +64,14 @@ export function decodeBody(body: Buffer): unknown {
   // Cheap gate: only a frame whose bytes hold the string is decoded again to look at its keys.
   if (body.includes(PROTO)) {
     const path = protoKeyPath(mapUnpackr.unpack(body));
-    if (path !== undefined) throw new FrameError('forbidden-key', `forbidden key "__proto__" (at ${path}): msgpack maps may not use it as a key`);
+    if (path !== undefined) throw new FrameError('forbidden-key', `forbidden key "__proto__" (at ${path}): msgpack maps may not use it as a key`, frameId(value));
   }
   return value;
+}
+
+function frameId(v: unknown): number | undefined {
+  const id = typeof v === 'object' && v !== null ? (v as { id?: unknown }).id : undefined;
+  return typeof id === 'number' && Number.isSafeInteger(id) ? id : undefined;
 }
 
 /** The path of the first `__proto__` key (iterative: nesting cannot overflow the stack). */

@@ -155,7 +155,11 @@ export class ControlServer {
     try {
       frame = decodeBody(body);
     } catch (e) {
-      if (e instanceof FrameError && e.kind === 'forbidden-key') return this.reply(conn, { id: 0, ok: false, error: new HamError({ code: 'bad-request', message: e.message }).toShape() });
+      if (e instanceof FrameError && e.kind === 'forbidden-key') {
+        // Answered under the request's id (a notification, id 0, gets no answer); an unknown id: 0, about the connection.
+        if (e.id === 0) return;
+        return this.reply(conn, { id: e.id ?? 0, ok: false, error: new HamError({ code: 'bad-request', message: e.message }).toShape() });
+      }
       return this.badFrame(conn, e);
     }
     try {

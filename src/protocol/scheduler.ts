@@ -106,7 +106,7 @@ export class Scheduler {
 
   /** Check a connection's output after something was written to it. */
   wrote(conn: Socket): void {
-    if (conn.destroyed || conn.writableLength <= this.limits.outputHard) return;
+    if (conn.destroyed || conn.writableEnded || !this.lanes.has(conn) || conn.writableLength <= this.limits.outputHard) return;
     this.cutOff(conn, 'output-hard', conn.writableLength);
     this.drop(conn);
   }

@@ -137,6 +137,7 @@ export class ControlServer {
   }
 
   private cutOff(conn: Socket, why: 'output-hard' | 'output-stalled', bytes: number): void {
+    if (conn.writableEnded || conn.destroyed) return; // once: its error is already on its way
     this.counts.cutOff++;
     const { outputSoft, outputHard, stallMs } = this.scheduler.limits;
     const message =
@@ -200,7 +201,8 @@ export class ControlServer {
   }
 
   private reply(conn: Socket, reply: Response): void {
-    if (conn.destroyed) return;
+    // Ended (cut off, or a bad frame): a reply still in flight is dropped; writing after the end would destroy the socket and the error it is to read last.
+    if (conn.destroyed || conn.writableEnded) return;
     let out: Buffer;
     try {
       out = encodeReplyFrame(reply);

@@ -5,8 +5,12 @@ import { Packr } from 'msgpackr';
 
 /** The largest frame a client may send (requests). */
 export const MAX_FRAME = 1024 * 1024;
-/** The largest reply the HAM sends (a status of many thousand entities is several MiB). */
-export const MAX_REPLY_FRAME = 64 * 1024 * 1024;
+/**
+ * The largest reply the HAM sends. Large answers come in pages of a quarter of
+ * MAX_FRAME (ham/pages.ts), so this is a wide margin; it stays below the
+ * scheduler's cut-off (outputHard) so that no single reply cuts its client off.
+ */
+export const MAX_REPLY_FRAME = 16 * 1024 * 1024;
 const HEADER = 4;
 // Plain maps and no records: peers written in any language can read the wire.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });

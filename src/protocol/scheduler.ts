@@ -24,7 +24,7 @@ export interface ServeLimits {
   inFlight: number;
   /** Unread output over which a connection's requests wait. */
   outputSoft: number;
-  /** Unread output over which a connection is cut off. */
+  /** Unread output over which a connection is cut off (at least MAX_REPLY_FRAME + outputSoft: one largest reply on top of the soft bound never cuts off). */
   outputHard: number;
   /** Over the soft bound with no byte read by the peer for this long: cut off. */
   stallMs: number;

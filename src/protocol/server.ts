@@ -83,8 +83,9 @@ export class ControlServer {
   }
 
   /** Figures for `stats`. */
-  figures(): { connections: number; refused: number; cutOff: number; badFrames: number; yields: number } {
-    return { connections: this.conns.size, ...this.counts, yields: this.scheduler.yields };
+  figures(): { connections: number; refused: number; cutOff: number; badFrames: number; yields: number; inFlight: number; queuedBytes: number; peakInFlight: number; peakQueuedBytes: number } {
+    const s = this.scheduler;
+    return { connections: this.conns.size, ...this.counts, yields: s.yields, inFlight: s.inFlightAll, queuedBytes: s.bytesAll, peakInFlight: s.peakInFlight, peakQueuedBytes: s.peakBytes };
   }
 
   /** Run `fn`; anything it throws costs `conn` (closed), never the process. */

@@ -42,7 +42,17 @@ export class Connection {
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
-      for (const f of this.decoder.push(chunk)) this.receive(f as Incoming);
+      let frames: unknown[];
+      try {
+        frames = this.decoder.push(chunk);
+      } catch (e) {
+        // What the HAM sent cannot be framed (say, a reply over MAX_REPLY_FRAME from another version): the connection fails with it.
+        this.failure = new HamError({ code: 'bad-frame', message: `unreadable reply from the HAM: ${(e as Error).message}` });
+        this.failAll(this.failure);
+        socket.destroy();
+        return;
+      }
+      for (const f of frames) this.receive(f as Incoming);
     });
     socket.on('close', () => {
       for (const h of this.closeHandlers) h();

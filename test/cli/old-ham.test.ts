@@ -7,12 +7,24 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.js';
+import { Packr } from 'msgpackr';
+import { encodeFrame, FrameDecoder, MAX_REPLY_FRAME } from '../../src/protocol/frame.js';
 import { ham, tempHome, waitFor, type TestHome } from '../helpers/ham.js';
 
+/** A reply frame of MAX_REPLY_FRAME + 1 MiB (encodeFrame would refuse it). */
+function bigFrame(id: number, result: object): Buffer {
+  const body = packr.pack({ id, ok: true, result: { ...result, pad: 'x'.repeat(MAX_REPLY_FRAME + 1024 * 1024) } });
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(body.length);
+  return Buffer.concat([head, body]);
+}
+
+const packr = new Packr({ useRecords: false });
 let t: TestHome;
 let server: Server;
 let pair: ChildProcess[] = [];
+/** Answer status with a reply over the new client's MAX_REPLY_FRAME (an old HAM allowed 64 MiB). */
+let bigStatus = false;
 beforeEach(async () => {
   t = tempHome();
   pair = [spawn('sleep', ['300']), spawn('sleep', ['300'])];
@@ -24,7 +36,7 @@ beforeEach(async () => {
     c.on('data', (d: Buffer) => {
       for (const f of dec.push(d) as { id: number; op: string }[]) {
         if (f.op === 'ping') c.write(encodeFrame({ id: f.id, ok: true, result: { pid: h, epoch: 7 } }));
-        else if (f.op === 'status') c.write(encodeFrame({ id: f.id, ok: true, result: old }));
+        else if (f.op === 'status') c.write(bigStatus ? bigFrame(f.id, old) : encodeFrame({ id: f.id, ok: true, result: old }));
         else if (f.op === 'stop') {
           c.write(encodeFrame({ id: f.id, ok: true, result: null }));
           for (const p of pair) p.kill('SIGKILL');
@@ -35,6 +47,7 @@ beforeEach(async () => {
   await new Promise<void>((r) => server.listen(join(t.home, 'ham.sock'), r));
 });
 afterEach((ctx) => {
+  bigStatus = false;
   server.close();
   for (const p of pair) p.kill('SIGKILL');
   t.cleanup(ctx);
@@ -49,4 +62,11 @@ it('ham start sees the old pair running (from its status), ham stop stops it', a
   expect(stop.code, stop.stdout + stop.stderr).toBe(0);
   expect(stop.stdout + stop.stderr).not.toMatch(/Cannot read properties/);
   await waitFor('the old pair gone', () => pair.every((p) => p.exitCode !== null || p.signalCode !== null) || undefined);
+}, 60_000);
+
+it('a reply over the client\'s frame bound fails the command with bad-frame, naming the bound (no crash)', async () => {
+  bigStatus = true;
+  const r = await ham(t.home, ['status']);
+  expect(r.code).not.toBe(0);
+  expect(r.stdout + r.stderr).toMatch(new RegExp(`bad-frame: unreadable reply from the HAM: frame of \\d+ bytes announced, at most ${MAX_REPLY_FRAME} allowed`));
 }, 60_000);

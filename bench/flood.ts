@@ -1,5 +1,5 @@
 // A raise flood: many connections pipelining raises as fast as they can write.
-// Memory must stay bounded (the control socket's backpressure, protocol/flow.ts)
+// Memory must stay bounded (the control socket's backpressure, protocol/scheduler.ts)
 // and the HAM must keep answering others (a ping's latency during the flood).
 import { Connection } from '../src/client/connection.js';
 import { homePaths } from '../src/home.js';

@@ -21,13 +21,22 @@ export async function probe(home: string, timeoutMs = 3000): Promise<PairView | 
   let c: Connection | undefined;
   try {
     c = await connect({ home, timeoutMs: Math.min(timeoutMs, 1000) });
-    return (await c.request('ping', {}, timeoutMs)) as PairView;
+    const pong = (await c.request('ping', {}, timeoutMs)) as Partial<PairView>;
+    if (isPair(pong)) return pong;
+    // An older HAM answers a ping with { pid, epoch }: its status (every version has one) tells the pair.
+    const s = (await c.request('status', {}, timeoutMs)) as Partial<PairView>;
+    if (isPair(s)) return { ham: s.ham, guardian: s.guardian };
+    throw new HamError({ code: 'internal', message: `the HAM on ${home} answered ping and status without ham and guardian fields: got ${JSON.stringify(pong).slice(0, 200)}` });
   } catch (e) {
     if (e instanceof HamError && e.code === 'not-running') return undefined;
     throw e;
   } finally {
     c?.close();
   }
+}
+
+function isPair(v: Partial<PairView> | null | undefined): v is PairView {
+  return typeof v === 'object' && v !== null && typeof v.ham === 'object' && v.ham !== null && typeof v.guardian === 'object' && v.guardian !== null;
 }
 
 /** A probe that says undefined while the pair is coming up (nothing listens yet, or it is slow to answer). */

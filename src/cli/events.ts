@@ -30,8 +30,8 @@ async function follow(g: Globals, since: number | undefined, filter: { entity?: 
       failures = 0;
       await closed;
     } catch (e) {
-      // Denied is final; ~20 s without a HAM: give up.
-      if ((e instanceof HamError && e.code === 'permission-denied') || ++failures > 200) fail(g, notRunning(home, e));
+      // Denied or refused is final; ~20 s without a HAM: give up.
+      if ((e instanceof HamError && (e.code === 'permission-denied' || e.code === 'refused')) || ++failures > 200) fail(g, notRunning(home, e));
     } finally {
       c?.close();
     }

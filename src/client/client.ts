@@ -78,7 +78,8 @@ export class HamClient {
           if (call.op === 'health-check') this.selves.get(call.name)?.answer(c, call.call);
         });
         c.onClose(() => {
-          if (this.conn === c && !this.closed) void this.connection().catch(() => undefined);
+          // Reconnect by itself after a takeover or a cut-off, not after a refusal (it would be refused again).
+          if (this.conn === c && !this.closed && !permanent(c.failure)) void this.connection().catch(() => undefined);
         });
         // Re-attach and re-subscribe before anyone else uses it. One that is
         // refused (say, the name is taken now) is dropped; the others go on.
@@ -95,7 +96,7 @@ export class HamClient {
         this.conn = c;
         return c;
       } catch (e) {
-        if (e instanceof HamError && e.code !== 'not-running' && e.code !== 'timeout' && e.code !== 'io') throw e; // io: EAGAIN (a full listen backlog while many reconnect), ECONNRESET
+        if (!transient(e)) throw e;
         await new Promise((r) => setTimeout(r, wait));
         wait = Math.min(wait * 2, RETRY_MAX_MS);
       }
@@ -285,6 +286,21 @@ export async function connect(opts: { home?: string } = {}): Promise<HamClient> 
   const client = new HamClient(homePaths(resolveHome(opts.home)).socket);
   await client.connection();
   return client;
+}
+
+/** io causes worth another try: a full listen backlog while many reconnect (EAGAIN), a reset. */
+const TRANSIENT_IO = new Set(['EAGAIN', 'ECONNRESET', 'EPIPE']);
+
+/** A failure to connect that may pass: no HAM yet (a takeover), no answer yet, or a transient io error. */
+function transient(e: unknown): boolean {
+  if (!(e instanceof HamError)) return false;
+  if (e.code === 'not-running' || e.code === 'timeout') return true;
+  return e.code === 'io' && e.causeText !== undefined && TRANSIENT_IO.has(e.causeText);
+}
+
+/** The HAM said this connection is not wanted (its user may not use it): trying again changes nothing. */
+function permanent(failure: HamError | undefined): boolean {
+  return failure?.code === 'refused';
 }
 
 /** Unique per request: this process, and a random part (a pid is reused; a UUID is not). */

@@ -37,16 +37,26 @@ export class Connection {
   private closeHandlers: (() => void)[] = [];
   private callHandler: ((call: HamCall) => void) | undefined;
   private readonly decoder = new FrameDecoder(MAX_REPLY_FRAME);
+  /** Why the HAM dropped this connection, when it said (an error with id 0: refused, too-slow, bad-frame...). */
+  failure: HamError | undefined;
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
-      for (const f of this.decoder.push(chunk)) this.receive(f as Incoming);
+      let frames: unknown[];
+      try {
+        frames = this.decoder.push(chunk);
+      } catch (e) {
+        // What the HAM sent cannot be framed (say, a reply over MAX_REPLY_FRAME from another version): the connection fails with it.
+        this.failure = new HamError({ code: 'bad-frame', message: `unreadable reply from the HAM: ${(e as Error).message}` });
+        this.failAll(this.failure);
+        socket.destroy();
+        return;
+      }
+      for (const f of frames) this.receive(f as Incoming);
     });
     socket.on('close', () => {
       for (const h of this.closeHandlers) h();
-      this.streams.clear();
-      for (const p of this.pending.values()) p.reject(new HamError({ code: 'not-running', message: 'the HAM closed the connection' }));
-      this.pending.clear();
+      this.failAll(this.failure ?? new HamError({ code: 'not-running', message: 'the HAM closed the connection' }));
     });
     socket.on('error', () => undefined);
   }
@@ -72,6 +82,7 @@ export class Connection {
   request<O extends Op>(op: O, args: Partial<RequestArgs<O>> = {}, timeoutMs = 10_000): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      if (this.socket.destroyed) return reject(this.failure ?? new HamError({ code: 'not-running', message: 'the HAM closed the connection' }));
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new HamError({ code: 'timeout', message: `no reply to ${op} within ${timeoutMs} ms` }));
@@ -116,6 +127,14 @@ export class Connection {
     this.socket.destroy();
   }
 
+  private failAll(e: HamError): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+    // Subscriptions learn of it by onClose (HamClient resumes them on its next connection).
+    this.streamErrors.clear();
+    this.streams.clear();
+  }
+
   private receive(msg: Incoming): void {
     if (msg.call !== undefined) {
       if (typeof msg.op === 'string' && typeof msg.name === 'string') this.callHandler?.({ call: msg.call, op: msg.op, name: msg.name });
@@ -126,6 +145,14 @@ export class Connection {
       return;
     }
     const p = this.pending.get(msg.id);
+    if (msg.id === 0 && !msg.ok) {
+      // Not about one request (the HAM could not tell which): about the connection.
+      // Every request waiting fails with it, and the connection with it.
+      this.failure = new HamError(msg.error ?? { code: 'internal', message: 'error reply without an error' });
+      this.failAll(this.failure);
+      this.socket.destroy();
+      return;
+    }
     if (!p && !msg.ok && this.streams.has(msg.id)) {
       // The HAM ended this subscription (e.g. it fell too far behind).
       this.streams.delete(msg.id);

@@ -52,7 +52,7 @@ export class EventHub {
 
   /** Send (in order) to one subscriber; false if it was cut off. */
   send(sub: { conn: Socket; id: number; filter: EventFilter }, e: EventRecord): boolean {
-    if (sub.conn.destroyed) return false;
+    if (sub.conn.destroyed || sub.conn.writableEnded) return false; // ended (cut off): nothing more may be written
     if (!eventMatches(sub.filter, e)) return true;
     if (sub.conn.writableLength > SUBSCRIBER_BACKLOG_BYTES) {
       const err = new HamError({ code: 'timeout', message: `subscriber fell ${sub.conn.writableLength} bytes behind (at most ${SUBSCRIBER_BACKLOG_BYTES}); resume with since=${e.seq - 1}` });

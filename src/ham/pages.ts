@@ -118,7 +118,7 @@ const drained = (conn: Socket): Promise<void> =>
 export async function catchUp(store: Store, hub: EventHub, sub: { conn: Socket; id: number; filter: EventFilter }, from: number): Promise<boolean> {
   let cursor = from;
   for (;;) {
-    if (sub.conn.destroyed) return false;
+    if (sub.conn.destroyed || sub.conn.writableEnded) return false;
     const chunk: EventRecord[] = store.eventsSince(cursor, BACKLOG_CHUNK);
     for (const e of chunk) {
       if (!hub.send(sub, e)) return false;

@@ -1,8 +1,7 @@
 // `ham status` as data: the JSON contract in DESIGN.md, plus a few extras.
 import type { ExitStatus } from '../errors.js';
 import type { ActionRecord, ConditionRecord } from '../store/model.js';
-import type { Store } from '../store/store.js';
-import { GLOBAL, type EntityRecord, type EntityState, type Roles } from '../store/types.js';
+import type { EntityRecord, EntityState } from '../store/types.js';
 
 export interface ActionView {
   name: string;
@@ -166,20 +165,5 @@ export function entityView(e: EntityRecord, live?: LiveBeat): EntityView {
     keeperPid: e.keeper && e.keeper.pid > 0 ? e.keeper.pid : null,
     startedAt: iso(e.startedAt),
     restartAt: iso(e.restartAt),
-  };
-}
-
-export function readStatus(store: Store, name?: string, live: (name: string) => LiveBeat = () => undefined): StatusView {
-  const roles: Roles = store.roles();
-  // One entity: read it (and the global one), not all of them.
-  const all = name === undefined ? store.allEntities() : [store.entity(name), store.entity(GLOBAL)].filter((e): e is EntityRecord => e !== undefined);
-  const global = all.find((e) => e.name === GLOBAL);
-  const entities = all.filter((e) => e.name !== GLOBAL && (name === undefined || e.name === name));
-  return {
-    ham: { pid: roles.ham?.pid ?? null, epoch: roles.epoch, failures: roles.hamFailures },
-    guardian: { pid: roles.guardian?.pid ?? null, failures: roles.guardianFailures },
-    entities: entities.map((e) => entityView(e, live(e.name))),
-    global: global && (name === undefined || name === GLOBAL) ? { enabled: global.enabled, conditions: global.conditions.map(conditionView) } : null,
-    lastSeq: store.lastSeq(),
   };
 }

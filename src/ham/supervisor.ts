@@ -194,7 +194,7 @@ export class Supervisor {
     this.health = new HealthChecker(
       (name, call) => {
         const conn = this.owners.get(name);
-        if (!conn || conn.destroyed) return false;
+        if (!conn || conn.destroyed || conn.writableEnded) return false;
         conn.write(encodeFrame({ id: 0, call, op: 'health-check', name }));
         return true;
       },

@@ -5,8 +5,12 @@ import { Packr } from 'msgpackr';
 
 /** The largest frame a client may send (requests). */
 export const MAX_FRAME = 1024 * 1024;
-/** The largest reply the HAM sends (a status of many thousand entities is several MiB). */
-export const MAX_REPLY_FRAME = 64 * 1024 * 1024;
+/**
+ * The largest reply the HAM sends. Large answers come in pages of a quarter of
+ * MAX_FRAME (ham/pages.ts), so this is a wide margin; it stays below the
+ * scheduler's cut-off (outputHard) so that no single reply cuts its client off.
+ */
+export const MAX_REPLY_FRAME = 16 * 1024 * 1024;
 const HEADER = 4;
 // Plain maps and no records: peers written in any language can read the wire.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
@@ -38,39 +42,12 @@ function encodeWithin(value: unknown, max: number): Buffer {
   return frame;
 }
 
-/** One value as msgpack, as frames carry it (to assemble a large reply in slices). */
-export function packValue(value: unknown): Buffer {
-  return packr.pack(value);
-}
-
-/** A msgpack array header for `n` items (what precedes them when items are packed one by one). */
-export function arrayHeader(n: number): Buffer {
-  if (n < 16) return Buffer.from([0x90 | n]);
-  if (n < 0x10000) return Buffer.from([0xdc, n >> 8, n & 0xff]);
-  const b = Buffer.alloc(5);
-  b[0] = 0xdd;
-  b.writeUInt32BE(n, 1);
-  return b;
-}
-
-/** A result already encoded as msgpack (built in slices by its handler); the server frames it as is. */
-export class RawResult {
-  constructor(readonly bytes: Buffer) {}
-}
-
-/** The reply frame `{ id, ok: true, result }` around an encoded result. */
-export function encodeRawReply(id: number, result: RawResult): Buffer {
-  const body = Buffer.concat([Buffer.from([0x83]), packr.pack('id'), packr.pack(id), packr.pack('ok'), packr.pack(true), packr.pack('result'), result.bytes]);
-  if (body.length > MAX_REPLY_FRAME) throw new RangeError(`frame of ${body.length} bytes, at most ${MAX_REPLY_FRAME} allowed`);
-  const h = Buffer.alloc(HEADER);
-  h.writeUInt32BE(body.length);
-  return Buffer.concat([h, body]);
-}
-
 export class FrameError extends Error {
   constructor(
     readonly kind: 'too-large' | 'undecodable' | 'forbidden-key',
     message: string,
+    /** The frame's id, when it could be read (a forbidden key: the rest decoded). */
+    readonly id?: number,
   ) {
     super(message);
   }
@@ -91,9 +68,14 @@ export function decodeBody(body: Buffer): unknown {
   // Cheap gate: only a frame whose bytes hold the string is decoded again to look at its keys.
   if (body.includes(PROTO)) {
     const path = protoKeyPath(mapUnpackr.unpack(body));
-    if (path !== undefined) throw new FrameError('forbidden-key', `forbidden key "__proto__" (at ${path}): msgpack maps may not use it as a key`);
+    if (path !== undefined) throw new FrameError('forbidden-key', `forbidden key "__proto__" (at ${path}): msgpack maps may not use it as a key`, frameId(value));
   }
   return value;
+}
+
+function frameId(v: unknown): number | undefined {
+  const id = typeof v === 'object' && v !== null ? (v as { id?: unknown }).id : undefined;
+  return typeof id === 'number' && Number.isSafeInteger(id) ? id : undefined;
 }
 
 /** The path of the first `__proto__` key (iterative: nesting cannot overflow the stack). */

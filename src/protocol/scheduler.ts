@@ -8,7 +8,11 @@
 // the kernel pushes back on the sender), requests in flight, and output not
 // yet read by the peer (its requests wait while it is over the soft bound; it
 // is cut off past the hard bound, or when it stays over the soft bound
-// without reading for `stallMs`).
+// without reading for `stallMs`). And two bounds across all connections
+// (4,096 × the per-connection bounds would still be ~1M requests and GiBs):
+// requests in flight and bytes queued. Past them, a connection that already
+// has requests in flight (or queued) waits, is not read, while one with
+// nothing in flight is still served: a newcomer's request is always answered.
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
@@ -24,10 +28,14 @@ export interface ServeLimits {
   inFlight: number;
   /** Unread output over which a connection's requests wait. */
   outputSoft: number;
-  /** Unread output over which a connection is cut off. */
+  /** Unread output over which a connection is cut off (at least MAX_REPLY_FRAME + outputSoft: one largest reply on top of the soft bound never cuts off). */
   outputHard: number;
   /** Over the soft bound with no byte read by the peer for this long: cut off. */
   stallMs: number;
+  /** Requests in flight across all connections past which only connections with none in flight are served. */
+  globalInFlight: number;
+  /** Bytes queued across all connections past which connections that have work are not read. */
+  globalQueueBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ServeLimits> = Object.freeze({
@@ -39,6 +47,8 @@ export const DEFAULT_LIMITS: Readonly<ServeLimits> = Object.freeze({
   outputSoft: 1024 * 1024,
   outputHard: 32 * 1024 * 1024,
   stallMs: 10_000,
+  globalInFlight: 4096,
+  globalQueueBytes: 64 * 1024 * 1024,
 });
 
 /** Serve one frame body; a promise while an async handler runs. Must not throw. */
@@ -67,6 +77,15 @@ export class Scheduler {
   private scheduled = false;
   /** Turns that ran out of time with work left (a figure for stats and tests). */
   yields = 0;
+  /** Requests in flight and bytes queued across all connections, and their peaks (figures for stats and tests). */
+  inFlightAll = 0;
+  bytesAll = 0;
+  peakInFlight = 0;
+  peakBytes = 0;
+  /** Lanes not read because of the global byte bound. */
+  private readonly throttled = new Set<Lane>();
+  /** Lanes waiting because of the global in-flight bound. */
+  private readonly waitingGlobal = new Set<Lane>();
 
   constructor(
     private readonly serve: Serve,
@@ -90,11 +109,18 @@ export class Scheduler {
   enqueue(conn: Socket, bodies: Buffer[]): void {
     const lane = this.lanes.get(conn);
     if (!lane || bodies.length === 0) return;
+    const hadWork = lane.inFlight > 0 || this.pending(lane) > 0;
     for (const b of bodies) {
       lane.queue.push(b);
       lane.bytes += b.length;
+      this.bytesAll += b.length;
     }
+    this.peakBytes = Math.max(this.peakBytes, this.bytesAll);
     if (this.pending(lane) > this.limits.queueFrames || lane.bytes > this.limits.queueBytes) conn.pause();
+    else if (hadWork && this.bytesAll > this.limits.globalQueueBytes) {
+      conn.pause(); // read again once the total is down (resumeThrottled)
+      this.throttled.add(lane);
+    }
     this.wake(lane);
   }
 
@@ -106,7 +132,7 @@ export class Scheduler {
 
   /** Check a connection's output after something was written to it. */
   wrote(conn: Socket): void {
-    if (conn.destroyed || conn.writableLength <= this.limits.outputHard) return;
+    if (conn.destroyed || conn.writableEnded || !this.lanes.has(conn) || conn.writableLength <= this.limits.outputHard) return;
     this.cutOff(conn, 'output-hard', conn.writableLength);
     this.drop(conn);
   }
@@ -116,6 +142,9 @@ export class Scheduler {
     if (!lane) return;
     clearTimeout(lane.stallTimer);
     this.lanes.delete(conn);
+    this.throttled.delete(lane);
+    this.waitingGlobal.delete(lane);
+    this.bytesAll -= lane.bytes;
     lane.queue = []; // memory comes back with the connection
     lane.head = 0;
     lane.bytes = 0;
@@ -140,6 +169,10 @@ export class Scheduler {
     if (!this.lanes.has(lane.conn) || lane.conn.destroyed) return false;
     if (this.pending(lane) === 0) return false;
     if (lane.inFlight >= this.limits.inFlight) return false; // woken when one completes
+    if (lane.inFlight > 0 && this.inFlightAll >= this.limits.globalInFlight) {
+      this.waitingGlobal.add(lane); // woken when the total is under the bound
+      return false;
+    }
     if (lane.conn.writableLength > this.limits.outputSoft) {
       this.hold(lane);
       return false;
@@ -186,6 +219,7 @@ export class Scheduler {
         this.ring.push(lane); // round-robin: to the back
       }
     }
+    this.resumeThrottled();
     if (this.ringHead > 1024 && this.ringHead * 2 > this.ring.length) {
       this.ring = this.ring.slice(this.ringHead);
       this.ringHead = 0;
@@ -196,21 +230,38 @@ export class Scheduler {
     }
   }
 
+  /** Read again from lanes held for the global byte bound, once the total is down to half. */
+  private resumeThrottled(): void {
+    if (this.throttled.size === 0 || this.bytesAll > this.limits.globalQueueBytes / 2) return;
+    for (const lane of this.throttled) {
+      if (this.pending(lane) <= this.limits.queueFrames / 2 && lane.bytes <= this.limits.queueBytes / 2 && !lane.conn.destroyed) lane.conn.resume();
+    }
+    this.throttled.clear();
+  }
+
   private serveOne(lane: Lane): void {
     const body = lane.queue[lane.head]!;
     lane.queue[lane.head++] = undefined as unknown as Buffer;
     lane.bytes -= body.length;
+    this.bytesAll -= body.length;
     if (lane.head > 1024 && lane.head * 2 > lane.queue.length) {
       lane.queue = lane.queue.slice(lane.head);
       lane.head = 0;
     }
-    if (lane.conn.isPaused() && this.pending(lane) <= this.limits.queueFrames / 2 && lane.bytes <= this.limits.queueBytes / 2) lane.conn.resume();
+    if (lane.conn.isPaused() && !this.throttled.has(lane) && this.pending(lane) <= this.limits.queueFrames / 2 && lane.bytes <= this.limits.queueBytes / 2) lane.conn.resume();
     const r = this.serve(lane.conn, body);
     if (r) {
       lane.inFlight++;
+      this.inFlightAll++;
+      if (this.inFlightAll > this.peakInFlight) this.peakInFlight = this.inFlightAll;
       void r.finally(() => {
         lane.inFlight--;
+        this.inFlightAll--;
         this.wake(lane);
+        if (this.waitingGlobal.size > 0 && this.inFlightAll < this.limits.globalInFlight) {
+          for (const l of this.waitingGlobal) this.wake(l);
+          this.waitingGlobal.clear();
+        }
       });
     }
   }

@@ -7,7 +7,7 @@
 import { chmodSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { HamError } from '../errors.js';
-import { decodeBody, encodeFrame, encodeRawReply, encodeReplyFrame, FrameDecoder, FrameError, RawResult } from './frame.js';
+import { decodeBody, encodeFrame, encodeReplyFrame, FrameDecoder, FrameError } from './frame.js';
 import { envelope, isOp, parseArgs, validationError, type Op, type RequestArgs } from './requests.js';
 import { DEFAULT_LIMITS, Scheduler, type ServeLimits } from './scheduler.js';
 
@@ -83,8 +83,9 @@ export class ControlServer {
   }
 
   /** Figures for `stats`. */
-  figures(): { connections: number; refused: number; cutOff: number; badFrames: number; yields: number } {
-    return { connections: this.conns.size, ...this.counts, yields: this.scheduler.yields };
+  figures(): { connections: number; refused: number; cutOff: number; badFrames: number; yields: number; inFlight: number; queuedBytes: number; peakInFlight: number; peakQueuedBytes: number } {
+    const s = this.scheduler;
+    return { connections: this.conns.size, ...this.counts, yields: s.yields, inFlight: s.inFlightAll, queuedBytes: s.bytesAll, peakInFlight: s.peakInFlight, peakQueuedBytes: s.peakBytes };
   }
 
   /** Run `fn`; anything it throws costs `conn` (closed), never the process. */
@@ -137,6 +138,7 @@ export class ControlServer {
   }
 
   private cutOff(conn: Socket, why: 'output-hard' | 'output-stalled', bytes: number): void {
+    if (conn.writableEnded || conn.destroyed) return; // once: its error is already on its way
     this.counts.cutOff++;
     const { outputSoft, outputHard, stallMs } = this.scheduler.limits;
     const message =
@@ -155,7 +157,11 @@ export class ControlServer {
     try {
       frame = decodeBody(body);
     } catch (e) {
-      if (e instanceof FrameError && e.kind === 'forbidden-key') return this.reply(conn, { id: 0, ok: false, error: new HamError({ code: 'bad-request', message: e.message }).toShape() });
+      if (e instanceof FrameError && e.kind === 'forbidden-key') {
+        // Answered under the request's id (a notification, id 0, gets no answer); an unknown id: 0, about the connection.
+        if (e.id === 0) return;
+        return this.reply(conn, { id: e.id ?? 0, ok: false, error: new HamError({ code: 'bad-request', message: e.message }).toShape() });
+      }
       return this.badFrame(conn, e);
     }
     try {
@@ -196,10 +202,11 @@ export class ControlServer {
   }
 
   private reply(conn: Socket, reply: Response): void {
-    if (conn.destroyed) return;
+    // Ended (cut off, or a bad frame): a reply still in flight is dropped; writing after the end would destroy the socket and the error it is to read last.
+    if (conn.destroyed || conn.writableEnded) return;
     let out: Buffer;
     try {
-      out = reply.result instanceof RawResult ? encodeRawReply(reply.id, reply.result) : encodeReplyFrame(reply);
+      out = encodeReplyFrame(reply);
     } catch (e) {
       // A reply too large (or impossible) to encode becomes a short error, never a crash.
       const err = new HamError({ code: 'internal', message: `the reply to request ${reply.id} could not be sent: ${(e as Error).message}` });

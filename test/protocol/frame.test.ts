@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decodeBody, encodeFrame, FrameDecoder, FrameError, MAX_FRAME } from '../../src/protocol/frame.js';
+import { decodeBody, encodeFrame, encodeReplyFrame, FrameDecoder, FrameError, MAX_FRAME, MAX_REPLY_FRAME } from '../../src/protocol/frame.js';
+import { DEFAULT_LIMITS } from '../../src/protocol/scheduler.js';
+import { PAGE_BYTES } from '../../src/ham/pages.js';
 
 describe('length-prefixed msgpack frames', () => {
   it('round-trips values, whatever the chunking', () => {
@@ -84,5 +86,16 @@ describe('decodeBody: every shape a peer may send', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('reply size', () => {
+  it('the largest reply, on top of the soft output bound, stays under the cut-off; a page fits a reply many times', () => {
+    expect(MAX_REPLY_FRAME + DEFAULT_LIMITS.outputSoft).toBeLessThanOrEqual(DEFAULT_LIMITS.outputHard);
+    expect(PAGE_BYTES * 4).toBeLessThanOrEqual(MAX_REPLY_FRAME);
+  });
+
+  it('a reply over MAX_REPLY_FRAME is refused at encoding, naming the bound', () => {
+    expect(() => encodeReplyFrame({ id: 1, ok: true, result: 'x'.repeat(MAX_REPLY_FRAME) })).toThrow(new RegExp(`at most ${MAX_REPLY_FRAME}`));
   });
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FrameDecoder } from '../../src/protocol/frame.js';
 import { ADDON_PATH, peerCredAvailable } from '../../src/protocol/peercred.js';
-import { PACKAGE_ROOT } from '../../src/paths.js';
+import { CLI_MAIN, PACKAGE_ROOT } from '../../src/paths.js';
 import { CALM, ham, hamJson, request, tempHome, type TestHome } from '../helpers/ham.js';
 
 const NOBODY = 65534;
@@ -29,6 +29,24 @@ function peer(home: string, uid?: number): Promise<PeerRun> {
       if (err) return reject(new Error(`peer client failed: ${err.message} ${stderr}`));
       const out = JSON.parse(stdout) as { uid: number; hex: string; closed: boolean };
       resolve({ uid: out.uid, replies: new FrameDecoder().push(Buffer.from(out.hex, 'hex')) as PeerRun['replies'], closed: out.closed });
+    });
+  });
+}
+
+/** A HamClient's ping, as a script: prints the error it got as JSON. */
+const CLIENT_SCRIPT = `
+const { HamClient } = await import(process.argv[1]);
+const c = new HamClient(process.argv[2]);
+try { await c.request('ping', {}, 20000); console.log(JSON.stringify({ ok: true })); }
+catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }
+`;
+
+/** Run node with `args` as nobody; its exit code and output (killed after 30 s: one that never ends fails). */
+function asNobody(args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      resolve({ code, out: stdout + stderr });
     });
   });
 }
@@ -78,6 +96,20 @@ describe.skipIf(!asRoot || !existsSync(ADDON_PATH))('peer credentials on the con
     await hamJson(t.home, ['start', ...CALM, '--allow-user', '']);
     loosen(t.home);
     expect((await peer(t.home, NOBODY)).replies[0]?.error?.code).toBe('refused');
+  }, 120_000);
+
+  it('the CLI run as a refused user prints the refusal (its uid, how to allow it) and fails; a HamClient stops at it', async () => {
+    await hamJson(t.home, ['start', ...CALM]);
+    loosen(t.home);
+    const cli = await asNobody([CLI_MAIN, '--home', t.home, 'status']);
+    expect(cli.code).not.toBe(0);
+    expect(cli.out).toMatch(/uid 65534 \(nobody\) may not use this HAM.*--allow-user nobody/s);
+    expect(cli.out).not.toMatch(/no HAM is running/);
+    // The client library: the refusal reaches the caller, and it does not reconnect in the
+    // background (the process exits by itself once the request failed).
+    const lib = await asNobody(['--input-type=module', '-e', CLIENT_SCRIPT, join(PACKAGE_ROOT, 'dist', 'src', 'client', 'client.js'), join(t.home, 'ham.sock')]);
+    expect(lib.code, lib.out).toBe(0);
+    expect(JSON.parse(lib.out)).toMatchObject({ code: 'refused', message: expect.stringMatching(/uid 65534/) });
   }, 120_000);
 
   it('--allow-user on a running pair says it needs a restart; a bad name is refused', async () => {

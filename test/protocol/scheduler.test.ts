@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FrameDecoder } from '../../src/protocol/frame.js';
 import { DEFAULT_LIMITS, Scheduler } from '../../src/protocol/scheduler.js';
+import { waitFor } from '../helpers/ham.js';
 
 let dir: string;
 let server: Server;
@@ -23,7 +24,7 @@ afterEach(() => {
 });
 
 /** A server whose every frame body is served by `serve` through a Scheduler. */
-async function serveWith(serve: (conn: Socket, body: Buffer) => void, limits = DEFAULT_LIMITS): Promise<{ sched: Scheduler; path: string; conns: Socket[] }> {
+async function serveWith(serve: (conn: Socket, body: Buffer) => void | Promise<void>, limits = DEFAULT_LIMITS): Promise<{ sched: Scheduler; path: string; conns: Socket[] }> {
   const path = join(dir, 's.sock');
   const conns: Socket[] = [];
   const sched = new Scheduler(serve, (c) => c.destroy(), limits);
@@ -104,4 +105,50 @@ describe('Scheduler', () => {
     });
     expect(conns[0]!.isPaused()).toBe(false);
   }, 60_000);
+
+  it('past the global bounds, lanes with work wait unread; a newcomer is served; all is served in the end', async () => {
+    // Per-connection queue bounds out of the way: only the global ones hold.
+    const limits = { ...DEFAULT_LIMITS, queueFrames: 1e9, queueBytes: 1e9, globalInFlight: 20, globalQueueBytes: 20_000 };
+    const held: (() => void)[] = [];
+    let hold = true;
+    const served = new Map<Socket, number>();
+    const { sched, path, conns } = await serveWith((c) => {
+      served.set(c, (served.get(c) ?? 0) + 1);
+      if (hold) return new Promise<void>((r) => held.push(r));
+      return Promise.resolve();
+    }, limits);
+    const C = 10;
+    const N = 400_000; // 5 bytes a frame: 2 MB each (more than the kernel buffers), far over the global 20 KB
+    const flooders = await Promise.all(Array.from({ length: C }, () => client(path)));
+    for (const s of flooders) s.write(frames(N, 1));
+    await new Promise<void>((resolve) => {
+      const poll = (): void => (held.length >= limits.globalInFlight ? resolve() : void setTimeout(poll, 10));
+      poll();
+    });
+    // Every flooder goes unread (paused) past the global byte bound, with at most a read each queued.
+    await waitFor('every flooding connection paused', () => (conns.slice(0, C).every((c) => c.isPaused()) ? true : undefined), 60_000, 10);
+    expect(sched.bytesAll).toBeLessThanOrEqual(limits.globalQueueBytes + C * 64 * 1024);
+    expect(sched.inFlightAll).toBeLessThanOrEqual(limits.globalInFlight + C);
+    // A newcomer, nothing in flight: served although the totals are over.
+    const newcomer = await client(path);
+    newcomer.write(frames(1, 2));
+    await new Promise<void>((resolve) => {
+      const poll = (): void => (conns.length === C + 1 && served.get(conns[C]!) === 1 ? resolve() : void setTimeout(poll, 10));
+      poll();
+    });
+    expect(sched.peakBytes).toBeLessThanOrEqual(limits.globalQueueBytes + C * 64 * 1024);
+    // Released: everything is served, nothing lost.
+    hold = false;
+    for (const r of held.splice(0)) r();
+    const total = (): number => [...served.values()].reduce((a, b) => a + b, 0);
+    const release = (): void => {
+      for (const r of held.splice(0)) r();
+    };
+    await new Promise<void>((resolve) => {
+      const poll = (): void => (release(), total() === C * N + 1 ? resolve() : void setTimeout(poll, 10));
+      poll();
+    });
+    expect(sched.peakInFlight).toBeLessThanOrEqual(limits.globalInFlight + C + 1);
+    expect(sched.bytesAll).toBe(0);
+  }, 120_000);
 });

@@ -155,6 +155,21 @@ describe('control socket: bad requests get an error naming the field, the connec
     expect(e).toMatchObject({ code: 'unknown-entity', entity: 'nobody' });
   });
 
+  it('a __proto__ key: a bad-request naming it, under the request\'s id, at once; the connection serves on', async () => {
+    const c = await Connection.open(sock);
+    try {
+      // JSON.parse makes __proto__ an own key (msgpackr sends it as one).
+      const args = JSON.parse('{"entity":"web","type":"x","__proto__":{"polluted":true}}') as never;
+      const err = (await c.request('raise', args, 60_000).catch((e: unknown) => e)) as HamError;
+      expect(err).toBeInstanceOf(HamError);
+      expect(err.code).toBe('bad-request');
+      expect(err.message).toMatch(/forbidden key "__proto__" \(at args\.__proto__\)/);
+      expect(await c.request('ping', {})).toMatchObject({ pid: expect.any(Number) });
+    } finally {
+      c.close();
+    }
+  });
+
   it('many bad requests on one connection, then a good one on the same connection', async () => {
     const c = await Connection.open(sock);
     try {

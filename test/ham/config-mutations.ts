@@ -17,6 +17,9 @@ export const pathText = (p: Path): string => p.map((x, i) => (typeof x === 'numb
 
 /** Problem lines of an apply error (after the "N problems in the configuration:" header), each with its path. */
 export function configProblems(message: string): { path: string; line: string }[] {
+  // A `__proto__` key is refused by the control socket before apply sees the file: the path is in the message.
+  const proto = /forbidden key "__proto__" \(at (?:args\.config\.)?([^)]*)\)/.exec(message);
+  if (proto) return [{ path: proto[1]!, line: message }];
   const lines = message.split('\n');
   const body = /^\d+ problems? in the configuration( \(the first \d+\))?:$/.test(lines[0]!) ? lines.slice(1) : lines;
   return body.filter((l) => l.trim()).map((line) => {

@@ -289,6 +289,7 @@ export class Supervisor {
     const pace = new Pacer();
     // New placeholders encoded before the transaction (see commit.ts); others need the dispatcher inside it.
     const prep = await prepareNew(this.store, creates.filter((n) => n.kind === 'placeholder'), blankEntity, pace);
+    await pace.yield(); // the transaction starts a turn of its own, not at the end of a slice
     const made = this.write(() => {
       if (groups) this.store.putGroups(groups);
       this.coord.invalidate();

@@ -10,15 +10,20 @@ export class Pacer {
 
   constructor(private readonly sliceMs = SLICE_MS) {}
 
-  /** Resolves at once within the slice; after it, in the next turn of the loop. */
-  tick(): Promise<void> | undefined {
-    if (performance.now() - this.since < this.sliceMs) return undefined;
+  /** The next turn of the loop, whatever the slice (before a long synchronous step). */
+  yield(): Promise<void> {
     return new Promise((resolve) =>
       setImmediate(() => {
         this.since = performance.now();
         resolve();
       }),
     );
+  }
+
+  /** Resolves at once within the slice; after it, in the next turn of the loop. */
+  tick(): Promise<void> | undefined {
+    if (performance.now() - this.since < this.sliceMs) return undefined;
+    return this.yield();
   }
 }
 

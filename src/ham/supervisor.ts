@@ -28,6 +28,8 @@ import { Coordinator } from './coordinator.js';
 import type { GroupSpec } from './topology.js';
 import { HealthChecker } from './health.js';
 import { releaseKeepers } from './release.js';
+import { paced, prepareNew } from './commit.js';
+import { Pacer } from './pace.js';
 import { HeartbeatMonitor } from './heartbeats.js';
 import type { Socket } from 'node:net';
 import { encodeFrame } from '../protocol/frame.js';
@@ -284,11 +286,23 @@ export class Supervisor {
   /** `ham apply`: create and update entities in one transaction, then start the new ones. */
   async commitPlan(creates: NewEntity[], updates: { name: string; fn: (x: EntityRecord) => void }[], groups?: Record<string, GroupSpec>): Promise<void> {
     const fired = emptyFired();
+    const pace = new Pacer();
+    // New placeholders encoded before the transaction (see commit.ts); others need the dispatcher inside it.
+    const prep = await prepareNew(this.store, creates.filter((n) => n.kind === 'placeholder'), blankEntity, pace);
+    await pace.yield(); // the transaction starts a turn of its own, not at the end of a slice
     const made = this.write(() => {
       if (groups) this.store.putGroups(groups);
       this.coord.invalidate();
+      // Ids taken meanwhile (an attach between slices): every record is made here instead.
+      const usable = prep.byName.size > 0 && this.store.reserveIds(prep.byName.size) === prep.firstId;
       const out: EntityRecord[] = [];
       for (const n of creates) {
+        const p = usable ? prep.byName.get(n.name) : undefined;
+        if (p && !this.store.hasEntity(n.name)) {
+          this.store.putEncodedEntity(n.name, p.encoded);
+          out.push(p.rec);
+          continue;
+        }
         const old = this.store.entity(n.name);
         // Planned as new (or a placeholder to fill), but attached while the apply was planning: nothing is applied.
         if (old && old.kind !== 'placeholder') throw new HamError({ code: 'duplicate-entity', entity: n.name, message: `${n.name} was attached while this apply was being planned; nothing was applied: apply the file again` });
@@ -307,12 +321,17 @@ export class Supervisor {
     });
     this.publish(fired);
     const byName = new Map(creates.map((c) => [c.name, c])); // not creates.find per entity: O(n²) at 10,000
-    for (const e of made) {
-      this.names.set(e.id, e.name);
-      this.events.emit('change', e.name);
-      const n = byName.get(e.name)!;
-      if (n.kind !== 'placeholder') this.spawnSoon(e.name, n.pid);
-    }
+    for (const e of made) this.names.set(e.id, e.name);
+    // Change events and spawns a slice at a time: 10,000 of them in one turn is a stall too.
+    await paced(
+      made,
+      (e) => {
+        this.events.emit('change', e.name);
+        const n = byName.get(e.name)!;
+        if (n.kind !== 'placeholder') this.spawnSoon(e.name, n.pid);
+      },
+      pace,
+    );
   }
 
   /**

@@ -204,4 +204,40 @@ describe('apply of 10,000 placeholders', () => {
     const again = await hamJson<{ changes: { change: string }[] }>(t.home, ['apply', '-f', file]);
     expect(again.changes.filter((c) => c.change !== 'unchanged')).toEqual([]);
   }, 180_000);
+
+  // The commit of such an apply held the event loop ~400 ms: other clients waited.
+  // Durations are the bench's (bench/load.ts); here: every status comes, some of
+  // them while the apply runs, and the HAM stays the same process and epoch.
+  it('another client polling status (first page) is answered throughout, during the apply and during applying it again', async () => {
+    const entities = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`q${i}`, { placeholder: true }]));
+    const applier = await Connection.open(sock, 10_000);
+    const poller = await Connection.open(sock, 10_000);
+    try {
+      for (const round of ['first', 'again']) {
+        let applying = true;
+        let during = 0; // asked after the apply was sent, answered before its reply
+        let polls = 0;
+        const poll = (async () => {
+          while (applying) {
+            const asked = applying;
+            const page = (await poller.request('status', {}, 60_000)) as { entities: unknown[]; ham: { pid: number; epoch: number } };
+            expect(page.ham).toMatchObject({ pid: pair.pid, epoch: pair.epoch });
+            expect(page.entities.length).toBeGreaterThan(0);
+            polls += 1;
+            if (asked && applying) during += 1;
+          }
+        })();
+        const result = (await applier.request('apply', { config: { entities } }, 120_000).finally(() => (applying = false))) as { changes: { change: string }[] };
+        await poll;
+        expect(result.changes).toHaveLength(10_000);
+        expect(new Set(result.changes.map((c) => c.change))).toEqual(new Set([round === 'first' ? 'created' : 'unchanged']));
+        expect(polls).toBeGreaterThan(0);
+        expect(during, `${round} apply: no status answered while it ran`).toBeGreaterThan(0);
+      }
+    } finally {
+      applier.close();
+      poller.close();
+    }
+    expect(await request(t.home, 'ping', {})).toEqual(pair);
+  }, 240_000);
 });

@@ -3,7 +3,7 @@
 // the HAM; a full scan on takeover picks up whatever arrived while no HAM ran.
 // Whatever else is there (records.ts says what is a record) is reported and
 // removed: nothing in the inbox may stall or crash the HAM.
-import { readdirSync, rmSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
+import { lstatSync, readdirSync, rmSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { parseName, readRecordFile, type KeeperRecord } from './records.js';
 
@@ -23,9 +23,14 @@ export type Verdict = 'done' | 'later' | { drop: string };
 /** Files looked at per drain: a flood of junk is worked through over several turns, not in one. */
 const FILES_PER_DRAIN = 4096;
 
+/** A keeper renames its temp file into place at once: one older than this is from a keeper killed mid-write. */
+const TEMP_STALE_MS = 10 * 60_000;
+
 export class Inbox {
   private watcher: FSWatcher | undefined;
   private scheduled = false;
+  /** Where the next slice of a big inbox starts: the same first slice is not read every turn. */
+  private offset = 0;
 
   constructor(
     private readonly dir: string,
@@ -66,14 +71,19 @@ export class Inbox {
       return;
     }
     if (files.length > FILES_PER_DRAIN) {
-      files = files.slice(0, FILES_PER_DRAIN);
+      const from = this.offset % files.length;
+      files = [...files.slice(from), ...files.slice(0, from)].slice(0, FILES_PER_DRAIN);
+      this.offset = from + FILES_PER_DRAIN;
       this.schedule(); // the rest next turn
-    }
+    } else this.offset = 0;
     const items: InboxItem[] = [];
     for (const file of files) {
       const name = parseName(file);
-      if (name === 'temp') continue; // a keeper is writing it
       const path = join(this.dir, file);
+      if (name === 'temp') {
+        if (this.staleTemp(path)) this.drop(path, file, `a temp file older than ${TEMP_STALE_MS / 60_000} minutes (its keeper died while writing it)`, 'info');
+        continue; // else a keeper is writing it
+      }
       if (!name) {
         this.drop(path, file, 'not named ID-SERIAL-SEQ');
         continue;
@@ -98,6 +108,14 @@ export class Inbox {
       if (v === 'later') continue;
       if (v === 'done') this.remove(path);
       else this.drop(path, item.file, v.drop, 'info'); // stale: a keeper let go, a record applied twice
+    }
+  }
+
+  private staleTemp(path: string): boolean {
+    try {
+      return Date.now() - lstatSync(path).mtimeMs > TEMP_STALE_MS;
+    } catch {
+      return false; // renamed into place meanwhile
     }
   }
 

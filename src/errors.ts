@@ -22,7 +22,6 @@ export const ERROR_CODES = [
   'unsafe-home', // something in the home that is not ham's own (another user's, a link, writable by others)
   'timeout',
   'permission-denied', // the control socket (or the home) may not be opened by this user
-  'busy', // the HAM is at a bound (e.g. occurrences waiting); retry later
   'too-large', // a value over its configured limit (a saved state)
   'store-full', // the store is at its configured limit: user-driven growth is refused
   'refused', // a peer the control socket does not serve (another user)

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Connection } from '../src/client/connection.js';
 import type { EntityView, StatusView } from '../src/ham/status.js';
 import { homePaths } from '../src/home.js';
+import { isKeeperArgv } from '../src/paths.js';
 import { findProcesses } from '../src/proc/procfs.js';
 import { daemons, ham, keepersWith, killAll, procsWith, tryStatus } from '../test/helpers/ham.js';
 
@@ -101,7 +102,7 @@ export class World {
 
   /** Every keeper of this home, whoever it keeps. */
   allKeepers(): number[] {
-    return findProcesses((argv) => argv.some((a) => a.endsWith('keeper.pl')) && argv.some((a) => a.includes(this.home)));
+    return findProcesses((argv) => isKeeperArgv(argv) && argv.some((a) => a.includes(this.home)));
   }
 
   cleanup(): void {

@@ -1,6 +1,7 @@
 // The supervisor's own cost with 100 entities: memory (PSS of the HAM, the
 // Guardian and the 100 keepers) and CPU while idle. peers.md has the same rows
 // for runit, s6, PM2 and supervisord.
+import { isKeeperArgv } from '../src/paths.js';
 import { cpuTicks, findProcesses, memKiB } from '../src/proc/procfs.js';
 import { nowMs, sleep, startBenchPair } from './lib.js';
 
@@ -20,7 +21,7 @@ export async function benchFootprint(entities: number, idleSeconds: number): Pro
     while ((await pair.status()).entities.some((e) => e.state !== 'running')) await sleep(20);
     await sleep(2000); // let start-up garbage be collected before measuring
     const daemons = findProcesses((a) => a.some((x) => x.endsWith('daemon/main.js')) && a.includes(pair.home));
-    const keepers = findProcesses((a) => a.some((x) => x.endsWith('keeper.pl')) && a.some((x) => x.startsWith(pair.home)));
+    const keepers = findProcesses((a) => isKeeperArgv(a) && a.some((x) => x.startsWith(pair.home)));
     const all = [...daemons, ...keepers];
     const t0 = nowMs();
     const c0 = all.reduce((n, p) => n + cpuTicks(p), 0);

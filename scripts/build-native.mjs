@@ -1,7 +1,9 @@
-// Build the peer-credentials addon (native/peercred.c → build/peercred.node)
-// with plain `cc`. Run by `npm run build` and by npm's `prepare`. A missing
-// compiler or missing Node headers never fail the install: the HAM then runs
-// without it and refuses what it cannot verify (see README, "Who may connect").
+// Build the C parts with plain `cc`: the keeper (src/keeper/keeper.c →
+// build/keeper) and the peer-credentials addon (native/peercred.c →
+// build/peercred.node). Run by `npm run build` and by npm's `prepare`. A
+// missing compiler or missing Node headers never fail the install: the HAM then
+// uses the Perl keeper, and refuses what it cannot verify without the addon
+// (see README, "Who may connect").
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, realpathSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -13,12 +15,27 @@ const out = join(root, 'build', 'peercred.node');
 const headers = join(dirname(realpathSync(process.execPath)), '..', 'include', 'node');
 const cc = process.env.CC || 'cc';
 
-try {
-  if (!existsSync(join(headers, 'node_api.h'))) throw new Error(`no node_api.h under ${headers}`);
+/** Compile into a temp file, then rename: a running HAM never loads or execs half a file. */
+function compile(out, args) {
   mkdirSync(join(root, 'build'), { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
-  execFileSync(cc, ['-shared', '-fPIC', '-O2', '-Wall', '-I', headers, '-o', tmp, src], { stdio: ['ignore', 'inherit', 'inherit'] });
-  renameSync(tmp, out); // atomic: a running HAM never loads half a file
+  execFileSync(cc, [...args, '-o', tmp], { stdio: ['ignore', 'inherit', 'inherit'] });
+  renameSync(tmp, out);
+}
+
+try {
+  compile(join(root, 'build', 'keeper'), ['-O2', '-Wall', '-Wextra', '-Werror', join(root, 'src', 'keeper', 'keeper.c')]);
+} catch (e) {
+  process.stderr.write(
+    `\nham: WARNING: could not build the C keeper (${e.message.split('\n')[0]}).\n` +
+      'ham: entities will be kept by the Perl keeper (about ten times the memory per entity).\n' +
+      'ham: Install a C compiler and libc headers (e.g. gcc libc6-dev) and run `npm run build`.\n\n',
+  );
+}
+
+try {
+  if (!existsSync(join(headers, 'node_api.h'))) throw new Error(`no node_api.h under ${headers}`);
+  compile(out, ['-shared', '-fPIC', '-O2', '-Wall', '-I', headers, src]);
 } catch (e) {
   process.stderr.write(
     `\nham: WARNING: could not build the peer-credentials addon (${e.message.split('\n')[0]}).\n` +

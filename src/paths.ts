@@ -16,6 +16,8 @@ function findRoot(): string {
 
 export const PACKAGE_ROOT = findRoot();
 export const KEEPER_SCRIPT = join(PACKAGE_ROOT, 'src', 'keeper', 'keeper.pl');
+/** The C keeper, compiled at install (scripts/build-native.mjs); absent without a compiler. */
+export const KEEPER_BINARY = join(PACKAGE_ROOT, 'build', 'keeper');
 export const RUNNER_SCRIPT = join(PACKAGE_ROOT, 'src', 'detector', 'runner.pl');
 export const DAEMON_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'daemon', 'main.js');
 export const CLI_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -25,3 +27,19 @@ export const CLI_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
  * entity whose PATH lacks perl must still get its keeper).
  */
 export const PERL = FIXED_PATH.split(':').map((d) => join(d, 'perl')).find((p) => existsSync(p)) ?? 'perl';
+
+export type KeeperKind = 'c' | 'perl';
+
+/**
+ * Which keeper new entities get: the C one when it was built, the Perl one
+ * otherwise, or when HAM_KEEPER=perl asks for it (tests run both).
+ */
+export function keeperCommand(): { kind: KeeperKind; argv: string[] } {
+  if (process.env.HAM_KEEPER !== 'perl' && existsSync(KEEPER_BINARY)) return { kind: 'c', argv: [KEEPER_BINARY] };
+  return { kind: 'perl', argv: [PERL, KEEPER_SCRIPT] };
+}
+
+/** Is this command line a keeper's (either kind)? Tests and benches find keepers by it. */
+export function isKeeperArgv(argv: string[]): boolean {
+  return argv[0] === KEEPER_BINARY || argv[0]?.endsWith('/build/keeper') === true || argv.some((a) => a.endsWith('keeper.pl'));
+}

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { ExitStatus } from '../errors.js';
 import type { HomePaths } from '../home.js';
 import { openLog } from '../home-check.js';
-import { KEEPER_SCRIPT, PERL } from '../paths.js';
+import { keeperCommand } from '../paths.js';
 import { signalName } from '../proc/names.js';
 import { procId, signalProc, type ProcId } from '../proc/procfs.js';
 
@@ -42,17 +42,18 @@ export function spawnKeeper(paths: HomePaths, spec: KeeperSpec, onExit: () => vo
   const log = openLog(join(paths.logs, `${spec.name}.log`));
   try {
     const mode = spec.adoptPid ? ['adopt', String(spec.adoptPid)] : ['start'];
-    const child = spawn(PERL, [KEEPER_SCRIPT, dir, paths.inbox, keeperTag(spec.id, spec.serial), ...mode, '--', ...spec.argv], {
+    const [bin, ...pre] = keeperCommand().argv as [string, ...string[]];
+    const child = spawn(bin, [...pre, dir, paths.inbox, keeperTag(spec.id, spec.serial), ...mode, '--', ...spec.argv], {
       detached: true,
       stdio: ['ignore', log, log],
       env: keeperEnv(spec.env),
       cwd: spec.cwd,
     });
-    child.once('error', onExit); // perl missing
+    child.once('error', onExit); // the keeper could not be started
     child.once('exit', onExit);
     child.unref();
     const pid = child.pid;
-    if (pid === undefined) throw new Error('perl could not be started for the keeper');
+    if (pid === undefined) throw new Error(`the keeper (${bin}) could not be started`);
     return procId(pid) ?? { pid, start: 0 };
   } finally {
     closeSync(log);

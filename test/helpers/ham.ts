@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '../../src/client/connection.js';
 import { statusAll } from '../../src/client/pages.js';
-import { CLI_MAIN } from '../../src/paths.js';
+import { CLI_MAIN, isKeeperArgv } from '../../src/paths.js';
 import { childrenOf, findProcesses, isStopped } from '../../src/proc/procfs.js';
 import type { StatusView } from '../../src/ham/status.js';
 
@@ -83,12 +83,12 @@ export const CALM = ['--hang-ms', '3000'];
 
 /** Live, non-zombie entity processes whose command line holds `marker` (keepers excluded). */
 export function procsWith(marker: string): number[] {
-  return findProcesses((argv) => argv.includes(marker) && !argv.some((a) => a.endsWith('keeper.pl')));
+  return findProcesses((argv) => argv.includes(marker) && !isKeeperArgv(argv));
 }
 
 /** Live keepers of entities whose command line holds `marker`. */
 export function keepersWith(marker: string): number[] {
-  return findProcesses((argv) => argv.includes(marker) && argv.some((a) => a.endsWith('keeper.pl')));
+  return findProcesses((argv) => argv.includes(marker) && isKeeperArgv(argv));
 }
 
 /** The daemons (HAM and Guardian) of a home. */

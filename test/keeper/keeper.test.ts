@@ -1,12 +1,13 @@
-// The keeper script itself: lint, and its protocol driven by hand (no HAM).
+// The keepers themselves (the C one and the Perl fallback): their protocol driven
+// by hand (no HAM), the same test for both.
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRecord } from '../../src/keeper/inbox.js';
 import { decodeWaitStatus } from '../../src/keeper/link.js';
-import { KEEPER_SCRIPT } from '../../src/paths.js';
+import { KEEPER_BINARY, KEEPER_SCRIPT } from '../../src/paths.js';
 import { startTime } from '../../src/proc/procfs.js';
 import { killAll, waitFor } from '../helpers/ham.js';
 
@@ -39,19 +40,32 @@ function command(line: string): void {
   closeSync(fd);
 }
 
-function keeper(...argv: string[]) {
-  return spawn('perl', [KEEPER_SCRIPT, kdir, inbox, 't', 'start', '--', ...argv], { stdio: 'ignore', detached: true });
-}
-
-function keeperAlone(aloneMs: number, ...argv: string[]) {
-  return spawn('perl', [KEEPER_SCRIPT, kdir, inbox, 't', 'start', '--', ...argv], { stdio: 'ignore', detached: true, env: { ...process.env, HAM_KEEPER_ALONE_MS: String(aloneMs) } });
-}
-
 describe('keeper.pl', () => {
   it('compiles cleanly under strict and warnings', () => {
     const out = execFileSync('perl', ['-Mstrict', '-Mwarnings', '-c', KEEPER_SCRIPT], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     expect(out).toBe('');
   });
+});
+
+describe('the C keeper', () => {
+  it('was built at install (CI installs a compiler)', () => {
+    expect(existsSync(KEEPER_BINARY), `${KEEPER_BINARY}: run \`npm run build\` with a C compiler`).toBe(true);
+  });
+});
+
+const KEEPERS: [string, string[]][] = [
+  ['the C keeper', [KEEPER_BINARY]],
+  ['keeper.pl', ['perl', KEEPER_SCRIPT]],
+];
+
+describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
+function keeper(...argv: string[]) {
+  return spawn(bin!, [...pre, kdir, inbox, 't', 'start', '--', ...argv], { stdio: 'ignore', detached: true });
+}
+
+function keeperAlone(aloneMs: number, ...argv: string[]) {
+  return spawn(bin!, [...pre, kdir, inbox, 't', 'start', '--', ...argv], { stdio: 'ignore', detached: true, env: { ...process.env, HAM_KEEPER_ALONE_MS: String(aloneMs) } });
+}
 
   it('reports K, P, S, X with the exact wait status, then obeys r and x, ignoring stale answers', async () => {
     const k = keeper('perl', '-e', 'exit 5', `${dir}/marker`);

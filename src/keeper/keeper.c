@@ -1,0 +1,308 @@
+/*
+ * ham keeper: the tiny parent of one entity (the runsv / s6-supervise pattern),
+ * in C with libc only: the same records, commands and guarantees as keeper.pl
+ * (the fallback where no compiler was found at install), at a fraction of its
+ * memory and start-up time.
+ *
+ * It outlives any HAM, so an entity's exit status is always recorded by its
+ * parent, whichever process holds the HAM role. It decides nothing: it starts
+ * the command, reports what happened as files in the inbox, and waits for the
+ * HAM's decision on its ctl FIFO.
+ *
+ * usage: keeper DIR INBOX TAG start -- ARGV...
+ *        keeper DIR INBOX TAG adopt PID -- ARGV...   (watch an orphan via pidfd)
+ *
+ * Records (one file each, written then renamed into INBOX as TAG-SEQ):
+ *   K PID         keeper PID up, holding DIR/life open for writing
+ *   P PID         forked PID for the command (before exec: if the keeper dies
+ *                 now, the HAM still knows which process to adopt)
+ *   S PID         the command was exec'd as PID (in its own process group)
+ *   F ERRNO       the command could not be exec'd
+ *   X PID STATUS  PID ended; STATUS is the raw wait status, -1 when unknown
+ * Commands on DIR/ctl, one line each, SEQ = the death record they answer:
+ *   r SEQ         start the command again      x SEQ   exit
+ * SIGUSR1 detaches: the keeper exits and leaves the entity running.
+ * Waiting for a decision with no HAM: the HAM holds the read end of DIR/life;
+ * with nobody there for HAM_KEEPER_ALONE_MS (default 60000) the keeper exits 0.
+ * Its death record stays in the inbox: the next HAM applies it from there.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434 /* the same on every Linux architecture */
+#endif
+
+static const char *dir, *inbox, *tag;
+static char **argv_cmd;
+static unsigned long seq;
+static long instance;
+static long alone_ms = 60000;
+static int life_fd = -1, ctl_fd = -1;
+
+/* Only the HAM speaks to a keeper, and only through ctl and SIGUSR1; a stray
+ * signal to the process group must not orphan the entity. */
+static const int quiet[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU};
+#define NQUIET (sizeof quiet / sizeof quiet[0])
+
+static void on_usr1(int sig) {
+  (void)sig;
+  _exit(0);
+}
+
+static void die(const char *what) {
+  fprintf(stderr, "keeper: %s: %s\n", what, strerror(errno));
+  exit(111);
+}
+
+static void path_in(char *buf, size_t n, const char *folder, const char *name) {
+  if ((size_t)snprintf(buf, n, "%s/%s", folder, name) >= n) {
+    errno = ENAMETOOLONG;
+    die(name);
+  }
+}
+
+/* Write `line` as the next record: a hidden temp file, then renamed into place,
+ * so the HAM never reads half a record. Returns its sequence number. */
+static unsigned long record(const char *line) {
+  char tmp[4096], final[4096], name[512];
+  seq++;
+  snprintf(name, sizeof name, ".%s-%lu", tag, seq);
+  path_in(tmp, sizeof tmp, inbox, name);
+  snprintf(name, sizeof name, "%s-%lu", tag, seq);
+  path_in(final, sizeof final, inbox, name);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) die("inbox");
+  size_t len = strlen(line);
+  char out[256];
+  if (len + 1 >= sizeof out) len = sizeof out - 2;
+  memcpy(out, line, len);
+  out[len++] = '\n';
+  if (write(fd, out, len) != (ssize_t)len) die("inbox");
+  if (close(fd) != 0) die("inbox");
+  if (rename(tmp, final) != 0) die("inbox");
+  return seq;
+}
+
+static unsigned long recordf(const char *kind, long a, long b, int two) {
+  char line[96];
+  if (two)
+    snprintf(line, sizeof line, "%s %ld %ld", kind, a, b);
+  else
+    snprintf(line, sizeof line, "%s %ld", kind, a);
+  return record(line);
+}
+
+/* Is a HAM there? It holds life's read end: a byte written with no reader
+ * fails (EPIPE; SIGPIPE is ignored). A full pipe means a reader that lags. */
+static int ham_there(void) {
+  struct pollfd p = {.fd = life_fd, .events = POLLOUT};
+  if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLOUT)) return (p.revents & POLLERR) ? 0 : 1;
+  return write(life_fd, "\n", 1) == 1;
+}
+
+/* Commands read from ctl but not yet used; a line longer than this is junk. */
+static char pending[512];
+static size_t npending;
+
+/* Take the next complete line out of `pending`: 'r' or 'x' answering `death`,
+ * or 0 when there is none. Stale answers and junk lines are dropped. */
+static char next_command(unsigned long death) {
+  for (;;) {
+    char *nl = memchr(pending, '\n', npending);
+    if (!nl) return 0;
+    *nl = 0;
+    char cmd = 0;
+    unsigned long n = 0;
+    char *end = NULL;
+    if ((pending[0] == 'r' || pending[0] == 'x') && pending[1] == ' ' && pending[2] >= '0' && pending[2] <= '9') {
+      errno = 0;
+      n = strtoul(pending + 2, &end, 10);
+      if (errno == 0 && end && *end == 0) cmd = pending[0];
+    }
+    size_t used = (size_t)(nl - pending) + 1;
+    memmove(pending, nl + 1, npending - used);
+    npending -= used;
+    if (cmd && n == death) return cmd;
+  }
+}
+
+static char decision(unsigned long death) {
+  long tick = alone_ms < 4000 ? alone_ms / 4 : 1000; /* ms */
+  if (tick < 1) tick = 1;
+  long alone = 0;
+  for (;;) {
+    char c = next_command(death);
+    if (c) return c;
+    struct pollfd p = {.fd = ctl_fd, .events = POLLIN};
+    int n = poll(&p, 1, (int)tick);
+    if (n > 0) {
+      if (npending == sizeof pending) npending = 0; /* a line with no end: junk */
+      ssize_t got = read(ctl_fd, pending + npending, sizeof pending - npending);
+      if (got > 0) npending += (size_t)got;
+      continue;
+    }
+    if (n < 0) continue; /* a signal */
+    if (ham_there()) {
+      alone = 0;
+      continue;
+    }
+    alone += tick;
+    if (alone < alone_ms) continue;
+    fprintf(stderr, "keeper %ld: no HAM for %ld ms after death record %lu: exiting; the record stays in the inbox\n", (long)getpid(), alone_ms, death);
+    return 'x';
+  }
+}
+
+static unsigned long start(void) {
+  if (!argv_cmd[0]) return recordf("F", ENOENT, 0, 0); /* adopted without a command */
+  char num[32];
+  snprintf(num, sizeof num, "%ld", ++instance);
+  setenv("HAM_INSTANCE", num, 1);
+  int pfd[2];
+  if (pipe2(pfd, O_CLOEXEC) != 0) return recordf("F", errno, 0, 0);
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(pfd[0]);
+    close(pfd[1]);
+    return recordf("F", e, 0, 0);
+  }
+  if (pid == 0) {
+    close(pfd[0]);
+    setpgid(0, 0);
+    for (size_t i = 0; i < NQUIET; i++) signal(quiet[i], SIG_DFL);
+    signal(SIGUSR1, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execvp(argv_cmd[0], argv_cmd);
+    char err[16];
+    int len = snprintf(err, sizeof err, "%d", errno);
+    (void)!write(pfd[1], err, (size_t)len); /* the pipe is close-on-exec: EOF means exec'd */
+    _exit(127);
+  }
+  close(pfd[1]);
+  recordf("P", pid, 0, 0);
+  char err[16];
+  size_t got = 0;
+  for (;;) {
+    ssize_t r = read(pfd[0], err + got, sizeof err - 1 - got);
+    if (r > 0 && (got += (size_t)r) < sizeof err - 1) continue;
+    if (r < 0 && errno == EINTR) continue;
+    break;
+  }
+  close(pfd[0]);
+  int status;
+  if (got > 0) {
+    err[got] = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return recordf("F", strtol(err, NULL, 10), 0, 0);
+  }
+  recordf("S", pid, 0, 0);
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) {
+      status = -1;
+      break;
+    }
+  }
+  return recordf("X", pid, status, 1);
+}
+
+/* An orphan whose keeper was killed: not our child, so wait on a pidfd; its
+ * status is unknown. */
+static unsigned long watch(pid_t pid) {
+  int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (fd >= 0) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (kill(pid, 0) == 0 && !(poll(&p, 1, -1) > 0 && (p.revents & POLLIN))) {
+    }
+    close(fd);
+  } else {
+    struct timespec t = {0, 200 * 1000 * 1000};
+    while (kill(pid, 0) == 0) nanosleep(&t, NULL);
+  }
+  return recordf("X", pid, -1, 1);
+}
+
+static int digits(const char *s) {
+  if (!s || !*s) return 0;
+  for (; *s; s++)
+    if (*s < '0' || *s > '9') return 0;
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 5) {
+    fprintf(stderr, "usage: keeper DIR INBOX TAG start|adopt [PID] -- ARGV...\n");
+    return 2;
+  }
+  dir = argv[1];
+  inbox = argv[2];
+  tag = argv[3];
+  int i = 5;
+  pid_t adopt = 0;
+  if (strcmp(argv[4], "adopt") == 0) {
+    if (argc < 6 || !digits(argv[5])) {
+      fprintf(stderr, "keeper: adopt: expected a pid, got %s\n", argc < 6 ? "nothing" : argv[5]);
+      return 2;
+    }
+    adopt = (pid_t)strtol(argv[5], NULL, 10);
+    i = 6;
+  } else if (strcmp(argv[4], "start") != 0) {
+    fprintf(stderr, "keeper: expected start or adopt, got %s\n", argv[4]);
+    return 2;
+  }
+  if (i < argc && strcmp(argv[i], "--") == 0) i++;
+  argv_cmd = argv + i;
+  if (!argv_cmd[0] && !adopt) {
+    fprintf(stderr, "keeper: no command\n");
+    return 2;
+  }
+  /* Ours, not the entity's: taken out of the environment the command inherits. */
+  const char *a = getenv("HAM_KEEPER_ALONE_MS");
+  if (digits(a) && strlen(a) < 12) alone_ms = strtol(a, NULL, 10);
+  unsetenv("HAM_KEEPER_ALONE_MS");
+  const char *inst = getenv("HAM_INSTANCE");
+  instance = (digits(inst) && strlen(inst) < 12 ? strtol(inst, NULL, 10) : 1) - 1;
+
+  for (size_t q = 0; q < NQUIET; q++) signal(quiet[q], SIG_IGN);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_usr1;
+  sigaction(SIGUSR1, &sa, NULL);
+
+  char ctl[4096], life[4096];
+  path_in(ctl, sizeof ctl, dir, "ctl");
+  path_in(life, sizeof life, dir, "life");
+  struct stat st;
+  if ((lstat(ctl, &st) != 0 || !S_ISFIFO(st.st_mode)) && mkfifo(ctl, 0600) != 0) die("ctl");
+  if ((lstat(life, &st) != 0 || !S_ISFIFO(st.st_mode)) && mkfifo(life, 0600) != 0) die("life");
+  /* Hold the only write end of life: the HAM reads it and sees EOF when we die.
+   * Opened read-write first so opening for writing does not wait for a reader. */
+  int rw = open(life, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (rw < 0) die("life");
+  life_fd = open(life, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (life_fd < 0) die("life");
+  close(rw);
+  ctl_fd = open(ctl, O_RDWR | O_CLOEXEC | O_NOFOLLOW); /* read-write: never EOF */
+  if (ctl_fd < 0) die("ctl");
+
+  recordf("K", getpid(), 0, 0);
+  unsigned long death = adopt ? watch(adopt) : start();
+  while (decision(death) == 'r') death = start();
+  return 0;
+}

@@ -67,32 +67,36 @@ static void die(const char *what) {
   exit(111);
 }
 
-static void path_in(char *buf, size_t n, const char *folder, const char *name) {
-  if ((size_t)snprintf(buf, n, "%s/%s", folder, name) >= n) {
-    errno = ENAMETOOLONG;
-    die(name);
-  }
+/* "FOLDER/NAME" in a fresh allocation: paths are built once, so the keeper's
+ * stack stays a page or two (its memory is most of what a keeper costs). */
+static char *path_of(const char *folder, const char *name) {
+  size_t n = strlen(folder) + strlen(name) + 2;
+  char *p = malloc(n);
+  if (!p) die("memory");
+  snprintf(p, n, "%s/%s", folder, name);
+  return p;
 }
+
+/* The record's temp and final names, reused: INBOX/.TAG-SEQ and INBOX/TAG-SEQ. */
+static char *rec_tmp, *rec_final;
+static size_t rec_size;
 
 /* Write `line` as the next record: a hidden temp file, then renamed into place,
  * so the HAM never reads half a record. Returns its sequence number. */
 static unsigned long record(const char *line) {
-  char tmp[4096], final[4096], name[512];
   seq++;
-  snprintf(name, sizeof name, ".%s-%lu", tag, seq);
-  path_in(tmp, sizeof tmp, inbox, name);
-  snprintf(name, sizeof name, "%s-%lu", tag, seq);
-  path_in(final, sizeof final, inbox, name);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  snprintf(rec_tmp, rec_size, "%s/.%s-%lu", inbox, tag, seq);
+  snprintf(rec_final, rec_size, "%s/%s-%lu", inbox, tag, seq);
+  int fd = open(rec_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) die("inbox");
   size_t len = strlen(line);
-  char out[256];
+  char out[128];
   if (len + 1 >= sizeof out) len = sizeof out - 2;
   memcpy(out, line, len);
   out[len++] = '\n';
   if (write(fd, out, len) != (ssize_t)len) die("inbox");
   if (close(fd) != 0) die("inbox");
-  if (rename(tmp, final) != 0) die("inbox");
+  if (rename(rec_tmp, rec_final) != 0) die("inbox");
   return seq;
 }
 
@@ -285,9 +289,11 @@ int main(int argc, char **argv) {
   sa.sa_handler = on_usr1;
   sigaction(SIGUSR1, &sa, NULL);
 
-  char ctl[4096], life[4096];
-  path_in(ctl, sizeof ctl, dir, "ctl");
-  path_in(life, sizeof life, dir, "life");
+  char *ctl = path_of(dir, "ctl"), *life = path_of(dir, "life");
+  rec_size = strlen(inbox) + strlen(tag) + 32;
+  rec_tmp = malloc(rec_size);
+  rec_final = malloc(rec_size);
+  if (!rec_tmp || !rec_final) die("memory");
   struct stat st;
   if ((lstat(ctl, &st) != 0 || !S_ISFIFO(st.st_mode)) && mkfifo(ctl, 0600) != 0) die("ctl");
   if ((lstat(life, &st) != 0 || !S_ISFIFO(st.st_mode)) && mkfifo(life, 0600) != 0) die("life");

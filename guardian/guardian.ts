@@ -71,9 +71,9 @@ export function runGuardian(o: GuardianOptions): void {
       process.exit(1);
     });
   };
-  const beater = startBeating(send, hangMs, () => takeover(`HAM silent for ${hangMs} ms`, true));
+  const beater = startBeating(send, hangMs, () => takeover(`HAM neither idle nor answering for ${hangMs} ms`, true), myHam ?? undefined);
   process.on('message', (m: LinkMessage) => {
-    beater.heard();
+    beater.heard(m);
     if (m.t === 'exit') {
       o.log('info', 'asked to exit');
       process.exit(0);

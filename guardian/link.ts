@@ -1,39 +1,71 @@
 // The beat between the HAM and its Guardian over the IPC pipe that joins
 // them. Death is seen at once (the pipe closes, or the child exits); a hang
-// is a partner silent for longer than `hangMs`. Each side beats every
-// hangMs/3 (a healthy partner can miss one beat and still not look hung):
-// a few wake-ups a second, no /proc polling.
+// is a partner that neither idles nor answers for longer than `hangMs`.
+//
+// A quiet pair: a Node wake-up costs ~0.1-0.3 ms of CPU, so an idle pair must
+// not beat. Each side runs a tiny C watch (guardian/watch.c) on its partner:
+// a main thread asleep in epoll_wait is an idle event loop, proof of life for
+// free. Only when the partner has not been seen idle for 1.5 watch periods
+// (it is busy, stopped or stuck) does this side probe it over the pipe, every
+// hangMs/3, until it answers or the threshold passes. A side with a watch
+// tells its partner `quiet` (stop beating unasked); without one (no compiler
+// at install, a kernel that hides wait channels, an older partner) both beat
+// every hangMs/3 as before.
 //
 // A watchdog that fires late was itself starved (a VM pause, a stalled
 // machine): the partner's beats may be sitting unread in the pipe, so it
 // grants a fresh window instead of declaring the partner hung. Without this,
 // both sides of a paused pair would kill each other on resume.
-export type LinkMessage = { t: 'beat' } | { t: 'ready' } | { t: 'exit' };
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { WATCH_BINARY } from '../src/paths.js';
+import type { ProcId } from '../src/proc/procfs.js';
+
+export type LinkMessage = { t: 'beat' } | { t: 'ready' } | { t: 'exit' } | { t: 'probe' } | { t: 'quiet' } | { t: 'loud' };
 
 export interface Beater {
   stop(): void;
-  /** Note that the partner spoke. */
-  heard(): void;
+  /** The partner spoke: every message is a sign of life; a probe is answered. */
+  heard(m?: LinkMessage): void;
 }
 
-export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onHung: () => void): Beater {
-  let last = Date.now();
+export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onHung: () => void, partner?: ProcId): Beater {
   const period = Math.max(10, Math.floor(hangMs / 3));
-  let ticked = last;
-  const beat = setInterval(() => {
-    // Our own beat came late: we were stalled (both of a pair SIGSTOPped or frozen together).
-    // The watchdog's lateness alone misses a stall that ends just before its deadline.
-    const now = Date.now();
-    if (now - ticked > period * 1.5) last = now;
-    ticked = now;
+  const trySend = (m: LinkMessage): void => {
     try {
-      send({ t: 'beat' });
+      send(m);
     } catch {
       /* the pipe is closing; the close handler acts */
     }
-  }, period);
+  };
+  let stopped = false;
+  let last = Date.now();
+
+  // Our beats, unasked, until the partner says it watches us.
+  let ticked = last;
+  let beat: NodeJS.Timeout | undefined;
+  const loud = (): void => {
+    if (beat || stopped) return;
+    ticked = Date.now();
+    beat = setInterval(() => {
+      // Our own beat came late: we were stalled (both of a pair SIGSTOPped or frozen together).
+      // The watchdog's lateness alone misses a stall that ends just before its deadline.
+      const now = Date.now();
+      if (now - ticked > period * 1.5) last = now;
+      ticked = now;
+      trySend({ t: 'beat' });
+    }, period);
+  };
+  const quiet = (): void => {
+    clearInterval(beat);
+    beat = undefined;
+  };
+
+  // Our judgement of the partner: armed always without a watch, only while it is busy with one.
   let watchdog: NodeJS.Timeout | undefined;
   const arm = (): void => {
+    clearTimeout(watchdog);
+    if (stopped) return;
     const due = last + hangMs;
     const armedAt = Date.now();
     watchdog = setTimeout(() => {
@@ -44,14 +76,116 @@ export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onH
       arm();
     }, Math.max(1, due - armedAt));
   };
-  arm();
+  const disarm = (): void => {
+    clearTimeout(watchdog);
+    watchdog = undefined;
+  };
+
+  let probing: NodeJS.Timeout | undefined;
+  const probe = (on: boolean): void => {
+    clearInterval(probing);
+    probing = undefined;
+    if (!on || stopped) return;
+    trySend({ t: 'probe' });
+    probing = setInterval(() => trySend({ t: 'probe' }), period);
+  };
+
+  let watch: ChildProcess | undefined;
+  const blind = (): void => {
+    // Without a watch: judge by beats, and ask the partner to beat unasked.
+    watch = undefined;
+    probe(false);
+    if (stopped) return;
+    trySend({ t: 'loud' });
+    last = Math.max(last, Date.now() - period);
+    arm();
+  };
+  const watched = partner && existsSync(WATCH_BINARY) ? startWatch(partner, period) : undefined;
+  if (watched) {
+    watch = watched.child;
+    watched.onLine((line) => {
+      if (watch !== watched.child || stopped) return;
+      if (line === 'idle') {
+        last = Date.now();
+        probe(false);
+        disarm();
+      } else if (line.startsWith('busy ')) {
+        const [age, at] = line.slice(5).split(' ').map(Number);
+        // Read late (we were stalled or busy ourselves): what it saw says nothing about now.
+        const lateBy = monotonicMs() - (at ?? 0);
+        last = Math.max(last, lateBy > period || !(age! >= 0) ? Date.now() : Date.now() - age!);
+        probe(true);
+        arm();
+      } else if (line === 'blind') {
+        blind();
+      }
+    });
+    watched.onExit(() => {
+      if (watch === watched.child) blind();
+    });
+    trySend({ t: 'quiet' });
+  } else {
+    arm();
+  }
+  loud();
+
   return {
     stop: () => {
-      clearInterval(beat);
-      clearTimeout(watchdog);
+      stopped = true;
+      quiet();
+      disarm();
+      probe(false);
+      const w = watch;
+      watch = undefined;
+      w?.kill('SIGKILL');
     },
-    heard: () => {
+    heard: (m) => {
       last = Date.now();
+      if (m?.t === 'probe') trySend({ t: 'beat' });
+      else if (m?.t === 'quiet') quiet();
+      else if (m?.t === 'loud') loud();
     },
   };
+}
+
+/** CLOCK_MONOTONIC in ms, the watch's clock (libuv's hrtime reads the same clock). */
+const monotonicMs = (): number => Number(process.hrtime.bigint() / 1_000_000n);
+
+interface Watch {
+  child: ChildProcess;
+  onLine(f: (line: string) => void): void;
+  onExit(f: () => void): void;
+}
+
+/** The C watch on `partner`, sampling every `periodMs`; undefined if it cannot be started. */
+function startWatch(partner: ProcId, periodMs: number): Watch | undefined {
+  let child: ChildProcess;
+  try {
+    child = spawn(WATCH_BINARY, [String(partner.pid), String(partner.start), String(periodMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  } catch {
+    return undefined;
+  }
+  const lines: ((line: string) => void)[] = [];
+  const exits: (() => void)[] = [];
+  let buf = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (d: string) => {
+    buf += d;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      for (const f of lines) f(line);
+    }
+    if (buf.length > 256) buf = ''; // not a line of ours
+  });
+  let gone = false;
+  const exited = (): void => {
+    if (gone) return;
+    gone = true;
+    for (const f of exits) f();
+  };
+  child.once('error', exited);
+  child.once('exit', exited);
+  return { child, onLine: (f) => lines.push(f), onExit: (f) => exits.push(f) };
 }

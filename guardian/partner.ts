@@ -27,6 +27,7 @@ export class GuardianPartner {
   private beater: Beater | undefined;
   private startup: NodeJS.Timeout | undefined;
   private stopping = false;
+  private partnerQuiet = false;
   private respawnMs = 0;
   private respawnTimer: NodeJS.Timeout | undefined;
   private readonly exits = new Set<() => void>();
@@ -85,12 +86,15 @@ export class GuardianPartner {
   }
 
   private onMessage(m: LinkMessage): void {
-    this.beater?.heard();
+    this.beater?.heard(m);
+    // The Guardian says `quiet` (it watches us) before `ready`, before our beater exists.
+    if (m.t === 'quiet' || m.t === 'loud') this.partnerQuiet = m.t === 'quiet';
     if (m.t !== 'ready' || this.beater) return;
     clearTimeout(this.startup);
     this.respawnMs = 0;
     const child = this.child!;
-    this.beater = startBeating((msg) => child.send(msg), this.o.hangMs, () => this.hung(`silent for ${this.o.hangMs} ms`));
+    this.beater = startBeating((msg) => child.send(msg), this.o.hangMs, () => this.hung(`neither idle nor answering for ${this.o.hangMs} ms`), this.id);
+    if (this.partnerQuiet) this.beater.heard({ t: 'quiet' });
     this.o.log('info', 'guardian ready', { guardian: child.pid });
   }
 
@@ -104,6 +108,7 @@ export class GuardianPartner {
     clearTimeout(this.startup);
     this.beater?.stop();
     this.beater = undefined;
+    this.partnerQuiet = false;
     this.child = undefined;
     for (const f of this.exits) f();
     this.exits.clear();

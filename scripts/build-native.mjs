@@ -1,8 +1,9 @@
 // Build the C parts with plain `cc`: the keeper (src/keeper/keeper.c →
-// build/keeper) and the peer-credentials addon (native/peercred.c →
-// build/peercred.node). Run by `npm run build` and by npm's `prepare`. A
-// missing compiler or missing Node headers never fail the install: the HAM then
-// uses the Perl keeper, and refuses what it cannot verify without the addon
+// build/keeper), the pair's watch (guardian/watch.c → build/watch) and the
+// peer-credentials addon (native/peercred.c → build/peercred.node). Run by
+// `npm run build` and by npm's `prepare`. A missing compiler or missing Node
+// headers never fail the install: the HAM then uses the Perl keeper, beats
+// without the watch, and refuses what it cannot verify without the addon
 // (see README, "Who may connect").
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, realpathSync, renameSync } from 'node:fs';
@@ -10,8 +11,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const src = join(root, 'native', 'peercred.c');
-const out = join(root, 'build', 'peercred.node');
 const headers = join(dirname(realpathSync(process.execPath)), '..', 'include', 'node');
 const cc = process.env.CC || 'cc';
 
@@ -23,30 +22,38 @@ function compile(out, args) {
   renameSync(tmp, out);
 }
 
-// Static where libc.a is there: a static keeper has no relocations to copy, so a
-// hundred of them share all but ~60 KiB each (dynamic: ~140 KiB each).
-const keeperArgs = ['-O2', '-Wall', '-Wextra', '-Werror', join(root, 'src', 'keeper', 'keeper.c')];
-try {
-  try {
-    compile(join(root, 'build', 'keeper'), ['-static', ...keeperArgs]);
-  } catch {
-    compile(join(root, 'build', 'keeper'), keeperArgs);
-  }
-} catch (e) {
+function warn(what, e, fallback) {
   process.stderr.write(
-    `\nham: WARNING: could not build the C keeper (${e.message.split('\n')[0]}).\n` +
-      'ham: entities will be kept by the Perl keeper (about ten times the memory per entity).\n' +
+    `\nham: WARNING: could not build ${what} (${e.message.split('\n')[0]}).\nham: ${fallback}\n` +
       'ham: Install a C compiler and libc headers (e.g. gcc libc6-dev) and run `npm run build`.\n\n',
   );
 }
 
+// Programs: static where libc.a is there (no relocations to copy: a hundred
+// keepers share all but ~60 KiB each; dynamic: ~140 KiB each).
+function program(src, out, what, fallback) {
+  const args = ['-O2', '-Wall', '-Wextra', '-Werror', join(root, src)];
+  try {
+    try {
+      compile(join(root, 'build', out), ['-static', ...args]);
+    } catch {
+      compile(join(root, 'build', out), args);
+    }
+  } catch (e) {
+    warn(what, e, fallback);
+  }
+}
+
+program('src/keeper/keeper.c', 'keeper', 'the C keeper', 'entities will be kept by the Perl keeper (about ten times the memory per entity).');
+program('guardian/watch.c', 'watch', 'the pair watch', 'the HAM and its Guardian will beat a few times a second even when idle.');
+
 try {
   if (!existsSync(join(headers, 'node_api.h'))) throw new Error(`no node_api.h under ${headers}`);
-  compile(out, ['-shared', '-fPIC', '-O2', '-Wall', '-I', headers, src]);
+  compile(join(root, 'build', 'peercred.node'), ['-shared', '-fPIC', '-O2', '-Wall', '-I', headers, join(root, 'native', 'peercred.c')]);
 } catch (e) {
-  process.stderr.write(
-    `\nham: WARNING: could not build the peer-credentials addon (${e.message.split('\n')[0]}).\n` +
-      'ham: the HAM will serve only its own user and root, and only while the socket and home keep mode 0600/0700;\n' +
-      'ham: `--allow-user` cannot be honoured. Install a C compiler and libc headers (e.g. gcc libc6-dev) and run `npm run build`.\n\n',
+  warn(
+    'the peer-credentials addon',
+    e,
+    'the HAM will serve only its own user and root, and only while the socket and home keep mode 0600/0700;\nham: `--allow-user` cannot be honoured.',
   );
 }

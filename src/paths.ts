@@ -18,6 +18,8 @@ export const PACKAGE_ROOT = findRoot();
 export const KEEPER_SCRIPT = join(PACKAGE_ROOT, 'src', 'keeper', 'keeper.pl');
 /** The C keeper, compiled at install (scripts/build-native.mjs); absent without a compiler. */
 export const KEEPER_BINARY = join(PACKAGE_ROOT, 'build', 'keeper');
+/** The pair's watch (guardian/watch.c): lets an idle HAM and Guardian skip their beats. */
+export const WATCH_BINARY = join(PACKAGE_ROOT, 'build', 'watch');
 export const RUNNER_SCRIPT = join(PACKAGE_ROOT, 'src', 'detector', 'runner.pl');
 export const DAEMON_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'daemon', 'main.js');
 export const CLI_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');

@@ -91,9 +91,22 @@ export function keepersWith(marker: string): number[] {
   return findProcesses((argv) => argv.includes(marker) && isKeeperArgv(argv));
 }
 
-/** The daemons (HAM and Guardian) of a home. */
+/**
+ * The daemons (HAM and Guardian) of a home. A daemon spawning a program (a
+ * keeper, its pair watch) forks first: until the exec, the child shows the
+ * daemon's command line, but it has one thread, and a running Node has several.
+ */
 export function daemons(home: string): number[] {
-  return findProcesses((argv) => argv.some((a) => a.endsWith('daemon/main.js')) && argv.includes(home));
+  return findProcesses((argv) => argv.some((a) => a.endsWith('daemon/main.js')) && argv.includes(home)).filter((pid) => threads(pid) > 1);
+}
+
+function threads(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[17]);
+  } catch {
+    return 0;
+  }
 }
 
 /** A single-process entity that sleeps; `marker` makes it countable. */

@@ -8,8 +8,8 @@ import { formatConditions, formatEntity, formatPair, formatStatus } from './form
 import { baseEnvRequest, call, collect, globals, open, positiveInt, envPair, type Globals } from './call.js';
 import { statusAll } from '../client/pages.js';
 import { formatStoreUse } from './limits.js';
-import { checkLimitSettings } from '../store/limits.js';
-import { DEFAULT_SETTINGS } from '../store/types.js';
+import { checkLimitSettings } from '../model/limits.js';
+import { DEFAULT_SETTINGS } from '../model/defaults.js';
 import { registerDetectorCommands } from './detectors.js';
 import { existsSync, statSync } from 'node:fs';
 import { HamError } from '../errors.js';

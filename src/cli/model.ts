@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { Change } from '../ham/apply.js';
 import { HamError } from '../errors.js';
-import { ACTION_KINDS, CONDITION_TYPES, LOG_LEVELS } from '../store/model.js';
+import { ACTION_KINDS, CONDITION_TYPES, LOG_LEVELS } from '../model/conditions.js';
 import { call, envPair, globals, integer, list, positiveInt } from './call.js';
 import { emit, fail } from './output.js';
 

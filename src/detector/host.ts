@@ -12,7 +12,7 @@ import { HamError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
 import type { Logger } from '../log.js';
 import { isAlive, procId } from '../proc/procfs.js';
-import type { Occurrence } from '../store/model.js';
+import type { Occurrence } from '../model/conditions.js';
 import type { DetectorRecord, Store } from '../store/store.js';
 import { describeResult, FRESH, MISCONFIGURED_TRIES, nextDelay, step, verdict, type CheckState } from './check.js';
 import { CheckRunner, type CheckResult } from './runner.js';

@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 import { HamError } from '../errors.js';
 import { encodeFrame } from '../protocol/frame.js';
-import type { EventRecord } from '../store/model.js';
+import type { EventRecord } from '../model/conditions.js';
 
 /** An event as clients see it (DESIGN.md): seq first, ISO time, the condition type as `condition`. */
 export interface EventView {

@@ -6,7 +6,7 @@
 // first). Lists for the same entity run one after the other, in the order
 // they fired; `independent` lists run alongside.
 import type { Logger } from '../log.js';
-import type { ActionSpec, RunRecord } from '../store/model.js';
+import type { ActionSpec, RunRecord } from '../model/conditions.js';
 import type { Store } from '../store/store.js';
 import { actionAt } from './conditions.js';
 

@@ -5,10 +5,11 @@
 // chunks across turns, waiting for the socket to drain.
 import type { Socket } from 'node:net';
 import { encodedSize, MAX_FRAME } from '../protocol/frame.js';
-import type { EventRecord } from '../store/model.js';
+import type { EventRecord } from '../model/conditions.js';
 import type { Store } from '../store/store.js';
-import { GLOBAL, type Roles } from '../store/types.js';
-import { storeUse, type StoreUse } from '../store/limits.js';
+import { GLOBAL, type Roles } from '../model/records.js';
+import type { StoreUse } from '../model/limits.js';
+import { storeUse } from '../store/limits.js';
 import { eventMatches, eventView, type EventFilter, type EventHub, type EventView } from './events.js';
 import { conditionView, entityView, type EntityView, type LiveBeat, type StatusView } from './status.js';
 

@@ -1,7 +1,6 @@
 // `ham status` as data: the JSON contract in DESIGN.md, plus a few extras.
-import type { ExitStatus } from '../errors.js';
-import type { ActionRecord, ConditionRecord } from '../store/model.js';
-import type { EntityRecord, EntityState } from '../store/types.js';
+import type { ActionRecord, ConditionRecord } from '../model/conditions.js';
+import type { EntityRecord, EntityState, ExitStatus } from '../model/records.js';
 
 export interface ActionView {
   name: string;

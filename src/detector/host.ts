@@ -13,38 +13,15 @@ import { failpoint } from '../failpoints.js';
 import type { Logger } from '../log.js';
 import { isAlive, procId } from '../proc/procfs.js';
 import type { Occurrence } from '../model/conditions.js';
+import type { DetectorState, DetectorsView, DetectorView } from '../protocol/views.js';
 import type { DetectorRecord, Store } from '../store/store.js';
 import { describeResult, FRESH, MISCONFIGURED_TRIES, nextDelay, step, verdict, type CheckState } from './check.js';
 import { CheckRunner, type CheckResult } from './runner.js';
-import { LatencyRing } from '../ham/executor.js';
+import { LatencyRing } from '../latency.js';
 import { fileRefusal, folderRefusal } from './security.js';
 import { pathProblem } from '../home-check.js';
 import { readSpec, type DetectorSpec } from './spec.js';
 import { LineSplitter, parseLine, RateLimit, type StreamEvent } from './stream.js';
-
-export type DetectorState = 'starting' | 'running' | 'healthy' | 'failing' | 'misconfigured' | 'refused' | 'crashed';
-
-export interface DetectorView {
-  name: string;
-  path: string;
-  kind: DetectorSpec['kind'] | null;
-  entity: string | null;
-  state: DetectorState;
-  intervalMs: number | null;
-  timeoutMs: number | null;
-  tries: number | null;
-  runs: number;
-  /** Consecutive failures (checks). */
-  failures: number;
-  lastResult: string | null;
-  lastAt: string | null;
-  /** Why it is refused or not run. */
-  reason: string | null;
-  pid: number | null;
-  /** Stream lines that were not events, and events dropped over the rate. */
-  badLines: number;
-  dropped: number;
-}
 
 export interface HostDeps {
   dir: string;
@@ -144,7 +121,7 @@ export class DetectorHost {
     this.runner.close();
   }
 
-  view(): { dir: string; refused: string | null; detectors: DetectorView[] } {
+  view(): DetectorsView {
     const out = [...this.detectors.values()].sort((a, b) => a.name.localeCompare(b.name)).map((x) => this.viewOf(x));
     return { dir: this.d.dir, refused: this.folderProblem ?? null, detectors: out };
   }

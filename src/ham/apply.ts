@@ -13,6 +13,7 @@ import { commandArgv, conditionBody, envMap, issueGot, itemName, signalName, toC
 import type { ConditionRecord, ConditionSpec } from '../model/conditions.js';
 import { DEFAULT_RESTART_POLICY, DEFAULT_STOP_POLICY } from '../model/defaults.js';
 import { GLOBAL, STRATEGIES, type EntityRecord, type GroupSpec, type RestartPolicy, type StopPolicy } from '../model/records.js';
+import type { Change } from '../protocol/views.js';
 import { findCycle } from './topology.js';
 import { restartCount, toConditionRecord } from './conditions.js';
 import { checkExecutable } from './executable.js';
@@ -62,12 +63,6 @@ const stopConfig = z
 export const ESCALATE_CONDITION = 'escalate';
 
 const configSchema = z.object({ entities: z.record(z.unknown()).default({}), groups: z.record(z.unknown()).default({}), baseDir: z.string().optional() }).strict();
-
-export interface Change {
-  entity: string;
-  change: 'created' | 'updated' | 'unchanged';
-  details: string[];
-}
 
 /** A key that reads plainly in a path; any other (empty, spaces, dots, control characters) is quoted. */
 const PLAIN_KEY = /^[^\u0000-\u001f\u007f-\u009f.[\]"\s]+$/;

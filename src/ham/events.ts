@@ -6,15 +6,7 @@ import type { Socket } from 'node:net';
 import { HamError } from '../errors.js';
 import { encodeFrame } from '../protocol/frame.js';
 import type { EventRecord } from '../model/conditions.js';
-
-/** An event as clients see it (DESIGN.md): seq first, ISO time, the condition type as `condition`. */
-export interface EventView {
-  seq: number;
-  time: string;
-  entity: string;
-  condition: EventRecord['type'];
-  [more: string]: unknown;
-}
+import type { EventView } from '../protocol/views.js';
 
 export function eventView(e: EventRecord): EventView {
   const { seq, time, entity, type, key: _key, ...rest } = e;

@@ -9,7 +9,7 @@
 // pass without a beat, missed-high at `missedHigh`; only a heartbeat-healthy
 // action (or a new instance) ends the episode.
 import type { HeartbeatSpec, HeartbeatState } from '../model/records.js';
-import { LatencyRing } from './executor.js';
+import { LatencyRing } from '../latency.js';
 
 interface Tracked {
   spec: HeartbeatSpec;

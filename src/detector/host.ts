@@ -23,17 +23,21 @@ import { pathProblem } from '../home-check.js';
 import { readSpec, type DetectorSpec } from './spec.js';
 import { LineSplitter, parseLine, RateLimit, type StreamEvent } from './stream.js';
 
-export interface HostDeps {
+/** What the host is handed of the HAM (the daemon wires it to the core): its one way to publish occurrences. */
+export interface HamPort {
+  /** A fenced write transaction (the HAM's). */
+  write: <T>(fn: () => T) => T;
+  occur: (o: Occurrence) => Promise<number>;
+  entityPid: (name: string) => number | null;
+}
+
+export interface HostDeps extends HamPort {
   dir: string;
   home: string;
   /** The entities' base environment: checks and streams start from it too. */
   baseEnv: Record<string, string>;
   store: Store;
   log: Logger;
-  /** A fenced write transaction (the HAM's). */
-  write: <T>(fn: () => T) => T;
-  occur: (o: Occurrence) => Promise<number>;
-  entityPid: (name: string) => number | null;
 }
 
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '../src/client/connection.js';
-import type { EntityView, StatusView } from '../src/ham/status.js';
+import type { EntityView, StatusView } from '../src/protocol/views.js';
 import { homePaths } from '../src/home.js';
 import { isKeeperArgv } from '../src/paths.js';
 import { findProcesses } from '../src/proc/procfs.js';

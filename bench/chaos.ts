@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { machine, withSection } from './lib.js';
-import type { StatusView } from '../src/ham/status.js';
+import type { StatusView } from '../src/protocol/views.js';
 import { isStopped, startTime } from '../src/proc/procfs.js';
 import { procsWith, sleep } from '../test/helpers/ham.js';
 import { check, NAMES, World, type Expect } from './chaos-world.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Connection } from '../src/client/connection.js';
 import { statusAll } from '../src/client/pages.js';
 import { startPair, stopPair } from '../src/cli/daemon.js';
-import type { StatusView } from '../src/ham/status.js';
+import type { StatusView } from '../src/protocol/views.js';
 import { homePaths } from '../src/home.js';
 import { childrenOf, findProcesses, startTime } from '../src/proc/procfs.js';
 

@@ -4,7 +4,7 @@
 // after a fixed 100 ms: every death must be restarted exactly once. Meanwhile
 // the HAM's RSS is sampled every second and its CPU time is read from /proc.
 import { Connection } from '../src/client/connection.js';
-import type { StatusView } from '../src/ham/status.js';
+import type { StatusView } from '../src/protocol/views.js';
 import { homePaths } from '../src/home.js';
 import { cpuTicks, memKiB } from '../src/proc/procfs.js';
 import { median, nowMs, sleep, startBenchPair } from './lib.js';

@@ -3,12 +3,12 @@
 // monkey that kills the HAM every 15 s, and a live view. Ctrl-C stops everything (`ham stop --all`).
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { formatDetectors } from '../src/cli/detectors.js';
-import type { DetectorView } from '../src/detector/host.js';
+import type { DetectorView } from '../src/protocol/views.js';
 import { join } from 'node:path';
 import { Connection } from '../src/client/connection.js';
 import { startPair, stopPair } from '../src/cli/daemon.js';
 import { formatStatus } from '../src/cli/format.js';
-import type { StatusView } from '../src/ham/status.js';
+import type { StatusView } from '../src/protocol/views.js';
 import { homePaths } from '../src/home.js';
 import { PACKAGE_ROOT } from '../src/paths.js';
 

@@ -3,20 +3,33 @@
 // any signal) or the beats stop (the HAM hung), it takes the HAM role with a
 // compare-and-set on the epoch, kills the old HAM if it still exists, and
 // becomes the HAM in this same process: no start-up cost on the critical path.
-import { becomeHam } from '../src/ham/ham.js';
+// What "becoming the HAM" runs is handed in by the daemon (src/daemon/serve.ts).
 import { HamError } from '../src/errors.js';
 import { failpoint } from '../src/failpoints.js';
 import type { HomePaths } from '../src/home.js';
 import type { Logger } from '../src/log.js';
+import type { Roles } from '../src/model/records.js';
 import { isAlive, procId } from '../src/proc/procfs.js';
 import { registerGuardian, takeOver } from '../src/store/roles.js';
 import { Store } from '../src/store/store.js';
 import { startBeating, type LinkMessage } from './link.js';
 
+/** The HAM role just taken, for `serve`. */
+export interface Takeover {
+  store: Store;
+  paths: HomePaths;
+  epoch: number;
+  log: Logger;
+  fresh: false;
+  previous: Roles;
+}
+
 export interface GuardianOptions {
   paths: HomePaths;
   epoch: number;
   log: Logger;
+  /** Serve as the HAM in this process, once the role is ours. */
+  serve: (t: Takeover) => Promise<void>;
 }
 
 export function runGuardian(o: GuardianOptions): void {
@@ -65,8 +78,8 @@ export function runGuardian(o: GuardianOptions): void {
     const old = claimed.previous.ham;
     if (old && isAlive(old)) process.kill(old.pid, 'SIGKILL');
     if (process.connected) process.disconnect();
-    // Its log line: by becomeHam, first thing (logTakeover), from the note written with the role.
-    becomeHam({ store, paths: o.paths, epoch: claimed.epoch, log: o.log, fresh: false, previous: claimed.previous }).catch((e: Error) => {
+    // Its log line: by the HAM, first thing (logTakeover), from the note written with the role.
+    o.serve({ store, paths: o.paths, epoch: claimed.epoch, log: o.log, fresh: false, previous: claimed.previous }).catch((e: Error) => {
       o.log('error', 'could not serve as HAM', { error: e.message });
       process.exit(1);
     });

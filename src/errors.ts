@@ -1,5 +1,6 @@
 // One error shape for every failure, the same over the wire and in the CLI:
 // what went wrong (code + message), which entity, its exit, and the cause.
+import type { ExitStatus } from './model/records.js';
 
 export const ERROR_CODES = [
   'bad-request', // a request that does not match its schema
@@ -30,11 +31,6 @@ export const ERROR_CODES = [
   'internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
-
-export interface ExitStatus {
-  code: number | null;
-  signal: string | null;
-}
 
 export interface HamErrorShape {
   code: ErrorCode;

@@ -1,4 +1,4 @@
 // The package root: the client library.
 export { connect, HamClient, SelfHandle, type AttachOptions, type EventFilter, type Subscription } from './client/client.js';
 export { HamError, type HamErrorShape } from './errors.js';
-export type { EventView } from './ham/events.js';
+export type { EventView } from './protocol/views.js';

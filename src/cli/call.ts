@@ -5,6 +5,7 @@ import { envNameProblem, parseEnvPair, type BaseEnvRequest } from '../environmen
 import { HamError } from '../errors.js';
 import { resolveHome } from '../home.js';
 import type { Op, RequestArgs } from '../protocol/requests.js';
+import type { Reply } from '../protocol/responses.js';
 import { fail, type OutputOptions } from './output.js';
 
 export interface Globals extends OutputOptions {
@@ -46,7 +47,7 @@ export function baseEnvRequest(env: Record<string, string>, pass: string[], unse
 }
 
 /** One request to the HAM serving the home; not running → exit 1 with the error. */
-export async function call<O extends Op>(g: Globals, op: O, args: Partial<RequestArgs<O>>): Promise<unknown> {
+export async function call<O extends Op>(g: Globals, op: O, args: Partial<RequestArgs<O>>): Promise<Reply<O>> {
   const c = await open(g);
   try {
     return await c.request(op, args);

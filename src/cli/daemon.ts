@@ -6,7 +6,7 @@ import { HamError } from '../errors.js';
 import { BASE_ENV_VAR, type BaseEnvRequest } from '../environment.js';
 import { ensureHome } from '../home.js';
 import { openLog } from '../home-check.js';
-import type { PairView } from '../ham/pages.js';
+import type { PairView } from '../protocol/views.js';
 import { DAEMON_MAIN } from '../paths.js';
 import { isAlive, startTime } from '../proc/procfs.js';
 

@@ -1,11 +1,11 @@
 // ham detectors: what each detector is, how it is doing, and why one is refused.
 import type { Command } from 'commander';
-import type { DetectorView } from '../detector/host.js';
+import type { DetectorsView } from '../protocol/views.js';
 import { call, globals } from './call.js';
 import { escapeField as f } from './escape.js';
 import { emit } from './output.js';
 
-export function formatDetectors(r: { dir: string; refused: string | null; detectors: DetectorView[] }): string {
+export function formatDetectors(r: DetectorsView): string {
   const out = [`detectors in ${r.dir}${r.refused ? ` — REFUSED: ${f(r.refused)}` : ''}`];
   if (r.detectors.length === 0) out.push('  (none)');
   for (const d of r.detectors) {
@@ -23,7 +23,7 @@ export function registerDetectorCommands(program: Command): void {
     .description('each detector: kind, entity, state (running, healthy, failing, misconfigured, refused, crashed), last result')
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const r = (await call(g, 'detectors', {})) as Parameters<typeof formatDetectors>[0];
+      const r = await call(g, 'detectors', {});
       emit(g, r, () => formatDetectors(r));
     });
 }

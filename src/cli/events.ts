@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { connect, type Connection } from '../client/connection.js';
 import { resolveHome } from '../home.js';
-import type { EventView } from '../ham/events.js';
 import { eventsAll } from '../client/pages.js';
 import { HamError } from '../errors.js';
 import { call, globals, integer, notRunning, open, positiveInt, type Globals } from './call.js';
@@ -21,8 +20,7 @@ async function follow(g: Globals, since: number | undefined, filter: { entity?: 
     try {
       c = await connect({ home });
       const closed = new Promise<void>((r) => c!.onClose(r));
-      await c.subscribe({ ...(last !== undefined ? { since: last } : {}), ...filter }, (ev) => {
-        const e = ev as EventView;
+      await c.subscribe({ ...(last !== undefined ? { since: last } : {}), ...filter }, (e) => {
         if (last !== undefined && e.seq <= last) return;
         last = e.seq;
         process.stdout.write(`${g.json ? jsonSafe(JSON.stringify(e)) : escapeText(formatEvent(e))}\n`);
@@ -49,7 +47,7 @@ export function registerEventCommands(program: Command): void {
     .option('--severity <n>', 'a severity for matching', integer('--severity'))
     .action(async (entity: string, o: { type: string; class?: string; severity?: number }, cmd: Command) => {
       const g = globals(cmd);
-      const r = (await call(g, 'raise', { entity, type: o.type, ...(o.class ? { class: o.class } : {}), ...(o.severity !== undefined ? { severity: o.severity } : {}) })) as { seq: number };
+      const r = await call(g, 'raise', { entity, type: o.type, ...(o.class ? { class: o.class } : {}), ...(o.severity !== undefined ? { severity: o.severity } : {}) });
       emit(g, r, () => `raised ${o.type} on ${entity}: event #${r.seq}`);
     });
 
@@ -60,7 +58,7 @@ export function registerEventCommands(program: Command): void {
     .argument('<state>')
     .action(async (entity: string, state: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const r = (await call(g, 'state', { entity, state })) as { seq: number };
+      const r = await call(g, 'state', { entity, state });
       emit(g, r, () => `${entity} is now ${state}: event #${r.seq}`);
     });
 

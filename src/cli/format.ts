@@ -1,6 +1,5 @@
 // Human-readable status.
-import type { ActionView, ConditionView, EntityView, StatusView } from '../ham/status.js';
-import type { EventView } from '../ham/events.js';
+import type { ActionView, ConditionView, EntityView, EventView, StatusView } from '../protocol/views.js';
 import { escapeField as f } from './escape.js';
 
 function table(rows: string[][]): string {
@@ -103,15 +102,15 @@ export function formatConditions(conditions: ConditionView[]): string {
 export function formatEvent(e: EventView): string {
   const t = e.time.slice(11, 23);
   const what: string[] = [];
-  const exit = e.exit as { code: number | null; signal: string | null } | null | undefined;
+  const exit = e.exit;
   if (exit) what.push(exit.signal ?? (exit.code === null ? 'status unknown' : `exit code ${exit.code}`));
-  if (e.raise) what.push(Object.entries(e.raise as object).map(([k, v]) => `${k}=${f(v)}`).join(' '));
-  const st = e.state as { from: string | null; to: string } | undefined;
+  if (e.raise) what.push(Object.entries(e.raise).map(([k, v]) => `${k}=${f(v)}`).join(' '));
+  const st = e.state;
   if (st) what.push(`${f(st.from ?? '(none)')} → ${f(st.to)}`);
   if (e.pid) what.push(`pid ${String(e.pid)}`);
   if (e.notifies) what.push(`notifies #${String(e.notifies)}`);
   if (e.detail) what.push(f(e.detail));
-  const fired = e.fired as { owner: string; condition: string }[];
+  const fired = e.fired;
   const to = fired.length ? `  → ${fired.map((f) => `${f.owner}/${f.condition}`).join(', ')}` : '';
   return `#${e.seq} ${t} ${e.entity} ${e.condition}${what.length ? ` (${what.join(', ')})` : ''}${to}`;
 }

@@ -1,5 +1,5 @@
 // How the CLI shows the store's use against its limits.
-import type { StoreUse } from '../store/limits.js';
+import type { StoreUse } from '../model/limits.js';
 
 const mib = (n: number): string => `${(n / (1024 * 1024)).toFixed(1)} MiB`;
 

@@ -1,6 +1,5 @@
 // The `ham` command line. Every command takes --home and --json.
 import { Command, Option } from 'commander';
-import type { EntityView } from '../ham/status.js';
 import { resolveHome } from '../home.js';
 import { startPair, stopPair } from './daemon.js';
 import { resolve as resolvePath } from 'node:path';
@@ -8,8 +7,8 @@ import { formatConditions, formatEntity, formatPair, formatStatus } from './form
 import { baseEnvRequest, call, collect, globals, open, positiveInt, envPair, type Globals } from './call.js';
 import { statusAll } from '../client/pages.js';
 import { formatStoreUse } from './limits.js';
-import { checkLimitSettings } from '../store/limits.js';
-import { DEFAULT_SETTINGS } from '../store/types.js';
+import { checkLimitSettings } from '../model/limits.js';
+import { DEFAULT_SETTINGS } from '../model/defaults.js';
 import { registerDetectorCommands } from './detectors.js';
 import { existsSync, statSync } from 'node:fs';
 import { HamError } from '../errors.js';
@@ -110,7 +109,7 @@ program
   .action(async (name: string, argv: string[], o: { restart?: boolean; pid?: number; env: Record<string, string>; cwd?: string }, cmd: Command) => {
     const g = globals(cmd);
     const cwd = resolvePath(o.cwd ?? '.');
-    const e = (await call(g, 'attach', { name, ...(argv.length ? { argv } : {}), ...(o.pid !== undefined ? { pid: o.pid } : {}), restart: !!o.restart, env: o.env, cwd })) as EntityView;
+    const e = await call(g, 'attach', { name, ...(argv.length ? { argv } : {}), ...(o.pid !== undefined ? { pid: o.pid } : {}), restart: !!o.restart, env: o.env, cwd });
     emit(g, e, () => `attached ${e.name}: ${e.kind}${e.pid ? `, pid ${e.pid}` : ''} (${e.state})`);
   });
 

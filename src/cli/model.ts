@@ -3,9 +3,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import type { Change } from '../ham/apply.js';
 import { HamError } from '../errors.js';
-import { ACTION_KINDS, CONDITION_TYPES, LOG_LEVELS } from '../store/model.js';
+import { ACTION_KINDS, CONDITION_TYPES, LOG_LEVELS } from '../model/conditions.js';
 import { call, envPair, globals, integer, list, positiveInt } from './call.js';
 import { emit, fail } from './output.js';
 
@@ -124,7 +123,7 @@ export function registerModelCommands(program: Command): void {
         fail(g, new HamError({ code: 'bad-request', message: `${file}: not valid YAML or JSON${where}: ${(e as Error).message.split('\n')[0]}` }));
       }
       if (typeof config !== 'object' || config === null || Array.isArray(config)) fail(g, new HamError({ code: 'bad-request', message: `${file}: expected a mapping with an entities key at the top` }));
-      const r = (await call(g, 'apply', { config: { ...(config as object), baseDir: dirname(file) }, dryRun: !!o.dryRun })) as { dryRun: boolean; changes: Change[] };
+      const r = await call(g, 'apply', { config: { ...(config as object), baseDir: dirname(file) }, dryRun: !!o.dryRun });
       emit(g, r, () => {
         const lines = r.changes.map((c) => `${c.entity}: ${c.change}${c.details.length ? ` (${c.details.join('; ')})` : ''}`);
         return `${r.dryRun ? 'would apply' : 'applied'} ${file}\n${lines.join('\n') || 'no entities declared'}`;

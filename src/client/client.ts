@@ -5,10 +5,11 @@
 // no loss, no duplicates.
 import { randomUUID } from 'node:crypto';
 import { HamError } from '../errors.js';
-import type { EventView } from '../ham/events.js';
+import type { EventView } from '../protocol/views.js';
 import { homePaths, resolveHome } from '../home.js';
 import type { Op, RequestArgs } from '../protocol/requests.js';
-import type { StatusView } from '../ham/status.js';
+import type { Reply } from '../protocol/responses.js';
+import type { StatusView } from '../protocol/views.js';
 import { Connection } from './connection.js';
 import { eventsAll, statusAll } from './pages.js';
 
@@ -104,7 +105,7 @@ export class HamClient {
   }
 
   /** A request; across a takeover it waits for the new HAM and is sent again (for at most `deadlineMs`). */
-  async request<O extends Op>(op: O, args: Partial<RequestArgs<O>>, deadlineMs = 30_000): Promise<unknown> {
+  async request<O extends Op>(op: O, args: Partial<RequestArgs<O>>, deadlineMs = 30_000): Promise<Reply<O>> {
     const deadline = Date.now() + deadlineMs;
     for (;;) {
       const c = await Promise.race([
@@ -196,16 +197,15 @@ class Sub {
 
   async start(c: Connection): Promise<void> {
     const args = { ...this.filter, ...(this.active ? { since: this.lastSeq } : {}) };
-    const r = (await c.subscribe(
+    const r = await c.subscribe(
       args,
-      (ev) => {
-        const e = ev as EventView;
+      (e) => {
         if (this.closed || e.seq <= this.lastSeq) return; // closed, or delivered before a reconnect
         this.lastSeq = e.seq;
         this.handler(e);
       },
       () => this.onEnd(),
-    )) as { since: number };
+    );
     if (!this.active) {
       this.lastSeq = Math.max(this.lastSeq, r.since);
       this.active = true;
@@ -231,7 +231,7 @@ export class SelfHandle {
   async reattach(c: Connection): Promise<void> {
     const { healthCheck, ...beats } = this.opts;
     const health = healthCheck && { intervalMs: healthCheck.intervalMs, timeoutMs: healthCheck.timeoutMs, signal: healthCheck.signal, graceMs: healthCheck.graceMs };
-    const r = (await c.request('self-attach', { name: this.name, pid: process.pid, ...beats, ...(health ? { health: dropUndefined(health) as RequestArgs<'self-attach'>['health'] } : {}) })) as { instance: number; saved: unknown };
+    const r = await c.request('self-attach', { name: this.name, pid: process.pid, ...beats, ...(health ? { health: dropUndefined(health) as RequestArgs<'self-attach'>['health'] } : {}) });
     this.instance = r.instance;
     this.saved = r.saved;
   }
@@ -256,12 +256,12 @@ export class SelfHandle {
 
   /** Raise an event on this entity. Sent again across a takeover, it still happens once (an idempotency key). */
   raise(r: { type: string; class?: string; severity?: number }): Promise<number> {
-    return this.client.request('raise', { entity: this.name, ...r, key: newKey() }).then((x) => (x as { seq: number }).seq);
+    return this.client.request('raise', { entity: this.name, ...r, key: newKey() }).then((x) => x.seq);
   }
 
   /** Report this entity's state (once, as `raise`). */
   state(state: string): Promise<number> {
-    return this.client.request('state', { entity: this.name, state, key: newKey() }).then((x) => (x as { seq: number }).seq);
+    return this.client.request('state', { entity: this.name, state, key: newKey() }).then((x) => x.seq);
   }
 
   /** Keep a value for the next instance of this entity. */
@@ -272,7 +272,7 @@ export class SelfHandle {
 
   /** What the previous instance stored (or this one, since). */
   async restore(): Promise<unknown> {
-    return ((await this.client.request('restore', { name: this.name })) as { value: unknown }).value;
+    return (await this.client.request('restore', { name: this.name })).value;
   }
 
   async detach(): Promise<void> {

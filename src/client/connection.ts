@@ -4,6 +4,8 @@ import { HamError, type HamErrorShape } from '../errors.js';
 import { homePaths, resolveHome } from '../home.js';
 import { encodeFrame, FrameDecoder, MAX_REPLY_FRAME } from '../protocol/frame.js';
 import type { Op, RequestArgs } from '../protocol/requests.js';
+import type { Reply } from '../protocol/responses.js';
+import type { EventView } from '../protocol/views.js';
 import { connectError } from './reach.js';
 
 interface Pending {
@@ -23,7 +25,7 @@ interface Incoming {
   ok: boolean;
   result?: unknown;
   error?: HamErrorShape;
-  event?: unknown;
+  event?: EventView;
   call?: number;
   op?: unknown;
   name?: unknown;
@@ -32,7 +34,7 @@ interface Incoming {
 export class Connection {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  private readonly streams = new Map<number, (event: unknown) => void>();
+  private readonly streams = new Map<number, (event: EventView) => void>();
   private readonly streamErrors = new Map<number, (e: HamError) => void>();
   private closeHandlers: (() => void)[] = [];
   private callHandler: ((call: HamCall) => void) | undefined;
@@ -79,7 +81,7 @@ export class Connection {
     });
   }
 
-  request<O extends Op>(op: O, args: Partial<RequestArgs<O>> = {}, timeoutMs = 10_000): Promise<unknown> {
+  request<O extends Op>(op: O, args: Partial<RequestArgs<O>> = {}, timeoutMs = 10_000): Promise<Reply<O>> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (this.socket.destroyed) return reject(this.failure ?? new HamError({ code: 'not-running', message: 'the HAM closed the connection' }));
@@ -88,7 +90,7 @@ export class Connection {
         reject(new HamError({ code: 'timeout', message: `no reply to ${op} within ${timeoutMs} ms` }));
       }, timeoutMs);
       this.pending.set(id, {
-        resolve: (v) => (clearTimeout(timer), resolve(v)),
+        resolve: (v) => (clearTimeout(timer), resolve(v as Reply<O>)), // the HAM's answer to `op` (protocol/responses.ts)
         reject: (e) => (clearTimeout(timer), reject(e)),
       });
       this.socket.write(encodeFrame({ id, op, args }));
@@ -105,7 +107,7 @@ export class Connection {
   }
 
   /** Subscribe to events; `onEvent` gets each one in order. Resolves with the reply. */
-  subscribe(args: Partial<RequestArgs<'subscribe'>>, onEvent: (event: unknown) => void, onEnd?: (e: HamError) => void): Promise<unknown> {
+  subscribe(args: Partial<RequestArgs<'subscribe'>>, onEvent: (event: EventView) => void, onEnd?: (e: HamError) => void): Promise<Reply<'subscribe'>> {
     const id = this.nextId;
     this.streams.set(id, onEvent);
     if (onEnd) this.streamErrors.set(id, onEnd);

@@ -1,19 +1,17 @@
 // Large answers come in pages (ham/pages.ts); these assemble them, so a
 // caller still gets one status with every entity and every event asked for.
-import type { EventView } from '../ham/events.js';
-import type { StatusPage } from '../ham/pages.js';
-import type { StatusView } from '../ham/status.js';
 import type { RequestArgs } from '../protocol/requests.js';
+import type { EventView, StatusPage, StatusView } from '../protocol/views.js';
 import type { Connection } from './connection.js';
 
 type Requester = Pick<Connection, 'request'>;
 
 /** The whole status (or one entity's), page after page. */
 export async function statusAll(c: Requester, name?: string, timeoutMs = 10_000): Promise<StatusView & { store: StatusPage['store'] }> {
-  const first = (await c.request('status', name === undefined ? {} : { name }, timeoutMs)) as StatusPage;
+  const first = await c.request('status', name === undefined ? {} : { name }, timeoutMs);
   const entities = [...first.entities];
   for (let next = first.next; next !== null && next !== undefined; ) {
-    const page = (await c.request('status', { after: next }, timeoutMs)) as StatusPage;
+    const page = await c.request('status', { after: next }, timeoutMs);
     entities.push(...page.entities);
     next = page.next;
   }
@@ -28,7 +26,7 @@ export async function eventsAll(c: Requester, args: Partial<RequestArgs<'events'
   let count = 0;
   let lastSeq = 0;
   for (;;) {
-    const page = (await c.request('events', { ...args, since, limit: left }, timeoutMs)) as { events: EventView[]; lastSeq: number; next?: number | null };
+    const page = await c.request('events', { ...args, since, limit: left }, timeoutMs);
     onPage(page.events);
     count += page.events.length;
     left -= page.events.length;

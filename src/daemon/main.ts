@@ -5,11 +5,11 @@ import { runGuardian } from '../../guardian/guardian.js';
 import { BASE_ENV_VAR } from '../environment.js';
 import { HamError } from '../errors.js';
 import { ensureHome } from '../home.js';
-import { becomeHam } from '../ham/ham.js';
 import { createLogger } from '../log.js';
 import { procId } from '../proc/procfs.js';
 import { claimHam } from '../store/roles.js';
 import { Store } from '../store/store.js';
+import { serveAsHam } from './serve.js';
 import { nextSettings, startRequest } from './settings.js';
 
 function arg(name: string): string | undefined {
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const paths = ensureHome(home, role === 'guardian' ? 'guardian' : 'start');
-  if (role === 'guardian') return runGuardian({ paths, epoch: Number(arg('epoch')), log });
+  if (role === 'guardian') return runGuardian({ paths, epoch: Number(arg('epoch')), log, serve: serveAsHam });
 
   const store = new Store(paths.store);
   const request = startRequest(arg, process.env, BASE_ENV_VAR);
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     log('warn', 'not starting', { error: (e as Error).message });
     process.exit(e instanceof HamError && e.code === 'already-running' ? 0 : 1);
   }
-  await becomeHam({ store, paths, epoch: claimed.epoch, log, fresh: true, previous: claimed.previous });
+  await serveAsHam({ store, paths, epoch: claimed.epoch, log, fresh: true, previous: claimed.previous });
 }
 
 void main();

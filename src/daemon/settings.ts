@@ -2,8 +2,8 @@
 // transaction that claims the HAM role, so a start that loses the claim (a
 // pair already serves the home) changes nothing of the running pair's.
 import { decodeBaseEnvRequest, nextBaseEnv, type BaseEnvRequest } from '../environment.js';
-import { checkLimitSettings } from '../store/limits.js';
-import type { Settings } from '../store/types.js';
+import { checkLimitSettings } from '../model/limits.js';
+import type { Settings } from '../model/records.js';
 
 export interface StartRequest {
   hangMs?: number;

@@ -12,51 +12,32 @@ import { HamError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
 import type { Logger } from '../log.js';
 import { isAlive, procId } from '../proc/procfs.js';
-import type { Occurrence } from '../store/model.js';
+import type { Occurrence } from '../model/conditions.js';
+import type { DetectorState, DetectorsView, DetectorView } from '../protocol/views.js';
 import type { DetectorRecord, Store } from '../store/store.js';
 import { describeResult, FRESH, MISCONFIGURED_TRIES, nextDelay, step, verdict, type CheckState } from './check.js';
 import { CheckRunner, type CheckResult } from './runner.js';
-import { LatencyRing } from '../ham/executor.js';
+import { LatencyRing } from '../latency.js';
 import { fileRefusal, folderRefusal } from './security.js';
 import { pathProblem } from '../home-check.js';
 import { readSpec, type DetectorSpec } from './spec.js';
 import { LineSplitter, parseLine, RateLimit, type StreamEvent } from './stream.js';
 
-export type DetectorState = 'starting' | 'running' | 'healthy' | 'failing' | 'misconfigured' | 'refused' | 'crashed';
-
-export interface DetectorView {
-  name: string;
-  path: string;
-  kind: DetectorSpec['kind'] | null;
-  entity: string | null;
-  state: DetectorState;
-  intervalMs: number | null;
-  timeoutMs: number | null;
-  tries: number | null;
-  runs: number;
-  /** Consecutive failures (checks). */
-  failures: number;
-  lastResult: string | null;
-  lastAt: string | null;
-  /** Why it is refused or not run. */
-  reason: string | null;
-  pid: number | null;
-  /** Stream lines that were not events, and events dropped over the rate. */
-  badLines: number;
-  dropped: number;
+/** What the host is handed of the HAM (the daemon wires it to the core): its one way to publish occurrences. */
+export interface HamPort {
+  /** A fenced write transaction (the HAM's). */
+  write: <T>(fn: () => T) => T;
+  occur: (o: Occurrence) => Promise<number>;
+  entityPid: (name: string) => number | null;
 }
 
-export interface HostDeps {
+export interface HostDeps extends HamPort {
   dir: string;
   home: string;
   /** The entities' base environment: checks and streams start from it too. */
   baseEnv: Record<string, string>;
   store: Store;
   log: Logger;
-  /** A fenced write transaction (the HAM's). */
-  write: <T>(fn: () => T) => T;
-  occur: (o: Occurrence) => Promise<number>;
-  entityPid: (name: string) => number | null;
 }
 
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
@@ -144,7 +125,7 @@ export class DetectorHost {
     this.runner.close();
   }
 
-  view(): { dir: string; refused: string | null; detectors: DetectorView[] } {
+  view(): DetectorsView {
     const out = [...this.detectors.values()].sort((a, b) => a.name.localeCompare(b.name)).map((x) => this.viewOf(x));
     return { dir: this.d.dir, refused: this.folderProblem ?? null, detectors: out };
   }

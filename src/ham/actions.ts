@@ -7,9 +7,9 @@ import type { HomePaths } from '../home.js';
 import { openLog } from '../home-check.js';
 import type { Logger } from '../log.js';
 import { isAlive, procId, signalProc, type ProcId } from '../proc/procfs.js';
-import type { ActionSpec, RunRecord } from '../store/model.js';
+import type { ActionSpec, RunRecord } from '../model/conditions.js';
 import type { Store } from '../store/store.js';
-import type { EntityRecord } from '../store/types.js';
+import type { EntityRecord } from '../model/records.js';
 import type { ActionResult } from './executor.js';
 
 export interface ActionDeps {

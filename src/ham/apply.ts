@@ -10,10 +10,11 @@ import { describe, HamError } from '../errors.js';
 import { procId } from '../proc/procfs.js';
 import { entityName } from '../protocol/requests.js';
 import { commandArgv, conditionBody, envMap, issueGot, itemName, signalName, toConditionSpec } from '../protocol/specs.js';
-import type { ConditionRecord, ConditionSpec } from '../store/model.js';
-import { DEFAULT_STOP_POLICY, GLOBAL, type EntityRecord, type RestartPolicy, type StopPolicy } from '../store/types.js';
-import { DEFAULT_RESTART_POLICY } from './backoff.js';
-import { findCycle, STRATEGIES, type GroupSpec } from './topology.js';
+import type { ConditionRecord, ConditionSpec } from '../model/conditions.js';
+import { DEFAULT_RESTART_POLICY, DEFAULT_STOP_POLICY } from '../model/defaults.js';
+import { GLOBAL, STRATEGIES, type EntityRecord, type GroupSpec, type RestartPolicy, type StopPolicy } from '../model/records.js';
+import type { Change } from '../protocol/views.js';
+import { findCycle } from './topology.js';
 import { restartCount, toConditionRecord } from './conditions.js';
 import { checkExecutable } from './executable.js';
 import { Mutex, Pacer } from './pace.js';
@@ -62,12 +63,6 @@ const stopConfig = z
 export const ESCALATE_CONDITION = 'escalate';
 
 const configSchema = z.object({ entities: z.record(z.unknown()).default({}), groups: z.record(z.unknown()).default({}), baseDir: z.string().optional() }).strict();
-
-export interface Change {
-  entity: string;
-  change: 'created' | 'updated' | 'unchanged';
-  details: string[];
-}
 
 /** A key that reads plainly in a path; any other (empty, spaces, dots, control characters) is quoted. */
 const PLAIN_KEY = /^[^\u0000-\u001f\u007f-\u009f.[\]"\s]+$/;

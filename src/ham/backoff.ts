@@ -2,15 +2,10 @@
 // and how many restarts are allowed within a window (intensity) before the
 // entity escalates and ends `failed`. Pure functions over what the store
 // keeps, so a takeover computes exactly what the previous HAM would have.
-import type { RestartPolicy } from '../store/types.js';
+import type { RestartPolicy } from '../model/records.js';
 
 /** After a zero delay, the next one starts from this (then grows by `factor`). */
 export const MIN_STEP_MS = 100;
-
-export const DEFAULT_RESTART_POLICY: Readonly<RestartPolicy> = Object.freeze({
-  backoff: Object.freeze({ initialMs: 0, factor: 2, maxMs: 5000, resetAfterMs: 1000 }),
-  intensity: null,
-});
 
 export interface Backoff {
   delayMs: number;

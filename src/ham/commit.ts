@@ -6,7 +6,7 @@
 // therefore encoded before it, a slice at a time; the transaction only
 // checks they are still new and writes the bytes.
 import type { Store } from '../store/store.js';
-import type { EntityRecord } from '../store/types.js';
+import type { EntityRecord } from '../model/records.js';
 import type { Pacer } from './pace.js';
 
 export interface Prepared {

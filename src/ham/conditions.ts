@@ -1,6 +1,6 @@
 // Which conditions an occurrence fires, and the bookkeeping around them.
-import type { ActionRecord, ActionSpec, ConditionRecord, ConditionSpec, Occurrence, StateSet } from '../store/model.js';
-import type { EntityRecord } from '../store/types.js';
+import type { ActionRecord, ActionSpec, ConditionRecord, ConditionSpec, Occurrence, StateSet } from '../model/conditions.js';
+import type { EntityRecord } from '../model/records.js';
 
 /** Signals whose default action is a core dump (signal(7)): an abnormal death. */
 export const ABNORMAL_SIGNALS = new Set(['SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGQUIT', 'SIGSEGV', 'SIGSYS', 'SIGTRAP', 'SIGXCPU', 'SIGXFSZ']);

@@ -5,8 +5,8 @@
 // down its dependants are stopped (held), and started again once it is back.
 // What is held is in the store (`held`), so a new HAM brings it back.
 import type { Logger } from '../log.js';
-import type { EntityRecord } from '../store/types.js';
-import { affected, type GroupSpec } from './topology.js';
+import type { EntityRecord, GroupSpec } from '../model/records.js';
+import { affected } from './topology.js';
 
 /** Who is in which group (in order) and who requires whom, kept in memory: read at every start and death. */
 interface Topology {

@@ -2,9 +2,9 @@
 // the write transaction that records the occurrence, so the event, the
 // counters and the runs to do are committed together with it, or not at all.
 import type { Logger } from '../log.js';
-import type { ActionSpec, EventRecord, Occurrence, RunRecord } from '../store/model.js';
+import type { ActionSpec, EventRecord, Occurrence, RunRecord } from '../model/conditions.js';
 import type { Store } from '../store/store.js';
-import { GLOBAL, type EntityRecord } from '../store/types.js';
+import { GLOBAL, type EntityRecord } from '../model/records.js';
 import { enabledActions, kindsIn, matches } from './conditions.js';
 
 /** Actions that are synchronous and cannot fail run inline, inside the transaction. */

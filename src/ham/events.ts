@@ -5,16 +5,8 @@
 import type { Socket } from 'node:net';
 import { HamError } from '../errors.js';
 import { encodeFrame } from '../protocol/frame.js';
-import type { EventRecord } from '../store/model.js';
-
-/** An event as clients see it (DESIGN.md): seq first, ISO time, the condition type as `condition`. */
-export interface EventView {
-  seq: number;
-  time: string;
-  entity: string;
-  condition: EventRecord['type'];
-  [more: string]: unknown;
-}
+import type { EventRecord } from '../model/conditions.js';
+import type { EventView } from '../protocol/views.js';
 
 export function eventView(e: EventRecord): EventView {
   const { seq, time, entity, type, key: _key, ...rest } = e;

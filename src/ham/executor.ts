@@ -5,8 +5,9 @@
 // again (its result cannot be known; a left-over `execute` child is killed
 // first). Lists for the same entity run one after the other, in the order
 // they fired; `independent` lists run alongside.
+import { LatencyRing } from '../latency.js';
 import type { Logger } from '../log.js';
-import type { ActionSpec, RunRecord } from '../store/model.js';
+import type { ActionSpec, RunRecord } from '../model/conditions.js';
 import type { Store } from '../store/store.js';
 import { actionAt } from './conditions.js';
 
@@ -27,28 +28,6 @@ export interface ExecutorOptions {
   runAction: RunAction;
   /** Fires once per run when it is done (tests and stats listen). */
   onDone?: (run: RunRecord) => void;
-}
-
-/** A ring of recent latencies (ms): occurrence seen → first action started. */
-export class LatencyRing {
-  private readonly buf = new Float64Array(16_384);
-  private n = 0;
-
-  clear(): void {
-    this.n = 0;
-  }
-
-  add(ms: number): void {
-    this.buf[this.n++ % this.buf.length] = ms;
-  }
-
-  summary(): { count: number; p50: number | null; p90: number | null; p99: number | null; max: number | null } {
-    const k = Math.min(this.n, this.buf.length);
-    if (k === 0) return { count: this.n, p50: null, p90: null, p99: null, max: null };
-    const s = Array.from(this.buf.subarray(0, k)).sort((a, b) => a - b);
-    const q = (p: number): number => s[Math.min(k - 1, Math.floor(p * k))]!;
-    return { count: this.n, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: s[k - 1]! };
-  }
 }
 
 interface Resume {

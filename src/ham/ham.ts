@@ -2,18 +2,22 @@
 // Reached two ways: `ham start` (fresh) or a Guardian's takeover. The order
 // matters for takeover latency: answer the socket first, then resume the
 // entities (keepers kept them alive meanwhile), then spawn the new Guardian.
-import { GuardianPartner } from '../../guardian/partner.js';
+// The Guardian link and the detector host are handed in by the daemon
+// (src/daemon/serve.ts) through the narrow interfaces below.
 import { defaultBaseEnv } from '../environment.js';
 import { HamError } from '../errors.js';
 import type { HomePaths } from '../home.js';
+import type { LatencyRing } from '../latency.js';
 import type { Logger } from '../log.js';
 import { cmdline, isAlive } from '../proc/procfs.js';
 import { admission } from '../protocol/peercred.js';
 import { ControlServer } from '../protocol/server.js';
 import { markStopping, release } from '../store/roles.js';
+import type { Occurrence } from '../model/conditions.js';
+import type { DetectorsView } from '../protocol/views.js';
 import type { Store } from '../store/store.js';
-import type { Roles } from '../store/types.js';
-import { GLOBAL } from '../store/types.js';
+import type { Roles } from '../model/records.js';
+import { GLOBAL } from '../model/records.js';
 import { applyConfig } from './apply.js';
 import { restartCondition } from './conditions.js';
 import { EventHub } from './events.js';
@@ -24,8 +28,6 @@ import { Manager } from './manage.js';
 import { actionView, conditionView, entityView } from './status.js';
 import { Supervisor } from './supervisor.js';
 import { logTakeover } from './takeover-log.js';
-import { DetectorHost } from '../detector/host.js';
-import { join } from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
 export interface HamContext {
@@ -38,7 +40,37 @@ export interface HamContext {
   previous: Roles;
 }
 
-export async function becomeHam(ctx: HamContext): Promise<void> {
+/** The Guardian link (guardian/partner.ts): started last, stopped by `ham stop` before the entities. */
+export interface PartnerPart {
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/** What the core offers the detector host: its only way into the HAM. */
+export interface CorePort {
+  /** A fenced write transaction (the HAM's). */
+  write: <T>(fn: () => T) => T;
+  /** Publish an occurrence (conditions fire on it); resolves with its event's seq. */
+  occur: (o: Occurrence) => Promise<number>;
+  entityPid: (name: string) => number | null;
+}
+
+/** What the core needs of the detector host (src/detector/host.ts). */
+export interface DetectorsPart {
+  start(): void;
+  close(): void;
+  view(): DetectorsView;
+  readonly checksRun: number;
+  readonly streamLatency: LatencyRing;
+}
+
+export interface HamParts {
+  partner: PartnerPart;
+  /** Built once the core is: handed the core's port and the entities' base environment. */
+  detectors: (port: CorePort, baseEnv: Record<string, string>) => DetectorsPart;
+}
+
+export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void> {
   const { store, paths, epoch, log } = ctx;
   log.role = 'ham';
   logTakeover(store, epoch, log); // this one's, or a takeover whose HAM died before its line
@@ -57,17 +89,15 @@ export async function becomeHam(ctx: HamContext): Promise<void> {
   const hub = new EventHub();
   const supervisor = new Supervisor({ store, epoch, paths, log, hub, baseEnv, onFenced: fenced });
   const manager = new Manager(supervisor);
-  const partner = new GuardianPartner({ paths, store, epoch, hangMs: store.settings().hangMs, log });
-  const detectors = new DetectorHost({
-    dir: store.settings().detectorsDir ?? join(paths.root, 'detectors'),
-    home: paths.root,
+  const partner = parts.partner;
+  const detectors = parts.detectors(
+    {
+      write: (fn) => supervisor.write(fn),
+      occur: (o) => supervisor.occur(o),
+      entityPid: (name) => supervisor.get(name)?.pid ?? null,
+    },
     baseEnv,
-    store,
-    log,
-    write: (fn) => supervisor.write(fn),
-    occur: (o) => supervisor.occur(o),
-    entityPid: (name) => supervisor.get(name)?.pid ?? null,
-  });
+  );
   const guard = storeGuard(store);
   let stopping = false;
   let loopDelay: IntervalHistogram | undefined;

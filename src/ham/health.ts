@@ -4,7 +4,7 @@
 // answer within the timeout is a failure; what follows (warning signal, then
 // SIGKILL after a grace) is the supervisor's, and is kept in the store so a
 // takeover carries it out on time.
-import type { HealthSpec } from '../store/types.js';
+import type { HealthSpec } from '../model/records.js';
 
 /** Sends one call to the entity's client; false when it has no connection now. */
 export type SendCall = (name: string, call: number) => boolean;

@@ -8,8 +8,8 @@
 // Marks fire once per episode, as in QNX: missed-low when `missedLow` periods
 // pass without a beat, missed-high at `missedHigh`; only a heartbeat-healthy
 // action (or a new instance) ends the episode.
-import type { HeartbeatSpec, HeartbeatState } from '../store/types.js';
-import { LatencyRing } from './executor.js';
+import type { HeartbeatSpec, HeartbeatState } from '../model/records.js';
+import { LatencyRing } from '../latency.js';
 
 interface Tracked {
   spec: HeartbeatSpec;

@@ -3,8 +3,8 @@
 // missing or duplicated.
 import { HamError } from '../errors.js';
 import type { ConditionBody } from '../protocol/specs.js';
-import type { ActionRecord, ActionSpec, ConditionRecord } from '../store/model.js';
-import { GLOBAL, type EntityRecord } from '../store/types.js';
+import type { ActionRecord, ActionSpec, ConditionRecord } from '../model/conditions.js';
+import { GLOBAL, type EntityRecord } from '../model/records.js';
 import { enabledActions, restartCount, toActionRecord, toConditionRecord } from './conditions.js';
 import { emptyFired } from './dispatch.js';
 import type { Supervisor } from './supervisor.js';

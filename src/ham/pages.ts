@@ -5,12 +5,13 @@
 // chunks across turns, waiting for the socket to drain.
 import type { Socket } from 'node:net';
 import { encodedSize, MAX_FRAME } from '../protocol/frame.js';
-import type { EventRecord } from '../store/model.js';
+import type { EventRecord } from '../model/conditions.js';
 import type { Store } from '../store/store.js';
-import { GLOBAL, type Roles } from '../store/types.js';
-import { storeUse, type StoreUse } from '../store/limits.js';
-import { eventMatches, eventView, type EventFilter, type EventHub, type EventView } from './events.js';
-import { conditionView, entityView, type EntityView, type LiveBeat, type StatusView } from './status.js';
+import { GLOBAL, type Roles } from '../model/records.js';
+import { storeUse } from '../store/limits.js';
+import type { EntityView, EventsPage, EventView, PairView, StatusPage, StatusView } from '../protocol/views.js';
+import { eventMatches, eventView, type EventFilter, type EventHub } from './events.js';
+import { conditionView, entityView, type LiveBeat } from './status.js';
 
 /** Entities decoded for one status page... */
 export const STATUS_PAGE_ENTITIES = 256;
@@ -21,17 +22,6 @@ export const EVENTS_SCAN = 2000;
 /** A subscription's backlog: this many events a turn, and the socket may hold this much before we wait. */
 export const BACKLOG_CHUNK = 256;
 export const BACKLOG_BYTES = 1024 * 1024;
-
-export interface StatusPage extends StatusView {
-  /** Pass as `after` for the next page; null: this was the last. */
-  next: string | null;
-  store: StoreUse;
-}
-
-export interface PairView {
-  ham: StatusView['ham'];
-  guardian: StatusView['guardian'];
-}
 
 export function pairView(roles: Roles): PairView {
   return {
@@ -64,13 +54,6 @@ export function statusPage(store: Store, a: { name?: string; after?: string; lim
   const last = entities.at(-1)?.name;
   const more = entities.length < records.length || (records.length === limit && last !== undefined && store.entitiesAfter(last, 1).length > 0);
   return { ...head, entities, global: a.after === undefined ? globalView() : null, next: more ? last! : null };
-}
-
-export interface EventsPage {
-  events: EventView[];
-  lastSeq: number;
-  /** Not done yet (the scan or the page was full): ask again with `since: next`. Null: no more. */
-  next: number | null;
 }
 
 /** Up to `limit` events after `since` matching the filter, reading at most EVENTS_SCAN. */

@@ -7,7 +7,7 @@
 import type { HomePaths } from '../home.js';
 import { commandKeeper, detachKeeper } from '../keeper/link.js';
 import { isAlive } from '../proc/procfs.js';
-import type { EntityRecord } from '../store/types.js';
+import type { EntityRecord } from '../model/records.js';
 
 /** Release every live keeper of `entities`; `unwatch` first, so its EOF is not taken for a death. Returns how many. */
 export function releaseKeepers(paths: HomePaths, entities: EntityRecord[], unwatch: (name: string) => void): number {

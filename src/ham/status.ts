@@ -1,99 +1,10 @@
-// `ham status` as data: the JSON contract in DESIGN.md, plus a few extras.
-import type { ExitStatus } from '../errors.js';
-import type { ActionRecord, ConditionRecord } from '../store/model.js';
-import type { EntityRecord, EntityState } from '../store/types.js';
-
-export interface ActionView {
-  name: string;
-  kind: ActionRecord['kind'];
-  enabled: boolean;
-  flags: string[];
-  params: Record<string, unknown>;
-  runs: number;
-  failures: number;
-  lastRunAt: string | null;
-  lastResult: 'ok' | 'failed' | null;
-  lastError: string | null;
-  onFail: ActionView[];
-}
-
-export interface ConditionView {
-  name: string;
-  type: ConditionRecord['type'];
-  enabled: boolean;
-  rearm: boolean;
-  independent: boolean;
-  match?: ConditionRecord['match'];
-  from?: ConditionRecord['from'];
-  to?: ConditionRecord['to'];
-  fired: number;
-  failed: number;
-  lastFiredAt: string | null;
-  actions: ActionView[];
-}
-
-export interface HeartbeatView {
-  periodMs: number;
-  missedLow: number;
-  missedHigh: number;
-  /** Whole periods since the last beat. */
-  missed: number;
-  state: 'ok' | 'missed-low' | 'missed-high';
-  lastBeatMsAgo: number | null;
-}
-
-export interface HealthView {
-  intervalMs: number;
-  timeoutMs: number;
-  signal: string;
-  graceMs: number;
-  /** Failures over all instances. */
-  failures: number;
-  /** A failure being carried out: the warning signal went, SIGKILL is due at `killAt`. */
-  failing: { since: string; killAt: string; reason: string } | null;
-}
+// `ham status` as data: the views (protocol/views.ts) built from the records.
+import type { ActionRecord, ConditionRecord } from '../model/conditions.js';
+import type { EntityRecord } from '../model/records.js';
+import type { ActionView, ConditionView, EntityView, HeartbeatView } from '../protocol/views.js';
 
 /** What the monitor knows now about one entity (undefined: not watched in this process). */
 export type LiveBeat = { missed: number; state: HeartbeatView['state']; lastBeatMsAgo: number } | undefined;
-
-export interface EntityView {
-  name: string;
-  kind: Exclude<EntityRecord['kind'], 'global'>;
-  pid: number | null;
-  state: EntityState;
-  restarts: number;
-  deaths: number;
-  instance: number;
-  lastExit: ExitStatus | null;
-  lastError: string | null;
-  heartbeat: HeartbeatView | null;
-  /** The health check its client registered, and how it went. */
-  health: HealthView | null;
-  conditions: ConditionView[];
-  enabled: boolean;
-  userState: string | null;
-  argv: string[];
-  cwd: string;
-  keeperPid: number | null;
-  startedAt: string | null;
-  restartAt: string | null;
-  /** The recovery policy, and the restarts counted in its intensity window. */
-  restart: { backoff: EntityRecord['restartPolicy']['backoff']; intensity: EntityRecord['restartPolicy']['intensity']; nextDelayMs: number; inWindow: number };
-  stop: EntityRecord['stopPolicy'];
-  group: string | null;
-  requires: string[];
-  /** Stopped by its group's restart or a requirement that is down; it comes back by itself. */
-  held: EntityRecord['held'];
-}
-
-export interface StatusView {
-  ham: { pid: number | null; epoch: number; failures: number };
-  guardian: { pid: number | null; failures: number };
-  entities: EntityView[];
-  /** Conditions on `*`, which match every entity. */
-  global: { enabled: boolean; conditions: ConditionView[] } | null;
-  lastSeq: number;
-}
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 

@@ -15,17 +15,16 @@ import { commandKeeper, decodeWaitStatus, detachKeeper, keeperDir, removeKeeperD
 import type { Logger } from '../log.js';
 import { errnoName } from '../proc/names.js';
 import { findProcesses, isAlive, procId, signalProc, type ProcId } from '../proc/procfs.js';
-import type { Occurrence, RunRecord } from '../store/model.js';
+import type { Occurrence, RunRecord } from '../model/conditions.js';
 import type { Store } from '../store/store.js';
-import { GLOBAL, type EntityRecord } from '../store/types.js';
+import { GLOBAL, type EntityRecord } from '../model/records.js';
 import { makeRunAction } from './actions.js';
-import { DEFAULT_RESTART_POLICY, intensity, nextBackoff } from './backoff.js';
+import { intensity, nextBackoff } from './backoff.js';
 import { isAbnormal } from './conditions.js';
 import { Dispatcher, emptyFired, logFired, type Fired } from './dispatch.js';
 import type { EventHub } from './events.js';
 import { Executor, type ActionResult } from './executor.js';
 import { Coordinator } from './coordinator.js';
-import type { GroupSpec } from './topology.js';
 import { HealthChecker } from './health.js';
 import { releaseKeepers } from './release.js';
 import { paced, prepareNew } from './commit.js';
@@ -33,7 +32,8 @@ import { Pacer } from './pace.js';
 import { HeartbeatMonitor } from './heartbeats.js';
 import type { Socket } from 'node:net';
 import { encodeFrame } from '../protocol/frame.js';
-import { DEFAULT_STOP_POLICY, type HealthSpec, type HeartbeatSpec, type RestartPolicy, type StopPolicy } from '../store/types.js';
+import { entityDefaults } from '../model/defaults.js';
+import type { GroupSpec, HealthSpec, HeartbeatSpec, RestartPolicy, StopPolicy } from '../model/records.js';
 
 export interface SupervisorOptions {
   store: Store;
@@ -72,48 +72,21 @@ export interface NewEntity {
 }
 
 export function blankEntity(n: NewEntity, id: number): EntityRecord {
+  const d = entityDefaults();
   return {
+    ...d,
     id,
     name: n.name,
     kind: n.kind,
     argv: n.argv,
     env: n.env,
     cwd: n.cwd,
-    enabled: true,
     conditions: n.conditions,
-    userState: null,
-    heartbeat: null,
-    health: null,
-    healthFailing: null,
-    healthFailures: 0,
-    heartbeatState: 'ok',
-    saved: null,
-    desired: 'running',
     state: n.kind === 'placeholder' ? 'stopped' : 'starting',
-    pid: null,
-    pidStart: null,
-    keeper: null,
-    keeperSerial: 0,
-    awaiting: null,
-    restarting: false,
-    restartPending: false,
-    failedStartAt: null,
-    restartAt: null,
-    backoffMs: 0,
-    restartPolicy: n.restartPolicy ?? DEFAULT_RESTART_POLICY,
-    stopPolicy: n.stopPolicy ?? DEFAULT_STOP_POLICY,
-    restartTimes: [],
-    group: n.group ?? null,
-    requires: n.requires ?? [],
-    held: null,
-    lastUptimeMs: null,
-    instance: 0,
-    restarts: 0,
-    deaths: 0,
-    lastExit: null,
-    lastError: null,
-    startedAt: null,
-    diedAt: null,
+    restartPolicy: n.restartPolicy ?? d.restartPolicy,
+    stopPolicy: n.stopPolicy ?? d.stopPolicy,
+    group: n.group ?? d.group,
+    requires: n.requires ?? d.requires,
     createdAt: Date.now(),
   };
 }

@@ -1,11 +1,7 @@
 // Groups and dependencies as a graph: who is in which group and in what
 // order, who requires whom, and cycles (refused at apply time, named).
 // Pure functions, shared by apply and the coordinator.
-export const STRATEGIES = ['one-for-one', 'one-for-all', 'rest-for-one'] as const;
-export type Strategy = (typeof STRATEGIES)[number];
-export interface GroupSpec {
-  strategy: Strategy;
-}
+import type { Strategy } from '../model/records.js';
 
 /** The members a member's restart takes along, by strategy (not including itself). */
 export function affected(strategy: Strategy, order: string[], name: string): string[] {

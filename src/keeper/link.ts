@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, constants as fsc, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import type { ExitStatus } from '../errors.js';
+import type { ExitStatus } from '../model/records.js';
 import type { HomePaths } from '../home.js';
 import { openLog } from '../home-check.js';
 import { keeperCommand } from '../paths.js';

@@ -1,11 +1,9 @@
 // Process identity from /proc: a pid alone can be reused, pid + start time
 // (clock ticks since boot, field 22 of /proc/PID/stat) cannot.
 import { readFileSync, readdirSync } from 'node:fs';
+import type { ProcId } from '../model/records.js';
 
-export interface ProcId {
-  pid: number;
-  start: number;
-}
+export type { ProcId };
 
 interface StatLine {
   state: string;

@@ -9,6 +9,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { HamError } from '../errors.js';
 import { decodeBody, encodeFrame, encodeReplyFrame, FrameDecoder, FrameError } from './frame.js';
 import { envelope, isOp, parseArgs, validationError, type Op, type RequestArgs } from './requests.js';
+import type { Reply } from './responses.js';
 import { DEFAULT_LIMITS, Scheduler, type ServeLimits } from './scheduler.js';
 
 /** How long a cut-off connection may still read what it was sent (the error last). */
@@ -16,7 +17,7 @@ const CUT_GRACE_MS = 5000;
 /** Connections beyond this are refused (each costs buffers). */
 export const MAX_CONNECTIONS = 4096;
 
-export type Handlers = { [O in Op]: (args: RequestArgs<O>, conn: Socket, id: number) => unknown };
+export type Handlers = { [O in Op]: (args: RequestArgs<O>, conn: Socket, id: number) => Reply<O> | Promise<Reply<O>> };
 
 export interface Response {
   id: number;

@@ -2,7 +2,7 @@
 // `ham apply -f`, so a field is named the same way in both errors.
 import { constants } from 'node:os';
 import { z } from 'zod';
-import { CONDITION_TYPES, LOG_LEVELS, type ActionSpec, type ConditionSpec } from '../store/model.js';
+import { CONDITION_TYPES, LOG_LEVELS, type ActionSpec, type ConditionSpec } from '../model/conditions.js';
 import { envNameProblem, envSizeProblem, envValueProblem } from '../environment.js';
 
 export const itemName = z

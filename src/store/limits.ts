@@ -7,26 +7,16 @@
 // construction: at most EVENTS_KEPT events, each bounded here.
 import { HamError } from '../errors.js';
 import { encodedSize } from '../protocol/frame.js';
-import type { EventRecord } from './model.js';
-import type { Settings } from './types.js';
+import type { EventRecord } from '../model/conditions.js';
+import type { StoreUse } from '../model/limits.js';
+import type { Settings } from '../model/records.js';
 
 /** The share of `storeMaxBytes` kept for runtime records: user-driven growth stops before it. */
 export const RUNTIME_RESERVE = 0.25;
-/** Bounds accepted for the settings (a store smaller than this could not hold its own event log). */
-export const STORE_MAX_MIN = 16 * 1024 * 1024;
-export const SAVED_MAX_MAX = 512 * 1024;
-
 /** An event's free text is cut to this many characters... */
 export const EVENT_DETAIL_MAX = 1024;
 /** ...and it lists at most this many fired conditions (the rest are counted in `firedMore`). */
 export const EVENT_FIRED_MAX = 32;
-
-export interface StoreUse {
-  usedBytes: number;
-  limitBytes: number;
-  /** Where user-driven growth is refused. */
-  userLimitBytes: number;
-}
 
 /** What the store uses now, against its limit. */
 export function storeUse(usedBytes: number, s: Settings): StoreUse {
@@ -69,11 +59,4 @@ export function boundEvent<E extends Omit<EventRecord, 'seq'>>(e: E): E {
     (out as E & { firedMore?: number }).firedMore = e.fired.length - EVENT_FIRED_MAX;
   }
   return out;
-}
-
-/** Settings from `ham start` flags, checked against the bounds above. */
-export function checkLimitSettings(s: Pick<Settings, 'storeMaxBytes' | 'savedMaxBytes'>): string | undefined {
-  if (!Number.isInteger(s.storeMaxBytes) || s.storeMaxBytes < STORE_MAX_MIN) return `store-max-bytes: expected an integer of at least ${STORE_MAX_MIN}, got ${s.storeMaxBytes}`;
-  if (!Number.isInteger(s.savedMaxBytes) || s.savedMaxBytes < 1 || s.savedMaxBytes > SAVED_MAX_MAX) return `saved-max-bytes: expected an integer from 1 to ${SAVED_MAX_MAX}, got ${s.savedMaxBytes}`;
-  return undefined;
 }

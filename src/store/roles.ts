@@ -4,7 +4,7 @@
 import { HamError } from '../errors.js';
 import { isAlive, type ProcId } from '../proc/procfs.js';
 import type { Store } from './store.js';
-import { GLOBAL, type Roles } from './types.js';
+import { GLOBAL, type Roles } from '../model/records.js';
 
 export interface Claimed {
   epoch: number;

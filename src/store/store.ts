@@ -8,43 +8,21 @@
 import { asBinary, open, type Database, type RootDatabase } from 'lmdb';
 import { HamError } from '../errors.js';
 import type { ProcId } from '../proc/procfs.js';
-import type { EventRecord, Occurrence, RunRecord } from './model.js';
-import { DEFAULT_RESTART_POLICY } from '../ham/backoff.js';
-import type { GroupSpec } from '../ham/topology.js';
+import type { EventRecord, Occurrence, RunRecord } from '../model/conditions.js';
+import { DEFAULT_SETTINGS, ENTITY_DEFAULTS, entityDefaults } from '../model/defaults.js';
 import { boundEvent } from './limits.js';
-import { DEFAULT_SETTINGS, DEFAULT_STOP_POLICY, GLOBAL, type EntityRecord, type Roles, type Settings } from './types.js';
+import { GLOBAL, type EntityRecord, type GroupSpec, type Roles, type Settings } from '../model/records.js';
 
 /**
  * Fields added since a record may have been written: a store written by an
  * older ham reads as if they had their defaults (a HAM must not die on it).
  */
-const ENTITY_DEFAULTS: Partial<EntityRecord> = {
-  enabled: true,
-  conditions: [],
-  userState: null,
-  heartbeat: null,
-  restartPolicy: DEFAULT_RESTART_POLICY,
-  stopPolicy: DEFAULT_STOP_POLICY,
-  restartTimes: [],
-  group: null,
-  requires: [],
-  held: null,
-  health: null,
-  healthFailing: null,
-  healthFailures: 0,
-  heartbeatState: 'ok',
-  saved: null,
-  restartPending: false,
-  failedStartAt: null,
-  lastUptimeMs: null,
-};
-
 const DEFAULT_KEYS = Object.keys(ENTITY_DEFAULTS) as (keyof EntityRecord)[];
 
 function upgrade(e: EntityRecord | undefined): EntityRecord | undefined {
   // Records written by this version have every field: no copy (this is on every read).
   if (!e || DEFAULT_KEYS.every((k) => k in e)) return e;
-  return { ...structuredClone(ENTITY_DEFAULTS), ...e }; // fresh arrays: callers mutate records
+  return { ...entityDefaults(), ...e } as EntityRecord; // fresh arrays: callers mutate records
 }
 
 /** What a detector keeps across a takeover. */

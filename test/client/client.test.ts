@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/index.js';
-import type { EventView } from '../../src/ham/events.js';
+import type { EventView } from '../../src/protocol/views.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { entity, pairOf } from '../helpers/entities.js';
 import { events, hamJson, request, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';

@@ -5,7 +5,7 @@ import { nextSettings, startRequest } from '../../src/daemon/settings.js';
 import { homePaths } from '../../src/home.js';
 import { DAEMON_MAIN } from '../../src/paths.js';
 import { Store } from '../../src/store/store.js';
-import { DEFAULT_SETTINGS } from '../../src/store/types.js';
+import { DEFAULT_SETTINGS } from '../../src/model/defaults.js';
 import { CALM, ham, hamJson, status, tempHome, type TestHome } from '../helpers/ham.js';
 
 const args = (a: Record<string, string>) => (name: string): string | undefined => a[name];

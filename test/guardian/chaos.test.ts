@@ -4,7 +4,7 @@
 // on HAM failures, every entity alive exactly once, its pid unchanged unless
 // it was killed, and every death recorded with the right exit status.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StatusView } from '../../src/ham/status.js';
+import type { StatusView } from '../../src/protocol/views.js';
 import { startTime } from '../../src/proc/procfs.js';
 import { entity, exiter, pairOf } from '../helpers/entities.js';
 import { daemons, hamJson, keepersWith, procsWith, status, tempHome, waitStatus, type TestHome } from '../helpers/ham.js';

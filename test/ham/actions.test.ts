@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTime } from '../../src/proc/procfs.js';
-import type { ConditionView } from '../../src/ham/status.js';
+import type { ConditionView } from '../../src/protocol/views.js';
 import { entity, exiter } from '../helpers/entities.js';
 import { CALM, events, hamJson, lines, procsWith, request, sleeper, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { stringify as toYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StatusView } from '../../src/ham/status.js';
+import type { StatusView } from '../../src/protocol/views.js';
 import { ham, hamJson, request, status, tempHome, waitStatus, type TestHome } from '../helpers/ham.js';
 import { configProblems, mutate, mutation, type Mutation } from './config-mutations.js';
 

@@ -1,7 +1,7 @@
 // Detectors for tests: scripts written into a home's detectors folder.
 import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DetectorView } from '../../src/detector/host.js';
+import type { DetectorView } from '../../src/protocol/views.js';
 import { request, waitFor } from './ham.js';
 
 export const detectorsDir = (home: string): string => join(home, 'detectors');

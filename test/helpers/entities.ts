@@ -1,5 +1,5 @@
 // Test entities: real processes, countable by a marker argument.
-import type { StatusView } from '../../src/ham/status.js';
+import type { StatusView } from '../../src/protocol/views.js';
 
 /** Sleeps until SIGUSR1, then exits with `code`; any signal kills it as usual. */
 export function exiter(marker: string, code: number): string[] {

@@ -7,7 +7,7 @@ import { Connection } from '../../src/client/connection.js';
 import { statusAll } from '../../src/client/pages.js';
 import { CLI_MAIN, isKeeperArgv } from '../../src/paths.js';
 import { childrenOf, findProcesses, isStopped } from '../../src/proc/procfs.js';
-import type { StatusView } from '../../src/ham/status.js';
+import type { StatusView } from '../../src/protocol/views.js';
 
 export interface Run {
   code: number;

@@ -4,7 +4,7 @@
 // and keep the store intact (status answers with the same entities).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fuzzFrames } from '../../bench/fuzz-frames.js';
-import type { StatusView } from '../../src/ham/status.js';
+import type { StatusView } from '../../src/protocol/views.js';
 import { hamJson, request, sleeper, status, tempHome, waitStatus, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;

@@ -9,8 +9,8 @@ import { open } from 'lmdb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { blankEntity } from '../../src/ham/supervisor.js';
 import { Store } from '../../src/store/store.js';
-import { DEFAULT_STOP_POLICY, type EntityRecord } from '../../src/store/types.js';
-import { DEFAULT_RESTART_POLICY } from '../../src/ham/backoff.js';
+import type { EntityRecord } from '../../src/model/records.js';
+import { DEFAULT_RESTART_POLICY, DEFAULT_STOP_POLICY } from '../../src/model/defaults.js';
 
 let dir: string;
 beforeEach(() => {

@@ -3,8 +3,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HamError } from '../../src/errors.js';
 import { encodedSize } from '../../src/protocol/frame.js';
-import { boundEvent, checkLimitSettings, checkSaved, EVENT_DETAIL_MAX, EVENT_FIRED_MAX, refuseGrowth, storeUse, STORE_MAX_MIN } from '../../src/store/limits.js';
-import { DEFAULT_SETTINGS } from '../../src/store/types.js';
+import { boundEvent, checkSaved, EVENT_DETAIL_MAX, EVENT_FIRED_MAX, refuseGrowth, storeUse } from '../../src/store/limits.js';
+import { checkLimitSettings, STORE_MAX_MIN } from '../../src/model/limits.js';
+import { DEFAULT_SETTINGS } from '../../src/model/defaults.js';
 
 const settings = { ...DEFAULT_SETTINGS, storeMaxBytes: 64 * 1024 * 1024, savedMaxBytes: 1000 };
 

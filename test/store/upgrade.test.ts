@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ensureHome } from '../../src/home.js';
 import { Store } from '../../src/store/store.js';
-import type { EntityRecord } from '../../src/store/types.js';
+import type { EntityRecord } from '../../src/model/records.js';
 import { entity } from '../helpers/entities.js';
 import { CALM, hamJson, procsWith, sleeper, tempHome, waitStatus, type TestHome } from '../helpers/ham.js';
 

@@ -1,7 +1,18 @@
-// What the store holds. Values are msgpackr-encoded by lmdb.
-import type { ExitStatus } from '../errors.js';
-import type { ProcId } from '../proc/procfs.js';
-import type { ConditionRecord } from './model.js';
+// What the store holds, and what every layer reads of it (the model imports
+// nothing of ours). Values are msgpackr-encoded by lmdb.
+import type { ConditionRecord } from './conditions.js';
+
+/** A process: a pid alone can be reused, pid + start time (clock ticks since boot) cannot (see proc/procfs.ts). */
+export interface ProcId {
+  pid: number;
+  start: number;
+}
+
+/** How a process ended: an exit code, or the signal that killed it. */
+export interface ExitStatus {
+  code: number | null;
+  signal: string | null;
+}
 
 /** Who holds which role; changed only by compare-and-set on `epoch`. */
 export interface Roles {
@@ -42,8 +53,6 @@ export interface Settings {
   /** Users (names or uids) besides the HAM's own and root that may use the control socket. */
   allowUsers: string[];
 }
-
-export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({ hangMs: 1000, detectorsDir: null, baseEnv: null, storeMaxBytes: 256 * 1024 * 1024, savedMaxBytes: 64 * 1024, allowUsers: [] as string[] });
 
 /** `global` is the entity `*`: its conditions match every entity. */
 export type EntityKind = 'spawned' | 'pid' | 'self' | 'placeholder' | 'global';
@@ -89,8 +98,6 @@ export interface StopPolicy {
   signal: string;
   timeoutMs: number;
 }
-
-export const DEFAULT_STOP_POLICY: Readonly<StopPolicy> = Object.freeze({ signal: 'SIGTERM', timeoutMs: 5000 });
 
 /** The tiny parent of an entity, and how far the HAM has read its records. */
 export interface KeeperRef extends ProcId {
@@ -160,4 +167,11 @@ export interface EntityRecord {
   startedAt: number | null;
   diedAt: number | null;
   createdAt: number;
+}
+
+/** How a group's members restart together (ham/topology.ts). */
+export const STRATEGIES = ['one-for-one', 'one-for-all', 'rest-for-one'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+export interface GroupSpec {
+  strategy: Strategy;
 }

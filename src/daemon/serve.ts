@@ -1,0 +1,16 @@
+// The composition root of a HAM: the core (src/ham/), the detector host
+// (src/detector/) and the Guardian link (guardian/) put together. None of the
+// three imports another; each is handed what it needs of the others here.
+import { join } from 'node:path';
+import { GuardianPartner } from '../../guardian/partner.js';
+import { DetectorHost } from '../detector/host.js';
+import { becomeHam, type HamContext } from '../ham/ham.js';
+
+/** Serve as the HAM: after `ham start`'s claim, or a Guardian's takeover (guardian/guardian.ts is handed this). */
+export function serveAsHam(ctx: HamContext): Promise<void> {
+  const { store, paths, epoch, log } = ctx;
+  return becomeHam(ctx, {
+    partner: new GuardianPartner({ paths, store, epoch, hangMs: store.settings().hangMs, log }),
+    detectors: (port, baseEnv) => new DetectorHost({ dir: store.settings().detectorsDir ?? join(paths.root, 'detectors'), home: paths.root, baseEnv, store, log, ...port }),
+  });
+}

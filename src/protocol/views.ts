@@ -1,0 +1,175 @@
+// What the HAM answers, as clients see it (the JSON contract in DESIGN.md):
+// the types only. The core builds them from its records (ham/status.ts,
+// ham/events.ts, ham/pages.ts, detector/host.ts); the client library and the
+// CLI read them without importing the daemon.
+import type { LatencySummary } from '../latency.js';
+import type { ActionRecord, ConditionRecord, EventRecord } from '../model/conditions.js';
+import type { StoreUse } from '../model/limits.js';
+import type { EntityRecord, EntityState, ExitStatus } from '../model/records.js';
+
+export interface ActionView {
+  name: string;
+  kind: ActionRecord['kind'];
+  enabled: boolean;
+  flags: string[];
+  params: Record<string, unknown>;
+  runs: number;
+  failures: number;
+  lastRunAt: string | null;
+  lastResult: 'ok' | 'failed' | null;
+  lastError: string | null;
+  onFail: ActionView[];
+}
+
+export interface ConditionView {
+  name: string;
+  type: ConditionRecord['type'];
+  enabled: boolean;
+  rearm: boolean;
+  independent: boolean;
+  match?: ConditionRecord['match'];
+  from?: ConditionRecord['from'];
+  to?: ConditionRecord['to'];
+  fired: number;
+  failed: number;
+  lastFiredAt: string | null;
+  actions: ActionView[];
+}
+
+export interface HeartbeatView {
+  periodMs: number;
+  missedLow: number;
+  missedHigh: number;
+  /** Whole periods since the last beat. */
+  missed: number;
+  state: 'ok' | 'missed-low' | 'missed-high';
+  lastBeatMsAgo: number | null;
+}
+
+export interface HealthView {
+  intervalMs: number;
+  timeoutMs: number;
+  signal: string;
+  graceMs: number;
+  /** Failures over all instances. */
+  failures: number;
+  /** A failure being carried out: the warning signal went, SIGKILL is due at `killAt`. */
+  failing: { since: string; killAt: string; reason: string } | null;
+}
+
+export interface EntityView {
+  name: string;
+  kind: Exclude<EntityRecord['kind'], 'global'>;
+  pid: number | null;
+  state: EntityState;
+  restarts: number;
+  deaths: number;
+  instance: number;
+  lastExit: ExitStatus | null;
+  lastError: string | null;
+  heartbeat: HeartbeatView | null;
+  /** The health check its client registered, and how it went. */
+  health: HealthView | null;
+  conditions: ConditionView[];
+  enabled: boolean;
+  userState: string | null;
+  argv: string[];
+  cwd: string;
+  keeperPid: number | null;
+  startedAt: string | null;
+  restartAt: string | null;
+  /** The recovery policy, and the restarts counted in its intensity window. */
+  restart: { backoff: EntityRecord['restartPolicy']['backoff']; intensity: EntityRecord['restartPolicy']['intensity']; nextDelayMs: number; inWindow: number };
+  stop: EntityRecord['stopPolicy'];
+  group: string | null;
+  requires: string[];
+  /** Stopped by its group's restart or a requirement that is down; it comes back by itself. */
+  held: EntityRecord['held'];
+}
+
+export interface StatusView {
+  ham: { pid: number | null; epoch: number; failures: number };
+  guardian: { pid: number | null; failures: number };
+  entities: EntityView[];
+  /** Conditions on `*`, which match every entity. */
+  global: { enabled: boolean; conditions: ConditionView[] } | null;
+  lastSeq: number;
+}
+
+export interface PairView {
+  ham: StatusView['ham'];
+  guardian: StatusView['guardian'];
+}
+
+/** One page of `ham status` (the client assembles the pages: client/pages.ts). */
+export interface StatusPage extends StatusView {
+  /** Pass as `after` for the next page; null: this was the last. */
+  next: string | null;
+  store: StoreUse;
+}
+
+/** An event as clients see it (DESIGN.md): seq first, ISO time, the condition type as `condition`. */
+export type EventView = Omit<EventRecord, 'time' | 'type' | 'key'> & {
+  time: string;
+  condition: EventRecord['type'];
+  /** Fired conditions beyond those listed (store/limits.ts bounds the list). */
+  firedMore?: number;
+};
+
+export interface EventsPage {
+  events: EventView[];
+  lastSeq: number;
+  /** Not done yet (the scan or the page was full): ask again with `since: next`. Null: no more. */
+  next: number | null;
+}
+
+export type DetectorState = 'starting' | 'running' | 'healthy' | 'failing' | 'misconfigured' | 'refused' | 'crashed';
+
+export interface DetectorView {
+  name: string;
+  path: string;
+  kind: 'check' | 'stream' | null;
+  entity: string | null;
+  state: DetectorState;
+  intervalMs: number | null;
+  timeoutMs: number | null;
+  tries: number | null;
+  runs: number;
+  /** Consecutive failures (checks). */
+  failures: number;
+  lastResult: string | null;
+  lastAt: string | null;
+  /** Why it is refused or not run. */
+  reason: string | null;
+  pid: number | null;
+  /** Stream lines that were not events, and events dropped over the rate. */
+  badLines: number;
+  dropped: number;
+}
+
+export interface DetectorsView {
+  dir: string;
+  refused: string | null;
+  detectors: DetectorView[];
+}
+
+/** What `apply` did (or would do, dry run) to one entity. */
+export interface Change {
+  entity: string;
+  change: 'created' | 'updated' | 'unchanged';
+  details: string[];
+}
+
+export interface StatsView {
+  /** Sampled between a `loop: 'start'` and a `loop: 'stop'` request only. */
+  loopDelayMs: { p50: number; p99: number; max: number; count: number } | undefined;
+  detectors: { checksRun: number; streamLatencyMs: LatencySummary };
+  firstActionLatencyMs: LatencySummary;
+  heartbeatLatenessMs: LatencySummary;
+  beats: number;
+  healthChecks: { passed: number; failed: number };
+  entities: number;
+  lastSeq: number;
+  rssBytes: number;
+  control: { connections: number; refused: number; cutOff: number; badFrames: number; yields: number; inFlight: number; queuedBytes: number; peakInFlight: number; peakQueuedBytes: number };
+}

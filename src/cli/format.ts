@@ -16,7 +16,8 @@ export function exitText(e: EntityView): string {
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function formatPair(s: Pick<StatusView, 'ham' | 'guardian'>): string {
-  return `HAM pid ${s.ham.pid ?? '-'} (epoch ${s.ham.epoch}, ${plural(s.ham.failures, 'failure')})   Guardian pid ${s.guardian.pid ?? '-'} (${plural(s.guardian.failures, 'failure')})`;
+  const fallback = s.ham.keeper === 'perl' ? '   keepers: Perl (no C compiler at install)' : '';
+  return `HAM pid ${s.ham.pid ?? '-'} (epoch ${s.ham.epoch}, ${plural(s.ham.failures, 'failure')})   Guardian pid ${s.guardian.pid ?? '-'} (${plural(s.guardian.failures, 'failure')})${fallback}`;
 }
 
 export function formatStatus(s: StatusView): string {

@@ -4,6 +4,7 @@
 // entities (keepers kept them alive meanwhile), then spawn the new Guardian.
 // The Guardian link and the detector host are handed in by the daemon
 // (src/daemon/serve.ts) through the narrow interfaces below.
+import { keeperCommand } from '../paths.js';
 import { defaultBaseEnv } from '../environment.js';
 import { HamError } from '../errors.js';
 import type { HomePaths } from '../home.js';
@@ -251,4 +252,6 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
   detectors.start();
   partner.start();
   log('info', 'serving as HAM', { epoch, fresh: ctx.fresh, entities: store.allEntities().length });
+  const keeper = keeperCommand();
+  if (keeper.kind === 'perl') log('warn', 'keepers: the Perl fallback (no C keeper was built at install, or HAM_KEEPER=perl)', { keeper: keeper.argv.join(' ') });
 }

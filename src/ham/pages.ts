@@ -3,6 +3,7 @@
 // client assembles the pages (client/pages.ts), so `ham status --json` is
 // still one object with every entity. A subscription's backlog goes out in
 // chunks across turns, waiting for the socket to drain.
+import { keeperCommand } from '../paths.js';
 import type { Socket } from 'node:net';
 import { encodedSize, MAX_FRAME } from '../protocol/frame.js';
 import type { EventRecord } from '../model/conditions.js';
@@ -25,7 +26,7 @@ export const BACKLOG_BYTES = 1024 * 1024;
 
 export function pairView(roles: Roles): PairView {
   return {
-    ham: { pid: roles.ham?.pid ?? null, epoch: roles.epoch, failures: roles.hamFailures },
+    ham: { pid: roles.ham?.pid ?? null, epoch: roles.epoch, failures: roles.hamFailures, keeper: keeperCommand().kind },
     guardian: { pid: roles.guardian?.pid ?? null, failures: roles.guardianFailures },
   };
 }

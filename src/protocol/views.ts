@@ -88,7 +88,8 @@ export interface EntityView {
 }
 
 export interface StatusView {
-  ham: { pid: number | null; epoch: number; failures: number };
+  /** `keeper`: which keeper new entities get (`perl`: the fallback, no C compiler at install). */
+  ham: { pid: number | null; epoch: number; failures: number; keeper?: 'c' | 'perl' };
   guardian: { pid: number | null; failures: number };
   entities: EntityView[];
   /** Conditions on `*`, which match every entity. */

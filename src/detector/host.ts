@@ -18,7 +18,7 @@ import { LatencyRing } from '../ham/executor.js';
 import { folderRefusal } from './security.js';
 import { pathProblem } from '../home-check.js';
 import { readSpec, type DetectorSpec } from './spec.js';
-import { killGroup, startStream } from './stream-loop.js';
+import { killGroup, resumeStream } from './stream-loop.js';
 
 export type DetectorState = 'starting' | 'running' | 'healthy' | 'failing' | 'misconfigured' | 'refused' | 'crashed';
 
@@ -179,16 +179,17 @@ export class DetectorHost implements HostContext {
       return this.refuse(det, HamError.from(e).message, 'misconfigured');
     }
     const saved = d.store.detectorRecord(name);
-    // A check keeps its streak across a takeover; an edited one starts afresh.
-    if (saved && saved.mtimeMs === mtime(path)) {
-      det.check = { failures: saved.failures, raised: saved.raised, misconfigured: saved.misconfigured ?? 0 };
-      det.episode = saved.episode ?? 0;
+    const unchanged = saved && saved.mtimeMs === mtime(path) ? saved : undefined;
+    // A check keeps its streak across a takeover, a stream its backoff; an edited one starts afresh.
+    if (unchanged) {
+      det.check = { failures: unchanged.failures, raised: unchanged.raised, misconfigured: unchanged.misconfigured ?? 0 };
+      det.episode = unchanged.episode ?? 0;
       // Decided by the previous HAM, perhaps not published: publish (its key makes it happen once).
-      if (saved.outbox) publish(this, det, saved.outbox);
+      if (unchanged.outbox) publish(this, det, unchanged.outbox);
     } else if (saved?.episode) det.episode = saved.episode;
     d.log('info', old ? 'detector changed: restarted' : 'detector added: started', { detector: name, ...det.spec });
     if (det.spec.kind === 'check') runCheck(this, det, det.gen);
-    else startStream(this, det, det.gen);
+    else resumeStream(this, det, unchanged);
   }
 
   /** Judged before every run: the folder and those above it, the file, its sidecar, its state folder. */

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { HamError } from '../errors.js';
 import { procId } from '../proc/procfs.js';
 import type { Occurrence } from '../store/model.js';
+import type { DetectorRecord } from '../store/store.js';
 import { mtime } from './folder.js';
 import { REFUSED_RETRY_MS, type Detector, type HostContext } from './loaded.js';
 import { LineSplitter, parseLine, RateLimit, type StreamEvent } from './stream.js';
@@ -40,6 +41,10 @@ export function startStream(host: HostContext, det: Detector, gen: number): void
   det.reason = null;
   det.judgeTimer = setInterval(
     host.safely(det, () => {
+      if (det.gen === gen && det.crashes > 0 && performance.now() - startedAt >= STREAM_STABLE_MS) {
+        det.crashes = 0; // it ran long enough: its next end starts the backoff afresh, also after a takeover
+        write(() => store.putDetectorRecord(det.name, { failures: 0, raised: false, mtimeMs: mtime(det.path), stream: id ?? null, crashes: 0, restartAt: null }));
+      }
       const why = det.gen === gen ? host.judge(det) : undefined;
       if (!why) return;
       host.stop(det); // killed: what runs it (its file, its folders) may no longer be what we judged
@@ -50,7 +55,7 @@ export function startStream(host: HostContext, det: Detector, gen: number): void
     REFUSED_RETRY_MS,
   );
   const id = child.pid ? procId(child.pid) : undefined;
-  if (id) write(() => store.putDetectorRecord(det.name, { failures: 0, raised: false, mtimeMs: mtime(det.path), stream: id }));
+  if (id) write(() => store.putDetectorRecord(det.name, { failures: 0, raised: false, mtimeMs: mtime(det.path), stream: id, crashes: det.crashes, restartAt: null }));
   const lines = new LineSplitter();
   const rate = new RateLimit();
   let errTail = '';
@@ -123,12 +128,37 @@ function streamEnded(host: HostContext, det: Detector, gen: number, why: string,
   det.lastResult = why;
   det.lastAt = Date.now();
   if (ranMs >= STREAM_STABLE_MS) det.crashes = 0;
-  const delay = Math.min(STREAM_BACKOFF_MS * 2 ** det.crashes, STREAM_BACKOFF_MAX_MS);
+  const delay = backoffMs(det.crashes);
   det.crashes += 1;
-  det.reason = `restarting in ${delay} ms`;
-  host.deps.log('warn', 'stream detector ended: restarting with backoff', { detector: det.name, why, delayMs: delay });
+  // Kept in the store, as a check's streak is: a takeover continues the backoff instead of starting it over.
+  const { store, write } = host.deps;
+  write(() => store.putDetectorRecord(det.name, { failures: 0, raised: false, mtimeMs: mtime(det.path), stream: null, crashes: det.crashes, restartAt: Date.now() + delay }));
+  host.deps.log('warn', 'stream detector ended: restarting with backoff', { detector: det.name, why, delayMs: delay, crashes: det.crashes });
+  restartIn(host, det, delay);
+}
+
+/** The delay before starting a stream again after `crashes` ends in a row (the first end: 100 ms, doubling, at most 30 s). */
+export function backoffMs(crashes: number): number {
+  return Math.min(STREAM_BACKOFF_MS * 2 ** crashes, STREAM_BACKOFF_MAX_MS);
+}
+
+function restartIn(host: HostContext, det: Detector, delay: number): void {
+  det.state = 'crashed';
+  det.reason = `restarting in ${delay} ms (ended ${det.crashes} ${det.crashes === 1 ? 'time' : 'times'} in a row)`;
   const next = det.gen;
   det.timer = setTimeout(host.safely(det, () => startStream(host, det, next)), delay);
+}
+
+/**
+ * Start a stream just loaded. `saved`: its record when the file is unchanged
+ * since it was written (an edited stream starts afresh): the backoff of a
+ * previous HAM continues, and a restart it had scheduled keeps its time.
+ */
+export function resumeStream(host: HostContext, det: Detector, saved: DetectorRecord | undefined): void {
+  det.crashes = saved?.crashes ?? 0;
+  const wait = saved?.restartAt ? Math.min(saved.restartAt - Date.now(), STREAM_BACKOFF_MAX_MS) : 0;
+  if (wait > 0) restartIn(host, det, Math.round(wait));
+  else startStream(host, det, det.gen);
 }
 
 /** SIGKILL a stream's process group (and the process, if it left the group). */

@@ -53,9 +53,10 @@ function checked(host: HostContext, det: Detector, r: CheckResult): void {
   const { next, out } = step(spec, before, v, r.code);
   det.check = next;
   det.state = v === 'misconfigured' ? 'misconfigured' : v === 'healthy' ? 'healthy' : 'failing';
-  const gaveUp = nextDelay(spec, next) === null;
+  const retryInMs = nextDelay(spec, next);
+  const gaveUp = retryInMs === null;
   det.reason = v !== 'misconfigured' ? null : gaveUp ? `misconfigured ${MISCONFIGURED_TRIES} times in a row (${det.lastResult}); fix it and save the file to run it again` : `the check says it is misconfigured (${det.lastResult}); retrying with growing delays`;
-  if (v === 'misconfigured') log('error', gaveUp ? 'detector misconfigured: not run again until its file changes' : 'detector misconfigured', { detector: det.name, result: det.lastResult });
+  if (v === 'misconfigured') log('error', gaveUp ? 'detector misconfigured: not run again until its file changes' : 'detector misconfigured', { detector: det.name, result: det.lastResult, retryInMs });
   const entity = spec.entity!;
   let o: Occurrence | null = null;
   if (out.publish === 'raise') {

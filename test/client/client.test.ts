@@ -98,17 +98,14 @@ describe('self-attached clients', () => {
   });
 
   it('a name detached by an admin and taken by another process: the first dying does not kill the second', async () => {
-    const a = await client(100, 1, 'svc');
+    // a holds svc0 and svc1 (one connection each); svc1 stays a's, so its death shows the HAM saw a's connections close.
+    const a = await client(100, 2, 'svc');
     await hamJson(t.home, ['detach', 'svc0']);
     const b = await client(100, 1, 'svc');
     expect(b.attached[0]!.instance).toBe(1);
     a.proc.kill('SIGKILL');
     await waitFor('a gone', () => a.proc.exitCode !== null || a.proc.signalCode !== null);
-    // Let the HAM see a's connection close, then check b's entity is untouched.
-    await waitFor('b beating', async () => {
-      const h = entity(await status(t.home), 'svc0').heartbeat;
-      return h !== null && h.lastBeatMsAgo !== null && h.lastBeatMsAgo < 250;
-    });
+    await waitFor('the death of a’s other entity', async () => (await events(t.home)).some((e) => e.entity === 'svc1' && e.condition === 'death'));
     const s = await status(t.home);
     expect(entity(s, 'svc0')).toMatchObject({ state: 'running', pid: b.proc.pid, deaths: 0 });
     expect((await events(t.home)).filter((e) => e.entity === 'svc0' && e.condition === 'death')).toEqual([]);

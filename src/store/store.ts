@@ -40,6 +40,9 @@ export interface DetectorRecord {
   episode?: number;
   /** An event decided but not yet known to be published: the next HAM publishes it (its key makes it once). */
   outbox?: Occurrence | null;
+  /** A stream's ends in a row (its backoff), and when it is due to start again: a takeover continues both. */
+  crashes?: number;
+  restartAt?: number | null;
 }
 
 /** Idempotency keys of dropped events are swept every this many events. */

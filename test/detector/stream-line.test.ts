@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LineSplitter, MAX_LINE, parseLine } from '../../src/detector/stream.js';
+import { backoffMs } from '../../src/detector/stream-loop.js';
 
 const SEED = Number(process.env.HAM_FUZZ_SEED ?? 20261201);
 const runs = (n: number) => ({ numRuns: Number(process.env.HAM_FUZZ_RUNS ?? n), seed: SEED });
@@ -115,5 +116,11 @@ describe('LineSplitter', () => {
       }),
       runs(500),
     );
+  });
+});
+
+describe('stream backoff', () => {
+  it('a stream is started again 100 ms after its first end, doubling at each end in a row, at most 30 s', () => {
+    expect([0, 1, 2, 3, 4, 8, 9, 20, 1000].map(backoffMs)).toEqual([100, 200, 400, 800, 1600, 25_600, 30_000, 30_000, 30_000]);
   });
 });

@@ -3,7 +3,9 @@
 // across a HAM takeover there is exactly one copy running.
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { homePaths } from '../../src/home.js';
 import { isAlive, procId } from '../../src/proc/procfs.js';
+import { Store } from '../../src/store/store.js';
 import { putDetector, waitDetector } from '../helpers/detectors.js';
 import { pairOf } from '../helpers/entities.js';
 import { events, hamJson, lines, request, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
@@ -13,6 +15,16 @@ beforeEach(async () => {
   t = tempHome();
 });
 afterEach((ctx) => t.cleanup(ctx));
+
+/** Read the home's store (the LMDB file is shared between processes, as the HAM and the Guardian share it). */
+async function readStore<T>(fn: (store: Store) => T): Promise<T> {
+  const store = new Store(homePaths(t.home).store);
+  try {
+    return fn(store);
+  } finally {
+    await store.close();
+  }
+}
 
 /** Every event after `since` (the default page is 1,000). */
 const allEvents = async (since: number) => (await request<{ events: Awaited<ReturnType<typeof events>> }>(t.home, 'events', { since, limit: 10_000 })).events;
@@ -80,14 +92,41 @@ exec sleep 1000
     const starts = join(t.home, 'starts');
     putDetector(t.home, 'crashy', `#!/bin/sh\n# ham: kind=stream entity=web\necho "$(date +%s%3N)" >> ${starts}\necho "oops" >&2\nexit 3\n`);
     await waitFor('four starts', () => lines(starts).length >= 4, 30_000);
+    // 100, 200, 400 ms of backoff, as the HAM decided and logged...
+    const delays = lines(join(t.home, 'logs', 'ham.log'))
+      .map((l) => JSON.parse(l) as { msg: string; detector?: string; delayMs?: number })
+      .filter((l) => l.detector === 'crashy' && l.msg === 'stream detector ended: restarting with backoff')
+      .map((l) => l.delayMs);
+    expect(delays.slice(0, 3)).toEqual([100, 200, 400]);
+    // ...and kept: the first start to the fourth spans the 700 ms of delays, less a slack for the first start
+    // coming late on a loaded machine (without a backoff it would take the time of three starts).
     const at = lines(starts).slice(0, 4).map(Number);
-    const gaps = at.slice(1).map((x, i) => x - at[i]!);
-    // 100, 200, 400 ms of backoff (plus the time to start).
-    expect(gaps[0]).toBeGreaterThanOrEqual(95);
-    expect(gaps[1]).toBeGreaterThanOrEqual(195);
-    expect(gaps[2]).toBeGreaterThanOrEqual(395);
+    expect(at[3]! - at[0]!).toBeGreaterThanOrEqual(700 - 300);
     const d = await waitDetector(t.home, 'crashy', 'crashed', (x) => x.state === 'crashed');
     expect(d.lastResult).toBe('exited with code 3: oops');
+  });
+
+  it('its backoff survives a takeover: the first end under the new HAM continues the count (and the delay) where the old HAM left them', async () => {
+    await hamJson(t.home, ['start', '--hang-ms', '3000']);
+    await request(t.home, 'attach', { name: 'web' });
+    const starts = join(t.home, 'starts');
+    // Ends at once, except its fifth start, which runs until the HAM is killed (so the old HAM counts exactly 4 ends).
+    putDetector(t.home, 'crashy', `#!/bin/sh
+# ham: kind=stream entity=web
+echo start >> ${starts}
+if [ "$(wc -l < ${starts})" -eq 5 ]; then exec sleep 1000; fi
+exit 3
+`);
+    await waitFor('the fifth start', () => lines(starts).length === 5, 30_000);
+    await waitDetector(t.home, 'crashy', 'running', (d) => d.state === 'running');
+    const before = await status(t.home);
+    process.kill(before.ham.pid!, 'SIGKILL');
+    await waitStatus(t.home, 'taken over', (s) => s.ham.epoch > before.ham.epoch);
+    const d = await waitDetector(t.home, 'crashy', 'ended under the new HAM', (x) => x.state === 'crashed', 30_000);
+    // A backoff started over would say "restarting in 100 ms (ended 1 time in a row)".
+    expect(d.reason).toBe('restarting in 1600 ms (ended 5 times in a row)');
+    expect(lines(starts)).toHaveLength(6);
+    expect(await readStore((store) => store.detectorRecord('crashy'))).toMatchObject({ crashes: 5, stream: null });
   });
 
   it('across a HAM takeover exactly one copy runs, and its events keep coming', async () => {

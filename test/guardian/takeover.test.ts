@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTime } from '../../src/proc/procfs.js';
 import { entity, exiter, pairOf } from '../helpers/entities.js';
-import { daemons, hamJson, keepersWith, procsWith, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
+import { connect } from '../../src/index.js';
+import { daemons, events, hamJson, keepersWith, procsWith, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;
 beforeEach(() => {
@@ -117,9 +118,16 @@ describe('a pause of the whole pair (a VM pause, a stalled machine)', () => {
     await new Promise((r) => setTimeout(r, 3000)); // the pause under test, not a wait for a result
     process.kill(before.ham.pid!, 'SIGCONT');
     process.kill(before.guardian.pid!, 'SIGCONT');
-    // Give both watchdogs several periods to (wrongly) fire, then check nothing moved.
     const after = await waitStatus(t.home, 'the pair answering', (s) => !!pairOf(s));
-    await new Promise((r) => setTimeout(r, 1500));
+    // Both watchdogs get twice the hang threshold to (wrongly) fire: proved by the HAM's own clock, a
+    // self-attached sentinel that never beats and is marked missed two periods of 1 s after it attached.
+    const c = await connect({ home: t.home });
+    try {
+      await c.attachSelf('sentinel', { heartbeatMs: 1000, missedLow: 2, missedHigh: 4 });
+      await waitFor('the sentinel marked missed', async () => (await events(t.home)).some((e) => e.entity === 'sentinel' && e.condition === 'heartbeat-missed-low'), 30_000);
+    } finally {
+      c.close();
+    }
     const settled = await status(t.home);
     expect(settled.ham).toEqual(before.ham);
     expect(settled.guardian).toEqual(before.guardian);

@@ -1,5 +1,5 @@
 // Spawned entities: attach, detach, restart, exit status, keepers.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTime } from '../../src/proc/procfs.js';
@@ -24,6 +24,27 @@ describe('spawned entities', () => {
     expect(readFileSync(out, 'utf8')).toBe('hi there|env|1|$HOME;`id`');
     const cwd = (await status(t.home)).entities[0]!.cwd;
     expect(cwd).toBe(t.home);
+  });
+
+  it('an empty argument is an argument: attach and apply pass every one as given; only an empty program is refused', async () => {
+    // Writes its argument count, then each argument in brackets, to the file named first.
+    const argsOf = `open(F, '>', shift); print F join("\\n", scalar(@ARGV), map { "[$_]" } @ARGV); close F; sleep 100000`;
+    const attached = join(t.home, 'attached.txt');
+    expect(await hamJson<{ state: string }>(t.home, ['attach', 'a', '--', 'perl', '-e', argsOf, attached, '', 'b', ''])).toMatchObject({ state: 'running' });
+    await waitFor('a wrote its arguments', () => existsSync(attached) && readFileSync(attached, 'utf8').length > 0);
+    expect(readFileSync(attached, 'utf8').split('\n')).toEqual(['3', '[]', '[b]', '[]']);
+    expect(entity(await status(t.home), 'a').argv).toEqual(['perl', '-e', argsOf, attached, '', 'b', '']);
+
+    const applied = join(t.home, 'applied.txt');
+    const file = join(t.home, 'ham.yaml');
+    writeFileSync(file, `entities:\n  p:\n    command: ${JSON.stringify(['perl', '-e', argsOf, applied, ''])}\n`);
+    expect((await ham(t.home, ['apply', '-f', file])).code).toBe(0);
+    await waitFor('p wrote its arguments', () => existsSync(applied) && readFileSync(applied, 'utf8').length > 0);
+    expect(readFileSync(applied, 'utf8').split('\n')).toEqual(['1', '[]']);
+
+    const r = await ham(t.home, ['attach', 'none', '--', '', 'b']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('attach.argv.0: expected a program name, got ""');
   });
 
   it('a duplicate name is refused and changes nothing', async () => {

@@ -36,12 +36,40 @@ export interface ExitStatus {
   signal: string | null;
 }
 
+/** One problem in a request or a file: where, what was expected there, what came. */
+export interface Issue {
+  /** `entities.web.conditions.died.actions[1].kind`; empty for the whole value. */
+  path: string;
+  expected: string;
+  /** What came, for humans (`"yes"`, `number 3`, `an object`); absent when the issue says it all (an unexpected field). */
+  got?: string;
+}
+
+/** A failed run of an action or a detector, as data (what execa's errors carry). */
+export interface Failure {
+  argv?: string[];
+  /** Its exit code, or null when a signal ended it (or it never started). */
+  exitCode?: number | null;
+  signal?: string | null;
+  durationMs?: number;
+  timedOut?: boolean;
+  /** The last bytes it wrote to stderr (bounded: STDERR_TAIL_MAX). */
+  stderrTail?: string;
+  /** Why it could not be started (an errno name such as ENOENT). */
+  startError?: string;
+}
+
+/** The bound on a failure's `stderrTail`, in bytes. */
+export const STDERR_TAIL_MAX = 2048;
+
 export interface HamErrorShape {
   code: ErrorCode;
   message: string;
   entity?: string;
   exit?: ExitStatus;
   cause?: string;
+  /** Every problem found (a request or a file that does not validate), as data; `message` says the same for humans. */
+  issues?: Issue[];
 }
 
 export class HamError extends Error {
@@ -49,6 +77,7 @@ export class HamError extends Error {
   readonly entity: string | undefined;
   readonly exit: ExitStatus | undefined;
   readonly causeText: string | undefined;
+  readonly issues: Issue[] | undefined;
 
   constructor(shape: HamErrorShape) {
     super(shape.message);
@@ -57,6 +86,7 @@ export class HamError extends Error {
     this.entity = shape.entity;
     this.exit = shape.exit;
     this.causeText = shape.cause;
+    this.issues = Array.isArray(shape.issues) ? shape.issues.filter(isIssue) : undefined;
   }
 
   toShape(): HamErrorShape {
@@ -64,6 +94,7 @@ export class HamError extends Error {
     if (this.entity !== undefined) s.entity = this.entity;
     if (this.exit !== undefined) s.exit = this.exit;
     if (this.causeText !== undefined) s.cause = this.causeText;
+    if (this.issues !== undefined) s.issues = this.issues;
     return s;
   }
 
@@ -75,6 +106,13 @@ export class HamError extends Error {
     const message = e instanceof Error ? e.message : String(err);
     return new HamError({ code: e?.code ? 'io' : 'internal', message, cause: e?.code });
   }
+}
+
+/** An issue as it may come off the wire: its strings checked, nothing else kept. */
+function isIssue(v: unknown): v is Issue {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return typeof o.path === 'string' && typeof o.expected === 'string' && (o.got === undefined || typeof o.got === 'string');
 }
 
 function isShape(v: unknown): v is HamErrorShape {

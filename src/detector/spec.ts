@@ -4,7 +4,8 @@
 // expected and what came, and that detector is not run.
 import { z } from 'zod';
 import { HamError } from '../errors.js';
-import { entityName, validationError } from '../protocol/requests.js';
+import { validationError } from '../protocol/issues.js';
+import { entityName } from '../protocol/requests.js';
 import { envMap, noNul } from '../protocol/specs.js';
 
 export const HEADER_LINES = 10;

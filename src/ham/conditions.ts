@@ -90,19 +90,6 @@ export function actionAt(c: ConditionRecord, names: string[]): { list: ActionRec
   return undefined;
 }
 
-/** How many restart actions an entity's conditions hold (at most one is allowed). */
-export function restartCount(e: Pick<EntityRecord, 'conditions'>): number {
-  let n = 0;
-  const count = (list: ActionSpec[]): void => {
-    for (const a of list) {
-      if (a.kind === 'restart') n++;
-      count(a.onFail);
-    }
-  };
-  for (const c of e.conditions) count(c.actions);
-  return n;
-}
-
 /** The condition `--restart` stands for. */
 export function restartCondition(): ConditionRecord {
   return toConditionRecord({

@@ -3,6 +3,7 @@
 import { constants } from 'node:os';
 import { z } from 'zod';
 import { CONDITION_TYPES, LOG_LEVELS, type ActionSpec, type ConditionSpec } from '../store/model.js';
+import { restartPlacementIssues } from './rules.js';
 import { envNameProblem, envSizeProblem, envValueProblem } from '../environment.js';
 
 export const itemName = z
@@ -28,12 +29,6 @@ export const envMap = z.record(z.string(), z.string()).superRefine((env, ctx) =>
   const size = envSizeProblem(env);
   if (size) ctx.addIssue({ code: 'custom', path: [], message: size, params: { got: 'too many' } });
 });
-
-/** What came, when an issue says it better than the value at its path (see envMap). */
-export function issueGot(issue: z.ZodIssue): string | undefined {
-  const got = issue.code === 'custom' ? (issue.params as { got?: unknown } | undefined)?.got : undefined;
-  return typeof got === 'string' ? got : undefined;
-}
 
 /** A command: argv, run without a shell. */
 export const commandArgv = z
@@ -146,20 +141,8 @@ export const conditionBody = z
   .superRefine((c, ctx) => {
     if (c.match && c.type !== 'raise') ctx.addIssue({ code: 'custom', path: ['match'], message: `expected match only on a raise condition, this one is ${c.type}` });
     if ((c.from || c.to) && c.type !== 'state') ctx.addIssue({ code: 'custom', path: [c.from ? 'from' : 'to'], message: `expected from/to only on a state condition, this one is ${c.type}` });
-    c.actions.forEach((a, i) => {
-      if (a.kind === 'restart' && c.type !== 'death' && c.type !== 'abnormal-death') {
-        ctx.addIssue({ code: 'custom', path: ['actions', i, 'kind'], message: `expected restart only on a death or abnormal-death condition, this one is ${c.type}` });
-      }
-      checkNoRestartIn(a.onFail, ['actions', i, 'onFail'], ctx);
-    });
+    for (const i of restartPlacementIssues(c.type, c.actions)) ctx.addIssue({ code: 'custom', path: i.path, message: i.expected, params: { got: i.got } });
   });
-
-function checkNoRestartIn(list: ActionSpec[], path: (string | number)[], ctx: z.RefinementCtx): void {
-  list.forEach((a, i) => {
-    if (a.kind === 'restart') ctx.addIssue({ code: 'custom', path: [...path, i, 'kind'], message: 'expected no restart among fail-actions' });
-    checkNoRestartIn(a.onFail, [...path, i, 'onFail'], ctx);
-  });
-}
 
 export type ConditionBody = z.output<typeof conditionBody>;
 

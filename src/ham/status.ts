@@ -1,5 +1,5 @@
 // `ham status` as data: the JSON contract in DESIGN.md, plus a few extras.
-import type { ExitStatus } from '../errors.js';
+import type { ExitStatus, Failure } from '../errors.js';
 import type { ActionRecord, ConditionRecord } from '../store/model.js';
 import type { EntityRecord, EntityState } from '../store/types.js';
 
@@ -14,6 +14,8 @@ export interface ActionView {
   lastRunAt: string | null;
   lastResult: 'ok' | 'failed' | null;
   lastError: string | null;
+  /** The last failure as data (execute: argv, exitCode, signal, durationMs, timedOut, stderrTail), or null. */
+  lastFailure: Failure | null;
   onFail: ActionView[];
 }
 
@@ -97,7 +99,7 @@ export interface StatusView {
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-const PARAMS = ['argv', 'env', 'cwd', 'timeoutMs', 'signal', 'pid', 'path', 'delayMs', 'message', 'level'] as const;
+const PARAMS = ['argv', 'env', 'cwd', 'timeoutMs', 'graceMs', 'signal', 'pid', 'path', 'delayMs', 'message', 'level'] as const;
 
 export function actionView(a: ActionRecord): ActionView {
   const params: Record<string, unknown> = {};
@@ -113,6 +115,7 @@ export function actionView(a: ActionRecord): ActionView {
     lastRunAt: iso(a.lastRunAt),
     lastResult: a.lastResult,
     lastError: a.lastError,
+    lastFailure: a.lastFailure ?? null,
     onFail: a.onFail.map(actionView),
   };
 }

@@ -71,6 +71,7 @@ function actionSchema(depth: number): z.ZodType<ActionSpec, z.ZodTypeDef, unknow
         env: envMap.optional(),
         cwd: z.string().min(1).optional(),
         timeoutMs: ms(3_600_000).default(10_000),
+        graceMs: ms(3_600_000).optional(),
       })
       .strict(),
     z.object({ ...baseAction, onFail, kind: z.literal('signal'), signal: signalName.default('SIGTERM'), pid: z.number().int().positive().optional() }).strict(),

@@ -55,6 +55,8 @@ export interface Failure {
   timedOut?: boolean;
   /** The last bytes it wrote to stderr (bounded: STDERR_TAIL_MAX). */
   stderrTail?: string;
+  /** A check's last non-empty line of output (stdout or stderr, at most 512 bytes). */
+  lastLine?: string;
   /** Why it could not be started (an errno name such as ENOENT). */
   startError?: string;
 }

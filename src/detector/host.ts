@@ -8,13 +8,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { HamError } from '../errors.js';
+import { HamError, type Failure } from '../errors.js';
 import { failpoint } from '../failpoints.js';
 import type { Logger } from '../log.js';
 import { isAlive, procId } from '../proc/procfs.js';
 import type { Occurrence } from '../store/model.js';
 import type { DetectorRecord, Store } from '../store/store.js';
-import { describeResult, FRESH, MISCONFIGURED_TRIES, nextDelay, step, verdict, type CheckState } from './check.js';
+import { checkFailure, describeResult, FRESH, MISCONFIGURED_TRIES, nextDelay, step, verdict, type CheckState } from './check.js';
 import { CheckRunner, type CheckResult } from './runner.js';
 import { LatencyRing } from '../ham/executor.js';
 import { fileRefusal, folderRefusal } from './security.js';
@@ -37,6 +37,8 @@ export interface DetectorView {
   /** Consecutive failures (checks). */
   failures: number;
   lastResult: string | null;
+  /** The last unhealthy result as data (argv, exitCode, signal, durationMs, timedOut, lastLine); null once healthy. */
+  lastFailure: Failure | null;
   lastAt: string | null;
   /** Why it is refused or not run. */
   reason: string | null;
@@ -81,6 +83,7 @@ interface Detector {
   check: CheckState;
   episode: number;
   lastResult: string | null;
+  lastFailure: Failure | null;
   lastAt: number | null;
   lastCode: number | null;
   timer: NodeJS.Timeout | undefined;
@@ -227,6 +230,7 @@ export class DetectorHost {
       check: { ...FRESH },
       episode: 0,
       lastResult: null,
+      lastFailure: null,
       lastAt: null,
       lastCode: null,
       timer: undefined,
@@ -375,6 +379,7 @@ export class DetectorHost {
     det.lastCode = r.code;
     det.lastAt = Date.now();
     det.lastResult = describeResult(r, spec.timeoutMs);
+    det.lastFailure = checkFailure([det.path, ...spec.args], r);
     const before = det.check;
     const { next, out } = step(spec, before, v, r.code);
     det.check = next;
@@ -387,7 +392,7 @@ export class DetectorHost {
     if (out.publish === 'raise') {
       det.episode += 1;
       this.d.log('warn', out.class === 'detector' ? `detector failed ${next.failures} times in a row: raising` : 'detector misconfigured: raising', { detector: det.name, entity, result: det.lastResult });
-      o = { entity, type: 'raise', raise: { type: det.name, class: out.class, severity: out.severity }, detail: det.lastResult, key: `detector:${det.name}:${det.episode}:raise` };
+      o = { entity, type: 'raise', raise: { type: det.name, class: out.class, severity: out.severity }, detail: det.lastResult, ...(det.lastFailure ? { failure: det.lastFailure } : {}), key: `detector:${det.name}:${det.episode}:raise` };
     } else if (out.publish === 'recovered') {
       this.d.log('info', 'detector healthy again', { detector: det.name, entity });
       o = { entity, type: 'state', state: { from: null, to: 'healthy' }, detail: `${det.name}: ${det.lastResult}`, key: `detector:${det.name}:${det.episode}:healthy` };
@@ -533,6 +538,7 @@ export class DetectorHost {
       runs: x.runs,
       failures: x.check.failures,
       lastResult: x.lastResult,
+      lastFailure: x.lastFailure,
       lastAt: x.lastAt === null ? null : new Date(x.lastAt).toISOString(),
       reason: x.reason,
       pid: x.child?.pid ?? null,

@@ -104,6 +104,8 @@ export interface Occurrence {
   state?: { from: string | null; to: string };
   /** Free text for humans (e.g. why a restart failed). */
   detail?: string;
+  /** What failed, as data (a detector's check: argv, exitCode, signal, durationMs, timedOut, lastLine). */
+  failure?: Failure;
   /** A client's idempotency key: the same request sent again (across a takeover) makes no second event. */
   key?: string;
 }

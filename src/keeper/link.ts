@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, constants as fsc, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import type { ExitStatus } from '../errors.js';
+import { HamError, type ExitStatus } from '../errors.js';
 import type { HomePaths } from '../home.js';
 import { openLog } from '../home-check.js';
 import { KEEPER_SCRIPT, PERL } from '../paths.js';
@@ -52,7 +52,7 @@ export function spawnKeeper(paths: HomePaths, spec: KeeperSpec, onExit: () => vo
     child.once('exit', onExit);
     child.unref();
     const pid = child.pid;
-    if (pid === undefined) throw new Error('perl could not be started for the keeper');
+    if (pid === undefined) throw new HamError({ code: 'spawn-failed', entity: spec.name, message: 'perl could not be started for the keeper' });
     return procId(pid) ?? { pid, start: 0 };
   } finally {
     closeSync(log);

@@ -52,13 +52,14 @@ const baseAction = {
   keepOnFail: z.boolean().default(false),
 };
 
+/** An action as written: its name may be left out (the list, or action-add, names it after its kind). */
 type RawAction = Omit<ActionSpec, 'name'> & { name?: string };
 
 // Fail-actions nest; three levels is plenty and keeps a config finite.
 // Built once per level (not z.lazy): a lazy schema is rebuilt at every parse,
 // which made each action cost milliseconds and one apply of a few thousand
 // actions stall the HAM past its hang threshold (found by config fuzzing).
-function actionSchema(depth: number): z.ZodType<ActionSpec, z.ZodTypeDef, unknown> {
+function actionSchema(depth: number): z.ZodType<RawAction, z.ZodTypeDef, unknown> {
   const onFail = depth > 0 ? listSchema(depth - 1).default([]) : z.array(z.never()).max(0, 'expected no deeper fail-actions (3 levels at most)').default([]);
   return z.discriminatedUnion('kind', [
     z.object({ ...baseAction, onFail, kind: z.literal('restart') }).strict(),
@@ -83,7 +84,7 @@ function actionSchema(depth: number): z.ZodType<ActionSpec, z.ZodTypeDef, unknow
     z.object({ ...baseAction, onFail, kind: z.literal('log'), message: z.string().max(4096).default(''), level: z.enum(LOG_LEVELS).default('info') }).strict(),
   ]).superRefine((a, ctx) => {
     if (a.kind === 'waitfor' && a.path === undefined && a.delayMs === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'expected a path, a delayMs, or both' });
-  }) as unknown as z.ZodType<ActionSpec, z.ZodTypeDef, unknown>;
+  });
 }
 
 const MAX_ACTIONS = 64;
@@ -104,16 +105,16 @@ function listSchema(depth: number): z.ZodType<ActionSpec[], z.ZodTypeDef, unknow
     .superRefine((list, ctx) => {
       const names = new Set<string>();
       list.forEach((a, i) => {
-        const n = (a as RawAction).name;
+        const n = a.name;
         if (n === undefined) return;
         if (names.has(n)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `expected a unique action name, ${JSON.stringify(n)} is used twice` });
         names.add(n);
       });
     })
     .transform((list) => {
-      const taken = new Set(list.map((a) => (a as RawAction).name).filter((n): n is string => n !== undefined));
+      const taken = new Set(list.map((a) => a.name).filter((n): n is string => n !== undefined));
       return list.map((a) => {
-        if ((a as RawAction).name !== undefined) return a;
+        if (a.name !== undefined) return { ...a, name: a.name };
         let name: string = a.kind;
         for (let i = 2; taken.has(name); i++) name = `${a.kind}-${i}`;
         taken.add(name);
@@ -124,7 +125,8 @@ function listSchema(depth: number): z.ZodType<ActionSpec[], z.ZodTypeDef, unknow
   return list;
 }
 
-export const actionSpec = actionSchema(3);
+/** One action (action-add): unnamed, it is named after its kind (a name taken in its list is refused there as a duplicate). */
+export const actionSpec = actionSchema(3).transform((a): ActionSpec => ({ ...a, name: a.name ?? a.kind }));
 export const actionList = listSchema(3);
 
 export const conditionBody = z
@@ -148,5 +150,5 @@ export const conditionBody = z
 export type ConditionBody = z.output<typeof conditionBody>;
 
 export function toConditionSpec(name: string, body: ConditionBody): ConditionSpec {
-  return { name, ...body } as ConditionSpec;
+  return { name, ...body };
 }

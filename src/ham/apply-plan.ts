@@ -66,10 +66,12 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** Check every part of the file, collecting each problem; what checks out is declared. */
 async function check(config: unknown, w: World, issues: Issue[]): Promise<{ declared: Declared[]; groups: Record<string, GroupSpec> } | undefined> {
   const add = (path: Path, expected: string, got?: string): void => void issues.push(got === undefined ? { path: pathText(path), expected } : { path: pathText(path), expected, got });
-  const top = configSchema.safeParse(config);
+  let top = configSchema.safeParse(config);
   if (!top.success) {
     issues.push(...zodIssues([], config, top.error));
-    return undefined;
+    // An unexpected top-level key (a typo such as `entitys:`) does not hide the problems in the rest.
+    top = configSchema.strip().safeParse(config);
+    if (!top.success) return undefined;
   }
   const baseDir = top.data.baseDir ?? w.cwd;
   const out: Declared[] = [];

@@ -67,6 +67,14 @@ describe('planApply', () => {
     expect(changed.ok && changed.plan.updates).toEqual([{ name: 'web', config: { argv: ['sleep', '100'], env: { A: '2' }, cwd: '/srv' } }]);
   });
 
+  it('an unexpected top-level key does not hide the problems in the entities', async () => {
+    const r = await planApply({ entitys: {}, entities: { w: { command: ['ok'], bogus: true } } }, world());
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.issues).toEqual([{ path: 'entitys', expected: 'unexpected field' }, { path: 'entities.w.bogus', expected: 'unexpected field' }]);
+    const wrong = await planApply({ entities: [] }, world());
+    expect(wrong).toEqual({ ok: false, issues: [{ path: 'entities', expected: 'expected object', got: 'an array of 0' }] });
+  });
+
   it('a dependency cycle through an attached entity is a problem', async () => {
     const attached = { name: 'db', requires: ['web'], kind: 'spawned', conditions: [] } as unknown as EntityRecord;
     const r = await planApply({ entities: { web: { command: ['ok'], requires: ['db'] } } }, world([attached]));

@@ -52,6 +52,15 @@ describe('execute: TERM, a grace, then KILL of the group', () => {
   });
 });
 
+describe('execute: graceMs from the CLI', () => {
+  it('ham action add --grace-ms sets it, shown in the action params', async () => {
+    await request(t.home, 'condition-add', { entity: 'x', name: 'cli', condition: { type: 'raise', match: { type: 'cli' } } });
+    const r = await ham(t.home, ['action', 'add', 'x', 'cli', 'g', '--kind', 'execute', '--timeout-ms', '100', '--grace-ms', '500', '--', 'true']);
+    expect(r.code).toBe(0);
+    expect((await action('cli')).params).toMatchObject({ argv: ['true'], timeoutMs: 100, graceMs: 500 });
+  });
+});
+
 describe('execute: a failure as data', () => {
   it('exit code and the last 2 KiB of stderr, in status --json and in ham status NAME', async () => {
     const script = `perl -e 'print STDERR "x" x 10000; print STDERR "\\nthe end\\n"'; exit 3`;

@@ -12,6 +12,7 @@
 // `ham start` of a home, so every HAM of that home (a Guardian taking over, a
 // later start from another shell) hands entities the same one.
 import { userInfo } from 'node:os';
+import { HamError } from './errors.js';
 
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const ENV_NAME_MAX = 128;
@@ -97,10 +98,15 @@ export const BASE_ENV_VAR = 'HAM_START_ENV';
 
 export function decodeBaseEnvRequest(text: string | undefined): BaseEnvRequest | undefined {
   if (!text) return undefined;
-  const v = JSON.parse(text) as BaseEnvRequest;
+  let v: BaseEnvRequest;
+  try {
+    v = JSON.parse(text) as BaseEnvRequest;
+  } catch (e) {
+    throw new HamError({ code: 'bad-request', message: `${BASE_ENV_VAR}: expected JSON, got a parse error: ${(e as Error).message}` });
+  }
   for (const [k, x] of Object.entries(v.set)) {
     const bad = envNameProblem(k) ?? envValueProblem(x);
-    if (bad) throw new Error(`${BASE_ENV_VAR}: ${k}: ${bad}`);
+    if (bad) throw new HamError({ code: 'bad-request', message: `${BASE_ENV_VAR}: ${k}: ${bad}` });
   }
   return v;
 }

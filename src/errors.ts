@@ -32,12 +32,18 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+// Issues and failures are records too (stored in events and action counters): their types live in the model.
+export { STDERR_TAIL_MAX, type Failure, type Issue } from './model/failures.js';
+import type { Issue } from './model/failures.js';
+
 export interface HamErrorShape {
   code: ErrorCode;
   message: string;
   entity?: string;
   exit?: ExitStatus;
   cause?: string;
+  /** Every problem found (a request or a file that does not validate), as data; `message` says the same for humans. */
+  issues?: Issue[];
 }
 
 export class HamError extends Error {
@@ -45,6 +51,7 @@ export class HamError extends Error {
   readonly entity: string | undefined;
   readonly exit: ExitStatus | undefined;
   readonly causeText: string | undefined;
+  readonly issues: Issue[] | undefined;
 
   constructor(shape: HamErrorShape) {
     super(shape.message);
@@ -53,6 +60,7 @@ export class HamError extends Error {
     this.entity = shape.entity;
     this.exit = shape.exit;
     this.causeText = shape.cause;
+    this.issues = Array.isArray(shape.issues) ? shape.issues.filter(isIssue) : undefined;
   }
 
   toShape(): HamErrorShape {
@@ -60,6 +68,7 @@ export class HamError extends Error {
     if (this.entity !== undefined) s.entity = this.entity;
     if (this.exit !== undefined) s.exit = this.exit;
     if (this.causeText !== undefined) s.cause = this.causeText;
+    if (this.issues !== undefined) s.issues = this.issues;
     return s;
   }
 
@@ -71,6 +80,13 @@ export class HamError extends Error {
     const message = e instanceof Error ? e.message : String(err);
     return new HamError({ code: e?.code ? 'io' : 'internal', message, cause: e?.code });
   }
+}
+
+/** An issue as it may come off the wire: its strings checked, nothing else kept. */
+function isIssue(v: unknown): v is Issue {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return typeof o.path === 'string' && typeof o.expected === 'string' && (o.got === undefined || typeof o.got === 'string');
 }
 
 function isShape(v: unknown): v is HamErrorShape {

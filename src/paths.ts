@@ -3,12 +3,13 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FIXED_PATH } from './environment.js';
+import { HamError } from './errors.js';
 
 function findRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
     const up = dirname(dir);
-    if (up === dir) throw new Error('ham: cannot find the package root');
+    if (up === dir) throw new HamError({ code: 'internal', message: 'ham: cannot find the package root (no package.json above the code)' });
     dir = up;
   }
   return dir;

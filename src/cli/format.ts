@@ -1,5 +1,6 @@
 // Human-readable status.
 import type { ActionView, ConditionView, EntityView, EventView, StatusView } from '../protocol/views.js';
+import type { Failure } from '../errors.js';
 import { escapeField as f } from './escape.js';
 
 function table(rows: string[][]): string {
@@ -74,6 +75,20 @@ function matchText(c: ConditionView): string {
   return parts.length ? ` [${parts.join(', ')}]` : '';
 }
 
+/** A failure as one line: how it ended, how long it took, the end of its stderr. */
+export function failureText(x: Failure): string {
+  const parts: string[] = [];
+  if (x.argv) parts.push(`argv ${f(x.argv.map((a) => JSON.stringify(a)).join(' '))}`);
+  if (x.startError) parts.push(`not started: ${f(x.startError)}`);
+  else if (x.signal) parts.push(`signal ${x.signal}`);
+  else if (x.exitCode !== undefined && x.exitCode !== null) parts.push(`exit code ${x.exitCode}`);
+  if (x.timedOut) parts.push('timed out');
+  if (x.durationMs !== undefined) parts.push(`after ${x.durationMs} ms`);
+  const tail = x.stderrTail?.trimEnd();
+  if (tail) parts.push(`stderr …${f(tail.slice(-300))}`);
+  return parts.join(', ');
+}
+
 function actionLines(list: ActionView[], indent: string): string[] {
   const out: string[] = [];
   for (const a of list) {
@@ -81,6 +96,7 @@ function actionLines(list: ActionView[], indent: string): string[] {
     const flags = [...a.flags, ...(a.enabled ? [] : ['disabled'])];
     const last = a.lastRunAt ? `, last ${a.lastResult} ${a.lastRunAt.slice(11, 23)}${a.lastError ? `: ${f(a.lastError)}` : ''}` : '';
     out.push(`${indent}${a.name} (${a.kind}${params.length ? ` ${params.join(' ')}` : ''})${flags.length ? ` {${flags.join(', ')}}` : ''} — ran ${a.runs}, failed ${a.failures}${last}`);
+    if (a.lastResult === 'failed' && a.lastFailure) out.push(`${indent}  failure: ${failureText(a.lastFailure)}`);
     if (a.onFail.length) {
       out.push(`${indent}  on fail:`);
       out.push(...actionLines(a.onFail, `${indent}    `));

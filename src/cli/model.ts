@@ -58,6 +58,7 @@ export function registerModelCommands(program: Command): void {
     .argument('[argv...]', 'execute: the command (after --)')
     .addOption(new Option('--kind <kind>', 'what it does').choices([...ACTION_KINDS]).makeOptionMandatory())
     .option('--timeout-ms <ms>', 'execute/waitfor: deadline', positiveInt('--timeout-ms'))
+    .option('--grace-ms <ms>', 'execute: after the deadline, SIGTERM, then SIGKILL this much later (default 2000)', positiveInt('--grace-ms'))
     .option('--signal <sig>', 'signal: which (default SIGTERM)')
     .option('--pid <pid>', 'signal: to this pid instead of the entity', positiveInt('--pid'))
     .option('--path <path>', 'waitfor: wait for this path (relative to the entity cwd)')
@@ -76,7 +77,7 @@ export function registerModelCommands(program: Command): void {
       const a: Record<string, unknown> = { name, kind: o.kind, now: !!o.now, breakOnFail: !!o.breakOnFail, keepOnFail: !!o.keepOnFail };
       if (argv.length) a.argv = argv;
       if (Object.keys(env).length) a.env = env;
-      for (const k of ['timeoutMs', 'signal', 'pid', 'path', 'delayMs', 'message', 'level'] as const) if (o[k] !== undefined) a[k] = o[k];
+      for (const k of ['timeoutMs', 'graceMs', 'signal', 'pid', 'path', 'delayMs', 'message', 'level'] as const) if (o[k] !== undefined) a[k] = o[k];
       if (o.cwd !== undefined) a.cwd = resolve(String(o.cwd));
       const onFailOf = typeof o.onFailOf === 'string' ? o.onFailOf.split('/') : undefined;
       const r = await call(g, 'action-add', { entity, condition: cond, action: a as never, ...(onFailOf ? { onFailOf } : {}) });

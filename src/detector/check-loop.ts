@@ -6,7 +6,7 @@ import { HamError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
 import type { Occurrence } from '../model/conditions.js';
 import type { DetectorRecord } from '../store/store.js';
-import { describeResult, MISCONFIGURED_TRIES, nextDelay, step, verdict } from './check.js';
+import { checkFailure, describeResult, MISCONFIGURED_TRIES, nextDelay, step, verdict } from './check.js';
 import { mtime } from './folder.js';
 import type { Detector, HostContext } from './loaded.js';
 import type { CheckResult } from './runner.js';
@@ -49,6 +49,7 @@ function checked(host: HostContext, det: Detector, r: CheckResult): void {
   det.lastCode = r.code;
   det.lastAt = Date.now();
   det.lastResult = describeResult(r, spec.timeoutMs);
+  det.lastFailure = checkFailure([det.path, ...spec.args], r);
   const before = det.check;
   const { next, out } = step(spec, before, v, r.code);
   det.check = next;
@@ -62,7 +63,7 @@ function checked(host: HostContext, det: Detector, r: CheckResult): void {
   if (out.publish === 'raise') {
     det.episode += 1;
     log('warn', out.class === 'detector' ? `detector failed ${next.failures} times in a row: raising` : 'detector misconfigured: raising', { detector: det.name, entity, result: det.lastResult });
-    o = { entity, type: 'raise', raise: { type: det.name, class: out.class, severity: out.severity }, detail: det.lastResult, key: `detector:${det.name}:${det.episode}:raise` };
+    o = { entity, type: 'raise', raise: { type: det.name, class: out.class, severity: out.severity }, detail: det.lastResult, ...(det.lastFailure ? { failure: det.lastFailure } : {}), key: `detector:${det.name}:${det.episode}:raise` };
   } else if (out.publish === 'recovered') {
     log('info', 'detector healthy again', { detector: det.name, entity });
     o = { entity, type: 'state', state: { from: null, to: 'healthy' }, detail: `${det.name}: ${det.lastResult}`, key: `detector:${det.name}:${det.episode}:healthy` };

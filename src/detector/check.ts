@@ -7,6 +7,7 @@
 // consecutive failures it raises once on its entity; when healthy again it
 // publishes a state change. Its counters live in the store, so a takeover
 // neither forgets a failing streak nor raises the same episode twice.
+import type { Failure } from '../errors.js';
 import type { DetectorSpec } from './spec.js';
 import type { CheckResult } from './runner.js';
 
@@ -63,4 +64,10 @@ export function nextDelay(spec: DetectorSpec, s: CheckState): number | null {
 export function describeResult(r: CheckResult, timeoutMs: number): string {
   const how = r.timedOut ? `timed out after ${timeoutMs} ms (its process group was killed)` : r.code === null ? `killed by ${r.signal}` : r.code === 0 ? 'exit 0 (healthy)' : r.code === 7 ? 'exit 7 (not running)' : MISCONFIGURED.has(r.code) ? `exit ${r.code} (misconfigured)` : `exit ${r.code} (failed)`;
   return r.last ? `${how}: ${r.last}` : how;
+}
+
+/** A result that is not healthy, as data (null when healthy): what ran, how it ended, how long it took, its last line. */
+export function checkFailure(argv: string[], r: CheckResult): Failure | null {
+  if (verdict(r) === 'healthy') return null;
+  return { argv, exitCode: r.code, signal: r.signal, durationMs: r.ms, timedOut: r.timedOut, ...(r.last ? { lastLine: r.last } : {}) };
 }

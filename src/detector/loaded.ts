@@ -1,6 +1,7 @@
 // A detector as the host holds it while it is loaded, and what the check and
 // stream loops (check-loop.ts, stream-loop.ts) need of the host that runs them.
 import type { ChildProcess } from 'node:child_process';
+import type { Failure } from '../errors.js';
 import { FRESH, type CheckState } from './check.js';
 import type { DetectorState, DetectorView } from '../protocol/views.js';
 import type { HostDeps } from './host.js';
@@ -21,6 +22,7 @@ export interface Detector {
   check: CheckState;
   episode: number;
   lastResult: string | null;
+  lastFailure: Failure | null;
   lastAt: number | null;
   lastCode: number | null;
   timer: NodeJS.Timeout | undefined;
@@ -46,6 +48,7 @@ export function freshDetector(name: string, path: string, old: Detector | undefi
     check: { ...FRESH },
     episode: 0,
     lastResult: null,
+    lastFailure: null,
     lastAt: null,
     lastCode: null,
     timer: undefined,
@@ -87,6 +90,7 @@ export function viewOf(x: Detector): DetectorView {
     runs: x.runs,
     failures: x.check.failures,
     lastResult: x.lastResult,
+    lastFailure: x.lastFailure,
     lastAt: x.lastAt === null ? null : new Date(x.lastAt).toISOString(),
     reason: x.reason,
     pid: x.child?.pid ?? null,

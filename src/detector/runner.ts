@@ -5,6 +5,7 @@
 // started again for the next one.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
+import { HamError } from '../errors.js';
 import { RUNNER_SCRIPT } from '../paths.js';
 
 export interface CheckResult {
@@ -32,7 +33,7 @@ export class CheckRunner {
 
   /** Run `argv` (no shell) with exactly `env`, killed with its group after `timeoutMs`. */
   run(argv: string[], env: Record<string, string>, timeoutMs: number): Promise<CheckResult> {
-    if (this.closed) return Promise.reject(new Error('the check runner is closed'));
+    if (this.closed) return Promise.reject(new HamError({ code: 'stopping', message: 'the check runner is closed' }));
     const p = this.ensure();
     const id = this.nextId++;
     const envList = Object.entries(env).map(([k, v]) => `${k}=${v}`);
@@ -56,7 +57,7 @@ export class CheckRunner {
     this.closed = true;
     this.proc?.stdin?.end(); // the runner kills what it runs and exits
     this.proc = undefined;
-    this.failAll(new Error('the check runner was closed'));
+    this.failAll(new HamError({ code: 'stopping', message: 'the check runner was closed' }));
   }
 
   private ensure(): ChildProcess {
@@ -66,14 +67,14 @@ export class CheckRunner {
     p.stdout!.setEncoding('latin1');
     p.stdout!.on('data', (d: string) => this.receive(d));
     p.stdin!.on('error', () => undefined);
-    const gone = (why: string): void => {
+    const gone = (e: HamError): void => {
       if (this.proc !== p) return;
       this.proc = undefined;
       this.buf = '';
-      this.failAll(new Error(why));
+      this.failAll(e);
     };
-    p.on('error', (e) => gone(`the check runner could not start: ${e.message}`));
-    p.on('exit', (code, sig) => gone(`the check runner exited (${sig ?? code})`));
+    p.on('error', (e) => gone(new HamError({ code: 'spawn-failed', message: `the check runner could not start: ${e.message}` })));
+    p.on('exit', (code, sig) => gone(new HamError({ code: 'internal', message: `the check runner exited (${sig ?? code})`, exit: { code, signal: sig } })));
     return p;
   }
 

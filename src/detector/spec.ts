@@ -4,7 +4,8 @@
 // expected and what came, and that detector is not run.
 import { z } from 'zod';
 import { HamError } from '../errors.js';
-import { entityName, validationError } from '../protocol/requests.js';
+import { validationError } from '../protocol/issues.js';
+import { entityName } from '../protocol/requests.js';
 import { envMap, noNul } from '../protocol/specs.js';
 
 export const HEADER_LINES = 10;
@@ -44,20 +45,15 @@ const specSchema = z
     env: envMap.default({}),
   })
   .strict()
-  .refine((s) => s.kind !== 'check' || s.entity !== undefined, { message: 'expected entity=NAME: a check raises on its entity', path: ['entity'] });
+  .refine((s) => s.kind !== 'check' || s.entity !== undefined, { message: 'expected entity=NAME: a check raises on its entity', path: ['entity'] })
+  // Defaults filled: `entity` null for a stream that names none (its lines may name others).
+  .transform((s) => {
+    const intervalMs = s.interval ?? DEFAULTS.intervalMs;
+    return { kind: s.kind, entity: s.entity ?? null, intervalMs, timeoutMs: s.timeout ?? Math.min(DEFAULTS.timeoutMs, intervalMs), tries: s.tries ?? DEFAULTS.tries, args: s.args, env: s.env };
+  });
 
-export interface DetectorSpec {
-  kind: 'check' | 'stream';
-  /** The entity it reports on (a stream's lines may name others). */
-  entity: string | null;
-  intervalMs: number;
-  timeoutMs: number;
-  tries: number;
-  args: string[];
-  env: Record<string, string>;
-  /** Where it was declared, for messages. */
-  source: 'header' | 'sidecar';
-}
+/** A detector's declaration, checked and with its defaults; `source`: where it was declared, for messages. */
+export type DetectorSpec = z.output<typeof specSchema> & { source: 'header' | 'sidecar' };
 
 /** The header's key=value pairs (values may be quoted). */
 export function headerFields(text: string): Record<string, string> | undefined {
@@ -86,10 +82,7 @@ export function headerFields(text: string): Record<string, string> | undefined {
 export function toSpec(fields: unknown, source: DetectorSpec['source']): DetectorSpec {
   const r = specSchema.safeParse(fields);
   if (!r.success) throw validationError(source, fields, r.error);
-  const s = r.data;
-  const intervalMs = s.interval ?? DEFAULTS.intervalMs;
-  const timeoutMs = s.timeout ?? Math.min(DEFAULTS.timeoutMs, intervalMs);
-  return { kind: s.kind, entity: s.entity ?? null, intervalMs, timeoutMs, tries: s.tries ?? DEFAULTS.tries, args: s.args, env: s.env, source };
+  return { ...r.data, source };
 }
 
 /** The spec of a detector from its text and optional sidecar JSON. */

@@ -4,7 +4,8 @@
 // detector's name, never thrown at the HAM.
 import { z } from 'zod';
 import { describe } from '../errors.js';
-import { entityName, validationError } from '../protocol/requests.js';
+import { validationError } from '../protocol/issues.js';
+import { entityName } from '../protocol/requests.js';
 
 export const MAX_LINE = 4096;
 /** Sustained events per second a stream may publish, and the burst above it. */

@@ -1,15 +1,15 @@
 // What each action kind does. Every one resolves to ok or a failure with a
 // reason; none throws. `restart` is the supervisor's (it owns the keepers).
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, watch } from 'node:fs';
+import { existsSync, watch } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { HomePaths } from '../home.js';
-import { openLog } from '../home-check.js';
+import { HamError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isAlive, procId, signalProc, type ProcId } from '../proc/procfs.js';
 import type { ActionSpec, RunRecord } from '../model/conditions.js';
 import type { Store } from '../store/store.js';
 import type { EntityRecord } from '../model/records.js';
+import { execute, EXECUTE_GRACE_MS } from './execute.js';
 import type { ActionResult } from './executor.js';
 
 export interface ActionDeps {
@@ -47,7 +47,7 @@ export function makeRunAction(d: ActionDeps) {
         return waitfor(a, target, d.paths);
       case 'execute':
         if (resumed) killLeftover(d.store.run(run.id)?.child ?? null);
-        return execute(a, run, target, d);
+        return runExecute(a, run, target, d);
     }
   };
 }
@@ -110,8 +110,7 @@ function killLeftover(child: ProcId | null): void {
   }
 }
 
-function execute(a: ActionSpec, run: RunRecord, target: EntityRecord | undefined, d: ActionDeps): Promise<ActionResult> {
-  const argv = a.argv ?? [];
+async function runExecute(a: ActionSpec, run: RunRecord, target: EntityRecord | undefined, d: ActionDeps): Promise<ActionResult> {
   const exit = run.occurrence.exit;
   const env: Record<string, string> = {
     ...d.baseEnv,
@@ -124,42 +123,20 @@ function execute(a: ActionSpec, run: RunRecord, target: EntityRecord | undefined
     HAM_EXIT_CODE: exit?.code === null || exit?.code === undefined ? '' : String(exit.code),
     HAM_SIGNAL: exit?.signal ?? '',
   };
-  const cwd = resolve(target?.cwd || d.paths.root, a.cwd ?? '.');
-  const timeout = a.timeoutMs ?? 10_000;
-  return new Promise((done) => {
-    const log = openLog(join(d.paths.logs, 'actions.log'));
-    let child;
-    try {
-      child = spawn(argv[0]!, argv.slice(1), { cwd, env, detached: true, stdio: ['ignore', log, log] });
-    } finally {
-      closeSync(log);
-    }
-    let timedOut = false;
-    const id = child.pid === undefined ? undefined : procId(child.pid);
-    if (id) {
-      d.write(() => {
-        const r = d.store.run(run.id);
-        if (r) d.store.putRun({ ...r, child: id });
-      });
-    }
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, timeout);
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      done(fail(`cannot execute ${JSON.stringify(argv[0])}: ${e.code ?? e.message}`));
+  const onSpawn = (pid: number): void => {
+    const id = procId(pid);
+    if (!id) return;
+    d.write(() => {
+      const r = d.store.run(run.id);
+      if (r) d.store.putRun({ ...r, child: id });
     });
-    child.on('exit', (code, sig) => {
-      clearTimeout(timer);
-      if (timedOut) return done(fail(`timed out after ${timeout} ms; its process group was killed`));
-      if (code === 0) return done(ok);
-      done(fail(sig ? `killed by ${sig}` : `exited with code ${code}`));
-    });
-  });
+  };
+  const argv = a.argv ?? [];
+  try {
+    return await execute({ argv, cwd: resolve(target?.cwd || d.paths.root, a.cwd ?? '.'), env, timeoutMs: a.timeoutMs ?? 10_000, graceMs: a.graceMs ?? EXECUTE_GRACE_MS, logPath: join(d.paths.logs, 'actions.log'), onSpawn });
+  } catch (e) {
+    // The log could not be opened (not ours, a link): the action fails with the reason, the HAM goes on.
+    const why = HamError.from(e).message;
+    return { ok: false, error: `cannot execute ${JSON.stringify(argv[0])}: ${why}`, failure: { argv, exitCode: null, signal: null, startError: why } };
+  }
 }
-

@@ -39,7 +39,7 @@ export function enabledActions(list: ActionSpec[]): ActionSpec[] {
 }
 
 function stripCounters(a: ActionSpec): ActionSpec {
-  const { runs: _r, failures: _f, lastRunAt: _l, lastResult: _lr, lastError: _le, ...spec } = a as ActionRecord;
+  const { runs: _r, failures: _f, lastRunAt: _l, lastResult: _lr, lastError: _le, lastFailure: _lf, ...spec } = a as ActionRecord;
   return spec as ActionSpec;
 }
 
@@ -72,6 +72,7 @@ function keepCounters(next: ConditionRecord, prev: ConditionRecord): void {
       const o = old.find((x) => x.name === a.name && x.kind === a.kind);
       if (!o) continue;
       Object.assign(a, { runs: o.runs, failures: o.failures, lastRunAt: o.lastRunAt, lastResult: o.lastResult, lastError: o.lastError });
+      if (o.lastFailure) a.lastFailure = o.lastFailure;
       carry(a.onFail, o.onFail);
     }
   };
@@ -88,19 +89,6 @@ export function actionAt(c: ConditionRecord, names: string[]): { list: ActionRec
     list = list[index]!.onFail;
   }
   return undefined;
-}
-
-/** How many restart actions an entity's conditions hold (at most one is allowed). */
-export function restartCount(e: Pick<EntityRecord, 'conditions'>): number {
-  let n = 0;
-  const count = (list: ActionSpec[]): void => {
-    for (const a of list) {
-      if (a.kind === 'restart') n++;
-      count(a.onFail);
-    }
-  };
-  for (const c of e.conditions) count(c.actions);
-  return n;
 }
 
 /** The condition `--restart` stands for. */

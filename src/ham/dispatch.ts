@@ -116,6 +116,7 @@ export class Dispatcher {
         live.lastRunAt = now;
         live.lastResult = 'ok';
         live.lastError = null;
+        delete live.lastFailure;
       }
       if (a.kind === 'log') into.logs.push({ level: a.level ?? 'info', message: a.message || `${event.type} on ${event.entity}`, fields: { entity: event.entity, condition, seq: event.seq } });
       if (a.kind === 'notify') into.events.push(this.notifyEvent(event, a.message));

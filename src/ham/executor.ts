@@ -6,6 +6,7 @@
 // first). Lists for the same entity run one after the other, in the order
 // they fired; `independent` lists run alongside.
 import { LatencyRing } from '../latency.js';
+import type { Failure } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ActionSpec, RunRecord } from '../model/conditions.js';
 import type { Store } from '../store/store.js';
@@ -14,6 +15,8 @@ import { actionAt } from './conditions.js';
 export interface ActionResult {
   ok: boolean;
   error?: string;
+  /** What failed, as data (an execute's argv, exit, signal, duration, timeout, stderr tail). */
+  failure?: Failure;
   /** A failure that is the entity's state, not the action's (a failed entity's restart): keep the action for after `ham reset`. */
   keep?: boolean;
 }
@@ -163,7 +166,7 @@ export class Executor {
       if (this.closed) return;
       this.finish(run, path, a, result);
       if (!result.ok) {
-        this.o.log('warn', 'action failed', { entity: run.target, owner: run.owner, condition: run.condition, action: a.name, kind: a.kind, error: result.error, seq: run.seq });
+        this.o.log('warn', 'action failed', { entity: run.target, owner: run.owner, condition: run.condition, action: a.name, kind: a.kind, error: result.error, failure: result.failure, seq: run.seq });
         if (a.onFail.length) await this.runList(run, a.onFail, path);
         if (a.breakOnFail) return;
       }
@@ -198,6 +201,9 @@ export class Executor {
       live.lastRunAt = Date.now();
       live.lastResult = result.ok ? 'ok' : 'failed';
       live.lastError = result.ok ? null : (result.error ?? 'failed');
+      // Only where there is something to say: records of an older ham, and of actions that never failed, stay as they were.
+      if (!result.ok && result.failure) live.lastFailure = result.failure;
+      else delete live.lastFailure;
       if (!result.ok) {
         live.failures += 1;
         c.failed += 1;

@@ -2,10 +2,12 @@
 // request is one fenced transaction on the owning entity; errors name what is
 // missing or duplicated.
 import { HamError } from '../errors.js';
+import { issuesError, MAX_ISSUES, pathText, type Path } from '../protocol/issues.js';
+import { restartAddIssue, restartCountIssues, type RuleIssue } from '../protocol/rules.js';
 import type { ConditionBody } from '../protocol/specs.js';
 import type { ActionRecord, ActionSpec, ConditionRecord } from '../model/conditions.js';
 import { GLOBAL, type EntityRecord } from '../model/records.js';
-import { enabledActions, restartCount, toActionRecord, toConditionRecord } from './conditions.js';
+import { enabledActions, toActionRecord, toConditionRecord } from './conditions.js';
 import { emptyFired } from './dispatch.js';
 import type { Supervisor } from './supervisor.js';
 
@@ -22,7 +24,7 @@ export class Manager {
     const owner = this.owner(entity);
     if (owner.conditions.some((c) => c.name === name)) throw new HamError({ code: 'duplicate-condition', entity, message: `entity ${entity} already has a condition named ${JSON.stringify(name)}` });
     const rec = toConditionRecord({ name, ...body });
-    checkRestarts(entity, [...owner.conditions, rec]);
+    checkRestarts(entity, [...owner.conditions, rec], ['condition-add', 'condition', 'actions']);
     const fired = emptyFired();
     this.sup.mutate(entity, (x) => {
       x.conditions.push(rec);
@@ -44,10 +46,8 @@ export class Manager {
   actionAdd(entity: string, condition: string, action: ActionSpec, onFailOf?: string[]): ActionRecord {
     const owner = this.owner(entity);
     const c = findCondition(owner, condition);
-    if (action.kind === 'restart') {
-      if (onFailOf) throw new HamError({ code: 'bad-request', entity, message: 'action-add.action.kind: expected no restart among fail-actions' });
-      if (c.type !== 'death' && c.type !== 'abnormal-death') throw new HamError({ code: 'bad-request', entity, message: `action-add.action.kind: expected restart only on a death or abnormal-death condition, ${condition} is ${c.type}` });
-    }
+    const misplaced = restartAddIssue(action.kind, c, onFailOf !== undefined, ['action-add', 'action', 'kind']);
+    if (misplaced) throw ruleError(entity, [misplaced]);
     const rec = toActionRecord(action);
     const fired = emptyFired();
     this.sup.mutate(entity, (x) => {
@@ -55,7 +55,7 @@ export class Manager {
       const list = onFailOf ? listAt(cond, onFailOf, entity).onFail : cond.actions;
       if (list.some((a) => a.name === action.name)) throw new HamError({ code: 'duplicate-action', entity, message: `condition ${condition} already has an action named ${JSON.stringify(action.name)}${onFailOf ? ` under ${onFailOf.join('/')}` : ''}` });
       list.push(rec);
-      checkRestarts(entity, x.conditions);
+      checkRestarts(entity, x.conditions, ['action-add', 'action']);
       if (action.now && action.enabled && cond.enabled && x.enabled && !onFailOf) this.sup.dispatcher.runNow(x, condition, enabledActions([rec]), fired);
     });
     this.sup.publish(fired);
@@ -108,11 +108,12 @@ function listAt(c: ConditionRecord, path: string[], entity: string): ActionRecor
   return found!;
 }
 
-function checkRestarts(entity: string, conditions: ConditionRecord[]): void {
-  const n = restartCount({ conditions });
-  if (entity === GLOBAL && n > 0) throw new HamError({ code: 'bad-request', entity, message: 'expected no restart action on the global entity *: restart belongs to one entity' });
-  if (n > 1) throw new HamError({ code: 'bad-request', entity, message: `expected at most one restart action per entity, ${entity} would have ${n}` });
+function checkRestarts(entity: string, conditions: ConditionRecord[], path: Path): void {
+  const broken = restartCountIssues(entity, conditions, path);
+  if (broken.length) throw ruleError(entity, broken);
 }
+
+const ruleError = (entity: string, broken: RuleIssue[]): HamError => issuesError(broken.map((i) => ({ ...i, path: pathText(i.path) })), { entity, max: MAX_ISSUES });
 
 const unknownCondition = (entity: string, name: string): HamError => new HamError({ code: 'unknown-condition', entity, message: `entity ${entity} has no condition named ${JSON.stringify(name)}` });
 const unknownAction = (entity: string, condition: string, path: string[]): HamError =>

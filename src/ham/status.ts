@@ -8,7 +8,7 @@ export type LiveBeat = { missed: number; state: HeartbeatView['state']; lastBeat
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-const PARAMS = ['argv', 'env', 'cwd', 'timeoutMs', 'signal', 'pid', 'path', 'delayMs', 'message', 'level'] as const;
+const PARAMS = ['argv', 'env', 'cwd', 'timeoutMs', 'graceMs', 'signal', 'pid', 'path', 'delayMs', 'message', 'level'] as const;
 
 export function actionView(a: ActionRecord): ActionView {
   const params: Record<string, unknown> = {};
@@ -24,6 +24,7 @@ export function actionView(a: ActionRecord): ActionView {
     lastRunAt: iso(a.lastRunAt),
     lastResult: a.lastResult,
     lastError: a.lastError,
+    lastFailure: a.lastFailure ?? null,
     onFail: a.onFail.map(actionView),
   };
 }

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, constants as fsc, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
+import { HamError } from '../errors.js';
 import type { ExitStatus } from '../model/records.js';
 import type { HomePaths } from '../home.js';
 import { openLog } from '../home-check.js';
@@ -53,7 +54,7 @@ export function spawnKeeper(paths: HomePaths, spec: KeeperSpec, onExit: () => vo
     child.once('exit', onExit);
     child.unref();
     const pid = child.pid;
-    if (pid === undefined) throw new Error(`the keeper (${bin}) could not be started`);
+    if (pid === undefined) throw new HamError({ code: 'spawn-failed', entity: spec.name, message: `the keeper (${bin}) could not be started` });
     return procId(pid) ?? { pid, start: 0 };
   } finally {
     closeSync(log);

@@ -1,5 +1,6 @@
 // Conditions, actions, events and action runs: what the QNX HAM model adds to
 // an entity, as stored. Counters live next to what they count.
+import type { Failure } from './failures.js';
 
 export const CONDITION_TYPES = [
   'death',
@@ -41,6 +42,8 @@ export interface ActionCounters {
   lastRunAt: number | null;
   lastResult: 'ok' | 'failed' | null;
   lastError: string | null;
+  /** The last failure as data, when there was one to describe (see Failure in errors.ts). */
+  lastFailure?: Failure;
 }
 
 export interface ActionSpec {
@@ -57,6 +60,8 @@ export interface ActionSpec {
   cwd?: string;
   // execute, waitfor
   timeoutMs?: number;
+  // execute: between SIGTERM and SIGKILL of a timed-out command's group
+  graceMs?: number;
   // signal
   signal?: string;
   pid?: number;
@@ -99,6 +104,8 @@ export interface Occurrence {
   state?: { from: string | null; to: string };
   /** Free text for humans (e.g. why a restart failed). */
   detail?: string;
+  /** What failed, as data (a detector's check: argv, exitCode, signal, durationMs, timedOut, lastLine). */
+  failure?: Failure;
   /** A client's idempotency key: the same request sent again (across a takeover) makes no second event. */
   key?: string;
 }

@@ -2,8 +2,8 @@
 // HAM sees it. A bad request gets a `bad-request` error naming the field,
 // what was expected and what came.
 import { z } from 'zod';
-import { describe, HamError } from '../errors.js';
-import { actionSpec, commandArgv as argv, conditionBody, envMap, issueGot, itemName, signalName } from './specs.js';
+import { validationError } from './issues.js';
+import { actionSpec, commandArgv as argv, conditionBody, envMap, itemName, signalName } from './specs.js';
 
 export const NAME_MAX = 128;
 
@@ -95,30 +95,6 @@ export const envelope = z
 
 export function isOp(op: string): op is Op {
   return Object.prototype.hasOwnProperty.call(requestSchemas, op);
-}
-
-/** Turn zod's issues into one message: `args.name: expected ..., got ...`. */
-/** At most this many problems are listed in one error (a huge bad request must not make a huge reply). */
-export const MAX_ISSUES = 10;
-
-export function validationError(prefix: string, input: unknown, err: z.ZodError): HamError {
-  const parts = err.issues.slice(0, MAX_ISSUES).map((issue) => {
-    const path = [prefix, ...issue.path].filter((p) => p !== '').join('.');
-    const got = issueGot(issue) ?? describe(pick(input, issue.path));
-    const expected = issue.code === 'invalid_type' ? `expected ${issue.expected}` : issue.code === 'unrecognized_keys' ? `unexpected field(s) ${issue.keys.join(', ')}` : issue.message;
-    return issue.code === 'unrecognized_keys' ? `${path}: ${expected}` : `${path}: ${expected}, got ${got}`;
-  });
-  const more = err.issues.length > MAX_ISSUES ? `; and ${err.issues.length - MAX_ISSUES} more` : '';
-  return new HamError({ code: 'bad-request', message: parts.join('; ') + more });
-}
-
-function pick(v: unknown, path: (string | number)[]): unknown {
-  let cur = v;
-  for (const k of path) {
-    if (typeof cur !== 'object' || cur === null) return undefined;
-    cur = (cur as Record<string | number, unknown>)[k];
-  }
-  return cur;
 }
 
 export function parseArgs<O extends Op>(op: O, args: unknown): RequestArgs<O> {

@@ -8,7 +8,8 @@ import { chmodSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { HamError } from '../errors.js';
 import { decodeBody, encodeFrame, encodeReplyFrame, FrameDecoder, FrameError } from './frame.js';
-import { envelope, isOp, parseArgs, validationError, type Op, type RequestArgs } from './requests.js';
+import { validationError } from './issues.js';
+import { envelope, isOp, parseArgs, type Op, type RequestArgs } from './requests.js';
 import type { Reply } from './responses.js';
 import { DEFAULT_LIMITS, Scheduler, type ServeLimits } from './scheduler.js';
 

@@ -3,6 +3,7 @@
 import { constants } from 'node:os';
 import { z } from 'zod';
 import { CONDITION_TYPES, LOG_LEVELS, type ActionSpec, type ConditionSpec } from '../model/conditions.js';
+import { restartPlacementIssues } from './rules.js';
 import { envNameProblem, envSizeProblem, envValueProblem } from '../environment.js';
 
 export const itemName = z
@@ -29,12 +30,6 @@ export const envMap = z.record(z.string(), z.string()).superRefine((env, ctx) =>
   if (size) ctx.addIssue({ code: 'custom', path: [], message: size, params: { got: 'too many' } });
 });
 
-/** What came, when an issue says it better than the value at its path (see envMap). */
-export function issueGot(issue: z.ZodIssue): string | undefined {
-  const got = issue.code === 'custom' ? (issue.params as { got?: unknown } | undefined)?.got : undefined;
-  return typeof got === 'string' ? got : undefined;
-}
-
 /** A command: argv, run without a shell. An empty argument is an argument (passed as given); only the program must be named. */
 export const commandArgv = z
   .array(z.string().max(4096).refine(noNul, 'expected no NUL byte'))
@@ -58,13 +53,14 @@ const baseAction = {
   keepOnFail: z.boolean().default(false),
 };
 
+/** An action as written: its name may be left out (the list, or action-add, names it after its kind). */
 type RawAction = Omit<ActionSpec, 'name'> & { name?: string };
 
 // Fail-actions nest; three levels is plenty and keeps a config finite.
 // Built once per level (not z.lazy): a lazy schema is rebuilt at every parse,
 // which made each action cost milliseconds and one apply of a few thousand
 // actions stall the HAM past its hang threshold (found by config fuzzing).
-function actionSchema(depth: number): z.ZodType<ActionSpec, z.ZodTypeDef, unknown> {
+function actionSchema(depth: number): z.ZodType<RawAction, z.ZodTypeDef, unknown> {
   const onFail = depth > 0 ? listSchema(depth - 1).default([]) : z.array(z.never()).max(0, 'expected no deeper fail-actions (3 levels at most)').default([]);
   return z.discriminatedUnion('kind', [
     z.object({ ...baseAction, onFail, kind: z.literal('restart') }).strict(),
@@ -77,6 +73,7 @@ function actionSchema(depth: number): z.ZodType<ActionSpec, z.ZodTypeDef, unknow
         env: envMap.optional(),
         cwd: z.string().min(1).optional(),
         timeoutMs: ms(3_600_000).default(10_000),
+        graceMs: ms(3_600_000).optional(),
       })
       .strict(),
     z.object({ ...baseAction, onFail, kind: z.literal('signal'), signal: signalName.default('SIGTERM'), pid: z.number().int().positive().optional() }).strict(),
@@ -88,7 +85,7 @@ function actionSchema(depth: number): z.ZodType<ActionSpec, z.ZodTypeDef, unknow
     z.object({ ...baseAction, onFail, kind: z.literal('log'), message: z.string().max(4096).default(''), level: z.enum(LOG_LEVELS).default('info') }).strict(),
   ]).superRefine((a, ctx) => {
     if (a.kind === 'waitfor' && a.path === undefined && a.delayMs === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'expected a path, a delayMs, or both' });
-  }) as unknown as z.ZodType<ActionSpec, z.ZodTypeDef, unknown>;
+  });
 }
 
 const MAX_ACTIONS = 64;
@@ -109,16 +106,16 @@ function listSchema(depth: number): z.ZodType<ActionSpec[], z.ZodTypeDef, unknow
     .superRefine((list, ctx) => {
       const names = new Set<string>();
       list.forEach((a, i) => {
-        const n = (a as RawAction).name;
+        const n = a.name;
         if (n === undefined) return;
         if (names.has(n)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `expected a unique action name, ${JSON.stringify(n)} is used twice` });
         names.add(n);
       });
     })
     .transform((list) => {
-      const taken = new Set(list.map((a) => (a as RawAction).name).filter((n): n is string => n !== undefined));
+      const taken = new Set(list.map((a) => a.name).filter((n): n is string => n !== undefined));
       return list.map((a) => {
-        if ((a as RawAction).name !== undefined) return a;
+        if (a.name !== undefined) return { ...a, name: a.name };
         let name: string = a.kind;
         for (let i = 2; taken.has(name); i++) name = `${a.kind}-${i}`;
         taken.add(name);
@@ -129,7 +126,8 @@ function listSchema(depth: number): z.ZodType<ActionSpec[], z.ZodTypeDef, unknow
   return list;
 }
 
-export const actionSpec = actionSchema(3);
+/** One action (action-add): unnamed, it is named after its kind (a name taken in its list is refused there as a duplicate). */
+export const actionSpec = actionSchema(3).transform((a): ActionSpec => ({ ...a, name: a.name ?? a.kind }));
 export const actionList = listSchema(3);
 
 export const conditionBody = z
@@ -147,23 +145,11 @@ export const conditionBody = z
   .superRefine((c, ctx) => {
     if (c.match && c.type !== 'raise') ctx.addIssue({ code: 'custom', path: ['match'], message: `expected match only on a raise condition, this one is ${c.type}` });
     if ((c.from || c.to) && c.type !== 'state') ctx.addIssue({ code: 'custom', path: [c.from ? 'from' : 'to'], message: `expected from/to only on a state condition, this one is ${c.type}` });
-    c.actions.forEach((a, i) => {
-      if (a.kind === 'restart' && c.type !== 'death' && c.type !== 'abnormal-death') {
-        ctx.addIssue({ code: 'custom', path: ['actions', i, 'kind'], message: `expected restart only on a death or abnormal-death condition, this one is ${c.type}` });
-      }
-      checkNoRestartIn(a.onFail, ['actions', i, 'onFail'], ctx);
-    });
+    for (const i of restartPlacementIssues(c.type, c.actions)) ctx.addIssue({ code: 'custom', path: i.path, message: i.expected, params: { got: i.got } });
   });
-
-function checkNoRestartIn(list: ActionSpec[], path: (string | number)[], ctx: z.RefinementCtx): void {
-  list.forEach((a, i) => {
-    if (a.kind === 'restart') ctx.addIssue({ code: 'custom', path: [...path, i, 'kind'], message: 'expected no restart among fail-actions' });
-    checkNoRestartIn(a.onFail, [...path, i, 'onFail'], ctx);
-  });
-}
 
 export type ConditionBody = z.output<typeof conditionBody>;
 
 export function toConditionSpec(name: string, body: ConditionBody): ConditionSpec {
-  return { name, ...body } as ConditionSpec;
+  return { name, ...body };
 }

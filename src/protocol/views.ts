@@ -2,6 +2,7 @@
 // the types only. The core builds them from its records (ham/status.ts,
 // ham/events.ts, ham/pages.ts, detector/host.ts); the client library and the
 // CLI read them without importing the daemon.
+import type { Failure } from '../errors.js';
 import type { LatencySummary } from '../latency.js';
 import type { ActionRecord, ConditionRecord, EventRecord } from '../model/conditions.js';
 import type { StoreUse } from '../model/limits.js';
@@ -18,6 +19,8 @@ export interface ActionView {
   lastRunAt: string | null;
   lastResult: 'ok' | 'failed' | null;
   lastError: string | null;
+  /** The last failure as data (execute: argv, exitCode, signal, durationMs, timedOut, stderrTail), or null. */
+  lastFailure: Failure | null;
   onFail: ActionView[];
 }
 
@@ -139,6 +142,8 @@ export interface DetectorView {
   /** Consecutive failures (checks). */
   failures: number;
   lastResult: string | null;
+  /** The last unhealthy result as data (argv, exitCode, signal, durationMs, timedOut, lastLine); null once healthy. */
+  lastFailure: Failure | null;
   lastAt: string | null;
   /** Why it is refused or not run. */
   reason: string | null;

@@ -5,7 +5,7 @@
 // in use reach the user share of `storeMaxBytes`; the rest is kept for what
 // the HAM itself records (deaths, events, runs, roles), which is bounded by
 // construction: at most EVENTS_KEPT events, each bounded here.
-import { HamError } from '../errors.js';
+import { HamError, type Failure } from '../errors.js';
 import { encodedSize } from '../protocol/frame.js';
 import type { EventRecord } from '../model/conditions.js';
 import type { StoreUse } from '../model/limits.js';
@@ -46,8 +46,26 @@ export function checkSaved(name: string, value: unknown, s: Settings): number {
   return size;
 }
 
-/** An event as stored: its free text and its list of fired conditions bounded. */
+/** A failure in an event: at most this many arguments, each cut to this many characters (its texts to EVENT_DETAIL_MAX). */
+export const EVENT_ARGV_MAX = 16;
+export const EVENT_ARG_MAX = 256;
+
+const cut = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
+
+/** A failure as an event holds it: its arguments and its texts bounded. */
+export function boundFailure(f: Failure): Failure {
+  const out: Failure = { ...f };
+  if (f.argv) out.argv = f.argv.slice(0, EVENT_ARGV_MAX).map((a) => cut(a, EVENT_ARG_MAX));
+  if (f.argv && f.argv.length > EVENT_ARGV_MAX) out.argv!.push(`… ${f.argv.length - EVENT_ARGV_MAX} more`);
+  if (f.stderrTail !== undefined) out.stderrTail = f.stderrTail.length > EVENT_DETAIL_MAX ? `…${f.stderrTail.slice(-(EVENT_DETAIL_MAX - 1))}` : f.stderrTail;
+  if (f.lastLine !== undefined) out.lastLine = cut(f.lastLine, EVENT_DETAIL_MAX);
+  if (f.startError !== undefined) out.startError = cut(f.startError, EVENT_DETAIL_MAX);
+  return out;
+}
+
+/** An event as stored: its free text, its failure and its list of fired conditions bounded. */
 export function boundEvent<E extends Omit<EventRecord, 'seq'>>(e: E): E {
+  if (e.failure) e = { ...e, failure: boundFailure(e.failure) };
   const long = e.detail !== undefined && e.detail.length > EVENT_DETAIL_MAX;
   const many = e.fired.length > EVENT_FIRED_MAX;
   if (e.coalesced && e.coalesced.length > EVENT_FIRED_MAX) e = { ...e, coalesced: e.coalesced.slice(0, EVENT_FIRED_MAX) };

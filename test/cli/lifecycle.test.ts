@@ -61,7 +61,7 @@ describe('ham start / stop / status', () => {
     await hamJson(t.home, ['start', ...CALM]);
     await hamJson(t.home, ['attach', 'web', '--restart', '--', ...sleeper(`${t.home}/web`)]);
     const s = await status(t.home);
-    expect(s.ham).toEqual({ pid: expect.any(Number), epoch: expect.any(Number), failures: 0 });
+    expect(s.ham).toEqual({ pid: expect.any(Number), epoch: expect.any(Number), failures: 0, keeper: 'c' });
     expect(s.guardian).toEqual({ pid: expect.any(Number), failures: 0 });
     expect(s.entities[0]).toMatchObject({
       name: 'web',

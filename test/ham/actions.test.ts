@@ -64,7 +64,7 @@ describe('action kinds', () => {
     await raiseOn('slow');
     await waitFor('the child to start', () => procsWith(marker).length === 1);
     await waitFor('the timeout', async () => (await condition('slow', 'r')).actions[0]!.lastResult === 'failed');
-    expect((await condition('slow', 'r')).actions[0]!.lastError).toBe('timed out after 300 ms; its process group was killed');
+    expect((await condition('slow', 'r')).actions[0]!.lastError).toBe('timed out after 300 ms; its process group was sent SIGTERM, then SIGKILL after 2000 ms');
     await waitFor('the grandchild killed too', () => procsWith(marker).length === 0);
   });
 

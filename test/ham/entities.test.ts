@@ -44,7 +44,7 @@ describe('spawned entities', () => {
 
     const r = await ham(t.home, ['attach', 'none', '--', '', 'b']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('attach.argv.0: expected a program name, got ""');
+    expect(r.stderr).toContain('attach.argv[0]: expected a program name, got ""');
   });
 
   it('a duplicate name is refused and changes nothing', async () => {

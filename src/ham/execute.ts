@@ -1,0 +1,117 @@
+// The `execute` action: a command in its own process group, its output in
+// logs/actions.log. Past its timeout the group gets SIGTERM, then SIGKILL
+// after a grace (a script that cleans up on TERM may); a failure carries what
+// execa's errors carry: argv, exit code, signal, duration, timed out, and the
+// tail of its stderr.
+import { spawn } from 'node:child_process';
+import { closeSync, writeSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { STDERR_TAIL_MAX, type Failure } from '../errors.js';
+import { openLog } from '../home-check.js';
+
+/** The grace between SIGTERM and SIGKILL of a timed-out command, unless its action says `graceMs`. */
+export const EXECUTE_GRACE_MS = 2000;
+
+export interface ExecuteRun {
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  timeoutMs: number;
+  graceMs: number;
+  /** Where stdout and stderr go (appended). */
+  logPath: string;
+  /** The child's pid, once it runs (the run record keeps it for a takeover). */
+  onSpawn?: (pid: number) => void;
+}
+
+export type ExecuteResult = { ok: true } | { ok: false; error: string; failure: Failure };
+
+/** The last `max` bytes seen, as text (a cut UTF-8 sequence at the start is dropped). */
+class Tail {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  constructor(private readonly max: number) {}
+  push(b: Buffer): void {
+    this.chunks.push(b);
+    this.size += b.length;
+    while (this.size - this.chunks[0]!.length >= this.max) this.size -= this.chunks.shift()!.length;
+  }
+  text(): string {
+    const all = Buffer.concat(this.chunks);
+    return all.subarray(Math.max(0, all.length - this.max)).toString('utf8').replace(/^\uFFFD+/, '');
+  }
+}
+
+function killGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    /* the group is gone */
+  }
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function execute(r: ExecuteRun): Promise<ExecuteResult> {
+  return new Promise((done) => {
+    const started = performance.now();
+    const log = openLog(r.logPath);
+    let child;
+    try {
+      child = spawn(r.argv[0]!, r.argv.slice(1), { cwd: r.cwd, env: r.env, detached: true, stdio: ['ignore', log, 'pipe'] });
+    } catch (e) {
+      closeSync(log);
+      throw e;
+    }
+    // stderr goes to the log as before, and its tail is kept for a failure.
+    const tail = new Tail(STDERR_TAIL_MAX);
+    const stderr = child.stderr!;
+    let logOpen = true;
+    const closeLog = (): void => {
+      if (logOpen) closeSync(log);
+      logOpen = false;
+    };
+    stderr.on('data', (b: Buffer) => {
+      tail.push(b);
+      try {
+        if (logOpen) writeSync(log, b);
+      } catch {
+        /* a full disk must not fail the action */
+      }
+    });
+    stderr.on('close', closeLog);
+    stderr.on('error', closeLog);
+    if (child.pid !== undefined) r.onSpawn?.(child.pid);
+    let timedOut = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid!, 'SIGTERM');
+      killTimer = setTimeout(() => killGroup(child.pid!, 'SIGKILL'), r.graceMs).unref();
+    }, r.timeoutMs);
+    const failure = (f: Partial<Failure>): Failure => ({ argv: r.argv, exitCode: null, signal: null, durationMs: Math.round(performance.now() - started), timedOut, stderrTail: tail.text(), ...f });
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      clearTimeout(killTimer);
+      closeLog();
+      const why = e.code ?? e.message;
+      done({ ok: false, error: `cannot execute ${JSON.stringify(r.argv[0])}: ${why}`, failure: failure({ startError: why }) });
+    });
+    child.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      // A timed-out command's group is killed in full: what it left behind after TERM gets KILL at the grace's end
+      // (no KILL is kept pending for a group already empty: its id could be taken by another).
+      if (!timedOut || !groupAlive(child.pid!)) clearTimeout(killTimer);
+      if (timedOut) return done({ ok: false, error: `timed out after ${r.timeoutMs} ms; its process group was sent SIGTERM, then SIGKILL after ${r.graceMs} ms`, failure: failure({ exitCode: code, signal: sig }) });
+      if (code === 0) return done({ ok: true });
+      done({ ok: false, error: sig ? `killed by ${sig}` : `exited with code ${code}`, failure: failure({ exitCode: code, signal: sig }) });
+    });
+  });
+}

@@ -1,0 +1,77 @@
+// The one formatter of validation problems. A request, a detector's header,
+// a stream's line and an `apply` file are all checked with zod; every problem
+// becomes an Issue ({ path, expected, got }) here, and one HamError carries
+// them as data (`issues`) and as text (`message`) for humans.
+import type { z } from 'zod';
+import { describe, HamError, type ErrorCode, type Issue } from '../errors.js';
+
+export type Path = (string | number)[];
+
+/** A key that reads plainly in a path; any other (empty, spaces, dots, control characters) is quoted. */
+const PLAIN_KEY = /^[^\u0000-\u001f\u007f-\u009f.[\]"\s]+$/;
+
+/** `a.b[1].c` from a zod-style path; odd keys as `entities["a b"]`, so a path is one line and unambiguous. */
+export function pathText(path: Path): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : !PLAIN_KEY.test(p) ? `[${JSON.stringify(p)}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+/** What came, when an issue says it better than the value at its path (see envMap in specs.ts). */
+function issueGot(issue: z.ZodIssue): string | undefined {
+  const got = issue.code === 'custom' ? (issue.params as { got?: unknown } | undefined)?.got : undefined;
+  return typeof got === 'string' ? got : undefined;
+}
+
+function pick(v: unknown, path: Path): unknown {
+  let cur = v;
+  for (const k of path) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<string | number, unknown>)[k];
+  }
+  return cur;
+}
+
+/** zod's issues on `input` (found at `prefix`), as Issues: an unknown key by its own path. */
+export function zodIssues(prefix: Path, input: unknown, err: { issues: z.ZodIssue[] }): Issue[] {
+  return err.issues.flatMap((i): Issue[] => {
+    const at = [...prefix, ...i.path];
+    if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ path: pathText([...at, k]), expected: 'unexpected field' }));
+    const got = issueGot(i) ?? describe(pick(input, i.path));
+    const oneOf = i.code === 'invalid_union_discriminator' || (i.code === 'invalid_enum_value' && i.message.startsWith('Invalid enum value'));
+    const expected = oneOf ? `expected one of ${i.options.join(', ')}` : i.code === 'invalid_type' ? `expected ${i.expected}` : i.message;
+    return [{ path: pathText(at), expected, got }];
+  });
+}
+
+/** One issue, for humans: `entities.web.command: expected array, got "x"`. */
+export function formatIssue(i: Issue): string {
+  const text = `${i.path ? `${i.path}: ` : ''}${i.expected}${i.got !== undefined ? `, got ${i.got}` : ''}`;
+  return text.length > 500 ? `${text.slice(0, 497)}...` : text;
+}
+
+export interface IssuesErrorOptions {
+  code?: ErrorCode;
+  entity?: string;
+  /** At most this many issues are kept (a huge bad input must not make a huge reply). */
+  max: number;
+  /** A head line (`3 problems in the configuration:`) and one issue a line; without it, one line joined by `; `. */
+  head?: string;
+}
+
+/** One error listing every issue (up to `max`), as text and as data. */
+export function issuesError(issues: Issue[], o: IssuesErrorOptions): HamError {
+  const kept = issues.slice(0, o.max);
+  const n = issues.length;
+  const message =
+    o.head !== undefined
+      ? [`${n} problem${n > 1 ? 's' : ''} ${o.head}${n > o.max ? ` (the first ${o.max})` : ''}:`, ...kept.map(formatIssue)].join('\n')
+      : kept.map(formatIssue).join('; ') + (n > o.max ? `; and ${n - o.max} more` : '');
+  return new HamError({ code: o.code ?? 'bad-request', entity: o.entity, message, issues: kept });
+}
+
+/** A failed zod parse of `input` (named `prefix`), as one error. */
+export function validationError(prefix: string, input: unknown, err: z.ZodError, max = MAX_ISSUES): HamError {
+  return issuesError(zodIssues(prefix === '' ? [] : [prefix], input, err), { max });
+}
+
+/** At most this many problems are listed in one error from a request. */
+export const MAX_ISSUES = 10;

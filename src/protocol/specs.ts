@@ -30,12 +30,12 @@ export const envMap = z.record(z.string(), z.string()).superRefine((env, ctx) =>
   if (size) ctx.addIssue({ code: 'custom', path: [], message: size, params: { got: 'too many' } });
 });
 
-/** A command: argv, run without a shell. An empty argument is an argument (passed as given); only the program must be named. */
+/** A command: argv, run without a shell. */
 export const commandArgv = z
   .array(z.string().max(4096).refine(noNul, 'expected no NUL byte'))
   .min(1, 'expected a command')
   .max(1024)
-  .refine((a) => a[0] !== '', { message: 'expected a program name', path: [0] })
+  .refine((a) => a[0] !== '', { message: 'expected a program name', path: [0] }) // an empty argument is one, passed as given
   .refine((a) => a.reduce((n, x) => n + x.length, 0) <= 64 * 1024, 'expected at most 64 KiB of arguments in all');
 
 export const signalName = z.string().refine((s) => Object.prototype.hasOwnProperty.call(constants.signals, s), 'expected a signal name such as SIGTERM');

@@ -140,13 +140,12 @@ wait
     const first = await waitFor('the runner', runner);
     process.kill(first, 'SIGSTOP');
     const n = lines(log).length;
-    const second = await waitFor('a new runner', () => {
+    await waitFor('a new runner', () => {
       const r = runner();
       return r !== undefined && r !== first ? r : undefined;
     });
     await waitFor('runs again', () => lines(log).length >= n + 3);
     expect(isAlive(procId(first))).toBe(false);
-    expect(second).not.toBe(first);
   });
 
   it('the HAM SIGKILLed during a failing episode: the check keeps running under the new HAM and the episode is not raised twice', async () => {

@@ -67,13 +67,12 @@ echo '{"raise":{"type":"after"}}'
 exec sleep 1000
 `);
     const slowest = { ms: 0 };
-    const d = await waitFor('the event after the flood', async () => {
+    await waitFor('the event after the flood', async () => {
       const t0 = performance.now();
       await status(t.home);
       slowest.ms = Math.max(slowest.ms, performance.now() - t0);
       return (await allEvents(before.lastSeq)).some((e) => e.condition === 'raise' && (e.raise as { type: string }).type === 'after') ? true : undefined;
     }, 60_000);
-    expect(d).toBe(true);
     expect(slowest.ms).toBeLessThan(1000);
     const v = await waitDetector(t.home, 'flood', 'counted', (x) => x.badLines >= 100);
     expect(v.state).toBe('running');

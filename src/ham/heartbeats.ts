@@ -97,7 +97,11 @@ export class HeartbeatMonitor {
     clearTimeout(this.timer);
     this.armedAt = top.at;
     // setTimeout takes at most 2^31-1 ms; a later deadline is simply checked again then.
-    this.timer = setTimeout(() => this.fire(), Math.min(MAX_TIMER_MS, Math.max(0, top.at - performance.now())));
+    // Judged a loop turn later, not in the timers phase: a HAM that was stalled runs its
+    // timers before it reads its sockets, and would mark missed the beats waiting there
+    // unread. Read in the poll phase, they are served in the scheduler's turn (an
+    // immediate queued then); the second hop puts the judgement after that turn.
+    this.timer = setTimeout(() => setImmediate(() => setImmediate(() => this.fire())), Math.min(MAX_TIMER_MS, Math.max(0, top.at - performance.now())));
   }
 
   private fire(): void {

@@ -8,12 +8,9 @@ import { judge } from '../keeper/records.js';
 import { errnoName } from '../proc/names.js';
 import { isAlive, procId } from '../proc/procfs.js';
 import type { EntityRecord } from '../store/types.js';
-import { isAbnormal } from './conditions.js';
-import { emptyFired, type Fired } from './dispatch.js';
+import type { LifeEvent } from './lifecycle-events.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
-type Exit = { code: number | null; signal: string | null; core: boolean };
-const UNKNOWN_EXIT: Exit = { code: null, signal: null, core: false };
 
 export class KeeperRecords {
   private readonly inbox: Inbox;
@@ -52,107 +49,37 @@ export class KeeperRecords {
     return 'done';
   }
 
+  /** One record: its data and its lifecycle event, in one transaction (lifecycle-table.ts). */
   private applyKeeperRecord(name: string, seq: number, r: KeeperRecord): void {
-    const now = Date.now();
-    const fired = emptyFired();
-    fired.seenAt = performance.now();
-    const e = this.core.updateIfPresent(
-      name,
-      (rec) => {
+    const { transitions } = this.core.parts;
+    const argv0 = this.core.store.entity(name)?.argv[0];
+    const ev: LifeEvent = r.kind === 'F' ? { tag: 'F', seq } : r.kind === 'X' ? { tag: 'X', seq, exit: decodeWaitStatus(r.status) } : { tag: r.kind };
+    const applied = transitions.apply(name, ev, {
+      data: (rec) => {
         const k = rec.keeper!;
         k.lastSeq = seq;
-        switch (r.kind) {
-          case 'K':
-            if (k.pid === 0) Object.assign(k, procId(r.pid) ?? { pid: r.pid, start: 0 });
-            break;
-          case 'P': {
-            // Forked, not yet exec'd; exec keeps the pid and start time, so this identifies it.
-            rec.pid = r.pid;
-            rec.pidStart = procId(r.pid)?.start ?? null;
-            break;
-          }
-          case 'S':
-            this.started(rec, r.pid, now, fired);
-            break;
-          case 'F':
-            rec.lastError = `cannot execute ${JSON.stringify(rec.argv[0])}: ${errnoName(r.errno)}`;
-            rec.failedStartAt = now;
-            processGone(rec, seq);
-            rec.restartPending = false;
-            rec.state = rec.desired === 'stopped' ? 'stopped' : 'dead';
-            break;
-          case 'X':
-            this.recordDeath(rec, decodeWaitStatus(r.status), r.pid, seq, now, fired);
-            break;
+        if (r.kind === 'K' && k.pid === 0) Object.assign(k, procId(r.pid) ?? { pid: r.pid, start: 0 });
+        if (r.kind === 'P') {
+          // Forked, not yet exec'd; exec keeps the pid and start time, so this identifies it.
+          rec.pid = r.pid;
+          rec.pidStart = procId(r.pid)?.start ?? null;
         }
       },
-      `apply-${r.kind}:${name}`,
-    );
-    if (!e) return;
-    const { coord } = this.core.with;
+      pid: r.kind === 'S' || r.kind === 'X' ? r.pid : undefined,
+      exit: ev.tag === 'X' ? ev.exit : undefined,
+      startError: r.kind === 'F' ? `cannot execute ${JSON.stringify(argv0)}: ${errnoName(r.errno)}` : undefined,
+      point: `apply-${r.kind}:${name}`,
+    });
+    if (!applied) return;
+    const e = applied.entity;
     this.core.log('info', `keeper record ${r.kind}`, { entity: name, seq, record: r, state: e.state, lastExit: e.lastExit });
-    this.core.publish(fired);
-    if (r.kind === 'K') this.watch(e);
-    if (r.kind === 'S' && e.desired === 'stopped') this.core.signalGroup(e, e.stopPolicy.signal as NodeJS.Signals);
-    if (r.kind === 'F' || r.kind === 'X') this.releaseIfDone(e);
-    if (r.kind === 'S' || r.kind === 'F') coord.onSettled(name);
-    if (r.kind === 'X') coord.onDown(name);
-  }
-
-  /** Inside a transaction: the command runs as `pid`. */
-  started(rec: EntityRecord, pid: number, now: number, fired: Fired): void {
-    if (rec.pid !== pid || rec.pidStart === null) {
-      rec.pid = pid;
-      rec.pidStart = procId(pid)?.start ?? null;
-    }
-    rec.state = 'running';
-    rec.instance += 1;
-    rec.awaiting = null;
-    rec.restartAt = null;
-    rec.restartPending = false;
-    rec.lastError = null;
-    rec.startedAt = now;
-    if (rec.restarting) {
-      rec.restarts += 1;
-      rec.restarting = false;
-      this.core.with.dispatcher.fireInTxn({ entity: rec.name, type: 'restart', pid }, rec, fired);
-      rec.conditions = rec.conditions.filter((c) => c.rearm); // not re-armed: pruned at restart
-    }
-  }
-
-  /** Inside a transaction: the entity died; fire its death conditions and decide. */
-  private recordDeath(rec: EntityRecord, exit: Exit, pid: number | null, seq: number | null, now: number, fired: Fired): void {
-    if (rec.kind === 'self' && rec.state === 'dead') {
-      // Its connection already closed without a detach: that was the death.
-      processGone(rec, seq);
-      return;
-    }
-    const wasRunning = rec.state === 'running';
-    const health = rec.healthFailing;
-    this.core.parts.healthKills.forget(rec.name);
-    rec.lastUptimeMs = rec.startedAt !== null && wasRunning ? now - rec.startedAt : null;
-    rec.lastExit = { code: exit.code, signal: exit.signal };
-    rec.diedAt = now;
-    processGone(rec, seq);
-    if (rec.desired === 'stopped') {
-      rec.state = 'stopped'; // a stop we asked for is not a death
-      rec.restartPending = false;
-      return;
-    }
-    this.core.with.heartbeats.untrack(rec.name);
-    rec.deaths += 1;
-    rec.state = 'dead';
-    const detail = health ? `after a failed health check (${health.reason})` : undefined;
-    const f = this.core.with.dispatcher.fireInTxn({ entity: rec.name, type: isAbnormal(exit) ? 'abnormal-death' : 'death', pid, exit, ...(detail ? { detail } : {}) }, rec, fired);
-    rec.restartPending = f.restart;
+    if (applied.outcome) transitions.perform(e, applied.outcome.effects);
   }
 
   /** A self-attached client hung up while its process lives: its death (its keeper reports the exit later). */
   connectionDeath(name: string): void {
-    const fired = emptyFired();
-    fired.seenAt = performance.now();
-    this.core.updateIfPresent(name, (rec) => this.recordDeath(rec, UNKNOWN_EXIT, rec.pid, null, Date.now(), fired));
-    this.core.publish(fired);
+    const applied = this.core.parts.transitions.apply(name, { tag: 'conn-closed', alive: true });
+    if (applied?.outcome) this.core.parts.transitions.perform(applied.entity, applied.outcome.effects);
   }
 
   /** After a death or a stop: tell the keeper waiting on its death record to exit, unless a restart is coming. */
@@ -171,44 +98,18 @@ export class KeeperRecords {
     if (e) removeKeeperDir(paths, e.id, serial);
     if (!e || !e.keeper || e.keeper.serial !== serial) return;
     const dismissed = e.awaiting !== null && !e.restartPending && (e.state === 'stopped' || e.state === 'dead' || e.state === 'failed');
-    if (dismissed) {
-      this.core.updateIfPresent(name, (rec) => {
-        rec.keeper = null;
-        rec.awaiting = null;
-      });
-      return;
-    }
+    if (dismissed) return this.goneEvent(name, false, true, false);
     this.core.log('warn', 'keeper died', { entity: name, keeper: e.keeper.pid, state: e.state });
     const orphan = e.pid !== null && e.pidStart !== null && isAlive({ pid: e.pid, start: e.pidStart });
-    const fired = emptyFired();
-    if (orphan && (e.state === 'running' || e.state === 'starting')) {
-      if (e.state === 'starting') {
-        // It had forked the command (P) but not reported the exec: the command runs.
-        this.core.updateIfPresent(name, (rec) => this.started(rec, rec.pid!, Date.now(), fired));
-        this.core.publish(fired);
-      }
-      return parts.spawner.spawnNew(name, false, e.pid!);
-    }
-    const after = this.core.updateIfPresent(name, (rec) => {
-      rec.keeper = null;
-      rec.awaiting = null;
-      if (rec.state === 'running') {
-        // Its process died with it and nobody saw the status.
-        this.recordDeath(rec, UNKNOWN_EXIT, rec.pid, null, Date.now(), fired);
-      } else if (rec.state === 'starting') {
-        // It died before the command ran: this start failed.
-        rec.state = 'dead';
-        rec.restarting = false;
-        rec.pid = null;
-        rec.pidStart = null;
-        rec.lastError = 'its keeper died before the command started';
-        rec.failedStartAt = Date.now();
-      }
-    });
-    this.core.publish(fired);
-    if (after && after.state === 'dead' && after.restartAt !== null) parts.restarts.schedule(after);
-    this.core.with.coord.onSettled(name);
-    this.core.with.coord.onDown(name);
+    // A process that outlived its keeper keeps the keeper reference until a new keeper adopts it.
+    const adopting = orphan && (e.state === 'running' || e.state === 'starting');
+    this.goneEvent(name, orphan, false, adopting);
+  }
+
+  private goneEvent(name: string, orphan: boolean, dismissed: boolean, adopting: boolean): void {
+    const { transitions } = this.core.parts;
+    const applied = transitions.apply(name, { tag: 'keeper-gone', orphan, dismissed, now: Date.now() }, { data: (rec) => void (adopting || (rec.keeper = null)), startError: 'its keeper died before the command started' });
+    if (applied?.outcome) transitions.perform(applied.entity, applied.outcome.effects);
   }
 
   /** Watch the life FIFO of the entity's keeper (once per serial). */
@@ -234,17 +135,4 @@ export class KeeperRecords {
   unwatchSerial(name: string, serial: number): void {
     if (this.lifeWatches.get(name)?.serial === serial) this.unwatch(name);
   }
-}
-
-/** The entity's process is gone: its keeper (if any) waits on death record `seq`. */
-function processGone(rec: EntityRecord, seq: number | null): void {
-  // A joined client's heartbeat and health check were this process's: its next instance attaches anew.
-  if (rec.kind !== 'self') rec.heartbeat = null;
-  rec.health = null;
-  rec.healthFailing = null;
-  rec.pid = null;
-  rec.pidStart = null;
-  rec.awaiting = seq;
-  rec.restarting = false;
-  rec.restartAt = null;
 }

@@ -18,8 +18,11 @@ export type LifeEvent =
   | { tag: 'S' }
   | { tag: 'F'; seq: number }
   | { tag: 'X'; seq: number; exit: ExitInfo }
-  /** The keeper's life FIFO hit EOF; `orphan`: the entity's process still runs without it. */
-  | { tag: 'keeper-gone'; orphan: boolean; dismissed: boolean }
+  /**
+   * The keeper's life FIFO hit EOF; `orphan`: the entity's process still runs without it;
+   * `dismissed`: it had been told to exit (nothing was lost).
+   */
+  | { tag: 'keeper-gone'; orphan: boolean; dismissed: boolean; now: number }
   /** A self-attached client's connection closed without a detach; `alive`: its process still runs. */
   | { tag: 'conn-closed'; alive: boolean }
   /** A restart action decided (once per death): due at `at`, or over the intensity (escalate). */

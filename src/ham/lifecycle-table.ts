@@ -24,6 +24,11 @@ function execd(restart: boolean, next: Life, extra: Effect[] = []): Step {
   return step(next, [...extra, { kind: 'settled' }], restart ? [{ type: 'restart' }] : [], restart ? ['instance', 'restarts'] : ['instance']);
 }
 
+/** The keeper died after the command forked: it runs (counted as S would), a new keeper adopts it. */
+function adopted(restart: boolean, next: Life): Step {
+  return step(next, [{ kind: 'spawn-keeper', restart: false, adopt: true }], restart ? [{ type: 'restart' }] : [], restart ? ['instance', 'restarts'] : ['instance']);
+}
+
 /** X (or an unseen death) of a process that was meant to run: dead, its death conditions decide about a restart. */
 function died(seq: number | null, exit: ExitInfo, effects: Effect[]): Step {
   return step({ tag: 'dead', parked: seq, restart: 'none' }, [{ kind: 'forget-health' }, { kind: 'untrack-heartbeats' }, ...release(seq), ...effects], [deathOf(exit)], ['death', 'process-gone']);
@@ -36,8 +41,9 @@ function stoppedBy(then: 'stopped' | HoldReason, seq: number | null, effects: Ef
 
 const detach = (): Step => step('removed', [{ kind: 'untrack-heartbeats' }, { kind: 'forget-health' }, { kind: 'cancel-restart' }, { kind: 'detach-keeper' }, { kind: 'remove' }], [{ type: 'detach' }]);
 const kill = (): Step => step('same', [{ kind: 'signal', signal: 'SIGKILL' }]);
-/** A keeper that died after it was told (or about to be told) to exit: nothing was lost. */
-const dismissed = (l: LifeOf<'dead' | 'stopped' | 'held' | 'failed'>, ev: EventOf<'keeper-gone'>): Step | 'ignore' => (ev.dismissed || l.parked !== null ? step({ ...l, parked: null } as Life) : 'ignore');
+/** The keeper gone where no process runs: nothing lost if it had been told to exit, else the coordinator hears of it. */
+const keeperLeft = (l: LifeOf<'dead' | 'stopped' | 'held' | 'failed'>, ev: EventOf<'keeper-gone'>): Step =>
+  step({ ...l, parked: null } as Life, ev.dismissed ? [] : [...(l.tag === 'dead' && typeof l.restart === 'object' ? [{ kind: 'schedule-restart' as const, at: l.restart.at }] : []), { kind: 'settled' }, { kind: 'down' }]);
 /** Start it: through its parked keeper if one waits, else a new keeper. */
 function launch(restart: boolean, parked: number | null, keeperParked: boolean, effects: Effect[] = []): Step {
   if (parked !== null && keeperParked) return step({ tag: 'starting', restart, via: parked }, [...effects, { kind: 'restart-keeper', seq: parked }]);
@@ -60,8 +66,9 @@ export const LIFECYCLE: LifeTable = {
     'keeper-gone': (l, ev) =>
       ev.orphan
         ? // It had forked the command (P) but not reported the exec: the command runs; a new keeper adopts it.
-          execd(l.restart, { tag: 'running' }, [{ kind: 'spawn-keeper', restart: false, adopt: true }])
-        : step({ tag: 'dead', parked: null, restart: 'none' }, [{ kind: 'settled' }, { kind: 'down' }], [], ['start-failed', 'process-gone']),
+          adopted(l.restart, { tag: 'running' })
+        : // Nothing forked: this start failed. A restart that lost its keeper is tried again now, by a new keeper.
+          step({ tag: 'dead', parked: null, restart: l.restart ? { at: ev.now } : 'none' }, [...(l.restart ? [{ kind: 'schedule-restart' as const, at: ev.now }] : []), { kind: 'settled' }, { kind: 'down' }], [], ['start-failed', 'process-gone']),
     'conn-closed': 'ignore',
     'restart-decided': 'ignore',
     'restart-given-up': 'ignore',
@@ -101,11 +108,8 @@ export const LIFECYCLE: LifeTable = {
     F: 'ignore',
     // A self-attached entity whose connection closed: that was the death; its keeper now reports the exit.
     X: (l, ev, ctx) => (ctx.kind === 'self' ? step({ ...l, parked: ev.seq }, [...(l.restart === 'none' ? release(ev.seq) : []), { kind: 'down' }], [], ['process-gone']) : died(ev.seq, ev.exit, [{ kind: 'down' }])),
-    'keeper-gone': (l, ev) => {
-      if (l.restart === 'none') return dismissed(l, ev);
-      // The restart comes through a new keeper.
-      return step({ ...l, parked: null }, typeof l.restart === 'object' ? [{ kind: 'schedule-restart', at: l.restart.at }, { kind: 'settled' }, { kind: 'down' }] : [{ kind: 'settled' }, { kind: 'down' }]);
-    },
+    // A restart due stays due: it comes through a new keeper.
+    'keeper-gone': keeperLeft,
     'conn-closed': 'ignore',
     // Decided once per death: a takeover re-reads the decision, never re-counts it.
     'restart-decided': (l, ev) =>
@@ -138,7 +142,7 @@ export const LIFECYCLE: LifeTable = {
     F: (l, ev) => (l.started ? 'ignore' : step(settle(l.then, ev.seq), [...release(ev.seq), { kind: 'settled' }], [], ['start-failed', 'process-gone'])),
     X: (l, ev) => stoppedBy(l.then, ev.seq, [{ kind: 'down' }]),
     'keeper-gone': (l, ev) => {
-      if (ev.orphan) return l.started ? step('same', [{ kind: 'spawn-keeper', restart: false, adopt: true }]) : execd(l.restart, { ...l, started: true, restart: false, via: null }, [{ kind: 'spawn-keeper', restart: false, adopt: true }]);
+      if (ev.orphan) return l.started ? step('same', [{ kind: 'spawn-keeper', restart: false, adopt: true }]) : adopted(l.restart, { ...l, started: true, restart: false, via: null });
       if (l.started) return stoppedBy(l.then, null, [{ kind: 'settled' }, { kind: 'down' }]);
       return step(settle(l.then, null), [{ kind: 'settled' }, { kind: 'down' }], [], ['start-failed', 'process-gone']);
     },
@@ -161,7 +165,7 @@ export const LIFECYCLE: LifeTable = {
     F: 'ignore',
     // Nothing should run: an exit reported anyway lets its keeper go.
     X: (l, ev) => step({ ...l, parked: ev.seq }, [...release(ev.seq), { kind: 'down' }], [], ['exit', 'process-gone']),
-    'keeper-gone': dismissed,
+    'keeper-gone': keeperLeft,
     'conn-closed': 'ignore',
     'restart-decided': 'ignore',
     'restart-given-up': (l) => (l.parked === null ? 'ignore' : step('same', release(l.parked))),
@@ -180,7 +184,7 @@ export const LIFECYCLE: LifeTable = {
     S: 'ignore',
     F: 'ignore',
     X: (l, ev) => step({ ...l, parked: ev.seq }, [...release(ev.seq), { kind: 'down' }], [], ['exit', 'process-gone']),
-    'keeper-gone': dismissed,
+    'keeper-gone': keeperLeft,
     'conn-closed': 'ignore',
     'restart-decided': 'ignore',
     'restart-given-up': (l) => (l.parked === null ? 'ignore' : step('same', release(l.parked))),
@@ -199,7 +203,7 @@ export const LIFECYCLE: LifeTable = {
     S: 'ignore',
     F: 'ignore',
     X: (l, ev) => step({ ...l, parked: ev.seq }, [...release(ev.seq), { kind: 'down' }], [], ['exit', 'process-gone']),
-    'keeper-gone': dismissed,
+    'keeper-gone': keeperLeft,
     'conn-closed': 'ignore',
     'restart-decided': 'ignore',
     'restart-given-up': (l) => (l.parked === null ? 'ignore' : step('same', release(l.parked))),

@@ -122,6 +122,12 @@ export class Restarts {
     this.timers.delete(name);
   }
 
+  /** Try the due restart again shortly (its group is being restarted). */
+  retrySoon(name: string): void {
+    this.cancel(name);
+    this.timers.set(name, setTimeout(() => this.due(name), GROUP_BUSY_RETRY_MS));
+  }
+
   /** A restart's backoff is over. */
   private due(name: string): void {
     this.timers.delete(name);
@@ -131,8 +137,7 @@ export class Restarts {
     if (!coord.requirementsUp(e)) return this.core.parts.holds.holdInstead(name, 'requires');
     if (e.group && coord.restarting(e.group)) {
       // Its group is being restarted (in order): this one goes after that, not in the middle of it.
-      this.timers.set(name, setTimeout(() => this.due(name), GROUP_BUSY_RETRY_MS));
-      return;
+      return this.retrySoon(name);
     }
     if (coord.takesAlong(e)) return void coord.groupRestart(name);
     this.launch(name, true);

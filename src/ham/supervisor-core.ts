@@ -24,6 +24,7 @@ import type { Restarts } from './restarts.js';
 import type { SelfAttachments } from './self-attach.js';
 import type { Spawner } from './spawning.js';
 import type { Stops } from './stops.js';
+import type { Transitions } from './transitions.js';
 
 export interface SupervisorOptions {
   store: Store;
@@ -47,6 +48,7 @@ export interface Parts {
   healthKills: HealthKills;
   occurrences: OccurrenceBatch;
   stops: Stops;
+  transitions: Transitions;
 }
 
 /** The collaborators the parts share (set once by the Supervisor's constructor). */

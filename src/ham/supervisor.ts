@@ -34,6 +34,7 @@ import { Spawner } from './spawning.js';
 import type { LiveBeat } from './status.js';
 import { Stops } from './stops.js';
 import { SupervisorCore, type SupervisorOptions } from './supervisor-core.js';
+import { Transitions } from './transitions.js';
 import type { GroupSpec } from './topology.js';
 
 export { blankEntity, type NewEntity } from './entity-records.js';
@@ -62,6 +63,7 @@ export class Supervisor {
       healthKills: new HealthKills(core),
       occurrences: new OccurrenceBatch(core),
       stops: new Stops(core),
+      transitions: new Transitions(core),
     };
     const { parts } = core;
     const write = <T>(fn: () => T): T => core.write(fn);

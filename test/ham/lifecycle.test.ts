@@ -212,7 +212,7 @@ describe('restart due', () => {
 });
 
 describe('the keeper gone', () => {
-  const gone = { tag: 'keeper-gone' as const, orphan: false, dismissed: false };
+  const gone = { tag: 'keeper-gone' as const, orphan: false, dismissed: false, now: 40 };
 
   it('with its running process: the death nobody saw (unknown status)', () => {
     const o = go(running, gone);
@@ -236,10 +236,21 @@ describe('the keeper gone', () => {
     const o = go(starting(false), gone);
     expect(o.next).toEqual(dead(null, 'none'));
     expect(o.marks).toEqual(['start-failed', 'process-gone']);
+    expect(kinds(o.effects)).toEqual(['settled', 'down']);
+  });
+
+  it('while a restart was starting, nothing forked: the restart is tried again now', () => {
+    const o = go(starting(true, 2), gone);
+    expect(o.next).toEqual(dead(null, { at: 40 }));
+    expect(o.effects).toEqual([{ kind: 'schedule-restart', at: 40 }, { kind: 'settled' }, { kind: 'down' }]);
   });
 
   it('after it was told to exit: nothing lost', () => {
     for (const l of [dead(3), stopped(3), held('group', 3), failed(3)]) expect(go(l, { ...gone, dismissed: true })).toMatchObject({ next: { ...l, parked: null }, effects: [], occurrences: [] });
+  });
+
+  it('where nothing runs and it was not dismissed: the coordinator hears of it', () => {
+    for (const l of [dead(null), stopped(), held('requires'), failed()]) expect(go(l, gone)).toMatchObject({ next: l, effects: [{ kind: 'settled' }, { kind: 'down' }], occurrences: [] });
   });
 
   it('while a restart is due: the restart stays scheduled (a new keeper brings it)', () => {

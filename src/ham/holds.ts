@@ -12,8 +12,7 @@ export class Holds {
   /** Stop gracefully, held (it comes back by itself). */
   async holdStop(name: string, why: HoldReason): Promise<void> {
     const { coord } = this.core.with;
-    this.core.updateIfPresent(name, (rec) => void (rec.held = why));
-    await this.core.parts.stops.stopOne(name);
+    await this.core.parts.stops.stopOne(name, { tag: 'hold', why });
     // Its requirement may have come back while it was stopping: then it starts now.
     const rec = this.core.store.entity(name);
     if (rec?.held === 'requires' && rec.state === 'stopped' && coord.requirementsUp(rec) && !coord.stoppingAll) void this.startNow(name, rec.instance > 0);

@@ -153,8 +153,10 @@ export const LIFECYCLE: LifeTable = {
     hold: (l, ev) => step({ ...l, then: ev.why }, [{ kind: 'signal', signal: 'stop' }]),
     release: 'ignore',
     reset: 'ignore',
-    stop: 'ignore',
-    'stop-timeout': (l) => (l.started ? step('same', [{ kind: 'signal', signal: 'SIGKILL' }]) : 'ignore'),
+    // Asked again (`ham stop --all` during a hold's stop): the signal again, the hold stays.
+    stop: () => step('same', [{ kind: 'signal', signal: 'stop' }]),
+    // Started or not: a forked command that has not exec'd yet is killed too.
+    'stop-timeout': () => step('same', [{ kind: 'signal', signal: 'SIGKILL' }]),
     detach,
     'health-kill': (l) => (l.started ? step('same', [{ kind: 'signal', signal: 'SIGKILL' }]) : 'ignore'),
   },

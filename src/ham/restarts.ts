@@ -7,7 +7,7 @@ import { isAlive } from '../proc/procfs.js';
 import type { RunRecord } from '../store/model.js';
 import type { EntityRecord } from '../store/types.js';
 import { intensity, nextBackoff } from './backoff.js';
-import { emptyFired, type Fired } from './dispatch.js';
+import type { LifeEvent } from './lifecycle-events.js';
 import type { ActionResult } from './executor.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
@@ -41,27 +41,17 @@ export class Restarts {
     const done = (x: EntityRecord | undefined): boolean => !x || (x.state === 'running' && (x.startedAt ?? 0) >= since) || (x.failedStartAt ?? 0) >= since || x.desired === 'stopped';
     if (e.state === 'running') return { ok: true }; // already back (or never died: a `now` restart)
     if (!done(e)) {
-      const fired = emptyFired();
-      e = this.core.updateIfPresent(name, (rec) => {
-        rec.restartPending = true;
-        if (rec.restartAt === null && rec.state !== 'starting') {
-          // Decided once per death (restartAt is then set): a takeover re-reads the decision, never re-counts it.
-          const now = Date.now();
-          const i = intensity(rec.restartPolicy.intensity, rec.restartTimes, now);
-          rec.restartTimes = i.times;
-          if (i.over) return this.escalate(rec, now, fired);
-          const b = nextBackoff(rec.restartPolicy.backoff, rec.backoffMs, rec.lastUptimeMs);
-          rec.backoffMs = b.nextBackoffMs;
-          rec.restartAt = now + b.delayMs;
-          rec.state = 'dead';
+      // Decided once per death (restartAt is then set): a takeover re-reads the decision, never re-counts it.
+      const applied = parts.transitions.apply(name, (rec) => this.decide(rec), { data: (rec) => void (rec.restartPending = true) });
+      e = applied?.entity;
+      if (applied?.outcome) {
+        if (applied.outcome.occurrences.some((o) => o.type === 'escalate')) {
+          const p = applied.entity.restartPolicy.intensity;
+          this.core.log('error', 'restart intensity exceeded: escalating; the entity is failed until `ham reset`', { entity: name, max: p?.max, withinMs: p?.withinMs });
         }
-      });
-      this.core.publish(fired);
-      if (e?.state === 'failed') {
-        parts.keepers.releaseIfDone(e);
-        return { ok: false, keep: true, error: e.lastError ?? `entity ${name} failed` };
-      }
-      if (e && e.state === 'dead') this.schedule(e);
+        parts.transitions.perform(applied.entity, applied.outcome.effects);
+      } else if (e && e.state === 'dead') this.schedule(e); // decided before: its timer again
+      if (e?.state === 'failed') return { ok: false, keep: true, error: e.lastError ?? `entity ${name} failed` };
     }
     const wait = Math.max(0, (e?.restartAt ?? Date.now()) - Date.now()) + RESTART_DEADLINE_MS;
     const after = await this.core.waitFor(name, done, wait);
@@ -76,16 +66,20 @@ export class Restarts {
     return { ok: false, error: after.lastError ?? `entity ${name} did not start within ${wait} ms` };
   }
 
-  /** Inside a transaction: more restarts than the intensity allows. Give up: `failed`, and the escalate conditions fire once. */
-  private escalate(rec: EntityRecord, now: number, fired: Fired): void {
-    const p = rec.restartPolicy.intensity!;
-    rec.state = 'failed';
-    rec.restartPending = false;
-    rec.restartAt = null;
-    rec.lastError = `restarted ${p.max} times within ${p.withinMs} ms: escalated and gave up`;
-    rec.diedAt = rec.diedAt ?? now;
-    this.core.with.dispatcher.fireInTxn({ entity: rec.name, type: 'escalate', pid: null, detail: rec.lastError }, rec, fired);
-    this.core.log('error', 'restart intensity exceeded: escalating; the entity is failed until `ham reset`', { entity: rec.name, max: p.max, withinMs: p.withinMs });
+  /**
+   * Inside the transaction: the restart's decision for this death, counted in
+   * the intensity window; more restarts than it allows escalate (the entity
+   * ends `failed` and the escalate conditions fire once).
+   */
+  private decide(rec: EntityRecord): LifeEvent {
+    const now = Date.now();
+    if (rec.restartAt !== null || rec.state === 'starting') return { tag: 'restart-decided', at: rec.restartAt ?? now, over: false }; // the table ignores it
+    const i = intensity(rec.restartPolicy.intensity, rec.restartTimes, now);
+    rec.restartTimes = i.times;
+    if (i.over) return { tag: 'restart-decided', at: now, over: true };
+    const b = nextBackoff(rec.restartPolicy.backoff, rec.backoffMs, rec.lastUptimeMs);
+    rec.backoffMs = b.nextBackoffMs;
+    return { tag: 'restart-decided', at: now + b.delayMs, over: false };
   }
 
   /** `ham reset NAME`: a failed (or dead) entity gets fresh counters and is started again. */
@@ -93,18 +87,11 @@ export class Restarts {
     const cur = this.core.mustGet(name);
     if (cur.state !== 'failed' && cur.state !== 'dead') throw new HamError({ code: 'bad-request', entity: name, message: `reset: expected a failed or dead entity, got ${name} ${cur.state}` });
     if (cur.argv.length === 0) throw new HamError({ code: 'bad-request', entity: name, message: `reset: ${name} has no command to start it with` });
-    const e = this.core.updateEntity(name, (rec) => {
-      rec.restartTimes = [];
-      rec.backoffMs = rec.restartPolicy.backoff.initialMs;
-      rec.restarts = 0;
-      rec.deaths = 0;
-      rec.lastError = null;
-      rec.state = 'dead';
-      rec.desired = 'running';
-      rec.restartAt = Date.now();
-    });
+    const applied = this.core.parts.transitions.apply(name, { tag: 'reset', now: Date.now() });
+    if (!applied?.outcome) throw new HamError({ code: 'bad-request', entity: name, message: `reset: expected a failed or dead entity, got ${name} ${applied?.entity.state ?? 'gone'}` });
+    const e = applied.entity;
+    this.core.parts.transitions.perform(e, applied.outcome.effects);
     this.core.log('info', 'reset: started again with fresh counters', { entity: name });
-    this.schedule(e);
     return e;
   }
 

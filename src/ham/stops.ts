@@ -2,6 +2,9 @@
 // after its stop timeout; `ham stop --all` stops in waves (dependants before
 // what they require, groups in reverse order) and then lets every keeper go.
 import type { EntityRecord } from '../store/types.js';
+import type { EventOf } from './lifecycle-events.js';
+import { transition } from './lifecycle-table.js';
+import { lifeOf } from './lifecycle.js';
 import { releaseKeepers } from './release.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
@@ -26,26 +29,26 @@ export class Stops {
     if (released) log('info', 'stop --all: keepers released', { keepers: released });
   }
 
-  async stopOne(name: string): Promise<void> {
+  /** Stop it (or hold it: stopped until it may run again) in one transaction; resolves once it is stopped or the stop gave up. */
+  async stopOne(name: string, ev: EventOf<'stop'> | EventOf<'hold'> = { tag: 'stop' }): Promise<void> {
+    const { transitions } = this.core.parts;
     const cur = this.core.store.entity(name);
     // Only what runs (or is about to restart) is stopped; the next start brings back exactly that.
     if (!cur || !(cur.state === 'running' || cur.state === 'starting' || cur.restartPending)) return;
-    const e = this.core.updateIfPresent(name, (rec) => {
-      rec.desired = 'stopped';
-      rec.restartAt = null;
-      rec.restartPending = false;
-      if (rec.state === 'dead') rec.state = 'stopped';
-    });
-    if (!e) return;
-    this.core.parts.restarts.cancel(name);
-    if (e.state === 'stopped') return this.core.parts.keepers.releaseIfDone(e);
+    const applied = transitions.apply(name, ev);
+    if (!applied) return;
+    const e = applied.entity;
+    // Its stop signal to the process (it may stop its children itself), or its keeper let go if nothing runs.
+    if (applied.outcome) transitions.perform(e, applied.outcome.effects);
+    if (e.state === 'stopped' || e.desired !== 'stopped') return;
     const gone = (x: EntityRecord | undefined): boolean => !x || x.state === 'stopped';
-    // Its stop signal to the process (it may stop its children itself), then SIGKILL of the whole group.
-    this.core.signalGroup(e, e.stopPolicy.signal as NodeJS.Signals);
     if (await this.core.waitFor(name, gone, e.stopPolicy.timeoutMs).then(gone)) return;
     const now = this.core.store.entity(name);
-    // Only the process we asked to stop, and only if it is still meant to stop.
-    if (now && now.desired === 'stopped' && now.pid === e.pid) this.core.signalGroup(now, 'SIGKILL');
+    // Only the process we asked to stop, and only if it is still meant to stop: SIGKILL of its group.
+    if (now && now.pid === e.pid) {
+      const timeout = transition(lifeOf(now), { tag: 'stop-timeout' }, { kind: now.kind, hasCommand: now.argv.length > 0 });
+      if (timeout) transitions.perform(now, timeout.effects);
+    }
     await this.core.waitFor(name, gone, KILL_GRACE_MS);
   }
 }

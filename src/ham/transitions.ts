@@ -35,7 +35,7 @@ export class Transitions {
   constructor(private readonly core: SupervisorCore) {}
 
   /** Apply `ev` to `name` in one fenced transaction and publish what fired; the caller carries out the effects (`perform`). */
-  apply(name: string, ev: LifeEvent, d: EventData = {}): Applied | undefined {
+  apply(name: string, event: LifeEvent | ((rec: EntityRecord) => LifeEvent), d: EventData = {}): Applied | undefined {
     const now = Date.now();
     const fired = emptyFired();
     fired.seenAt = performance.now();
@@ -44,6 +44,8 @@ export class Transitions {
       name,
       (rec) => {
         d.data?.(rec);
+        // An event may be decided from the record inside the transaction (a restart's backoff and intensity).
+        const ev = typeof event === 'function' ? event(rec) : event;
         const life = lifeOf(rec);
         const step = transition(life, ev, { kind: rec.kind, hasCommand: rec.argv.length > 0 });
         if (!step || step.next === 'removed') return; // removal is the detach request's own transaction
@@ -93,6 +95,18 @@ export class Transitions {
       rec.pidStart = null;
     }
     if (marks.has('restarts')) rec.restarts += 1;
+    if (marks.has('reset')) {
+      rec.restartTimes = [];
+      rec.backoffMs = rec.restartPolicy.backoff.initialMs;
+      rec.restarts = 0;
+      rec.deaths = 0;
+      rec.lastError = null;
+    }
+    if (marks.has('escalated')) {
+      const p = rec.restartPolicy.intensity;
+      rec.lastError = p ? `restarted ${p.max} times within ${p.withinMs} ms: escalated and gave up` : 'escalated and gave up';
+      rec.diedAt = rec.diedAt ?? now;
+    }
     setLife(rec, step.next as Exclude<Outcome['next'], 'removed'>);
     let restartFired = false;
     for (const o of step.occurrences) {
@@ -104,6 +118,8 @@ export class Transitions {
         const exit = d.exit ?? { code: null, signal: null, core: false };
         const f = this.core.with.dispatcher.fireInTxn({ entity: rec.name, type: o.type, pid: d.pid !== undefined ? d.pid : pidBefore, exit, ...(detail ? { detail } : {}) }, rec, fired);
         restartFired ||= f.restart;
+      } else if (o.type === 'escalate') {
+        this.core.with.dispatcher.fireInTxn({ entity: rec.name, type: 'escalate', pid: null, detail: rec.lastError ?? undefined }, rec, fired);
       }
     }
     const decided = withRestartDecision(step, restartFired);

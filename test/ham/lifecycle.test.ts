@@ -323,7 +323,8 @@ describe('holds, releases, stops', () => {
   it('stop what runs: stopping, its stop signal; the timeout: SIGKILL', () => {
     expect(go(running, { tag: 'stop' })).toMatchObject({ next: stopping('stopped'), effects: [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }] });
     expect(go(stopping('stopped'), { tag: 'stop-timeout' })).toMatchObject({ next: stopping('stopped'), effects: [{ kind: 'signal', signal: 'SIGKILL' }] });
-    expect(transition(stopping('stopped', false), { tag: 'stop-timeout' }, SPAWNED)).toBeNull();
+    expect(go(stopping('stopped', false), { tag: 'stop-timeout' }).effects).toEqual([{ kind: 'signal', signal: 'SIGKILL' }]);
+    for (const l of [idle, starting(), running, dead(1), stopped(), held('group'), failed()]) expect(transition(l, { tag: 'stop-timeout' }, SPAWNED)).toBeNull();
   });
 
   it('stop one about to restart: stopped, the restart cancelled, its keeper let go', () => {
@@ -332,7 +333,11 @@ describe('holds, releases, stops', () => {
   });
 
   it('stop is ignored where nothing runs or will', () => {
-    for (const l of [idle, dead(3, 'none'), stopping(), stopped(), held('group'), failed()]) expect(transition(l, { tag: 'stop' }, SPAWNED)).toBeNull();
+    for (const l of [idle, dead(3, 'none'), stopped(), held('group'), failed()]) expect(transition(l, { tag: 'stop' }, SPAWNED)).toBeNull();
+  });
+
+  it('stop what is already stopping (a hold): the signal again, still held after', () => {
+    expect(go(stopping('group'), { tag: 'stop' })).toMatchObject({ next: stopping('group'), effects: [{ kind: 'signal', signal: 'stop' }] });
   });
 });
 

@@ -102,7 +102,9 @@ export type Mark =
   /** Fresh counters (`ham reset`). */
   | 'reset'
   /** Escalated: lastError says why, diedAt kept. */
-  | 'escalated';
+  | 'escalated'
+  /** A new keeper's reference (the next serial), written with the state it starts in; spawned after the commit. */
+  | 'new-keeper';
 
 export interface Step {
   /** The next lifecycle; `same`: unchanged (in the table only); `removed`: the entity leaves the store. */

@@ -47,7 +47,7 @@ const keeperLeft = (l: LifeOf<'dead' | 'stopped' | 'held' | 'failed'>, ev: Event
 /** Start it: through its parked keeper if one waits, else a new keeper. */
 function launch(restart: boolean, parked: number | null, keeperParked: boolean, effects: Effect[] = []): Step {
   if (parked !== null && keeperParked) return step({ tag: 'starting', restart, via: parked }, [...effects, { kind: 'restart-keeper', seq: parked }]);
-  return step({ tag: 'starting', restart, via: null }, [...effects, { kind: 'spawn-keeper', restart, adopt: false }]);
+  return step({ tag: 'starting', restart, via: null }, [...effects, { kind: 'spawn-keeper', restart, adopt: false }], [], ['new-keeper']);
 }
 
 export const LIFECYCLE: LifeTable = {

@@ -8,6 +8,8 @@ import type { RunRecord } from '../store/model.js';
 import type { EntityRecord } from '../store/types.js';
 import { intensity, nextBackoff } from './backoff.js';
 import type { LifeEvent } from './lifecycle-events.js';
+import { transition } from './lifecycle-table.js';
+import { lifeOf } from './lifecycle.js';
 import type { ActionResult } from './executor.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
@@ -115,19 +117,21 @@ export class Restarts {
     this.timers.set(name, setTimeout(() => this.due(name), GROUP_BUSY_RETRY_MS));
   }
 
-  /** A restart's backoff is over. */
+  /** A restart's backoff is over: the table decides with what the coordinator says now. */
   private due(name: string): void {
     this.timers.delete(name);
     const { coord } = this.core.with;
+    const { transitions } = this.core.parts;
     const e = this.core.store.entity(name);
-    if (!e || e.desired !== 'running' || e.restartAt === null || e.state !== 'dead') return;
-    if (!coord.requirementsUp(e)) return this.core.parts.holds.holdInstead(name, 'requires');
-    if (e.group && coord.restarting(e.group)) {
-      // Its group is being restarted (in order): this one goes after that, not in the middle of it.
-      return this.retrySoon(name);
-    }
-    if (coord.takesAlong(e)) return void coord.groupRestart(name);
-    this.launch(name, true);
+    if (!e) return;
+    const keeperParked = !!e.keeper && e.awaiting !== null && isAlive(e.keeper);
+    const ev: LifeEvent = { tag: 'restart-due', requirementsUp: coord.requirementsUp(e), groupBusy: !!e.group && coord.restarting(e.group), takesAlong: coord.takesAlong(e), keeperParked };
+    // Nothing changes but effects (try again, a group restart): no write.
+    const peek = transition(lifeOf(e), ev, { kind: e.kind, hasCommand: e.argv.length > 0 });
+    if (!peek) return;
+    if (peek.marks.length === 0 && peek.occurrences.length === 0 && peek.effects.every((x) => x.kind === 'retry-restart' || x.kind === 'group-restart')) return transitions.perform(e, peek.effects);
+    const applied = transitions.apply(name, ev);
+    if (applied?.outcome) transitions.perform(applied.entity, applied.outcome.effects);
   }
 
   /** Start it now: through its waiting keeper if it has one, else a new keeper. */

@@ -2,6 +2,7 @@
 // and bulk starts (apply, resume) paced a few per event-loop turn.
 import { spawnKeeper } from '../keeper/link.js';
 import { procId, type ProcId } from '../proc/procfs.js';
+import type { EntityRecord } from '../store/types.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
 /** Each spawn() forks this process: a thousand in one turn would block the event loop for seconds. */
@@ -36,7 +37,6 @@ export class Spawner {
 
   /** A new keeper (the old one is gone or there was none) starts the command, or adopts `adoptPid`. */
   spawnNew(name: string, restarting: boolean, adoptPid?: number): void {
-    const { store, paths, log, baseEnv, parts } = this.core;
     const e = this.core.updateIfPresent(name, (rec) => {
       rec.keeperSerial += 1;
       rec.keeper = { pid: 0, start: 0, serial: rec.keeperSerial, lastSeq: 0 };
@@ -53,7 +53,13 @@ export class Spawner {
       }
       rec.held = null;
     });
-    if (!e) return;
+    if (e) this.startKeeper(e, adoptPid);
+  }
+
+  /** Start the keeper whose reference `e` holds (written, pid 0): it starts the command, or adopts `adoptPid`. */
+  startKeeper(e: EntityRecord, adoptPid?: number): void {
+    const { store, paths, log, baseEnv, parts } = this.core;
+    const name = e.name;
     const env = { ...baseEnv, ...e.env, HAM_ENTITY: e.name, HAM_INSTANCE: String(e.instance + 1) };
     const serial = e.keeper!.serial;
     // A keeper that dies before its first record never opened its life FIFO:

@@ -95,6 +95,10 @@ export class Transitions {
       rec.pidStart = null;
     }
     if (marks.has('restarts')) rec.restarts += 1;
+    if (marks.has('new-keeper')) {
+      rec.keeperSerial += 1;
+      rec.keeper = { pid: 0, start: 0, serial: rec.keeperSerial, lastSeq: 0 };
+    }
     if (marks.has('reset')) {
       rec.restartTimes = [];
       rec.backoffMs = rec.restartPolicy.backoff.initialMs;
@@ -142,7 +146,9 @@ export class Transitions {
           if (!e.keeper || !isAlive(e.keeper) || !commandKeeper(paths, e.id, e.keeper.serial, 'r', fx.seq)) parts.spawner.spawnNew(e.name, e.restarting);
           break;
         case 'spawn-keeper':
-          parts.spawner.spawnNew(e.name, fx.restart, fx.adopt ? (e.pid ?? undefined) : undefined);
+          // Its reference was written with the step (mark new-keeper): only the process is left to start.
+          if (!fx.adopt && e.keeper && e.keeper.pid === 0 && e.keeper.lastSeq === 0) parts.spawner.startKeeper(e);
+          else parts.spawner.spawnNew(e.name, fx.restart, fx.adopt ? (e.pid ?? undefined) : undefined);
           break;
         case 'signal':
           this.core.signalGroup(e, fx.signal === 'stop' ? (e.stopPolicy.signal as NodeJS.Signals) : 'SIGKILL');

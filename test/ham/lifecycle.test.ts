@@ -191,6 +191,7 @@ describe('restart due', () => {
     const o = go(dead(4, { at: 1 }), { ...due, keeperParked: false });
     expect(o.next).toEqual(starting(true, null));
     expect(o.effects).toEqual([{ kind: 'spawn-keeper', restart: true, adopt: false }]);
+    expect(o.marks).toEqual(['new-keeper']); // its reference is written with the state: one transaction
   });
 
   it('a requirement down: held for it, the keeper let go', () => {

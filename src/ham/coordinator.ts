@@ -32,7 +32,7 @@ export class Coordinator {
   /** Groups with a restart in progress: a second death in one does not start another. */
   private readonly busy = new Set<string>();
   /** `ham stop --all` in progress: its stops are not outages to react to. */
-  stopping = false;
+  stoppingAll = false;
   private topo: Topology | undefined;
 
   constructor(
@@ -103,12 +103,12 @@ export class Coordinator {
       const along = affected(spec.strategy, order, name);
       this.log('info', `group ${group} (${spec.strategy}): restarting ${[name, ...along].join(', ')}`, { entity: name, group });
       for (const m of [...along].reverse()) {
-        if (this.stopping) return; // `ham stop --all` came: it stops everything itself
+        if (this.stoppingAll) return; // `ham stop --all` came: it stops everything itself
         const x = this.ops.entity(m);
         if (x && (x.state === 'running' || x.state === 'starting' || x.restartPending)) await this.ops.holdStop(m, 'group');
       }
       for (const m of order) {
-        if (this.stopping) return;
+        if (this.stoppingAll) return;
         if (m === name) await this.ops.startNow(name, true);
         else if (along.includes(m) && this.ops.entity(m)?.held === 'group') await this.ops.startNow(m, true);
       }
@@ -119,7 +119,7 @@ export class Coordinator {
 
   /** `name` runs now (or its start failed): start what was held waiting for it. */
   onSettled(name: string): void {
-    if (this.stopping) return;
+    if (this.stoppingAll) return;
     const e = this.ops.entity(name);
     if (e?.group && !this.busy.has(e.group)) {
       // Groups start in order: the next member held for its turn goes now.
@@ -142,7 +142,7 @@ export class Coordinator {
 
   /** `name` stopped running: stop what requires it (held until it is back). */
   onDown(name: string): void {
-    if (this.stopping || up(this.ops.entity(name))) return;
+    if (this.stoppingAll || up(this.ops.entity(name))) return;
     for (const d of this.dependants(name)) {
       const x = this.ops.entity(d);
       if (!x || x.held) continue;

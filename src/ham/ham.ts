@@ -116,10 +116,7 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
       const out = {
         loopDelayMs: loopDelay && { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max), count: loopDelay.count },
         detectors: { checksRun: detectors.checksRun, streamLatencyMs: detectors.streamLatency.summary() },
-        firstActionLatencyMs: supervisor.executor.latency.summary(),
-        heartbeatLatenessMs: supervisor.heartbeats.lateness.summary(),
-        beats: supervisor.heartbeats.beats,
-        healthChecks: { passed: supervisor.health.passed, failed: supervisor.health.failed },
+        ...supervisor.figures(reset === true),
         entities: store.entityCount(),
         lastSeq: store.lastSeq(),
         rssBytes: process.memoryUsage().rss,
@@ -132,14 +129,12 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
       if (reset) {
         detectors.streamLatency.clear();
         loopDelay?.reset();
-        supervisor.executor.latency.clear();
-        supervisor.heartbeats.lateness.clear();
       }
       return out;
     },
     status: ({ name, after, limit }) => {
       if (name !== undefined && name !== GLOBAL) supervisor.mustGet(name);
-      return statusPage(store, { name, after, limit }, (n) => supervisor.heartbeats.view(n));
+      return statusPage(store, { name, after, limit }, (n) => supervisor.heartbeatView(n));
     },
     attach: async (a) => {
       refuseWhileStopping();
@@ -189,7 +184,7 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
       refuseWhileStopping();
       const heartbeat = heartbeatMs === undefined ? null : { periodMs: heartbeatMs, missedLow, missedHigh: missedHigh ?? missedLow * 2 };
       const e = supervisor.attachSelf(conn, { name, pid, heartbeat, health: health ?? null });
-      return { ...entityView(e, supervisor.heartbeats.view(e.name)), saved: store.savedValue(e.name) };
+      return { ...entityView(e, supervisor.heartbeatView(e.name)), saved: store.savedValue(e.name) };
     },
     'self-detach': ({ name }, conn) => {
       supervisor.detachSelf(conn, name);

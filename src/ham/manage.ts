@@ -8,7 +8,6 @@ import type { ConditionBody } from '../protocol/specs.js';
 import type { ActionRecord, ActionSpec, ConditionRecord } from '../model/conditions.js';
 import { GLOBAL, type EntityRecord } from '../model/records.js';
 import { enabledActions, toActionRecord, toConditionRecord } from './conditions.js';
-import { emptyFired } from './dispatch.js';
 import type { Supervisor } from './supervisor.js';
 
 export class Manager {
@@ -25,18 +24,16 @@ export class Manager {
     if (owner.conditions.some((c) => c.name === name)) throw new HamError({ code: 'duplicate-condition', entity, message: `entity ${entity} already has a condition named ${JSON.stringify(name)}` });
     const rec = toConditionRecord({ name, ...body });
     checkRestarts(entity, [...owner.conditions, rec], ['condition-add', 'condition', 'actions']);
-    const fired = emptyFired();
-    this.sup.mutate(entity, (x) => {
+    this.sup.updateEntity(entity, (x, runNow) => {
       x.conditions.push(rec);
       const now = enabledActions(rec.actions.filter((a) => a.now));
-      if (now.length && rec.enabled && x.enabled) this.sup.dispatcher.runNow(x, name, now, fired);
+      if (now.length && rec.enabled && x.enabled) runNow(name, now);
     });
-    this.sup.publish(fired);
     return rec;
   }
 
   conditionRm(entity: string, name: string): void {
-    this.sup.mutate(entity, (x) => {
+    this.sup.updateEntity(entity, (x) => {
       const i = x.conditions.findIndex((c) => c.name === name);
       if (i < 0) throw unknownCondition(entity, name);
       x.conditions.splice(i, 1);
@@ -49,21 +46,19 @@ export class Manager {
     const misplaced = restartAddIssue(action.kind, c, onFailOf !== undefined, ['action-add', 'action', 'kind']);
     if (misplaced) throw ruleError(entity, [misplaced]);
     const rec = toActionRecord(action);
-    const fired = emptyFired();
-    this.sup.mutate(entity, (x) => {
+    this.sup.updateEntity(entity, (x, runNow) => {
       const cond = findCondition(x, condition);
       const list = onFailOf ? listAt(cond, onFailOf, entity).onFail : cond.actions;
       if (list.some((a) => a.name === action.name)) throw new HamError({ code: 'duplicate-action', entity, message: `condition ${condition} already has an action named ${JSON.stringify(action.name)}${onFailOf ? ` under ${onFailOf.join('/')}` : ''}` });
       list.push(rec);
       checkRestarts(entity, x.conditions, ['action-add', 'action']);
-      if (action.now && action.enabled && cond.enabled && x.enabled && !onFailOf) this.sup.dispatcher.runNow(x, condition, enabledActions([rec]), fired);
+      if (action.now && action.enabled && cond.enabled && x.enabled && !onFailOf) runNow(condition, enabledActions([rec]));
     });
-    this.sup.publish(fired);
     return rec;
   }
 
   actionRm(entity: string, condition: string, path: string[]): void {
-    this.sup.mutate(entity, (x) => {
+    this.sup.updateEntity(entity, (x) => {
       const cond = findCondition(x, condition);
       const list = path.length > 1 ? listAt(cond, path.slice(0, -1), entity).onFail : cond.actions;
       const i = list.findIndex((a) => a.name === path[path.length - 1]);
@@ -75,7 +70,7 @@ export class Manager {
   /** Enable or disable an entity, a condition, or an action; what is below follows. */
   enable(entity: string, condition: string | undefined, path: string[] | undefined, enabled: boolean): void {
     if (entity === GLOBAL) this.owner(GLOBAL);
-    this.sup.mutate(entity, (x) => {
+    this.sup.updateEntity(entity, (x) => {
       if (condition === undefined) {
         x.enabled = enabled;
         return;

@@ -1,0 +1,138 @@
+// What keepers report: inbox records (K P S F X, see keeper.pl) and the EOF
+// of their life FIFO. Each report is applied to the store in one fenced
+// transaction, with the event it fires and the runs it starts, and only then
+// acted on (the keeper answered, a restart scheduled, the coordinator told).
+import { Inbox, type InboxItem, type KeeperRecord, type Verdict } from '../keeper/inbox.js';
+import { commandKeeper, decodeWaitStatus, removeKeeperDir, watchLife } from '../keeper/link.js';
+import { judge } from '../keeper/records.js';
+import { errnoName } from '../proc/names.js';
+import { isAlive, procId } from '../proc/procfs.js';
+import type { EntityRecord } from '../model/records.js';
+import type { LifeEvent } from './lifecycle-events.js';
+import type { SupervisorCore } from './supervisor-core.js';
+
+
+export class KeeperRecords {
+  private readonly inbox: Inbox;
+  /** One life watch per entity, for the keeper serial it watches. */
+  private readonly lifeWatches = new Map<string, { serial: number; dispose: () => void }>();
+
+  constructor(private readonly core: SupervisorCore) {
+    this.inbox = new Inbox(
+      core.paths.inbox,
+      (item) => this.onItem(item),
+      (file, why, level) => core.log(level, level === 'warn' ? "bad file in the keepers' inbox: removed" : 'stale keeper record removed', { file, why }),
+    );
+  }
+
+  start(): void {
+    this.inbox.start();
+  }
+
+  /** Apply whatever keepers wrote so far (before judging a keeper that died). */
+  drain(): void {
+    this.inbox.drain();
+  }
+
+  close(): void {
+    this.inbox.close();
+    for (const w of this.lifeWatches.values()) w.dispose();
+    this.lifeWatches.clear();
+  }
+
+  private onItem(item: InboxItem): Verdict {
+    const name = this.core.names.get(item.id);
+    const e = name === undefined ? undefined : this.core.store.entity(name);
+    const j = judge(item, e?.keeper, e !== undefined);
+    if (j !== 'apply') return j;
+    this.applyKeeperRecord(e!.name, item.seq, item.record);
+    return 'done';
+  }
+
+  /** One record: its data and its lifecycle event, in one transaction (lifecycle-table.ts). */
+  private applyKeeperRecord(name: string, seq: number, r: KeeperRecord): void {
+    const { transitions } = this.core.parts;
+    const argv0 = this.core.store.entity(name)?.argv[0];
+    const ev: LifeEvent = r.kind === 'F' ? { tag: 'F', seq } : r.kind === 'X' ? { tag: 'X', seq, exit: decodeWaitStatus(r.status) } : { tag: r.kind };
+    const applied = transitions.apply(name, ev, {
+      data: (rec) => {
+        const k = rec.keeper!;
+        k.lastSeq = seq;
+        if (r.kind === 'K' && k.pid === 0) Object.assign(k, procId(r.pid) ?? { pid: r.pid, start: 0 });
+        if (r.kind === 'P') {
+          // Forked, not yet exec'd; exec keeps the pid and start time, so this identifies it.
+          rec.pid = r.pid;
+          rec.pidStart = procId(r.pid)?.start ?? null;
+        }
+      },
+      pid: r.kind === 'S' || r.kind === 'X' ? r.pid : undefined,
+      exit: ev.tag === 'X' ? ev.exit : undefined,
+      startError: r.kind === 'F' ? `cannot execute ${JSON.stringify(argv0)}: ${errnoName(r.errno)}` : undefined,
+      point: `apply-${r.kind}:${name}`,
+    });
+    if (!applied) return;
+    const e = applied.entity;
+    this.core.log('info', `keeper record ${r.kind}`, { entity: name, seq, record: r, state: e.state, lastExit: e.lastExit });
+    if (applied.outcome) transitions.perform(e, applied.outcome.effects);
+  }
+
+  /** A self-attached client hung up while its process lives: its death (its keeper reports the exit later). */
+  connectionDeath(name: string): void {
+    const applied = this.core.parts.transitions.apply(name, { tag: 'conn-closed', alive: true });
+    if (applied?.outcome) this.core.parts.transitions.perform(applied.entity, applied.outcome.effects);
+  }
+
+  /** After a death or a stop: tell the keeper waiting on its death record to exit, unless a restart is coming. */
+  releaseIfDone(e: EntityRecord): void {
+    if (e.awaiting === null || !e.keeper || e.restartPending) return;
+    if (e.state !== 'dead' && e.state !== 'stopped' && e.state !== 'failed') return;
+    if (!commandKeeper(this.core.paths, e.id, e.keeper.serial, 'x', e.awaiting)) this.keeperGone(e.name, e.keeper.serial);
+  }
+
+  /** The keeper's life FIFO hit EOF: it exited or was killed. */
+  keeperGone(name: string, serial: number): void {
+    const { store, paths, parts } = this.core;
+    this.unwatchSerial(name, serial);
+    this.inbox.drain(); // whatever it wrote before dying comes first
+    const e = store.entity(name);
+    if (e) removeKeeperDir(paths, e.id, serial);
+    if (!e || !e.keeper || e.keeper.serial !== serial) return;
+    const dismissed = e.awaiting !== null && !e.restartPending && (e.state === 'stopped' || e.state === 'dead' || e.state === 'failed');
+    if (dismissed) return this.goneEvent(name, false, true, false);
+    this.core.log('warn', 'keeper died', { entity: name, keeper: e.keeper.pid, state: e.state });
+    const orphan = e.pid !== null && e.pidStart !== null && isAlive({ pid: e.pid, start: e.pidStart });
+    // A process that outlived its keeper keeps the keeper reference until a new keeper adopts it.
+    const adopting = orphan && (e.state === 'running' || e.state === 'starting');
+    this.goneEvent(name, orphan, false, adopting);
+  }
+
+  private goneEvent(name: string, orphan: boolean, dismissed: boolean, adopting: boolean): void {
+    const { transitions } = this.core.parts;
+    const applied = transitions.apply(name, { tag: 'keeper-gone', orphan, dismissed, now: Date.now() }, { data: (rec) => void (adopting || (rec.keeper = null)), startError: 'its keeper died before the command started' });
+    if (applied?.outcome) transitions.perform(applied.entity, applied.outcome.effects);
+  }
+
+  /** Watch the life FIFO of the entity's keeper (once per serial). */
+  watch(e: EntityRecord): void {
+    if (!e.keeper) return;
+    const serial = e.keeper.serial;
+    const have = this.lifeWatches.get(e.name);
+    if (have?.serial === serial) return;
+    have?.dispose(); // an older keeper's watch: the new keeper replaces it
+    const dispose = watchLife(this.core.paths, e.id, serial, () => {
+      if (this.lifeWatches.get(e.name)?.serial === serial) this.lifeWatches.delete(e.name);
+      this.keeperGone(e.name, serial);
+    });
+    this.lifeWatches.set(e.name, { serial, dispose });
+  }
+
+  unwatch(name: string): void {
+    this.lifeWatches.get(name)?.dispose();
+    this.lifeWatches.delete(name);
+  }
+
+  /** Stop watching keeper `serial` of `name` (a newer keeper's watch stays). */
+  unwatchSerial(name: string, serial: number): void {
+    if (this.lifeWatches.get(name)?.serial === serial) this.unwatch(name);
+  }
+}

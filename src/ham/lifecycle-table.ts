@@ -1,0 +1,243 @@
+// The lifecycle table: for every state and every event, the next state, the
+// effects to carry out after the transaction and the occurrences to fire in
+// it, or an explicit 'ignore' (nothing changes, nothing is done). The type
+// makes a missing (state, event) pair a compile error. Pure: no store, no
+// process, no clock (times come in the events).
+import { isAbnormal } from './conditions.js';
+import type { Effect, EventOf, ExitInfo, EventTag, LifeContext, LifeEvent, LifeOccurrence, Mark, Step } from './lifecycle-events.js';
+import type { HoldReason, Life, LifeOf, LifeTag } from './lifecycle.js';
+
+type Handler<S extends LifeTag, E extends EventTag> = (life: LifeOf<S>, ev: EventOf<E>, ctx: LifeContext) => Step | 'ignore';
+export type LifeTable = { [S in LifeTag]: { [E in EventTag]: Handler<S, E> | 'ignore' } };
+
+const step = (next: Step['next'], effects: Effect[] = [], occurrences: LifeOccurrence[] = [], marks: Mark[] = []): Step => ({ next, effects, occurrences, marks });
+const release = (parked: number | null): Effect[] => (parked === null ? [] : [{ kind: 'release-keeper', seq: parked }]);
+/** Stopped for good, or held: where a stop ends. */
+const settle = (then: 'stopped' | HoldReason, parked: number | null): Life => (then === 'stopped' ? { tag: 'stopped', parked } : { tag: 'held', why: then, parked });
+const deathOf = (exit: ExitInfo): LifeOccurrence => ({ type: isAbnormal(exit) ? 'abnormal-death' : 'death', decidesRestart: true });
+const UNKNOWN_EXIT: ExitInfo = { code: null, signal: null, core: false };
+
+const watch = (): Step => step('same', [{ kind: 'watch-keeper' }]);
+
+/** S: the command runs; a restart counts and fires `restart`. */
+function execd(restart: boolean, next: Life, extra: Effect[] = []): Step {
+  return step(next, [...extra, { kind: 'settled' }], restart ? [{ type: 'restart' }] : [], restart ? ['instance', 'restarts'] : ['instance']);
+}
+
+/** The keeper died after the command forked: it runs (counted as S would), a new keeper adopts it. */
+function adopted(restart: boolean, next: Life): Step {
+  return step(next, [{ kind: 'spawn-keeper', restart: false, adopt: true }], restart ? [{ type: 'restart' }] : [], restart ? ['instance', 'restarts'] : ['instance']);
+}
+
+/** X (or an unseen death) of a process that was meant to run: dead, its death conditions decide about a restart. */
+function died(seq: number | null, exit: ExitInfo, effects: Effect[]): Step {
+  return step({ tag: 'dead', parked: seq, restart: 'none' }, [{ kind: 'forget-health' }, { kind: 'untrack-heartbeats' }, ...release(seq), ...effects], [deathOf(exit)], ['death', 'process-gone']);
+}
+
+/** X of a process we asked to stop: not a death. */
+function stoppedBy(then: 'stopped' | HoldReason, seq: number | null, effects: Effect[]): Step {
+  return step(settle(then, seq), [{ kind: 'forget-health' }, ...release(seq), ...effects], [], ['exit', 'process-gone']);
+}
+
+const detach = (): Step => step('removed', [{ kind: 'untrack-heartbeats' }, { kind: 'forget-health' }, { kind: 'cancel-restart' }, { kind: 'detach-keeper' }, { kind: 'remove' }], [{ type: 'detach' }]);
+const kill = (): Step => step('same', [{ kind: 'signal', signal: 'SIGKILL' }]);
+/** The keeper gone where no process runs: nothing lost if it had been told to exit, else the coordinator hears of it. */
+const keeperLeft = (l: LifeOf<'dead' | 'stopped' | 'held' | 'failed'>, ev: EventOf<'keeper-gone'>): Step =>
+  step({ ...l, parked: null } as Life, ev.dismissed ? [] : [...(l.tag === 'dead' && typeof l.restart === 'object' ? [{ kind: 'schedule-restart' as const, at: l.restart.at }] : []), { kind: 'settled' }, { kind: 'down' }]);
+/** Start it: through its parked keeper if one waits, else a new keeper. */
+function launch(restart: boolean, parked: number | null, keeperParked: boolean, effects: Effect[] = []): Step {
+  if (parked !== null && keeperParked) return step({ tag: 'starting', restart, via: parked }, [...effects, { kind: 'restart-keeper', seq: parked }]);
+  return step({ tag: 'starting', restart, via: null }, [...effects, { kind: 'spawn-keeper', restart, adopt: false }], [], ['new-keeper']);
+}
+
+export const LIFECYCLE: LifeTable = {
+  idle: {
+    K: watch, P: 'ignore', S: 'ignore', F: 'ignore', X: 'ignore', 'keeper-gone': 'ignore', 'conn-closed': 'ignore',
+    'restart-decided': 'ignore', 'restart-given-up': 'ignore', 'restart-due': 'ignore',
+    hold: 'ignore', release: 'ignore', reset: 'ignore', stop: 'ignore', 'stop-timeout': 'ignore', detach, 'health-kill': 'ignore',
+  },
+  starting: {
+    K: watch,
+    P: 'ignore',
+    S: (l) => execd(l.restart, { tag: 'running' }),
+    F: (_l, ev) => step({ tag: 'dead', parked: ev.seq, restart: 'none' }, [...release(ev.seq), { kind: 'settled' }], [], ['start-failed', 'process-gone']),
+    // Records come in order (S before X): a death before S is a start that ran and ended.
+    X: (_l, ev) => died(ev.seq, ev.exit, [{ kind: 'down' }]),
+    'keeper-gone': (l, ev) =>
+      ev.orphan
+        ? // It had forked the command (P) but not reported the exec: the command runs; a new keeper adopts it.
+          adopted(l.restart, { tag: 'running' })
+        : // Nothing forked: this start failed. A restart that lost its keeper is tried again now, by a new keeper.
+          step({ tag: 'dead', parked: null, restart: l.restart ? { at: ev.now } : 'none' }, [...(l.restart ? [{ kind: 'schedule-restart' as const, at: ev.now }] : []), { kind: 'settled' }, { kind: 'down' }], [], ['start-failed', 'process-gone']),
+    'conn-closed': 'ignore',
+    'restart-decided': 'ignore',
+    'restart-given-up': 'ignore',
+    'restart-due': 'ignore',
+    hold: (l, ev) => step({ tag: 'stopping', started: false, restart: l.restart, via: l.via, then: ev.why }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]),
+    release: 'ignore',
+    reset: 'ignore',
+    stop: (l) => step({ tag: 'stopping', started: false, restart: l.restart, via: l.via, then: 'stopped' }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]),
+    'stop-timeout': 'ignore',
+    detach,
+    'health-kill': 'ignore',
+  },
+  running: {
+    K: watch,
+    P: 'ignore',
+    S: () => execd(false, { tag: 'running' }),
+    F: 'ignore',
+    X: (_l, ev) => died(ev.seq, ev.exit, [{ kind: 'down' }]),
+    'keeper-gone': (_l, ev) => (ev.orphan ? step('same', [{ kind: 'spawn-keeper', restart: false, adopt: true }]) : died(null, UNKNOWN_EXIT, [{ kind: 'settled' }, { kind: 'down' }])),
+    // A live self-attached process that hung up: its death (as in QNX); its keeper reports the exit later.
+    'conn-closed': (_l, ev, ctx) => (ev.alive && ctx.kind === 'self' ? died(null, UNKNOWN_EXIT, []) : 'ignore'),
+    'restart-decided': 'ignore',
+    'restart-given-up': 'ignore',
+    'restart-due': 'ignore',
+    hold: (_l, ev) => step({ tag: 'stopping', started: true, restart: false, via: null, then: ev.why }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]),
+    release: 'ignore',
+    reset: 'ignore',
+    stop: () => step({ tag: 'stopping', started: true, restart: false, via: null, then: 'stopped' }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]),
+    'stop-timeout': 'ignore',
+    detach,
+    'health-kill': kill,
+  },
+  dead: {
+    K: watch,
+    P: 'ignore',
+    S: 'ignore',
+    F: 'ignore',
+    // A self-attached entity whose connection closed: that was the death; its keeper now reports the exit.
+    X: (l, ev, ctx) => (ctx.kind === 'self' ? step({ ...l, parked: ev.seq }, [...(l.restart === 'none' ? release(ev.seq) : []), { kind: 'down' }], [], ['process-gone']) : died(ev.seq, ev.exit, [{ kind: 'down' }])),
+    // A restart due stays due: it comes through a new keeper.
+    'keeper-gone': keeperLeft,
+    'conn-closed': 'ignore',
+    // Decided once per death: a takeover re-reads the decision, never re-counts it.
+    'restart-decided': (l, ev) =>
+      typeof l.restart === 'object'
+        ? 'ignore'
+        : ev.over
+          ? step({ tag: 'failed', parked: l.parked }, release(l.parked), [{ type: 'escalate' }], ['escalated'])
+          : step({ ...l, restart: { at: ev.at } }, [{ kind: 'schedule-restart', at: ev.at }]),
+    'restart-given-up': (l) => step({ ...l, restart: 'none' }, release(l.parked)),
+    'restart-due': (l, ev) => {
+      if (typeof l.restart !== 'object') return 'ignore';
+      if (!ev.requirementsUp) return step({ tag: 'held', why: 'requires', parked: l.parked }, [{ kind: 'cancel-restart' }, ...release(l.parked)]);
+      if (ev.groupBusy) return step('same', [{ kind: 'retry-restart' }]);
+      if (ev.takesAlong) return step('same', [{ kind: 'group-restart' }]);
+      return launch(true, l.parked, ev.keeperParked);
+    },
+    hold: (l, ev) => step({ tag: 'held', why: ev.why, parked: l.parked }, [{ kind: 'cancel-restart' }, ...release(l.parked)]),
+    release: (l, ev, ctx) => (ctx.hasCommand ? launch(ev.restart, l.parked, ev.keeperParked, [{ kind: 'cancel-restart' }]) : 'ignore'),
+    reset: (l, ev, ctx) => (ctx.hasCommand ? step({ tag: 'dead', parked: l.parked, restart: { at: ev.now } }, [{ kind: 'schedule-restart', at: ev.now }], [], ['reset']) : 'ignore'),
+    stop: (l) => (l.restart === 'none' ? 'ignore' : step({ tag: 'stopped', parked: l.parked }, [{ kind: 'cancel-restart' }, ...release(l.parked)])),
+    'stop-timeout': 'ignore',
+    detach,
+    'health-kill': 'ignore',
+  },
+  stopping: {
+    K: watch,
+    P: 'ignore',
+    // It runs now, and was asked to stop meanwhile: the stop signal goes now.
+    S: (l) => execd(l.restart, { ...l, started: true, restart: false, via: null }, [{ kind: 'signal', signal: 'stop' }]),
+    F: (l, ev) => (l.started ? 'ignore' : step(settle(l.then, ev.seq), [...release(ev.seq), { kind: 'settled' }], [], ['start-failed', 'process-gone'])),
+    X: (l, ev) => stoppedBy(l.then, ev.seq, [{ kind: 'down' }]),
+    'keeper-gone': (l, ev) => {
+      if (ev.orphan) return l.started ? step('same', [{ kind: 'spawn-keeper', restart: false, adopt: true }]) : adopted(l.restart, { ...l, started: true, restart: false, via: null });
+      if (l.started) return stoppedBy(l.then, null, [{ kind: 'settled' }, { kind: 'down' }]);
+      return step(settle(l.then, null), [{ kind: 'settled' }, { kind: 'down' }], [], ['start-failed', 'process-gone']);
+    },
+    'conn-closed': (l, ev, ctx) => (l.started && ev.alive && ctx.kind === 'self' ? stoppedBy(l.then, null, []) : 'ignore'),
+    'restart-decided': 'ignore',
+    'restart-given-up': 'ignore',
+    'restart-due': 'ignore',
+    hold: (l, ev) => step({ ...l, then: ev.why }, [{ kind: 'signal', signal: 'stop' }]),
+    release: 'ignore',
+    reset: 'ignore',
+    // Asked again (`ham stop --all` during a hold's stop): the signal again, the hold stays.
+    stop: () => step('same', [{ kind: 'signal', signal: 'stop' }]),
+    // Started or not: a forked command that has not exec'd yet is killed too.
+    'stop-timeout': () => step('same', [{ kind: 'signal', signal: 'SIGKILL' }]),
+    detach,
+    'health-kill': (l) => (l.started ? step('same', [{ kind: 'signal', signal: 'SIGKILL' }]) : 'ignore'),
+  },
+  stopped: {
+    K: watch,
+    P: 'ignore',
+    S: 'ignore',
+    F: 'ignore',
+    // Nothing should run: an exit reported anyway lets its keeper go.
+    X: (l, ev) => step({ ...l, parked: ev.seq }, [...release(ev.seq), { kind: 'down' }], [], ['exit', 'process-gone']),
+    'keeper-gone': keeperLeft,
+    'conn-closed': 'ignore',
+    'restart-decided': 'ignore',
+    'restart-given-up': (l) => (l.parked === null ? 'ignore' : step('same', release(l.parked))),
+    'restart-due': 'ignore',
+    hold: (l, ev) => step({ tag: 'held', why: ev.why, parked: l.parked }),
+    release: (l, ev, ctx) => (ctx.hasCommand ? launch(ev.restart, null, false) : 'ignore'),
+    reset: 'ignore',
+    stop: 'ignore',
+    'stop-timeout': 'ignore',
+    detach,
+    'health-kill': 'ignore',
+  },
+  held: {
+    K: watch,
+    P: 'ignore',
+    S: 'ignore',
+    F: 'ignore',
+    X: (l, ev) => step({ ...l, parked: ev.seq }, [...release(ev.seq), { kind: 'down' }], [], ['exit', 'process-gone']),
+    'keeper-gone': keeperLeft,
+    'conn-closed': 'ignore',
+    'restart-decided': 'ignore',
+    'restart-given-up': (l) => (l.parked === null ? 'ignore' : step('same', release(l.parked))),
+    'restart-due': 'ignore',
+    hold: (l, ev) => (l.why === ev.why ? 'ignore' : step({ ...l, why: ev.why })),
+    release: (_l, ev, ctx) => (ctx.hasCommand ? launch(ev.restart, null, false) : 'ignore'),
+    reset: 'ignore',
+    stop: 'ignore',
+    'stop-timeout': 'ignore',
+    detach,
+    'health-kill': 'ignore',
+  },
+  failed: {
+    K: watch,
+    P: 'ignore',
+    S: 'ignore',
+    F: 'ignore',
+    X: (l, ev) => step({ ...l, parked: ev.seq }, [...release(ev.seq), { kind: 'down' }], [], ['exit', 'process-gone']),
+    'keeper-gone': keeperLeft,
+    'conn-closed': 'ignore',
+    'restart-decided': 'ignore',
+    'restart-given-up': (l) => (l.parked === null ? 'ignore' : step('same', release(l.parked))),
+    'restart-due': 'ignore',
+    hold: 'ignore',
+    release: 'ignore',
+    reset: (l, ev, ctx) => (ctx.hasCommand ? step({ tag: 'dead', parked: l.parked, restart: { at: ev.now } }, [{ kind: 'schedule-restart', at: ev.now }], [], ['reset']) : 'ignore'),
+    stop: 'ignore',
+    'stop-timeout': 'ignore',
+    detach,
+    'health-kill': 'ignore',
+  },
+};
+
+export type Outcome = Omit<Step, 'next'> & { next: Life | 'removed' };
+
+/** The outcome of `ev` in `life`: null when the table says 'ignore'. */
+export function transition(life: Life, ev: LifeEvent, ctx: LifeContext): Outcome | null {
+  const row = LIFECYCLE[life.tag] as Record<EventTag, Handler<LifeTag, EventTag> | 'ignore'>;
+  const h = row[ev.tag];
+  if (h === 'ignore') return null;
+  const s = (h as (l: Life, e: LifeEvent, c: LifeContext) => Step | 'ignore')(life, ev, ctx);
+  if (s === 'ignore') return null;
+  return { ...s, next: s.next === 'same' ? life : s.next };
+}
+
+/**
+ * After the death's conditions fired: a restart action among them decides
+ * (the death is `undecided` and its keeper waits for the decision).
+ */
+export function withRestartDecision(s: Outcome, restartFired: boolean): Outcome {
+  if (!restartFired || s.next === 'removed' || s.next.tag !== 'dead' || s.next.restart !== 'none') return s;
+  if (!s.occurrences.some((o) => o.decidesRestart)) return s;
+  return { ...s, next: { ...s.next, restart: 'undecided' }, effects: s.effects.filter((e) => e.kind !== 'release-keeper') };
+}

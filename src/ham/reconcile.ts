@@ -1,0 +1,64 @@
+// Resume: what a new HAM (a takeover, or `ham start` after the pair was down)
+// does for each entity the store holds, re-deriving the next step from it.
+import { commandKeeper, keeperDir, removeKeeperDir } from '../keeper/link.js';
+import { findProcesses, isAlive, procId } from '../proc/procfs.js';
+import type { EntityRecord } from '../model/records.js';
+import type { SupervisorCore } from './supervisor-core.js';
+
+/** `fresh`: a `ham start` (entities a `stop --all` stopped start again), else a takeover. */
+export function reconcile(core: SupervisorCore, e: EntityRecord, fresh: boolean): void {
+  const { paths } = core;
+  const { coord } = core.with;
+  const { keepers, holds, spawner, restarts } = core.parts;
+  if (e.kind === 'placeholder' || e.kind === 'global') return;
+  if (e.kind === 'self' && e.desired === 'stopped') e = core.updateIfPresent(e.name, (rec) => void (rec.desired = 'running')) ?? e; // not ours to stop or start
+  if (!fresh && e.held && e.state === 'stopped') {
+    // Held by a group restart or a requirement when the previous HAM died: bring it back when it may.
+    if (e.keeper && isAlive(e.keeper)) keepers.releaseIfDone(e); // its keeper may never have been let go
+    if (e.held === 'requires' ? coord.requirementsUp(e) : !coord.waitsForGroup(e)) void holds.startNow(e.name, e.instance > 0);
+    return;
+  }
+  if (fresh && e.desired === 'stopped') {
+    // `ham stop --all` stopped it; this `ham start` brings it back.
+    const alive = e.state === 'running' || e.state === 'starting';
+    e = core.updateIfPresent(e.name, (rec) => void (rec.desired = 'running')) ?? e;
+    if (!alive && e.argv.length > 0) {
+      if (e.keeper && e.awaiting !== null) commandKeeper(paths, e.id, e.keeper.serial, 'x', e.awaiting);
+      if (e.keeper) removeKeeperDir(paths, e.id, e.keeper.serial);
+      core.updateIfPresent(e.name, (rec) => {
+        rec.keeper = null;
+        rec.awaiting = null;
+      });
+      return spawner.spawnSoon(e.name);
+    }
+  }
+  if (e.keeper && e.keeper.pid === 0) {
+    // Killed between spawning a keeper and recording its pid: find it by its folder.
+    const dir = keeperDir(paths, e.id, e.keeper.serial);
+    const pid = findProcesses((argv) => argv.includes(dir))[0];
+    const id = pid === undefined ? undefined : procId(pid);
+    if (!id && e.state === 'starting' && e.desired === 'running') {
+      // Never spawned (the HAM died first): just start it now.
+      core.updateIfPresent(e.name, (rec) => void (rec.keeper = null));
+      return spawner.spawnSoon(e.name);
+    }
+    e = core.updateIfPresent(e.name, (rec) => void (rec.keeper && id && Object.assign(rec.keeper, id))) ?? e;
+  }
+  if (e.keeper && !isAlive(e.keeper)) return keepers.keeperGone(e.name, e.keeper.serial);
+  if (e.keeper) {
+    if (e.keeper.lastSeq >= 1) keepers.watch(e);
+    if (e.state === 'starting' && e.restarting && e.awaiting !== null) {
+      commandKeeper(paths, e.id, e.keeper.serial, 'r', e.awaiting); // may have been lost
+    } else if (e.state === 'dead' && e.restartAt !== null) {
+      restarts.schedule(e);
+    } else {
+      keepers.releaseIfDone(e);
+    }
+    return;
+  }
+  if (e.desired === 'running' && (e.state === 'running' || e.state === 'starting')) {
+    if (e.pid !== null && e.pidStart !== null && isAlive({ pid: e.pid, start: e.pidStart })) return spawner.spawnSoon(e.name, e.pid);
+    if (e.argv.length > 0) return spawner.spawnSoon(e.name);
+  }
+  if (e.state === 'dead' && e.restartAt !== null) restarts.schedule(e);
+}

@@ -1,0 +1,90 @@
+// Starting keepers: a new keeper per start (or adoption of a running process),
+// and bulk starts (apply, resume) paced a few per event-loop turn.
+import { spawnKeeper } from '../keeper/link.js';
+import { procId, type ProcId } from '../proc/procfs.js';
+import type { EntityRecord } from '../model/records.js';
+import type { SupervisorCore } from './supervisor-core.js';
+
+/** Each spawn() forks this process: a thousand in one turn would block the event loop for seconds. */
+const SPAWNS_PER_TURN = 8;
+
+export class Spawner {
+  private readonly queue: { name: string; adoptPid?: number }[] = [];
+
+  constructor(private readonly core: SupervisorCore) {}
+
+  /**
+   * Start (or adopt) soon, a few per turn: a thousand spawns in one loop would
+   * block the event loop for seconds, and the Guardian would rightly call it a hang.
+   */
+  spawnSoon(name: string, adoptPid?: number): void {
+    this.queue.push({ name, adoptPid });
+    if (this.queue.length === 1) setImmediate(() => this.drain());
+  }
+
+  private drain(): void {
+    const { coord } = this.core.with;
+    const { holds } = this.core.parts;
+    for (const job of this.queue.splice(0, SPAWNS_PER_TURN)) {
+      const e = this.core.store.entity(job.name);
+      if (!e || e.desired !== 'running' || e.keeper) continue;
+      if (!job.adoptPid && !coord.requirementsUp(e)) holds.holdInstead(job.name, 'requires'); // started once they run
+      else if (!job.adoptPid && coord.waitsForGroup(e)) holds.holdInstead(job.name, 'group'); // its group starts in order
+      else this.spawnNew(job.name, false, job.adoptPid);
+    }
+    if (this.queue.length) setImmediate(() => this.drain());
+  }
+
+  /** A new keeper (the old one is gone or there was none) starts the command, or adopts `adoptPid`. */
+  spawnNew(name: string, restarting: boolean, adoptPid?: number): void {
+    const e = this.core.updateIfPresent(name, (rec) => {
+      rec.keeperSerial += 1;
+      rec.keeper = { pid: 0, start: 0, serial: rec.keeperSerial, lastSeq: 0 };
+      rec.awaiting = null;
+      if (adoptPid) {
+        const id = procId(adoptPid);
+        rec.pid = adoptPid;
+        rec.pidStart = id?.start ?? null;
+        rec.state = 'running';
+        if (rec.startedAt === null) rec.startedAt = Date.now();
+      } else {
+        rec.state = 'starting';
+        rec.restarting = restarting;
+      }
+      rec.held = null;
+    });
+    if (e) this.startKeeper(e, adoptPid);
+  }
+
+  /** Start the keeper whose reference `e` holds (written, pid 0): it starts the command, or adopts `adoptPid`. */
+  startKeeper(e: EntityRecord, adoptPid?: number): void {
+    const { store, paths, log, baseEnv, parts } = this.core;
+    const name = e.name;
+    const env = { ...baseEnv, ...e.env, HAM_ENTITY: e.name, HAM_INSTANCE: String(e.instance + 1) };
+    const serial = e.keeper!.serial;
+    // A keeper that dies before its first record never opened its life FIFO:
+    // as its parent we see the exit instead.
+    const early = (): void => {
+      parts.keepers.drain();
+      const now = store.entity(name);
+      if (now?.keeper?.serial === serial && now.keeper.lastSeq === 0) parts.keepers.keeperGone(name, serial);
+    };
+    let keeper: ProcId;
+    try {
+      keeper = spawnKeeper(paths, { id: e.id, serial, name: e.name, argv: e.argv, env, cwd: e.cwd, adoptPid }, early);
+    } catch (err) {
+      log('error', 'keeper could not be started', { entity: name, error: (err as Error).message });
+      this.core.updateIfPresent(name, (rec) => {
+        rec.keeper = null;
+        rec.lastError = `keeper could not be started: ${(err as Error).message}`;
+        if (adoptPid) return; // the orphan still runs: adopted again at the next resume
+        rec.failedStartAt = Date.now();
+        rec.state = 'dead';
+      });
+      return;
+    }
+    this.core.updateIfPresent(name, (rec) => {
+      if (rec.keeper && rec.keeper.serial === serial && rec.keeper.pid === 0) Object.assign(rec.keeper, keeper);
+    });
+  }
+}

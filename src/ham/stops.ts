@@ -1,0 +1,54 @@
+// Graceful stops: the entity's stop signal, then SIGKILL of its process group
+// after its stop timeout; `ham stop --all` stops in waves (dependants before
+// what they require, groups in reverse order) and then lets every keeper go.
+import type { EntityRecord } from '../model/records.js';
+import type { EventOf } from './lifecycle-events.js';
+import { transition } from './lifecycle-table.js';
+import { lifeOf } from './lifecycle.js';
+import { releaseKeepers } from './release.js';
+import type { SupervisorCore } from './supervisor-core.js';
+
+/** After SIGKILL, how long a stop waits for the death record. */
+const KILL_GRACE_MS = 2000;
+
+export class Stops {
+  constructor(private readonly core: SupervisorCore) {}
+
+  /** Graceful stop of every entity. */
+  async stopAll(): Promise<void> {
+    const { store, paths, log } = this.core;
+    const { coord } = this.core.with;
+    const names = store
+      .allEntities()
+      .filter((e) => e.kind === 'spawned' || e.kind === 'pid')
+      .map((e) => e.name);
+    // Dependants before what they require, groups in reverse order; the rest together.
+    coord.stoppingAll = true;
+    for (const wave of coord.stopWaves(names)) await Promise.all(wave.map((n) => this.stopOne(n)));
+    const released = releaseKeepers(paths, store.allEntities(), (n) => this.core.parts.keepers.unwatch(n));
+    if (released) log('info', 'stop --all: keepers released', { keepers: released });
+  }
+
+  /** Stop it (or hold it: stopped until it may run again) in one transaction; resolves once it is stopped or the stop gave up. */
+  async stopOne(name: string, ev: EventOf<'stop'> | EventOf<'hold'> = { tag: 'stop' }): Promise<void> {
+    const { transitions } = this.core.parts;
+    const cur = this.core.store.entity(name);
+    // Only what runs (or is about to restart) is stopped; the next start brings back exactly that.
+    if (!cur || !(cur.state === 'running' || cur.state === 'starting' || cur.restartPending)) return;
+    const applied = transitions.apply(name, ev);
+    if (!applied) return;
+    const e = applied.entity;
+    // Its stop signal to the process (it may stop its children itself), or its keeper let go if nothing runs.
+    if (applied.outcome) transitions.perform(e, applied.outcome.effects);
+    if (e.state === 'stopped' || e.desired !== 'stopped') return;
+    const gone = (x: EntityRecord | undefined): boolean => !x || x.state === 'stopped';
+    if (await this.core.waitFor(name, gone, e.stopPolicy.timeoutMs).then(gone)) return;
+    const now = this.core.store.entity(name);
+    // Only the process we asked to stop, and only if it is still meant to stop: SIGKILL of its group.
+    if (now && now.pid === e.pid) {
+      const timeout = transition(lifeOf(now), { tag: 'stop-timeout' }, { kind: now.kind, hasCommand: now.argv.length > 0 });
+      if (timeout) transitions.perform(now, timeout.effects);
+    }
+    await this.core.waitFor(name, gone, KILL_GRACE_MS);
+  }
+}

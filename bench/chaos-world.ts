@@ -135,7 +135,8 @@ export function check(w: World, prev: StatusView, now: StatusView, evs: ChaosEve
   const bad: string[] = [];
   const pair = [now.ham.pid, now.guardian.pid].sort();
   const ds = daemons(w.home).sort();
-  if (JSON.stringify(ds) !== JSON.stringify(pair)) bad.push(`daemons ${JSON.stringify(ds)}, the store says HAM ${now.ham.pid} and Guardian ${now.guardian.pid}`);
+  if (JSON.stringify(ds) !== JSON.stringify(pair))
+    bad.push(`daemons ${JSON.stringify(ds)}, the store says HAM ${now.ham.pid} and Guardian ${now.guardian.pid}`);
   if (now.ham.epoch < prev.ham.epoch) bad.push(`epoch went down: ${prev.ham.epoch} → ${now.ham.epoch}`);
   if (x.takeover && now.ham.epoch <= prev.ham.epoch) bad.push(`no takeover: epoch stayed ${now.ham.epoch}`);
   if (!x.takeover && now.ham.epoch !== prev.ham.epoch) bad.push(`unexpected takeover: epoch ${prev.ham.epoch} → ${now.ham.epoch}`);
@@ -166,7 +167,8 @@ export function check(w: World, prev: StatusView, now: StatusView, evs: ChaosEve
       else if (deaths[0]!.exit?.signal !== signal) bad.push(`${n}: death event exit ${JSON.stringify(deaths[0]!.exit)}, expected signal ${signal}`);
     } else {
       if (is.pid !== was.pid) bad.push(`${n}: pid ${was.pid} → ${is.pid} though it was not killed`);
-      if (is.deaths !== was.deaths || is.restarts !== was.restarts) bad.push(`${n}: deaths/restarts ${was.deaths}/${was.restarts} → ${is.deaths}/${is.restarts} though it was not killed`);
+      if (is.deaths !== was.deaths || is.restarts !== was.restarts)
+        bad.push(`${n}: deaths/restarts ${was.deaths}/${was.restarts} → ${is.deaths}/${is.restarts} though it was not killed`);
       if (deaths.length) bad.push(`${n}: ${deaths.length} death events though it was not killed`);
     }
   }

@@ -15,7 +15,18 @@ import { isStopped, startTime } from '../src/proc/procfs.js';
 import { procsWith, sleep } from '../test/helpers/ham.js';
 import { check, NAMES, World, type Expect } from './chaos-world.js';
 
-export const KINDS = ['ham-kill', 'ham-stop', 'guardian-kill', 'guardian-stop', 'both-kill', 'both-stop', 'keeper-kill', 'keeper-stop', 'entity-kill', 'entity-stop'] as const;
+export const KINDS = [
+  'ham-kill',
+  'ham-stop',
+  'guardian-kill',
+  'guardian-stop',
+  'both-kill',
+  'both-stop',
+  'keeper-kill',
+  'keeper-stop',
+  'entity-kill',
+  'entity-stop',
+] as const;
 export type Kind = (typeof KINDS)[number];
 
 export interface ChaosOptions {
@@ -163,7 +174,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
           for (const k of oldKeepers.get(target) ?? []) kill(k, 'SIGKILL');
           break;
         case 'keeper-stop':
-          for (const k of oldKeepers.get(target) ?? []) kill(k, 'SIGSTOP'), stopped.push(k);
+          for (const k of oldKeepers.get(target) ?? []) (kill(k, 'SIGSTOP'), stopped.push(k));
           break;
         case 'entity-kill':
           x.victim = target;
@@ -171,13 +182,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
           break;
         case 'entity-stop': {
           const p = prev.entities.find((e) => e.name === target)?.pid;
-          if (p) kill(p, 'SIGSTOP'), stopped.push(p);
+          if (p) (kill(p, 'SIGSTOP'), stopped.push(p));
           break;
         }
       }
       // Hangs: the partner takes over past the threshold; a stopped pair, keeper or entity is just paused.
       if (kind === 'ham-stop') await until(async () => ((await w.status())?.ham.epoch ?? 0) > prev.ham.epoch, hangMs * 5);
-      else if (kind === 'guardian-stop') await until(async () => !alive(prev.guardian.pid) || ((await w.status())?.guardian.pid ?? prev.guardian.pid) !== prev.guardian.pid, hangMs * 5);
+      else if (kind === 'guardian-stop')
+        await until(async () => !alive(prev.guardian.pid) || ((await w.status())?.guardian.pid ?? prev.guardian.pid) !== prev.guardian.pid, hangMs * 5);
       else if (kind === 'both-stop') await sleep(Math.min(pause * 3, hangMs + 500));
       else if (stopped.length) await sleep(pause);
       for (const p of stopped) cont(p);
@@ -194,14 +206,20 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         if (x.takeover && s.ham.epoch <= prev.ham.epoch) return false;
         if ((kind === 'ham-stop' || kind === 'ham-kill') && alive(prev.ham.pid)) return false; // the old one must be gone
         if (kind.startsWith('guardian') && (alive(prev.guardian.pid) || s.guardian.pid === prev.guardian.pid)) return false;
-        if (x.victim && (s.entities.find((e) => e.name === x.victim)?.restarts ?? 0) <= (prev.entities.find((e) => e.name === x.victim)?.restarts ?? 0)) return false;
+        if (x.victim && (s.entities.find((e) => e.name === x.victim)?.restarts ?? 0) <= (prev.entities.find((e) => e.name === x.victim)?.restarts ?? 0))
+          return false;
         if (x.keeperOf && (w.keepers(x.keeperOf).length !== 1 || oldKeepers.get(x.keeperOf)?.includes(w.keepers(x.keeperOf)[0]!))) return false;
         return s.entities.length === NAMES.length && s.entities.every((e) => e.state === 'running' && alive(e.pid) && procsWith(w.marker(e.name)).length === 1);
       };
       let now = await settled(w, healed, 30_000 + hangMs * 3);
       if (!now) {
         const s = await w.status();
-        res.violations.push({ round, seed: o.seed, what, problem: `did not heal within ${30 + (hangMs * 3) / 1000} s: ${s ? `HAM ${s.ham.pid} epoch ${s.ham.epoch}, Guardian ${s.guardian.pid}, ${s.entities.map((e) => `${e.name} ${e.state} ${e.pid}`).join(', ')}` : 'nothing answers'}` });
+        res.violations.push({
+          round,
+          seed: o.seed,
+          what,
+          problem: `did not heal within ${30 + (hangMs * 3) / 1000} s: ${s ? `HAM ${s.ham.pid} epoch ${s.ham.epoch}, Guardian ${s.guardian.pid}, ${s.entities.map((e) => `${e.name} ${e.state} ${e.pid}`).join(', ')}` : 'nothing answers'}`,
+        });
         now = await recover(w, o, round, what, res);
         if (!now) break;
         prev = now;
@@ -213,19 +231,26 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         const again = await retry(() => w.applySocket(w.config(w.gen)));
         const twice = await w.applySocket(w.config(w.gen));
         if (!again.ok) res.violations.push({ round, seed: o.seed, what, problem: `apply after the round failed: ${again.error}` });
-        else if (!twice.ok || twice.changes?.some((c) => c.change !== 'unchanged')) res.violations.push({ round, seed: o.seed, what, problem: `apply twice changed something: ${JSON.stringify(twice)}` });
+        else if (!twice.ok || twice.changes?.some((c) => c.change !== 'unchanged'))
+          res.violations.push({ round, seed: o.seed, what, problem: `apply twice changed something: ${JSON.stringify(twice)}` });
       }
       const evs = await w.eventsSince(lastSeq);
       for (const p of check(w, prev, now, evs, lastSeq, x, oldKeepers)) res.violations.push({ round, seed: o.seed, what, problem: p });
       if (now.ham.epoch > prev.ham.epoch) res.takeovers += 1;
       const after = withApply ? ((await w.status()) ?? now) : now;
-      log(`round ${round} ${what}${x.victim ? ` ${x.victim}` : ''}${x.keeperOf ? ` keeper of ${x.keeperOf}` : ''}: epoch ${now.ham.epoch}, ${((Date.now() - started) / 1000).toFixed(1)} s${res.violations.some((v) => v.round === round) ? ' VIOLATION' : ''}`);
+      log(
+        `round ${round} ${what}${x.victim ? ` ${x.victim}` : ''}${x.keeperOf ? ` keeper of ${x.keeperOf}` : ''}: epoch ${now.ham.epoch}, ${((Date.now() - started) / 1000).toFixed(1)} s${res.violations.some((v) => v.round === round) ? ' VIOLATION' : ''}`,
+      );
       gens = [w.gen];
       if (x.victim) adopted.delete(x.victim);
       if (x.keeperOf) adopted.add(x.keeperOf);
       prev = after;
       lastSeq = Math.max(lastSeq, ...evs.map((e) => e.seq));
-      if (withApply) lastSeq = Math.max(lastSeq, (await w.eventsSince(lastSeq)).reduce((m, e) => Math.max(m, e.seq), lastSeq));
+      if (withApply)
+        lastSeq = Math.max(
+          lastSeq,
+          (await w.eventsSince(lastSeq)).reduce((m, e) => Math.max(m, e.seq), lastSeq),
+        );
     }
   } finally {
     process.off('SIGINT', interrupted);
@@ -265,9 +290,17 @@ async function recover(w: World, o: ChaosOptions, round: number, what: string, r
 }
 
 export function summary(r: ChaosResult): string {
-  const kinds = Object.entries(r.kinds).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `  ${k}: ${n}`);
+  const kinds = Object.entries(r.kinds)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, n]) => `  ${k}: ${n}`);
   const v = r.violations.map((x) => `  round ${x.round} (${x.what}, seed ${x.seed}): ${x.problem}`);
-  return [`chaos: ${r.rounds} rounds in ${r.seconds.toFixed(0)} s, seed ${r.seed}, ${r.takeovers} takeovers`, 'rounds by kind:', ...kinds, `violations: ${r.violations.length}`, ...v].join('\n');
+  return [
+    `chaos: ${r.rounds} rounds in ${r.seconds.toFixed(0)} s, seed ${r.seed}, ${r.takeovers} takeovers`,
+    'rounds by kind:',
+    ...kinds,
+    `violations: ${r.violations.length}`,
+    ...v,
+  ].join('\n');
 }
 
 function arg(name: string): string | undefined {

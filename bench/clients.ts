@@ -43,7 +43,8 @@ export async function benchClients(entities: number, beats: number, subscribers:
   try {
     // 1,000 self-attached entities on 10 connections, heartbeat 100 ms, marks 2/4.
     const conns = await Promise.all(Array.from({ length: 10 }, () => Connection.open(socket, 5000)));
-    for (let i = 0; i < entities; i++) await conns[i % 10]!.request('self-attach', { name: `s${i}`, pid: process.pid, heartbeatMs: 100, missedLow: 2, missedHigh: 4 }, 30_000);
+    for (let i = 0; i < entities; i++)
+      await conns[i % 10]!.request('self-attach', { name: `s${i}`, pid: process.pid, heartbeatMs: 100, missedLow: 2, missedHigh: 4 }, 30_000);
     const names = Array.from({ length: entities }, (_, i) => `s${i}`);
 
     // (1) ingest: beats as fast as the sockets take them, then wait until all are counted.
@@ -68,7 +69,11 @@ export async function benchClients(entities: number, beats: number, subscribers:
     }
     const beatsPerSec = beats / ((nowMs() - t0) / 1000);
     const pingStart = nowMs();
-    await Promise.all(conns.map(async (conn) => { for (let i = 0; i < 2000; i++) await conn.request('ping', {}); }));
+    await Promise.all(
+      conns.map(async (conn) => {
+        for (let i = 0; i < 2000; i++) await conn.request('ping', {});
+      }),
+    );
     const pingsPerSec = 20_000 / ((nowMs() - pingStart) / 1000);
 
     // Phase (1)'s entities fall silent now and miss their marks: let them, then start clean.
@@ -85,7 +90,8 @@ export async function benchClients(entities: number, beats: number, subscribers:
       for (let i = phase; i < entities; i += 10) if (!silent.has(i)) conns[i % 10]!.notify('beat', { name: rnames[i]! });
     }, 10);
     // Beating from the moment each is attached (a beat before its attach is simply ignored).
-    for (let i = 0; i < entities; i++) await conns[i % 10]!.request('self-attach', { name: rnames[i]!, pid: process.pid, heartbeatMs: 100, missedLow: 2, missedHigh: 4 }, 30_000);
+    for (let i = 0; i < entities; i++)
+      await conns[i % 10]!.request('self-attach', { name: rnames[i]!, pid: process.pid, heartbeatMs: 100, missedLow: 2, missedHigh: 4 }, 30_000);
     await sleep(1000);
     await c.request('stats', { reset: true });
     const before = 0;
@@ -102,7 +108,8 @@ export async function benchClients(entities: number, beats: number, subscribers:
     const hnames = Array.from({ length: entities }, (_, i) => `h${i}`);
     const beatHerd = (): void => hnames.forEach((name, i) => conns[i % 10]!.notify('beat', { name }));
     const herdBeater = setInterval(beatHerd, 50);
-    for (let i = 0; i < entities; i++) await conns[i % 10]!.request('self-attach', { name: hnames[i]!, pid: process.pid, heartbeatMs: 100, missedLow: 2, missedHigh: 4 }, 30_000);
+    for (let i = 0; i < entities; i++)
+      await conns[i % 10]!.request('self-attach', { name: hnames[i]!, pid: process.pid, heartbeatMs: 100, missedLow: 2, missedHigh: 4 }, 30_000);
     await sleep(300);
     await c.request('stats', { reset: true });
     clearInterval(herdBeater);
@@ -120,7 +127,11 @@ export async function benchClients(entities: number, beats: number, subscribers:
     const subs = await Promise.all(Array.from({ length: subscribers }, () => Connection.open(socket, 5000)));
     await Promise.all(subs.map((s) => s.subscribe({ entity: 'fan' }, () => void delivered++)));
     const f0 = nowMs();
-    await Promise.all(Array.from({ length: 32 }, async (_, k) => { for (let i = k; i < events; i += 32) await c.request('raise', { entity: 'fan', type: 'x' }); }));
+    await Promise.all(
+      Array.from({ length: 32 }, async (_, k) => {
+        for (let i = k; i < events; i += 32) await c.request('raise', { entity: 'fan', type: 'x' });
+      }),
+    );
     while (delivered < subscribers * events) await sleep(1);
     const deliveriesPerSec = delivered / ((nowMs() - f0) / 1000);
     for (const s of subs) s.close();

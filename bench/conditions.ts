@@ -42,9 +42,15 @@ export async function benchConditions(entities: number, samples: number, raises:
   try {
     const config: Record<string, unknown> = {};
     for (let i = 0; i < entities; i++) {
-      config[`e${i}`] = { command: ['sleep', '1000000'], conditions: { hit: { type: 'raise', rearm: true, match: { type: 'hit' }, actions: [{ kind: 'waitfor', delayMs: 0, keepOnFail: true }] } } };
+      config[`e${i}`] = {
+        command: ['sleep', '1000000'],
+        conditions: { hit: { type: 'raise', rearm: true, match: { type: 'hit' }, actions: [{ kind: 'waitfor', delayMs: 0, keepOnFail: true }] } },
+      };
     }
-    config.tp = { command: ['sleep', '1000000'], conditions: { logged: { type: 'raise', rearm: true, match: { type: 'tp' }, actions: [{ kind: 'log', message: 'tp', level: 'debug' }] } } };
+    config.tp = {
+      command: ['sleep', '1000000'],
+      conditions: { logged: { type: 'raise', rearm: true, match: { type: 'tp' }, actions: [{ kind: 'log', message: 'tp', level: 'debug' }] } },
+    };
     const c = await Connection.open(socket, 5000);
     await c.request('apply', { config: { entities: config } }, 120_000);
     while ((await statusAll(c, undefined, 30_000)).entities.some((e) => e.state !== 'running')) await sleep(100);
@@ -59,7 +65,11 @@ export async function benchConditions(entities: number, samples: number, raises:
     return { entities, latency: firstActionLatencyMs, raisesPerSec, pingsPerSec, raises };
   } catch (e) {
     const { readFileSync } = await import('node:fs');
-    const log = readFileSync(homePaths(pair.home).daemonLog, 'utf8').split('\n').filter((l) => /"level":"(error|warn)"/.test(l)).slice(-8).join('\n');
+    const log = readFileSync(homePaths(pair.home).daemonLog, 'utf8')
+      .split('\n')
+      .filter((l) => /"level":"(error|warn)"/.test(l))
+      .slice(-8)
+      .join('\n');
     throw new Error(`${(e as Error).message}\n--- ham.log warnings ---\n${log}`);
   } finally {
     await pair.close();

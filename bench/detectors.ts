@@ -38,7 +38,11 @@ export async function benchDetectors(streamEvents: number, counts: number[], sec
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   try {
     await pair.request('attach', { name: 'web', argv: ['sleep', '100000'], restart: false });
-    await call(socket, 'condition-add', { entity: 'web', name: 'slow', condition: { type: 'raise', rearm: true, match: { type: 'latency' }, actions: [{ kind: 'waitfor', delayMs: 0 }] } });
+    await call(socket, 'condition-add', {
+      entity: 'web',
+      name: 'slow',
+      condition: { type: 'raise', rearm: true, match: { type: 'latency' }, actions: [{ kind: 'waitfor', delayMs: 0 }] },
+    });
 
     // (1) One event every 20 ms (under the rate limit), each its own pipe write.
     const pings: number[] = [];
@@ -48,7 +52,11 @@ export async function benchDetectors(streamEvents: number, counts: number[], sec
       pings.push(nowMs() - t0);
     }
     await call(socket, 'stats', { reset: true });
-    writeFileSync(join(dir, 'latency'), `#!/usr/bin/perl\n# ham: kind=stream entity=web\n$| = 1;\nfor (1..${streamEvents}) { print qq({"raise":{"type":"latency","severity":2}}\\n); select(undef, undef, undef, 0.02); }\nsleep 100000;\n`, { mode: 0o700 });
+    writeFileSync(
+      join(dir, 'latency'),
+      `#!/usr/bin/perl\n# ham: kind=stream entity=web\n$| = 1;\nfor (1..${streamEvents}) { print qq({"raise":{"type":"latency","severity":2}}\\n); select(undef, undef, undef, 0.02); }\nsleep 100000;\n`,
+      { mode: 0o700 },
+    );
     let s: Stats;
     const deadline = nowMs() + streamEvents * 40 + 30_000;
     do {
@@ -61,7 +69,8 @@ export async function benchDetectors(streamEvents: number, counts: number[], sec
     const checks: DetectorsResult['checks'] = [];
     let have = 0;
     for (const n of counts) {
-      for (; have < n; have++) writeFileSync(join(dir, `c${have}`), '#!/bin/sh\n# ham: kind=check entity=web interval=1s timeout=5s\nexit 0\n', { mode: 0o700 });
+      for (; have < n; have++)
+        writeFileSync(join(dir, `c${have}`), '#!/bin/sh\n# ham: kind=check entity=web interval=1s timeout=5s\nexit 0\n', { mode: 0o700 });
       await sleep(3000); // all loaded and past their first run
       const before = (await call<Stats>(socket, 'stats', { reset: true, loop: 'start' })).detectors.checksRun;
       const t0 = nowMs();

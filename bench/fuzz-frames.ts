@@ -45,7 +45,25 @@ interface Fuzzed {
 
 const ops = Object.keys(requestSchemas) as (keyof typeof requestSchemas)[];
 /** Ops that change the store or the pair: sent with an unknown field, so always refused. */
-const MUTATING = new Set(['attach', 'detach', 'reset', 'stop', 'condition-add', 'condition-rm', 'action-add', 'action-rm', 'enable', 'raise', 'state', 'apply', 'self-attach', 'self-detach', 'store', 'health-reply', 'stats']);
+const MUTATING = new Set([
+  'attach',
+  'detach',
+  'reset',
+  'stop',
+  'condition-add',
+  'condition-rm',
+  'action-add',
+  'action-rm',
+  'enable',
+  'raise',
+  'state',
+  'apply',
+  'self-attach',
+  'self-detach',
+  'store',
+  'health-reply',
+  'stats',
+]);
 
 /** The field names of an op's schema (through refinements and defaults). */
 function fieldsOf(op: keyof typeof requestSchemas): string[] {
@@ -103,7 +121,12 @@ const fuzzed: fc.Arbitrary<Fuzzed> = fc.oneof(
   { weight: 2, arbitrary: fc.anything({ maxDepth: 4 }).map((v) => ({ bytes: encodeFrame(v === undefined ? null : v), fatal: false })) },
   // Random bodies: undecodable ones end the connection.
   { weight: 2, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 64 }).map((b) => ({ bytes: frame(b), fatal: true })) },
-  { weight: 1, arbitrary: fc.integer({ min: MAX_FRAME + 1, max: 0xffffffff }).map((n) => ({ bytes: Buffer.from([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]), fatal: true })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: MAX_FRAME + 1, max: 0xffffffff })
+      .map((n) => ({ bytes: Buffer.from([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]), fatal: true })),
+  },
   { weight: 1, arbitrary: fc.tuple(request, fc.nat()).map(([r, cut]) => ({ bytes: r.bytes.subarray(0, 1 + (cut % (r.bytes.length - 1))), fatal: true })) },
   { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 256 }).map((b) => ({ bytes: Buffer.from(b), fatal: true })) },
 );
@@ -182,7 +205,19 @@ export async function fuzzFrames(home: string, o: FuzzOptions): Promise<FuzzResu
     }
     if (cur.length) split.push(cur);
   }
-  const result: FuzzResult = { framesSent: 0, connections: split.length, errorsAnswered: 0, okAnswered: 0, connectionsCut: 0, codes: {}, rssBefore: before.rss, rssAfter: 0, hamBefore: { pid: before.pid, epoch: before.epoch }, hamAfter: { pid: 0, epoch: 0 }, ms: 0 };
+  const result: FuzzResult = {
+    framesSent: 0,
+    connections: split.length,
+    errorsAnswered: 0,
+    okAnswered: 0,
+    connectionsCut: 0,
+    codes: {},
+    rssBefore: before.rss,
+    rssAfter: 0,
+    hamBefore: { pid: before.pid, epoch: before.epoch },
+    hamAfter: { pid: 0, epoch: 0 },
+    ms: 0,
+  };
   const parallel = o.parallel ?? 32;
   let next = 0;
   await Promise.all(

@@ -31,11 +31,22 @@ export async function benchHardening(quick: boolean): Promise<string> {
   process.stdout.write('hardening: raise flood...\n');
   const fl = await benchFlood(50, quick ? 1000 : 5000);
 
-  const codes = Object.entries(fz.codes).sort(([, a], [, b]) => b - a).map(([c, n]) => `${c} ${n}`).join(', ');
+  const codes = Object.entries(fz.codes)
+    .sort(([, a], [, b]) => b - a)
+    .map(([c, n]) => `${c} ${n}`)
+    .join(', ');
   const rows = [
     ['measure', 'result', 'target'],
-    [`${fz.framesSent} fuzzed frames on ${fz.connections} connections (random bytes, truncated, huge prefixes, wrong shapes, every op mutated, nil/undefined/ext, __proto__)`, `${fz.errorsAnswered} errors answered (${codes}), ${fz.okAnswered} accepted, ${fz.connectionsCut} connections closed; HAM pid ${fz.hamBefore.pid === fz.hamAfter.pid ? 'kept' : 'CHANGED'}, epoch ${fz.hamBefore.epoch} → ${fz.hamAfter.epoch}; RSS ${mib(fz.rssBefore)} → ${mib(fz.rssAfter)}; ${(fz.ms / 1000).toFixed(1)} s`, 'no crash, no takeover, RSS bounded'],
-    [`raise flood: ${fl.connections} connections pipelining ${fl.raises} raises`, `${Math.round(fl.perSecond)} raises/s; HAM RSS ${mib(fl.rssBeforeBytes)} → peak ${mib(fl.rssPeakBytes)} → ${mib(fl.rssAfterBytes)}; a ping from another connection p50 ${fmt(fl.pingMs.p50)} ms, p99 ${fmt(fl.pingMs.p99)} ms; takeovers ${fl.takeovers}`, 'RSS bounded, no takeover'],
+    [
+      `${fz.framesSent} fuzzed frames on ${fz.connections} connections (random bytes, truncated, huge prefixes, wrong shapes, every op mutated, nil/undefined/ext, __proto__)`,
+      `${fz.errorsAnswered} errors answered (${codes}), ${fz.okAnswered} accepted, ${fz.connectionsCut} connections closed; HAM pid ${fz.hamBefore.pid === fz.hamAfter.pid ? 'kept' : 'CHANGED'}, epoch ${fz.hamBefore.epoch} → ${fz.hamAfter.epoch}; RSS ${mib(fz.rssBefore)} → ${mib(fz.rssAfter)}; ${(fz.ms / 1000).toFixed(1)} s`,
+      'no crash, no takeover, RSS bounded',
+    ],
+    [
+      `raise flood: ${fl.connections} connections pipelining ${fl.raises} raises`,
+      `${Math.round(fl.perSecond)} raises/s; HAM RSS ${mib(fl.rssBeforeBytes)} → peak ${mib(fl.rssPeakBytes)} → ${mib(fl.rssAfterBytes)}; a ping from another connection p50 ${fmt(fl.pingMs.p50)} ms, p99 ${fmt(fl.pingMs.p99)} ms; takeovers ${fl.takeovers}`,
+      'RSS bounded, no takeover',
+    ],
   ];
   const md = [`| ${rows[0]!.join(' | ')} |`, `|${rows[0]!.map(() => '---').join('|')}|`, ...rows.slice(1).map((x) => `| ${x.join(' | ')} |`)].join('\n');
   return `## Hardening: load a user can cause, fuzzed frames, floods

@@ -228,7 +228,10 @@ async function runPhase(pair: Pair, name: string, fn: PhaseFn, phaseMs: number):
   let error: string | null = null;
   let timer: NodeJS.Timeout | undefined;
   try {
-    note = await Promise.race([fn(pair.home, (s) => socks.push(s), hamPid), new Promise<string>((_, reject) => (timer = setTimeout(() => reject(new Error(`phase cut at ${phaseMs} ms`)), phaseMs)))]);
+    note = await Promise.race([
+      fn(pair.home, (s) => socks.push(s), hamPid),
+      new Promise<string>((_, reject) => (timer = setTimeout(() => reject(new Error(`phase cut at ${phaseMs} ms`)), phaseMs))),
+    ]);
   } catch (e) {
     error = (e as Error).message;
   } finally {
@@ -280,7 +283,14 @@ export async function benchLoad(opts: { hangMs?: number; phaseMs?: number } = {}
 export function loadTable(r: LoadResult): string {
   const rows = [
     ['phase', 'status p50 / p99 / max', 'probe failures', 'takeover', 'HAM RSS before → max → after', 'what the phase saw'],
-    ...r.phases.map((p) => [p.name, `${fmt(p.probe.p50)} / ${fmt(p.probe.p99)} / ${fmt(p.probe.max)} ms`, p.probe.failed ? `${p.probe.failed} (${p.probe.lastError})` : '0', p.takeover ? `yes (epoch ${p.epoch.before} → ${p.epoch.after})` : 'no', `${p.rssMiB.before.toFixed(0)} → ${p.rssMiB.max.toFixed(0)} → ${p.rssMiB.after.toFixed(0)} MiB`, `${p.note}${p.error ? ` (${p.error})` : ''}`]),
+    ...r.phases.map((p) => [
+      p.name,
+      `${fmt(p.probe.p50)} / ${fmt(p.probe.p99)} / ${fmt(p.probe.max)} ms`,
+      p.probe.failed ? `${p.probe.failed} (${p.probe.lastError})` : '0',
+      p.takeover ? `yes (epoch ${p.epoch.before} → ${p.epoch.after})` : 'no',
+      `${p.rssMiB.before.toFixed(0)} → ${p.rssMiB.max.toFixed(0)} → ${p.rssMiB.after.toFixed(0)} MiB`,
+      `${p.note}${p.error ? ` (${p.error})` : ''}`,
+    ]),
   ];
   return [`| ${rows[0]!.join(' | ')} |`, `|${rows[0]!.map(() => '---').join('|')}|`, ...rows.slice(1).map((x) => `| ${x.join(' | ')} |`)].join('\n');
 }
@@ -288,7 +298,9 @@ export function loadTable(r: LoadResult): string {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   benchLoad().then(
     (r) => {
-      process.stdout.write(`load (hang threshold ${r.hangMs} ms; target: status ≤ ${TARGET_MS} ms, no takeover): ${r.ok ? 'met' : 'NOT met'}\n\n${loadTable(r)}\n`);
+      process.stdout.write(
+        `load (hang threshold ${r.hangMs} ms; target: status ≤ ${TARGET_MS} ms, no takeover): ${r.ok ? 'met' : 'NOT met'}\n\n${loadTable(r)}\n`,
+      );
       process.exit(0);
     },
     (e: Error) => {

@@ -11,7 +11,11 @@ const program = (file: string): string[] => ['sh', '-c', 'echo $(date +%s%N) >> 
 
 function lines(file: string): number[] {
   try {
-    return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => Number(l) / 1e6);
+    return readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => Number(l) / 1e6);
   } catch {
     return [];
   }

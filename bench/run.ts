@@ -37,14 +37,33 @@ async function main(): Promise<void> {
   row('HAM SIGKILL → new HAM answers the socket', t.answered, nodeStart, '`node -e 0` start to exit', '≤ 50 ms');
   row('HAM SIGKILL → full pair restored (new Guardian up)', t.pairRestored, nodeStart, '`node -e 0`', '-');
   const overshoot = t.hangTakeover.map((x) => x - t.hangMs);
-  rows.push([`HAM SIGSTOP → new HAM answers (threshold ${t.hangMs} ms of silence since the last beat)`, `${fmt(median(t.hangTakeover))} ms`, `${fmt(quantile(t.hangTakeover, 0.9))} ms`, `${t.hangMs} ms (threshold)`, `${median(overshoot) >= 0 ? '+' : '−'}${fmt(Math.abs(median(overshoot)))} ms`, '≤ threshold + 100 ms']);
+  rows.push([
+    `HAM SIGSTOP → new HAM answers (threshold ${t.hangMs} ms of silence since the last beat)`,
+    `${fmt(median(t.hangTakeover))} ms`,
+    `${fmt(quantile(t.hangTakeover, 0.9))} ms`,
+    `${t.hangMs} ms (threshold)`,
+    `${median(overshoot) >= 0 ? '+' : '−'}${fmt(Math.abs(median(overshoot)))} ms`,
+    '≤ threshold + 100 ms',
+  ]);
 
   process.stdout.write('conditions and actions with 1,000 entities...\n');
   const c = await benchConditions(1000, quick ? 500 : 5000, quick ? 20_000 : 100_000);
   const cond = [
     ['measure', 'result', 'physical limit (same run)', 'ratio', 'target'],
-    [`occurrence → first action started (${c.latency.count} raises, ${c.entities} entities)`, `median ${fmt(c.latency.p50 ?? NaN)} ms, p99 ${fmt(c.latency.p99 ?? NaN)} ms, max ${fmt(c.latency.max ?? NaN)} ms`, '-', '-', 'median ≤ 1 ms, p99 ≤ 10 ms'],
-    [`raise → log action, end to end (${c.raises} raises, 4 connections × 256 in flight)`, `${Math.round(c.raisesPerSec)} events/s`, `${Math.round(c.pingsPerSec)} pings/s (same load, no store work)`, `${(c.raisesPerSec / c.pingsPerSec).toFixed(2)}×`, '≥ 20,000 events/s'],
+    [
+      `occurrence → first action started (${c.latency.count} raises, ${c.entities} entities)`,
+      `median ${fmt(c.latency.p50 ?? NaN)} ms, p99 ${fmt(c.latency.p99 ?? NaN)} ms, max ${fmt(c.latency.max ?? NaN)} ms`,
+      '-',
+      '-',
+      'median ≤ 1 ms, p99 ≤ 10 ms',
+    ],
+    [
+      `raise → log action, end to end (${c.raises} raises, 4 connections × 256 in flight)`,
+      `${Math.round(c.raisesPerSec)} events/s`,
+      `${Math.round(c.pingsPerSec)} pings/s (same load, no store work)`,
+      `${(c.raisesPerSec / c.pingsPerSec).toFixed(2)}×`,
+      '≥ 20,000 events/s',
+    ],
   ];
 
   process.stdout.write('self-attached clients with 1,000 entities...\n');
@@ -52,8 +71,18 @@ async function main(): Promise<void> {
   const late = (l: typeof k.lateness): string => `median ${fmt(l.p50 ?? NaN)} ms, p99 ${fmt(l.p99 ?? NaN)} ms, max ${fmt(l.max ?? NaN)} ms`;
   const clients = [
     ['measure', 'result', 'reference (same run)', 'target'],
-    [`heartbeats ingested (${k.beats} beats, ${k.entities} entities on 10 connections)`, `${Math.round(k.beatsPerSec)} beats/s`, `${Math.round(k.pingsPerSec)} pings/s (request/reply)`, '≥ 100,000 beats/s'],
-    [`missed heartbeat → mark fired, past its deadline (${k.lateness.count} marks; beats on spread phases, entities falling silent one by one)`, late(k.lateness), '-', 'p99 ≤ 10 ms'],
+    [
+      `heartbeats ingested (${k.beats} beats, ${k.entities} entities on 10 connections)`,
+      `${Math.round(k.beatsPerSec)} beats/s`,
+      `${Math.round(k.pingsPerSec)} pings/s (request/reply)`,
+      '≥ 100,000 beats/s',
+    ],
+    [
+      `missed heartbeat → mark fired, past its deadline (${k.lateness.count} marks; beats on spread phases, entities falling silent one by one)`,
+      late(k.lateness),
+      '-',
+      'p99 ≤ 10 ms',
+    ],
     [`the same, thundering herd (${k.herd.count} marks: all ${k.entities} silent in the same millisecond)`, late(k.herd), '-', 'p99 ≤ 10 ms'],
     [`event fan-out (${k.events} events × ${k.subscribers} subscribers)`, `${Math.round(k.deliveriesPerSec)} deliveries/s`, '-', '-'],
   ];
@@ -63,8 +92,18 @@ async function main(): Promise<void> {
   const s = dz.stream;
   const dets = [
     ['measure', 'result', 'reference (same run)', 'target'],
-    [`stream line read → its condition fired (${s.count} events, one every 20 ms)`, `median ${fmt(s.p50 ?? NaN)} ms, p99 ${fmt(s.p99 ?? NaN)} ms, max ${fmt(s.max ?? NaN)} ms`, `${fmt(dz.pingMs)} ms (a \`ping\` round trip)`, 'median ≤ 2 ms'],
-    ...dz.checks.map((c) => [`${c.n} check detectors at 1 s (${Math.round(c.checksPerSec)} checks/s over ${c.seconds.toFixed(0)} s): HAM event-loop delay`, `median ${fmt(c.loop.p50)} ms, p99 ${fmt(c.loop.p99)} ms, max ${fmt(c.loop.max)} ms`, `${c.n} checks/s expected`, c.n === 200 ? 'p99 ≤ 10 ms' : '-']),
+    [
+      `stream line read → its condition fired (${s.count} events, one every 20 ms)`,
+      `median ${fmt(s.p50 ?? NaN)} ms, p99 ${fmt(s.p99 ?? NaN)} ms, max ${fmt(s.max ?? NaN)} ms`,
+      `${fmt(dz.pingMs)} ms (a \`ping\` round trip)`,
+      'median ≤ 2 ms',
+    ],
+    ...dz.checks.map((c) => [
+      `${c.n} check detectors at 1 s (${Math.round(c.checksPerSec)} checks/s over ${c.seconds.toFixed(0)} s): HAM event-loop delay`,
+      `median ${fmt(c.loop.p50)} ms, p99 ${fmt(c.loop.p99)} ms, max ${fmt(c.loop.max)} ms`,
+      `${c.n} checks/s expected`,
+      c.n === 200 ? 'p99 ≤ 10 ms' : '-',
+    ]),
   ];
 
   process.stdout.write(`crash-loop soak (20 entities, ${quick ? 20 : 60} s)...\n`);
@@ -72,9 +111,24 @@ async function main(): Promise<void> {
   const allExact = so.limited.restarts.every((r) => r === so.limited.max);
   const soak = [
     ['measure', 'result', 'policy / limit', 'target'],
-    [`10 entities with intensity (at most ${so.limited.max} restarts, then escalate once and fail)`, `restarts ${[...new Set(so.limited.restarts)].join('/')} each, ${so.limited.escalations} escalations, ${so.limited.failed} failed`, `${so.limited.max} each, 10, 10`, allExact && so.limited.escalations === 10 ? 'exact ✔' : 'NOT exact ✘'],
-    [`10 entities restarted forever after 100 ms (${so.forever.perEntityPerSec.toFixed(1)} restarts/s each)`, `${so.forever.deaths} deaths, ${so.forever.restarts} restarts, ${so.forever.unaccounted} unaccounted`, 'every death restarted once', so.forever.unaccounted === 0 ? 'exact ✔' : 'NOT exact ✘'],
-    [`HAM RSS over ${so.seconds.toFixed(0)} s (sampled every second)`, `median ${so.rssMiB.early.toFixed(1)} MiB over 10–20 s → ${so.rssMiB.late.toFixed(1)} MiB over the last 10 s (${so.rssMiB.late - so.rssMiB.early >= 0 ? '+' : ''}${(so.rssMiB.late - so.rssMiB.early).toFixed(1)}; max ${so.rssMiB.max.toFixed(1)})`, '-', 'growth ≤ 5 MB'],
+    [
+      `10 entities with intensity (at most ${so.limited.max} restarts, then escalate once and fail)`,
+      `restarts ${[...new Set(so.limited.restarts)].join('/')} each, ${so.limited.escalations} escalations, ${so.limited.failed} failed`,
+      `${so.limited.max} each, 10, 10`,
+      allExact && so.limited.escalations === 10 ? 'exact ✔' : 'NOT exact ✘',
+    ],
+    [
+      `10 entities restarted forever after 100 ms (${so.forever.perEntityPerSec.toFixed(1)} restarts/s each)`,
+      `${so.forever.deaths} deaths, ${so.forever.restarts} restarts, ${so.forever.unaccounted} unaccounted`,
+      'every death restarted once',
+      so.forever.unaccounted === 0 ? 'exact ✔' : 'NOT exact ✘',
+    ],
+    [
+      `HAM RSS over ${so.seconds.toFixed(0)} s (sampled every second)`,
+      `median ${so.rssMiB.early.toFixed(1)} MiB over 10–20 s → ${so.rssMiB.late.toFixed(1)} MiB over the last 10 s (${so.rssMiB.late - so.rssMiB.early >= 0 ? '+' : ''}${(so.rssMiB.late - so.rssMiB.early).toFixed(1)}; max ${so.rssMiB.max.toFixed(1)})`,
+      '-',
+      'growth ≤ 5 MB',
+    ],
     ['HAM CPU during the soak', `${so.hamCpuPercent.toFixed(1)} % of one core`, '-', 'bounded'],
   ];
 
@@ -84,11 +138,19 @@ async function main(): Promise<void> {
   const f = await benchFootprint(100, quick ? 10 : 30);
 
   const table = [['measure', 'median', 'p90', 'physical limit (same run)', 'ratio', 'target'], ...rows];
-  const md = (rs: string[][]): string => [`| ${rs[0]!.join(' | ')} |`, `|${rs[0]!.map(() => '---').join('|')}|`, ...rs.slice(1).map((x) => `| ${x.join(' | ')} |`)].join('\n');
+  const md = (rs: string[][]): string =>
+    [`| ${rs[0]!.join(' | ')} |`, `|${rs[0]!.map(() => '---').join('|')}|`, ...rs.slice(1).map((x) => `| ${x.join(' | ')} |`)].join('\n');
   const mib = (k: number): string => `${(k / 1024).toFixed(1)} MiB`;
   const foot = [
     ['measure', 'ham', 'runit', 's6', 'PM2 7', 'supervisord 4'],
-    [`own memory, ${f.entities} services (PSS)`, `${mib(f.daemonsPssKiB + f.keepersPssKiB)} (pair ${mib(f.daemonsPssKiB)} + keepers ${mib(f.keepersPssKiB)}, ${f.perKeeperPssKiB.toFixed(0)} KiB each)`, '9.8 MiB', '13.3 MiB', '70.1 MiB', '30.1 MiB'],
+    [
+      `own memory, ${f.entities} services (PSS)`,
+      `${mib(f.daemonsPssKiB + f.keepersPssKiB)} (pair ${mib(f.daemonsPssKiB)} + keepers ${mib(f.keepersPssKiB)}, ${f.perKeeperPssKiB.toFixed(0)} KiB each)`,
+      '9.8 MiB',
+      '13.3 MiB',
+      '70.1 MiB',
+      '30.1 MiB',
+    ],
     [`own CPU idle over ${f.idleSeconds.toFixed(0)} s, ${f.entities} services`, `${f.idleCpuPercent.toFixed(3)} %`, '0.003 %', '0 %', '0.12 %', '0.09 %'],
   ];
   const out = `# Benchmarks

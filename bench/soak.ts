@@ -56,9 +56,17 @@ export async function benchSoak(seconds: number): Promise<SoakResult> {
       entities[`limited${i}`] = {
         command: ['sh', '-c', 'exit 1'],
         conditions: { died },
-        restart: { backoff: { initialMs: 200, factor: 1, maxMs: 200, resetAfterMs: 3_600_000 }, intensity: { max: LIMIT, withinMs: 3_600_000 }, escalate: [{ kind: 'log', message: 'gave up' }] },
+        restart: {
+          backoff: { initialMs: 200, factor: 1, maxMs: 200, resetAfterMs: 3_600_000 },
+          intensity: { max: LIMIT, withinMs: 3_600_000 },
+          escalate: [{ kind: 'log', message: 'gave up' }],
+        },
       };
-      entities[`forever${i}`] = { command: ['sh', '-c', 'exit 1'], conditions: { died }, restart: { backoff: { initialMs: 100, factor: 1, maxMs: 100, resetAfterMs: 3_600_000 } } };
+      entities[`forever${i}`] = {
+        command: ['sh', '-c', 'exit 1'],
+        conditions: { died },
+        restart: { backoff: { initialMs: 100, factor: 1, maxMs: 100, resetAfterMs: 3_600_000 } },
+      };
     }
     const ham = (await pair.status()).ham.pid!;
     const t0 = nowMs();
@@ -84,7 +92,13 @@ export async function benchSoak(seconds: number): Promise<SoakResult> {
       seconds: wall,
       limited: { entities: lim.length, max: LIMIT, restarts: lim.map((e) => e.restarts), escalations, failed: lim.filter((e) => e.state === 'failed').length },
       forever: { entities: fov.length, deaths, restarts, unaccounted: deaths - restarts - pending, perEntityPerSec: restarts / fov.length / wall },
-      rssMiB: { early: median(rss.slice(9, 19)) / 1024, late: median(rss.slice(-10)) / 1024, max: Math.max(...rss) / 1024, slopePerMin: (slope(rss.slice(9)) * 60) / 1024, series: rss.map((k) => Math.round(k / 1024)) },
+      rssMiB: {
+        early: median(rss.slice(9, 19)) / 1024,
+        late: median(rss.slice(-10)) / 1024,
+        max: Math.max(...rss) / 1024,
+        slopePerMin: (slope(rss.slice(9)) * 60) / 1024,
+        series: rss.map((k) => Math.round(k / 1024)),
+      },
       hamCpuPercent: ((c1 - c0) / 100 / wall) * 100,
     };
   } finally {

@@ -55,4 +55,3 @@ export async function benchTakeover(n: number, hangRounds: number): Promise<Take
   }
   return { nodeStart, answered, pairRestored, hangMs, hangTakeover };
 }
-

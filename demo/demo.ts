@@ -121,7 +121,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => {
     clearInterval(timer);
     process.stdout.write('\nstopping the pair and its entities...\n');
-    stopPair(home, true).then(() => process.exit(0), () => process.exit(1));
+    stopPair(home, true).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   });
 }
 

@@ -68,13 +68,16 @@ export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onH
     if (stopped) return;
     const due = last + hangMs;
     const armedAt = Date.now();
-    watchdog = setTimeout(() => {
-      const now = Date.now();
-      const lateBy = now - Math.max(due, armedAt);
-      if (lateBy > period) last = now; // we were the one stalled: fresh window
-      if (now - last >= hangMs) return onHung();
-      arm();
-    }, Math.max(1, due - armedAt));
+    watchdog = setTimeout(
+      () => {
+        const now = Date.now();
+        const lateBy = now - Math.max(due, armedAt);
+        if (lateBy > period) last = now; // we were the one stalled: fresh window
+        if (now - last >= hangMs) return onHung();
+        arm();
+      },
+      Math.max(1, due - armedAt),
+    );
   };
   const disarm = (): void => {
     clearTimeout(watchdog);

@@ -93,7 +93,12 @@ export class GuardianPartner {
     clearTimeout(this.startup);
     this.respawnMs = 0;
     const child = this.child!;
-    this.beater = startBeating((msg) => child.send(msg), this.o.hangMs, () => this.hung(`neither idle nor answering for ${this.o.hangMs} ms`), this.id);
+    this.beater = startBeating(
+      (msg) => child.send(msg),
+      this.o.hangMs,
+      () => this.hung(`neither idle nor answering for ${this.o.hangMs} ms`),
+      this.id,
+    );
     if (this.partnerQuiet) this.beater.heard({ t: 'quiet' });
     this.o.log('info', 'guardian ready', { guardian: child.pid });
   }

@@ -14,7 +14,9 @@ function platform(name) {
   const base = name.split('/').pop();
   const parts = base.split('-');
   const os = OS.find((o) => parts.includes(o)) ?? (parts.includes('sunos') ? 'sunos' : undefined);
-  const cpu = CPU.map(([c]) => c).find((c) => parts.includes(c)) ?? (parts.includes('arm') || base.includes('gnueabihf') || base.includes('musleabihf') ? 'arm' : undefined);
+  const cpu =
+    CPU.map(([c]) => c).find((c) => parts.includes(c)) ??
+    (parts.includes('arm') || base.includes('gnueabihf') || base.includes('musleabihf') ? 'arm' : undefined);
   const libc = parts.includes('musl') || base.includes('musleabihf') ? 'musl' : parts.includes('gnu') || base.includes('gnueabihf') ? 'glibc' : undefined;
   return { os, cpu, libc };
 }
@@ -29,7 +31,14 @@ for (const [path, meta] of Object.entries(pkgs)) {
     const { os, cpu, libc } = platform(dep);
     if (!os && !cpu) continue; // not a platform build: leave it to npm
     const version = String(range).replace(/^[\^~=]/, '');
-    pkgs[key] = { version, ...(meta.dev ? { dev: true } : {}), optional: true, ...(os ? { os: [os] } : {}), ...(cpu ? { cpu: [cpu] } : {}), ...(libc ? { libc: [libc] } : {}) };
+    pkgs[key] = {
+      version,
+      ...(meta.dev ? { dev: true } : {}),
+      optional: true,
+      ...(os ? { os: [os] } : {}),
+      ...(cpu ? { cpu: [cpu] } : {}),
+      ...(libc ? { libc: [libc] } : {}),
+    };
     added++;
   }
 }

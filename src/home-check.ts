@@ -57,7 +57,8 @@ export function pathProblem(path: string, expected: Expected, st = look(path)): 
     }
     return unsafe(path, `it is a symbolic link (to ${to}, owned by uid ${st.uid}); ham follows no links in its home`, `remove it (rm ${path}) and start again`);
   }
-  if (st.uid !== uid) return unsafe(path, `it is owned by uid ${st.uid}, not by ham's user (uid ${uid})`, `remove it if you did not put it there, or chown it to uid ${uid}`);
+  if (st.uid !== uid)
+    return unsafe(path, `it is owned by uid ${st.uid}, not by ham's user (uid ${uid})`, `remove it if you did not put it there, or chown it to uid ${uid}`);
   const kind = expected === 'folder' ? st.isDirectory() : expected === 'file' ? st.isFile() : expected === 'socket' ? st.isSocket() : true;
   if (!kind) return unsafe(path, `expected ${expected === 'folder' ? 'a folder' : `a ${expected}`}, it is ${typeOf(st)}`, 'remove it and start again');
   if (st.mode & 0o022) return unsafe(path, `it is writable by ${st.mode & 0o002 ? 'anyone' : 'its group'} (mode ${mode(st)})`, `chmod go-w ${path}`);
@@ -93,7 +94,12 @@ function* walk(dir: string, budget: { left: number }, deep = true): Generator<[s
 function foreignEntry(dir: string): HamError | undefined {
   const uid = myUid();
   for (const [path, st] of walk(dir, { left: SCAN_MAX })) {
-    if (st.uid !== uid) return unsafe(path, `it is owned by uid ${st.uid}, in a home others could write into`, `remove it (the home is left as it is until nothing in it belongs to someone else)`);
+    if (st.uid !== uid)
+      return unsafe(
+        path,
+        `it is owned by uid ${st.uid}, in a home others could write into`,
+        `remove it (the home is left as it is until nothing in it belongs to someone else)`,
+      );
   }
   return undefined;
 }

@@ -10,7 +10,8 @@ export interface Logger {
 }
 
 export function createLogger(role: string): Logger {
-  const line = (level: Level, msg: string, fields?: Record<string, unknown>): string => `${JSON.stringify({ time: new Date().toISOString(), level, role: log.role, pid: process.pid, msg, ...fields })}\n`;
+  const line = (level: Level, msg: string, fields?: Record<string, unknown>): string =>
+    `${JSON.stringify({ time: new Date().toISOString(), level, role: log.role, pid: process.pid, msg, ...fields })}\n`;
   const log = ((level: Level, msg: string, fields?: Record<string, unknown>) => {
     process.stderr.write(line(level, msg, fields));
   }) as Logger;

@@ -29,7 +29,10 @@ export const CLI_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
  * perl, for keepers: found in the fixed PATH, not in the entity's own (an
  * entity whose PATH lacks perl must still get its keeper).
  */
-export const PERL = FIXED_PATH.split(':').map((d) => join(d, 'perl')).find((p) => existsSync(p)) ?? 'perl';
+export const PERL =
+  FIXED_PATH.split(':')
+    .map((d) => join(d, 'perl'))
+    .find((p) => existsSync(p)) ?? 'perl';
 
 export type KeeperKind = 'c' | 'perl';
 

@@ -33,7 +33,9 @@ describe('environment names and values', () => {
   });
 
   it('a detector sidecar with a bad name is refused naming it', () => {
-    expect(() => readSpec('', JSON.stringify({ kind: 'check', entity: 'web', env: { 'A=B': 'x' } }))).toThrow(/sidecar\.env: expected a variable name .*got the name "A=B"/);
+    expect(() => readSpec('', JSON.stringify({ kind: 'check', entity: 'web', env: { 'A=B': 'x' } }))).toThrow(
+      /sidecar\.env: expected a variable name .*got the name "A=B"/,
+    );
   });
 });
 

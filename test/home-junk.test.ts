@@ -42,14 +42,18 @@ async function restarts(): Promise<void> {
 
 describe('junk under run/ and logs/ stops neither ham start nor a Guardian', () => {
   it("a check's symlink, hard link and group-writable file in its HAM_STATE_DIR: the Guardian respawns, ham stop + start works", async () => {
-    putDetector(t.home, 'messy', `#!/bin/sh
+    putDetector(
+      t.home,
+      'messy',
+      `#!/bin/sh
 # ham: kind=check entity=web interval=200ms timeout=1s
 cd "$HAM_STATE_DIR" || exit 1
 ln -sfn /etc/passwd link
 echo x > loose && chmod 0664 loose
 ln -f loose twin
 mkdir -p deep && ln -sfn / deep/root
-`);
+`,
+    );
     const state = join(t.home, 'run', 'detectors', 'messy');
     await waitFor('the junk made', () => existsSync(join(state, 'twin')) && existsSync(join(state, 'deep', 'root')));
     expect(lstatSync(join(state, 'link')).isSymbolicLink()).toBe(true);
@@ -102,12 +106,16 @@ describe('a detector whose folders cannot be examined is refused, never fatal to
     const run = join(t.home, 'run');
     const away = join(t.home, 'run.away');
     // Once: the check moves run/ away and leaves a file in its place ($HAM_STATE_DIR/../.. is run/).
-    putDetector(t.home, 'breaker', `#!/bin/sh
+    putDetector(
+      t.home,
+      'breaker',
+      `#!/bin/sh
 # ham: kind=check entity=web interval=200ms timeout=1s
 run=$(dirname "$(dirname "$HAM_STATE_DIR")")
 [ -e "${away}" ] && exit 0
 mv "$run" "${away}" && echo junk > "$run"
-`);
+`,
+    );
     const before = await waitStatus(t.home, 'the pair up', (s) => s.ham.pid !== null && s.guardian.pid !== null);
     await waitFor('run/ replaced by a file', () => existsSync(away) && lstatExists(run) && lstatSync(run).isFile());
     const d = await waitDetector(t.home, 'breaker', 'refused', (x) => x.state === 'refused');

@@ -3,7 +3,20 @@
 // of ours is tightened only when nothing in it is someone else's. The
 // detectors folder and those above it are judged at every run.
 // "Another user" is nobody (uid 65534): tests run as root and chown to it.
-import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lchownSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -90,7 +103,11 @@ describe('the detectors folder and those above it are judged at every run', () =
       chmodSync(dir, 0o777);
       try {
         const d = await waitDetector(t.home, 'probe', 'refused', (x) => x.state === 'refused');
-        expect(d.reason).toMatch(which === 'the detectors folder' ? /is refused: it is writable by anyone \(mode 0777\)/ : new RegExp(`the folder ${t.home} above it is writable by anyone \\(mode 0777\\) without the sticky bit`));
+        expect(d.reason).toMatch(
+          which === 'the detectors folder'
+            ? /is refused: it is writable by anyone \(mode 0777\)/
+            : new RegExp(`the folder ${t.home} above it is writable by anyone \\(mode 0777\\) without the sticky bit`),
+        );
         const view = await ham(t.home, ['detectors']);
         expect(view.stdout).toMatch(/writable by anyone/);
       } finally {
@@ -109,7 +126,9 @@ describe('the detectors folder and those above it are judged at every run', () =
     chmodSync(elsewhere, 0o777); // anyone could swap the file for their own
     symlinkSync(target, join(t.home, 'detectors', 'probe'));
     const d = await waitDetector(t.home, 'probe', 'refused', (x) => x.state === 'refused');
-    expect(d.reason).toMatch(new RegExp(`it links to ${target}, and the folder ${elsewhere} on the way there is writable by anyone \\(mode 0777\\) without the sticky bit`));
+    expect(d.reason).toMatch(
+      new RegExp(`it links to ${target}, and the folder ${elsewhere} on the way there is writable by anyone \\(mode 0777\\) without the sticky bit`),
+    );
     expect(existsSync(runs)).toBe(false);
     chmodSync(elsewhere, 0o700);
     await waitDetector(t.home, 'probe', 'healthy once fixed', (x) => x.state === 'healthy' && x.reason === null);
@@ -125,7 +144,10 @@ describe('the detectors folder and those above it are judged at every run', () =
       const d = await waitDetector(t.home, 'watcher', 'refused', (x) => x.state === 'refused');
       expect(d.reason).toMatch(/is refused: it is writable by anyone \(mode 0777\)/);
       expect(d.pid).toBeNull();
-      await waitFor('the stream process gone', () => !existsSync(`/proc/${running.pid}`) || readFileSync(`/proc/${running.pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z'));
+      await waitFor(
+        'the stream process gone',
+        () => !existsSync(`/proc/${running.pid}`) || readFileSync(`/proc/${running.pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z'),
+      );
     } finally {
       chmodSync(dir, 0o700);
     }

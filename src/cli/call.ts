@@ -32,7 +32,10 @@ export const collect = (v: string, acc: string[]): string[] => [...acc, v];
 export function baseEnvRequest(env: Record<string, string>, pass: string[], unset: string[]): BaseEnvRequest | undefined {
   if (!Object.keys(env).length && !pass.length && !unset.length) return undefined;
   const set = { ...env };
-  for (const [flag, names] of [['--pass-env', pass], ['--unset-env', unset]] as const) {
+  for (const [flag, names] of [
+    ['--pass-env', pass],
+    ['--unset-env', unset],
+  ] as const) {
     for (const n of names) {
       const bad = envNameProblem(n);
       if (bad) throw new HamError({ code: 'bad-request', message: `${flag}: ${bad}, got ${JSON.stringify(n)}` });
@@ -76,9 +79,12 @@ export async function open(g: Globals): Promise<Connection> {
 export function notRunning(home: string, e: unknown): HamError {
   const err = HamError.from(e);
   if (err.code !== 'not-running') return err;
-  return new HamError({ code: 'not-running', message: `no HAM is running on ${home} (start one with \`ham start\`)`, ...(err.causeText ? { cause: err.causeText } : {}) });
+  return new HamError({
+    code: 'not-running',
+    message: `no HAM is running on ${home} (start one with \`ham start\`)`,
+    ...(err.causeText ? { cause: err.causeText } : {}),
+  });
 }
-
 
 export const globals = (cmd: Command): Globals => cmd.optsWithGlobals<Globals>();
 
@@ -90,4 +96,8 @@ export function integer(what: string) {
   };
 }
 
-export const list = (v: string): string[] => v.split(',').map((x) => x.trim()).filter(Boolean);
+export const list = (v: string): string[] =>
+  v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);

@@ -26,7 +26,10 @@ export async function probe(home: string, timeoutMs = 3000): Promise<PairView | 
     // An older HAM answers a ping with { pid, epoch }: its status (every version has one) tells the pair.
     const s = (await c.request('status', {}, timeoutMs)) as Partial<PairView>;
     if (isPair(s)) return { ham: s.ham, guardian: s.guardian };
-    throw new HamError({ code: 'internal', message: `the HAM on ${home} answered ping and status without ham and guardian fields: got ${JSON.stringify(pong).slice(0, 200)}` });
+    throw new HamError({
+      code: 'internal',
+      message: `the HAM on ${home} answered ping and status without ham and guardian fields: got ${JSON.stringify(pong).slice(0, 200)}`,
+    });
   } catch (e) {
     if (e instanceof HamError && e.code === 'not-running') return undefined;
     throw e;
@@ -68,11 +71,26 @@ export interface Started {
   status: PairView;
 }
 
-export async function startPair(home: string, opts: { hangMs?: number; timeoutMs?: number; detectors?: string; baseEnv?: BaseEnvRequest; storeMaxBytes?: number; savedMaxBytes?: number; allowUsers?: string[] }): Promise<Started> {
+export async function startPair(
+  home: string,
+  opts: {
+    hangMs?: number;
+    timeoutMs?: number;
+    detectors?: string;
+    baseEnv?: BaseEnvRequest;
+    storeMaxBytes?: number;
+    savedMaxBytes?: number;
+    allowUsers?: string[];
+  },
+): Promise<Started> {
   const paths = ensureHome(home);
   const running = await probe(home);
-  if (running && opts.baseEnv) throw new HamError({ code: 'bad-request', message: `the pair is already running on ${home}: --env, --pass-env and --unset-env take effect at a start (ham stop first; entities keep running)` });
-  if (running) return { already: true, status: await waitUntil(home, pairUp, 10_000) ?? running };
+  if (running && opts.baseEnv)
+    throw new HamError({
+      code: 'bad-request',
+      message: `the pair is already running on ${home}: --env, --pass-env and --unset-env take effect at a start (ham stop first; entities keep running)`,
+    });
+  if (running) return { already: true, status: (await waitUntil(home, pairUp, 10_000)) ?? running };
   const log = openLog(paths.daemonLog);
   const args = [DAEMON_MAIN, '--home', home, '--role', 'ham'];
   if (opts.hangMs !== undefined) args.push('--hang-ms', String(opts.hangMs));

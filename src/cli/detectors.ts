@@ -9,8 +9,15 @@ export function formatDetectors(r: DetectorsView): string {
   const out = [`detectors in ${r.dir}${r.refused ? ` — REFUSED: ${f(r.refused)}` : ''}`];
   if (r.detectors.length === 0) out.push('  (none)');
   for (const d of r.detectors) {
-    const how = d.kind === 'check' ? `check every ${d.intervalMs} ms, timeout ${d.timeoutMs} ms, tries ${d.tries}` : d.kind === 'stream' ? `stream${d.pid ? ` pid ${d.pid}` : ''}` : '-';
-    out.push(`  ${d.name}  ${d.state}  ${how}${d.entity ? `  → ${d.entity}` : ''}  runs ${d.runs}${d.failures ? `, ${d.failures} failing` : ''}${d.badLines ? `, ${d.badLines} bad lines` : ''}${d.dropped ? `, ${d.dropped} dropped` : ''}`);
+    const how =
+      d.kind === 'check'
+        ? `check every ${d.intervalMs} ms, timeout ${d.timeoutMs} ms, tries ${d.tries}`
+        : d.kind === 'stream'
+          ? `stream${d.pid ? ` pid ${d.pid}` : ''}`
+          : '-';
+    out.push(
+      `  ${d.name}  ${d.state}  ${how}${d.entity ? `  → ${d.entity}` : ''}  runs ${d.runs}${d.failures ? `, ${d.failures} failing` : ''}${d.badLines ? `, ${d.badLines} bad lines` : ''}${d.dropped ? `, ${d.dropped} dropped` : ''}`,
+    );
     if (d.lastResult) out.push(`      last: ${f(d.lastResult)}${d.lastAt ? ` (${d.lastAt})` : ''}`);
     if (d.reason) out.push(`      why: ${f(d.reason)}`);
   }

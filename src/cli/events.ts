@@ -15,7 +15,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 async function follow(g: Globals, since: number | undefined, filter: { entity?: string; condition?: string }): Promise<never> {
   const home = resolveHome(g.home);
   let last = since;
-  for (let failures = 0; ; ) {
+  for (let failures = 0; ;) {
     let c: Connection | undefined;
     try {
       c = await connect({ home });
@@ -47,7 +47,12 @@ export function registerEventCommands(program: Command): void {
     .option('--severity <n>', 'a severity for matching', integer('--severity'))
     .action(async (entity: string, o: { type: string; class?: string; severity?: number }, cmd: Command) => {
       const g = globals(cmd);
-      const r = await call(g, 'raise', { entity, type: o.type, ...(o.class ? { class: o.class } : {}), ...(o.severity !== undefined ? { severity: o.severity } : {}) });
+      const r = await call(g, 'raise', {
+        entity,
+        type: o.type,
+        ...(o.class ? { class: o.class } : {}),
+        ...(o.severity !== undefined ? { severity: o.severity } : {}),
+      });
       emit(g, r, () => `raised ${o.type} on ${entity}: event #${r.seq}`);
     });
 

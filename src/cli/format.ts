@@ -25,7 +25,8 @@ export function formatStatus(s: StatusView): string {
   const head = formatPair(s);
   if (s.entities.length === 0) return `${head}\nno entities attached`;
   const rows = [['NAME', 'KIND', 'STATE', 'PID', 'RESTARTS', 'DEATHS', 'LAST EXIT', 'COMMAND']];
-  for (const e of s.entities) rows.push([e.name, e.kind, e.state, String(e.pid ?? '-'), String(e.restarts), String(e.deaths), exitText(e), f(e.argv.join(' '))]);
+  for (const e of s.entities)
+    rows.push([e.name, e.kind, e.state, String(e.pid ?? '-'), String(e.restarts), String(e.deaths), exitText(e), f(e.argv.join(' '))]);
   return `${head}\n\n${table(rows)}`;
 }
 
@@ -46,18 +47,27 @@ export function formatEntity(e: EntityView): string {
   ];
   if (e.health) {
     const h = e.health;
-    lines.push(['health check', `every ${h.intervalMs} ms, timeout ${h.timeoutMs} ms, then ${h.signal} and SIGKILL after ${h.graceMs} ms; ${h.failures} failed${h.failing ? `; FAILING since ${h.failing.since}: ${f(h.failing.reason)}` : ''}`]);
+    lines.push([
+      'health check',
+      `every ${h.intervalMs} ms, timeout ${h.timeoutMs} ms, then ${h.signal} and SIGKILL after ${h.graceMs} ms; ${h.failures} failed${h.failing ? `; FAILING since ${h.failing.since}: ${f(h.failing.reason)}` : ''}`,
+    ]);
   }
   if (e.heartbeat) {
     const h = e.heartbeat;
-    lines.push(['heartbeat', `every ${h.periodMs} ms, marks ${h.missedLow}/${h.missedHigh}, ${h.state}, ${h.missed} missed, last beat ${h.lastBeatMsAgo === null ? '-' : `${h.lastBeatMsAgo} ms ago`}`]);
+    lines.push([
+      'heartbeat',
+      `every ${h.periodMs} ms, marks ${h.missedLow}/${h.missedHigh}, ${h.state}, ${h.missed} missed, last beat ${h.lastBeatMsAgo === null ? '-' : `${h.lastBeatMsAgo} ms ago`}`,
+    ]);
   }
   if (e.userState) lines.push(['reported state', f(e.userState)]);
   if (e.restartAt) lines.push(['next restart at', e.restartAt]);
   if (e.restart) {
     const b = e.restart.backoff;
     const i = e.restart.intensity;
-    lines.push(['restart policy', `backoff ${b.initialMs} ms ×${b.factor} up to ${b.maxMs} ms (reset after ${b.resetAfterMs} ms up); ${i ? `at most ${i.max} restarts within ${i.withinMs} ms (${e.restart.inWindow} so far)` : 'no intensity limit'}`]);
+    lines.push([
+      'restart policy',
+      `backoff ${b.initialMs} ms ×${b.factor} up to ${b.maxMs} ms (reset after ${b.resetAfterMs} ms up); ${i ? `at most ${i.max} restarts within ${i.withinMs} ms (${e.restart.inWindow} so far)` : 'no intensity limit'}`,
+    ]);
   }
   if (e.lastError) lines.push(['last error', f(e.lastError)]);
   return `${table(lines.map(([k, v]) => [`${k}:`, v]))}\n\n${formatConditions(e.conditions)}`;
@@ -65,7 +75,12 @@ export function formatEntity(e: EntityView): string {
 
 function matchText(c: ConditionView): string {
   const parts: string[] = [];
-  if (c.match) parts.push(Object.entries(c.match).map(([k, v]) => `${k}=${f(v)}`).join(' '));
+  if (c.match)
+    parts.push(
+      Object.entries(c.match)
+        .map(([k, v]) => `${k}=${f(v)}`)
+        .join(' '),
+    );
   const set = (name: string, s: ConditionView['from']): void => {
     if (s?.in) parts.push(`${name} ${f(s.in.join('|'))}`);
     if (s?.notIn) parts.push(`${name} not ${f(s.notIn.join('|'))}`);
@@ -95,7 +110,9 @@ function actionLines(list: ActionView[], indent: string): string[] {
     const params = Object.entries(a.params).map(([k, v]) => `${k}=${f(Array.isArray(v) ? v.join(' ') : typeof v === 'object' ? JSON.stringify(v) : v)}`);
     const flags = [...a.flags, ...(a.enabled ? [] : ['disabled'])];
     const last = a.lastRunAt ? `, last ${a.lastResult} ${a.lastRunAt.slice(11, 23)}${a.lastError ? `: ${f(a.lastError)}` : ''}` : '';
-    out.push(`${indent}${a.name} (${a.kind}${params.length ? ` ${params.join(' ')}` : ''})${flags.length ? ` {${flags.join(', ')}}` : ''} — ran ${a.runs}, failed ${a.failures}${last}`);
+    out.push(
+      `${indent}${a.name} (${a.kind}${params.length ? ` ${params.join(' ')}` : ''})${flags.length ? ` {${flags.join(', ')}}` : ''} — ran ${a.runs}, failed ${a.failures}${last}`,
+    );
     if (a.lastResult === 'failed' && a.lastFailure) out.push(`${indent}  failure: ${failureText(a.lastFailure)}`);
     if (a.onFail.length) {
       out.push(`${indent}  on fail:`);
@@ -110,7 +127,9 @@ export function formatConditions(conditions: ConditionView[]): string {
   const lines = ['conditions:'];
   for (const c of conditions) {
     const flags = [c.rearm ? 'rearm' : '', c.independent ? 'independent' : '', c.enabled ? '' : 'disabled'].filter(Boolean);
-    lines.push(`  ${c.name}: ${c.type}${matchText(c)}${flags.length ? ` {${flags.join(', ')}}` : ''} — fired ${c.fired}, failed ${c.failed}${c.lastFiredAt ? `, last ${c.lastFiredAt.slice(11, 23)}` : ''}`);
+    lines.push(
+      `  ${c.name}: ${c.type}${matchText(c)}${flags.length ? ` {${flags.join(', ')}}` : ''} — fired ${c.fired}, failed ${c.failed}${c.lastFiredAt ? `, last ${c.lastFiredAt.slice(11, 23)}` : ''}`,
+    );
     lines.push(...actionLines(c.actions, '    '));
   }
   return lines.join('\n');
@@ -121,7 +140,12 @@ export function formatEvent(e: EventView): string {
   const what: string[] = [];
   const exit = e.exit;
   if (exit) what.push(exit.signal ?? (exit.code === null ? 'status unknown' : `exit code ${exit.code}`));
-  if (e.raise) what.push(Object.entries(e.raise).map(([k, v]) => `${k}=${f(v)}`).join(' '));
+  if (e.raise)
+    what.push(
+      Object.entries(e.raise)
+        .map(([k, v]) => `${k}=${f(v)}`)
+        .join(' '),
+    );
   const st = e.state;
   if (st) what.push(`${f(st.from ?? '(none)')} → ${f(st.to)}`);
   if (e.pid) what.push(`pid ${String(e.pid)}`);

@@ -22,7 +22,6 @@ const program = new Command('ham')
   .option('--json', 'machine-readable output (one JSON object)')
   .showHelpAfterError();
 
-
 program
   .command('start')
   .description('start the HAM and its Guardian (returns once both are up)')
@@ -33,30 +32,66 @@ program
   .option('--unset-env <NAME>', "remove NAME from the entities' base environment (repeatable)", collect, [])
   .option('--store-max-bytes <n>', 'the store size limit (default 256 MiB; kept for later starts)', positiveInt('--store-max-bytes'))
   .option('--saved-max-bytes <n>', 'the size limit of one saved state (default 64 KiB; kept for later starts)', positiveInt('--saved-max-bytes'))
-  .option('--allow-user <name>', "another user (name or uid) who may use the control socket; repeat for more, '' for none (kept for later starts)", (v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',').filter(Boolean)])
-  .action(async (o: { hangMs?: number; detectors?: string; env: Record<string, string>; passEnv: string[]; unsetEnv: string[]; storeMaxBytes?: number; savedMaxBytes?: number; allowUser?: string[] }, cmd: Command) => {
-    const g = globals(cmd);
-    const home = resolveHome(g.home);
-    try {
-      const baseEnv = baseEnvRequest(o.env, o.passEnv, o.unsetEnv);
-      const bad = checkLimitSettings({ storeMaxBytes: o.storeMaxBytes ?? DEFAULT_SETTINGS.storeMaxBytes, savedMaxBytes: o.savedMaxBytes ?? DEFAULT_SETTINGS.savedMaxBytes });
-      if (bad) throw new HamError({ code: 'bad-request', message: `--${bad}` });
-      if (o.detectors !== undefined && o.detectors !== '' && existsSync(o.detectors) && !statSync(o.detectors).isDirectory()) {
-        throw new HamError({ code: 'bad-request', message: `--detectors: expected a folder, got a file: ${resolvePath(o.detectors)}` });
+  .option(
+    '--allow-user <name>',
+    "another user (name or uid) who may use the control socket; repeat for more, '' for none (kept for later starts)",
+    (v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',').filter(Boolean)],
+  )
+  .action(
+    async (
+      o: {
+        hangMs?: number;
+        detectors?: string;
+        env: Record<string, string>;
+        passEnv: string[];
+        unsetEnv: string[];
+        storeMaxBytes?: number;
+        savedMaxBytes?: number;
+        allowUser?: string[];
+      },
+      cmd: Command,
+    ) => {
+      const g = globals(cmd);
+      const home = resolveHome(g.home);
+      try {
+        const baseEnv = baseEnvRequest(o.env, o.passEnv, o.unsetEnv);
+        const bad = checkLimitSettings({
+          storeMaxBytes: o.storeMaxBytes ?? DEFAULT_SETTINGS.storeMaxBytes,
+          savedMaxBytes: o.savedMaxBytes ?? DEFAULT_SETTINGS.savedMaxBytes,
+        });
+        if (bad) throw new HamError({ code: 'bad-request', message: `--${bad}` });
+        if (o.detectors !== undefined && o.detectors !== '' && existsSync(o.detectors) && !statSync(o.detectors).isDirectory()) {
+          throw new HamError({ code: 'bad-request', message: `--detectors: expected a folder, got a file: ${resolvePath(o.detectors)}` });
+        }
+        const badUser = o.allowUser?.find((u) => !/^([a-z_][a-z0-9_.-]*\$?|\d+)$/i.test(u));
+        if (badUser !== undefined)
+          throw new HamError({ code: 'bad-request', message: `--allow-user: expected a user name or uid, got ${JSON.stringify(badUser)}` });
+        const { already, status } = await startPair(home, {
+          baseEnv,
+          hangMs: o.hangMs,
+          storeMaxBytes: o.storeMaxBytes,
+          savedMaxBytes: o.savedMaxBytes,
+          allowUsers: o.allowUser,
+          detectors: o.detectors === undefined ? undefined : o.detectors === '' ? '' : resolvePath(o.detectors),
+        });
+        if (already && o.allowUser !== undefined)
+          throw new HamError({
+            code: 'already-running',
+            message: `--allow-user takes effect when the pair starts, and it is already running on ${home}: run \`ham stop\` first`,
+          });
+        const ignored = already ? (['hangMs', 'detectors', 'storeMaxBytes', 'savedMaxBytes'] as const).filter((k) => o[k] !== undefined) : [];
+        // Said, not silently dropped: these are settings a start writes, and this start did not start anything.
+        if (ignored.length)
+          process.stderr.write(
+            `ham: the pair already runs on ${home}, so ${ignored.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} did not take effect (ham stop, then ham start with them)\n`,
+          );
+        const out = { already, home, ham: status.ham, guardian: status.guardian };
+        emit(g, out, () => `${already ? 'already running' : 'started'} on ${home}: ${formatPair(status)}`);
+      } catch (e) {
+        fail(g, e);
       }
-      const badUser = o.allowUser?.find((u) => !/^([a-z_][a-z0-9_.-]*\$?|\d+)$/i.test(u));
-      if (badUser !== undefined) throw new HamError({ code: 'bad-request', message: `--allow-user: expected a user name or uid, got ${JSON.stringify(badUser)}` });
-      const { already, status } = await startPair(home, { baseEnv, hangMs: o.hangMs, storeMaxBytes: o.storeMaxBytes, savedMaxBytes: o.savedMaxBytes, allowUsers: o.allowUser, detectors: o.detectors === undefined ? undefined : o.detectors === '' ? '' : resolvePath(o.detectors) });
-      if (already && o.allowUser !== undefined) throw new HamError({ code: 'already-running', message: `--allow-user takes effect when the pair starts, and it is already running on ${home}: run \`ham stop\` first` });
-      const ignored = already ? (['hangMs', 'detectors', 'storeMaxBytes', 'savedMaxBytes'] as const).filter((k) => o[k] !== undefined) : [];
-      // Said, not silently dropped: these are settings a start writes, and this start did not start anything.
-      if (ignored.length) process.stderr.write(`ham: the pair already runs on ${home}, so ${ignored.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} did not take effect (ham stop, then ham start with them)\n`);
-      const out = { already, home, ham: status.ham, guardian: status.guardian };
-      emit(g, out, () => `${already ? 'already running' : 'started'} on ${home}: ${formatPair(status)}`);
-    } catch (e) {
-      fail(g, e);
-    }
-  });
+    },
+  );
 
 program
   .command('stop')
@@ -68,7 +103,11 @@ program
     try {
       const before = await stopPair(home, !!o.all);
       if (!before) return emit(g, { stopped: false, home, reason: 'not running' }, () => `not running on ${home}`); // nothing listens on the socket
-      emit(g, { stopped: true, home, ham: before.ham, guardian: before.guardian, entitiesStopped: !!o.all }, () => `stopped on ${home}${o.all ? ' (entities stopped too)' : '; entities keep running'}`);
+      emit(
+        g,
+        { stopped: true, home, ham: before.ham, guardian: before.guardian, entitiesStopped: !!o.all },
+        () => `stopped on ${home}${o.all ? ' (entities stopped too)' : '; entities keep running'}`,
+      );
     } catch (e) {
       fail(g, e);
     }
@@ -91,7 +130,8 @@ program
     }
     emit(g, s, () => {
       const use = s.store ? `\n${formatStoreUse(s.store)}` : '';
-      if (name === undefined) return formatStatus(s) + (s.global?.conditions.length ? `\n\nglobal entity *:\n${formatConditions(s.global.conditions)}` : '') + use;
+      if (name === undefined)
+        return formatStatus(s) + (s.global?.conditions.length ? `\n\nglobal entity *:\n${formatConditions(s.global.conditions)}` : '') + use;
       if (name === '*') return `${formatPair(s)}\n\nglobal entity *:\n${formatConditions(s.global?.conditions ?? [])}${use}`;
       return `${formatPair(s)}\n\n${formatEntity(s.entities[0]!)}${use}`;
     });
@@ -109,7 +149,14 @@ program
   .action(async (name: string, argv: string[], o: { restart?: boolean; pid?: number; env: Record<string, string>; cwd?: string }, cmd: Command) => {
     const g = globals(cmd);
     const cwd = resolvePath(o.cwd ?? '.');
-    const e = await call(g, 'attach', { name, ...(argv.length ? { argv } : {}), ...(o.pid !== undefined ? { pid: o.pid } : {}), restart: !!o.restart, env: o.env, cwd });
+    const e = await call(g, 'attach', {
+      name,
+      ...(argv.length ? { argv } : {}),
+      ...(o.pid !== undefined ? { pid: o.pid } : {}),
+      restart: !!o.restart,
+      env: o.env,
+      cwd,
+    });
     emit(g, e, () => `attached ${e.name}: ${e.kind}${e.pid ? `, pid ${e.pid}` : ''} (${e.state})`);
   });
 

@@ -33,9 +33,24 @@ export function registerModelCommands(program: Command): void {
     .option('--disabled', 'add it disabled')
     .action(async (entity: string, name: string, o: Record<string, unknown>, cmd: Command) => {
       const g = globals(cmd);
-      const match = o.matchType || o.matchClass || o.matchSeverity !== undefined ? { ...(o.matchType ? { type: o.matchType } : {}), ...(o.matchClass ? { class: o.matchClass } : {}), ...(o.matchSeverity !== undefined ? { severity: o.matchSeverity } : {}) } : undefined;
+      const match =
+        o.matchType || o.matchClass || o.matchSeverity !== undefined
+          ? {
+              ...(o.matchType ? { type: o.matchType } : {}),
+              ...(o.matchClass ? { class: o.matchClass } : {}),
+              ...(o.matchSeverity !== undefined ? { severity: o.matchSeverity } : {}),
+            }
+          : undefined;
       const set = (inn: unknown, notIn: unknown) => (inn ? { in: inn } : notIn ? { notIn } : undefined);
-      const body = { type: o.type, rearm: !!o.rearm, independent: !!o.independent, enabled: !o.disabled, ...(match ? { match } : {}), ...(set(o.from, o.notFrom) ? { from: set(o.from, o.notFrom) } : {}), ...(set(o.to, o.notTo) ? { to: set(o.to, o.notTo) } : {}) };
+      const body = {
+        type: o.type,
+        rearm: !!o.rearm,
+        independent: !!o.independent,
+        enabled: !o.disabled,
+        ...(match ? { match } : {}),
+        ...(set(o.from, o.notFrom) ? { from: set(o.from, o.notFrom) } : {}),
+        ...(set(o.to, o.notTo) ? { to: set(o.to, o.notTo) } : {}),
+      };
       const r = await call(g, 'condition-add', { entity, name, condition: body as never });
       emit(g, r, () => `condition ${name} (${String(o.type)}) added to ${entity}`);
     });
@@ -94,7 +109,10 @@ export function registerModelCommands(program: Command): void {
       emit(g, r, () => `action ${name} removed from ${entity}/${cond}`);
     });
 
-  for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
+  for (const [verb, enabled] of [
+    ['enable', true],
+    ['disable', false],
+  ] as const) {
     program
       .command(verb)
       .description(`${verb} an entity, a condition or an action (and what is under it): ENTITY[/CONDITION[/ACTION...]]`)
@@ -123,7 +141,8 @@ export function registerModelCommands(program: Command): void {
         const where = e instanceof YAMLParseError ? ` (line ${e.linePos?.[0]?.line}, column ${e.linePos?.[0]?.col})` : '';
         fail(g, new HamError({ code: 'bad-request', message: `${file}: not valid YAML or JSON${where}: ${(e as Error).message.split('\n')[0]}` }));
       }
-      if (typeof config !== 'object' || config === null || Array.isArray(config)) fail(g, new HamError({ code: 'bad-request', message: `${file}: expected a mapping with an entities key at the top` }));
+      if (typeof config !== 'object' || config === null || Array.isArray(config))
+        fail(g, new HamError({ code: 'bad-request', message: `${file}: expected a mapping with an entities key at the top` }));
       const r = await call(g, 'apply', { config: { ...(config as object), baseDir: dirname(file) }, dryRun: !!o.dryRun });
       emit(g, r, () => {
         const lines = r.changes.map((c) => `${c.entity}: ${c.change}${c.details.length ? ` (${c.details.join('; ')})` : ''}`);

@@ -110,7 +110,12 @@ export class HamClient {
     for (;;) {
       const c = await Promise.race([
         this.connection(),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new HamError({ code: 'not-running', message: `no HAM answered within ${deadlineMs} ms` })), Math.max(0, deadline - Date.now())).unref()),
+        new Promise<never>((_, reject) =>
+          setTimeout(
+            () => reject(new HamError({ code: 'not-running', message: `no HAM answered within ${deadlineMs} ms` })),
+            Math.max(0, deadline - Date.now()),
+          ).unref(),
+        ),
       ]);
       try {
         return await c.request(op, args);
@@ -230,8 +235,18 @@ export class SelfHandle {
   /** @internal (re)attach on a connection: a new HAM learns of us again. */
   async reattach(c: Connection): Promise<void> {
     const { healthCheck, ...beats } = this.opts;
-    const health = healthCheck && { intervalMs: healthCheck.intervalMs, timeoutMs: healthCheck.timeoutMs, signal: healthCheck.signal, graceMs: healthCheck.graceMs };
-    const r = await c.request('self-attach', { name: this.name, pid: process.pid, ...beats, ...(health ? { health: dropUndefined(health) as RequestArgs<'self-attach'>['health'] } : {}) });
+    const health = healthCheck && {
+      intervalMs: healthCheck.intervalMs,
+      timeoutMs: healthCheck.timeoutMs,
+      signal: healthCheck.signal,
+      graceMs: healthCheck.graceMs,
+    };
+    const r = await c.request('self-attach', {
+      name: this.name,
+      pid: process.pid,
+      ...beats,
+      ...(health ? { health: dropUndefined(health) as RequestArgs<'self-attach'>['health'] } : {}),
+    });
     this.instance = r.instance;
     this.saved = r.saved;
   }
@@ -240,7 +255,8 @@ export class SelfHandle {
   answer(c: Connection, call: number): void {
     const check = this.opts.healthCheck?.check;
     if (!check) return;
-    const reply = (healthy: boolean, message?: string): void => c.notify('health-reply', { name: this.name, call, healthy, ...(message ? { message: message.slice(0, 1024) } : {}) });
+    const reply = (healthy: boolean, message?: string): void =>
+      c.notify('health-reply', { name: this.name, call, healthy, ...(message ? { message: message.slice(0, 1024) } : {}) });
     Promise.resolve()
       .then(check)
       .then(

@@ -10,7 +10,7 @@ type Requester = Pick<Connection, 'request'>;
 export async function statusAll(c: Requester, name?: string, timeoutMs = 10_000): Promise<StatusView & { store: StatusPage['store'] }> {
   const first = await c.request('status', name === undefined ? {} : { name }, timeoutMs);
   const entities = [...first.entities];
-  for (let next = first.next; next !== null && next !== undefined; ) {
+  for (let next = first.next; next !== null && next !== undefined;) {
     const page = await c.request('status', { after: next }, timeoutMs);
     entities.push(...page.entities);
     next = page.next;
@@ -20,7 +20,12 @@ export async function statusAll(c: Requester, name?: string, timeoutMs = 10_000)
 }
 
 /** Events after `since` (at most `limit`), page after page; `onPage` sees each page as it comes. */
-export async function eventsAll(c: Requester, args: Partial<RequestArgs<'events'>>, onPage: (events: EventView[]) => void, timeoutMs = 10_000): Promise<{ count: number; lastSeq: number }> {
+export async function eventsAll(
+  c: Requester,
+  args: Partial<RequestArgs<'events'>>,
+  onPage: (events: EventView[]) => void,
+  timeoutMs = 10_000,
+): Promise<{ count: number; lastSeq: number }> {
   let since = args.since ?? 0;
   let left = args.limit ?? 1000;
   let count = 0;

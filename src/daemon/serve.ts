@@ -11,6 +11,7 @@ export function serveAsHam(ctx: HamContext): Promise<void> {
   const { store, paths, epoch, log } = ctx;
   return becomeHam(ctx, {
     partner: new GuardianPartner({ paths, store, epoch, hangMs: store.settings().hangMs, log }),
-    detectors: (port, baseEnv) => new DetectorHost({ dir: store.settings().detectorsDir ?? join(paths.root, 'detectors'), home: paths.root, baseEnv, store, log, ...port }),
+    detectors: (port, baseEnv) =>
+      new DetectorHost({ dir: store.settings().detectorsDir ?? join(paths.root, 'detectors'), home: paths.root, baseEnv, store, log, ...port }),
   });
 }

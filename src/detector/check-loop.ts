@@ -15,7 +15,10 @@ export function runCheck(host: HostContext, det: Detector, gen: number): void {
   const spec = det.spec!;
   const started = performance.now();
   const again = (ms: number): void => {
-    det.timer = setTimeout(host.safely(det, () => runCheck(host, det, gen)), ms);
+    det.timer = setTimeout(
+      host.safely(det, () => runCheck(host, det, gen)),
+      ms,
+    );
   };
   // Judged again at every run: a file or folder made writable by others since it was loaded is not run.
   const refused = host.judge(det);
@@ -56,23 +59,58 @@ function checked(host: HostContext, det: Detector, r: CheckResult): void {
   det.state = v === 'misconfigured' ? 'misconfigured' : v === 'healthy' ? 'healthy' : 'failing';
   const retryInMs = nextDelay(spec, next);
   const gaveUp = retryInMs === null;
-  det.reason = v !== 'misconfigured' ? null : gaveUp ? `misconfigured ${MISCONFIGURED_TRIES} times in a row (${det.lastResult}); fix it and save the file to run it again` : `the check says it is misconfigured (${det.lastResult}); retrying with growing delays`;
-  if (v === 'misconfigured') log('error', gaveUp ? 'detector misconfigured: not run again until its file changes' : 'detector misconfigured', { detector: det.name, result: det.lastResult, retryInMs });
+  det.reason =
+    v !== 'misconfigured'
+      ? null
+      : gaveUp
+        ? `misconfigured ${MISCONFIGURED_TRIES} times in a row (${det.lastResult}); fix it and save the file to run it again`
+        : `the check says it is misconfigured (${det.lastResult}); retrying with growing delays`;
+  if (v === 'misconfigured')
+    log('error', gaveUp ? 'detector misconfigured: not run again until its file changes' : 'detector misconfigured', {
+      detector: det.name,
+      result: det.lastResult,
+      retryInMs,
+    });
   const entity = spec.entity!;
   let o: Occurrence | null = null;
   if (out.publish === 'raise') {
     det.episode += 1;
-    log('warn', out.class === 'detector' ? `detector failed ${next.failures} times in a row: raising` : 'detector misconfigured: raising', { detector: det.name, entity, result: det.lastResult });
-    o = { entity, type: 'raise', raise: { type: det.name, class: out.class, severity: out.severity }, detail: det.lastResult, ...(det.lastFailure ? { failure: det.lastFailure } : {}), key: `detector:${det.name}:${det.episode}:raise` };
+    log('warn', out.class === 'detector' ? `detector failed ${next.failures} times in a row: raising` : 'detector misconfigured: raising', {
+      detector: det.name,
+      entity,
+      result: det.lastResult,
+    });
+    o = {
+      entity,
+      type: 'raise',
+      raise: { type: det.name, class: out.class, severity: out.severity },
+      detail: det.lastResult,
+      ...(det.lastFailure ? { failure: det.lastFailure } : {}),
+      key: `detector:${det.name}:${det.episode}:raise`,
+    };
   } else if (out.publish === 'recovered') {
     log('info', 'detector healthy again', { detector: det.name, entity });
-    o = { entity, type: 'state', state: { from: null, to: 'healthy' }, detail: `${det.name}: ${det.lastResult}`, key: `detector:${det.name}:${det.episode}:healthy` };
+    o = {
+      entity,
+      type: 'state',
+      state: { from: null, to: 'healthy' },
+      detail: `${det.name}: ${det.lastResult}`,
+      key: `detector:${det.name}:${det.episode}:healthy`,
+    };
   }
   if (o || next.failures !== before.failures || next.raised !== before.raised || next.misconfigured !== before.misconfigured) {
     // The decision and the event to publish are written first: a HAM killed in between publishes it after a takeover.
     // An earlier event still being published stays in the outbox until it is (a newer one replaces it: episodes are ordered).
     const pending = o ?? store.detectorRecord(det.name)?.outbox ?? null;
-    const rec: DetectorRecord = { failures: next.failures, raised: next.raised, misconfigured: next.misconfigured, episode: det.episode, outbox: pending, mtimeMs: mtime(det.path), stream: null };
+    const rec: DetectorRecord = {
+      failures: next.failures,
+      raised: next.raised,
+      misconfigured: next.misconfigured,
+      episode: det.episode,
+      outbox: pending,
+      mtimeMs: mtime(det.path),
+      stream: null,
+    };
     write(() => store.putDetectorRecord(det.name, rec));
   }
   if (o) failpoint('detector-decided'); // crash tests: decided and written, not yet published

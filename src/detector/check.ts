@@ -38,10 +38,7 @@ export interface CheckState {
 
 export const FRESH: Readonly<CheckState> = Object.freeze({ failures: 0, raised: false, misconfigured: 0 });
 
-export type CheckStep =
-  | { publish: 'raise'; severity: number; class: 'detector' | 'detector-misconfigured' }
-  | { publish: 'recovered' }
-  | { publish: null };
+export type CheckStep = { publish: 'raise'; severity: number; class: 'detector' | 'detector-misconfigured' } | { publish: 'recovered' } | { publish: null };
 
 /** The next state and what to publish, from one result. Pure, so the rule is easy to see and test. */
 export function step(spec: DetectorSpec, s: CheckState, v: CheckVerdict, code: number | null): { next: CheckState; out: CheckStep } {
@@ -49,7 +46,11 @@ export function step(spec: DetectorSpec, s: CheckState, v: CheckVerdict, code: n
   const failures = s.failures + 1;
   const misconfigured = v === 'misconfigured' ? s.misconfigured + 1 : 0;
   // A misconfigured check says so at once; a failing one after `tries` in a row.
-  if (!s.raised && (v === 'misconfigured' || failures >= spec.tries)) return { next: { failures, raised: true, misconfigured }, out: { publish: 'raise', severity: code ?? 1, class: v === 'misconfigured' ? 'detector-misconfigured' : 'detector' } };
+  if (!s.raised && (v === 'misconfigured' || failures >= spec.tries))
+    return {
+      next: { failures, raised: true, misconfigured },
+      out: { publish: 'raise', severity: code ?? 1, class: v === 'misconfigured' ? 'detector-misconfigured' : 'detector' },
+    };
   return { next: { failures, raised: s.raised, misconfigured }, out: { publish: null } };
 }
 
@@ -62,7 +63,17 @@ export function nextDelay(spec: DetectorSpec, s: CheckState): number | null {
 
 /** A one-line account of a result, for `ham detectors` and the log. */
 export function describeResult(r: CheckResult, timeoutMs: number): string {
-  const how = r.timedOut ? `timed out after ${timeoutMs} ms (its process group was killed)` : r.code === null ? `killed by ${r.signal}` : r.code === 0 ? 'exit 0 (healthy)' : r.code === 7 ? 'exit 7 (not running)' : MISCONFIGURED.has(r.code) ? `exit ${r.code} (misconfigured)` : `exit ${r.code} (failed)`;
+  const how = r.timedOut
+    ? `timed out after ${timeoutMs} ms (its process group was killed)`
+    : r.code === null
+      ? `killed by ${r.signal}`
+      : r.code === 0
+        ? 'exit 0 (healthy)'
+        : r.code === 7
+          ? 'exit 7 (not running)'
+          : MISCONFIGURED.has(r.code)
+            ? `exit ${r.code} (misconfigured)`
+            : `exit ${r.code} (failed)`;
   return r.last ? `${how}: ${r.last}` : how;
 }
 

@@ -38,7 +38,6 @@ export interface HostDeps extends HamPort {
   log: Logger;
 }
 
-
 export class DetectorHost implements HostContext {
   private readonly detectors = new Map<string, Detector>();
   readonly runner = new CheckRunner();
@@ -122,7 +121,8 @@ export class DetectorHost implements HostContext {
   private failed(det: Detector, e: unknown, what: string): void {
     if (this.closed) return;
     const why = `${what}: ${HamError.from(e).message}`;
-    if (det.reason !== why) this.deps.log('error', 'detector failed in the host: refused, loaded again later', { detector: det.name, error: why, stack: (e as Error).stack });
+    if (det.reason !== why)
+      this.deps.log('error', 'detector failed in the host: refused, loaded again later', { detector: det.name, error: why, stack: (e as Error).stack });
     this.stop(det);
     det.state = 'refused';
     det.reason = why; // logged above, with the stack

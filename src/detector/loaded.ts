@@ -8,7 +8,6 @@ import type { HostDeps } from './host.js';
 import type { CheckRunner } from './runner.js';
 import type { DetectorSpec } from './spec.js';
 
-
 /** A refused detector is judged again this often (checks: at their interval), and runs once the problem is fixed; a running stream is judged again as often. */
 export const REFUSED_RETRY_MS = 1000;
 

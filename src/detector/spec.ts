@@ -49,7 +49,15 @@ const specSchema = z
   // Defaults filled: `entity` null for a stream that names none (its lines may name others).
   .transform((s) => {
     const intervalMs = s.interval ?? DEFAULTS.intervalMs;
-    return { kind: s.kind, entity: s.entity ?? null, intervalMs, timeoutMs: s.timeout ?? Math.min(DEFAULTS.timeoutMs, intervalMs), tries: s.tries ?? DEFAULTS.tries, args: s.args, env: s.env };
+    return {
+      kind: s.kind,
+      entity: s.entity ?? null,
+      intervalMs,
+      timeoutMs: s.timeout ?? Math.min(DEFAULTS.timeoutMs, intervalMs),
+      tries: s.tries ?? DEFAULTS.tries,
+      args: s.args,
+      env: s.env,
+    };
   });
 
 /** A detector's declaration, checked and with its defaults; `source`: where it was declared, for messages. */
@@ -97,6 +105,10 @@ export function readSpec(text: string, sidecar: string | undefined): DetectorSpe
     return toSpec(parsed, 'sidecar');
   }
   const fields = headerFields(text);
-  if (!fields) throw new HamError({ code: 'bad-detector', message: `expected a "# ham: kind=check|stream ..." line among the first ${HEADER_LINES} lines, or a sidecar NAME.ham.json; found neither` });
+  if (!fields)
+    throw new HamError({
+      code: 'bad-detector',
+      message: `expected a "# ham: kind=check|stream ..." line among the first ${HEADER_LINES} lines, or a sidecar NAME.ham.json; found neither`,
+    });
   return toSpec(fields, 'header');
 }

@@ -25,7 +25,10 @@ export function startStream(host: HostContext, det: Detector, gen: number): void
   const refused = host.judge(det);
   if (refused) {
     host.refuse(det, refused);
-    det.timer = setTimeout(host.safely(det, () => startStream(host, det, gen)), REFUSED_RETRY_MS);
+    det.timer = setTimeout(
+      host.safely(det, () => startStream(host, det, gen)),
+      REFUSED_RETRY_MS,
+    );
     return;
   }
   const argv = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', det.path, ...spec.args] : [det.path, ...spec.args];
@@ -43,19 +46,25 @@ export function startStream(host: HostContext, det: Detector, gen: number): void
     host.safely(det, () => {
       if (det.gen === gen && det.crashes > 0 && performance.now() - startedAt >= STREAM_STABLE_MS) {
         det.crashes = 0; // it ran long enough: its next end starts the backoff afresh, also after a takeover
-        write(() => store.putDetectorRecord(det.name, { failures: 0, raised: false, mtimeMs: mtime(det.path), stream: id ?? null, crashes: 0, restartAt: null }));
+        write(() =>
+          store.putDetectorRecord(det.name, { failures: 0, raised: false, mtimeMs: mtime(det.path), stream: id ?? null, crashes: 0, restartAt: null }),
+        );
       }
       const why = det.gen === gen ? host.judge(det) : undefined;
       if (!why) return;
       host.stop(det); // killed: what runs it (its file, its folders) may no longer be what we judged
       host.refuse(det, why);
       const next = det.gen;
-      det.timer = setTimeout(host.safely(det, () => startStream(host, det, next)), REFUSED_RETRY_MS);
+      det.timer = setTimeout(
+        host.safely(det, () => startStream(host, det, next)),
+        REFUSED_RETRY_MS,
+      );
     }),
     REFUSED_RETRY_MS,
   );
   const id = child.pid ? procId(child.pid) : undefined;
-  if (id) write(() => store.putDetectorRecord(det.name, { failures: 0, raised: false, mtimeMs: mtime(det.path), stream: id, crashes: det.crashes, restartAt: null }));
+  if (id)
+    write(() => store.putDetectorRecord(det.name, { failures: 0, raised: false, mtimeMs: mtime(det.path), stream: id, crashes: det.crashes, restartAt: null }));
   const lines = new LineSplitter();
   const rate = new RateLimit();
   let errTail = '';
@@ -78,11 +87,17 @@ export function startStream(host: HostContext, det: Detector, gen: number): void
   child.stderr!.on('data', (chunk: string) => {
     errTail = (errTail + chunk).slice(-1024);
   });
-  child.on('error', host.safely(det, (e: Error) => streamEnded(host, det, gen, `could not start: ${e.message}`, 0)));
+  child.on(
+    'error',
+    host.safely(det, (e: Error) => streamEnded(host, det, gen, `could not start: ${e.message}`, 0)),
+  );
   child.on(
     'exit',
     host.safely(det, (code: number | null, sig: NodeJS.Signals | null) => {
-      const last = errTail.split('\n').filter((l) => l.trim()).pop();
+      const last = errTail
+        .split('\n')
+        .filter((l) => l.trim())
+        .pop();
       streamEnded(host, det, gen, `exited ${sig ? `on ${sig}` : `with code ${code}`}${last ? `: ${last.slice(0, 300)}` : ''}`, performance.now() - startedAt);
     }),
   );
@@ -91,7 +106,8 @@ export function startStream(host: HostContext, det: Detector, gen: number): void
 function streamLine(host: HostContext, det: Detector, line: string, rate: RateLimit, seen: number): void {
   // The rate first: a flood costs a counter per line, not a JSON parse.
   if (!rate.take()) {
-    if (rate.dropped === 1 || rate.dropped % 10_000 === 0) host.deps.log('warn', 'stream detector over its rate: lines dropped', { detector: det.name, dropped: rate.dropped });
+    if (rate.dropped === 1 || rate.dropped % 10_000 === 0)
+      host.deps.log('warn', 'stream detector over its rate: lines dropped', { detector: det.name, dropped: rate.dropped });
     return;
   }
   const p = parseLine(line);
@@ -103,7 +119,8 @@ function streamLine(host: HostContext, det: Detector, line: string, rate: RateLi
   det.lastAt = Date.now();
   det.lastResult = line.slice(0, 200);
   const detail = `from detector ${det.name}${ev.detail ? `: ${ev.detail}` : ''}`;
-  const o: Occurrence = 'raise' in ev ? { entity, type: 'raise', raise: ev.raise, detail } : { entity, type: 'state', state: { from: null, to: ev.state }, detail };
+  const o: Occurrence =
+    'raise' in ev ? { entity, type: 'raise', raise: ev.raise, detail } : { entity, type: 'state', state: { from: null, to: ev.state }, detail };
   host.deps.occur(o).then(
     () => host.streamLatency.add(performance.now() - seen),
     (e: unknown) => badLine(host, det, HamError.from(e).message),
@@ -132,7 +149,16 @@ function streamEnded(host: HostContext, det: Detector, gen: number, why: string,
   det.crashes += 1;
   // Kept in the store, as a check's streak is: a takeover continues the backoff instead of starting it over.
   const { store, write } = host.deps;
-  write(() => store.putDetectorRecord(det.name, { failures: 0, raised: false, mtimeMs: mtime(det.path), stream: null, crashes: det.crashes, restartAt: Date.now() + delay }));
+  write(() =>
+    store.putDetectorRecord(det.name, {
+      failures: 0,
+      raised: false,
+      mtimeMs: mtime(det.path),
+      stream: null,
+      crashes: det.crashes,
+      restartAt: Date.now() + delay,
+    }),
+  );
   host.deps.log('warn', 'stream detector ended: restarting with backoff', { detector: det.name, why, delayMs: delay, crashes: det.crashes });
   restartIn(host, det, delay);
 }
@@ -146,7 +172,10 @@ function restartIn(host: HostContext, det: Detector, delay: number): void {
   det.state = 'crashed';
   det.reason = `restarting in ${delay} ms (ended ${det.crashes} ${det.crashes === 1 ? 'time' : 'times'} in a row)`;
   const next = det.gen;
-  det.timer = setTimeout(host.safely(det, () => startStream(host, det, next)), delay);
+  det.timer = setTimeout(
+    host.safely(det, () => startStream(host, det, next)),
+    delay,
+  );
 }
 
 /**

@@ -14,7 +14,13 @@ export const BURST = 400;
 
 /** Free text for humans (e.g. the log line that matched), kept with the event. */
 const detail = z.string().max(1024).optional();
-const raiseLine = z.object({ entity: entityName.optional(), raise: z.object({ type: z.string().min(1).max(128), class: z.string().min(1).max(128).optional(), severity: z.number().int().optional() }).strict(), detail }).strict();
+const raiseLine = z
+  .object({
+    entity: entityName.optional(),
+    raise: z.object({ type: z.string().min(1).max(128), class: z.string().min(1).max(128).optional(), severity: z.number().int().optional() }).strict(),
+    detail,
+  })
+  .strict();
 const stateLine = z.object({ entity: entityName.optional(), state: z.string().min(1).max(128), detail }).strict();
 
 export type StreamEvent = z.output<typeof raiseLine> | z.output<typeof stateLine>;
@@ -31,7 +37,19 @@ export function parseLine(line: string): { event: StreamEvent } | { error: strin
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return { error: `${SHAPE}, got ${describe(v)}` };
   const has = (k: string): boolean => Object.prototype.hasOwnProperty.call(v, k);
-  if (has('raise') === has('state')) return { error: `${SHAPE}, got ${has('raise') ? 'both "raise" and "state"' : `an object with ${Object.keys(v).slice(0, 5).map((k) => JSON.stringify(k.slice(0, 32))).join(', ') || 'no fields'}`}` };
+  if (has('raise') === has('state'))
+    return {
+      error: `${SHAPE}, got ${
+        has('raise')
+          ? 'both "raise" and "state"'
+          : `an object with ${
+              Object.keys(v)
+                .slice(0, 5)
+                .map((k) => JSON.stringify(k.slice(0, 32)))
+                .join(', ') || 'no fields'
+            }`
+      }`,
+    };
   // One schema per shape: a wrong field is named by its path (`line.raise.severity: expected number, got ...`).
   const r = (has('raise') ? raiseLine : stateLine).safeParse(v);
   if (!r.success) return { error: validationError('line', v, r.error).message.slice(0, 300) };

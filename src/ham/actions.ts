@@ -31,7 +31,12 @@ export function makeRunAction(d: ActionDeps) {
     const target = d.store.entity(run.target);
     switch (a.kind) {
       case 'log':
-        d.log(a.level ?? 'info', a.message || `${run.occurrence.type} on ${run.target}`, { entity: run.target, condition: run.condition, seq: run.seq, action: a.name });
+        d.log(a.level ?? 'info', a.message || `${run.occurrence.type} on ${run.target}`, {
+          entity: run.target,
+          condition: run.condition,
+          seq: run.seq,
+          action: a.name,
+        });
         return ok;
       case 'notify':
         d.notify(run, a.message);
@@ -63,7 +68,9 @@ function signal(a: ActionSpec, target: EntityRecord | undefined): ActionResult {
     }
   }
   if (!target || target.pid === null || target.pidStart === null) return fail(`entity ${target?.name ?? '?'} has no running process to send ${sig} to`);
-  return signalProc({ pid: target.pid, start: target.pidStart }, sig as NodeJS.Signals) ? ok : fail(`entity ${target.name} (pid ${target.pid}) is gone; ${sig} not sent`);
+  return signalProc({ pid: target.pid, start: target.pidStart }, sig as NodeJS.Signals)
+    ? ok
+    : fail(`entity ${target.name} (pid ${target.pid}) is gone; ${sig} not sent`);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -133,7 +140,15 @@ async function runExecute(a: ActionSpec, run: RunRecord, target: EntityRecord | 
   };
   const argv = a.argv ?? [];
   try {
-    return await execute({ argv, cwd: resolve(target?.cwd || d.paths.root, a.cwd ?? '.'), env, timeoutMs: a.timeoutMs ?? 10_000, graceMs: a.graceMs ?? EXECUTE_GRACE_MS, logPath: join(d.paths.logs, 'actions.log'), onSpawn });
+    return await execute({
+      argv,
+      cwd: resolve(target?.cwd || d.paths.root, a.cwd ?? '.'),
+      env,
+      timeoutMs: a.timeoutMs ?? 10_000,
+      graceMs: a.graceMs ?? EXECUTE_GRACE_MS,
+      logPath: join(d.paths.logs, 'actions.log'),
+      onSpawn,
+    });
   } catch (e) {
     // The log could not be opened (not ours, a link): the action fails with the reason, the HAM goes on.
     const why = HamError.from(e).message;

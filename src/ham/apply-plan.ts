@@ -62,7 +62,8 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** Check every part of the file, collecting each problem; what checks out is declared. */
 async function check(config: unknown, w: World, issues: Issue[]): Promise<{ declared: Declared[]; groups: Record<string, GroupSpec> } | undefined> {
-  const add = (path: Path, expected: string, got?: string): void => void issues.push(got === undefined ? { path: pathText(path), expected } : { path: pathText(path), expected, got });
+  const add = (path: Path, expected: string, got?: string): void =>
+    void issues.push(got === undefined ? { path: pathText(path), expected } : { path: pathText(path), expected, got });
   let top = configSchema.safeParse(config);
   if (!top.success) {
     issues.push(...zodIssues([], config, top.error));
@@ -110,11 +111,18 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
         if (r.data.escalate) {
           const c = conditionBody.safeParse({ type: 'escalate', rearm: true, actions: r.data.escalate });
           // The wrapper's `actions` is not in the file: `restart.escalate[1]`, not `restart.escalate.actions[1]`.
-          if (!c.success) issues.push(...zodIssues([...at, 'restart', 'escalate'], r.data.escalate, { issues: c.error.issues.map((i) => ({ ...i, path: i.path[0] === 'actions' ? i.path.slice(1) : i.path })) }));
-          else if (conditions.some((x) => x.name === ESCALATE_CONDITION)) add([...at, 'conditions', ESCALATE_CONDITION], 'this name is taken by restart.escalate; rename the condition');
+          if (!c.success)
+            issues.push(
+              ...zodIssues([...at, 'restart', 'escalate'], r.data.escalate, {
+                issues: c.error.issues.map((i) => ({ ...i, path: i.path[0] === 'actions' ? i.path.slice(1) : i.path })),
+              }),
+            );
+          else if (conditions.some((x) => x.name === ESCALATE_CONDITION))
+            add([...at, 'conditions', ESCALATE_CONDITION], 'this name is taken by restart.escalate; rename the condition');
           else conditions.push(toConditionSpec(ESCALATE_CONDITION, c.data));
         }
-        if (!r.data.intensity && r.data.escalate) add([...at, 'restart', 'escalate'], 'expected restart.intensity too (escalation happens when it is exceeded)');
+        if (!r.data.intensity && r.data.escalate)
+          add([...at, 'restart', 'escalate'], 'expected restart.intensity too (escalation happens when it is exceeded)');
       }
     }
     if (parts.stop !== undefined) {
@@ -126,8 +134,10 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
     if (!e.success) continue;
     const cfg = e.data;
     const runs = cfg.command !== undefined || cfg.pid !== undefined;
-    if (name === GLOBAL && (cfg.command || cfg.pid || cfg.placeholder || cfg.cwd || Object.keys(cfg.env).length)) add(at, 'expected only conditions on the global entity *');
-    if (name !== GLOBAL && runs === !!cfg.placeholder) add(at, 'expected a command, a pid (optionally with a command to restart it with), or placeholder: true');
+    if (name === GLOBAL && (cfg.command || cfg.pid || cfg.placeholder || cfg.cwd || Object.keys(cfg.env).length))
+      add(at, 'expected only conditions on the global entity *');
+    if (name !== GLOBAL && runs === !!cfg.placeholder)
+      add(at, 'expected a command, a pid (optionally with a command to restart it with), or placeholder: true');
     const entityCwd = cfg.cwd === undefined ? baseDir : isAbsolute(cfg.cwd) ? cfg.cwd : resolve(baseDir, cfg.cwd);
     if (cfg.command) {
       const bad = w.executableProblem(cfg.command[0]!, entityCwd, { ...w.baseEnv, ...cfg.env }.PATH);
@@ -136,15 +146,36 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
     if (cfg.pid !== undefined && !w.pidRunning(cfg.pid)) add([...at, 'pid'], 'expected a running process', `${cfg.pid} (no such process)`);
     if (name !== GLOBAL && restartCount(conditions) > 0 && !cfg.command) add([...at, 'conditions'], 'a restart action needs a command to restart with');
     const kind = cfg.placeholder ? 'placeholder' : cfg.pid !== undefined ? 'pid' : 'spawned';
-    if ((cfg.group !== undefined || cfg.requires.length > 0) && !cfg.command) add([...at, cfg.group !== undefined ? 'group' : 'requires'], 'only an entity with a command can be in a group or require others (the HAM stops and starts it)');
-    if (cfg.group !== undefined && !groups[cfg.group]) add([...at, 'group'], `expected a group declared under groups: (${Object.keys(groups).join(', ') || 'none'})`, describe(cfg.group));
+    if ((cfg.group !== undefined || cfg.requires.length > 0) && !cfg.command)
+      add(
+        [...at, cfg.group !== undefined ? 'group' : 'requires'],
+        'only an entity with a command can be in a group or require others (the HAM stops and starts it)',
+      );
+    if (cfg.group !== undefined && !groups[cfg.group])
+      add([...at, 'group'], `expected a group declared under groups: (${Object.keys(groups).join(', ') || 'none'})`, describe(cfg.group));
     cfg.requires.forEach((r, i) => {
       if (r === name) add([...at, 'requires', i], 'an entity cannot require itself');
-      else if (!Object.prototype.hasOwnProperty.call(top.data.entities, r) && !w.entity(r)) add([...at, 'requires', i], 'expected an entity in this file or attached', describe(r));
+      else if (!Object.prototype.hasOwnProperty.call(top.data.entities, r) && !w.entity(r))
+        add([...at, 'requires', i], 'expected an entity in this file or attached', describe(r));
     });
     out.push({
       name,
-      entity: name === GLOBAL ? null : { name, kind, argv: cfg.command ?? [], env: cfg.env, cwd: entityCwd, pid: cfg.pid, conditions: [], restartPolicy: restartPolicy ?? DEFAULT_RESTART_POLICY, stopPolicy: stopPolicy ?? DEFAULT_STOP_POLICY, group: cfg.group ?? null, requires: cfg.requires },
+      entity:
+        name === GLOBAL
+          ? null
+          : {
+              name,
+              kind,
+              argv: cfg.command ?? [],
+              env: cfg.env,
+              cwd: entityCwd,
+              pid: cfg.pid,
+              conditions: [],
+              restartPolicy: restartPolicy ?? DEFAULT_RESTART_POLICY,
+              stopPolicy: stopPolicy ?? DEFAULT_STOP_POLICY,
+              group: cfg.group ?? null,
+              requires: cfg.requires,
+            },
       conditions,
     });
   }
@@ -162,7 +193,9 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
 
 /** Spec fields only, keys sorted: equal configurations compare equal. */
 function canon(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x,
+  );
 }
 const COUNTERS = new Set(['runs', 'failures', 'lastRunAt', 'lastResult', 'lastError', 'lastFailure', 'fired', 'failed', 'lastFiredAt']);
 function specOf(c: ConditionSpec | ConditionRecord): string {
@@ -195,8 +228,20 @@ export async function planApply(config: unknown, w: World): Promise<Planned> {
     const details: string[] = [];
     const cur = w.entity(d.name);
     if (d.entity && (!cur || (cur.kind === 'placeholder' && d.entity.kind !== 'placeholder'))) {
-      plan.creates.push({ ...d.entity, conditions: d.conditions.map((c) => toConditionRecord(c, cur?.conditions.find((x) => x.name === c.name))) });
-      plan.changes.push({ entity: d.name, change: 'created', details: [`${d.entity.kind}${cur ? ' (placeholder filled)' : ''}`, ...d.conditions.map((c) => `condition ${c.name} added`)] });
+      plan.creates.push({
+        ...d.entity,
+        conditions: d.conditions.map((c) =>
+          toConditionRecord(
+            c,
+            cur?.conditions.find((x) => x.name === c.name),
+          ),
+        ),
+      });
+      plan.changes.push({
+        entity: d.name,
+        change: 'created',
+        details: [`${d.entity.kind}${cur ? ' (placeholder filled)' : ''}`, ...d.conditions.map((c) => `condition ${c.name} added`)],
+      });
       continue;
     }
     const conditions = planConditions(cur?.conditions ?? [], d.conditions, details);

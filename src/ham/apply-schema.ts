@@ -40,7 +40,10 @@ export const restartConfig = z
       .strict()
       .refine((b) => b.maxMs >= b.initialMs, { message: 'expected maxMs ≥ initialMs', path: ['maxMs'] })
       .default({}),
-    intensity: z.object({ max: z.number().int().min(0).max(1_000_000), withinMs: ms(DAY).min(1) }).strict().optional(),
+    intensity: z
+      .object({ max: z.number().int().min(0).max(1_000_000), withinMs: ms(DAY).min(1) })
+      .strict()
+      .optional(),
     escalate: z.array(z.unknown()).max(64).optional(),
   })
   .strict();
@@ -49,7 +52,9 @@ export const stopConfig = z
   .object({ signal: signalName.default(DEFAULT_STOP_POLICY.signal), timeoutMs: ms(3_600_000).default(DEFAULT_STOP_POLICY.timeoutMs) })
   .strict();
 
-export const configSchema = z.object({ entities: z.record(z.unknown()).default({}), groups: z.record(z.unknown()).default({}), baseDir: z.string().optional() }).strict();
+export const configSchema = z
+  .object({ entities: z.record(z.unknown()).default({}), groups: z.record(z.unknown()).default({}), baseDir: z.string().optional() })
+  .strict();
 export type ApplyFile = z.output<typeof configSchema>;
 
 /** The condition that `restart.escalate` becomes: fired once when the intensity is exceeded. */

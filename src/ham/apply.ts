@@ -21,11 +21,19 @@ export const MAX_PROBLEMS = 100;
 /** One apply at a time per HAM process: an apply yields while it validates and plans. */
 const applying = new Mutex();
 
-export function applyConfig(sup: Supervisor, config: unknown, o: { dryRun: boolean; cwd: string; baseEnv: Record<string, string> }): Promise<{ dryRun: boolean; changes: Change[] }> {
+export function applyConfig(
+  sup: Supervisor,
+  config: unknown,
+  o: { dryRun: boolean; cwd: string; baseEnv: Record<string, string> },
+): Promise<{ dryRun: boolean; changes: Change[] }> {
   return applying.run(() => applyNow(sup, config, o));
 }
 
-async function applyNow(sup: Supervisor, config: unknown, o: { dryRun: boolean; cwd: string; baseEnv: Record<string, string> }): Promise<{ dryRun: boolean; changes: Change[] }> {
+async function applyNow(
+  sup: Supervisor,
+  config: unknown,
+  o: { dryRun: boolean; cwd: string; baseEnv: Record<string, string> },
+): Promise<{ dryRun: boolean; changes: Change[] }> {
   // Planning yields every few ms (a file of 10,000 entities used to be one
   // turn: the Guardian took the HAM for hung). The commit re-reads each
   // entity inside its one transaction, so what changed between slices is not lost.

@@ -16,7 +16,12 @@ export interface Prepared {
 }
 
 /** Encode the records of entities absent now, with ids from the store's next one, yielding between slices. */
-export async function prepareNew<N extends { name: string }>(store: Store, items: N[], make: (n: N, id: number) => EntityRecord, pace: Pacer): Promise<Prepared> {
+export async function prepareNew<N extends { name: string }>(
+  store: Store,
+  items: N[],
+  make: (n: N, id: number) => EntityRecord,
+  pace: Pacer,
+): Promise<Prepared> {
   const firstId = store.peekNextId();
   const byName = new Map<string, { rec: EntityRecord; encoded: Buffer }>();
   for (const n of items) {

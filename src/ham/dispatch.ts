@@ -76,7 +76,12 @@ export class Dispatcher {
       return { owner, c, actions, inline, coalesced };
     });
     const coalesced = lists.filter((l) => l.coalesced).map((l) => ({ owner: l.owner.name, condition: l.c.name }));
-    const event = this.store.appendEvent({ ...o, time: now, fired: fired.map((f) => ({ owner: f.owner.name, condition: f.owner.conditions[f.index]!.name })), ...(coalesced.length ? { coalesced } : {}) });
+    const event = this.store.appendEvent({
+      ...o,
+      time: now,
+      fired: fired.map((f) => ({ owner: f.owner.name, condition: f.owner.conditions[f.index]!.name })),
+      ...(coalesced.length ? { coalesced } : {}),
+    });
     into.events.push(event);
     for (const { owner, c, actions, inline, coalesced: skip } of lists) {
       if (actions.length === 0 || skip) continue;
@@ -100,7 +105,21 @@ export class Dispatcher {
 
   /** A run record at its start, stored (inside the caller's transaction). */
   private newRun(seq: number, o: Occurrence, owner: string, condition: string, independent: boolean, actions: ActionSpec[], now: number): RunRecord {
-    const run: RunRecord = { id: this.store.nextRunId(), seq, target: o.entity, owner, condition, independent, actions, cursor: [], inFlight: false, lastOk: false, child: null, occurrence: o, createdAt: now };
+    const run: RunRecord = {
+      id: this.store.nextRunId(),
+      seq,
+      target: o.entity,
+      owner,
+      condition,
+      independent,
+      actions,
+      cursor: [],
+      inFlight: false,
+      lastOk: false,
+      child: null,
+      occurrence: o,
+      createdAt: now,
+    };
     this.store.putRun(run);
     return run;
   }
@@ -118,7 +137,12 @@ export class Dispatcher {
         live.lastError = null;
         delete live.lastFailure;
       }
-      if (a.kind === 'log') into.logs.push({ level: a.level ?? 'info', message: a.message || `${event.type} on ${event.entity}`, fields: { entity: event.entity, condition, seq: event.seq } });
+      if (a.kind === 'log')
+        into.logs.push({
+          level: a.level ?? 'info',
+          message: a.message || `${event.type} on ${event.entity}`,
+          fields: { entity: event.entity, condition, seq: event.seq },
+        });
       if (a.kind === 'notify') into.events.push(this.notifyEvent(event, a.message));
       if (a.kind === 'heartbeat-healthy' && target) {
         target.heartbeatState = 'ok';
@@ -129,7 +153,14 @@ export class Dispatcher {
 
   /** The event a `notify` action publishes: it points at the event that fired it. */
   notifyEvent(cause: EventRecord | { seq: number; entity: string }, message?: string): EventRecord {
-    return this.store.appendEvent({ entity: cause.entity, type: 'notify', time: Date.now(), fired: [], notifies: cause.seq, ...(message ? { detail: message } : {}) });
+    return this.store.appendEvent({
+      entity: cause.entity,
+      type: 'notify',
+      time: Date.now(),
+      fired: [],
+      notifies: cause.seq,
+      ...(message ? { detail: message } : {}),
+    });
   }
 }
 

@@ -44,7 +44,11 @@ export function createGlobal(core: SupervisorCore): EntityRecord {
   return core.write(() => {
     const have = core.store.entity(GLOBAL);
     if (have) return have;
-    const g: EntityRecord = { ...blankEntity({ name: GLOBAL, kind: 'placeholder', argv: [], env: {}, cwd: core.paths.root, conditions: [] }, 0), kind: 'global', state: 'stopped' };
+    const g: EntityRecord = {
+      ...blankEntity({ name: GLOBAL, kind: 'placeholder', argv: [], env: {}, cwd: core.paths.root, conditions: [] }, 0),
+      kind: 'global',
+      state: 'stopped',
+    };
     core.store.putEntity(g);
     return g;
   });

@@ -47,7 +47,10 @@ export class EventHub {
     if (sub.conn.destroyed || sub.conn.writableEnded) return false; // ended (cut off): nothing more may be written
     if (!eventMatches(sub.filter, e)) return true;
     if (sub.conn.writableLength > SUBSCRIBER_BACKLOG_BYTES) {
-      const err = new HamError({ code: 'timeout', message: `subscriber fell ${sub.conn.writableLength} bytes behind (at most ${SUBSCRIBER_BACKLOG_BYTES}); resume with since=${e.seq - 1}` });
+      const err = new HamError({
+        code: 'timeout',
+        message: `subscriber fell ${sub.conn.writableLength} bytes behind (at most ${SUBSCRIBER_BACKLOG_BYTES}); resume with since=${e.seq - 1}`,
+      });
       sub.conn.write(encodeFrame({ id: sub.id, ok: false, error: err.toShape() })); // only this subscription ends
       return false;
     }

@@ -5,7 +5,12 @@ import { issuesError } from '../protocol/issues.js';
 
 /** Why `cmd` cannot run from `cwd` with this PATH, or undefined when it can. */
 export function executableProblem(cmd: string, cwd: string, path: string | undefined): { expected: string; got: string } | undefined {
-  const candidates = cmd.includes('/') ? [isAbsolute(cmd) ? cmd : resolve(cwd, cmd)] : (path ?? '').split(delimiter).filter(Boolean).map((d) => join(d, cmd));
+  const candidates = cmd.includes('/')
+    ? [isAbsolute(cmd) ? cmd : resolve(cwd, cmd)]
+    : (path ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((d) => join(d, cmd));
   for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK);

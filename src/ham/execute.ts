@@ -38,7 +38,10 @@ class Tail {
   }
   text(): string {
     const all = Buffer.concat(this.chunks);
-    return all.subarray(Math.max(0, all.length - this.max)).toString('utf8').replace(/^\uFFFD+/, '');
+    return all
+      .subarray(Math.max(0, all.length - this.max))
+      .toString('utf8')
+      .replace(/^\uFFFD+/, '');
   }
 }
 
@@ -96,7 +99,15 @@ export function execute(r: ExecuteRun): Promise<ExecuteResult> {
       killGroup(child.pid!, 'SIGTERM');
       killTimer = setTimeout(() => killGroup(child.pid!, 'SIGKILL'), r.graceMs).unref();
     }, r.timeoutMs);
-    const failure = (f: Partial<Failure>): Failure => ({ argv: r.argv, exitCode: null, signal: null, durationMs: Math.round(performance.now() - started), timedOut, stderrTail: tail.text(), ...f });
+    const failure = (f: Partial<Failure>): Failure => ({
+      argv: r.argv,
+      exitCode: null,
+      signal: null,
+      durationMs: Math.round(performance.now() - started),
+      timedOut,
+      stderrTail: tail.text(),
+      ...f,
+    });
     child.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       clearTimeout(killTimer);
@@ -109,7 +120,12 @@ export function execute(r: ExecuteRun): Promise<ExecuteResult> {
       // A timed-out command's group is killed in full: what it left behind after TERM gets KILL at the grace's end
       // (no KILL is kept pending for a group already empty: its id could be taken by another).
       if (!timedOut || !groupAlive(child.pid!)) clearTimeout(killTimer);
-      if (timedOut) return done({ ok: false, error: `timed out after ${r.timeoutMs} ms; its process group was sent SIGTERM, then SIGKILL after ${r.graceMs} ms`, failure: failure({ exitCode: code, signal: sig }) });
+      if (timedOut)
+        return done({
+          ok: false,
+          error: `timed out after ${r.timeoutMs} ms; its process group was sent SIGTERM, then SIGKILL after ${r.graceMs} ms`,
+          failure: failure({ exitCode: code, signal: sig }),
+        });
       if (code === 0) return done({ ok: true });
       done({ ok: false, error: sig ? `killed by ${sig}` : `exited with code ${code}`, failure: failure({ exitCode: code, signal: sig }) });
     });

@@ -87,7 +87,10 @@ export class Executor {
   /** After a takeover: every run left in the store, in the order they fired. */
   resumeAll(): void {
     const runs = this.o.store.allRuns().sort((a, b) => a.id - b.id);
-    if (runs.length) this.o.log('info', 'resuming action runs', { runs: runs.map((r) => `${r.owner}/${r.condition}#${r.id}@${r.cursor.join('.')}${r.inFlight ? ' (in flight)' : ''}`) });
+    if (runs.length)
+      this.o.log('info', 'resuming action runs', {
+        runs: runs.map((r) => `${r.owner}/${r.condition}#${r.id}@${r.cursor.join('.')}${r.inFlight ? ' (in flight)' : ''}`),
+      });
     this.start(runs);
   }
 
@@ -166,7 +169,16 @@ export class Executor {
       if (this.closed) return;
       this.finish(run, path, a, result);
       if (!result.ok) {
-        this.o.log('warn', 'action failed', { entity: run.target, owner: run.owner, condition: run.condition, action: a.name, kind: a.kind, error: result.error, failure: result.failure, seq: run.seq });
+        this.o.log('warn', 'action failed', {
+          entity: run.target,
+          owner: run.owner,
+          condition: run.condition,
+          action: a.name,
+          kind: a.kind,
+          error: result.error,
+          failure: result.failure,
+          seq: run.seq,
+        });
         if (a.onFail.length) await this.runList(run, a.onFail, path);
         if (a.breakOnFail) return;
       }

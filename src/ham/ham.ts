@@ -103,141 +103,165 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
   let stopping = false;
   let loopDelay: IntervalHistogram | undefined;
 
-  const server: ControlServer = new ControlServer({
-    ping: () => ({ pid: process.pid, epoch, ...pairView(store.roles()) }),
-    stats: ({ reset, loop }) => {
-      // Event-loop delay is sampled only on request (sampling costs wake-ups).
-      if (loop === 'start') {
-        loopDelay?.disable();
-        loopDelay = monitorEventLoopDelay({ resolution: 1 });
-        loopDelay.enable();
-      }
-      const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
-      const out = {
-        loopDelayMs: loopDelay && { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max), count: loopDelay.count },
-        detectors: { checksRun: detectors.checksRun, streamLatencyMs: detectors.streamLatency.summary() },
-        ...supervisor.figures(reset === true),
-        entities: store.entityCount(),
-        lastSeq: store.lastSeq(),
-        rssBytes: process.memoryUsage().rss,
-        control: server.figures(),
-      };
-      if (loop === 'stop') {
-        loopDelay?.disable();
-        loopDelay = undefined;
-      }
-      if (reset) {
-        detectors.streamLatency.clear();
-        loopDelay?.reset();
-      }
-      return out;
+  const server: ControlServer = new ControlServer(
+    {
+      ping: () => ({ pid: process.pid, epoch, ...pairView(store.roles()) }),
+      stats: ({ reset, loop }) => {
+        // Event-loop delay is sampled only on request (sampling costs wake-ups).
+        if (loop === 'start') {
+          loopDelay?.disable();
+          loopDelay = monitorEventLoopDelay({ resolution: 1 });
+          loopDelay.enable();
+        }
+        const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+        const out = {
+          loopDelayMs: loopDelay && { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max), count: loopDelay.count },
+          detectors: { checksRun: detectors.checksRun, streamLatencyMs: detectors.streamLatency.summary() },
+          ...supervisor.figures(reset === true),
+          entities: store.entityCount(),
+          lastSeq: store.lastSeq(),
+          rssBytes: process.memoryUsage().rss,
+          control: server.figures(),
+        };
+        if (loop === 'stop') {
+          loopDelay?.disable();
+          loopDelay = undefined;
+        }
+        if (reset) {
+          detectors.streamLatency.clear();
+          loopDelay?.reset();
+        }
+        return out;
+      },
+      status: ({ name, after, limit }) => {
+        if (name !== undefined && name !== GLOBAL) supervisor.mustGet(name);
+        return statusPage(store, { name, after, limit }, (n) => supervisor.heartbeatView(n));
+      },
+      attach: async (a) => {
+        refuseWhileStopping();
+        guard.grow('attach');
+        const cwd = a.cwd ?? process.cwd();
+        if (a.argv) checkExecutable(a.name, a.argv[0]!, cwd, { ...baseEnv, ...a.env }.PATH);
+        const kind = a.pid !== undefined ? 'pid' : a.argv ? 'spawned' : 'placeholder';
+        const e = await supervisor.attach({
+          name: a.name,
+          kind,
+          argv: a.argv ?? [],
+          env: a.env,
+          cwd,
+          pid: a.pid,
+          conditions: a.restart ? [restartCondition()] : [],
+        });
+        return entityView(e);
+      },
+      detach: ({ name }) => {
+        refuseWhileStopping();
+        supervisor.detach(name);
+        return { name };
+      },
+      'condition-add': ({ entity, name, condition }) => (guard.grow('condition add', condition), conditionView(manager.conditionAdd(entity, name, condition))),
+      'condition-rm': ({ entity, name }) => {
+        manager.conditionRm(entity, name);
+        return { entity, condition: name };
+      },
+      'action-add': ({ entity, condition, action, onFailOf }) => (
+        guard.grow('action add', action),
+        actionView(manager.actionAdd(entity, condition, action, onFailOf))
+      ),
+      'action-rm': ({ entity, condition, path }) => {
+        manager.actionRm(entity, condition, path);
+        return { entity, condition, action: path.join('/') };
+      },
+      enable: ({ entity, condition, path, enabled }) => {
+        manager.enable(entity, condition, path, enabled);
+        return { entity, condition, action: path?.join('/'), enabled };
+      },
+      raise: async ({ entity, type, class: cls, severity, key }) => {
+        const raise = { type, ...(cls !== undefined ? { class: cls } : {}), ...(severity !== undefined ? { severity } : {}) };
+        return { seq: await supervisor.occur({ entity, type: 'raise', raise, ...(key !== undefined ? { key } : {}) }) };
+      },
+      state: async ({ entity, state, key }) => {
+        return { seq: await supervisor.occur({ entity, type: 'state', state: { from: null, to: state }, ...(key !== undefined ? { key } : {}) }) };
+      },
+      events: ({ since, limit, entity, condition }) => eventsPage(store, { since, limit, entity, condition }),
+      subscribe: async ({ since, entity, condition }, conn, id) => {
+        const filter = { entity, condition };
+        const from = since ?? store.lastSeq();
+        const oldest = store.eventsSince(0, 1)[0]?.seq ?? from + 1;
+        // Backlog in chunks, then live (pages.ts): no event can slip in between.
+        if (!(await catchUp(store, hub, { conn, id, filter }, from))) return { since: from };
+        return { since: from, lastSeq: store.lastSeq(), gap: from + 1 < oldest };
+      },
+      'self-attach': ({ name, pid, heartbeatMs, missedLow, missedHigh, health }, conn) => {
+        refuseWhileStopping();
+        const heartbeat = heartbeatMs === undefined ? null : { periodMs: heartbeatMs, missedLow, missedHigh: missedHigh ?? missedLow * 2 };
+        const e = supervisor.attachSelf(conn, { name, pid, heartbeat, health: health ?? null });
+        return { ...entityView(e, supervisor.heartbeatView(e.name)), saved: store.savedValue(e.name) };
+      },
+      'self-detach': ({ name }, conn) => {
+        supervisor.detachSelf(conn, name);
+        return { name };
+      },
+      'health-reply': ({ name, call, healthy, message }, conn) => {
+        supervisor.healthReply(conn, name, call, healthy, message);
+        return null;
+      },
+      beat: ({ name }, conn) => {
+        if (!supervisor.beat(conn, name))
+          throw new HamError({
+            code: 'bad-request',
+            entity: name,
+            message: `beat: ${JSON.stringify(name)} is not attached with heartbeats by this connection`,
+          });
+        return null;
+      },
+      store: ({ name, value }) => {
+        saveState(store, guard, (fn) => supervisor.write(fn), name, value);
+        return { name };
+      },
+      restore: ({ name }) => ({ name, instance: supervisor.mustGet(name).instance, value: store.savedValue(name) }),
+      detectors: () => detectors.view(),
+      reset: ({ name }) => {
+        refuseWhileStopping();
+        return entityView(supervisor.reset(name));
+      },
+      apply: ({ config, dryRun }) => (dryRun || guard.grow('apply', config), applyConfig(supervisor, config, { dryRun, cwd: process.cwd(), baseEnv })),
+      stop: async ({ all }) => {
+        refuseWhileStopping();
+        stopping = true;
+        try {
+          markStopping(store, epoch);
+        } catch (e) {
+          if (e instanceof HamError && e.code === 'fenced') fenced(e);
+          throw e;
+        }
+        log('info', 'stopping', { all });
+        await partner.stop();
+        if (all) await supervisor.stopAll();
+        // Reply first, then leave.
+        setTimeout(() => {
+          detectors.close();
+          supervisor.close();
+          server.close();
+          release(store, epoch);
+          store.close();
+          log('info', 'stopped');
+          process.exit(0);
+        }, 50);
+        return { pid: process.pid, stoppedEntities: all };
+      },
     },
-    status: ({ name, after, limit }) => {
-      if (name !== undefined && name !== GLOBAL) supervisor.mustGet(name);
-      return statusPage(store, { name, after, limit }, (n) => supervisor.heartbeatView(n));
+    {
+      onBeat: (conn, name) => void supervisor.beat(conn, name),
+      admit: admission({
+        allowUsers: () => store.settings().allowUsers,
+        socket: paths.socket,
+        home: paths.root,
+        warn: (msg, fields) => log('warn', msg, fields),
+      }),
+      onTrouble: (what, e) => log('error', `control socket: ${what} failed`, { error: (e as Error)?.message, stack: (e as Error)?.stack }),
     },
-    attach: async (a) => {
-      refuseWhileStopping();
-      guard.grow('attach');
-      const cwd = a.cwd ?? process.cwd();
-      if (a.argv) checkExecutable(a.name, a.argv[0]!, cwd, { ...baseEnv, ...a.env }.PATH);
-      const kind = a.pid !== undefined ? 'pid' : a.argv ? 'spawned' : 'placeholder';
-      const e = await supervisor.attach({ name: a.name, kind, argv: a.argv ?? [], env: a.env, cwd, pid: a.pid, conditions: a.restart ? [restartCondition()] : [] });
-      return entityView(e);
-    },
-    detach: ({ name }) => {
-      refuseWhileStopping();
-      supervisor.detach(name);
-      return { name };
-    },
-    'condition-add': ({ entity, name, condition }) => (guard.grow('condition add', condition), conditionView(manager.conditionAdd(entity, name, condition))),
-    'condition-rm': ({ entity, name }) => {
-      manager.conditionRm(entity, name);
-      return { entity, condition: name };
-    },
-    'action-add': ({ entity, condition, action, onFailOf }) => (guard.grow('action add', action), actionView(manager.actionAdd(entity, condition, action, onFailOf))),
-    'action-rm': ({ entity, condition, path }) => {
-      manager.actionRm(entity, condition, path);
-      return { entity, condition, action: path.join('/') };
-    },
-    enable: ({ entity, condition, path, enabled }) => {
-      manager.enable(entity, condition, path, enabled);
-      return { entity, condition, action: path?.join('/'), enabled };
-    },
-    raise: async ({ entity, type, class: cls, severity, key }) => {
-      const raise = { type, ...(cls !== undefined ? { class: cls } : {}), ...(severity !== undefined ? { severity } : {}) };
-      return { seq: await supervisor.occur({ entity, type: 'raise', raise, ...(key !== undefined ? { key } : {}) }) };
-    },
-    state: async ({ entity, state, key }) => {
-      return { seq: await supervisor.occur({ entity, type: 'state', state: { from: null, to: state }, ...(key !== undefined ? { key } : {}) }) };
-    },
-    events: ({ since, limit, entity, condition }) => eventsPage(store, { since, limit, entity, condition }),
-    subscribe: async ({ since, entity, condition }, conn, id) => {
-      const filter = { entity, condition };
-      const from = since ?? store.lastSeq();
-      const oldest = store.eventsSince(0, 1)[0]?.seq ?? from + 1;
-      // Backlog in chunks, then live (pages.ts): no event can slip in between.
-      if (!(await catchUp(store, hub, { conn, id, filter }, from))) return { since: from };
-      return { since: from, lastSeq: store.lastSeq(), gap: from + 1 < oldest };
-    },
-    'self-attach': ({ name, pid, heartbeatMs, missedLow, missedHigh, health }, conn) => {
-      refuseWhileStopping();
-      const heartbeat = heartbeatMs === undefined ? null : { periodMs: heartbeatMs, missedLow, missedHigh: missedHigh ?? missedLow * 2 };
-      const e = supervisor.attachSelf(conn, { name, pid, heartbeat, health: health ?? null });
-      return { ...entityView(e, supervisor.heartbeatView(e.name)), saved: store.savedValue(e.name) };
-    },
-    'self-detach': ({ name }, conn) => {
-      supervisor.detachSelf(conn, name);
-      return { name };
-    },
-    'health-reply': ({ name, call, healthy, message }, conn) => {
-      supervisor.healthReply(conn, name, call, healthy, message);
-      return null;
-    },
-    beat: ({ name }, conn) => {
-      if (!supervisor.beat(conn, name)) throw new HamError({ code: 'bad-request', entity: name, message: `beat: ${JSON.stringify(name)} is not attached with heartbeats by this connection` });
-      return null;
-    },
-    store: ({ name, value }) => {
-      saveState(store, guard, (fn) => supervisor.write(fn), name, value);
-      return { name };
-    },
-    restore: ({ name }) => ({ name, instance: supervisor.mustGet(name).instance, value: store.savedValue(name) }),
-    detectors: () => detectors.view(),
-    reset: ({ name }) => {
-      refuseWhileStopping();
-      return entityView(supervisor.reset(name));
-    },
-    apply: ({ config, dryRun }) => (dryRun || guard.grow('apply', config), applyConfig(supervisor, config, { dryRun, cwd: process.cwd(), baseEnv })),
-    stop: async ({ all }) => {
-      refuseWhileStopping();
-      stopping = true;
-      try {
-        markStopping(store, epoch);
-      } catch (e) {
-        if (e instanceof HamError && e.code === 'fenced') fenced(e);
-        throw e;
-      }
-      log('info', 'stopping', { all });
-      await partner.stop();
-      if (all) await supervisor.stopAll();
-      // Reply first, then leave.
-      setTimeout(() => {
-        detectors.close();
-        supervisor.close();
-        server.close();
-        release(store, epoch);
-        store.close();
-        log('info', 'stopped');
-        process.exit(0);
-      }, 50);
-      return { pid: process.pid, stoppedEntities: all };
-    },
-  }, {
-    onBeat: (conn, name) => void supervisor.beat(conn, name),
-    admit: admission({ allowUsers: () => store.settings().allowUsers, socket: paths.socket, home: paths.root, warn: (msg, fields) => log('warn', msg, fields) }),
-    onTrouble: (what, e) => log('error', `control socket: ${what} failed`, { error: (e as Error)?.message, stack: (e as Error)?.stack }),
-  });
+  );
   const refuseWhileStopping = (): void => {
     if (stopping) throw new HamError({ code: 'stopping', message: 'the HAM is stopping' });
   };
@@ -248,5 +272,6 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
   partner.start();
   log('info', 'serving as HAM', { epoch, fresh: ctx.fresh, entities: store.allEntities().length });
   const keeper = keeperCommand();
-  if (keeper.kind === 'perl') log('warn', 'keepers: the Perl fallback (no C keeper was built at install, or HAM_KEEPER=perl)', { keeper: keeper.argv.join(' ') });
+  if (keeper.kind === 'perl')
+    log('warn', 'keepers: the Perl fallback (no C keeper was built at install, or HAM_KEEPER=perl)', { keeper: keeper.argv.join(' ') });
 }

@@ -23,7 +23,11 @@ export class HealthKills {
     });
     if (!e?.healthFailing || !e.health) return;
     this.core.publish(fired);
-    this.core.log('warn', e.health.graceMs > 0 ? `health check failed: sending ${e.health.signal}, SIGKILL in ${e.health.graceMs} ms` : 'health check failed: SIGKILL', { entity: name, pid: e.pid, reason });
+    this.core.log(
+      'warn',
+      e.health.graceMs > 0 ? `health check failed: sending ${e.health.signal}, SIGKILL in ${e.health.graceMs} ms` : 'health check failed: SIGKILL',
+      { entity: name, pid: e.pid, reason },
+    );
     if (e.health.graceMs > 0) signalProc({ pid: e.healthFailing.pid, start: e.healthFailing.pidStart }, e.health.signal as NodeJS.Signals);
     this.schedule(name, e.healthFailing.killAt);
   }
@@ -31,14 +35,17 @@ export class HealthKills {
   /** SIGKILL at `at` (epoch ms) unless the failing process is gone by then. */
   schedule(name: string, at: number): void {
     clearTimeout(this.due.get(name));
-    const timer = setTimeout(() => {
-      this.due.delete(name);
-      const e = this.core.store.entity(name);
-      const f = e?.healthFailing;
-      if (!e || !f || e.pid !== f.pid || !isAlive({ pid: f.pid, start: f.pidStart })) return;
-      this.core.log('warn', 'health check failed and the grace is over: SIGKILL', { entity: name, pid: f.pid });
-      this.core.signalGroup(e, 'SIGKILL');
-    }, Math.max(0, at - Date.now()));
+    const timer = setTimeout(
+      () => {
+        this.due.delete(name);
+        const e = this.core.store.entity(name);
+        const f = e?.healthFailing;
+        if (!e || !f || e.pid !== f.pid || !isAlive({ pid: f.pid, start: f.pidStart })) return;
+        this.core.log('warn', 'health check failed and the grace is over: SIGKILL', { entity: name, pid: f.pid });
+        this.core.signalGroup(e, 'SIGKILL');
+      },
+      Math.max(0, at - Date.now()),
+    );
     this.due.set(name, timer);
   }
 

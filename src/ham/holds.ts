@@ -50,6 +50,10 @@ export class Holds {
       rec.held = null;
     });
     this.core.parts.restarts.launch(name, restarting);
-    await this.core.waitFor(name, (x) => !x || x.state === 'running' || (x.failedStartAt ?? 0) >= t0 || (x.state === 'dead' && (x.diedAt ?? 0) >= t0), RESTART_DEADLINE_MS);
+    await this.core.waitFor(
+      name,
+      (x) => !x || x.state === 'running' || (x.failedStartAt ?? 0) >= t0 || (x.state === 'dead' && (x.diedAt ?? 0) >= t0),
+      RESTART_DEADLINE_MS,
+    );
   }
 }

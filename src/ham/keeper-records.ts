@@ -11,7 +11,6 @@ import type { EntityRecord } from '../model/records.js';
 import type { LifeEvent } from './lifecycle-events.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
-
 export class KeeperRecords {
   private readonly inbox: Inbox;
   /** One life watch per entity, for the keeper serial it watches. */
@@ -108,7 +107,11 @@ export class KeeperRecords {
 
   private goneEvent(name: string, orphan: boolean, dismissed: boolean, adopting: boolean): void {
     const { transitions } = this.core.parts;
-    const applied = transitions.apply(name, { tag: 'keeper-gone', orphan, dismissed, now: Date.now() }, { data: (rec) => void (adopting || (rec.keeper = null)), startError: 'its keeper died before the command started' });
+    const applied = transitions.apply(
+      name,
+      { tag: 'keeper-gone', orphan, dismissed, now: Date.now() },
+      { data: (rec) => void (adopting || (rec.keeper = null)), startError: 'its keeper died before the command started' },
+    );
     if (applied?.outcome) transitions.perform(applied.entity, applied.outcome.effects);
   }
 

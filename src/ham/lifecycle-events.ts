@@ -47,8 +47,23 @@ export type LifeEvent =
 
 export type EventTag = LifeEvent['tag'];
 export const EVENT_TAGS = [
-  'K', 'P', 'S', 'F', 'X', 'keeper-gone', 'conn-closed', 'restart-decided', 'restart-given-up', 'restart-due',
-  'hold', 'release', 'reset', 'stop', 'stop-timeout', 'detach', 'health-kill',
+  'K',
+  'P',
+  'S',
+  'F',
+  'X',
+  'keeper-gone',
+  'conn-closed',
+  'restart-decided',
+  'restart-given-up',
+  'restart-due',
+  'hold',
+  'release',
+  'reset',
+  'stop',
+  'stop-timeout',
+  'detach',
+  'health-kill',
 ] as const satisfies readonly EventTag[];
 export type EventOf<T extends EventTag> = Extract<LifeEvent, { tag: T }>;
 

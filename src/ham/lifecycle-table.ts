@@ -10,10 +10,16 @@ import type { HoldReason, Life, LifeOf, LifeTag } from './lifecycle.js';
 type Handler<S extends LifeTag, E extends EventTag> = (life: LifeOf<S>, ev: EventOf<E>, ctx: LifeContext) => Step | 'ignore';
 export type LifeTable = { [S in LifeTag]: { [E in EventTag]: Handler<S, E> | 'ignore' } };
 
-const step = (next: Step['next'], effects: Effect[] = [], occurrences: LifeOccurrence[] = [], marks: Mark[] = []): Step => ({ next, effects, occurrences, marks });
+const step = (next: Step['next'], effects: Effect[] = [], occurrences: LifeOccurrence[] = [], marks: Mark[] = []): Step => ({
+  next,
+  effects,
+  occurrences,
+  marks,
+});
 const release = (parked: number | null): Effect[] => (parked === null ? [] : [{ kind: 'release-keeper', seq: parked }]);
 /** Stopped for good, or held: where a stop ends. */
-const settle = (then: 'stopped' | HoldReason, parked: number | null): Life => (then === 'stopped' ? { tag: 'stopped', parked } : { tag: 'held', why: then, parked });
+const settle = (then: 'stopped' | HoldReason, parked: number | null): Life =>
+  then === 'stopped' ? { tag: 'stopped', parked } : { tag: 'held', why: then, parked };
 const deathOf = (exit: ExitInfo): LifeOccurrence => ({ type: isAbnormal(exit) ? 'abnormal-death' : 'death', decidesRestart: true });
 const UNKNOWN_EXIT: ExitInfo = { code: null, signal: null, core: false };
 
@@ -26,12 +32,22 @@ function execd(restart: boolean, next: Life, extra: Effect[] = []): Step {
 
 /** The keeper died after the command forked: it runs (counted as S would), a new keeper adopts it. */
 function adopted(restart: boolean, next: Life): Step {
-  return step(next, [{ kind: 'spawn-keeper', restart: false, adopt: true }], restart ? [{ type: 'restart' }] : [], restart ? ['instance', 'restarts'] : ['instance']);
+  return step(
+    next,
+    [{ kind: 'spawn-keeper', restart: false, adopt: true }],
+    restart ? [{ type: 'restart' }] : [],
+    restart ? ['instance', 'restarts'] : ['instance'],
+  );
 }
 
 /** X (or an unseen death) of a process that was meant to run: dead, its death conditions decide about a restart. */
 function died(seq: number | null, exit: ExitInfo, effects: Effect[]): Step {
-  return step({ tag: 'dead', parked: seq, restart: 'none' }, [{ kind: 'forget-health' }, { kind: 'untrack-heartbeats' }, ...release(seq), ...effects], [deathOf(exit)], ['death', 'process-gone']);
+  return step(
+    { tag: 'dead', parked: seq, restart: 'none' },
+    [{ kind: 'forget-health' }, { kind: 'untrack-heartbeats' }, ...release(seq), ...effects],
+    [deathOf(exit)],
+    ['death', 'process-gone'],
+  );
 }
 
 /** X of a process we asked to stop: not a death. */
@@ -39,11 +55,25 @@ function stoppedBy(then: 'stopped' | HoldReason, seq: number | null, effects: Ef
   return step(settle(then, seq), [{ kind: 'forget-health' }, ...release(seq), ...effects], [], ['exit', 'process-gone']);
 }
 
-const detach = (): Step => step('removed', [{ kind: 'untrack-heartbeats' }, { kind: 'forget-health' }, { kind: 'cancel-restart' }, { kind: 'detach-keeper' }, { kind: 'remove' }], [{ type: 'detach' }]);
+const detach = (): Step =>
+  step(
+    'removed',
+    [{ kind: 'untrack-heartbeats' }, { kind: 'forget-health' }, { kind: 'cancel-restart' }, { kind: 'detach-keeper' }, { kind: 'remove' }],
+    [{ type: 'detach' }],
+  );
 const kill = (): Step => step('same', [{ kind: 'signal', signal: 'SIGKILL' }]);
 /** The keeper gone where no process runs: nothing lost if it had been told to exit, else the coordinator hears of it. */
 const keeperLeft = (l: LifeOf<'dead' | 'stopped' | 'held' | 'failed'>, ev: EventOf<'keeper-gone'>): Step =>
-  step({ ...l, parked: null } as Life, ev.dismissed ? [] : [...(l.tag === 'dead' && typeof l.restart === 'object' ? [{ kind: 'schedule-restart' as const, at: l.restart.at }] : []), { kind: 'settled' }, { kind: 'down' }]);
+  step(
+    { ...l, parked: null } as Life,
+    ev.dismissed
+      ? []
+      : [
+          ...(l.tag === 'dead' && typeof l.restart === 'object' ? [{ kind: 'schedule-restart' as const, at: l.restart.at }] : []),
+          { kind: 'settled' },
+          { kind: 'down' },
+        ],
+  );
 /** Start it: through its parked keeper if one waits, else a new keeper. */
 function launch(restart: boolean, parked: number | null, keeperParked: boolean, effects: Effect[] = []): Step {
   if (parked !== null && keeperParked) return step({ tag: 'starting', restart, via: parked }, [...effects, { kind: 'restart-keeper', seq: parked }]);
@@ -52,9 +82,23 @@ function launch(restart: boolean, parked: number | null, keeperParked: boolean, 
 
 export const LIFECYCLE: LifeTable = {
   idle: {
-    K: watch, P: 'ignore', S: 'ignore', F: 'ignore', X: 'ignore', 'keeper-gone': 'ignore', 'conn-closed': 'ignore',
-    'restart-decided': 'ignore', 'restart-given-up': 'ignore', 'restart-due': 'ignore',
-    hold: 'ignore', release: 'ignore', reset: 'ignore', stop: 'ignore', 'stop-timeout': 'ignore', detach, 'health-kill': 'ignore',
+    K: watch,
+    P: 'ignore',
+    S: 'ignore',
+    F: 'ignore',
+    X: 'ignore',
+    'keeper-gone': 'ignore',
+    'conn-closed': 'ignore',
+    'restart-decided': 'ignore',
+    'restart-given-up': 'ignore',
+    'restart-due': 'ignore',
+    hold: 'ignore',
+    release: 'ignore',
+    reset: 'ignore',
+    stop: 'ignore',
+    'stop-timeout': 'ignore',
+    detach,
+    'health-kill': 'ignore',
   },
   starting: {
     K: watch,
@@ -68,15 +112,25 @@ export const LIFECYCLE: LifeTable = {
         ? // It had forked the command (P) but not reported the exec: the command runs; a new keeper adopts it.
           adopted(l.restart, { tag: 'running' })
         : // Nothing forked: this start failed. A restart that lost its keeper is tried again now, by a new keeper.
-          step({ tag: 'dead', parked: null, restart: l.restart ? { at: ev.now } : 'none' }, [...(l.restart ? [{ kind: 'schedule-restart' as const, at: ev.now }] : []), { kind: 'settled' }, { kind: 'down' }], [], ['start-failed', 'process-gone']),
+          step(
+            { tag: 'dead', parked: null, restart: l.restart ? { at: ev.now } : 'none' },
+            [...(l.restart ? [{ kind: 'schedule-restart' as const, at: ev.now }] : []), { kind: 'settled' }, { kind: 'down' }],
+            [],
+            ['start-failed', 'process-gone'],
+          ),
     'conn-closed': 'ignore',
     'restart-decided': 'ignore',
     'restart-given-up': 'ignore',
     'restart-due': 'ignore',
-    hold: (l, ev) => step({ tag: 'stopping', started: false, restart: l.restart, via: l.via, then: ev.why }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]),
+    hold: (l, ev) =>
+      step({ tag: 'stopping', started: false, restart: l.restart, via: l.via, then: ev.why }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]),
     release: 'ignore',
     reset: 'ignore',
-    stop: (l) => step({ tag: 'stopping', started: false, restart: l.restart, via: l.via, then: 'stopped' }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]),
+    stop: (l) =>
+      step({ tag: 'stopping', started: false, restart: l.restart, via: l.via, then: 'stopped' }, [
+        { kind: 'cancel-restart' },
+        { kind: 'signal', signal: 'stop' },
+      ]),
     'stop-timeout': 'ignore',
     detach,
     'health-kill': 'ignore',
@@ -87,16 +141,19 @@ export const LIFECYCLE: LifeTable = {
     S: () => execd(false, { tag: 'running' }),
     F: 'ignore',
     X: (_l, ev) => died(ev.seq, ev.exit, [{ kind: 'down' }]),
-    'keeper-gone': (_l, ev) => (ev.orphan ? step('same', [{ kind: 'spawn-keeper', restart: false, adopt: true }]) : died(null, UNKNOWN_EXIT, [{ kind: 'settled' }, { kind: 'down' }])),
+    'keeper-gone': (_l, ev) =>
+      ev.orphan ? step('same', [{ kind: 'spawn-keeper', restart: false, adopt: true }]) : died(null, UNKNOWN_EXIT, [{ kind: 'settled' }, { kind: 'down' }]),
     // A live self-attached process that hung up: its death (as in QNX); its keeper reports the exit later.
     'conn-closed': (_l, ev, ctx) => (ev.alive && ctx.kind === 'self' ? died(null, UNKNOWN_EXIT, []) : 'ignore'),
     'restart-decided': 'ignore',
     'restart-given-up': 'ignore',
     'restart-due': 'ignore',
-    hold: (_l, ev) => step({ tag: 'stopping', started: true, restart: false, via: null, then: ev.why }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]),
+    hold: (_l, ev) =>
+      step({ tag: 'stopping', started: true, restart: false, via: null, then: ev.why }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]),
     release: 'ignore',
     reset: 'ignore',
-    stop: () => step({ tag: 'stopping', started: true, restart: false, via: null, then: 'stopped' }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]),
+    stop: () =>
+      step({ tag: 'stopping', started: true, restart: false, via: null, then: 'stopped' }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]),
     'stop-timeout': 'ignore',
     detach,
     'health-kill': kill,
@@ -107,7 +164,10 @@ export const LIFECYCLE: LifeTable = {
     S: 'ignore',
     F: 'ignore',
     // A self-attached entity whose connection closed: that was the death; its keeper now reports the exit.
-    X: (l, ev, ctx) => (ctx.kind === 'self' ? step({ ...l, parked: ev.seq }, [...(l.restart === 'none' ? release(ev.seq) : []), { kind: 'down' }], [], ['process-gone']) : died(ev.seq, ev.exit, [{ kind: 'down' }])),
+    X: (l, ev, ctx) =>
+      ctx.kind === 'self'
+        ? step({ ...l, parked: ev.seq }, [...(l.restart === 'none' ? release(ev.seq) : []), { kind: 'down' }], [], ['process-gone'])
+        : died(ev.seq, ev.exit, [{ kind: 'down' }]),
     // A restart due stays due: it comes through a new keeper.
     'keeper-gone': keeperLeft,
     'conn-closed': 'ignore',
@@ -128,7 +188,8 @@ export const LIFECYCLE: LifeTable = {
     },
     hold: (l, ev) => step({ tag: 'held', why: ev.why, parked: l.parked }, [{ kind: 'cancel-restart' }, ...release(l.parked)]),
     release: (l, ev, ctx) => (ctx.hasCommand ? launch(ev.restart, l.parked, ev.keeperParked, [{ kind: 'cancel-restart' }]) : 'ignore'),
-    reset: (l, ev, ctx) => (ctx.hasCommand ? step({ tag: 'dead', parked: l.parked, restart: { at: ev.now } }, [{ kind: 'schedule-restart', at: ev.now }], [], ['reset']) : 'ignore'),
+    reset: (l, ev, ctx) =>
+      ctx.hasCommand ? step({ tag: 'dead', parked: l.parked, restart: { at: ev.now } }, [{ kind: 'schedule-restart', at: ev.now }], [], ['reset']) : 'ignore',
     stop: (l) => (l.restart === 'none' ? 'ignore' : step({ tag: 'stopped', parked: l.parked }, [{ kind: 'cancel-restart' }, ...release(l.parked)])),
     'stop-timeout': 'ignore',
     detach,
@@ -142,7 +203,10 @@ export const LIFECYCLE: LifeTable = {
     F: (l, ev) => (l.started ? 'ignore' : step(settle(l.then, ev.seq), [...release(ev.seq), { kind: 'settled' }], [], ['start-failed', 'process-gone'])),
     X: (l, ev) => stoppedBy(l.then, ev.seq, [{ kind: 'down' }]),
     'keeper-gone': (l, ev) => {
-      if (ev.orphan) return l.started ? step('same', [{ kind: 'spawn-keeper', restart: false, adopt: true }]) : adopted(l.restart, { ...l, started: true, restart: false, via: null });
+      if (ev.orphan)
+        return l.started
+          ? step('same', [{ kind: 'spawn-keeper', restart: false, adopt: true }])
+          : adopted(l.restart, { ...l, started: true, restart: false, via: null });
       if (l.started) return stoppedBy(l.then, null, [{ kind: 'settled' }, { kind: 'down' }]);
       return step(settle(l.then, null), [{ kind: 'settled' }, { kind: 'down' }], [], ['start-failed', 'process-gone']);
     },
@@ -212,7 +276,8 @@ export const LIFECYCLE: LifeTable = {
     'restart-due': 'ignore',
     hold: 'ignore',
     release: 'ignore',
-    reset: (l, ev, ctx) => (ctx.hasCommand ? step({ tag: 'dead', parked: l.parked, restart: { at: ev.now } }, [{ kind: 'schedule-restart', at: ev.now }], [], ['reset']) : 'ignore'),
+    reset: (l, ev, ctx) =>
+      ctx.hasCommand ? step({ tag: 'dead', parked: l.parked, restart: { at: ev.now } }, [{ kind: 'schedule-restart', at: ev.now }], [], ['reset']) : 'ignore',
     stop: 'ignore',
     'stop-timeout': 'ignore',
     detach,

@@ -76,9 +76,22 @@ export function lifeFields(l: Life): LifeFields {
     case 'running':
       return { ...base, state: 'running' };
     case 'dead':
-      return { ...base, state: 'dead', awaiting: l.parked, restartPending: l.restart !== 'none', restartAt: typeof l.restart === 'object' ? l.restart.at : null };
+      return {
+        ...base,
+        state: 'dead',
+        awaiting: l.parked,
+        restartPending: l.restart !== 'none',
+        restartAt: typeof l.restart === 'object' ? l.restart.at : null,
+      };
     case 'stopping':
-      return { ...base, state: l.started ? 'running' : 'starting', desired: 'stopped', held: l.then === 'stopped' ? null : l.then, restarting: l.restart, awaiting: l.via };
+      return {
+        ...base,
+        state: l.started ? 'running' : 'starting',
+        desired: 'stopped',
+        held: l.then === 'stopped' ? null : l.then,
+        restarting: l.restart,
+        awaiting: l.via,
+      };
     case 'stopped':
       return { ...base, desired: 'stopped', awaiting: l.parked };
     case 'held':

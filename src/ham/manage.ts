@@ -21,7 +21,8 @@ export class Manager {
 
   conditionAdd(entity: string, name: string, body: ConditionBody): ConditionRecord {
     const owner = this.owner(entity);
-    if (owner.conditions.some((c) => c.name === name)) throw new HamError({ code: 'duplicate-condition', entity, message: `entity ${entity} already has a condition named ${JSON.stringify(name)}` });
+    if (owner.conditions.some((c) => c.name === name))
+      throw new HamError({ code: 'duplicate-condition', entity, message: `entity ${entity} already has a condition named ${JSON.stringify(name)}` });
     const rec = toConditionRecord({ name, ...body });
     checkRestarts(entity, [...owner.conditions, rec], ['condition-add', 'condition', 'actions']);
     this.sup.updateEntity(entity, (x, runNow) => {
@@ -49,7 +50,12 @@ export class Manager {
     this.sup.updateEntity(entity, (x, runNow) => {
       const cond = findCondition(x, condition);
       const list = onFailOf ? listAt(cond, onFailOf, entity).onFail : cond.actions;
-      if (list.some((a) => a.name === action.name)) throw new HamError({ code: 'duplicate-action', entity, message: `condition ${condition} already has an action named ${JSON.stringify(action.name)}${onFailOf ? ` under ${onFailOf.join('/')}` : ''}` });
+      if (list.some((a) => a.name === action.name))
+        throw new HamError({
+          code: 'duplicate-action',
+          entity,
+          message: `condition ${condition} already has an action named ${JSON.stringify(action.name)}${onFailOf ? ` under ${onFailOf.join('/')}` : ''}`,
+        });
       list.push(rec);
       checkRestarts(entity, x.conditions, ['action-add', 'action']);
       if (action.now && action.enabled && cond.enabled && x.enabled && !onFailOf) runNow(condition, enabledActions([rec]));
@@ -108,9 +114,13 @@ function checkRestarts(entity: string, conditions: ConditionRecord[], path: Path
   if (broken.length) throw ruleError(entity, broken);
 }
 
-const ruleError = (entity: string, broken: RuleIssue[]): HamError => issuesError(broken.map((i) => ({ ...i, path: pathText(i.path) })), { entity, max: MAX_ISSUES });
+const ruleError = (entity: string, broken: RuleIssue[]): HamError =>
+  issuesError(
+    broken.map((i) => ({ ...i, path: pathText(i.path) })),
+    { entity, max: MAX_ISSUES },
+  );
 
-const unknownCondition = (entity: string, name: string): HamError => new HamError({ code: 'unknown-condition', entity, message: `entity ${entity} has no condition named ${JSON.stringify(name)}` });
+const unknownCondition = (entity: string, name: string): HamError =>
+  new HamError({ code: 'unknown-condition', entity, message: `entity ${entity} has no condition named ${JSON.stringify(name)}` });
 const unknownAction = (entity: string, condition: string, path: string[]): HamError =>
   new HamError({ code: 'unknown-action', entity, message: `condition ${condition} of ${entity} has no action ${JSON.stringify(path.join('/'))}` });
-

@@ -40,7 +40,8 @@ export class Restarts {
     if (e.desired === 'stopped') return e.held ? { ok: true } : { ok: false, error: `entity ${name} is being stopped` };
     if (e.state === 'failed') return { ok: false, keep: true, error: `entity ${name} failed (${e.lastError}); \`ham reset ${name}\` brings it back` };
     const since = run.createdAt;
-    const done = (x: EntityRecord | undefined): boolean => !x || (x.state === 'running' && (x.startedAt ?? 0) >= since) || (x.failedStartAt ?? 0) >= since || x.desired === 'stopped';
+    const done = (x: EntityRecord | undefined): boolean =>
+      !x || (x.state === 'running' && (x.startedAt ?? 0) >= since) || (x.failedStartAt ?? 0) >= since || x.desired === 'stopped';
     if (e.state === 'running') return { ok: true }; // already back (or never died: a `now` restart)
     if (!done(e)) {
       // Decided once per death (restartAt is then set): a takeover re-reads the decision, never re-counts it.
@@ -49,7 +50,11 @@ export class Restarts {
       if (applied?.outcome) {
         if (applied.outcome.occurrences.some((o) => o.type === 'escalate')) {
           const p = applied.entity.restartPolicy.intensity;
-          this.core.log('error', 'restart intensity exceeded: escalating; the entity is failed until `ham reset`', { entity: name, max: p?.max, withinMs: p?.withinMs });
+          this.core.log('error', 'restart intensity exceeded: escalating; the entity is failed until `ham reset`', {
+            entity: name,
+            max: p?.max,
+            withinMs: p?.withinMs,
+          });
         }
         parts.transitions.perform(applied.entity, applied.outcome.effects);
       } else if (e && e.state === 'dead') this.schedule(e); // decided before: its timer again
@@ -87,10 +92,16 @@ export class Restarts {
   /** `ham reset NAME`: a failed (or dead) entity gets fresh counters and is started again. */
   reset(name: string): EntityRecord {
     const cur = this.core.mustGet(name);
-    if (cur.state !== 'failed' && cur.state !== 'dead') throw new HamError({ code: 'bad-request', entity: name, message: `reset: expected a failed or dead entity, got ${name} ${cur.state}` });
+    if (cur.state !== 'failed' && cur.state !== 'dead')
+      throw new HamError({ code: 'bad-request', entity: name, message: `reset: expected a failed or dead entity, got ${name} ${cur.state}` });
     if (cur.argv.length === 0) throw new HamError({ code: 'bad-request', entity: name, message: `reset: ${name} has no command to start it with` });
     const applied = this.core.parts.transitions.apply(name, { tag: 'reset', now: Date.now() });
-    if (!applied?.outcome) throw new HamError({ code: 'bad-request', entity: name, message: `reset: expected a failed or dead entity, got ${name} ${applied?.entity.state ?? 'gone'}` });
+    if (!applied?.outcome)
+      throw new HamError({
+        code: 'bad-request',
+        entity: name,
+        message: `reset: expected a failed or dead entity, got ${name} ${applied?.entity.state ?? 'gone'}`,
+      });
     const e = applied.entity;
     this.core.parts.transitions.perform(e, applied.outcome.effects);
     this.core.log('info', 'reset: started again with fresh counters', { entity: name });
@@ -102,7 +113,10 @@ export class Restarts {
     this.cancel(e.name);
     const delay = Math.max(0, (e.restartAt ?? 0) - Date.now());
     if (delay === 0) return this.due(e.name);
-    this.timers.set(e.name, setTimeout(() => this.due(e.name), delay));
+    this.timers.set(
+      e.name,
+      setTimeout(() => this.due(e.name), delay),
+    );
   }
 
   cancel(name: string): void {
@@ -114,7 +128,10 @@ export class Restarts {
   /** Try the due restart again shortly (its group is being restarted). */
   retrySoon(name: string): void {
     this.cancel(name);
-    this.timers.set(name, setTimeout(() => this.due(name), GROUP_BUSY_RETRY_MS));
+    this.timers.set(
+      name,
+      setTimeout(() => this.due(name), GROUP_BUSY_RETRY_MS),
+    );
   }
 
   /** A restart's backoff is over: the table decides with what the coordinator says now. */
@@ -125,11 +142,18 @@ export class Restarts {
     const e = this.core.store.entity(name);
     if (!e) return;
     const keeperParked = !!e.keeper && e.awaiting !== null && isAlive(e.keeper);
-    const ev: LifeEvent = { tag: 'restart-due', requirementsUp: coord.requirementsUp(e), groupBusy: !!e.group && coord.restarting(e.group), takesAlong: coord.takesAlong(e), keeperParked };
+    const ev: LifeEvent = {
+      tag: 'restart-due',
+      requirementsUp: coord.requirementsUp(e),
+      groupBusy: !!e.group && coord.restarting(e.group),
+      takesAlong: coord.takesAlong(e),
+      keeperParked,
+    };
     // Nothing changes but effects (try again, a group restart): no write.
     const peek = transition(lifeOf(e), ev, { kind: e.kind, hasCommand: e.argv.length > 0 });
     if (!peek) return;
-    if (peek.marks.length === 0 && peek.occurrences.length === 0 && peek.effects.every((x) => x.kind === 'retry-restart' || x.kind === 'group-restart')) return transitions.perform(e, peek.effects);
+    if (peek.marks.length === 0 && peek.occurrences.length === 0 && peek.effects.every((x) => x.kind === 'retry-restart' || x.kind === 'group-restart'))
+      return transitions.perform(e, peek.effects);
     const applied = transitions.apply(name, ev);
     if (applied?.outcome) transitions.perform(applied.entity, applied.outcome.effects);
   }

@@ -56,13 +56,33 @@ export class SelfAttachments {
     const e = this.core.write(() => {
       const old = store.entity(a.name);
       if (old?.keeper) previous.keeper = { ref: old.keeper, awaiting: old.awaiting, id: old.id };
-      const joins = (old?.kind === 'spawned' || old?.kind === 'pid') && old.pid === a.pid && old.pidStart === id.start && (old.state === 'running' || old.state === 'starting');
+      const joins =
+        (old?.kind === 'spawned' || old?.kind === 'pid') &&
+        old.pid === a.pid &&
+        old.pidStart === id.start &&
+        (old.state === 'running' || old.state === 'starting');
       if (old && old.kind !== 'self' && old.kind !== 'placeholder' && !joins) {
-        throw new HamError({ code: 'duplicate-entity', entity: a.name, message: `an entity named ${JSON.stringify(a.name)} is already attached (kind ${old.kind}${old.pid !== null ? `, pid ${old.pid}` : ''}); only its own process (pid ${old.pid ?? 'none'}) may attach itself to it, not pid ${a.pid}` });
+        throw new HamError({
+          code: 'duplicate-entity',
+          entity: a.name,
+          message: `an entity named ${JSON.stringify(a.name)} is already attached (kind ${old.kind}${old.pid !== null ? `, pid ${old.pid}` : ''}); only its own process (pid ${old.pid ?? 'none'}) may attach itself to it, not pid ${a.pid}`,
+        });
       }
       const same = joins || (old?.kind === 'self' && old.pid === a.pid && old.pidStart === id.start && old.state === 'running');
-      if (old && old.kind === 'self' && old.state === 'running' && !same && old.pid !== null && old.pidStart !== null && isAlive({ pid: old.pid, start: old.pidStart })) {
-        throw new HamError({ code: 'duplicate-entity', entity: a.name, message: `${JSON.stringify(a.name)} is attached by another live process (pid ${old.pid})` });
+      if (
+        old &&
+        old.kind === 'self' &&
+        old.state === 'running' &&
+        !same &&
+        old.pid !== null &&
+        old.pidStart !== null &&
+        isAlive({ pid: old.pid, start: old.pidStart })
+      ) {
+        throw new HamError({
+          code: 'duplicate-entity',
+          entity: a.name,
+          message: `${JSON.stringify(a.name)} is attached by another live process (pid ${old.pid})`,
+        });
       }
       const rec: EntityRecord = old ? { ...old } : blankEntity({ name: a.name, kind: 'self', argv: [], env: {}, cwd: '/', conditions: [] }, store.nextId());
       rec.heartbeat = a.heartbeat;
@@ -129,7 +149,8 @@ export class SelfAttachments {
     const { heartbeats } = this.core.with;
     if (e.kind !== 'self') {
       // A spawned or pid entity's own process withdraws its heartbeat and health check; the entity stays.
-      if (this.owners.get(name) !== conn) throw new HamError({ code: 'bad-request', entity: name, message: `self-detach: ${name} is not attached by this connection` });
+      if (this.owners.get(name) !== conn)
+        throw new HamError({ code: 'bad-request', entity: name, message: `self-detach: ${name} is not attached by this connection` });
       this.byConn.get(conn)?.delete(name);
       this.owners.delete(name);
       heartbeats.untrack(name);

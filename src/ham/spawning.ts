@@ -28,8 +28,10 @@ export class Spawner {
     for (const job of this.queue.splice(0, SPAWNS_PER_TURN)) {
       const e = this.core.store.entity(job.name);
       if (!e || e.desired !== 'running' || e.keeper) continue;
-      if (!job.adoptPid && !coord.requirementsUp(e)) holds.holdInstead(job.name, 'requires'); // started once they run
-      else if (!job.adoptPid && coord.waitsForGroup(e)) holds.holdInstead(job.name, 'group'); // its group starts in order
+      if (!job.adoptPid && !coord.requirementsUp(e))
+        holds.holdInstead(job.name, 'requires'); // started once they run
+      else if (!job.adoptPid && coord.waitsForGroup(e))
+        holds.holdInstead(job.name, 'group'); // its group starts in order
       else this.spawnNew(job.name, false, job.adoptPid);
     }
     if (this.queue.length) setImmediate(() => this.drain());

@@ -63,12 +63,22 @@ export function entityView(e: EntityRecord, live?: LiveBeat): EntityView {
     lastExit: e.lastExit,
     lastError: e.lastError,
     heartbeat: heartbeatView(e, live),
-    restart: { ...e.restartPolicy, nextDelayMs: e.backoffMs, inWindow: e.restartPolicy.intensity ? e.restartTimes.filter((t) => t > Date.now() - e.restartPolicy.intensity!.withinMs).length : 0 },
+    restart: {
+      ...e.restartPolicy,
+      nextDelayMs: e.backoffMs,
+      inWindow: e.restartPolicy.intensity ? e.restartTimes.filter((t) => t > Date.now() - e.restartPolicy.intensity!.withinMs).length : 0,
+    },
     stop: e.stopPolicy,
     group: e.group,
     requires: e.requires,
     held: e.held,
-    health: e.health ? { ...e.health, failures: e.healthFailures, failing: e.healthFailing && { since: iso(e.healthFailing.at)!, killAt: iso(e.healthFailing.killAt)!, reason: e.healthFailing.reason } } : null,
+    health: e.health
+      ? {
+          ...e.health,
+          failures: e.healthFailures,
+          failing: e.healthFailing && { since: iso(e.healthFailing.at)!, killAt: iso(e.healthFailing.killAt)!, reason: e.healthFailing.reason },
+        }
+      : null,
     conditions: e.conditions.map(conditionView),
     enabled: e.enabled,
     userState: e.userState,

@@ -60,7 +60,8 @@ export interface Collaborators {
   coord: Coordinator;
 }
 
-export const unknownEntity = (name: string): HamError => new HamError({ code: 'unknown-entity', entity: name, message: `no entity named ${JSON.stringify(name)}` });
+export const unknownEntity = (name: string): HamError =>
+  new HamError({ code: 'unknown-entity', entity: name, message: `no entity named ${JSON.stringify(name)}` });
 
 export class SupervisorCore {
   readonly store: Store;

@@ -15,7 +15,7 @@ import { isAlive, procId } from '../proc/procfs.js';
 import type { ActionSpec, Occurrence } from '../model/conditions.js';
 import { GLOBAL, type EntityRecord } from '../model/records.js';
 import { makeRunAction } from './actions.js';
-import { prepareNew, paced } from './commit.js';
+import { commitApplyPlan } from './apply-commit.js';
 import { Coordinator } from './coordinator.js';
 import { Dispatcher, emptyFired, type Fired } from './dispatch.js';
 import { blankEntity, createGlobal, type NewEntity } from './entity-records.js';
@@ -26,7 +26,6 @@ import { HeartbeatMonitor } from './heartbeats.js';
 import { Holds } from './holds.js';
 import { KeeperRecords } from './keeper-records.js';
 import { OccurrenceBatch } from './occurrence-batch.js';
-import { Pacer } from './pace.js';
 import { reconcile } from './reconcile.js';
 import { Restarts } from './restarts.js';
 import { SelfAttachments, type SelfAttach } from './self-attach.js';
@@ -78,12 +77,17 @@ export class Supervisor {
         baseEnv: core.baseEnv,
         write,
         restart: (run) => parts.restarts.forRun(run),
-        notify: (run, message) => core.publish({ ...emptyFired(), events: [write(() => dispatcher.notifyEvent({ seq: run.seq, entity: run.target }, message))] }),
+        notify: (run, message) =>
+          core.publish({ ...emptyFired(), events: [write(() => dispatcher.notifyEvent({ seq: run.seq, entity: run.target }, message))] }),
         heartbeatHealthy: (name) => parts.healthKills.heartbeatHealthy(name),
       }),
       onDone: (run) => core.events.emit('run-done', run),
     });
-    const dispatcher = new Dispatcher(core.store, (t) => this.executor.busy(t), (t) => this.executor.load(t));
+    const dispatcher = new Dispatcher(
+      core.store,
+      (t) => this.executor.busy(t),
+      (t) => this.executor.load(t),
+    );
     this.heartbeats = new HeartbeatMonitor((name, level) => {
       this.occur({ entity: name, type: level === 'low' ? 'heartbeat-missed-low' : 'heartbeat-missed-high' }).catch(() => undefined);
     });
@@ -150,14 +154,25 @@ export class Supervisor {
   /** Attach a new entity, or fill a placeholder of the same name. */
   async attach(n: NewEntity): Promise<EntityRecord> {
     const { store, with: w } = this.core;
-    if (n.pid !== undefined && !procId(n.pid)) throw new HamError({ code: 'bad-request', entity: n.name, message: `attach.pid: expected a running process, got ${n.pid} (no such process)` });
+    if (n.pid !== undefined && !procId(n.pid))
+      throw new HamError({ code: 'bad-request', entity: n.name, message: `attach.pid: expected a running process, got ${n.pid} (no such process)` });
     let fired: Fired = emptyFired();
     const e = this.core.write(() => {
       const old = store.entity(n.name);
       if (old && !(old.kind === 'placeholder' && n.kind !== 'placeholder')) {
         throw new HamError({ code: 'duplicate-entity', entity: n.name, message: `an entity named ${JSON.stringify(n.name)} is already attached` });
       }
-      const rec = old ? { ...old, kind: n.kind, argv: n.argv, env: n.env, cwd: n.cwd, state: 'starting' as const, conditions: [...old.conditions, ...n.conditions.filter((c) => !old.conditions.some((o) => o.name === c.name))] } : blankEntity(n, store.nextId());
+      const rec = old
+        ? {
+            ...old,
+            kind: n.kind,
+            argv: n.argv,
+            env: n.env,
+            cwd: n.cwd,
+            state: 'starting' as const,
+            conditions: [...old.conditions, ...n.conditions.filter((c) => !old.conditions.some((o) => o.name === c.name))],
+          }
+        : blankEntity(n, store.nextId());
       if (n.kind !== 'placeholder') fired = w.dispatcher.fireInTxn({ entity: n.name, type: 'attach', pid: n.pid ?? null }, rec);
       store.putEntity(rec);
       return rec;
@@ -165,7 +180,11 @@ export class Supervisor {
     this.core.names.set(e.id, e.name);
     this.core.publish(fired);
     if (n.kind === 'placeholder') return e;
-    const started = this.core.waitFor(e.name, (x) => x === undefined || x.instance > 0 || x.lastError !== null || (x.kind === 'pid' && x.keeper !== null && x.keeper.lastSeq > 0), FIRST_START_WAIT_MS);
+    const started = this.core.waitFor(
+      e.name,
+      (x) => x === undefined || x.instance > 0 || x.lastError !== null || (x.kind === 'pid' && x.keeper !== null && x.keeper.lastSeq > 0),
+      FIRST_START_WAIT_MS,
+    );
     this.core.parts.spawner.spawnNew(e.name, false, n.pid);
     const after = await started;
     if (after?.lastError && after.instance === 0 && after.kind === 'spawned') {
@@ -189,54 +208,8 @@ export class Supervisor {
   }
 
   /** `ham apply`: create and update entities in one transaction, then start the new ones. */
-  async commitPlan(creates: NewEntity[], updates: { name: string; fn: (x: EntityRecord) => void }[], groups?: Record<string, GroupSpec>): Promise<void> {
-    const fired = emptyFired();
-    const pace = new Pacer();
-    // New placeholders encoded before the transaction (see commit.ts); others need the dispatcher inside it.
-    const prep = await prepareNew(this.core.store, creates.filter((n) => n.kind === 'placeholder'), blankEntity, pace);
-    await pace.yield(); // the transaction starts a turn of its own, not at the end of a slice
-    const made = this.core.write(() => {
-      if (groups) this.core.store.putGroups(groups);
-      this.coord.invalidate();
-      // Ids taken meanwhile (an attach between slices): every record is made here instead.
-      const usable = prep.byName.size > 0 && this.core.store.reserveIds(prep.byName.size) === prep.firstId;
-      const out: EntityRecord[] = [];
-      for (const n of creates) {
-        const p = usable ? prep.byName.get(n.name) : undefined;
-        if (p && !this.core.store.hasEntity(n.name)) {
-          this.core.store.putEncodedEntity(n.name, p.encoded);
-          out.push(p.rec);
-          continue;
-        }
-        const old = this.core.store.entity(n.name);
-        // Planned as new (or a placeholder to fill), but attached while the apply was planning: nothing is applied.
-        if (old && old.kind !== 'placeholder') throw new HamError({ code: 'duplicate-entity', entity: n.name, message: `${n.name} was attached while this apply was being planned; nothing was applied: apply the file again` });
-        const rec = old ? { ...old, kind: n.kind, argv: n.argv, env: n.env, cwd: n.cwd, state: n.kind === 'placeholder' ? old.state : ('starting' as const), conditions: n.conditions, restartPolicy: n.restartPolicy ?? old.restartPolicy, stopPolicy: n.stopPolicy ?? old.stopPolicy, group: n.group ?? old.group, requires: n.requires ?? old.requires } : blankEntity(n, this.core.store.nextId());
-        if (n.kind !== 'placeholder') this.core.with.dispatcher.fireInTxn({ entity: n.name, type: 'attach', pid: n.pid ?? null }, rec, fired);
-        this.core.store.putEntity(rec);
-        out.push(rec);
-      }
-      for (const u of updates) {
-        const x = this.core.store.entity(u.name) ?? (u.name === GLOBAL ? createGlobal(this.core) : undefined);
-        if (!x) continue;
-        u.fn(x);
-        this.core.store.putEntity(x);
-      }
-      return out;
-    });
-    this.core.publish(fired);
-    const byName = new Map(creates.map((c) => [c.name, c])); // not creates.find per entity: O(n²) at 10,000
-    for (const e of made) this.core.names.set(e.id, e.name);
-    // Change events and spawns a slice at a time: 10,000 of them in one turn is a stall too.
-    await paced(
-      made,
-      (e) => {
-        this.core.events.emit('change', e.name);
-        const n = byName.get(e.name)!;
-        if (n.kind !== 'placeholder') this.core.parts.spawner.spawnSoon(e.name, n.pid);
-      },
-      pace,
-    );
+  commitPlan(creates: NewEntity[], updates: { name: string; fn: (x: EntityRecord) => void }[], groups?: Record<string, GroupSpec>): Promise<void> {
+    return commitApplyPlan(this.core, this.coord, creates, updates, groups);
   }
 
   detach(name: string): void {
@@ -347,7 +320,12 @@ export class Supervisor {
   }
 
   /** The supervisor's figures for `ham stats`; `reset` clears the latency histograms after reading them. */
-  figures(reset: boolean): { firstActionLatencyMs: ReturnType<Executor['latency']['summary']>; heartbeatLatenessMs: ReturnType<HeartbeatMonitor['lateness']['summary']>; beats: number; healthChecks: { passed: number; failed: number } } {
+  figures(reset: boolean): {
+    firstActionLatencyMs: ReturnType<Executor['latency']['summary']>;
+    heartbeatLatenessMs: ReturnType<HeartbeatMonitor['lateness']['summary']>;
+    beats: number;
+    healthChecks: { passed: number; failed: number };
+  } {
     const out = {
       firstActionLatencyMs: this.executor.latency.summary(),
       heartbeatLatenessMs: this.heartbeats.lateness.summary(),

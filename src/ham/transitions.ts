@@ -120,7 +120,11 @@ export class Transitions {
       } else if (o.type === 'death' || o.type === 'abnormal-death') {
         const detail = failing ? `after a failed health check (${failing.reason})` : undefined;
         const exit = d.exit ?? { code: null, signal: null, core: false };
-        const f = this.core.with.dispatcher.fireInTxn({ entity: rec.name, type: o.type, pid: d.pid !== undefined ? d.pid : pidBefore, exit, ...(detail ? { detail } : {}) }, rec, fired);
+        const f = this.core.with.dispatcher.fireInTxn(
+          { entity: rec.name, type: o.type, pid: d.pid !== undefined ? d.pid : pidBefore, exit, ...(detail ? { detail } : {}) },
+          rec,
+          fired,
+        );
         restartFired ||= f.restart;
       } else if (o.type === 'escalate') {
         this.core.with.dispatcher.fireInTxn({ entity: rec.name, type: 'escalate', pid: null, detail: rec.lastError ?? undefined }, rec, fired);

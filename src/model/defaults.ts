@@ -3,7 +3,14 @@
 // settings and policies nothing was asked for.
 import type { EntityRecord, RestartPolicy, Settings, StopPolicy } from './records.js';
 
-export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({ hangMs: 1000, detectorsDir: null, baseEnv: null, storeMaxBytes: 256 * 1024 * 1024, savedMaxBytes: 64 * 1024, allowUsers: [] as string[] });
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
+  hangMs: 1000,
+  detectorsDir: null,
+  baseEnv: null,
+  storeMaxBytes: 256 * 1024 * 1024,
+  savedMaxBytes: 64 * 1024,
+  allowUsers: [] as string[],
+});
 
 export const DEFAULT_RESTART_POLICY: Readonly<RestartPolicy> = Object.freeze({
   backoff: Object.freeze({ initialMs: 0, factor: 2, maxMs: 5000, resetAfterMs: 1000 }),

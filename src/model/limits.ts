@@ -15,7 +15,9 @@ export interface StoreUse {
 
 /** Settings from `ham start` flags, checked against the bounds above. */
 export function checkLimitSettings(s: Pick<Settings, 'storeMaxBytes' | 'savedMaxBytes'>): string | undefined {
-  if (!Number.isInteger(s.storeMaxBytes) || s.storeMaxBytes < STORE_MAX_MIN) return `store-max-bytes: expected an integer of at least ${STORE_MAX_MIN}, got ${s.storeMaxBytes}`;
-  if (!Number.isInteger(s.savedMaxBytes) || s.savedMaxBytes < 1 || s.savedMaxBytes > SAVED_MAX_MAX) return `saved-max-bytes: expected an integer from 1 to ${SAVED_MAX_MAX}, got ${s.savedMaxBytes}`;
+  if (!Number.isInteger(s.storeMaxBytes) || s.storeMaxBytes < STORE_MAX_MIN)
+    return `store-max-bytes: expected an integer of at least ${STORE_MAX_MIN}, got ${s.storeMaxBytes}`;
+  if (!Number.isInteger(s.savedMaxBytes) || s.savedMaxBytes < 1 || s.savedMaxBytes > SAVED_MAX_MAX)
+    return `saved-max-bytes: expected an integer from 1 to ${SAVED_MAX_MAX}, got ${s.savedMaxBytes}`;
   return undefined;
 }

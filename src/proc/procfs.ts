@@ -65,7 +65,9 @@ export function isStopped(pid: number): boolean {
 
 export function cmdline(pid: number): string[] {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').filter((s) => s.length > 0);
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1')
+      .split('\0')
+      .filter((s) => s.length > 0);
   } catch {
     return [];
   }

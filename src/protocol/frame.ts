@@ -68,7 +68,8 @@ export function decodeBody(body: Buffer): unknown {
   // Cheap gate: only a frame whose bytes hold the string is decoded again to look at its keys.
   if (body.includes(PROTO)) {
     const path = protoKeyPath(mapUnpackr.unpack(body));
-    if (path !== undefined) throw new FrameError('forbidden-key', `forbidden key "__proto__" (at ${path}): msgpack maps may not use it as a key`, frameId(value));
+    if (path !== undefined)
+      throw new FrameError('forbidden-key', `forbidden key "__proto__" (at ${path}): msgpack maps may not use it as a key`, frameId(value));
   }
   return value;
 }

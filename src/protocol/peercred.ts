@@ -92,10 +92,15 @@ export function admission(o: AdmissionOptions): (conn: Socket) => HamError | und
   const me = process.getuid?.() ?? 0;
   let warned = false;
   return (conn) => {
-    if (!addon) return fallback(o, me, () => {
-      if (!warned) o.warn('peer credentials unavailable (the addon is not built) and the socket or home is open to others: refusing connections', { socket: o.socket, home: o.home });
-      warned = true;
-    });
+    if (!addon)
+      return fallback(o, me, () => {
+        if (!warned)
+          o.warn('peer credentials unavailable (the addon is not built) and the socket or home is open to others: refusing connections', {
+            socket: o.socket,
+            home: o.home,
+          });
+        warned = true;
+      });
     const cred = peerCredentials(conn);
     if (!cred) return new HamError({ code: 'refused', message: 'refused: the peer credentials of this connection could not be read' });
     if (cred.uid === me || cred.uid === 0) return undefined;

@@ -48,7 +48,10 @@ export const requestSchemas = {
       cwd: z.string().startsWith('/', 'expected an absolute path').optional(),
     })
     .strict()
-    .refine((a) => !a.restart || a.argv !== undefined, { message: 'expected a command (argv) with restart: without one there is nothing to restart', path: ['restart'] }),
+    .refine((a) => !a.restart || a.argv !== undefined, {
+      message: 'expected a command (argv) with restart: without one there is nothing to restart',
+      path: ['restart'],
+    }),
   detach: z.object({ name: entityName }).strict(),
   reset: z.object({ name: entityName }).strict(),
   stop: z.object({ all: z.boolean().default(false) }).strict(),
@@ -57,9 +60,24 @@ export const requestSchemas = {
   'action-add': z.object({ entity: ownerName, condition: itemName, action: actionSpec, onFailOf: actionPath.optional() }).strict(),
   'action-rm': z.object({ entity: ownerName, condition: itemName, path: actionPath }).strict(),
   enable: z.object({ entity: ownerName, condition: itemName.optional(), path: actionPath.optional(), enabled: z.boolean() }).strict(),
-  raise: z.object({ entity: entityName, type: z.string().min(1).max(128), class: z.string().min(1).max(128).optional(), severity: z.number().int().optional(), key: idempotencyKey }).strict(),
+  raise: z
+    .object({
+      entity: entityName,
+      type: z.string().min(1).max(128),
+      class: z.string().min(1).max(128).optional(),
+      severity: z.number().int().optional(),
+      key: idempotencyKey,
+    })
+    .strict(),
   state: z.object({ entity: entityName, state: z.string().min(1).max(128), key: idempotencyKey }).strict(),
-  events: z.object({ since: z.number().int().nonnegative().default(0), limit: z.number().int().positive().max(10_000).default(1000), entity: ownerName.optional(), condition: z.string().optional() }).strict(),
+  events: z
+    .object({
+      since: z.number().int().nonnegative().default(0),
+      limit: z.number().int().positive().max(10_000).default(1000),
+      entity: ownerName.optional(),
+      condition: z.string().optional(),
+    })
+    .strict(),
   subscribe: z.object({ since: z.number().int().nonnegative().optional(), entity: ownerName.optional(), condition: z.string().optional() }).strict(),
   apply: z.object({ config: z.unknown(), dryRun: z.boolean().default(false) }).strict(),
   detectors: z.object({}).strict(),

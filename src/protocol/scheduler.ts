@@ -248,7 +248,8 @@ export class Scheduler {
       lane.queue = lane.queue.slice(lane.head);
       lane.head = 0;
     }
-    if (lane.conn.isPaused() && !this.throttled.has(lane) && this.pending(lane) <= this.limits.queueFrames / 2 && lane.bytes <= this.limits.queueBytes / 2) lane.conn.resume();
+    if (lane.conn.isPaused() && !this.throttled.has(lane) && this.pending(lane) <= this.limits.queueFrames / 2 && lane.bytes <= this.limits.queueBytes / 2)
+      lane.conn.resume();
     const r = this.serve(lane.conn, body);
     if (r) {
       lane.inFlight++;

@@ -58,7 +58,11 @@ export class ControlServer {
     this.server = createServer((c) => this.guard('accept', () => this.accept(c), c));
     // Each connection costs buffers: past this many the kernel's backlog holds the rest.
     this.server.maxConnections = MAX_CONNECTIONS;
-    this.scheduler = new Scheduler((c, b) => this.serve(c, b), (c, why, bytes) => this.cutOff(c, why, bytes), o.limits ?? DEFAULT_LIMITS);
+    this.scheduler = new Scheduler(
+      (c, b) => this.serve(c, b),
+      (c, why, bytes) => this.cutOff(c, why, bytes),
+      o.limits ?? DEFAULT_LIMITS,
+    );
     this.server.on('error', (e) => o.onTrouble?.('control socket', e));
   }
 
@@ -85,9 +89,27 @@ export class ControlServer {
   }
 
   /** Figures for `stats`. */
-  figures(): { connections: number; refused: number; cutOff: number; badFrames: number; yields: number; inFlight: number; queuedBytes: number; peakInFlight: number; peakQueuedBytes: number } {
+  figures(): {
+    connections: number;
+    refused: number;
+    cutOff: number;
+    badFrames: number;
+    yields: number;
+    inFlight: number;
+    queuedBytes: number;
+    peakInFlight: number;
+    peakQueuedBytes: number;
+  } {
     const s = this.scheduler;
-    return { connections: this.conns.size, ...this.counts, yields: s.yields, inFlight: s.inFlightAll, queuedBytes: s.bytesAll, peakInFlight: s.peakInFlight, peakQueuedBytes: s.peakBytes };
+    return {
+      connections: this.conns.size,
+      ...this.counts,
+      yields: s.yields,
+      inFlight: s.inFlightAll,
+      queuedBytes: s.bytesAll,
+      peakInFlight: s.peakInFlight,
+      peakQueuedBytes: s.peakBytes,
+    };
   }
 
   /** Run `fn`; anything it throws costs `conn` (closed), never the process. */
@@ -169,7 +191,8 @@ export class ControlServer {
     try {
       if (this.o.onBeat && typeof frame === 'object' && frame !== null) {
         const b = frame as { id?: unknown; op?: unknown; args?: { name?: unknown } | null };
-        if (b.op === 'beat' && b.id === 0 && typeof b.args === 'object' && b.args !== null && typeof b.args.name === 'string') return this.o.onBeat(conn, b.args.name);
+        if (b.op === 'beat' && b.id === 0 && typeof b.args === 'object' && b.args !== null && typeof b.args.name === 'string')
+          return this.o.onBeat(conn, b.args.name);
       }
       return this.dispatch(conn, frame);
     } catch (e) {
@@ -190,7 +213,11 @@ export class ControlServer {
       if (!env.success) throw validationError('request', frame, env.error);
       notification = env.data.id === 0; // a well-formed request with id 0 wants no answer
       const { op, args } = env.data;
-      if (!isOp(op)) throw new HamError({ code: 'unknown-command', message: `unknown command ${JSON.stringify(op)}, expected one of ${Object.keys(this.handlers).join(', ')}` });
+      if (!isOp(op))
+        throw new HamError({
+          code: 'unknown-command',
+          message: `unknown command ${JSON.stringify(op)}, expected one of ${Object.keys(this.handlers).join(', ')}`,
+        });
       const handler = this.handlers[op] as (a: unknown, c: Socket, id: number) => unknown;
       const result = handler(parseArgs(op, args), conn, id);
       const ok = (r: unknown): void => {

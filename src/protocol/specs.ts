@@ -62,30 +62,44 @@ type RawAction = Omit<ActionSpec, 'name'> & { name?: string };
 // actions stall the HAM past its hang threshold (found by config fuzzing).
 function actionSchema(depth: number): z.ZodType<RawAction, z.ZodTypeDef, unknown> {
   const onFail = depth > 0 ? listSchema(depth - 1).default([]) : z.array(z.never()).max(0, 'expected no deeper fail-actions (3 levels at most)').default([]);
-  return z.discriminatedUnion('kind', [
-    z.object({ ...baseAction, onFail, kind: z.literal('restart') }).strict(),
-    z
-      .object({
-        ...baseAction,
-        onFail,
-        kind: z.literal('execute'),
-        argv: commandArgv,
-        env: envMap.optional(),
-        cwd: z.string().min(1).optional(),
-        timeoutMs: ms(3_600_000).default(10_000),
-        graceMs: ms(3_600_000).optional(),
-      })
-      .strict(),
-    z.object({ ...baseAction, onFail, kind: z.literal('signal'), signal: signalName.default('SIGTERM'), pid: z.number().int().positive().optional() }).strict(),
-    z.object({ ...baseAction, onFail, kind: z.literal('notify'), message: z.string().max(1024).optional() }).strict(),
-    z
-      .object({ ...baseAction, onFail, kind: z.literal('waitfor'), path: z.string().min(1).optional(), delayMs: ms(3_600_000).optional(), timeoutMs: ms(3_600_000).default(10_000) })
-      .strict(),
-    z.object({ ...baseAction, onFail, kind: z.literal('heartbeat-healthy') }).strict(),
-    z.object({ ...baseAction, onFail, kind: z.literal('log'), message: z.string().max(4096).default(''), level: z.enum(LOG_LEVELS).default('info') }).strict(),
-  ]).superRefine((a, ctx) => {
-    if (a.kind === 'waitfor' && a.path === undefined && a.delayMs === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'expected a path, a delayMs, or both' });
-  });
+  return z
+    .discriminatedUnion('kind', [
+      z.object({ ...baseAction, onFail, kind: z.literal('restart') }).strict(),
+      z
+        .object({
+          ...baseAction,
+          onFail,
+          kind: z.literal('execute'),
+          argv: commandArgv,
+          env: envMap.optional(),
+          cwd: z.string().min(1).optional(),
+          timeoutMs: ms(3_600_000).default(10_000),
+          graceMs: ms(3_600_000).optional(),
+        })
+        .strict(),
+      z
+        .object({ ...baseAction, onFail, kind: z.literal('signal'), signal: signalName.default('SIGTERM'), pid: z.number().int().positive().optional() })
+        .strict(),
+      z.object({ ...baseAction, onFail, kind: z.literal('notify'), message: z.string().max(1024).optional() }).strict(),
+      z
+        .object({
+          ...baseAction,
+          onFail,
+          kind: z.literal('waitfor'),
+          path: z.string().min(1).optional(),
+          delayMs: ms(3_600_000).optional(),
+          timeoutMs: ms(3_600_000).default(10_000),
+        })
+        .strict(),
+      z.object({ ...baseAction, onFail, kind: z.literal('heartbeat-healthy') }).strict(),
+      z
+        .object({ ...baseAction, onFail, kind: z.literal('log'), message: z.string().max(4096).default(''), level: z.enum(LOG_LEVELS).default('info') })
+        .strict(),
+    ])
+    .superRefine((a, ctx) => {
+      if (a.kind === 'waitfor' && a.path === undefined && a.delayMs === undefined)
+        ctx.addIssue({ code: 'custom', path: ['path'], message: 'expected a path, a delayMs, or both' });
+    });
 }
 
 const MAX_ACTIONS = 64;
@@ -136,15 +150,20 @@ export const conditionBody = z
     enabled: z.boolean().default(true),
     rearm: z.boolean().default(false),
     independent: z.boolean().default(false),
-    match: z.object({ type: z.string().min(1).optional(), class: z.string().min(1).optional(), severity: z.number().int().optional() }).strict().optional(),
+    match: z
+      .object({ type: z.string().min(1).optional(), class: z.string().min(1).optional(), severity: z.number().int().optional() })
+      .strict()
+      .optional(),
     from: stateSet.optional(),
     to: stateSet.optional(),
     actions: actionList.default([]),
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.match && c.type !== 'raise') ctx.addIssue({ code: 'custom', path: ['match'], message: `expected match only on a raise condition, this one is ${c.type}` });
-    if ((c.from || c.to) && c.type !== 'state') ctx.addIssue({ code: 'custom', path: [c.from ? 'from' : 'to'], message: `expected from/to only on a state condition, this one is ${c.type}` });
+    if (c.match && c.type !== 'raise')
+      ctx.addIssue({ code: 'custom', path: ['match'], message: `expected match only on a raise condition, this one is ${c.type}` });
+    if ((c.from || c.to) && c.type !== 'state')
+      ctx.addIssue({ code: 'custom', path: [c.from ? 'from' : 'to'], message: `expected from/to only on a state condition, this one is ${c.type}` });
     for (const i of restartPlacementIssues(c.type, c.actions)) ctx.addIssue({ code: 'custom', path: i.path, message: i.expected, params: { got: i.got } });
   });
 

@@ -177,5 +177,15 @@ export interface StatsView {
   entities: number;
   lastSeq: number;
   rssBytes: number;
-  control: { connections: number; refused: number; cutOff: number; badFrames: number; yields: number; inFlight: number; queuedBytes: number; peakInFlight: number; peakQueuedBytes: number };
+  control: {
+    connections: number;
+    refused: number;
+    cutOff: number;
+    badFrames: number;
+    yields: number;
+    inFlight: number;
+    queuedBytes: number;
+    peakInFlight: number;
+    peakQueuedBytes: number;
+  };
 }

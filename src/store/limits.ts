@@ -41,7 +41,11 @@ export function refuseGrowth(use: StoreUse, what: string, incoming = 0): void {
 export function checkSaved(name: string, value: unknown, s: Settings): number {
   const size = encodedSize(value);
   if (size > s.savedMaxBytes) {
-    throw new HamError({ code: 'too-large', entity: name, message: `store: the value for ${JSON.stringify(name)} is ${size} bytes encoded, at most ${s.savedMaxBytes} allowed (settings.savedMaxBytes); the previous value is kept` });
+    throw new HamError({
+      code: 'too-large',
+      entity: name,
+      message: `store: the value for ${JSON.stringify(name)} is ${size} bytes encoded, at most ${s.savedMaxBytes} allowed (settings.savedMaxBytes); the previous value is kept`,
+    });
   }
   return size;
 }

@@ -48,7 +48,14 @@ export function takeOver(store: Store, epoch: number, me: ProcId, reason = 'take
     if (previous.stopping) throw new HamError({ code: 'stopping', message: 'the pair is being stopped' });
     const at = Date.now();
     const oldHam = previous.ham?.pid ?? null;
-    const event = store.appendEvent({ entity: GLOBAL, type: 'takeover', time: at, fired: [], pid: me.pid, detail: `${reason}: epoch ${epoch + 1}, old HAM ${oldHam ?? 'none'}` });
+    const event = store.appendEvent({
+      entity: GLOBAL,
+      type: 'takeover',
+      time: at,
+      fired: [],
+      pid: me.pid,
+      detail: `${reason}: epoch ${epoch + 1}, old HAM ${oldHam ?? 'none'}`,
+    });
     const takeover = { epoch: epoch + 1, seq: event.seq, at, reason, by: me.pid, oldHam, logged: false };
     const next: Roles = { ...previous, epoch: epoch + 1, ham: me, guardian: null, hamFailures: previous.hamFailures + 1, takeover };
     store.putRoles(next);

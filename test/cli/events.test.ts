@@ -17,8 +17,13 @@ describe('ham events', () => {
   it('prints the log as JSON lines with seq, ISO time, entity and condition', async () => {
     await hamJson(t.home, ['raise', 'web', '--type', 'latency', '--severity', '3']);
     const r = await ham(t.home, ['events', '--json', '--since', '1']);
-    const evs = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(evs).toEqual([{ seq: 2, time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), entity: 'web', condition: 'raise', raise: { type: 'latency', severity: 3 }, fired: [] }]);
+    const evs = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(evs).toEqual([
+      { seq: 2, time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), entity: 'web', condition: 'raise', raise: { type: 'latency', severity: 3 }, fired: [] },
+    ]);
     const human = await ham(t.home, ['events']);
     expect(human.stdout).toMatch(/#1 .* web attach/);
     expect(human.stdout).toMatch(/#2 .* web raise \(type=latency severity=3\)/);
@@ -28,7 +33,12 @@ describe('ham events', () => {
     const follower = spawn(process.execPath, [CLI_MAIN, '--home', t.home, 'events', '--follow', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     follower.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const seqs = (): number[] => out.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { seq: number }).seq);
+    const seqs = (): number[] =>
+      out
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { seq: number }).seq);
     try {
       for (let i = 0; i < 5; i++) await hamJson(t.home, ['raise', 'web', '--type', `before-${i}`]);
       await waitFor('the first events', () => seqs().length === 6);

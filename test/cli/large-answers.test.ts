@@ -20,9 +20,14 @@ afterEach((ctx) => t.cleanup(ctx));
 /** `ham ARGS` run as `nobody`, who may not open a root-owned home. */
 function hamAsNobody(home: string, args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI_MAIN, '--home', home, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI_MAIN, '--home', home, ...args],
+      { timeout: 60_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -44,7 +49,12 @@ describe('large answers', () => {
     expect(r.stdout.length).toBeGreaterThan(MAX_FRAME); // more than one frame could carry
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
-    const s = JSON.parse(lines[0]!) as { ham: { pid: number; epoch: number }; guardian: { pid: number }; entities: { name: string; kind: string }[]; store: { usedBytes: number; limitBytes: number } };
+    const s = JSON.parse(lines[0]!) as {
+      ham: { pid: number; epoch: number };
+      guardian: { pid: number };
+      entities: { name: string; kind: string }[];
+      store: { usedBytes: number; limitBytes: number };
+    };
     expect(s.entities).toHaveLength(5000);
     expect(new Set(s.entities.map((e) => e.name)).size).toBe(5000);
     expect(s.entities.every((e) => e.kind === 'placeholder')).toBe(true);
@@ -78,7 +88,10 @@ describe('large answers', () => {
     const r = await ham(t.home, ['--json', 'events', '--since', '0', '--limit', '10000']);
     expect(r.code, r.stderr + r.stdout.slice(0, 300)).toBe(0);
     expect(r.stdout.length).toBeGreaterThan(MAX_FRAME);
-    const seqs = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq);
+    const seqs = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { seq: number }).seq);
     const { lastSeq } = await request<{ lastSeq: number }>(t.home, 'stats', {});
     expect(lastSeq).toBeGreaterThanOrEqual(4000);
     expect(seqs).toEqual(Array.from({ length: lastSeq }, (_, i) => i + 1));
@@ -95,7 +108,12 @@ describe('large answers', () => {
       client.close();
     }
     const some = await ham(t.home, ['--json', 'events', '--since', '10', '--limit', '5']);
-    expect(some.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([11, 12, 13, 14, 15]);
+    expect(
+      some.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { seq: number }).seq),
+    ).toEqual([11, 12, 13, 14, 15]);
   });
 });
 

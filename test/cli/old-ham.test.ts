@@ -64,9 +64,11 @@ it('ham start sees the old pair running (from its status), ham stop stops it', a
   await waitFor('the old pair gone', () => pair.every((p) => p.exitCode !== null || p.signalCode !== null) || undefined);
 }, 60_000);
 
-it('a reply over the client\'s frame bound fails the command with bad-frame, naming the bound (no crash)', async () => {
+it("a reply over the client's frame bound fails the command with bad-frame, naming the bound (no crash)", async () => {
   bigStatus = true;
   const r = await ham(t.home, ['status']);
   expect(r.code).not.toBe(0);
-  expect(r.stdout + r.stderr).toMatch(new RegExp(`bad-frame: unreadable reply from the HAM: frame of \\d+ bytes announced, at most ${MAX_REPLY_FRAME} allowed`));
+  expect(r.stdout + r.stderr).toMatch(
+    new RegExp(`bad-frame: unreadable reply from the HAM: frame of \\d+ bytes announced, at most ${MAX_REPLY_FRAME} allowed`),
+  );
 }, 60_000);

@@ -25,7 +25,9 @@ afterEach((ctx) => {
 
 /** Start a client process; resolves once its N entities are attached, with what it printed. */
 async function client(period: number, n: number, prefix: string, silentAfterMs?: number) {
-  const c = spawn(process.execPath, [FIXTURE, t.home, String(period), String(n), prefix, ...(silentAfterMs ? [String(silentAfterMs)] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const c = spawn(process.execPath, [FIXTURE, t.home, String(period), String(n), prefix, ...(silentAfterMs ? [String(silentAfterMs)] : [])], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(c);
   const out: string[] = [];
   let buf = '';
@@ -39,7 +41,13 @@ async function client(period: number, n: number, prefix: string, silentAfterMs?:
   return { proc: c, out, attached: out.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { name: string; instance: number; restored: unknown }) };
 }
 
-const lastBeat = (out: string[]): number => Number(out.filter((l) => l.startsWith('beat ')).pop()!.slice(5));
+const lastBeat = (out: string[]): number =>
+  Number(
+    out
+      .filter((l) => l.startsWith('beat '))
+      .pop()!
+      .slice(5),
+  );
 const heartbeatEvents = async () => (await events(t.home)).filter((e) => e.condition.startsWith('heartbeat-missed'));
 
 describe('self-attached clients', () => {
@@ -67,10 +75,19 @@ describe('self-attached clients', () => {
 
   it('a heartbeat-healthy action ends the episode: the marks can fire again', async () => {
     await request(t.home, 'attach', { name: 'hh0' }); // a placeholder: conditions first
-    await request(t.home, 'condition-add', { entity: 'hh0', name: 'high', condition: { type: 'heartbeat-missed-high', rearm: true, actions: [{ kind: 'heartbeat-healthy' }] } });
+    await request(t.home, 'condition-add', {
+      entity: 'hh0',
+      name: 'high',
+      condition: { type: 'heartbeat-missed-high', rearm: true, actions: [{ kind: 'heartbeat-healthy' }] },
+    });
     await client(50, 1, 'hh', 300);
     await waitFor('two episodes', async () => (await heartbeatEvents()).length >= 4);
-    expect((await heartbeatEvents()).slice(0, 4).map((e) => e.condition)).toEqual(['heartbeat-missed-low', 'heartbeat-missed-high', 'heartbeat-missed-low', 'heartbeat-missed-high']);
+    expect((await heartbeatEvents()).slice(0, 4).map((e) => e.condition)).toEqual([
+      'heartbeat-missed-low',
+      'heartbeat-missed-high',
+      'heartbeat-missed-low',
+      'heartbeat-missed-high',
+    ]);
   });
 
   it('a client killed with SIGKILL fires death; the next instance restores what the previous stored', async () => {
@@ -136,13 +153,19 @@ describe('self-attached clients', () => {
     const evs = await waitFor('the sentinel missed-high under the new HAM', async () => {
       const all = await events(t.home);
       const takeover = all.find((e) => e.condition === 'takeover')?.seq;
-      return takeover && all.some((e) => e.seq > takeover && e.entity === 'sentinel-0' && e.condition === 'heartbeat-missed-high') ? { all, takeover } : undefined;
+      return takeover && all.some((e) => e.seq > takeover && e.entity === 'sentinel-0' && e.condition === 'heartbeat-missed-high')
+        ? { all, takeover }
+        : undefined;
     });
     // What the takeover did: no mark after it but the sentinel's. A loaded machine can stall a client past a mark
     // before the kill (while 51 attach): that is not the takeover's, and such an entity keeps its episode's mark.
     const marks = evs.all.filter((e) => e.condition.startsWith('heartbeat-missed'));
     expect(marks.filter((e) => e.seq > evs.takeover && e.entity !== 'sentinel-0')).toEqual([]);
-    const markBefore = (name: string) => marks.filter((e) => e.seq < evs.takeover && e.entity === name).pop()?.condition.slice('heartbeat-'.length) ?? 'ok';
+    const markBefore = (name: string) =>
+      marks
+        .filter((e) => e.seq < evs.takeover && e.entity === name)
+        .pop()
+        ?.condition.slice('heartbeat-'.length) ?? 'ok';
     const after = await status(t.home);
     const selves = after.entities.filter((e) => e.kind === 'self' && e.name !== 'sentinel-0');
     expect(selves).toHaveLength(50);

@@ -22,7 +22,15 @@ afterEach((ctx) => {
   t.cleanup(ctx);
 });
 
-const healthClient = (name: string, mode: string, intervalMs: number, graceMs: number): string[] => [process.execPath, FIXTURE, t.home, name, mode, String(intervalMs), String(graceMs)];
+const healthClient = (name: string, mode: string, intervalMs: number, graceMs: number): string[] => [
+  process.execPath,
+  FIXTURE,
+  t.home,
+  name,
+  mode,
+  String(intervalMs),
+  String(graceMs),
+];
 const entityEvents = async (name: string) => (await events(t.home)).filter((e) => e.entity === name);
 
 describe('health checks the HAM calls', () => {
@@ -35,7 +43,12 @@ describe('health checks the HAM calls', () => {
       return w.restarts === 1 && w.state === 'running' && w.health !== null && lines(checks).includes('2 true');
     });
     const w = entity(s, 'web');
-    expect(w).toMatchObject({ kind: 'spawned', instance: 2, deaths: 1, health: { intervalMs: 100, timeoutMs: 500, signal: 'SIGTERM', graceMs: 800, failing: null } });
+    expect(w).toMatchObject({
+      kind: 'spawned',
+      instance: 2,
+      deaths: 1,
+      health: { intervalMs: 100, timeoutMs: 500, signal: 'SIGTERM', graceMs: 800, failing: null },
+    });
     expect(w.health!.failures).toBe(1);
     // The first instance answered false once, was sent SIGTERM, ignored it.
     const log = lines(checks);
@@ -74,7 +87,11 @@ describe('health checks the HAM calls', () => {
     process.kill(s.ham.pid!, 'SIGKILL');
     await waitStatus(t.home, 'taken over', (x) => x.ham.epoch > s.ham.epoch && !!pairOf(x));
     await waitFor('the first instance killed', () => !isAlive(victim));
-    const after = await waitStatus(t.home, 'api restarted and healthy', (x) => entity(x, 'api').restarts === 1 && lines(join(t.home, 'api.checks')).includes('2 true'));
+    const after = await waitStatus(
+      t.home,
+      'api restarted and healthy',
+      (x) => entity(x, 'api').restarts === 1 && lines(join(t.home, 'api.checks')).includes('2 true'),
+    );
     const evs = await entityEvents('api');
     expect(evs.map((e) => e.condition)).toEqual(['attach', 'health-check-failed', 'death', 'restart']);
     expect(evs[2]).toMatchObject({ exit: { signal: 'SIGKILL' } });

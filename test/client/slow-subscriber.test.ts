@@ -30,7 +30,13 @@ describe('a slow subscriber', () => {
     const raisers = await Promise.all([1, 2, 3, 4].map(() => Connection.open(sock)));
     const N = 80_000;
     let next = 0;
-    await Promise.all(raisers.flatMap((c) => Array.from({ length: 128 }, async () => { while (next++ < N) await c.request('raise', { entity: 'src', type: 'flood' }, 60_000); })));
+    await Promise.all(
+      raisers.flatMap((c) =>
+        Array.from({ length: 128 }, async () => {
+          while (next++ < N) await c.request('raise', { entity: 'src', type: 'flood' }, 60_000);
+        }),
+      ),
+    );
     for (const c of raisers) c.close();
 
     expect((await status(t.home)).lastSeq).toBeGreaterThanOrEqual(N);

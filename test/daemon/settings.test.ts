@@ -8,7 +8,10 @@ import { Store } from '../../src/store/store.js';
 import { DEFAULT_SETTINGS } from '../../src/model/defaults.js';
 import { CALM, ham, hamJson, status, tempHome, type TestHome } from '../helpers/ham.js';
 
-const args = (a: Record<string, string>) => (name: string): string | undefined => a[name];
+const args =
+  (a: Record<string, string>) =>
+  (name: string): string | undefined =>
+    a[name];
 
 describe('start settings (unit)', () => {
   it('takes what was asked, keeps the rest, refuses out-of-range limits, and fixes the base environment once', () => {
@@ -33,7 +36,11 @@ describe('a start that loses the claim', () => {
     const before = await status(t.home);
     // A second daemon, as a racing `ham start` would spawn it: it sees the HAM alive and leaves.
     const code = await new Promise<number>((resolve) =>
-      execFile(process.execPath, [DAEMON_MAIN, '--home', t.home, '--role', 'ham', '--hang-ms', '777', '--allow-user', 'nobody', '--saved-max-bytes', '100000'], (err) => resolve(err ? Number((err as { code?: number }).code ?? 1) : 0)),
+      execFile(
+        process.execPath,
+        [DAEMON_MAIN, '--home', t.home, '--role', 'ham', '--hang-ms', '777', '--allow-user', 'nobody', '--saved-max-bytes', '100000'],
+        (err) => resolve(err ? Number((err as { code?: number }).code ?? 1) : 0),
+      ),
     );
     expect(code).toBe(0);
     const store = new Store(homePaths(t.home).store);

@@ -35,7 +35,12 @@ describe('check detectors', () => {
     await request(t.home, 'condition-add', {
       entity: 'web',
       name: 'probe-failed',
-      condition: { type: 'raise', rearm: true, match: { type: 'probe', class: 'detector' }, actions: [{ kind: 'execute', argv: ['/bin/sh', '-c', `echo "$HAM_ENTITY $HAM_CONDITION" >> ${acted}`] }] },
+      condition: {
+        type: 'raise',
+        rearm: true,
+        match: { type: 'probe', class: 'detector' },
+        actions: [{ kind: 'execute', argv: ['/bin/sh', '-c', `echo "$HAM_ENTITY $HAM_CONDITION" >> ${acted}`] }],
+      },
     });
     writeFileSync(flag, '');
     putDetector(t.home, 'probe', flagged(flag, 1, log, 'kind=check entity=web interval=150ms timeout=2s tries=3'));
@@ -61,12 +66,16 @@ describe('check detectors', () => {
   it('a hanging check is killed at its timeout, with its whole process group, and counts as a failure', async () => {
     await request(t.home, 'attach', { name: 'db' });
     const pids = join(t.home, 'pids');
-    putDetector(t.home, 'hang', `#!/bin/sh
+    putDetector(
+      t.home,
+      'hang',
+      `#!/bin/sh
 # ham: kind=check entity=db interval=5s timeout=300ms tries=1
 sleep 1000 &
 echo "$$ $!" >> ${pids}
 wait
-`);
+`,
+    );
     const d = await waitDetector(t.home, 'hang', 'timed out', (x) => x.state === 'failing');
     expect(d.lastResult).toMatch(/^timed out after 300 ms \(its process group was killed\)/);
     const [sh, child] = lines(pids)[0]!.split(' ').map(Number);
@@ -79,7 +88,11 @@ wait
     const pidfile = join(t.home, 'svc.pid');
     await request(t.home, 'attach', { name: 'svc', argv: ['/bin/sh', '-c', `echo $$ > ${pidfile}; exec sleep 1000`] });
     copyFileSync(join(PACKAGE_ROOT, 'test', 'fixtures', 'ocf-monitor.sh'), join(detectorsDir(t.home), 'svc-monitor'));
-    writeFileSync(join(detectorsDir(t.home), 'svc-monitor.ham.json'), JSON.stringify({ kind: 'check', entity: 'svc', interval: '150ms', tries: 2, args: ['monitor'], env: { OCF_RESKEY_pidfile: pidfile } }), { mode: 0o600 });
+    writeFileSync(
+      join(detectorsDir(t.home), 'svc-monitor.ham.json'),
+      JSON.stringify({ kind: 'check', entity: 'svc', interval: '150ms', tries: 2, args: ['monitor'], env: { OCF_RESKEY_pidfile: pidfile } }),
+      { mode: 0o600 },
+    );
     const ok = await waitDetector(t.home, 'svc-monitor', 'healthy', (d) => d.state === 'healthy');
     const pid = entity(await status(t.home), 'svc').pid!;
     expect(ok.lastResult).toBe(`exit 0 (healthy): running as ${pid}`);
@@ -92,7 +105,11 @@ wait
   it('exit codes 2–6 mean the check is misconfigured: raised at once as such, retried with growing delays, running again once fixed', async () => {
     await request(t.home, 'attach', { name: 'web' });
     const log = join(t.home, 'runs');
-    putDetector(t.home, 'conf', `#!/bin/sh\n# ham: kind=check entity=web interval=100ms tries=3\necho "$(date +%s%3N)" >> ${log}\necho "OCF_RESKEY_url is not set"\nexit 6\n`);
+    putDetector(
+      t.home,
+      'conf',
+      `#!/bin/sh\n# ham: kind=check entity=web interval=100ms tries=3\necho "$(date +%s%3N)" >> ${log}\necho "OCF_RESKEY_url is not set"\nexit 6\n`,
+    );
     const d = await waitDetector(t.home, 'conf', 'misconfigured', (x) => x.state === 'misconfigured');
     expect(d.reason).toContain('exit 6 (misconfigured): OCF_RESKEY_url is not set');
     const raise = await waitFor('the raise', async () => (await events(t.home)).find((e) => e.condition === 'raise'));
@@ -161,7 +178,11 @@ wait
     const n = lines(log).length;
     await waitFor('five more runs under the new HAM', () => lines(log).length >= n + 5);
     // The streak came from the store: the new HAM's runs were told of the failures so far.
-    expect(lines(log).slice(n).every((l) => !l.startsWith('failures=0 '))).toBe(true);
+    expect(
+      lines(log)
+        .slice(n)
+        .every((l) => !l.startsWith('failures=0 ')),
+    ).toBe(true);
     expect((await events(t.home)).filter((e) => e.condition === 'raise')).toHaveLength(1);
   });
 });

@@ -22,12 +22,16 @@ describe('check clean-up through the HAM', () => {
     it(`a check that starts a setsid sleep and ${how} leaves no process behind`, async () => {
       const pf = join(t.home, 'escapee');
       const tail = how === 'exits' ? 'exit 0' : 'sleep 1000';
-      putDetector(t.home, 'leaky', `#!/bin/sh
+      putDetector(
+        t.home,
+        'leaky',
+        `#!/bin/sh
 # ham: kind=check entity=db interval=1h timeout=${how === 'exits' ? '10s' : '1s'} tries=1
 setsid sh -c 'echo $$ > ${pf}.tmp; mv ${pf}.tmp ${pf}; exec perl -e "sleep 1000" ${t.home}' &
 while [ ! -e ${pf} ]; do sleep 0.02; done
 ${tail}
-`);
+`,
+      );
       const d = await waitDetector(t.home, 'leaky', 'one run', (x) => x.lastResult !== null && x.lastResult !== undefined);
       expect(d.lastResult).toMatch(how === 'exits' ? /exit 0/ : /timed out/);
       const pid = Number(readFileSync(pf, 'utf8'));

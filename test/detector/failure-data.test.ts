@@ -21,7 +21,11 @@ describe('a failing check as data (real daemon, real check)', () => {
     await request(t.home, 'attach', { name: 'web', argv: ['sleep', '1000'] });
     const flag = join(t.home, 'down');
     writeFileSync(flag, '');
-    const path = putDetector(t.home, 'probe', `#!/bin/sh\n# ham: kind=check entity=web interval=150ms timeout=2s tries=2\nif [ -e ${flag} ]; then echo "port closed" >&2; exit 1; fi\n`);
+    const path = putDetector(
+      t.home,
+      'probe',
+      `#!/bin/sh\n# ham: kind=check entity=web interval=150ms timeout=2s tries=2\nif [ -e ${flag} ]; then echo "port closed" >&2; exit 1; fi\n`,
+    );
     const raise = await waitFor('the raise', async () => (await events(t.home)).find((e) => e.condition === 'raise'));
     expect(raise.detail).toMatch(/^exit 1 \(failed\): port closed/); // the sentence stays
     expect(raise.failure).toMatchObject({ argv: [path], exitCode: 1, signal: null, timedOut: false, lastLine: 'port closed' });
@@ -34,7 +38,13 @@ describe('a failing check as data (real daemon, real check)', () => {
 describe('failure data, pure', () => {
   it('a healthy result has none; an unhealthy one says how it ended', () => {
     expect(checkFailure(['/c'], { code: 0, signal: null, ms: 3, timedOut: false, last: 'ok' })).toBeNull();
-    expect(checkFailure(['/c'], { code: null, signal: 'SIGKILL', ms: 2000, timedOut: true, last: '' })).toEqual({ argv: ['/c'], exitCode: null, signal: 'SIGKILL', durationMs: 2000, timedOut: true });
+    expect(checkFailure(['/c'], { code: null, signal: 'SIGKILL', ms: 2000, timedOut: true, last: '' })).toEqual({
+      argv: ['/c'],
+      exitCode: null,
+      signal: 'SIGKILL',
+      durationMs: 2000,
+      timedOut: true,
+    });
   });
 
   it('in an event a failure is bounded: arguments counted and cut, texts cut', () => {

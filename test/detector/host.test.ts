@@ -38,7 +38,11 @@ describe('hot-plugged detectors', () => {
     const sentinel = join(t.home, 'sentinel');
     putDetector(t.home, 'sentinel', marker(sentinel, 's'));
     await waitFor('sentinel ran 3 times', () => lines(sentinel).length >= 3);
-    expect(lines(runs).slice(firstV2).every((l) => l.startsWith('v2 '))).toBe(true);
+    expect(
+      lines(runs)
+        .slice(firstV2)
+        .every((l) => l.startsWith('v2 ')),
+    ).toBe(true);
 
     unlinkSync(join(detectorsDir(t.home), 'probe'));
     await waitFor('probe gone from the list', async () => (await detectors(t.home)).detectors.every((d) => d.name !== 'probe'));
@@ -116,7 +120,9 @@ describe('hot-plugged detectors', () => {
     expect(bad.reason).toContain('header.kind: expected check or stream, got "chek"');
     expect(bad.reason).toContain('header.interval: expected a duration');
     expect(bad.reason).toContain('header.tries');
-    expect((await waitDetector(t.home, 'none', 'misconfigured', (x) => x.state === 'misconfigured')).reason).toMatch(/expected a "# ham: kind=check\|stream \.\.\." line among the first 10 lines/);
+    expect((await waitDetector(t.home, 'none', 'misconfigured', (x) => x.state === 'misconfigured')).reason).toMatch(
+      /expected a "# ham: kind=check\|stream \.\.\." line among the first 10 lines/,
+    );
     await waitFor('ok runs', () => lines(ok).length >= 2);
     expect(lines(join(t.home, 'bad-runs'))).toEqual([]);
   });
@@ -124,7 +130,11 @@ describe('hot-plugged detectors', () => {
   it('a sidecar NAME.ham.json declares a detector without a header, with args and env', async () => {
     const out = join(t.home, 'side-out');
     putDetector(t.home, 'side', `#!/bin/sh\necho "$1 $2 $GREETING $HAM_ENTITY $HAM_DETECTOR" >> ${out}\n`);
-    writeFileSync(join(detectorsDir(t.home), 'side.ham.json'), JSON.stringify({ kind: 'check', entity: 'web', interval: '200ms', args: ['a b', 'c'], env: { GREETING: 'hi' } }), { mode: 0o600 });
+    writeFileSync(
+      join(detectorsDir(t.home), 'side.ham.json'),
+      JSON.stringify({ kind: 'check', entity: 'web', interval: '200ms', args: ['a b', 'c'], env: { GREETING: 'hi' } }),
+      { mode: 0o600 },
+    );
     await waitFor('the sidecar run', () => lines(out)[0]);
     expect(lines(out)[0]).toBe('a b c hi web side');
     const d = await detector(t.home, 'side');

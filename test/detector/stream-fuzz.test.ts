@@ -15,7 +15,10 @@ const KNOWN = ['web', 'db'];
 
 const text = fc.string({ minLength: 1, maxLength: 40 });
 const good = fc.oneof(
-  fc.record({ entity: fc.constantFrom(...KNOWN), raise: fc.record({ type: text, class: text, severity: fc.integer({ min: -9, max: 9 }) }, { requiredKeys: ['type'] }) }, { requiredKeys: ['raise'] }),
+  fc.record(
+    { entity: fc.constantFrom(...KNOWN), raise: fc.record({ type: text, class: text, severity: fc.integer({ min: -9, max: 9 }) }, { requiredKeys: ['type'] }) },
+    { requiredKeys: ['raise'] },
+  ),
   fc.record({ entity: fc.constantFrom(...KNOWN), state: text }),
 );
 const wrong = fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.constant([]), fc.constant({}), fc.constant(''), fc.double());
@@ -39,7 +42,13 @@ afterEach((ctx) => t.cleanup(ctx));
 
 describe('stream detector printing fuzzed lines', () => {
   it('the HAM keeps its pid and epoch, publishes exactly the good events and counts every bad line', async () => {
-    const sample = fc.sample(fc.array(fc.oneof({ weight: 6, arbitrary: line.map((l) => Buffer.from(l, 'utf8')) }, { weight: 1, arbitrary: binary }), { minLength: 150, maxLength: 250 }), { seed: SEED, numRuns: 1 })[0]!;
+    const sample = fc.sample(
+      fc.array(fc.oneof({ weight: 6, arbitrary: line.map((l) => Buffer.from(l, 'utf8')) }, { weight: 1, arbitrary: binary }), {
+        minLength: 150,
+        maxLength: 250,
+      }),
+      { seed: SEED, numRuns: 1 },
+    )[0]!;
     // What the HAM should make of each line (as decoded from UTF-8, as it reads them).
     let goodCount = 0;
     let bad = 0;
@@ -66,10 +75,14 @@ describe('stream detector printing fuzzed lines', () => {
     putDetector(t.home, 'fuzz', `#!/bin/sh\n# ham: kind=stream entity=web\ncat ${file}\nexec sleep 100000\n`);
 
     const isEnd = (e: TestEvent) => e.condition === 'raise' && (e.raise as { type?: string }).type === 'fuzz-end';
-    const evs = await waitFor('the last line published', async () => {
-      const all = (await request<{ events: TestEvent[] }>(t.home, 'events', { since: before.lastSeq, limit: 10_000 })).events;
-      return all.some(isEnd) ? all : undefined;
-    }, 30_000);
+    const evs = await waitFor(
+      'the last line published',
+      async () => {
+        const all = (await request<{ events: TestEvent[] }>(t.home, 'events', { since: before.lastSeq, limit: 10_000 })).events;
+        return all.some(isEnd) ? all : undefined;
+      },
+      30_000,
+    );
     const fromDetector = evs.filter((e) => (e.condition === 'raise' || e.condition === 'state') && !isEnd(e));
     expect(fromDetector).toHaveLength(goodCount);
     const d = await waitDetector(t.home, 'fuzz', 'every bad line counted', (x) => x.badLines >= bad, 20_000);

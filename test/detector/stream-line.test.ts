@@ -14,10 +14,22 @@ const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/);
 const text = fc.string({ minLength: 1, maxLength: 128 });
 /** A well-formed event, as a detector would print it. */
 const goodEvent = fc.oneof(
-  fc.record({ entity: name, raise: fc.record({ type: text, class: text, severity: fc.integer() }, { requiredKeys: ['type'] }), detail: fc.string({ maxLength: 1024 }) }, { requiredKeys: ['raise'] }),
+  fc.record(
+    { entity: name, raise: fc.record({ type: text, class: text, severity: fc.integer() }, { requiredKeys: ['type'] }), detail: fc.string({ maxLength: 1024 }) },
+    { requiredKeys: ['raise'] },
+  ),
   fc.record({ entity: name, state: text, detail: fc.string({ maxLength: 1024 }) }, { requiredKeys: ['state'] }),
 );
-const wrongValue = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.string({ maxLength: 3 }).map((s) => [s]), fc.constant({}), fc.string({ minLength: 200, maxLength: 300 }), fc.constant(''));
+const wrongValue = fc.oneof(
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.string({ maxLength: 3 }).map((s) => [s]),
+  fc.constant({}),
+  fc.string({ minLength: 200, maxLength: 300 }),
+  fc.constant(''),
+);
 const garbage = fc.oneof(
   fc.string({ maxLength: 200 }),
   fc.string({ unit: 'binary', maxLength: 200 }),
@@ -27,7 +39,18 @@ const garbage = fc.oneof(
   goodEvent.map((e) => JSON.stringify(e).slice(0, -1)), // half JSON
   fc.nat({ max: 5000 }).map((d) => '['.repeat(d) + ']'.repeat(d)), // deep nesting
   fc.nat({ max: 5000 }).map((d) => '{"raise":'.repeat(d) + '1' + '}'.repeat(d)),
-  fc.constantFrom('{"__proto__":{"raise":{"type":"x"}}}', '{"raise":{"type":"x"},"state":"y"}', '{"entity":"*","state":"x"}', '{"entity":"a/b","state":"x"}', '{"constructor":{}}', 'null', '"str"', '1e400', '{}', '[]'),
+  fc.constantFrom(
+    '{"__proto__":{"raise":{"type":"x"}}}',
+    '{"raise":{"type":"x"},"state":"y"}',
+    '{"entity":"*","state":"x"}',
+    '{"entity":"a/b","state":"x"}',
+    '{"constructor":{}}',
+    'null',
+    '"str"',
+    '1e400',
+    '{}',
+    '[]',
+  ),
 );
 
 describe('parseLine (stream detector output)', () => {
@@ -69,7 +92,11 @@ describe('parseLine (stream detector output)', () => {
         if (b === undefined) (ev as Record<string, unknown>)[a] = value;
         else ev[a]![b] = value;
         // Some "wrong" values are right for some fields (a string for detail, any string for a state).
-        const stillValid = (path === 'detail' && typeof value === 'string' && value.length <= 1024) || ((path === 'state' || path === 'raise.type' || path === 'raise.class') && typeof value === 'string' && value.length >= 1 && value.length <= 128) || (path === 'raise.severity' && Number.isInteger(value)) || (path === 'entity' && typeof value === 'string' && /^[^/\u0000-\u001f\u007f]{1,128}$/.test(value) && value !== '.' && value !== '..');
+        const stillValid =
+          (path === 'detail' && typeof value === 'string' && value.length <= 1024) ||
+          ((path === 'state' || path === 'raise.type' || path === 'raise.class') && typeof value === 'string' && value.length >= 1 && value.length <= 128) ||
+          (path === 'raise.severity' && Number.isInteger(value)) ||
+          (path === 'entity' && typeof value === 'string' && /^[^/\u0000-\u001f\u007f]{1,128}$/.test(value) && value !== '.' && value !== '..');
         const r = parseLine(JSON.stringify(ev));
         if (stillValid) return void expect(r).toHaveProperty('event');
         expect(r).toHaveProperty('error');
@@ -94,7 +121,13 @@ describe('LineSplitter', () => {
   };
 
   it('yields the same lines however the bytes are chunked, none longer than MAX_LINE', () => {
-    const piece = fc.oneof(fc.string({ maxLength: 50 }), fc.constant('\n'), fc.constant('\n\n'), fc.nat({ max: 3 * MAX_LINE }).map((n) => 'x'.repeat(n)), fc.string({ unit: 'binary', maxLength: 30 }));
+    const piece = fc.oneof(
+      fc.string({ maxLength: 50 }),
+      fc.constant('\n'),
+      fc.constant('\n\n'),
+      fc.nat({ max: 3 * MAX_LINE }).map((n) => 'x'.repeat(n)),
+      fc.string({ unit: 'binary', maxLength: 30 }),
+    );
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 40 }), fc.array(fc.nat({ max: 5000 }), { maxLength: 20 }), (pieces, cuts) => {
         const input = pieces.join('');

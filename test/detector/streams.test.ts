@@ -35,13 +35,25 @@ describe('stream detectors', () => {
     await request(t.home, 'attach', { name: 'web' });
     await request(t.home, 'attach', { name: 'db' });
     const acted = join(t.home, 'acted');
-    await request(t.home, 'condition-add', { entity: 'db', name: 'slow', condition: { type: 'raise', match: { type: 'latency', severity: 2 }, actions: [{ kind: 'execute', argv: ['/bin/sh', '-c', `echo "$HAM_ENTITY" >> ${acted}`] }] } });
-    putDetector(t.home, 'watch', `#!/bin/sh
+    await request(t.home, 'condition-add', {
+      entity: 'db',
+      name: 'slow',
+      condition: {
+        type: 'raise',
+        match: { type: 'latency', severity: 2 },
+        actions: [{ kind: 'execute', argv: ['/bin/sh', '-c', `echo "$HAM_ENTITY" >> ${acted}`] }],
+      },
+    });
+    putDetector(
+      t.home,
+      'watch',
+      `#!/bin/sh
 # ham: kind=stream entity=web
 echo '{"state":"degraded"}'
 echo '{"entity":"db","raise":{"type":"latency","severity":2}}'
 exec sleep 1000
-`);
+`,
+    );
     await waitFor('the action ran', () => lines(acted).length === 1);
     const evs = (await events(t.home)).filter((e) => e.condition === 'state' || e.condition === 'raise');
     expect(evs.map((e) => [e.entity, e.condition])).toEqual([
@@ -57,7 +69,10 @@ exec sleep 1000
     await hamJson(t.home, ['start', '--hang-ms', '1000']);
     await request(t.home, 'attach', { name: 'web' });
     const before = await status(t.home);
-    putDetector(t.home, 'flood', `#!/bin/sh
+    putDetector(
+      t.home,
+      'flood',
+      `#!/bin/sh
 # ham: kind=stream entity=web
 perl -e 'print "{not json\\n" x 100; print qq({"raise":{"type":"flood"}}\\n) x 100000; print "x" x 100000, "\\n"'
 head -c 300000 /dev/urandom
@@ -65,14 +80,19 @@ echo
 sleep 2
 echo '{"raise":{"type":"after"}}'
 exec sleep 1000
-`);
+`,
+    );
     const slowest = { ms: 0 };
-    await waitFor('the event after the flood', async () => {
-      const t0 = performance.now();
-      await status(t.home);
-      slowest.ms = Math.max(slowest.ms, performance.now() - t0);
-      return (await allEvents(before.lastSeq)).some((e) => e.condition === 'raise' && (e.raise as { type: string }).type === 'after') ? true : undefined;
-    }, 60_000);
+    await waitFor(
+      'the event after the flood',
+      async () => {
+        const t0 = performance.now();
+        await status(t.home);
+        slowest.ms = Math.max(slowest.ms, performance.now() - t0);
+        return (await allEvents(before.lastSeq)).some((e) => e.condition === 'raise' && (e.raise as { type: string }).type === 'after') ? true : undefined;
+      },
+      60_000,
+    );
     expect(slowest.ms).toBeLessThan(1000);
     const v = await waitDetector(t.home, 'flood', 'counted', (x) => x.badLines >= 100);
     expect(v.state).toBe('running');
@@ -110,12 +130,16 @@ exec sleep 1000
     await request(t.home, 'attach', { name: 'web' });
     const starts = join(t.home, 'starts');
     // Ends at once, except its fifth start, which runs until the HAM is killed (so the old HAM counts exactly 4 ends).
-    putDetector(t.home, 'crashy', `#!/bin/sh
+    putDetector(
+      t.home,
+      'crashy',
+      `#!/bin/sh
 # ham: kind=stream entity=web
 echo start >> ${starts}
 if [ "$(wc -l < ${starts})" -eq 5 ]; then exec sleep 1000; fi
 exit 3
-`);
+`,
+    );
     await waitFor('the fifth start', () => lines(starts).length === 5, 30_000);
     await waitDetector(t.home, 'crashy', 'running', (d) => d.state === 'running');
     const before = await status(t.home);
@@ -132,12 +156,16 @@ exit 3
     await hamJson(t.home, ['start', '--hang-ms', '3000']);
     await request(t.home, 'attach', { name: 'web' });
     const pids = join(t.home, 'pids');
-    putDetector(t.home, 'ticker', `#!/bin/sh
+    putDetector(
+      t.home,
+      'ticker',
+      `#!/bin/sh
 # ham: kind=stream entity=web
 echo $$ >> ${pids}
 i=0
 while true; do i=$((i+1)); echo "{\\"state\\":\\"tick-$i\\"}"; sleep 0.1; done
-`);
+`,
+    );
     await waitFor('ticking', async () => (await events(t.home)).filter((e) => e.condition === 'state').length >= 3);
     const before = await status(t.home);
     const first = procId(Number(lines(pids)[0]))!;
@@ -148,6 +176,10 @@ while true; do i=$((i+1)); echo "{\\"state\\":\\"tick-$i\\"}"; sleep 0.1; done
     const seq = (await status(t.home)).lastSeq;
     await waitFor('ticks from the new copy', async () => (await events(t.home, seq)).filter((e) => e.condition === 'state').length >= 3);
     expect(lines(pids)).toHaveLength(2);
-    expect(lines(pids).map(Number).filter((p) => isAlive(procId(p)))).toHaveLength(1);
+    expect(
+      lines(pids)
+        .map(Number)
+        .filter((p) => isAlive(procId(p))),
+    ).toHaveLength(1);
   });
 });

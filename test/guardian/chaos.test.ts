@@ -36,7 +36,11 @@ afterAll((suite) => t.cleanup({ task: suite }));
 
 describe(`chaos: ${ROUNDS} rounds of killing the HAM or the Guardian`, () => {
   it('keeps exactly one pair, every entity exactly once, and every exit status', async () => {
-    let prev: StatusView = await waitStatus(t.home, 'all entities running', (s) => s.entities.length === NAMES.length && s.entities.every((e) => e.state === 'running'));
+    let prev: StatusView = await waitStatus(
+      t.home,
+      'all entities running',
+      (s) => s.entities.length === NAMES.length && s.entities.every((e) => e.state === 'running'),
+    );
     for (let round = 0; round < ROUNDS; round++) {
       const { target, sig, victim } = plan(round);
       const targetPid = target === 'ham' ? prev.ham.pid! : prev.guardian.pid!;

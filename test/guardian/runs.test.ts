@@ -54,7 +54,15 @@ describe('an action list interrupted by a takeover', () => {
       name: 'r',
       condition: {
         type: 'raise',
-        actions: [log(file, 'before'), { kind: 'execute', argv: ['sh', '-c', `echo started >> ${file}; if [ ! -e ${t.home}/again ]; then touch ${t.home}/again; exec perl -e 'sleep 1000' ${marker}; fi`], timeoutMs: 60_000 }, log(file, 'after')],
+        actions: [
+          log(file, 'before'),
+          {
+            kind: 'execute',
+            argv: ['sh', '-c', `echo started >> ${file}; if [ ! -e ${t.home}/again ]; then touch ${t.home}/again; exec perl -e 'sleep 1000' ${marker}; fi`],
+            timeoutMs: 60_000,
+          },
+          log(file, 'after'),
+        ],
       },
     });
     await hamJson(t.home, ['raise', 'app', '--type', 'x']);
@@ -72,7 +80,11 @@ describe('an action list interrupted by a takeover', () => {
     await request(t.home, 'condition-add', {
       entity: 'svc',
       name: 'died',
-      condition: { type: 'death', rearm: true, actions: [log(file, 'noted'), { kind: 'waitfor', delayMs: 1500 }, { kind: 'restart', keepOnFail: true }, log(file, 'restarted')] },
+      condition: {
+        type: 'death',
+        rearm: true,
+        actions: [log(file, 'noted'), { kind: 'waitfor', delayMs: 1500 }, { kind: 'restart', keepOnFail: true }, log(file, 'restarted')],
+      },
     });
     process.kill(entity(await status(t.home), 'svc').pid!, 'SIGKILL');
     await waitFor('noted', () => lines(file).length === 1);

@@ -64,7 +64,11 @@ describe('HAM dies or hangs → the Guardian takes over', () => {
     const pid = entity(before, 'web').pid!;
     process.kill(before.ham.pid!, 'SIGSTOP');
     process.kill(pid, 'SIGKILL');
-    const s = await waitStatus(t.home, 'web restarted by the new HAM', (x) => x.ham.epoch > before.ham.epoch && entity(x, 'web').state === 'running' && entity(x, 'web').pid !== pid);
+    const s = await waitStatus(
+      t.home,
+      'web restarted by the new HAM',
+      (x) => x.ham.epoch > before.ham.epoch && entity(x, 'web').state === 'running' && entity(x, 'web').pid !== pid,
+    );
     expect(entity(s, 'web')).toMatchObject({ restarts: 1, deaths: 1, lastExit: { code: null, signal: 'SIGKILL' } });
     expect(startTime(before.ham.pid!)).toBeUndefined(); // the hung HAM was killed: it can never act again
     expect(procsWith(`${t.home}/web`)).toHaveLength(1);
@@ -78,7 +82,11 @@ describe('a HAM killed while its new Guardian is still starting', () => {
     // The moment the new HAM answers, its own new Guardian is still booting: kill it now.
     const mid = await waitStatus(t.home, 'the new HAM', (s) => s.ham.pid === before.guardian.pid);
     process.kill(mid.ham.pid!, 'SIGKILL');
-    const after = await waitStatus(t.home, 'a whole pair again', (s) => !!pairOf(s) && s.ham.epoch === before.ham.epoch + 2 && startTime(s.guardian.pid!) !== undefined);
+    const after = await waitStatus(
+      t.home,
+      'a whole pair again',
+      (s) => !!pairOf(s) && s.ham.epoch === before.ham.epoch + 2 && startTime(s.guardian.pid!) !== undefined,
+    );
     expect(after.ham.failures).toBe(2);
     expect(daemons(t.home).sort()).toEqual([after.ham.pid, after.guardian.pid].sort());
     expect(entity(after, 'web').pid).toBe(entity(before, 'web').pid);
@@ -124,7 +132,11 @@ describe('a pause of the whole pair (a VM pause, a stalled machine)', () => {
     const c = await connect({ home: t.home });
     try {
       await c.attachSelf('sentinel', { heartbeatMs: 1000, missedLow: 2, missedHigh: 4 });
-      await waitFor('the sentinel marked missed', async () => (await events(t.home)).some((e) => e.entity === 'sentinel' && e.condition === 'heartbeat-missed-low'), 30_000);
+      await waitFor(
+        'the sentinel marked missed',
+        async () => (await events(t.home)).some((e) => e.entity === 'sentinel' && e.condition === 'heartbeat-missed-low'),
+        30_000,
+      );
     } finally {
       c.close();
     }

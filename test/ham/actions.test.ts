@@ -59,7 +59,11 @@ describe('action kinds', () => {
     await request(t.home, 'condition-add', {
       entity: 'slow',
       name: 'r',
-      condition: { type: 'raise', rearm: true, actions: [{ kind: 'execute', argv: ['sh', '-c', `perl -e 'sleep 1000' ${marker} & sleep 1000`], timeoutMs: 300, keepOnFail: true }] },
+      condition: {
+        type: 'raise',
+        rearm: true,
+        actions: [{ kind: 'execute', argv: ['sh', '-c', `perl -e 'sleep 1000' ${marker} & sleep 1000`], timeoutMs: 300, keepOnFail: true }],
+      },
     });
     await raiseOn('slow');
     await waitFor('the child to start', () => procsWith(marker).length === 1);
@@ -136,10 +140,16 @@ describe('action kinds', () => {
 
   it('log writes to the HAM log at its level; heartbeat-healthy succeeds', async () => {
     await hamJson(t.home, ['attach', 'lg', '--', ...sleeper(`${t.home}/lg`)]);
-    await request(t.home, 'condition-add', { entity: 'lg', name: 'r', condition: { type: 'raise', actions: [{ kind: 'log', message: 'lg raised something', level: 'warn' }, { kind: 'heartbeat-healthy' }] } });
+    await request(t.home, 'condition-add', {
+      entity: 'lg',
+      name: 'r',
+      condition: { type: 'raise', actions: [{ kind: 'log', message: 'lg raised something', level: 'warn' }, { kind: 'heartbeat-healthy' }] },
+    });
     await raiseOn('lg');
     await waitFor('the log line', () => readFileSync(join(t.home, 'logs', 'ham.log'), 'utf8').includes('"lg raised something"'));
-    const line = readFileSync(join(t.home, 'logs', 'ham.log'), 'utf8').split('\n').find((l) => l.includes('"lg raised something"'))!;
+    const line = readFileSync(join(t.home, 'logs', 'ham.log'), 'utf8')
+      .split('\n')
+      .find((l) => l.includes('"lg raised something"'))!;
     expect(JSON.parse(line)).toMatchObject({ level: 'warn', entity: 'lg', condition: 'r' });
     await waitFor('counted', async () => (await condition('lg', 'r')).actions.every((a) => a.runs === 1 && a.lastResult === 'ok'));
   });
@@ -151,7 +161,16 @@ describe('action flags', () => {
     await request(t.home, 'condition-add', {
       entity: 'bf',
       name: 'r',
-      condition: { type: 'raise', actions: [append(f('bf.txt'), 'one'), { kind: 'execute', argv: ['false'], keepOnFail: true }, append(f('bf.txt'), 'two'), { kind: 'execute', argv: ['false'], breakOnFail: true, keepOnFail: true }, append(f('bf.txt'), 'never')] },
+      condition: {
+        type: 'raise',
+        actions: [
+          append(f('bf.txt'), 'one'),
+          { kind: 'execute', argv: ['false'], keepOnFail: true },
+          append(f('bf.txt'), 'two'),
+          { kind: 'execute', argv: ['false'], breakOnFail: true, keepOnFail: true },
+          append(f('bf.txt'), 'never'),
+        ],
+      },
     });
     await raiseOn('bf');
     await waitFor('the list to end', async () => (await condition('bf', 'r')).actions[3]!.runs === 1);
@@ -161,7 +180,18 @@ describe('action flags', () => {
 
   it('a failed action is removed unless keepOnFail (as in QNX)', async () => {
     await hamJson(t.home, ['attach', 'kf', '--', ...sleeper(`${t.home}/kf`)]);
-    await request(t.home, 'condition-add', { entity: 'kf', name: 'r', condition: { type: 'raise', rearm: true, actions: [{ name: 'goes', kind: 'execute', argv: ['false'] }, { name: 'stays', kind: 'execute', argv: ['false'], keepOnFail: true }] } });
+    await request(t.home, 'condition-add', {
+      entity: 'kf',
+      name: 'r',
+      condition: {
+        type: 'raise',
+        rearm: true,
+        actions: [
+          { name: 'goes', kind: 'execute', argv: ['false'] },
+          { name: 'stays', kind: 'execute', argv: ['false'], keepOnFail: true },
+        ],
+      },
+    });
     await raiseOn('kf');
     await waitFor('the failed action removed', async () => (await condition('kf', 'r')).actions.map((a) => a.name).join() === 'stays');
     expect((await condition('kf', 'r')).actions[0]).toMatchObject({ name: 'stays', failures: 1 });
@@ -181,9 +211,17 @@ describe('action flags', () => {
   it('lists for one entity run in order; an independent list runs alongside', async () => {
     await hamJson(t.home, ['attach', 'ord', '--cwd', t.home, '--', ...sleeper(`${t.home}/ord`)]);
     const file = f('ord.txt');
-    await request(t.home, 'condition-add', { entity: 'ord', name: 'slow', condition: { type: 'raise', actions: [append(file, 'slow-start'), { kind: 'waitfor', path: 'ord-go', timeoutMs: 20_000 }, append(file, 'slow-end')] } });
+    await request(t.home, 'condition-add', {
+      entity: 'ord',
+      name: 'slow',
+      condition: { type: 'raise', actions: [append(file, 'slow-start'), { kind: 'waitfor', path: 'ord-go', timeoutMs: 20_000 }, append(file, 'slow-end')] },
+    });
     await request(t.home, 'condition-add', { entity: 'ord', name: 'queued', condition: { type: 'raise', actions: [append(file, 'queued')] } });
-    await request(t.home, 'condition-add', { entity: 'ord', name: 'alone', condition: { type: 'raise', independent: true, actions: [append(file, 'independent')] } });
+    await request(t.home, 'condition-add', {
+      entity: 'ord',
+      name: 'alone',
+      condition: { type: 'raise', independent: true, actions: [append(file, 'independent')] },
+    });
     await raiseOn('ord');
     await waitFor('slow started, independent done', () => lines(file).includes('slow-start') && lines(file).includes('independent'));
     expect(lines(file)).not.toContain('queued'); // waits for the slow list
@@ -197,7 +235,12 @@ describe('action flags', () => {
 describe('multistage recovery', () => {
   // The scenario of the issue: death → execute (records HAM_*) → restart → waitfor
   // the path the restarted process creates; then a run where it never appears.
-  const program = (dir: string, marker: string) => ['sh', '-c', `if [ -e ${dir}/broken ]; then exec sleep 1000; fi; touch ${dir}/ms.sock; exec sleep 1000`, marker];
+  const program = (dir: string, marker: string) => [
+    'sh',
+    '-c',
+    `if [ -e ${dir}/broken ]; then exec sleep 1000; fi; touch ${dir}/ms.sock; exec sleep 1000`,
+    marker,
+  ];
 
   it('death → execute → restart → waitfor; the path missing → onFail runs and breakOnFail stops the rest', async () => {
     const dir = t.home;
@@ -210,9 +253,22 @@ describe('multistage recovery', () => {
         type: 'death',
         rearm: true,
         actions: [
-          { name: 'note', kind: 'execute', argv: ['sh', '-c', `echo "$HAM_ENTITY $HAM_SIGNAL $HAM_PID" >> ${f('ms-notes.txt')}; rm -f ${f('ms.sock')}`], keepOnFail: true },
+          {
+            name: 'note',
+            kind: 'execute',
+            argv: ['sh', '-c', `echo "$HAM_ENTITY $HAM_SIGNAL $HAM_PID" >> ${f('ms-notes.txt')}; rm -f ${f('ms.sock')}`],
+            keepOnFail: true,
+          },
           { name: 'restart', kind: 'restart', keepOnFail: true },
-          { name: 'ready', kind: 'waitfor', path: 'ms.sock', timeoutMs: 1500, keepOnFail: true, breakOnFail: true, onFail: [append(f('ms-page.txt'), 'page oncall: $HAM_ENTITY')] },
+          {
+            name: 'ready',
+            kind: 'waitfor',
+            path: 'ms.sock',
+            timeoutMs: 1500,
+            keepOnFail: true,
+            breakOnFail: true,
+            onFail: [append(f('ms-page.txt'), 'page oncall: $HAM_ENTITY')],
+          },
           { name: 'after', kind: 'execute', argv: ['sh', '-c', `echo ok >> ${f('ms-after.txt')}`], keepOnFail: true },
         ],
       },

@@ -62,9 +62,30 @@ function baseConfig(): Record<string, unknown> {
 
 /** What an apply may change (counters, pids and times left out). */
 function declared(s: StatusView): string {
-  const conds = (cs: StatusView['entities'][number]['conditions']) => cs.map((c) => ({ ...c, fired: 0, failed: 0, lastFiredAt: null, actions: c.actions.map(act) }));
-  const act = (a: StatusView['entities'][number]['conditions'][number]['actions'][number]): unknown => ({ name: a.name, kind: a.kind, enabled: a.enabled, flags: a.flags, params: a.params, onFail: a.onFail.map(act) });
-  const es = [...s.entities].sort((a, b) => (a.name < b.name ? -1 : 1)).map((e) => ({ name: e.name, kind: e.kind, argv: e.argv, cwd: e.cwd, enabled: e.enabled, restart: { ...e.restart, nextDelayMs: 0, inWindow: 0 }, stop: e.stop, group: e.group, requires: e.requires, conditions: conds(e.conditions) }));
+  const conds = (cs: StatusView['entities'][number]['conditions']) =>
+    cs.map((c) => ({ ...c, fired: 0, failed: 0, lastFiredAt: null, actions: c.actions.map(act) }));
+  const act = (a: StatusView['entities'][number]['conditions'][number]['actions'][number]): unknown => ({
+    name: a.name,
+    kind: a.kind,
+    enabled: a.enabled,
+    flags: a.flags,
+    params: a.params,
+    onFail: a.onFail.map(act),
+  });
+  const es = [...s.entities]
+    .sort((a, b) => (a.name < b.name ? -1 : 1))
+    .map((e) => ({
+      name: e.name,
+      kind: e.kind,
+      argv: e.argv,
+      cwd: e.cwd,
+      enabled: e.enabled,
+      restart: { ...e.restart, nextDelayMs: 0, inWindow: 0 },
+      stop: e.stop,
+      group: e.group,
+      requires: e.requires,
+      conditions: conds(e.conditions),
+    }));
   return JSON.stringify({ es, global: s.global && conds(s.global.conditions) });
 }
 
@@ -77,7 +98,7 @@ function measure(v: unknown, limit: number): { depth: number; bytes: number } {
     const [x, d] = stack.pop()!;
     depth = Math.max(depth, d);
     bytes += typeof x === 'string' ? x.length * 3 + 2 : 4;
-    if (x && typeof x === 'object') for (const [k, y] of Object.entries(x)) (bytes += k.length), stack.push([y, d + 1]);
+    if (x && typeof x === 'object') for (const [k, y] of Object.entries(x)) ((bytes += k.length), stack.push([y, d + 1]));
   }
   return { depth, bytes };
 }
@@ -141,13 +162,15 @@ describe('config fuzzing (apply)', () => {
           const again = await apply(config);
           expect(again.ok, `applied again: ${JSON.stringify(again)}`).toBe(true);
           const s2 = await status(t.home);
-          const moved = (again.ok ? again.changes : []).filter((c) => c.change !== 'unchanged').filter((c) => {
-            // A new entity whose (mutated) command dies at once is restarted between the two applies: its
-            // non-rearmed conditions are pruned by design, and the second apply puts them back.
-            const a = s1.entities.find((e) => e.name === c.entity);
-            const b = s2.entities.find((e) => e.name === c.entity);
-            return !a || !b || a.deaths === b.deaths;
-          });
+          const moved = (again.ok ? again.changes : [])
+            .filter((c) => c.change !== 'unchanged')
+            .filter((c) => {
+              // A new entity whose (mutated) command dies at once is restarted between the two applies: its
+              // non-rearmed conditions are pruned by design, and the second apply puts them back.
+              const a = s1.entities.find((e) => e.name === c.entity);
+              const b = s2.entities.find((e) => e.name === c.entity);
+              return !a || !b || a.deaths === b.deaths;
+            });
           expect(moved, 'applying the same file twice changes nothing').toEqual([]);
         } else {
           refused += 1;
@@ -158,7 +181,10 @@ describe('config fuzzing (apply)', () => {
           expect(problems.length, r.message).toBeGreaterThan(0);
           for (const p of problems) {
             expect(p.path, `a problem without a path: ${JSON.stringify(p.line)}`).not.toBe('');
-            expect(ms.some((m) => m.relates(p.path, p.line)), `${JSON.stringify(p.line.slice(0, 300))} is not about any of the mutations ${ms.map((m) => m.describe).join('; ')}`).toBe(true);
+            expect(
+              ms.some((m) => m.relates(p.path, p.line)),
+              `${JSON.stringify(p.line.slice(0, 300))} is not about any of the mutations ${ms.map((m) => m.describe).join('; ')}`,
+            ).toBe(true);
           }
           expect(declared(s1), 'a refused configuration changes nothing').toBe(declared(s0));
         }

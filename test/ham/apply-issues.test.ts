@@ -22,7 +22,10 @@ function write(name: string, text: string): string {
 
 describe('ham apply -f: every problem, as data', () => {
   it('a string command does not hide a bad condition type elsewhere in the same entity', async () => {
-    const file = write('string-command.yaml', ['entities:', '  web:', '    command: "sleep 100"', '    conditions:', '      died: { type: deth }', ''].join('\n'));
+    const file = write(
+      'string-command.yaml',
+      ['entities:', '  web:', '    command: "sleep 100"', '    conditions:', '      died: { type: deth }', ''].join('\n'),
+    );
     const r = await ham(t.home, ['apply', '-f', file]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('2 problems in the configuration:');

@@ -41,7 +41,11 @@ describe('planApply', () => {
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.issues).toEqual([
-      { path: 'entities.a.conditions.r.actions[0].kind', expected: 'expected restart only on a death or abnormal-death condition, this one is raise', got: '"restart"' },
+      {
+        path: 'entities.a.conditions.r.actions[0].kind',
+        expected: 'expected restart only on a death or abnormal-death condition, this one is raise',
+        got: '"restart"',
+      },
       { path: 'entities.a.command[0]', expected: 'expected an executable file', got: '"missing" (not found in PATH)' },
       { path: 'entities.b.pid', expected: 'expected a running process', got: '99 (no such process)' },
       { path: 'entities.b.requires', expected: 'only an entity with a command can be in a group or require others (the HAM stops and starts it)' },
@@ -70,7 +74,11 @@ describe('planApply', () => {
   it('an unexpected top-level key does not hide the problems in the entities', async () => {
     const r = await planApply({ entitys: {}, entities: { w: { command: ['ok'], bogus: true } } }, world());
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.issues).toEqual([{ path: 'entitys', expected: 'unexpected field' }, { path: 'entities.w.bogus', expected: 'unexpected field' }]);
+    if (!r.ok)
+      expect(r.issues).toEqual([
+        { path: 'entitys', expected: 'unexpected field' },
+        { path: 'entities.w.bogus', expected: 'unexpected field' },
+      ]);
     const wrong = await planApply({ entities: [] }, world());
     expect(wrong).toEqual({ ok: false, issues: [{ path: 'entities', expected: 'expected object', got: 'an array of 0' }] });
   });

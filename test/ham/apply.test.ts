@@ -150,7 +150,9 @@ entities:
     await hamJson(t.home, ['apply', '-f', write('v1.yaml', yaml(t.home))]);
     await hamJson(t.home, ['raise', 'web', '--type', 'latency', '--severity', '2']);
     await waitFor('slow counted', async () => entity(await status(t.home), 'web').conditions.find((c) => c.name === 'slow')!.fired === 1);
-    const v2 = yaml(t.home).replace('died:\n        type: death', 'died:\n        type: abnormal-death').replace(/  db:\n    placeholder: true\n/, '');
+    const v2 = yaml(t.home)
+      .replace('died:\n        type: death', 'died:\n        type: abnormal-death')
+      .replace(/  db:\n    placeholder: true\n/, '');
     const r = await hamJson<{ changes: { entity: string; change: string; details: string[] }[] }>(t.home, ['apply', '-f', write('v2.yaml', v2)]);
     expect(r.changes.find((c) => c.entity === 'web')).toMatchObject({ change: 'updated', details: ['condition died updated'] });
     const web = entity(await status(t.home), 'web');

@@ -106,7 +106,8 @@ describe('condition types', () => {
 
   it('heartbeat conditions can be declared now (their timing comes with self-attached clients)', async () => {
     await hamJson(t.home, ['attach', 'hb', '--', ...sleeper(`${t.home}/hb`)]);
-    for (const type of ['heartbeat-missed-low', 'heartbeat-missed-high'] as const) await request(t.home, 'condition-add', { entity: 'hb', name: type, condition: { type, actions: [{ kind: 'heartbeat-healthy' }] } });
+    for (const type of ['heartbeat-missed-low', 'heartbeat-missed-high'] as const)
+      await request(t.home, 'condition-add', { entity: 'hb', name: type, condition: { type, actions: [{ kind: 'heartbeat-healthy' }] } });
     expect(entity(await status(t.home), 'hb').conditions.map((c) => c.type)).toEqual(['heartbeat-missed-low', 'heartbeat-missed-high']);
   });
 

@@ -13,7 +13,10 @@ export interface Mutation {
 }
 
 /** `a.b[1].c`, as apply names paths (odd keys quoted: `entities["a b"]`). */
-export const pathText = (p: Path): string => p.map((x, i) => (typeof x === 'number' ? `[${x}]` : !/^[^\u0000-\u001f\u007f-\u009f.[\]"\s]+$/.test(x) ? `[${JSON.stringify(x)}]` : i === 0 ? x : `.${x}`)).join('');
+export const pathText = (p: Path): string =>
+  p
+    .map((x, i) => (typeof x === 'number' ? `[${x}]` : !/^[^\u0000-\u001f\u007f-\u009f.[\]"\s]+$/.test(x) ? `[${JSON.stringify(x)}]` : i === 0 ? x : `.${x}`))
+    .join('');
 
 /** Problem lines of an apply error (after the "N problems in the configuration:" header), each with its path. */
 export function configProblems(message: string): { path: string; line: string }[] {
@@ -22,10 +25,12 @@ export function configProblems(message: string): { path: string; line: string }[
   if (proto) return [{ path: proto[1]!, line: message }];
   const lines = message.split('\n');
   const body = /^\d+ problems? in the configuration( \(the first \d+\))?:$/.test(lines[0]!) ? lines.slice(1) : lines;
-  return body.filter((l) => l.trim()).map((line) => {
-    const i = line.indexOf(': ');
-    return { path: i < 0 ? '' : line.slice(0, i), line };
-  });
+  return body
+    .filter((l) => l.trim())
+    .map((line) => {
+      const i = line.indexOf(': ');
+      return { path: i < 0 ? '' : line.slice(0, i), line };
+    });
 }
 
 /** Near: one path inside the other, or both under the mutated node's parent (a refine names a sibling). */
@@ -38,9 +43,58 @@ function near(mutated: Path, reported: string): boolean {
   return within(m, problem) || within(problem, m) || (mutated.length > 1 && within(problem, parent));
 }
 
-const ODD_NAMES = ['*', '', '.', '..', 'a/b', 'é', '日本語', '😀', 'tab\there', 'nl\nx', '\u0001', '\u007f', 'x'.repeat(129), '__proto__', 'constructor', 'toString', 'hasOwnProperty', ' ', 'a b', '-', 'web'];
+const ODD_NAMES = [
+  '*',
+  '',
+  '.',
+  '..',
+  'a/b',
+  'é',
+  '日本語',
+  '😀',
+  'tab\there',
+  'nl\nx',
+  '\u0001',
+  '\u007f',
+  'x'.repeat(129),
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  ' ',
+  'a b',
+  '-',
+  'web',
+];
 const HUGE = ['x'.repeat(100_000), '😀'.repeat(30_000), '\u0000'.repeat(1000), 'é\u0301'.repeat(20_000)];
-const BOUNDS = [0, -1, 1, 1.5, -0.5, 63, 64, 65, 100, 101, 128, 129, 1024, 1025, 1_000_000, 1_000_001, 3_600_000, 3_600_001, 86_400_000, 86_400_001, 2 ** 31, 2 ** 53, Number.MAX_SAFE_INTEGER + 2, 1e308, -1e308, Number.MIN_VALUE];
+const BOUNDS = [
+  0,
+  -1,
+  1,
+  1.5,
+  -0.5,
+  63,
+  64,
+  65,
+  100,
+  101,
+  128,
+  129,
+  1024,
+  1025,
+  1_000_000,
+  1_000_001,
+  3_600_000,
+  3_600_001,
+  86_400_000,
+  86_400_001,
+  2 ** 31,
+  2 ** 53,
+  Number.MAX_SAFE_INTEGER + 2,
+  1e308,
+  -1e308,
+  Number.MIN_VALUE,
+];
 const OTHER_TYPES: unknown[] = [null, true, false, 0, 42, -7, 'text', '', [], [1, 'two'], {}, { nested: { deeper: [] } }];
 
 /** Every node of a JSON document, as paths (the root excluded). */
@@ -78,7 +132,10 @@ function deep(depth: number, leaf: unknown, asArray: boolean): unknown {
 
 type Pick = (doc: unknown) => Path[];
 const allPaths: Pick = (doc) => paths(doc);
-const ofType = (pred: (v: unknown) => boolean): Pick => (doc) => paths(doc).filter((p) => pred(get(doc, p)));
+const ofType =
+  (pred: (v: unknown) => boolean): Pick =>
+  (doc) =>
+    paths(doc).filter((p) => pred(get(doc, p)));
 const keyed: Pick = (doc) => paths(doc).filter((p) => typeof p[p.length - 1] === 'string');
 
 /** A mutation that strikes the `index`-th (mod count) node chosen by `pick`. */
@@ -118,16 +175,41 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
       return { doc: set(d, [...parent, nk], v), where: [...parent, nk] };
     }),
   ),
-  fc.tuple(fc.nat(), fc.constantFrom(...OTHER_TYPES)).map(([i, v]) => at(`retype to ${JSON.stringify(v)}`, allPaths, i, (d, p) => ({ doc: set(d, p, clone(v)), where: p }))),
-  fc.tuple(fc.nat(), fc.nat({ max: HUGE.length - 1 })).map(([i, h]) => at(`huge string #${h}`, ofType((v) => typeof v === 'string'), i, (d, p) => ({ doc: set(d, p, HUGE[h]), where: p }))),
-  fc.tuple(fc.nat(), fc.constantFrom(1000, 10_000)).map(([i, n]) => at(`huge array (${n})`, ofType(Array.isArray), i, (d, p) => {
+  fc
+    .tuple(fc.nat(), fc.constantFrom(...OTHER_TYPES))
+    .map(([i, v]) => at(`retype to ${JSON.stringify(v)}`, allPaths, i, (d, p) => ({ doc: set(d, p, clone(v)), where: p }))),
+  fc.tuple(fc.nat(), fc.nat({ max: HUGE.length - 1 })).map(([i, h]) =>
+    at(
+      `huge string #${h}`,
+      ofType((v) => typeof v === 'string'),
+      i,
+      (d, p) => ({ doc: set(d, p, HUGE[h]), where: p }),
+    ),
+  ),
+  fc.tuple(fc.nat(), fc.constantFrom(1000, 10_000)).map(([i, n]) =>
+    at(`huge array (${n})`, ofType(Array.isArray), i, (d, p) => {
       // Copies of a primitive element, else numbers: copies of a subtree would multiply a nested document by n.
       const first = (get(d, p) as unknown[])[0];
-      return { doc: set(d, p, Array.from({ length: n }, (_, j) => (first !== null && typeof first === 'object' ? j : (first ?? j)))), where: p };
-    })),
-  fc.tuple(fc.nat(), fc.constantFrom(100, 1000), fc.boolean()).map(([i, depth, arr]) => at(`nested ${depth} deep`, allPaths, i, (d, p) => ({ doc: set(d, p, deep(depth, get(d, p), arr)), where: p }))),
+      return {
+        doc: set(
+          d,
+          p,
+          Array.from({ length: n }, (_, j) => (first !== null && typeof first === 'object' ? j : (first ?? j))),
+        ),
+        where: p,
+      };
+    }),
+  ),
+  fc
+    .tuple(fc.nat(), fc.constantFrom(100, 1000), fc.boolean())
+    .map(([i, depth, arr]) => at(`nested ${depth} deep`, allPaths, i, (d, p) => ({ doc: set(d, p, deep(depth, get(d, p), arr)), where: p }))),
   fc.tuple(fc.nat(), fc.constantFrom('bogus', 'Command', 'x-extra', 'é', '__proto__', '')).map(([i, k]) =>
-    at(`unknown key ${JSON.stringify(k)}`, ofType((v) => !!v && typeof v === 'object' && !Array.isArray(v)), i, (d, p) => ({ doc: set(d, [...p, k], 1), where: [...p, k] })),
+    at(
+      `unknown key ${JSON.stringify(k)}`,
+      ofType((v) => !!v && typeof v === 'object' && !Array.isArray(v)),
+      i,
+      (d, p) => ({ doc: set(d, [...p, k], 1), where: [...p, k] }),
+    ),
   ),
   fc.tuple(fc.nat(), fc.constantFrom(...ODD_NAMES)).map(([i, name]) =>
     at(`rename to ${JSON.stringify(name.slice(0, 20))}`, keyed, i, (d, p) => {
@@ -137,20 +219,37 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
       return { doc: set(d, np, v), where: np };
     }),
   ),
-  fc.tuple(fc.nat(), fc.constantFrom(...BOUNDS)).map(([i, n]) => at(`number ${n}`, ofType((v) => typeof v === 'number'), i, (d, p) => ({ doc: set(d, p, n), where: p }))),
-  fc.constantFrom<[string, Record<string, string[]>]>(['db → api → db', { db: ['api'] }], ['web → web', { web: ['web'] }], ['web → db → api → web', { web: ['db'], db: ['api'], api: ['web'] }]).map(([label, edges]): Mutation => ({
-    describe: `requires cycle ${label}`,
-    run(doc) {
-      const d = clone(doc) as { entities?: Record<string, { requires?: string[] }> };
-      for (const [from, to] of Object.entries(edges)) {
-        const e = d.entities?.[from];
-        if (e && typeof e === 'object') e.requires = to;
-      }
-      return d;
-    },
-    [fc.toStringMethod]: () => `requires cycle ${label}`,
-    relates: (problem, line) => line.includes('dependency cycle') || line.includes('cannot require itself') || Object.keys(edges).some((e) => problem.startsWith(`entities.${e}`)),
-  }) as Mutation),
+  fc.tuple(fc.nat(), fc.constantFrom(...BOUNDS)).map(([i, n]) =>
+    at(
+      `number ${n}`,
+      ofType((v) => typeof v === 'number'),
+      i,
+      (d, p) => ({ doc: set(d, p, n), where: p }),
+    ),
+  ),
+  fc
+    .constantFrom<[string, Record<string, string[]>]>(
+      ['db → api → db', { db: ['api'] }],
+      ['web → web', { web: ['web'] }],
+      ['web → db → api → web', { web: ['db'], db: ['api'], api: ['web'] }],
+    )
+    .map(
+      ([label, edges]): Mutation =>
+        ({
+          describe: `requires cycle ${label}`,
+          run(doc) {
+            const d = clone(doc) as { entities?: Record<string, { requires?: string[] }> };
+            for (const [from, to] of Object.entries(edges)) {
+              const e = d.entities?.[from];
+              if (e && typeof e === 'object') e.requires = to;
+            }
+            return d;
+          },
+          [fc.toStringMethod]: () => `requires cycle ${label}`,
+          relates: (problem, line) =>
+            line.includes('dependency cycle') || line.includes('cannot require itself') || Object.keys(edges).some((e) => problem.startsWith(`entities.${e}`)),
+        }) as Mutation,
+    ),
 );
 
 /** Apply one mutation to a document. */

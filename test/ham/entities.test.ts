@@ -17,7 +17,19 @@ describe('spawned entities', () => {
   it('attach spawns the argv without a shell, with env and cwd, and reports the pid', async () => {
     const out = join(t.home, 'env.txt');
     const script = `open(F, '>', '${out}'); print F join('|', $ENV{GREETING}, $ENV{HAM_ENTITY}, $ENV{HAM_INSTANCE}, $ARGV[0]); close F; sleep 100000`;
-    const e = await hamJson<{ pid: number; state: string }>(t.home, ['attach', 'env', '--env', 'GREETING=hi there', '--cwd', t.home, '--', 'perl', '-e', script, '$HOME;`id`']);
+    const e = await hamJson<{ pid: number; state: string }>(t.home, [
+      'attach',
+      'env',
+      '--env',
+      'GREETING=hi there',
+      '--cwd',
+      t.home,
+      '--',
+      'perl',
+      '-e',
+      script,
+      '$HOME;`id`',
+    ]);
     expect(e.state).toBe('running');
     await waitFor('the entity to write its file', () => readFileSync(out, 'utf8').length > 0);
     // The $HOME;`id` argument arrives verbatim: no shell touched it.
@@ -83,7 +95,10 @@ describe('spawned entities', () => {
     const e = entity(s, 'crashy');
     expect(e.lastExit).toEqual({ code: 1, signal: null });
     const log = readFileSync(join(t.home, 'logs', 'ham.log'), 'utf8');
-    const deaths = log.split('\n').filter((l) => l.includes('"keeper record X"') && l.includes('"crashy"')).map((l) => Date.parse(JSON.parse(l).time));
+    const deaths = log
+      .split('\n')
+      .filter((l) => l.includes('"keeper record X"') && l.includes('"crashy"'))
+      .map((l) => Date.parse(JSON.parse(l).time));
     expect(deaths.length).toBeGreaterThanOrEqual(5);
     expect(deaths[4]! - deaths[0]!).toBeGreaterThanOrEqual(700);
   });

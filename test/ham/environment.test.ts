@@ -41,7 +41,16 @@ describe('the base environment', () => {
     const first = entity(await status(t.home), 'web').pid!;
     const env = environOf(first);
     const me = userInfo();
-    expect(env).toEqual({ PATH: FIXED_PATH, HOME: me.homedir, USER: me.username, LOGNAME: me.username, SHELL: me.shell, LANG: 'C.UTF-8', OWN: '1', HAM_ENTITY: 'web' });
+    expect(env).toEqual({
+      PATH: FIXED_PATH,
+      HOME: me.homedir,
+      USER: me.username,
+      LOGNAME: me.username,
+      SHELL: me.shell,
+      LANG: 'C.UTF-8',
+      OWN: '1',
+      HAM_ENTITY: 'web',
+    });
 
     // A takeover: the Guardian (another process) becomes the HAM and spawns the next instance.
     const before = await status(t.home);
@@ -91,9 +100,17 @@ describe('the base environment', () => {
     await hamJson(t.home, ['start', '--hang-ms', '3000'], { FOO: 'bar' });
     const out = join(t.home, 'action-env');
     const file = join(t.home, 'a.json');
-    writeFileSync(file, JSON.stringify({
-      entities: { web: { command: sleeper(`${t.home}/web`), conditions: { died: { type: 'death', actions: [{ kind: 'execute', argv: ['/bin/sh', '-c', `env > ${out}`], env: { ACT: 'x' } }] } } } },
-    }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        entities: {
+          web: {
+            command: sleeper(`${t.home}/web`),
+            conditions: { died: { type: 'death', actions: [{ kind: 'execute', argv: ['/bin/sh', '-c', `env > ${out}`], env: { ACT: 'x' } }] } },
+          },
+        },
+      }),
+    );
     await hamJson(t.home, ['apply', '-f', file]);
     const pid = entity(await waitStatus(t.home, 'web running', (s) => entity(s, 'web')?.state === 'running'), 'web').pid!;
     process.kill(pid, 'SIGKILL');
@@ -130,18 +147,21 @@ describe('environment variables are validated where they enter', () => {
 
   it('apply: entities.*.env and execute actions env, each problem with its path; nothing changes', async () => {
     const file = join(t.home, 'bad.json');
-    writeFileSync(file, JSON.stringify({
-      entities: {
-        w: {
-          command: ['sleep', '100'],
-          env: { 'A=B': 'x', '': 'v', C: 'a\0b' },
+    writeFileSync(
+      file,
+      JSON.stringify({
+        entities: {
+          w: {
+            command: ['sleep', '100'],
+            env: { 'A=B': 'x', '': 'v', C: 'a\0b' },
+          },
+          x: {
+            command: ['sleep', '100'],
+            conditions: { died: { type: 'death', actions: [{ kind: 'execute', argv: ['true'], env: { 'X Y': '1' } }] } },
+          },
         },
-        x: {
-          command: ['sleep', '100'],
-          conditions: { died: { type: 'death', actions: [{ kind: 'execute', argv: ['true'], env: { 'X Y': '1' } }] } },
-        },
-      },
-    }));
+      }),
+    );
     const r = await ham(t.home, ['apply', '-f', file]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/entities\.w\.env: expected a variable name .*got the name "A=B"/);

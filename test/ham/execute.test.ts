@@ -21,7 +21,11 @@ async function action(condition: string): Promise<ActionView> {
 }
 /** Add a raise condition running `argv`, raise it, and wait for the action's first failure. */
 async function failed(condition: string, act: Record<string, unknown>): Promise<ActionView> {
-  await request(t.home, 'condition-add', { entity: 'x', name: condition, condition: { type: 'raise', match: { type: condition }, actions: [{ kind: 'execute', keepOnFail: true, ...act }] } });
+  await request(t.home, 'condition-add', {
+    entity: 'x',
+    name: condition,
+    condition: { type: 'raise', match: { type: condition }, actions: [{ kind: 'execute', keepOnFail: true, ...act }] },
+  });
   await hamJson(t.home, ['raise', 'x', '--type', condition]);
   return waitFor(`${condition} to fail`, async () => {
     const a = await action(condition);

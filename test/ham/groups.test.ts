@@ -32,7 +32,10 @@ const allRunning = (names: string[]) => (s: Awaited<ReturnType<typeof status>>) 
 
 describe('groups', () => {
   it('one-for-all: one member killed → the others stopped in reverse order, then all started again in order', async () => {
-    await apply({ groups: { backend: { strategy: 'one-for-all' } }, entities: { a: svc('a', { group: 'backend' }), b: svc('b', { group: 'backend' }), c: svc('c', { group: 'backend' }) } });
+    await apply({
+      groups: { backend: { strategy: 'one-for-all' } },
+      entities: { a: svc('a', { group: 'backend' }), b: svc('b', { group: 'backend' }), c: svc('c', { group: 'backend' }) },
+    });
     const before = await waitStatus(t.home, 'all running', allRunning(['a', 'b', 'c']));
     expect(lines(starts)).toEqual(['a', 'b', 'c']);
     process.kill(entity(before, 'b').pid!, 'SIGKILL');
@@ -48,21 +51,37 @@ describe('groups', () => {
 
   it('the HAM SIGKILLed in the middle of a one-for-all restart: the new HAM finishes it, still in order', async () => {
     // c takes a while to stop (it traps SIGTERM for 1.5 s), so the kill lands while the group restart waits for it.
-    const slow = { command: ['sh', '-c', `echo c >> ${starts}; trap 'sleep 1.5; exit 0' TERM; while :; do sleep 0.1; done`], conditions: { died: { type: 'death', rearm: true, actions: [{ kind: 'restart' }] } }, group: 'g', stop: { signal: 'SIGTERM', timeoutMs: 10_000 } };
+    const slow = {
+      command: ['sh', '-c', `echo c >> ${starts}; trap 'sleep 1.5; exit 0' TERM; while :; do sleep 0.1; done`],
+      conditions: { died: { type: 'death', rearm: true, actions: [{ kind: 'restart' }] } },
+      group: 'g',
+      stop: { signal: 'SIGTERM', timeoutMs: 10_000 },
+    };
     await apply({ groups: { g: { strategy: 'one-for-all' } }, entities: { a: svc('a', { group: 'g' }), b: svc('b', { group: 'g' }), c: slow } });
     const before = await waitStatus(t.home, 'all running', allRunning(['a', 'b', 'c']));
     process.kill(entity(before, 'b').pid!, 'SIGKILL');
     await waitStatus(t.home, 'c being stopped by its group', (s) => entity(s, 'c').held === 'group');
     process.kill(before.ham.pid!, 'SIGKILL');
-    await waitStatus(t.home, 'taken over, all running again', (s) => s.ham.epoch > before.ham.epoch && allRunning(['a', 'b', 'c'])(s) && ['a', 'b', 'c'].every((n) => entity(s, n).held === null));
+    await waitStatus(
+      t.home,
+      'taken over, all running again',
+      (s) => s.ham.epoch > before.ham.epoch && allRunning(['a', 'b', 'c'])(s) && ['a', 'b', 'c'].every((n) => entity(s, n).held === null),
+    );
     expect(lines(starts)).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
   });
 
   it('rest-for-one: the killed member and those started after it restart; the ones before are untouched', async () => {
-    await apply({ groups: { chain: { strategy: 'rest-for-one' } }, entities: { a: svc('a', { group: 'chain' }), b: svc('b', { group: 'chain' }), c: svc('c', { group: 'chain' }) } });
+    await apply({
+      groups: { chain: { strategy: 'rest-for-one' } },
+      entities: { a: svc('a', { group: 'chain' }), b: svc('b', { group: 'chain' }), c: svc('c', { group: 'chain' }) },
+    });
     const before = await waitStatus(t.home, 'all running', allRunning(['a', 'b', 'c']));
     process.kill(entity(before, 'b').pid!, 'SIGKILL');
-    const after = await waitStatus(t.home, 'b and c restarted', (s) => allRunning(['a', 'b', 'c'])(s) && entity(s, 'c').restarts === 1 && entity(s, 'b').restarts === 1);
+    const after = await waitStatus(
+      t.home,
+      'b and c restarted',
+      (s) => allRunning(['a', 'b', 'c'])(s) && entity(s, 'c').restarts === 1 && entity(s, 'b').restarts === 1,
+    );
     expect(lines(starts)).toEqual(['a', 'b', 'c', 'b', 'c']);
     expect(entity(after, 'a')).toMatchObject({ pid: entity(before, 'a').pid, restarts: 0 });
   });
@@ -91,7 +110,18 @@ describe('dependencies', () => {
 
   it('a cycle is refused at apply time, naming it; nothing changes', async () => {
     const file = join(t.home, 'cycle.json');
-    writeFileSync(file, JSON.stringify({ entities: { a: svc('a', { requires: ['b'] }), b: svc('b', { requires: ['c'] }), c: svc('c', { requires: ['a'] }), d: svc('d', { requires: ['nope'] }), p: { pid: process.pid, requires: ['a'] } } }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        entities: {
+          a: svc('a', { requires: ['b'] }),
+          b: svc('b', { requires: ['c'] }),
+          c: svc('c', { requires: ['a'] }),
+          d: svc('d', { requires: ['nope'] }),
+          p: { pid: process.pid, requires: ['a'] },
+        },
+      }),
+    );
     const r = await ham(t.home, ['apply', '-f', file]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('entities.a.requires: a dependency cycle: a → b → c → a');

@@ -16,11 +16,30 @@ const idle: Life = { tag: 'idle' };
 const running: Life = { tag: 'running' };
 const starting = (restart = false, via: number | null = null): Life => ({ tag: 'starting', restart, via });
 const dead = (parked: number | null, restart: Extract<Life, { tag: 'dead' }>['restart'] = 'none'): Life => ({ tag: 'dead', parked, restart });
-const stopping = (then: 'stopped' | 'group' | 'requires' = 'stopped', started = true, restart = false, via: number | null = null): Life => ({ tag: 'stopping', started, restart, via, then });
+const stopping = (then: 'stopped' | 'group' | 'requires' = 'stopped', started = true, restart = false, via: number | null = null): Life => ({
+  tag: 'stopping',
+  started,
+  restart,
+  via,
+  then,
+});
 const stopped = (parked: number | null = null): Life => ({ tag: 'stopped', parked });
 const held = (why: 'group' | 'requires', parked: number | null = null): Life => ({ tag: 'held', why, parked });
 const failed = (parked: number | null = null): Life => ({ tag: 'failed', parked });
-const ALL: Life[] = [idle, starting(), starting(true, 3), running, dead(2), dead(2, 'undecided'), dead(2, { at: 5 }), stopping(), stopping('group', false, true, 4), stopped(1), held('requires', 2), failed(3)];
+const ALL: Life[] = [
+  idle,
+  starting(),
+  starting(true, 3),
+  running,
+  dead(2),
+  dead(2, 'undecided'),
+  dead(2, { at: 5 }),
+  stopping(),
+  stopping('group', false, true, 4),
+  stopped(1),
+  held('requires', 2),
+  failed(3),
+];
 
 function go(l: Life, ev: LifeEvent, ctx: LifeContext = SPAWNED): Outcome {
   const o = transition(l, ev, ctx);
@@ -247,11 +266,13 @@ describe('the keeper gone', () => {
   });
 
   it('after it was told to exit: nothing lost', () => {
-    for (const l of [dead(3), stopped(3), held('group', 3), failed(3)]) expect(go(l, { ...gone, dismissed: true })).toMatchObject({ next: { ...l, parked: null }, effects: [], occurrences: [] });
+    for (const l of [dead(3), stopped(3), held('group', 3), failed(3)])
+      expect(go(l, { ...gone, dismissed: true })).toMatchObject({ next: { ...l, parked: null }, effects: [], occurrences: [] });
   });
 
   it('where nothing runs and it was not dismissed: the coordinator hears of it', () => {
-    for (const l of [dead(null), stopped(), held('requires'), failed()]) expect(go(l, gone)).toMatchObject({ next: l, effects: [{ kind: 'settled' }, { kind: 'down' }], occurrences: [] });
+    for (const l of [dead(null), stopped(), held('requires'), failed()])
+      expect(go(l, gone)).toMatchObject({ next: l, effects: [{ kind: 'settled' }, { kind: 'down' }], occurrences: [] });
   });
 
   it('while a restart is due: the restart stays scheduled (a new keeper brings it)', () => {
@@ -276,7 +297,8 @@ describe('self-attached connections', () => {
   it('an exited one is left to its keeper, and other kinds are not ours to judge by their connection', () => {
     expect(transition(running, { tag: 'conn-closed', alive: false }, SELF)).toBeNull();
     expect(transition(running, { tag: 'conn-closed', alive: true }, SPAWNED)).toBeNull();
-    for (const l of [idle, starting(), dead(1), stopped(), held('group'), failed()]) expect(transition(l, { tag: 'conn-closed', alive: true }, SELF)).toBeNull();
+    for (const l of [idle, starting(), dead(1), stopped(), held('group'), failed()])
+      expect(transition(l, { tag: 'conn-closed', alive: true }, SELF)).toBeNull();
   });
 });
 
@@ -317,19 +339,27 @@ describe('holds, releases, stops', () => {
   });
 
   it('release is ignored for what runs, is failed, or has no command', () => {
-    for (const l of [running, starting(), stopping(), failed(), idle]) expect(transition(l, { tag: 'release', restart: false, keeperParked: false }, SPAWNED)).toBeNull();
+    for (const l of [running, starting(), stopping(), failed(), idle])
+      expect(transition(l, { tag: 'release', restart: false, keeperParked: false }, SPAWNED)).toBeNull();
     expect(transition(held('group'), { tag: 'release', restart: false, keeperParked: false }, SELF)).toBeNull();
   });
 
   it('stop what runs: stopping, its stop signal; the timeout: SIGKILL', () => {
-    expect(go(running, { tag: 'stop' })).toMatchObject({ next: stopping('stopped'), effects: [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }] });
+    expect(go(running, { tag: 'stop' })).toMatchObject({
+      next: stopping('stopped'),
+      effects: [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }],
+    });
     expect(go(stopping('stopped'), { tag: 'stop-timeout' })).toMatchObject({ next: stopping('stopped'), effects: [{ kind: 'signal', signal: 'SIGKILL' }] });
     expect(go(stopping('stopped', false), { tag: 'stop-timeout' }).effects).toEqual([{ kind: 'signal', signal: 'SIGKILL' }]);
-    for (const l of [idle, starting(), running, dead(1), stopped(), held('group'), failed()]) expect(transition(l, { tag: 'stop-timeout' }, SPAWNED)).toBeNull();
+    for (const l of [idle, starting(), running, dead(1), stopped(), held('group'), failed()])
+      expect(transition(l, { tag: 'stop-timeout' }, SPAWNED)).toBeNull();
   });
 
   it('stop one about to restart: stopped, the restart cancelled, its keeper let go', () => {
-    expect(go(dead(3, { at: 1 }), { tag: 'stop' })).toMatchObject({ next: stopped(3), effects: [{ kind: 'cancel-restart' }, { kind: 'release-keeper', seq: 3 }] });
+    expect(go(dead(3, { at: 1 }), { tag: 'stop' })).toMatchObject({
+      next: stopped(3),
+      effects: [{ kind: 'cancel-restart' }, { kind: 'release-keeper', seq: 3 }],
+    });
     expect(go(dead(3, 'undecided'), { tag: 'stop' }).next).toEqual(stopped(3));
   });
 
@@ -374,8 +404,20 @@ describe('the stored fields', () => {
     fc.constant(idle),
     fc.record({ tag: fc.constant('starting' as const), restart: fc.boolean(), via: fc.option(fc.nat()) }),
     fc.constant(running),
-    fc.record({ tag: fc.constant('dead' as const), parked: fc.option(fc.nat()), restart: fc.oneof(fc.constant('none' as const), fc.constant('undecided' as const), fc.record({ at: fc.nat() })) }),
-    fc.record({ tag: fc.constant('stopping' as const), started: fc.boolean(), restart: fc.boolean(), via: fc.option(fc.nat()), then: fc.constantFrom('stopped' as const, 'group' as const, 'requires' as const) }).map((l) => (l.started ? { ...l, restart: false, via: null } : l)),
+    fc.record({
+      tag: fc.constant('dead' as const),
+      parked: fc.option(fc.nat()),
+      restart: fc.oneof(fc.constant('none' as const), fc.constant('undecided' as const), fc.record({ at: fc.nat() })),
+    }),
+    fc
+      .record({
+        tag: fc.constant('stopping' as const),
+        started: fc.boolean(),
+        restart: fc.boolean(),
+        via: fc.option(fc.nat()),
+        then: fc.constantFrom('stopped' as const, 'group' as const, 'requires' as const),
+      })
+      .map((l) => (l.started ? { ...l, restart: false, via: null } : l)),
     fc.record({ tag: fc.constant('stopped' as const), parked: fc.option(fc.nat()) }),
     fc.record({ tag: fc.constant('held' as const), why: fc.constantFrom('group' as const, 'requires' as const), parked: fc.option(fc.nat()) }),
     fc.record({ tag: fc.constant('failed' as const), parked: fc.option(fc.nat()) }),

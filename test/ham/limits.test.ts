@@ -130,7 +130,11 @@ describe('a raise flood', () => {
 
   it('action lists for one entity stay bounded: past 256 waiting, a firing list is coalesced and its event says so', async () => {
     await hamJson(t.home, ['start', ...CALM]);
-    const config = { entities: { web: { placeholder: true, conditions: { slow: { type: 'raise', actions: [{ kind: 'execute', argv: ['/bin/sleep', '30'], timeoutMs: 60_000 }] } } } } };
+    const config = {
+      entities: {
+        web: { placeholder: true, conditions: { slow: { type: 'raise', actions: [{ kind: 'execute', argv: ['/bin/sleep', '30'], timeoutMs: 60_000 }] } } },
+      },
+    };
     writeFileSync(join(t.home, 'slow.json'), JSON.stringify(config));
     await hamJson(t.home, ['apply', '-f', join(t.home, 'slow.json')]);
     const c = await Connection.open(socket());
@@ -139,7 +143,9 @@ describe('a raise flood', () => {
     } finally {
       c.close();
     }
-    const evs = (await request<{ events: { condition: string; coalesced?: { owner: string; condition: string }[] }[] }>(t.home, 'events', { since: 0, limit: 2000 })).events.filter((e) => e.condition === 'raise');
+    const evs = (
+      await request<{ events: { condition: string; coalesced?: { owner: string; condition: string }[] }[] }>(t.home, 'events', { since: 0, limit: 2000 })
+    ).events.filter((e) => e.condition === 'raise');
     expect(evs).toHaveLength(1000);
     const coalesced = evs.filter((e) => e.coalesced);
     expect(coalesced.length).toBeGreaterThanOrEqual(1000 - 256);

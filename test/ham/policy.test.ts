@@ -69,7 +69,15 @@ describe('recovery policy', () => {
 
   it('the HAM SIGKILLed mid-backoff: the new HAM restarts at the same moment, counting nothing twice', async () => {
     const starts = join(t.home, 'starts');
-    await apply({ entities: { slow: { command: ['sh', '-c', `date +%s%3N >> ${starts}; sleep 0.2; exit 1`], conditions: { died }, restart: { backoff: { initialMs: 2500, factor: 1, maxMs: 2500, resetAfterMs: 60_000 }, intensity: { max: 10, withinMs: 60_000 } } } } });
+    await apply({
+      entities: {
+        slow: {
+          command: ['sh', '-c', `date +%s%3N >> ${starts}; sleep 0.2; exit 1`],
+          conditions: { died },
+          restart: { backoff: { initialMs: 2500, factor: 1, maxMs: 2500, resetAfterMs: 60_000 }, intensity: { max: 10, withinMs: 60_000 } },
+        },
+      },
+    });
     const waiting = await waitStatus(t.home, 'a restart scheduled', (x) => entity(x, 'slow').restartAt !== null);
     const due = Date.parse(entity(waiting, 'slow').restartAt!);
     process.kill(waiting.ham.pid!, 'SIGKILL');
@@ -108,7 +116,11 @@ describe('recovery policy', () => {
       file,
       JSON.stringify({
         entities: {
-          a: { command: ['sleep', '1000'], restart: { backoff: { factor: 0, maxMs: 10, initialMs: 100 }, escalate: [{ kind: 'reboot' }] }, stop: { signal: 'SIGFOO' } },
+          a: {
+            command: ['sleep', '1000'],
+            restart: { backoff: { factor: 0, maxMs: 10, initialMs: 100 }, escalate: [{ kind: 'reboot' }] },
+            stop: { signal: 'SIGFOO' },
+          },
         },
       }),
     );

@@ -30,8 +30,14 @@ describe('restart rules, with issues as data', () => {
   it('restart on a raise condition, in a fail-action, twice on an entity, on *', async () => {
     const onRaise = await refusal('action-add', { entity: 'v', condition: 'r', action: { kind: 'restart' } });
     expect(onRaise.issues).toEqual([{ path: 'action-add.action.kind', expected: 'expected restart only on a death or abnormal-death condition, r is raise' }]);
-    const inFail = await refusal('condition-add', { entity: 'v', name: 'd2', condition: { type: 'death', actions: [{ kind: 'log', onFail: [{ kind: 'restart' }] }] } });
-    expect(inFail.issues).toEqual([{ path: 'condition-add.condition.actions[0].onFail[0].kind', expected: 'expected no restart among fail-actions', got: '"restart"' }]);
+    const inFail = await refusal('condition-add', {
+      entity: 'v',
+      name: 'd2',
+      condition: { type: 'death', actions: [{ kind: 'log', onFail: [{ kind: 'restart' }] }] },
+    });
+    expect(inFail.issues).toEqual([
+      { path: 'condition-add.condition.actions[0].onFail[0].kind', expected: 'expected no restart among fail-actions', got: '"restart"' },
+    ]);
     const twice = await refusal('condition-add', { entity: 'v', name: 'd3', condition: { type: 'abnormal-death', actions: [{ kind: 'restart' }] } });
     expect(twice.code).toBe('bad-request');
     expect(twice.issues).toEqual([{ path: 'condition-add.condition.actions', expected: 'expected at most one restart action per entity, v would have 2' }]);
@@ -47,7 +53,11 @@ describe('restart rules, with issues as data', () => {
 describe('action-add without a name', () => {
   it('is named after its kind; a second one so named is a duplicate', async () => {
     await request(t.home, 'action-add', { entity: 'v', condition: 'r', action: { kind: 'log', message: 'hi' } });
-    expect(entity(await status(t.home), 'v').conditions.find((c) => c.name === 'r')!.actions.map((a) => a.name)).toEqual(['log']);
+    expect(
+      entity(await status(t.home), 'v')
+        .conditions.find((c) => c.name === 'r')!
+        .actions.map((a) => a.name),
+    ).toEqual(['log']);
     expect((await refusal('action-add', { entity: 'v', condition: 'r', action: { kind: 'log' } })).code).toBe('duplicate-action');
   });
 });

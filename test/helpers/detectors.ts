@@ -26,8 +26,12 @@ export async function detector(home: string, name: string): Promise<DetectorView
 }
 
 export function waitDetector(home: string, name: string, what: string, ok: (d: DetectorView) => boolean, timeoutMs = 20_000): Promise<DetectorView> {
-  return waitFor(`${name}: ${what}`, async () => {
-    const d = await detector(home, name);
-    return d && ok(d) ? d : undefined;
-  }, timeoutMs);
+  return waitFor(
+    `${name}: ${what}`,
+    async () => {
+      const d = await detector(home, name);
+      return d && ok(d) ? d : undefined;
+    },
+    timeoutMs,
+  );
 }

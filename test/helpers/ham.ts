@@ -18,10 +18,15 @@ export interface Run {
 /** Run `ham ARGS...` against a home; never throws on a non-zero exit. */
 export function ham(home: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI_MAIN, '--home', home, ...args], { env: { ...process.env, ...env }, timeout: 90_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [CLI_MAIN, '--home', home, ...args],
+      { env: { ...process.env, ...env }, timeout: 90_000, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -64,7 +69,8 @@ export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeout
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
     await sleep(everyMs);
   }
 }
@@ -130,7 +136,11 @@ export function tempHome(): TestHome {
     cleanup(ctx) {
       if (ctx?.task?.result?.state === 'fail') {
         try {
-          const log = readFileSync(join(home, 'logs', 'ham.log'), 'utf8').trim().split('\n').slice(-40).join('\n');
+          const log = readFileSync(join(home, 'logs', 'ham.log'), 'utf8')
+            .trim()
+            .split('\n')
+            .slice(-40)
+            .join('\n');
           process.stderr.write(`--- ham.log of failed test "${ctx.task.name}" ---\n${log}\n---\n`);
         } catch {
           /* no log */
@@ -170,7 +180,6 @@ export function killAll(needle: string): void {
     }
   }
 }
-
 
 /** One request over the socket, in this process. */
 export async function request<T = unknown>(home: string, op: string, args: object): Promise<T> {

@@ -25,7 +25,11 @@ describe('a big inbox', () => {
     for (let i = 1; i <= 3000; i++) writeFileSync(join(dir, `1-1-${i}`), `K ${i}\n`);
     writeFileSync(join(dir, '9-1-1'), 'K 4242\n');
     const seen: InboxItem[] = [];
-    const inbox = new Inbox(dir, (item) => (item.id === 9 ? (seen.push(item), 'done') : 'later'), () => undefined);
+    const inbox = new Inbox(
+      dir,
+      (item) => (item.id === 9 ? (seen.push(item), 'done') : 'later'),
+      () => undefined,
+    );
     inbox.drain();
     await waitFor('the record past the first slice', () => seen.length === 1);
     expect(seen[0]!.record).toEqual({ kind: 'K', pid: 4242 });

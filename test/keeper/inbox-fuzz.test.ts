@@ -19,7 +19,18 @@ beforeAll(async () => {
   await hamJson(t.home, ['start', '--hang-ms', '3000']);
   const file = join(t.home, 'web.json');
   // Restarted at once every time: the runs below kill it in quick succession.
-  writeFileSync(file, JSON.stringify({ entities: { web: { command: ['perl', '-e', 'sleep 100000', `${t.home}/web`], restart: { backoff: { initialMs: 0, factor: 1, maxMs: 0 } }, conditions: { died: { type: 'death', rearm: true, actions: [{ kind: 'restart' }] } } } } }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      entities: {
+        web: {
+          command: ['perl', '-e', 'sleep 100000', `${t.home}/web`],
+          restart: { backoff: { initialMs: 0, factor: 1, maxMs: 0 } },
+          conditions: { died: { type: 'death', rearm: true, actions: [{ kind: 'restart' }] } },
+        },
+      },
+    }),
+  );
   await hamJson(t.home, ['apply', '-f', file]);
   await waitStatus(t.home, 'web running', (s) => entity(s, 'web').state === 'running');
 });
@@ -67,11 +78,15 @@ describe('keeper inbox fuzz', () => {
         const files: string[] = [];
         for (const [i, [n, c]] of junk.entries()) {
           let file: string =
-            'unknown' in n ? `${n.unknown + i}-1-${i + 1}`
-            : 'serial' in n ? `${entityId}-${keeperSerial + n.serial}-${i + 1}`
-            : 'dup' in n ? `${entityId}-${keeperSerial}-${1 + (n.dup % Math.max(1, lastSeq))}`
-            : 'ahead' in n ? `${entityId}-${keeperSerial}-${lastSeq + n.ahead}`
-            : n.raw;
+            'unknown' in n
+              ? `${n.unknown + i}-1-${i + 1}`
+              : 'serial' in n
+                ? `${entityId}-${keeperSerial + n.serial}-${i + 1}`
+                : 'dup' in n
+                  ? `${entityId}-${keeperSerial}-${1 + (n.dup % Math.max(1, lastSeq))}`
+                  : 'ahead' in n
+                    ? `${entityId}-${keeperSerial}-${lastSeq + n.ahead}`
+                    : n.raw;
           if ('raw' in n) {
             // A raw name that happens to name a record (web's: a forged one) is made a non-record name; unique per round.
             file = parseName(file) === null ? `${file}.r${round}` : `x${file}.r${round}`;
@@ -90,7 +105,11 @@ describe('keeper inbox fuzz', () => {
         // A real death among the junk: its X, then the restart's P and S.
         process.kill(web.pid!, 'SIGKILL');
         deaths += 1;
-        const s = await waitStatus(t.home, `web restarted (round ${round})`, (x) => entity(x, 'web').deaths === deaths && entity(x, 'web').state === 'running' && entity(x, 'web').pid !== web.pid);
+        const s = await waitStatus(
+          t.home,
+          `web restarted (round ${round})`,
+          (x) => entity(x, 'web').deaths === deaths && entity(x, 'web').state === 'running' && entity(x, 'web').pid !== web.pid,
+        );
         expect(entity(s, 'web')).toMatchObject({ deaths, restarts: deaths, lastExit: { signal: 'SIGKILL' } });
         expect(s.ham).toEqual(before.ham); // same pid, same epoch, no takeover
         expect(s.guardian.pid).toBe(before.guardian.pid);
@@ -110,9 +129,16 @@ describe('keeper inbox fuzz', () => {
     const inbox = join(t.home, 'run', 'inbox');
     writeFileSync(join(t.home, 'run', 'stage', file), 'X garbage\n');
     renameSync(join(t.home, 'run', 'stage', file), join(inbox, file));
-    await waitFor('the junk reported and removed', () => !readdirSync(inbox).includes(file) && readFileSync(join(t.home, 'logs', 'ham.log'), 'utf8').includes(`"file":"${file}"`));
+    await waitFor(
+      'the junk reported and removed',
+      () => !readdirSync(inbox).includes(file) && readFileSync(join(t.home, 'logs', 'ham.log'), 'utf8').includes(`"file":"${file}"`),
+    );
     process.kill(before.pid!, 'SIGKILL'); // its keeper writes X as that very seq
-    const s = await waitStatus(t.home, 'the death recorded and web restarted', (x) => entity(x, 'web').deaths === before.deaths + 1 && entity(x, 'web').state === 'running');
+    const s = await waitStatus(
+      t.home,
+      'the death recorded and web restarted',
+      (x) => entity(x, 'web').deaths === before.deaths + 1 && entity(x, 'web').state === 'running',
+    );
     expect(entity(s, 'web').restarts).toBe(before.restarts + 1);
     expect(keeperOf(t.home).lastSeq).toBe(lastSeq + 3); // X, P, S: nothing skipped
   });

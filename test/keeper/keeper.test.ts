@@ -59,13 +59,17 @@ const KEEPERS: [string, string[]][] = [
 ];
 
 describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
-function keeper(...argv: string[]) {
-  return spawn(bin!, [...pre, kdir, inbox, 't', 'start', '--', ...argv], { stdio: 'ignore', detached: true });
-}
+  function keeper(...argv: string[]) {
+    return spawn(bin!, [...pre, kdir, inbox, 't', 'start', '--', ...argv], { stdio: 'ignore', detached: true });
+  }
 
-function keeperAlone(aloneMs: number, ...argv: string[]) {
-  return spawn(bin!, [...pre, kdir, inbox, 't', 'start', '--', ...argv], { stdio: 'ignore', detached: true, env: { ...process.env, HAM_KEEPER_ALONE_MS: String(aloneMs) } });
-}
+  function keeperAlone(aloneMs: number, ...argv: string[]) {
+    return spawn(bin!, [...pre, kdir, inbox, 't', 'start', '--', ...argv], {
+      stdio: 'ignore',
+      detached: true,
+      env: { ...process.env, HAM_KEEPER_ALONE_MS: String(aloneMs) },
+    });
+  }
 
   it('reports K, P, S, X with the exact wait status, then obeys r and x, ignoring stale answers', async () => {
     const k = keeper('perl', '-e', 'exit 5', `${dir}/marker`);
@@ -81,7 +85,11 @@ function keeperAlone(aloneMs: number, ...argv: string[]) {
     command('x 1');
     command('r 4');
     await waitFor('the second run: P S X', () => records().length >= 7);
-    expect(records().slice(4).map((r) => r.split(' ')[0])).toEqual(['P', 'S', 'X']);
+    expect(
+      records()
+        .slice(4)
+        .map((r) => r.split(' ')[0]),
+    ).toEqual(['P', 'S', 'X']);
     expect(k.exitCode).toBeNull();
     command('x 7');
     await waitFor('keeper to exit', () => k.exitCode !== null);
@@ -113,7 +121,12 @@ function keeperAlone(aloneMs: number, ...argv: string[]) {
 
   it('after a death, waits while a HAM holds life open, and exits after HAM_KEEPER_ALONE_MS alone (its record stays)', async () => {
     const env = `${dir}/env`;
-    const k = keeperAlone(200, 'perl', '-e', `open(my $f, ">", "${env}"); print $f (exists $ENV{HAM_KEEPER_ALONE_MS} ? "leaked" : "clean"); close $f; $SIG{USR1} = sub { exit 3 }; sleep 100000 while 1`);
+    const k = keeperAlone(
+      200,
+      'perl',
+      '-e',
+      `open(my $f, ">", "${env}"); print $f (exists $ENV{HAM_KEEPER_ALONE_MS} ? "leaked" : "clean"); close $f; $SIG{USR1} = sub { exit 3 }; sleep 100000 while 1`,
+    );
     await waitFor('K P S', () => records().length >= 3);
     // A HAM: the read end of life, there before the death. The keeper's probes (one byte
     // each) come through it; more probes than the bound allows alone, and it still waits.
@@ -124,14 +137,19 @@ function keeperAlone(aloneMs: number, ...argv: string[]) {
       expect(readFileSync(env, 'utf8')).toBe('clean'); // the keeper's own setting is not the command's
       let probes = 0;
       const buf = Buffer.alloc(64);
-      await waitFor('probes spanning twice the bound', () => {
-        try {
-          probes += readSync(life, buf, 0, 64, null);
-        } catch {
-          /* EAGAIN: nothing yet */
-        }
-        return probes >= 8;
-      }, 20_000, 50);
+      await waitFor(
+        'probes spanning twice the bound',
+        () => {
+          try {
+            probes += readSync(life, buf, 0, 64, null);
+          } catch {
+            /* EAGAIN: nothing yet */
+          }
+          return probes >= 8;
+        },
+        20_000,
+        50,
+      );
       expect(k.exitCode).toBeNull();
     } finally {
       closeSync(life);

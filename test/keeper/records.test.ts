@@ -19,13 +19,19 @@ const record: fc.Arbitrary<KeeperRecord> = fc.oneof(
 
 describe('parseRecord', () => {
   it('reads back every record a keeper writes', () => {
-    fc.assert(fc.property(record, (r) => {
+    fc.assert(
+      fc.property(record, (r) => {
         expect(parseRecord(text(r))).toEqual(r);
-      }));
+      }),
+    );
   });
 
   it('never throws, and accepts only what it would write back the same', () => {
-    const junk = fc.oneof(fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 80 }), record.map(text).chain((t) => fc.nat(t.length).map((n) => t.slice(0, n) + t.slice(n + 1))));
+    const junk = fc.oneof(
+      fc.string({ maxLength: 80 }),
+      fc.string({ unit: 'binary', maxLength: 80 }),
+      record.map(text).chain((t) => fc.nat(t.length).map((n) => t.slice(0, n) + t.slice(n + 1))),
+    );
     fc.assert(
       fc.property(junk, (s) => {
         const r = parseRecord(s);
@@ -63,9 +69,12 @@ describe('parseName', () => {
     expect(parseName('.3-2-17')).toBe('temp');
   });
 
-  it.each(['03-2-17', '3-02-1', '3-2-0', '3-0-1', '3-2', '3-2-1-4', 'x-1-1', '1-1-1 ', '99999999999999999-1-1', 'garbage', '', '-1-1-1'])('%j is not a record name', (n) => {
-    expect(parseName(n)).toBeNull();
-  });
+  it.each(['03-2-17', '3-02-1', '3-2-0', '3-0-1', '3-2', '3-2-1-4', 'x-1-1', '1-1-1 ', '99999999999999999-1-1', 'garbage', '', '-1-1-1'])(
+    '%j is not a record name',
+    (n) => {
+      expect(parseName(n)).toBeNull();
+    },
+  );
 });
 
 describe('judge', () => {

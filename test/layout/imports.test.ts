@@ -9,7 +9,16 @@ import { describe, expect, it } from 'vitest';
 const ROOT = join(import.meta.dirname, '..', '..');
 
 /** Helpers every layer may use: they import only the model and each other. */
-const BASE = new Set(['src/errors.ts', 'src/environment.ts', 'src/paths.ts', 'src/home.ts', 'src/home-check.ts', 'src/log.ts', 'src/failpoints.ts', 'src/latency.ts']);
+const BASE = new Set([
+  'src/errors.ts',
+  'src/environment.ts',
+  'src/paths.ts',
+  'src/home.ts',
+  'src/home-check.ts',
+  'src/log.ts',
+  'src/failpoints.ts',
+  'src/latency.ts',
+]);
 
 type Layer = 'model' | 'base' | 'codec' | 'protocol' | 'store' | 'keeper' | 'detector' | 'core' | 'guardian' | 'client' | 'cli' | 'daemon' | 'entry';
 
@@ -73,7 +82,8 @@ export function violations(files: { path: string; text: string }[]): string[] {
       if (!s.startsWith('.')) continue; // a package or node: builtin
       const target = posix.normalize(posix.join(posix.dirname(f.path), s)).replace(/\.js$/, '.ts');
       const to = layerOf(target);
-      if (!to || !ALLOWED[from].includes(to)) out.push(`${f.path} imports ${target} (${from} → ${to ?? 'no layer'}; ${from} may import ${ALLOWED[from].join(', ')})`);
+      if (!to || !ALLOWED[from].includes(to))
+        out.push(`${f.path} imports ${target} (${from} → ${to ?? 'no layer'}; ${from} may import ${ALLOWED[from].join(', ')})`);
     }
   }
   return out;

@@ -36,7 +36,10 @@ it('replies completing after a cut-off are dropped: too-slow arrives last, once'
     },
   } as unknown as Handlers;
   const trouble: unknown[] = [];
-  server = new ControlServer(handlers, { limits: { ...DEFAULT_LIMITS, outputSoft: 64 * 1024, outputHard: 1024 * 1024 }, onTrouble: (_w, e) => trouble.push(e) });
+  server = new ControlServer(handlers, {
+    limits: { ...DEFAULT_LIMITS, outputSoft: 64 * 1024, outputHard: 1024 * 1024 },
+    onTrouble: (_w, e) => trouble.push(e),
+  });
   await server.listen(path);
   const c = connect(path);
   client = c;

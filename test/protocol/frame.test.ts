@@ -29,7 +29,10 @@ describe('length-prefixed msgpack frames', () => {
   });
 
   it('reports a body that is not msgpack (truncated, or with trailing bytes)', () => {
-    for (const body of [[0x92, 0x01], [0x01, 0x02]]) {
+    for (const body of [
+      [0x92, 0x01],
+      [0x01, 0x02],
+    ]) {
       expect(() => new FrameDecoder().push(Buffer.from([0, 0, 0, body.length, ...body]))).toThrow(FrameError);
     }
     const frame = Buffer.from([0, 0, 0, 2, 0x92, 0x01]);

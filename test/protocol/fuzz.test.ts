@@ -20,7 +20,14 @@ afterAll((suite) => t.cleanup({ task: suite }));
 
 /** What must not change: each entity's identity, process and configuration. */
 const shape = (s: StatusView) => ({
-  entities: s.entities.map((e) => ({ name: e.name, kind: e.kind, pid: e.pid, state: e.state, restarts: e.restarts, conditions: e.conditions.map((c) => [c.name, c.type, c.actions.map((a) => a.kind)]) })),
+  entities: s.entities.map((e) => ({
+    name: e.name,
+    kind: e.kind,
+    pid: e.pid,
+    state: e.state,
+    restarts: e.restarts,
+    conditions: e.conditions.map((c) => [c.name, c.type, c.actions.map((a) => a.kind)]),
+  })),
   global: s.global?.conditions.map((c) => c.name),
 });
 

@@ -87,7 +87,12 @@ describe('one frame cannot kill the HAM', () => {
     ['a string', encodeFrame('status')],
     ['a beat whose args are nil', encodeFrame({ id: 0, op: 'beat', args: null })],
     ['a beat whose name is a map (a notification: no answer)', encodeFrame({ id: 0, op: 'beat', args: { name: { x: 1 } } })],
-    ['a request whose args are a timestamp', Buffer.concat([frameOf([0x83, 0xa2, 0x69, 0x64, 0x05, 0xa2, 0x6f, 0x70, 0xa6, ...Buffer.from('status'), 0xa4, ...Buffer.from('args'), 0xd6, 0xff, 0, 0, 0, 1])])],
+    [
+      'a request whose args are a timestamp',
+      Buffer.concat([
+        frameOf([0x83, 0xa2, 0x69, 0x64, 0x05, 0xa2, 0x6f, 0x70, 0xa6, ...Buffer.from('status'), 0xa4, ...Buffer.from('args'), 0xd6, 0xff, 0, 0, 0, 1]),
+      ]),
+    ],
     ['a request whose op is an ext', frameOf([0x82, 0xa2, 0x69, 0x64, 0x05, 0xa2, 0x6f, 0x70, 0xd4, 0x07, 0x00])],
     ['an id of -1 and 2^53', Buffer.concat([encodeFrame({ id: -1, op: 'ping', args: {} }), encodeFrame({ id: 2 ** 53, op: 'ping', args: {} })])],
     ['nesting 100,000 deep', frameOf([...Array(100_000).fill(0x91), 0xc0])],
@@ -107,7 +112,25 @@ describe('one frame cannot kill the HAM', () => {
 
   it('a __proto__ key is refused with a bad-request naming it (it used to be renamed silently)', async () => {
     // { id: 3, op: 'store', args: { name: 'x', value: { __proto__: 1 } } } built by hand: JS cannot.
-    const body = Buffer.concat([Buffer.from([0x83, 0xa2]), Buffer.from('id'), Buffer.from([0x03, 0xa2]), Buffer.from('op'), Buffer.from([0xa5]), Buffer.from('store'), Buffer.from([0xa4]), Buffer.from('args'), Buffer.from([0x82, 0xa4]), Buffer.from('name'), Buffer.from([0xa1]), Buffer.from('x'), Buffer.from([0xa5]), Buffer.from('value'), Buffer.from([0x81, 0xa9]), Buffer.from('__proto__'), Buffer.from([0x01])]);
+    const body = Buffer.concat([
+      Buffer.from([0x83, 0xa2]),
+      Buffer.from('id'),
+      Buffer.from([0x03, 0xa2]),
+      Buffer.from('op'),
+      Buffer.from([0xa5]),
+      Buffer.from('store'),
+      Buffer.from([0xa4]),
+      Buffer.from('args'),
+      Buffer.from([0x82, 0xa4]),
+      Buffer.from('name'),
+      Buffer.from([0xa1]),
+      Buffer.from('x'),
+      Buffer.from([0xa5]),
+      Buffer.from('value'),
+      Buffer.from([0x81, 0xa9]),
+      Buffer.from('__proto__'),
+      Buffer.from([0x01]),
+    ]);
     const r = await raw(frameOf(body));
     expect(r.replies[0]).toMatchObject({ ok: false, error: { code: 'bad-request' } });
     expect(r.replies[0].error.message).toMatch(/forbidden key "__proto__" \(at args\.value\.__proto__\)/);
@@ -227,7 +250,9 @@ describe('apply of 10,000 placeholders', () => {
             if (asked && applying) during += 1;
           }
         })();
-        const result = (await applier.request('apply', { config: { entities } }, 120_000).finally(() => (applying = false))) as { changes: { change: string }[] };
+        const result = (await applier.request('apply', { config: { entities } }, 120_000).finally(() => (applying = false))) as {
+          changes: { change: string }[];
+        };
         await poll;
         expect(result.changes).toHaveLength(10_000);
         expect(new Set(result.changes.map((c) => c.change))).toEqual(new Set([round === 'first' ? 'created' : 'unchanged']));

@@ -23,7 +23,10 @@ interface PeerRun {
 
 /** Run the fixture client as `uid` (or as ourselves) against the home's socket. */
 function peer(home: string, uid?: number): Promise<PeerRun> {
-  const args = uid === undefined ? [process.execPath, FIXTURE, join(home, 'ham.sock')] : [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, FIXTURE, join(home, 'ham.sock')];
+  const args =
+    uid === undefined
+      ? [process.execPath, FIXTURE, join(home, 'ham.sock')]
+      : [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, FIXTURE, join(home, 'ham.sock')];
   return new Promise((resolve, reject) => {
     execFile(uid === undefined ? args[0]! : 'setpriv', uid === undefined ? args.slice(1) : args, { timeout: 30_000 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`peer client failed: ${err.message} ${stderr}`));
@@ -107,7 +110,13 @@ describe.skipIf(!asRoot || !existsSync(ADDON_PATH))('peer credentials on the con
     expect(cli.out).not.toMatch(/no HAM is running/);
     // The client library: the refusal reaches the caller, and it does not reconnect in the
     // background (the process exits by itself once the request failed).
-    const lib = await asNobody(['--input-type=module', '-e', CLIENT_SCRIPT, join(PACKAGE_ROOT, 'dist', 'src', 'client', 'client.js'), join(t.home, 'ham.sock')]);
+    const lib = await asNobody([
+      '--input-type=module',
+      '-e',
+      CLIENT_SCRIPT,
+      join(PACKAGE_ROOT, 'dist', 'src', 'client', 'client.js'),
+      join(t.home, 'ham.sock'),
+    ]);
     expect(lib.code, lib.out).toBe(0);
     expect(JSON.parse(lib.out)).toMatchObject({ code: 'refused', message: expect.stringMatching(/uid 65534/) });
   }, 120_000);

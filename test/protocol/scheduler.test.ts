@@ -24,7 +24,10 @@ afterEach(() => {
 });
 
 /** A server whose every frame body is served by `serve` through a Scheduler. */
-async function serveWith(serve: (conn: Socket, body: Buffer) => void | Promise<void>, limits = DEFAULT_LIMITS): Promise<{ sched: Scheduler; path: string; conns: Socket[] }> {
+async function serveWith(
+  serve: (conn: Socket, body: Buffer) => void | Promise<void>,
+  limits = DEFAULT_LIMITS,
+): Promise<{ sched: Scheduler; path: string; conns: Socket[] }> {
   const path = join(dir, 's.sock');
   const conns: Socket[] = [];
   const sched = new Scheduler(serve, (c) => c.destroy(), limits);

@@ -156,7 +156,7 @@ describe('control socket: bad requests get an error naming the field, the connec
     expect(e).toMatchObject({ code: 'unknown-entity', entity: 'nobody' });
   });
 
-  it('a __proto__ key: a bad-request naming it, under the request\'s id, at once; the connection serves on', async () => {
+  it("a __proto__ key: a bad-request naming it, under the request's id, at once; the connection serves on", async () => {
     const c = await Connection.open(sock);
     try {
       // JSON.parse makes __proto__ an own key (msgpackr sends it as one).

@@ -19,7 +19,21 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const placeholder = (name: string, id: number): EntityRecord =>
-  blankEntity({ name, kind: 'placeholder', argv: [], env: {}, cwd: '/', conditions: [], restartPolicy: DEFAULT_RESTART_POLICY, stopPolicy: DEFAULT_STOP_POLICY, group: null, requires: [] }, id);
+  blankEntity(
+    {
+      name,
+      kind: 'placeholder',
+      argv: [],
+      env: {},
+      cwd: '/',
+      conditions: [],
+      restartPolicy: DEFAULT_RESTART_POLICY,
+      stopPolicy: DEFAULT_STOP_POLICY,
+      group: null,
+      requires: [],
+    },
+    id,
+  );
 
 describe('entity records', () => {
   it('encoded outside a transaction, stored inside it: read back equal', () => {

@@ -17,10 +17,31 @@ describe('an older store', () => {
   it('starts and serves: missing fields read as their defaults', async () => {
     const store = new Store(ensureHome(t.home).store);
     const old = {
-      id: 1, name: 'old', kind: 'spawned', argv: sleeper(`${t.home}/old`), env: {}, cwd: t.home, restart: true,
-      desired: 'running', state: 'running', pid: null, pidStart: null, keeper: null, keeperSerial: 0, awaiting: null,
-      restarting: false, restartAt: null, backoffMs: 0, instance: 1, restarts: 0, deaths: 0, lastExit: null, lastError: null,
-      startedAt: null, diedAt: null, createdAt: Date.now(),
+      id: 1,
+      name: 'old',
+      kind: 'spawned',
+      argv: sleeper(`${t.home}/old`),
+      env: {},
+      cwd: t.home,
+      restart: true,
+      desired: 'running',
+      state: 'running',
+      pid: null,
+      pidStart: null,
+      keeper: null,
+      keeperSerial: 0,
+      awaiting: null,
+      restarting: false,
+      restartAt: null,
+      backoffMs: 0,
+      instance: 1,
+      restarts: 0,
+      deaths: 0,
+      lastExit: null,
+      lastError: null,
+      startedAt: null,
+      diedAt: null,
+      createdAt: Date.now(),
     };
     store.write(() => store.putEntity(old as unknown as EntityRecord));
     store.close();

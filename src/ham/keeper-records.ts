@@ -15,6 +15,13 @@ export class KeeperRecords {
   private readonly inbox: Inbox;
   /** One life watch per entity, for the keeper serial it watches. */
   private readonly lifeWatches = new Map<string, { serial: number; dispose: () => void }>();
+  /**
+   * Keepers lost in a row before their command was exec'd, per entity: the first loss is
+   * retried at once, a second one ends the restart (a keeper that cannot even record, on a
+   * full disk say, would otherwise be respawned for ever). In memory: a takeover gives one
+   * more try, no more.
+   */
+  private readonly lostBeforeExec = new Map<string, number>();
 
   constructor(private readonly core: SupervisorCore) {
     this.inbox = new Inbox(
@@ -51,6 +58,7 @@ export class KeeperRecords {
   /** One record: its data and its lifecycle event, in one transaction (lifecycle-table.ts). */
   private applyKeeperRecord(name: string, seq: number, r: KeeperRecord): void {
     const { transitions } = this.core.parts;
+    if (r.kind === 'S') this.lostBeforeExec.delete(name);
     const argv0 = this.core.store.entity(name)?.argv[0];
     const ev: LifeEvent = r.kind === 'F' ? { tag: 'F', seq } : r.kind === 'X' ? { tag: 'X', seq, exit: decodeWaitStatus(r.status) } : { tag: r.kind };
     const applied = transitions.apply(name, ev, {
@@ -107,9 +115,11 @@ export class KeeperRecords {
 
   private goneEvent(name: string, orphan: boolean, dismissed: boolean, adopting: boolean): void {
     const { transitions } = this.core.parts;
+    const lost = orphan || dismissed ? 0 : (this.lostBeforeExec.get(name) ?? 0) + 1;
+    if (lost) this.lostBeforeExec.set(name, lost);
     const applied = transitions.apply(
       name,
-      { tag: 'keeper-gone', orphan, dismissed, now: Date.now() },
+      { tag: 'keeper-gone', orphan, dismissed, now: Date.now(), retry: lost <= 1 },
       { data: (rec) => void (adopting || (rec.keeper = null)), startError: 'its keeper died before the command started' },
     );
     if (applied?.outcome) transitions.perform(applied.entity, applied.outcome.effects);

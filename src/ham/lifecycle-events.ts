@@ -22,7 +22,8 @@ export type LifeEvent =
    * The keeper's life FIFO hit EOF; `orphan`: the entity's process still runs without it;
    * `dismissed`: it had been told to exit (nothing was lost).
    */
-  | { tag: 'keeper-gone'; orphan: boolean; dismissed: boolean; now: number }
+  /** `retry`: false when this entity already lost a keeper before its exec (a restart is then not retried again). */
+  | { tag: 'keeper-gone'; orphan: boolean; dismissed: boolean; now: number; retry?: boolean }
   /** A self-attached client's connection closed without a detach; `alive`: its process still runs. */
   | { tag: 'conn-closed'; alive: boolean }
   /** A restart action decided (once per death): due at `at`, or over the intensity (escalate). */

@@ -111,10 +111,11 @@ export const LIFECYCLE: LifeTable = {
       ev.orphan
         ? // It had forked the command (P) but not reported the exec: the command runs; a new keeper adopts it.
           adopted(l.restart, { tag: 'running' })
-        : // Nothing forked: this start failed. A restart that lost its keeper is tried again now, by a new keeper.
+        : // Nothing forked: this start failed. A restart that lost its keeper is tried again now, by a new
+          // keeper, once: a second loss in a row ends it (no backoff or intensity counts these retries).
           step(
-            { tag: 'dead', parked: null, restart: l.restart ? { at: ev.now } : 'none' },
-            [...(l.restart ? [{ kind: 'schedule-restart' as const, at: ev.now }] : []), { kind: 'settled' }, { kind: 'down' }],
+            { tag: 'dead', parked: null, restart: l.restart && ev.retry !== false ? { at: ev.now } : 'none' },
+            [...(l.restart && ev.retry !== false ? [{ kind: 'schedule-restart' as const, at: ev.now }] : []), { kind: 'settled' }, { kind: 'down' }],
             [],
             ['start-failed', 'process-gone'],
           ),

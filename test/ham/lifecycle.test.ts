@@ -265,6 +265,13 @@ describe('the keeper gone', () => {
     expect(o.effects).toEqual([{ kind: 'schedule-restart', at: 40 }, { kind: 'settled' }, { kind: 'down' }]);
   });
 
+  it('a second keeper lost before the exec ends the restart: no retry loop (a keeper that cannot record, a full disk)', () => {
+    const o = go(starting(true, 2), { ...gone, retry: false });
+    expect(o.next).toEqual(dead(null, 'none'));
+    expect(o.marks).toEqual(['start-failed', 'process-gone']);
+    expect(kinds(o.effects)).toEqual(['settled', 'down']);
+  });
+
   it('after it was told to exit: nothing lost', () => {
     for (const l of [dead(3), stopped(3), held('group', 3), failed(3)])
       expect(go(l, { ...gone, dismissed: true })).toMatchObject({ next: { ...l, parked: null }, effects: [], occurrences: [] });

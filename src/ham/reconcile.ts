@@ -3,13 +3,14 @@
 import { commandKeeper, keeperDir, removeKeeperDir } from '../keeper/link.js';
 import { findProcesses, isAlive, procId } from '../proc/procfs.js';
 import type { EntityRecord } from '../model/records.js';
+import { lifeOf } from './lifecycle.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
 /** `fresh`: a `ham start` (entities a `stop --all` stopped start again), else a takeover. */
 export function reconcile(core: SupervisorCore, e: EntityRecord, fresh: boolean): void {
   const { paths } = core;
   const { coord } = core.with;
-  const { keepers, holds, spawner, restarts } = core.parts;
+  const { keepers, holds, spawner, restarts, stops } = core.parts;
   if (e.kind === 'placeholder' || e.kind === 'global') return;
   if (e.kind === 'self' && e.desired === 'stopped') e = core.updateIfPresent(e.name, (rec) => void (rec.desired = 'running')) ?? e; // not ours to stop or start
   if (!fresh && e.held && e.state === 'stopped') {
@@ -38,9 +39,9 @@ export function reconcile(core: SupervisorCore, e: EntityRecord, fresh: boolean)
     const pid = findProcesses((argv) => argv.includes(dir))[0];
     const id = pid === undefined ? undefined : procId(pid);
     if (!id && e.state === 'starting' && e.desired === 'running') {
-      // Never spawned (the HAM died first): just start it now.
+      // Never spawned (the HAM died first): start it now, as the restart it was (it counts, its conditions fire).
       core.updateIfPresent(e.name, (rec) => void (rec.keeper = null));
-      return spawner.spawnSoon(e.name);
+      return spawner.spawnSoon(e.name, undefined, e.restarting);
     }
     e = core.updateIfPresent(e.name, (rec) => void (rec.keeper && id && Object.assign(rec.keeper, id))) ?? e;
   }
@@ -51,6 +52,8 @@ export function reconcile(core: SupervisorCore, e: EntityRecord, fresh: boolean)
       commandKeeper(paths, e.id, e.keeper.serial, 'r', e.awaiting); // may have been lost
     } else if (e.state === 'dead' && e.restartAt !== null) {
       restarts.schedule(e);
+    } else if (!fresh && lifeOf(e).tag === 'stopping') {
+      void stops.resume(e.name);
     } else {
       keepers.releaseIfDone(e);
     }

@@ -9,7 +9,7 @@ import type { SupervisorCore } from './supervisor-core.js';
 const SPAWNS_PER_TURN = 8;
 
 export class Spawner {
-  private readonly queue: { name: string; adoptPid?: number }[] = [];
+  private readonly queue: { name: string; adoptPid?: number | undefined; restarting: boolean }[] = [];
 
   constructor(private readonly core: SupervisorCore) {}
 
@@ -17,8 +17,8 @@ export class Spawner {
    * Start (or adopt) soon, a few per turn: a thousand spawns in one loop would
    * block the event loop for seconds, and the Guardian would rightly call it a hang.
    */
-  spawnSoon(name: string, adoptPid?: number): void {
-    this.queue.push({ name, adoptPid });
+  spawnSoon(name: string, adoptPid?: number, restarting = false): void {
+    this.queue.push({ name, adoptPid, restarting });
     if (this.queue.length === 1) setImmediate(() => this.drain());
   }
 
@@ -32,7 +32,7 @@ export class Spawner {
         holds.holdInstead(job.name, 'requires'); // started once they run
       else if (!job.adoptPid && coord.waitsForGroup(e))
         holds.holdInstead(job.name, 'group'); // its group starts in order
-      else this.spawnNew(job.name, false, job.adoptPid);
+      else this.spawnNew(job.name, job.restarting, job.adoptPid);
     }
     if (this.queue.length) setImmediate(() => this.drain());
   }

@@ -41,6 +41,24 @@ export class Stops {
     // Its stop signal to the process (it may stop its children itself), or its keeper let go if nothing runs.
     if (applied.outcome) transitions.perform(e, applied.outcome.effects);
     if (e.state === 'stopped' || e.desired !== 'stopped') return;
+    await this.untilStopped(name, e);
+  }
+
+  /**
+   * A stop (or hold) an earlier HAM committed but may not have carried out: it died before
+   * the signal, or during the stop timeout (kept only in its memory). Signal again (a
+   * repeated stop signal is harmless), then the timeout and SIGKILL as for any stop.
+   */
+  async resume(name: string): Promise<void> {
+    const e = this.core.store.entity(name);
+    if (!e || lifeOf(e).tag !== 'stopping') return;
+    this.core.log('info', 'resuming a stop the previous HAM began', { entity: name });
+    this.core.parts.transitions.perform(e, [{ kind: 'signal', signal: 'stop' }]);
+    await this.untilStopped(name, e);
+  }
+
+  private async untilStopped(name: string, e: EntityRecord): Promise<void> {
+    const { transitions } = this.core.parts;
     const gone = (x: EntityRecord | undefined): boolean => !x || x.state === 'stopped';
     if (await this.core.waitFor(name, gone, e.stopPolicy.timeoutMs).then(gone)) return;
     const now = this.core.store.entity(name);

@@ -88,6 +88,32 @@ describe('groups', () => {
 });
 
 describe('dependencies', () => {
+  it('the HAM SIGKILLed while a held dependant ignores its stop signal: the new HAM carries the stop out (SIGKILL of its group after the timeout)', async () => {
+    await apply({
+      entities: {
+        api: {
+          command: ['sh', '-c', `echo api >> ${starts}; trap '' TERM; while :; do sleep 0.1; done`],
+          requires: ['db'],
+          stop: { signal: 'SIGTERM', timeoutMs: 3000 },
+        },
+        db: svc('db', { restart: { backoff: { initialMs: 600_000, factor: 1, maxMs: 600_000, resetAfterMs: 60_000 } } }),
+      },
+    });
+    const before = await waitStatus(t.home, 'both running', allRunning(['api', 'db']));
+    process.kill(entity(before, 'db').pid!, 'SIGKILL');
+    // The hold is committed (api to stop, held for db) and its SIGTERM ignored: the HAM dies inside the stop timeout.
+    await waitStatus(t.home, 'api being held', (s) => entity(s, 'api').held === 'requires');
+    process.kill(before.ham.pid!, 'SIGKILL');
+    const after = await waitStatus(
+      t.home,
+      'api stopped by the new HAM',
+      (s) => s.ham.pid !== before.ham.pid && entity(s, 'api').state === 'stopped' && entity(s, 'api').lastExit?.signal === 'SIGKILL',
+      30_000,
+    );
+    expect(entity(after, 'api')).toMatchObject({ held: 'requires', deaths: 0 }); // a stop, not a death
+    expect(entity(after, 'db').state).toBe('dead');
+  });
+
   it('a dependant starts after its requirement runs, is stopped while it is down, and starts again once it is back', async () => {
     await apply({
       entities: {

@@ -3,7 +3,7 @@
 // missing or duplicated.
 import { HamError } from '../errors.js';
 import { issuesError, MAX_ISSUES, pathText, type Path } from '../protocol/issues.js';
-import { restartAddIssue, restartCountIssues, type RuleIssue } from '../protocol/rules.js';
+import { restartAddIssues, restartCountIssues, type RuleIssue } from '../protocol/rules.js';
 import type { ConditionBody } from '../protocol/specs.js';
 import type { ActionRecord, ActionSpec, ConditionRecord } from '../model/conditions.js';
 import { GLOBAL, type EntityRecord } from '../model/records.js';
@@ -44,8 +44,8 @@ export class Manager {
   actionAdd(entity: string, condition: string, action: ActionSpec, onFailOf?: string[]): ActionRecord {
     const owner = this.owner(entity);
     const c = findCondition(owner, condition);
-    const misplaced = restartAddIssue(action.kind, c, onFailOf !== undefined, ['action-add', 'action', 'kind']);
-    if (misplaced) throw ruleError(entity, [misplaced]);
+    const misplaced = restartAddIssues(action, c, onFailOf !== undefined, ['action-add', 'action']);
+    if (misplaced.length) throw ruleError(entity, misplaced);
     const rec = toActionRecord(action);
     this.sup.updateEntity(entity, (x, runNow) => {
       const cond = findCondition(x, condition);

@@ -43,12 +43,15 @@ export function restartPlacementIssues(type: string, actions: ActionLike[], at: 
   return out;
 }
 
-/** May an action of `kind` go into `conditionType`'s list (under a fail-action when `asFailAction`)? */
-export function restartAddIssue(kind: string, condition: { name: string; type: string }, asFailAction: boolean, path: Path): RuleIssue | undefined {
-  if (kind !== 'restart') return undefined;
-  if (asFailAction) return { path, expected: 'expected no restart among fail-actions', got: '"restart"' };
-  if (!RESTARTS_ON.has(condition.type)) return { path, expected: onlyOnDeath(condition.name, condition.type) };
-  return undefined;
+/** May this action go into the condition's list (under a fail-action when `asFailAction`)? Its own fail-actions are judged too, at any depth. */
+export function restartAddIssues(action: ActionLike, condition: { name: string; type: string }, asFailAction: boolean, path: Path): RuleIssue[] {
+  const out: RuleIssue[] = [];
+  if (action.kind === 'restart') {
+    if (asFailAction) out.push({ path: [...path, 'kind'], expected: 'expected no restart among fail-actions', got: '"restart"' });
+    else if (!RESTARTS_ON.has(condition.type)) out.push({ path: [...path, 'kind'], expected: onlyOnDeath(condition.name, condition.type) });
+  }
+  restartsInFailActions(action.onFail, [...path, 'onFail'], out); // its own fail-actions, at any depth
+  return out;
 }
 
 const onlyOnDeath = (name: string, type: string): string => `expected restart only on a death or abnormal-death condition, ${name} is ${type}`;

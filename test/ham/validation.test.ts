@@ -50,6 +50,26 @@ describe('restart rules, with issues as data', () => {
   });
 });
 
+describe('action-add with a restart among its own fail-actions', () => {
+  it('is refused on any condition, naming the nested restart; nothing is stored (condition-add and apply refuse the same)', async () => {
+    const e = await refusal('action-add', {
+      entity: 'v',
+      condition: 'r',
+      action: { kind: 'log', name: 'nested', message: 'x', onFail: [{ kind: 'log', message: 'y', onFail: [{ kind: 'restart' }] }] },
+    });
+    expect(e.issues).toEqual([{ path: 'action-add.action.onFail[0].onFail[0].kind', expected: 'expected no restart among fail-actions', got: '"restart"' }]);
+    const onDeath = await refusal('action-add', {
+      entity: 'v',
+      condition: 'd',
+      action: { kind: 'log', name: 'n2', message: 'x', onFail: [{ kind: 'restart' }] },
+    });
+    expect(onDeath.issues).toEqual([{ path: 'action-add.action.onFail[0].kind', expected: 'expected no restart among fail-actions', got: '"restart"' }]);
+    const conds = entity(await status(t.home), 'v').conditions;
+    expect(conds.flatMap((c) => c.actions.map((x) => x.name))).not.toContain('nested');
+    expect(conds.flatMap((c) => c.actions.map((x) => x.name))).not.toContain('n2');
+  });
+});
+
 describe('action-add without a name', () => {
   it('is named after its kind; a second one so named is a duplicate', async () => {
     await request(t.home, 'action-add', { entity: 'v', condition: 'r', action: { kind: 'log', message: 'hi' } });

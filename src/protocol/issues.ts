@@ -10,9 +10,18 @@ export type Path = (string | number)[];
 /** A key that reads plainly in a path; any other (empty, spaces, dots, control characters) is quoted. */
 const PLAIN_KEY = /^[^\u0000-\u001f\u007f-\u009f.[\]"\s]+$/;
 
+/** A key in a path is cut past this many characters: a huge key must not make every issue under it huge. */
+const KEY_MAX = 128;
+
 /** `a.b[1].c` from a zod-style path; odd keys as `entities["a b"]`, so a path is one line and unambiguous. */
 export function pathText(path: Path): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : !PLAIN_KEY.test(p) ? `[${JSON.stringify(p)}]` : i === 0 ? p : `.${p}`)).join('');
+  return path
+    .map((p, i) => {
+      if (typeof p === 'number') return `[${p}]`;
+      const k = p.length > KEY_MAX ? `${p.slice(0, KEY_MAX)}…(${p.length} characters)` : p;
+      return !PLAIN_KEY.test(p) || k !== p ? `[${JSON.stringify(k)}]` : i === 0 ? k : `.${k}`;
+    })
+    .join('');
 }
 
 /** What came, when an issue says it better than the value at its path (see envMap in specs.ts). */

@@ -39,18 +39,18 @@ export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onH
     }
   };
   let stopped = false;
-  let last = Date.now();
+  let last = performance.now();
 
   // Our beats, unasked, until the partner says it watches us.
   let ticked = last;
   let beat: NodeJS.Timeout | undefined;
   const loud = (): void => {
     if (beat || stopped) return;
-    ticked = Date.now();
+    ticked = performance.now();
     beat = setInterval(() => {
       // Our own beat came late: we were stalled (both of a pair SIGSTOPped or frozen together).
       // The watchdog's lateness alone misses a stall that ends just before its deadline.
-      const now = Date.now();
+      const now = performance.now();
       if (now - ticked > period * 1.5) last = now;
       ticked = now;
       trySend({ t: 'beat' });
@@ -67,10 +67,10 @@ export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onH
     clearTimeout(watchdog);
     if (stopped) return;
     const due = last + hangMs;
-    const armedAt = Date.now();
+    const armedAt = performance.now();
     watchdog = setTimeout(
       () => {
-        const now = Date.now();
+        const now = performance.now();
         const lateBy = now - Math.max(due, armedAt);
         if (lateBy > period) last = now; // we were the one stalled: fresh window
         if (now - last >= hangMs) return onHung();
@@ -100,23 +100,36 @@ export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onH
     probe(false);
     if (stopped) return;
     trySend({ t: 'loud' });
-    last = Math.max(last, Date.now() - period);
+    last = Math.max(last, performance.now() - period);
     arm();
   };
   const watched = partner && existsSync(WATCH_BINARY) ? startWatch(partner, period) : undefined;
   if (watched) {
     watch = watched.child;
+    // The watch says "idle" at least every 32 periods: silent for 3 times that, it is stuck
+    // (stopped, starved): kill it and beat instead (a stuck watch would hide a hung partner).
+    let silence: NodeJS.Timeout | undefined;
+    const heardWatch = (): void => {
+      clearTimeout(silence);
+      silence = setTimeout(() => {
+        if (watch !== watched.child || stopped) return;
+        watched.child.kill('SIGKILL');
+        blind();
+      }, 96 * period);
+    };
+    heardWatch();
     watched.onLine((line) => {
       if (watch !== watched.child || stopped) return;
+      heardWatch();
       if (line === 'idle') {
-        last = Date.now();
+        last = performance.now();
         probe(false);
         disarm();
       } else if (line.startsWith('busy ')) {
         const [age, at] = line.slice(5).split(' ').map(Number);
         // Read late (we were stalled or busy ourselves): what it saw says nothing about now.
         const lateBy = monotonicMs() - (at ?? 0);
-        last = Math.max(last, lateBy > period || !(age! >= 0) ? Date.now() : Date.now() - age!);
+        last = Math.max(last, lateBy > period || !(age! >= 0) ? performance.now() : performance.now() - age!);
         probe(true);
         arm();
       } else if (line === 'blind') {
@@ -124,6 +137,7 @@ export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onH
       }
     });
     watched.onExit(() => {
+      clearTimeout(silence);
       if (watch === watched.child) blind();
     });
     trySend({ t: 'quiet' });
@@ -143,7 +157,7 @@ export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onH
       w?.kill('SIGKILL');
     },
     heard: (m) => {
-      last = Date.now();
+      last = performance.now();
       if (m?.t === 'probe') trySend({ t: 'beat' });
       else if (m?.t === 'quiet') quiet();
       else if (m?.t === 'loud') loud();

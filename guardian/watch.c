@@ -12,7 +12,8 @@
  * soon back in epoll_wait); still not idle, it prints "busy AGE_MS AT_MS" (AGE_MS: since it was last seen idle;
  * AT_MS: now on CLOCK_MONOTONIC, so a reader can tell it read the line late); the
  * caller then probes the partner over their pipe until it answers or its hang
- * threshold passes. Seen idle again, it prints "idle". A partner that is gone
+ * threshold passes. Seen idle again, it prints "idle" (and every 32 idle
+ * samples, so the caller can tell a watch that stopped sampling). A partner that is gone
  * (or whose pid was reused: START_TICKS differs) ends it; so does its own
  * parent's death. When /proc does not show the wait channel it prints "blind"
  * and exits: the caller then beats as before.
@@ -88,6 +89,7 @@ int main(int argc, char **argv) {
   long long last_idle = now_ms(), last_tick = last_idle;
   int busy = 0, seen = 0;
   unsigned sample = 0;
+  unsigned quiet = 0; /* idle samples since the last line */
   long long suspect = 0; /* when a sample last found it not idle (0: it was idle) */
   struct timespec nap = {period / 1000, (period % 1000) * 1000000L};
   for (;;) {
@@ -118,7 +120,11 @@ int main(int argc, char **argv) {
     int idle = strstr(wchan, "epoll") || strstr(wchan, "ep_poll"); /* stopped: do_signal_stop */
     if (idle) {
       last_idle = now;
-      if (busy) say("idle\n");
+      /* Said once per episode, and every 32 samples anyway: the caller learns that we still sample. */
+      if (busy || ++quiet >= 32) {
+        say("idle\n");
+        quiet = 0;
+      }
       busy = 0;
       suspect = 0;
     } else if (!busy && !suspect) {

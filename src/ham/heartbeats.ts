@@ -20,6 +20,8 @@ interface Tracked {
 }
 
 const MAX_TIMER_MS = 2_147_483_647;
+/** A timer later than this was held up: beats may be waiting unread. */
+const LATE_MS = 25;
 
 export type Missed = (name: string, level: 'low' | 'high', lateMs: number) => void;
 
@@ -97,11 +99,18 @@ export class HeartbeatMonitor {
     clearTimeout(this.timer);
     this.armedAt = top.at;
     // setTimeout takes at most 2^31-1 ms; a later deadline is simply checked again then.
-    // Judged a loop turn later, not in the timers phase: a HAM that was stalled runs its
-    // timers before it reads its sockets, and would mark missed the beats waiting there
-    // unread. Read in the poll phase, they are served in the scheduler's turn (an
-    // immediate queued then); the second hop puts the judgement after that turn.
-    this.timer = setTimeout(() => setImmediate(() => setImmediate(() => this.fire())), Math.min(MAX_TIMER_MS, Math.max(0, top.at - performance.now())));
+    this.timer = setTimeout(() => this.due(top.at), Math.min(MAX_TIMER_MS, Math.max(0, top.at - performance.now())));
+  }
+
+  /**
+   * A timer that fires late means a loop that was stalled (a VM pause, a long turn, SIGSTOP):
+   * the timers phase runs before the sockets are read, and beats may be waiting there unread.
+   * Then the marks are judged two loop hops later: after the poll phase reads them and the
+   * scheduler's turn (an immediate queued then) serves them. On time, at once.
+   */
+  private due(at: number): void {
+    if (performance.now() - at > LATE_MS) setImmediate(() => setImmediate(() => this.fire()));
+    else this.fire();
   }
 
   private fire(): void {

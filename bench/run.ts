@@ -2,7 +2,7 @@
 // same run, printed and written to BENCHMARKS.md.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../src/paths.js';
+import { keeperCommand, PACKAGE_ROOT } from '../src/paths.js';
 import { benchClients } from './clients.js';
 import { benchConditions } from './conditions.js';
 import { benchDetectors } from './detectors.js';
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   row('HAM SIGKILL → full pair restored (new Guardian up)', t.pairRestored, nodeStart, '`node -e 0`', '-');
   const overshoot = t.hangTakeover.map((x) => x - t.hangMs);
   rows.push([
-    `HAM SIGSTOP → new HAM answers (threshold ${t.hangMs} ms of silence since the last beat)`,
+    `HAM SIGSTOP → new HAM answers (threshold ${t.hangMs} ms neither idle nor answering)`,
     `${fmt(median(t.hangTakeover))} ms`,
     `${fmt(quantile(t.hangTakeover, 0.9))} ms`,
     `${t.hangMs} ms (threshold)`,
@@ -167,10 +167,10 @@ kills the entity runs ≥ 1 s, so the backoff policy restarts it at once.
 
 ${md(table)}
 
-The keeper (a tiny Perl parent per entity) is the parent whether or not the
+The keeper (a tiny C parent per entity, ${keeperCommand().kind === 'c' ? 'used in this run' : 'but this run used the Perl fallback'}) is the parent whether or not the
 current HAM spawned the entity, which is why both restart rows match. The hang
-threshold counts silence since the partner's last beat (beats every
-threshold/3), as systemd's \`WatchdogSec\` does, so a SIGSTOP is taken over
+threshold counts time since the partner was last seen idle (its C watch reads
+\`/proc\` every threshold/3) or last answered a probe, so a SIGSTOP is taken over
 between ⅔ of the threshold and the threshold after it, plus the takeover.
 
 ## Conditions and actions

@@ -11,6 +11,7 @@ import { decodeBody, encodeFrame, encodeReplyFrame, FrameDecoder, FrameError } f
 import { validationError } from './issues.js';
 import { envelope, isOp, parseArgs, type Op, type RequestArgs } from './requests.js';
 import type { Reply } from './responses.js';
+import type { StatsView } from './views.js';
 import { DEFAULT_LIMITS, Scheduler, type ServeLimits } from './scheduler.js';
 
 /** How long a cut-off connection may still read what it was sent (the error last). */
@@ -89,17 +90,7 @@ export class ControlServer {
   }
 
   /** Figures for `stats`. */
-  figures(): {
-    connections: number;
-    refused: number;
-    cutOff: number;
-    badFrames: number;
-    yields: number;
-    inFlight: number;
-    queuedBytes: number;
-    peakInFlight: number;
-    peakQueuedBytes: number;
-  } {
+  figures(): StatsView['control'] {
     const s = this.scheduler;
     return {
       connections: this.conns.size,

@@ -58,7 +58,8 @@ export class GuardianPartner {
       this.child = undefined;
       this.retry(`could not spawn a guardian: ${e.message}`);
     });
-    child.on('message', (m: LinkMessage) => this.onMessage(m));
+    // Only the current Guardian's messages: a late `quiet` from one being replaced must not silence us towards the next.
+    child.on('message', (m: LinkMessage) => child === this.child && this.onMessage(m));
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
     // A Guardian gets a generous start-up deadline (node boots slowly on a busy
     // machine); the hang threshold applies once it says it is ready.

@@ -52,8 +52,8 @@ export class Spawner {
       } else {
         rec.state = 'starting';
         rec.restarting = restarting;
+        rec.held = null; // a start ends a hold; an adoption does not (a held entity being stopped stays held)
       }
-      rec.held = null;
     });
     if (e) this.startKeeper(e, adoptPid);
   }

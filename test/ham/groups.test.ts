@@ -4,6 +4,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isKeeperArgv } from '../../src/paths.js';
+import { findProcesses } from '../../src/proc/procfs.js';
 import { entity } from '../helpers/entities.js';
 import { CALM, ham, hamJson, lines, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
@@ -112,6 +114,32 @@ describe('dependencies', () => {
     );
     expect(entity(after, 'api')).toMatchObject({ held: 'requires', deaths: 0 }); // a stop, not a death
     expect(entity(after, 'db').state).toBe('dead');
+  });
+
+  it('a held dependant whose keeper is killed while it stops stays held: adopted, stopped, and started again once its requirement is back', async () => {
+    await apply({
+      entities: {
+        api: {
+          command: ['sh', '-c', `echo api >> ${starts}; trap '' TERM; while :; do sleep 0.1; done`],
+          requires: ['db'],
+          stop: { signal: 'SIGTERM', timeoutMs: 3000 },
+        },
+        db: svc('db', { restart: { backoff: { initialMs: 6000, factor: 1, maxMs: 6000, resetAfterMs: 60_000 } } }),
+      },
+    });
+    const before = await waitStatus(t.home, 'both running', allRunning(['api', 'db']));
+    process.kill(entity(before, 'db').pid!, 'SIGKILL');
+    await waitStatus(t.home, 'api being held', (s) => entity(s, 'api').held === 'requires');
+    const keeper = findProcesses((argv) => isKeeperArgv(argv) && argv.some((a) => a.startsWith('echo api')))[0]!;
+    process.kill(keeper, 'SIGKILL'); // its process runs on (it ignores SIGTERM): a new keeper adopts it
+    const after = await waitStatus(
+      t.home,
+      'api back with db',
+      (s) => allRunning(['api', 'db'])(s) && entity(s, 'db').restarts === 1 && entity(s, 'api').pid !== entity(before, 'api').pid,
+      30_000,
+    );
+    expect(entity(after, 'api')).toMatchObject({ held: null, deaths: 0 });
+    expect(lines(starts)).toEqual(['db', 'api', 'db', 'api']);
   });
 
   it('a dependant starts after its requirement runs, is stopped while it is down, and starts again once it is back', async () => {

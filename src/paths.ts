@@ -36,16 +36,22 @@ export const PERL =
 
 export type KeeperKind = 'c' | 'perl';
 
+let chosen: { kind: KeeperKind; argv: string[] } | undefined;
+
 /**
  * Which keeper new entities get: the C one when it was built, the Perl one
- * otherwise, or when HAM_KEEPER=perl asks for it (tests run both).
+ * otherwise, or when HAM_KEEPER=perl asks for it (tests run both). Decided
+ * once per process: every status and ping names it, and a keeper built while
+ * a HAM runs is taken up at its next start, as the log line says.
  */
 export function keeperCommand(): { kind: KeeperKind; argv: string[] } {
-  if (process.env.HAM_KEEPER !== 'perl' && existsSync(KEEPER_BINARY)) return { kind: 'c', argv: [KEEPER_BINARY] };
-  return { kind: 'perl', argv: [PERL, KEEPER_SCRIPT] };
+  chosen ??=
+    process.env.HAM_KEEPER !== 'perl' && existsSync(KEEPER_BINARY) ? { kind: 'c', argv: [KEEPER_BINARY] } : { kind: 'perl', argv: [PERL, KEEPER_SCRIPT] };
+  return chosen;
 }
 
 /** Is this command line a keeper's (either kind)? Tests and benches find keepers by it. */
 export function isKeeperArgv(argv: string[]): boolean {
-  return argv[0] === KEEPER_BINARY || argv[0]?.endsWith('/build/keeper') === true || argv.some((a) => a.endsWith('keeper.pl'));
+  // By suffix, not KEEPER_BINARY itself: another checkout's keepers count too.
+  return argv[0]?.endsWith('/build/keeper') === true || argv.some((a) => a.endsWith('keeper.pl'));
 }

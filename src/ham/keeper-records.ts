@@ -142,6 +142,7 @@ export class KeeperRecords {
   unwatch(name: string): void {
     this.lifeWatches.get(name)?.dispose();
     this.lifeWatches.delete(name);
+    this.lostBeforeExec.delete(name);
   }
 
   /** Stop watching keeper `serial` of `name` (a newer keeper's watch stays). */

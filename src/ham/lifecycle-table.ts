@@ -74,6 +74,11 @@ const keeperLeft = (l: LifeOf<'dead' | 'stopped' | 'held' | 'failed'>, ev: Event
           { kind: 'down' },
         ],
   );
+/** An exit reported where nothing should run (stopped, held, failed): its keeper is let go. */
+const exitWhileDown = (l: LifeOf<'stopped' | 'held' | 'failed'>, ev: EventOf<'X'>): Step =>
+  step({ ...l, parked: ev.seq } as Life, [...release(ev.seq), { kind: 'down' }], [], ['exit', 'process-gone']);
+/** A restart given up where nothing runs: a keeper parked on the death is let go. */
+const releaseParked = (l: LifeOf<'stopped' | 'held' | 'failed'>): Step | 'ignore' => (l.parked === null ? 'ignore' : step('same', release(l.parked)));
 /** Start it: through its parked keeper if one waits, else a new keeper. */
 function launch(restart: boolean, parked: number | null, keeperParked: boolean, effects: Effect[] = []): Step {
   if (parked !== null && keeperParked) return step({ tag: 'starting', restart, via: parked }, [...effects, { kind: 'restart-keeper', seq: parked }]);
@@ -230,12 +235,11 @@ export const LIFECYCLE: LifeTable = {
     P: 'ignore',
     S: 'ignore',
     F: 'ignore',
-    // Nothing should run: an exit reported anyway lets its keeper go.
-    X: (l, ev) => step({ ...l, parked: ev.seq }, [...release(ev.seq), { kind: 'down' }], [], ['exit', 'process-gone']),
+    X: exitWhileDown,
     'keeper-gone': keeperLeft,
     'conn-closed': 'ignore',
     'restart-decided': 'ignore',
-    'restart-given-up': (l) => (l.parked === null ? 'ignore' : step('same', release(l.parked))),
+    'restart-given-up': releaseParked,
     'restart-due': 'ignore',
     hold: (l, ev) => step({ tag: 'held', why: ev.why, parked: l.parked }),
     release: (l, ev, ctx) => (ctx.hasCommand ? launch(ev.restart, null, false) : 'ignore'),
@@ -250,11 +254,11 @@ export const LIFECYCLE: LifeTable = {
     P: 'ignore',
     S: 'ignore',
     F: 'ignore',
-    X: (l, ev) => step({ ...l, parked: ev.seq }, [...release(ev.seq), { kind: 'down' }], [], ['exit', 'process-gone']),
+    X: exitWhileDown,
     'keeper-gone': keeperLeft,
     'conn-closed': 'ignore',
     'restart-decided': 'ignore',
-    'restart-given-up': (l) => (l.parked === null ? 'ignore' : step('same', release(l.parked))),
+    'restart-given-up': releaseParked,
     'restart-due': 'ignore',
     hold: (l, ev) => (l.why === ev.why ? 'ignore' : step({ ...l, why: ev.why })),
     release: (_l, ev, ctx) => (ctx.hasCommand ? launch(ev.restart, null, false) : 'ignore'),
@@ -269,11 +273,11 @@ export const LIFECYCLE: LifeTable = {
     P: 'ignore',
     S: 'ignore',
     F: 'ignore',
-    X: (l, ev) => step({ ...l, parked: ev.seq }, [...release(ev.seq), { kind: 'down' }], [], ['exit', 'process-gone']),
+    X: exitWhileDown,
     'keeper-gone': keeperLeft,
     'conn-closed': 'ignore',
     'restart-decided': 'ignore',
-    'restart-given-up': (l) => (l.parked === null ? 'ignore' : step('same', release(l.parked))),
+    'restart-given-up': releaseParked,
     'restart-due': 'ignore',
     hold: 'ignore',
     release: 'ignore',

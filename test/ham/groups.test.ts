@@ -89,22 +89,31 @@ describe('groups', () => {
   });
 });
 
+/**
+ * api requires db and ignores SIGTERM (a 3 s stop timeout); db is killed and comes back after
+ * `dbBackoffMs`: api is being held (its stop committed, its SIGTERM ignored). The status before.
+ */
+async function holdIgnoringDependant(dbBackoffMs: number) {
+  await apply({
+    entities: {
+      api: {
+        command: ['sh', '-c', `echo api >> ${starts}; trap '' TERM; while :; do sleep 0.1; done`],
+        requires: ['db'],
+        stop: { signal: 'SIGTERM', timeoutMs: 3000 },
+      },
+      db: svc('db', { restart: { backoff: { initialMs: dbBackoffMs, factor: 1, maxMs: dbBackoffMs, resetAfterMs: 60_000 } } }),
+    },
+  });
+  const before = await waitStatus(t.home, 'both running', allRunning(['api', 'db']));
+  process.kill(entity(before, 'db').pid!, 'SIGKILL');
+  await waitStatus(t.home, 'api being held', (s) => entity(s, 'api').held === 'requires');
+  return before;
+}
+
 describe('dependencies', () => {
   it('the HAM SIGKILLed while a held dependant ignores its stop signal: the new HAM carries the stop out (SIGKILL of its group after the timeout)', async () => {
-    await apply({
-      entities: {
-        api: {
-          command: ['sh', '-c', `echo api >> ${starts}; trap '' TERM; while :; do sleep 0.1; done`],
-          requires: ['db'],
-          stop: { signal: 'SIGTERM', timeoutMs: 3000 },
-        },
-        db: svc('db', { restart: { backoff: { initialMs: 600_000, factor: 1, maxMs: 600_000, resetAfterMs: 60_000 } } }),
-      },
-    });
-    const before = await waitStatus(t.home, 'both running', allRunning(['api', 'db']));
-    process.kill(entity(before, 'db').pid!, 'SIGKILL');
-    // The hold is committed (api to stop, held for db) and its SIGTERM ignored: the HAM dies inside the stop timeout.
-    await waitStatus(t.home, 'api being held', (s) => entity(s, 'api').held === 'requires');
+    const before = await holdIgnoringDependant(600_000);
+    // The hold is committed and its SIGTERM ignored: the HAM dies inside the stop timeout.
     process.kill(before.ham.pid!, 'SIGKILL');
     const after = await waitStatus(
       t.home,
@@ -117,19 +126,7 @@ describe('dependencies', () => {
   });
 
   it('a held dependant whose keeper is killed while it stops stays held: adopted, stopped, and started again once its requirement is back', async () => {
-    await apply({
-      entities: {
-        api: {
-          command: ['sh', '-c', `echo api >> ${starts}; trap '' TERM; while :; do sleep 0.1; done`],
-          requires: ['db'],
-          stop: { signal: 'SIGTERM', timeoutMs: 3000 },
-        },
-        db: svc('db', { restart: { backoff: { initialMs: 6000, factor: 1, maxMs: 6000, resetAfterMs: 60_000 } } }),
-      },
-    });
-    const before = await waitStatus(t.home, 'both running', allRunning(['api', 'db']));
-    process.kill(entity(before, 'db').pid!, 'SIGKILL');
-    await waitStatus(t.home, 'api being held', (s) => entity(s, 'api').held === 'requires');
+    const before = await holdIgnoringDependant(6000);
     const keeper = findProcesses((argv) => isKeeperArgv(argv) && argv.some((a) => a.startsWith('echo api')))[0]!;
     process.kill(keeper, 'SIGKILL'); // its process runs on (it ignores SIGTERM): a new keeper adopts it
     const after = await waitStatus(

@@ -13,9 +13,9 @@ afterEach(() => {
   for (const c of started.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
-/** A Node process running `code`, once its event loop has turned (it says "up"). */
+/** A Node process that says "up" once its event loop runs, then runs `code` (after the write, so a spin cannot stop it). */
 async function node(code: string): Promise<ChildProcess> {
-  const c = spawn(process.execPath, ['-e', `setImmediate(() => process.stdout.write('up\\n')); ${code}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const c = spawn(process.execPath, ['-e', `process.stdout.write('up\\n', () => { ${code} })`], { stdio: ['ignore', 'pipe', 'inherit'] });
   started.push(c);
   let out = '';
   c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -61,7 +61,7 @@ describe('the pair watch', () => {
   });
 
   it('reports a spinning event loop busy', async () => {
-    const n = await node('setTimeout(() => { for (;;) {} }, 0)');
+    const n = await node('for (;;) {}');
     const w = watch(n.pid!, 50);
     await waitFor('busy', () => w.lines.some((l) => l.startsWith('busy ')), 20_000);
     expect(w.lines).not.toContain('idle');

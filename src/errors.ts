@@ -34,7 +34,7 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 
 // Issues and failures are records too (stored in events and action counters): their types live in the model.
 export { STDERR_TAIL_MAX, type Failure, type Issue } from './model/failures.js';
-import type { Issue } from './model/failures.js';
+import type { Failure, Issue } from './model/failures.js';
 
 export interface HamErrorShape {
   code: ErrorCode;
@@ -44,6 +44,8 @@ export interface HamErrorShape {
   cause?: string;
   /** Every problem found (a request or a file that does not validate), as data; `message` says the same for humans. */
   issues?: Issue[];
+  /** What failed to run, as data (a command that could not be started: argv, startError). */
+  failure?: Failure;
 }
 
 export class HamError extends Error {
@@ -52,6 +54,7 @@ export class HamError extends Error {
   readonly exit: ExitStatus | undefined;
   readonly causeText: string | undefined;
   readonly issues: Issue[] | undefined;
+  readonly failure: Failure | undefined;
 
   constructor(shape: HamErrorShape) {
     super(shape.message);
@@ -61,6 +64,7 @@ export class HamError extends Error {
     this.exit = shape.exit;
     this.causeText = shape.cause;
     this.issues = Array.isArray(shape.issues) ? shape.issues.filter(isIssue) : undefined;
+    this.failure = typeof shape.failure === 'object' && shape.failure !== null && !Array.isArray(shape.failure) ? shape.failure : undefined;
   }
 
   toShape(): HamErrorShape {
@@ -69,6 +73,7 @@ export class HamError extends Error {
     if (this.exit !== undefined) s.exit = this.exit;
     if (this.causeText !== undefined) s.cause = this.causeText;
     if (this.issues !== undefined) s.issues = this.issues;
+    if (this.failure !== undefined) s.failure = this.failure;
     return s;
   }
 

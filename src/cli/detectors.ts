@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { DetectorsView } from '../protocol/views.js';
 import { call, globals } from './call.js';
 import { escapeField as f } from './escape.js';
+import { failureText } from './format.js';
 import { emit } from './output.js';
 
 export function formatDetectors(r: DetectorsView): string {
@@ -19,6 +20,7 @@ export function formatDetectors(r: DetectorsView): string {
       `  ${d.name}  ${d.state}  ${how}${d.entity ? `  → ${d.entity}` : ''}  runs ${d.runs}${d.failures ? `, ${d.failures} failing` : ''}${d.badLines ? `, ${d.badLines} bad lines` : ''}${d.dropped ? `, ${d.dropped} dropped` : ''}`,
     );
     if (d.lastResult) out.push(`      last: ${f(d.lastResult)}${d.lastAt ? ` (${d.lastAt})` : ''}`);
+    if (d.lastFailure) out.push(`      failure: ${failureText(d.lastFailure)}`);
     if (d.reason) out.push(`      why: ${f(d.reason)}`);
   }
   return out.join('\n');

@@ -70,6 +70,7 @@ export function formatEntity(e: EntityView): string {
     ]);
   }
   if (e.lastError) lines.push(['last error', f(e.lastError)]);
+  if (e.lastFailure) lines.push(['last failure', failureText(e.lastFailure)]);
   return `${table(lines.map(([k, v]) => [`${k}:`, v]))}\n\n${formatConditions(e.conditions)}`;
 }
 

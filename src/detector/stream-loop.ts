@@ -4,7 +4,7 @@
 // bounded rate; when it ends it is started again with growing delays.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { HamError } from '../errors.js';
+import { HamError, STDERR_TAIL_MAX, type Failure } from '../errors.js';
 import { procId } from '../proc/procfs.js';
 import type { Occurrence } from '../model/conditions.js';
 import type { DetectorRecord } from '../store/store.js';
@@ -32,11 +32,14 @@ export function startStream(host: HostContext, det: Detector, gen: number): void
     return;
   }
   const argv = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', det.path, ...spec.args] : [det.path, ...spec.args];
+  // The detector's own argv (what the user wrote), not setpriv's wrapper around it.
+  const shown = [det.path, ...spec.args];
+  const notStarted = (e: Error): Failure => ({ argv: shown, exitCode: null, signal: null, startError: (e as NodeJS.ErrnoException).code ?? e.message });
   let child: ChildProcess;
   try {
     child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: host.env(det), cwd: home });
   } catch (e) {
-    return streamEnded(host, det, gen, `could not start: ${(e as Error).message}`, 0);
+    return streamEnded(host, det, gen, `could not start: ${(e as Error).message}`, 0, notStarted(e as Error));
   }
   const startedAt = performance.now();
   det.child = child;
@@ -46,6 +49,7 @@ export function startStream(host: HostContext, det: Detector, gen: number): void
     host.safely(det, () => {
       if (det.gen === gen && det.crashes > 0 && performance.now() - startedAt >= STREAM_STABLE_MS) {
         det.crashes = 0; // it ran long enough: its next end starts the backoff afresh, also after a takeover
+        det.lastFailure = null; // as a check's, once healthy again
         write(() =>
           store.putDetectorRecord(det.name, { failures: 0, raised: false, mtimeMs: mtime(det.path), stream: id ?? null, crashes: 0, restartAt: null }),
         );
@@ -85,11 +89,11 @@ export function startStream(host: HostContext, det: Detector, gen: number): void
   );
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (chunk: string) => {
-    errTail = (errTail + chunk).slice(-1024);
+    errTail = (errTail + chunk).slice(-STDERR_TAIL_MAX);
   });
   child.on(
     'error',
-    host.safely(det, (e: Error) => streamEnded(host, det, gen, `could not start: ${e.message}`, 0)),
+    host.safely(det, (e: Error) => streamEnded(host, det, gen, `could not start: ${e.message}`, 0, notStarted(e))),
   );
   child.on(
     'exit',
@@ -98,7 +102,16 @@ export function startStream(host: HostContext, det: Detector, gen: number): void
         .split('\n')
         .filter((l) => l.trim())
         .pop();
-      streamEnded(host, det, gen, `exited ${sig ? `on ${sig}` : `with code ${code}`}${last ? `: ${last.slice(0, 300)}` : ''}`, performance.now() - startedAt);
+      const ranMs = performance.now() - startedAt;
+      const failure: Failure = {
+        argv: shown,
+        exitCode: code,
+        signal: sig,
+        durationMs: Math.round(ranMs),
+        timedOut: false, // a stream has no timeout: it is meant to run
+        ...(errTail ? { stderrTail: errTail } : {}),
+      };
+      streamEnded(host, det, gen, `exited ${sig ? `on ${sig}` : `with code ${code}`}${last ? `: ${last.slice(0, 300)}` : ''}`, ranMs, failure);
     }),
   );
 }
@@ -135,7 +148,7 @@ function badLine(host: HostContext, det: Detector, why: string): void {
   else if (det.badLines % 10_000 === 0) log('warn', 'stream detector keeps printing bad lines', { detector: det.name, badLines: det.badLines });
 }
 
-function streamEnded(host: HostContext, det: Detector, gen: number, why: string, ranMs: number): void {
+function streamEnded(host: HostContext, det: Detector, gen: number, why: string, ranMs: number, failure: Failure): void {
   if (det.gen !== gen || host.closed) return;
   det.gen += 1; // exactly one end per start (error and exit may both come)
   clearInterval(det.judgeTimer);
@@ -143,6 +156,7 @@ function streamEnded(host: HostContext, det: Detector, gen: number, why: string,
   det.child = undefined;
   det.state = 'crashed';
   det.lastResult = why;
+  det.lastFailure = failure;
   det.lastAt = Date.now();
   if (ranMs >= STREAM_STABLE_MS) det.crashes = 0;
   const delay = backoffMs(det.crashes);
@@ -159,7 +173,7 @@ function streamEnded(host: HostContext, det: Detector, gen: number, why: string,
       restartAt: Date.now() + delay,
     }),
   );
-  host.deps.log('warn', 'stream detector ended: restarting with backoff', { detector: det.name, why, delayMs: delay, crashes: det.crashes });
+  host.deps.log('warn', 'stream detector ended: restarting with backoff', { detector: det.name, why, failure, delayMs: delay, crashes: det.crashes });
   restartIn(host, det, delay);
 }
 

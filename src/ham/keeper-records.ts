@@ -59,7 +59,7 @@ export class KeeperRecords {
   private applyKeeperRecord(name: string, seq: number, r: KeeperRecord): void {
     const { transitions } = this.core.parts;
     if (r.kind === 'S') this.lostBeforeExec.delete(name);
-    const argv0 = this.core.store.entity(name)?.argv[0];
+    const argv = this.core.store.entity(name)?.argv ?? [];
     const ev: LifeEvent = r.kind === 'F' ? { tag: 'F', seq } : r.kind === 'X' ? { tag: 'X', seq, exit: decodeWaitStatus(r.status) } : { tag: r.kind };
     const applied = transitions.apply(name, ev, {
       data: (rec) => {
@@ -74,7 +74,8 @@ export class KeeperRecords {
       },
       pid: r.kind === 'S' || r.kind === 'X' ? r.pid : undefined,
       exit: ev.tag === 'X' ? ev.exit : undefined,
-      startError: r.kind === 'F' ? `cannot execute ${JSON.stringify(argv0)}: ${errnoName(r.errno)}` : undefined,
+      startError: r.kind === 'F' ? `cannot execute ${JSON.stringify(argv[0])}: ${errnoName(r.errno)}` : undefined,
+      startFailure: r.kind === 'F' ? { argv, exitCode: null, signal: null, startError: errnoName(r.errno) } : undefined,
       point: `apply-${r.kind}:${name}`,
     });
     if (!applied) return;

@@ -70,7 +70,11 @@ export class Restarts {
       rec.restartAt = null;
     });
     if (given) parts.keepers.releaseIfDone(given);
-    return { ok: false, error: after.lastError ?? `entity ${name} did not start within ${wait} ms` };
+    return {
+      ok: false,
+      error: after.lastError ?? `entity ${name} did not start within ${wait} ms`,
+      ...(after.lastFailure ? { failure: after.lastFailure } : {}),
+    };
   }
 
   /**

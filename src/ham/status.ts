@@ -62,6 +62,7 @@ export function entityView(e: EntityRecord, live?: LiveBeat): EntityView {
     instance: e.instance,
     lastExit: e.lastExit,
     lastError: e.lastError,
+    lastFailure: e.lastFailure ?? null,
     heartbeat: heartbeatView(e, live),
     restart: {
       ...e.restartPolicy,

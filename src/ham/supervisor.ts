@@ -190,7 +190,7 @@ export class Supervisor {
     if (after?.lastError && after.instance === 0 && after.kind === 'spawned') {
       // It never ran: leave nothing behind, so the user can fix the command and attach again.
       this.forget(after);
-      throw new HamError({ code: 'spawn-failed', entity: n.name, message: after.lastError });
+      throw new HamError({ code: 'spawn-failed', entity: n.name, message: after.lastError, ...(after.lastFailure ? { failure: after.lastFailure } : {}) });
     }
     return after ?? e;
   }

@@ -5,6 +5,7 @@
 // fired is published and the step's effects are carried out, in order.
 import { commandKeeper, detachKeeper, removeKeeperDir } from '../keeper/link.js';
 import { isAlive, procId } from '../proc/procfs.js';
+import type { Failure } from '../model/failures.js';
 import type { EntityRecord } from '../model/records.js';
 import { emptyFired, type Fired } from './dispatch.js';
 import type { Effect, ExitInfo, LifeEvent } from './lifecycle-events.js';
@@ -20,6 +21,8 @@ export interface EventData {
   exit?: ExitInfo;
   /** Why a start failed (mark `start-failed`). */
   startError?: string;
+  /** The same, as data (shown as the entity's lastFailure). */
+  startFailure?: Failure;
   /** Crash tests: die after writing, before commit. */
   point?: string;
 }
@@ -73,6 +76,7 @@ export class Transitions {
       }
       rec.instance += 1;
       rec.lastError = null;
+      delete rec.lastFailure;
       rec.startedAt = now;
     }
     if (marks.has('death') || marks.has('exit')) {
@@ -84,6 +88,8 @@ export class Transitions {
     if (marks.has('death')) rec.deaths += 1;
     if (marks.has('start-failed')) {
       rec.lastError = d.startError ?? 'the start failed';
+      if (d.startFailure) rec.lastFailure = d.startFailure;
+      else delete rec.lastFailure;
       rec.failedStartAt = now;
     }
     if (marks.has('process-gone')) {
@@ -105,6 +111,7 @@ export class Transitions {
       rec.restarts = 0;
       rec.deaths = 0;
       rec.lastError = null;
+      delete rec.lastFailure;
     }
     if (marks.has('escalated')) {
       const p = rec.restartPolicy.intensity;

@@ -1,6 +1,7 @@
 // What the store holds, and what every layer reads of it (the model imports
 // nothing of ours). Values are msgpackr-encoded by lmdb.
 import type { ConditionRecord } from './conditions.js';
+import type { Failure } from './failures.js';
 
 /** A process: a pid alone can be reused, pid + start time (clock ticks since boot) cannot (see proc/procfs.ts). */
 export interface ProcId {
@@ -164,6 +165,8 @@ export interface EntityRecord {
   deaths: number;
   lastExit: ExitStatus | null;
   lastError: string | null;
+  /** The last start that failed, as data (argv, startError: an errno name); cleared by the next instance. Absent in records of an older ham. */
+  lastFailure?: Failure;
   startedAt: number | null;
   diedAt: number | null;
   createdAt: number;

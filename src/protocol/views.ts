@@ -70,6 +70,8 @@ export interface EntityView {
   instance: number;
   lastExit: ExitStatus | null;
   lastError: string | null;
+  /** Why the last start failed, as data (argv, startError: an errno name such as ENOENT), or null; cleared when it runs again. */
+  lastFailure: Failure | null;
   heartbeat: HeartbeatView | null;
   /** The health check its client registered, and how it went. */
   health: HealthView | null;

@@ -3,36 +3,11 @@
 // is derived here from the home and a validated entity name, never from a
 // request, so nothing can reach outside it.
 import { mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { homePaths, type HomePaths } from './model/home-paths.js';
 import { checkHomeRoot, checkPath, checkRun, checkTree, ensureFolder } from './home-check.js';
 
-export interface HomePaths {
-  root: string;
-  store: string;
-  socket: string;
-  inbox: string;
-  keepers: string;
-  logs: string;
-  daemonLog: string;
-}
-
-export function resolveHome(flag?: string): string {
-  const chosen = flag ?? process.env.HAM_HOME ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'ham');
-  return resolve(chosen);
-}
-
-export function homePaths(root: string): HomePaths {
-  return {
-    root,
-    store: join(root, 'store'),
-    socket: join(root, 'ham.sock'),
-    inbox: join(root, 'run', 'inbox'),
-    keepers: join(root, 'run', 'keepers'),
-    logs: join(root, 'logs'),
-    daemonLog: join(root, 'logs', 'ham.log'),
-  };
-}
+export { homePaths, resolveHome, type HomePaths } from './model/home-paths.js';
 
 /**
  * Create the home and its folders, 0700, and judge everything ham opens in

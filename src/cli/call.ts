@@ -1,9 +1,9 @@
 // What every command shares: global options, one request to the HAM, option parsers.
 import { InvalidArgumentError, type Command } from 'commander';
 import { connect, type Connection } from '../client/connection.js';
-import { envNameProblem, parseEnvPair, type BaseEnvRequest } from '../environment.js';
-import { HamError } from '../errors.js';
-import { resolveHome } from '../home.js';
+import { envNameProblem, parseEnvPair, type BaseEnvRequest } from '../model/environment.js';
+import { HamError } from '../model/errors.js';
+import { resolveHome } from '../model/home-paths.js';
 import type { Op, RequestArgs } from '../protocol/requests.js';
 import type { Reply } from '../protocol/responses.js';
 import { fail, type OutputOptions } from './output.js';

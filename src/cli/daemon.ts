@@ -2,13 +2,10 @@
 import { spawn } from 'node:child_process';
 import { closeSync, readFileSync } from 'node:fs';
 import { connect, type Connection } from '../client/connection.js';
-import { HamError } from '../errors.js';
-import { BASE_ENV_VAR, type BaseEnvRequest } from '../environment.js';
-import { ensureHome } from '../home.js';
-import { openLog } from '../home-check.js';
+import { HamError } from '../model/errors.js';
+import { BASE_ENV_VAR, type BaseEnvRequest } from '../model/environment.js';
 import type { PairView } from '../protocol/views.js';
-import { DAEMON_MAIN } from '../paths.js';
-import { isAlive, startTime } from '../proc/procfs.js';
+import { DAEMON_MAIN, ensureHome, isAlive, openLog, startTime } from './launch.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

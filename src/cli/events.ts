@@ -1,9 +1,9 @@
 // ham raise | state | events
 import type { Command } from 'commander';
 import { connect, type Connection } from '../client/connection.js';
-import { resolveHome } from '../home.js';
+import { resolveHome } from '../model/home-paths.js';
 import { eventsAll } from '../client/pages.js';
-import { HamError } from '../errors.js';
+import { HamError } from '../model/errors.js';
 import { call, globals, integer, notRunning, open, positiveInt, type Globals } from './call.js';
 import { escapeText, jsonSafe } from './escape.js';
 import { formatEvent } from './format.js';

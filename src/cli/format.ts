@@ -1,6 +1,6 @@
 // Human-readable status.
 import type { ActionView, ConditionView, EntityView, EventView, StatusView } from '../protocol/views.js';
-import type { Failure } from '../errors.js';
+import type { Failure } from '../model/failures.js';
 import { escapeField as f } from './escape.js';
 
 function table(rows: string[][]): string {

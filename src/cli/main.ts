@@ -1,6 +1,6 @@
 // The `ham` command line. Every command takes --home and --json.
 import { Command, Option } from 'commander';
-import { resolveHome } from '../home.js';
+import { resolveHome } from '../model/home-paths.js';
 import { startPair, stopPair } from './daemon.js';
 import { resolve as resolvePath } from 'node:path';
 import { formatConditions, formatEntity, formatPair, formatStatus } from './format.js';
@@ -11,7 +11,7 @@ import { checkLimitSettings } from '../model/limits.js';
 import { DEFAULT_SETTINGS } from '../model/defaults.js';
 import { registerDetectorCommands } from './detectors.js';
 import { existsSync, statSync } from 'node:fs';
-import { HamError } from '../errors.js';
+import { HamError } from '../model/errors.js';
 import { registerEventCommands } from './events.js';
 import { registerModelCommands } from './model.js';
 import { emit, fail } from './output.js';

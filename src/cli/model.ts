@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { HamError } from '../errors.js';
+import { HamError } from '../model/errors.js';
 import { ACTION_KINDS, CONDITION_TYPES, LOG_LEVELS } from '../model/conditions.js';
 import { call, envPair, globals, integer, list, positiveInt } from './call.js';
 import { emit, fail } from './output.js';

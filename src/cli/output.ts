@@ -1,6 +1,6 @@
 // How the CLI speaks: JSON (one object) with --json, readable text otherwise.
 // Errors use the same shape as on the wire.
-import { formatError, HamError } from '../errors.js';
+import { formatError, HamError } from '../model/errors.js';
 import { escapeText, jsonSafe } from './escape.js';
 
 export interface OutputOptions {

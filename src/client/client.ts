@@ -4,9 +4,9 @@
 // a takeover) and resumes its subscriptions after the last event delivered:
 // no loss, no duplicates.
 import { randomUUID } from 'node:crypto';
-import { HamError } from '../errors.js';
+import { HamError } from '../model/errors.js';
 import type { EventView } from '../protocol/views.js';
-import { homePaths, resolveHome } from '../home.js';
+import { homePaths, resolveHome } from '../model/home-paths.js';
 import type { Op, RequestArgs } from '../protocol/requests.js';
 import type { Reply } from '../protocol/responses.js';
 import type { StatusView } from '../protocol/views.js';

@@ -1,7 +1,7 @@
 // A client connection to the control socket: request/response by id.
 import { connect as netConnect, type Socket } from 'node:net';
-import { HamError, type HamErrorShape } from '../errors.js';
-import { homePaths, resolveHome } from '../home.js';
+import { HamError, type HamErrorShape } from '../model/errors.js';
+import { homePaths, resolveHome } from '../model/home-paths.js';
 import { encodeFrame, FrameDecoder, MAX_REPLY_FRAME } from '../protocol/frame.js';
 import type { Op, RequestArgs } from '../protocol/requests.js';
 import type { Reply } from '../protocol/responses.js';
@@ -85,6 +85,12 @@ export class Connection {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (this.socket.destroyed) return reject(this.failure ?? new HamError({ code: 'not-running', message: 'the HAM closed the connection' }));
+      let frame: Buffer;
+      try {
+        frame = encodeFrame({ id, op, args }); // first: a request over MAX_FRAME is refused (frame-too-large) before it waits for anything
+      } catch (e) {
+        return reject(HamError.from(e));
+      }
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new HamError({ code: 'timeout', message: `no reply to ${op} within ${timeoutMs} ms` }));
@@ -93,7 +99,7 @@ export class Connection {
         resolve: (v) => (clearTimeout(timer), resolve(v as Reply<O>)), // the HAM's answer to `op` (protocol/responses.ts)
         reject: (e) => (clearTimeout(timer), reject(e)),
       });
-      this.socket.write(encodeFrame({ id, op, args }));
+      this.socket.write(frame);
     });
   }
 

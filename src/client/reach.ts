@@ -3,7 +3,7 @@
 // named with the path, our uid and the home's owner), or something else.
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { HamError } from '../errors.js';
+import { HamError } from '../model/errors.js';
 
 const NOT_RUNNING = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTDIR']);
 const DENIED = new Set(['EACCES', 'EPERM']);

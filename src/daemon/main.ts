@@ -6,7 +6,7 @@ import { BASE_ENV_VAR } from '../environment.js';
 import { HamError } from '../errors.js';
 import { ensureHome } from '../home.js';
 import { createLogger } from '../log.js';
-import { procId } from '../proc/procfs.js';
+import { isAlive, procId } from '../proc/procfs.js';
 import { claimHam } from '../store/roles.js';
 import { Store } from '../store/store.js';
 import { serveAsHam } from './serve.js';
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   delete process.env[BASE_ENV_VAR];
   let claimed;
   try {
-    claimed = claimHam(store, procId(process.pid)!, () => store.putSettings(nextSettings(store.settings(), request, process.env)));
+    claimed = claimHam(store, procId(process.pid)!, isAlive, () => store.putSettings(nextSettings(store.settings(), request, process.env)));
   } catch (e) {
     log('warn', 'not starting', { error: (e as Error).message });
     process.exit(e instanceof HamError && e.code === 'already-running' ? 0 : 1);

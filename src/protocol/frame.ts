@@ -2,6 +2,10 @@
 // Decoding never throws anything but FrameError: whatever bytes a peer sends
 // cost that connection at most, never the process.
 import { Packr } from 'msgpackr';
+import { encodedSize, packr } from '../model/encoding.js';
+import { HamError } from '../model/errors.js';
+
+export { encodedSize };
 
 /** The largest frame a client may send (requests). */
 export const MAX_FRAME = 1024 * 1024;
@@ -12,17 +16,10 @@ export const MAX_FRAME = 1024 * 1024;
  */
 export const MAX_REPLY_FRAME = 16 * 1024 * 1024;
 const HEADER = 4;
-// Plain maps and no records: peers written in any language can read the wire.
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
 // Maps as Map: to see keys that objects would rename (`__proto__`).
 const mapUnpackr = new Packr({ useRecords: false, mapsAsObjects: false, moreTypes: false });
 const PROTO = Buffer.from('__proto__');
 const KEY_CHECK_MAX = 100_000;
-
-/** Bytes `value` takes in a frame body (for replies built to fit a page budget). */
-export function encodedSize(value: unknown): number {
-  return packr.pack(value).length;
-}
 
 export function encodeFrame(value: unknown): Buffer {
   return encodeWithin(value, MAX_FRAME);
@@ -35,21 +32,22 @@ export function encodeReplyFrame(value: unknown): Buffer {
 
 function encodeWithin(value: unknown, max: number): Buffer {
   const body = packr.pack(value);
-  if (body.length > max) throw new RangeError(`frame of ${body.length} bytes, at most ${max} allowed`);
+  if (body.length > max) throw new HamError({ code: 'frame-too-large', message: `frame of ${body.length} bytes, at most ${max} allowed` });
   const frame = Buffer.allocUnsafe(HEADER + body.length);
   frame.writeUInt32BE(body.length, 0);
   body.copy(frame, HEADER);
   return frame;
 }
 
-export class FrameError extends Error {
+/** A frame that cannot be read, as a HamError (`frame-too-large` or `bad-frame`); `kind` says which case. */
+export class FrameError extends HamError {
   constructor(
     readonly kind: 'too-large' | 'undecodable' | 'forbidden-key',
     message: string,
     /** The frame's id, when it could be read (a forbidden key: the rest decoded). */
     readonly id?: number,
   ) {
-    super(message);
+    super({ code: kind === 'too-large' ? 'frame-too-large' : 'bad-frame', message });
   }
 }
 

@@ -3,7 +3,8 @@
 // becomes an Issue ({ path, expected, got }) here, and one HamError carries
 // them as data (`issues`) and as text (`message`) for humans.
 import type { z } from 'zod';
-import { describe, HamError, type ErrorCode, type Issue } from '../errors.js';
+import { describe, HamError, type ErrorCode } from '../model/errors.js';
+import type { Issue } from '../model/failures.js';
 
 export type Path = (string | number)[];
 

@@ -10,7 +10,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { HamError } from '../errors.js';
+import { HamError } from '../model/errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
 
 export interface PeerCred {

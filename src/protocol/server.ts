@@ -6,7 +6,7 @@
 // with backpressure); who may connect is decided by `admit` (peer credentials).
 import { chmodSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { HamError } from '../errors.js';
+import { HamError } from '../model/errors.js';
 import { decodeBody, encodeFrame, encodeReplyFrame, FrameDecoder, FrameError } from './frame.js';
 import { validationError } from './issues.js';
 import { envelope, isOp, parseArgs, type Op, type RequestArgs } from './requests.js';

@@ -4,7 +4,7 @@ import { constants } from 'node:os';
 import { z } from 'zod';
 import { CONDITION_TYPES, LOG_LEVELS, type ActionSpec, type ConditionSpec } from '../model/conditions.js';
 import { restartPlacementIssues } from './rules.js';
-import { envNameProblem, envSizeProblem, envValueProblem } from '../environment.js';
+import { envNameProblem, envSizeProblem, envValueProblem } from '../model/environment.js';
 
 export const itemName = z
   .string()

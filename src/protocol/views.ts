@@ -2,7 +2,7 @@
 // the types only. The core builds them from its records (ham/status.ts,
 // ham/events.ts, ham/pages.ts, detector/host.ts); the client library and the
 // CLI read them without importing the daemon.
-import type { Failure } from '../errors.js';
+import type { Failure } from '../model/failures.js';
 import type { LatencySummary } from '../latency.js';
 import type { ActionRecord, ConditionRecord, EventRecord } from '../model/conditions.js';
 import type { StoreUse } from '../model/limits.js';

@@ -5,8 +5,9 @@
 // in use reach the user share of `storeMaxBytes`; the rest is kept for what
 // the HAM itself records (deaths, events, runs, roles), which is bounded by
 // construction: at most EVENTS_KEPT events, each bounded here.
-import { HamError, type Failure } from '../errors.js';
-import { encodedSize } from '../protocol/frame.js';
+import { encodedSize } from '../model/encoding.js';
+import { HamError } from '../model/errors.js';
+import type { Failure } from '../model/failures.js';
 import type { EventRecord } from '../model/conditions.js';
 import type { StoreUse } from '../model/limits.js';
 import type { Settings } from '../model/records.js';

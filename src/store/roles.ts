@@ -1,8 +1,8 @@
 // Role transitions between the HAM and the Guardian. Each is a compare-and-set
 // inside one write transaction, so two processes never both act as HAM: a
 // stopped HAM that wakes up finds the epoch moved on and is fenced.
-import { HamError } from '../errors.js';
-import { isAlive, type ProcId } from '../proc/procfs.js';
+import { HamError } from '../model/errors.js';
+import type { ProcId } from '../model/records.js';
 import type { Store } from './store.js';
 import { GLOBAL, type Roles } from '../model/records.js';
 
@@ -11,11 +11,15 @@ export interface Claimed {
   previous: Roles;
 }
 
-/** `ham start`: take the HAM role unless a live HAM holds it. */
-export function claimHam(store: Store, me: ProcId, onClaim?: () => void): Claimed {
+/**
+ * `ham start`: take the HAM role unless a live HAM holds it. `alive` says
+ * whether a process still runs (proc/procfs.ts's isAlive: handed in, the
+ * store imports only the model).
+ */
+export function claimHam(store: Store, me: ProcId, alive: (p: ProcId) => boolean, onClaim?: () => void): Claimed {
   return store.write(() => {
     const previous = store.roles();
-    if (previous.ham && previous.ham.pid !== me.pid && isAlive(previous.ham)) {
+    if (previous.ham && previous.ham.pid !== me.pid && alive(previous.ham)) {
       throw new HamError({ code: 'already-running', message: `a HAM (pid ${previous.ham.pid}) already serves this home` });
     }
     onClaim?.(); // what this start changes (settings), only if it wins the role

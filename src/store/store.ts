@@ -6,8 +6,8 @@
 // a process crash loses nothing, only a machine crash can drop the last
 // milliseconds (LMDB stays consistent either way).
 import { asBinary, open, type Database, type RootDatabase } from 'lmdb';
-import { HamError } from '../errors.js';
-import type { ProcId } from '../proc/procfs.js';
+import { HamError } from '../model/errors.js';
+import type { ProcId } from '../model/records.js';
 import type { EventRecord, Occurrence, RunRecord } from '../model/conditions.js';
 import { DEFAULT_SETTINGS, ENTITY_DEFAULTS, entityDefaults } from '../model/defaults.js';
 import { boundEvent } from './limits.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { HamError } from '../../src/errors.js';
 import { decodeBody, encodeFrame, encodeReplyFrame, FrameDecoder, FrameError, MAX_FRAME, MAX_REPLY_FRAME } from '../../src/protocol/frame.js';
 import { DEFAULT_LIMITS } from '../../src/protocol/scheduler.js';
 import { PAGE_BYTES } from '../../src/ham/pages.js';
@@ -24,8 +25,15 @@ describe('length-prefixed msgpack frames', () => {
     expect(() => new FrameDecoder(100).push(header)).toThrow(/frame of 101 bytes announced, at most 100 allowed/);
   });
 
-  it('refuses to encode a frame over the limit', () => {
-    expect(() => encodeFrame({ s: 'x'.repeat(MAX_FRAME + 1) })).toThrow(RangeError);
+  it('refuses to encode a frame over the limit, with a HamError (it reaches the client library and the CLI)', () => {
+    expect(() => encodeFrame({ s: 'x'.repeat(MAX_FRAME + 1) })).toThrow(HamError);
+    expect(() => encodeFrame({ s: 'x'.repeat(MAX_FRAME + 1) })).toThrow(expect.objectContaining({ code: 'frame-too-large' }));
+  });
+
+  it('a frame that cannot be read is a HamError too: frame-too-large or bad-frame', () => {
+    expect(new FrameError('too-large', 'x')).toMatchObject({ code: 'frame-too-large', kind: 'too-large' });
+    expect(new FrameError('undecodable', 'x')).toBeInstanceOf(HamError);
+    expect(new FrameError('forbidden-key', 'x', 3).toShape()).toEqual({ code: 'bad-frame', message: 'x' });
   });
 
   it('reports a body that is not msgpack (truncated, or with trailing bytes)', () => {

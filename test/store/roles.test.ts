@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/paths.js';
-import { procId } from '../../src/proc/procfs.js';
+import { isAlive, procId } from '../../src/proc/procfs.js';
 import { claimHam, dropGuardian, markStopping, registerGuardian, takeOver } from '../../src/store/roles.js';
 import { Store } from '../../src/store/store.js';
 
@@ -25,15 +25,15 @@ const dead = { pid: 999_999_999, start: 1 };
 
 describe('roles', () => {
   it('claiming the HAM role bumps the epoch; a live HAM refuses a second claim', () => {
-    expect(claimHam(store, me).epoch).toBe(1);
+    expect(claimHam(store, me, isAlive).epoch).toBe(1);
     const other = procId(process.ppid)!;
-    expect(() => claimHam(store, other)).toThrow(/already serves this home/);
+    expect(() => claimHam(store, other, isAlive)).toThrow(/already serves this home/);
     expect(store.roles()).toMatchObject({ epoch: 1, ham: me });
   });
 
   it('a dead HAM does not block a new claim', () => {
     store.write(() => store.putRoles({ ...store.roles(), epoch: 4, ham: dead }));
-    expect(claimHam(store, me).epoch).toBe(5);
+    expect(claimHam(store, me, isAlive).epoch).toBe(5);
   });
 
   it('a takeover needs the same epoch and to still be the registered Guardian', () => {
@@ -47,21 +47,21 @@ describe('roles', () => {
   });
 
   it('no takeover while stopping', () => {
-    const { epoch } = claimHam(store, dead.pid === 0 ? me : me);
+    const { epoch } = claimHam(store, dead.pid === 0 ? me : me, isAlive);
     registerGuardian(store, epoch, me);
     markStopping(store, epoch);
     expect(() => takeOver(store, epoch, me)).toThrow(/being stopped/);
   });
 
   it('every write of an old epoch is fenced', () => {
-    const { epoch } = claimHam(store, me);
+    const { epoch } = claimHam(store, me, isAlive);
     store.write(() => store.putRoles({ ...store.roles(), epoch: epoch + 1 }));
     expect(() => store.fenced(epoch, () => 1)).toThrow(/held epoch 1, the store is at 2/);
     expect(() => dropGuardian(store, epoch, me, true)).toThrow(/fenced|held epoch/);
   });
 
   it('two processes racing for the role: exactly one wins each epoch', () => {
-    claimHam(store, { pid: 999_999_998, start: 1 }); // a dead holder, epoch 1
+    claimHam(store, { pid: 999_999_998, start: 1 }, isAlive); // a dead holder, epoch 1
     registerGuardian(store, 1, me);
     // Another process tries the same takeover concurrently through LMDB.
     const script = `

@@ -1,0 +1,11 @@
+// How values are encoded: msgpack of plain maps, no records, so that peers
+// written in any language read the wire (protocol/frame.ts). The store bounds
+// the values it keeps by the same measure (store/limits.ts).
+import { Packr } from 'msgpackr';
+
+export const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+
+/** Bytes `value` takes encoded (a frame's body; a value to store). */
+export function encodedSize(value: unknown): number {
+  return packr.pack(value).length;
+}

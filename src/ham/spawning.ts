@@ -79,7 +79,7 @@ export class Spawner {
       this.core.updateIfPresent(name, (rec) => {
         rec.keeper = null;
         rec.lastError = `keeper could not be started: ${(err as Error).message}`;
-        rec.lastFailure = { argv: rec.argv, exitCode: null, signal: null, startError: `the keeper could not be started: ${(err as Error).message}` };
+        rec.lastFailure = { argv: rec.argv, exitCode: null, signal: null, startError: (err as Error).message };
         if (adoptPid) return; // the orphan still runs: adopted again at the next resume
         rec.failedStartAt = Date.now();
         rec.state = 'dead';

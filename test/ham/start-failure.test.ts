@@ -2,7 +2,7 @@
 // record becomes the entity's lastFailure (argv, startError: the errno name)
 // in `ham status NAME`, and the failure of the attach that started it.
 // Real daemon, real keeper, real exec failures.
-import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CALM, ham, hamJson, status, tempHome, waitStatus, type TestHome } from '../helpers/ham.js';
@@ -51,5 +51,36 @@ describe('a start that fails, as data (real daemon, real keeper)', () => {
     const again = await waitStatus(t.home, 'web back', (x) => entity(x, 'web')?.state === 'running');
     expect(entity(again, 'web')!.lastFailure).toBeNull();
     expect((await status(t.home)).entities.length).toBe(1); // the failed attach left nothing behind
+  });
+});
+
+describe('a start in a folder that is gone, as data (real daemon)', () => {
+  let t: TestHome;
+  beforeAll(async () => {
+    t = tempHome();
+    await hamJson(t.home, ['start', ...CALM]);
+  });
+  afterAll((suite) => t.cleanup({ task: suite }));
+
+  it('its cwd removed, then its keeper and process killed: no new keeper can start there, and `ham status NAME` says so with its argv', async () => {
+    const dir = join(t.home, 'work');
+    mkdirSync(dir);
+    await hamJson(t.home, ['attach', 'job', '--restart', '--cwd', dir, '--', 'sleep', '1000']);
+    const up = await waitStatus(
+      t.home,
+      'job running',
+      (s) => entity(s, 'job')?.state === 'running' && entity(s, 'job')?.pid !== null && entity(s, 'job')?.keeperPid !== null,
+    );
+    rmSync(dir, { recursive: true });
+    // A keeper that lives restarts it from the folder it holds open; a new one must be started in the path, which is gone.
+    process.kill(entity(up, 'job')!.keeperPid!, 'SIGKILL');
+    process.kill(entity(up, 'job')!.pid!, 'SIGKILL');
+    const s = await waitStatus(t.home, 'the restart failed', (x) => entity(x, 'job')?.lastFailure != null);
+    const f = entity(s, 'job')!.lastFailure!;
+    expect(f).toMatchObject({ argv: ['sleep', '1000'], exitCode: null, signal: null });
+    expect(f.startError).toMatch(/the keeper .* could not be started/);
+    const text = await ham(t.home, ['status', 'job']);
+    expect(text.stdout).toContain(`last failure:`);
+    expect(text.stdout).toContain(`not started: ${f.startError}`);
   });
 });

@@ -46,6 +46,13 @@ export interface ActionCounters {
   lastFailure?: Failure;
 }
 
+/**
+ * An action, as stored and run: flat (each kind's fields optional), as the
+ * core reads them. Declared by hand, not inferred from its schema
+ * (protocol/specs.ts), because it is recursive (`onFail`) and the model
+ * imports nothing of ours; the schema is typed with it and checked field by
+ * field against it at compile time (`sameFields` there).
+ */
 export interface ActionSpec {
   name: string;
   kind: ActionKind;

@@ -2,7 +2,7 @@
 // `ham apply -f`, so a field is named the same way in both errors.
 import { constants } from 'node:os';
 import { z } from 'zod';
-import { CONDITION_TYPES, LOG_LEVELS, type ActionSpec, type ConditionSpec } from '../model/conditions.js';
+import { CONDITION_TYPES, LOG_LEVELS, type ActionKind, type ActionSpec, type ConditionSpec } from '../model/conditions.js';
 import { restartPlacementIssues } from './rules.js';
 import { envNameProblem, envSizeProblem, envValueProblem } from '../model/environment.js';
 
@@ -53,48 +53,60 @@ const baseAction = {
   keepOnFail: z.boolean().default(false),
 };
 
-/** An action as written: its name may be left out (the list, or action-add, names it after its kind). */
+/**
+ * Each kind's own fields, once: the schema of every level is built from them.
+ * Defaults are filled in here, so what a list holds after parsing has them.
+ */
+const ACTION_FIELDS = {
+  restart: {},
+  execute: {
+    argv: commandArgv,
+    env: envMap.optional(),
+    cwd: z.string().min(1).optional(),
+    timeoutMs: ms(3_600_000).default(10_000),
+    graceMs: ms(3_600_000).optional(),
+  },
+  signal: { signal: signalName.default('SIGTERM'), pid: z.number().int().positive().optional() },
+  notify: { message: z.string().max(1024).optional() },
+  waitfor: { path: z.string().min(1).optional(), delayMs: ms(3_600_000).optional(), timeoutMs: ms(3_600_000).default(10_000) },
+  'heartbeat-healthy': {},
+  log: { message: z.string().max(4096).default(''), level: z.enum(LOG_LEVELS).default('info') },
+} satisfies Record<ActionKind, z.ZodRawShape>;
+
+/**
+ * An action as written: its name may be left out (the list, or action-add,
+ * names it after its kind). The one type declared by hand, ActionSpec (in
+ * model/conditions.ts), is so because it is recursive (`onFail` holds actions)
+ * and lives in the model, which imports nothing of ours; zod's pattern for a
+ * recursive type: the schema is typed `z.ZodType<Output, Def, Input>` with it,
+ * so the compiler checks every field the schema yields against it, and
+ * `sameFields` below checks that it declares no field the schema lacks.
+ */
 type RawAction = Omit<ActionSpec, 'name'> & { name?: string };
+
+type SchemaFields = keyof typeof baseAction | 'kind' | 'onFail' | { [K in ActionKind]: keyof (typeof ACTION_FIELDS)[K] }[ActionKind];
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const sameFields: Same<SchemaFields, keyof ActionSpec> = true;
+void sameFields;
+
+type OnFail = z.ZodType<ActionSpec[], z.ZodTypeDef, unknown>;
 
 // Fail-actions nest; three levels is plenty and keeps a config finite.
 // Built once per level (not z.lazy): a lazy schema is rebuilt at every parse,
 // which made each action cost milliseconds and one apply of a few thousand
 // actions stall the HAM past its hang threshold (found by config fuzzing).
 function actionSchema(depth: number): z.ZodType<RawAction, z.ZodTypeDef, unknown> {
-  const onFail = depth > 0 ? listSchema(depth - 1).default([]) : z.array(z.never()).max(0, 'expected no deeper fail-actions (3 levels at most)').default([]);
+  const onFail: OnFail =
+    depth > 0 ? listSchema(depth - 1).default([]) : z.array(z.never()).max(0, 'expected no deeper fail-actions (3 levels at most)').default([]);
   return z
     .discriminatedUnion('kind', [
-      z.object({ ...baseAction, onFail, kind: z.literal('restart') }).strict(),
-      z
-        .object({
-          ...baseAction,
-          onFail,
-          kind: z.literal('execute'),
-          argv: commandArgv,
-          env: envMap.optional(),
-          cwd: z.string().min(1).optional(),
-          timeoutMs: ms(3_600_000).default(10_000),
-          graceMs: ms(3_600_000).optional(),
-        })
-        .strict(),
-      z
-        .object({ ...baseAction, onFail, kind: z.literal('signal'), signal: signalName.default('SIGTERM'), pid: z.number().int().positive().optional() })
-        .strict(),
-      z.object({ ...baseAction, onFail, kind: z.literal('notify'), message: z.string().max(1024).optional() }).strict(),
-      z
-        .object({
-          ...baseAction,
-          onFail,
-          kind: z.literal('waitfor'),
-          path: z.string().min(1).optional(),
-          delayMs: ms(3_600_000).optional(),
-          timeoutMs: ms(3_600_000).default(10_000),
-        })
-        .strict(),
-      z.object({ ...baseAction, onFail, kind: z.literal('heartbeat-healthy') }).strict(),
-      z
-        .object({ ...baseAction, onFail, kind: z.literal('log'), message: z.string().max(4096).default(''), level: z.enum(LOG_LEVELS).default('info') })
-        .strict(),
+      z.object({ ...baseAction, onFail, kind: z.literal('restart'), ...ACTION_FIELDS.restart }).strict(),
+      z.object({ ...baseAction, onFail, kind: z.literal('execute'), ...ACTION_FIELDS.execute }).strict(),
+      z.object({ ...baseAction, onFail, kind: z.literal('signal'), ...ACTION_FIELDS.signal }).strict(),
+      z.object({ ...baseAction, onFail, kind: z.literal('notify'), ...ACTION_FIELDS.notify }).strict(),
+      z.object({ ...baseAction, onFail, kind: z.literal('waitfor'), ...ACTION_FIELDS.waitfor }).strict(),
+      z.object({ ...baseAction, onFail, kind: z.literal('heartbeat-healthy'), ...ACTION_FIELDS['heartbeat-healthy'] }).strict(),
+      z.object({ ...baseAction, onFail, kind: z.literal('log'), ...ACTION_FIELDS.log }).strict(),
     ])
     .superRefine((a, ctx) => {
       if (a.kind === 'waitfor' && a.path === undefined && a.delayMs === undefined)
@@ -103,10 +115,10 @@ function actionSchema(depth: number): z.ZodType<RawAction, z.ZodTypeDef, unknown
 }
 
 const MAX_ACTIONS = 64;
-const lists = new Map<number, z.ZodType<ActionSpec[], z.ZodTypeDef, unknown>>();
+const lists = new Map<number, OnFail>();
 
 /** A list of actions: unnamed ones are named after their kind (kind, kind-2, ...); names are unique. */
-function listSchema(depth: number): z.ZodType<ActionSpec[], z.ZodTypeDef, unknown> {
+function listSchema(depth: number): OnFail {
   const built = lists.get(depth);
   if (built) return built;
   // The length first: a list of 10,000 actions is refused without parsing each one. The issue

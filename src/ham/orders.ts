@@ -76,8 +76,17 @@ export class Orders {
       now: Date.now(),
       global: store.entity(GLOBAL) ?? null,
       hasDependants: w.coord.hasDependants(e.name),
-      busy: w.executor.busy(e.name),
+      busy: w.executor.busy(e.name) && this.holdsBack(e.name),
     };
+  }
+
+  /**
+   * Does a list fired earlier for it hold a restart back? Not the restart that just brought it
+   * back (its run ends once the entity runs, a turn later): only a run elsewhere than at a first
+   * restart action is one its next restart would wait for.
+   */
+  private holdsBack(name: string): boolean {
+    return this.core.store.allRuns().some((r) => r.target === name && !(r.actions[0]?.kind === 'restart' && (r.cursor[0] ?? 0) === 0));
   }
 
   private send(e: EntityRecord, o: StandingOrder): boolean {

@@ -65,6 +65,11 @@ export class Coordinator {
     return this.topology().dependants.get(name) ?? [];
   }
 
+  /** Something requires it (a standing order does not apply: its dependants are held first). */
+  hasDependants(name: string): boolean {
+    return this.dependants(name).length > 0;
+  }
+
   requirementsUp(e: EntityRecord): boolean {
     return e.requires.every((r) => up(this.ops.entity(r)));
   }

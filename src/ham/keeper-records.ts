@@ -3,12 +3,13 @@
 // transaction, with the event it fires and the runs it starts, and only then
 // acted on (the keeper answered, a restart scheduled, the coordinator told).
 import { Inbox, type InboxItem, type KeeperRecord, type Verdict } from '../keeper/inbox.js';
-import { commandKeeper, decodeWaitStatus, removeKeeperDir, watchLife } from '../keeper/link.js';
+import { commandKeeper, decodeWaitStatus, orderKeeper, removeKeeperDir, watchLife } from '../keeper/link.js';
 import { judge } from '../keeper/records.js';
 import { errnoName } from '../proc/names.js';
 import { isAlive, procId } from '../proc/procfs.js';
 import type { EntityRecord } from '../model/records.js';
 import type { LifeEvent } from './lifecycle-events.js';
+import { takeOrderedRestart } from './standing-orders.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
 export class KeeperRecords {
@@ -22,6 +23,8 @@ export class KeeperRecords {
    * more try, no more.
    */
   private readonly lostBeforeExec = new Map<string, number>();
+  /** Restarts a keeper's order carried out where none was due (an order that outlived a change): stopped at their P. */
+  private readonly strays = new Set<string>();
 
   constructor(private readonly core: SupervisorCore) {
     this.inbox = new Inbox(
@@ -60,6 +63,8 @@ export class KeeperRecords {
     const { transitions } = this.core.parts;
     if (r.kind === 'S') this.lostBeforeExec.delete(name);
     const argv = this.core.store.entity(name)?.argv ?? [];
+    const ordered = r.kind === 'X' && r.ordered === true;
+    let taken = { taken: false, over: false };
     const ev: LifeEvent = r.kind === 'F' ? { tag: 'F', seq } : r.kind === 'X' ? { tag: 'X', seq, exit: decodeWaitStatus(r.status) } : { tag: r.kind };
     const applied = transitions.apply(name, ev, {
       data: (rec) => {
@@ -77,11 +82,24 @@ export class KeeperRecords {
       startError: r.kind === 'F' ? `cannot execute ${JSON.stringify(argv[0])}: ${errnoName(r.errno)}` : undefined,
       startFailure: r.kind === 'F' ? { argv, exitCode: null, signal: null, startError: errnoName(r.errno) } : undefined,
       point: `apply-${r.kind}:${name}`,
+      // Restarted by its standing order: the restart its death fired is taken as carried out, in this transaction.
+      after: ordered ? (rec) => void (taken = takeOrderedRestart(rec, Date.now())) : undefined,
     });
     if (!applied) return;
     const e = applied.entity;
+    if (ordered) this.orderedApplied(e, taken);
+    if (r.kind === 'P' && this.strays.delete(name) && e.state !== 'starting' && e.state !== 'running') this.core.signalGroup(e, 'SIGKILL');
     this.core.log('info', `keeper record ${r.kind}`, { entity: name, seq, record: r, state: e.state, lastExit: e.lastExit });
     if (applied.outcome) transitions.perform(e, applied.outcome.effects);
+  }
+
+  /** An ordered death applied: its restart counted, or (no restart was due) the order revoked and the new process stopped. */
+  private orderedApplied(e: EntityRecord, t: { taken: boolean; over: boolean }): void {
+    if (t.over) this.core.log('warn', 'a standing order restarted it beyond its intensity (the order outlived a change)', { entity: e.name });
+    if (t.taken || !e.keeper) return;
+    this.core.log('warn', 'its keeper restarted it by a standing order where no restart was due: stopping that process', { entity: e.name, state: e.state });
+    orderKeeper(this.core.paths, e.id, e.keeper.serial, { epoch: this.core.epoch, seq: 0, n: 0, minRunMs: 0 });
+    this.strays.add(e.name);
   }
 
   /** A self-attached client hung up while its process lives: its death (its keeper reports the exit later). */
@@ -144,6 +162,7 @@ export class KeeperRecords {
     this.lifeWatches.get(name)?.dispose();
     this.lifeWatches.delete(name);
     this.lostBeforeExec.delete(name);
+    this.strays.delete(name);
   }
 
   /** Stop watching keeper `serial` of `name` (a newer keeper's watch stays). */

@@ -26,6 +26,7 @@ import { HeartbeatMonitor } from './heartbeats.js';
 import { Holds } from './holds.js';
 import { KeeperRecords } from './keeper-records.js';
 import { OccurrenceBatch } from './occurrence-batch.js';
+import { Orders } from './orders.js';
 import { reconcile } from './reconcile.js';
 import { Restarts } from './restarts.js';
 import { SelfAttachments, type SelfAttach } from './self-attach.js';
@@ -49,6 +50,7 @@ export class Supervisor {
   private readonly heartbeats: HeartbeatMonitor;
   private readonly health: HealthChecker;
   private readonly coord: Coordinator;
+  private readonly orders: Orders;
 
   constructor(o: SupervisorOptions) {
     const core = new SupervisorCore(o);
@@ -107,6 +109,11 @@ export class Supervisor {
       (name, reason) => parts.healthKills.failed(name, reason),
     );
     core.with = { dispatcher, executor: this.executor, heartbeats: this.heartbeats, health: this.health, coord: this.coord };
+    // Standing orders follow every change, before its effects (orders.ts).
+    this.orders = new Orders(core);
+    core.events.on('change', (name: string) => this.orders.review(name));
+    // After the executor lets go of the entity (it is busy until then).
+    core.events.on('run-done', (run: { target: string }) => void setImmediate(() => this.orders.review(run.target)));
   }
 
   /** Fires `change` with the entity name after every applied transition, `run-done` after each action list. */
@@ -135,6 +142,7 @@ export class Supervisor {
       if (e.healthFailing) parts.healthKills.schedule(e.name, e.healthFailing.killAt);
       else if (e.health) this.health.track(e.name, e.health, e.health.intervalMs + grace);
     }
+    this.orders.reviewAll(true); // every keeper's order renewed or revoked: none outlives its epoch
   }
 
   close(): void {
@@ -147,6 +155,7 @@ export class Supervisor {
     this.executor.close();
     parts.keepers.close();
     parts.restarts.close();
+    this.orders.revokeAll();
   }
 
   // ---- requests -----------------------------------------------------------
@@ -209,7 +218,7 @@ export class Supervisor {
 
   /** `ham apply`: create and update entities in one transaction, then start the new ones. */
   commitPlan(creates: NewEntity[], updates: { name: string; fn: (x: EntityRecord) => void }[], groups?: Record<string, GroupSpec>): Promise<void> {
-    return commitApplyPlan(this.core, this.coord, creates, updates, groups);
+    return commitApplyPlan(this.core, this.coord, creates, updates, groups).then(() => this.orders.reviewAll(false));
   }
 
   detach(name: string): void {

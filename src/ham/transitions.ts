@@ -25,6 +25,8 @@ export interface EventData {
   startFailure?: Failure;
   /** Crash tests: die after writing, before commit. */
   point?: string;
+  /** Inside the transaction, after the step was written (a standing order's restart, standing-orders.ts). */
+  after?: (rec: EntityRecord) => void;
 }
 
 export interface Applied {
@@ -139,6 +141,7 @@ export class Transitions {
     }
     const decided = withRestartDecision(step, restartFired);
     if (decided !== step) setLife(rec, decided.next as Exclude<Outcome['next'], 'removed'>);
+    d.after?.(rec);
     return decided;
   }
 

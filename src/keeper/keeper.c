@@ -19,8 +19,16 @@
  *   S PID         the command was exec'd as PID (in its own process group)
  *   F ERRNO       the command could not be exec'd
  *   X PID STATUS  PID ended; STATUS is the raw wait status, -1 when unknown
+ *   X PID STATUS o  the same, and the keeper is restarting it by its standing
+ *                 order (P/S or F follow at once): the HAM counts that restart
  * Commands on DIR/ctl, one line each, SEQ = the death record they answer:
  *   r SEQ         start the command again      x SEQ   exit
+ *   o EPOCH SEQ N MINRUN_MS  a standing order: at the next N deaths of a
+ *                 process that ran at least MINRUN_MS, restart at once without
+ *                 asking. Taken only if SEQ is the keeper's last record (the HAM
+ *                 saw everything) and EPOCH is not older than the last order's;
+ *                 N = 0 revokes (whatever SEQ); N is at most 6. A death that
+ *                 asks (X without o, F) drops the order.
  * SIGUSR1 detaches: the keeper exits and leaves the entity running.
  * Waiting for a decision with no HAM: the HAM holds the read end of DIR/life;
  * with nobody there for HAM_KEEPER_ALONE_MS (default 60000) the keeper exits 0.
@@ -51,6 +59,12 @@ static unsigned long seq;
 static long instance;
 static long alone_ms = 60000;
 static int life_fd = -1, ctl_fd = -1;
+/* At most this many restarts per order: with X P S each, still within the
+ * records the HAM reads ahead of the last it applied (MAX_AHEAD, records.ts). */
+#define ORDER_MAX 6
+/* The standing order (see the header): restarts left, the uptime it needs, its epoch. */
+static unsigned long order_n, order_epoch;
+static long order_min_ms;
 
 /* Only the HAM speaks to a keeper, and only through ctl and SIGUSR1; a stray
  * signal to the process group must not orphan the entity. */
@@ -121,8 +135,28 @@ static int ham_there(void) {
 static char pending[512];
 static size_t npending;
 
+/* An order line "EPOCH SEQ N MINRUN_MS" (after "o "): taken or ignored (see the header). */
+static void take_order(const char *p) {
+  unsigned long v[4];
+  for (int i = 0; i < 4; i++) {
+    char *end = NULL;
+    if (*p < '0' || *p > '9') return;
+    errno = 0;
+    v[i] = strtoul(p, &end, 10);
+    if (errno != 0 || !end || (i < 3 ? *end != ' ' : *end != 0)) return;
+    p = end + (i < 3);
+  }
+  if (v[0] < order_epoch || v[3] > 86400000UL) return;
+  if (v[2] > ORDER_MAX) v[2] = ORDER_MAX;
+  if (v[2] != 0 && v[1] != seq) return; /* made before records the HAM has not seen */
+  order_epoch = v[0];
+  order_n = v[2];
+  order_min_ms = (long)v[3];
+}
+
 /* Take the next complete line out of `pending`: 'r' or 'x' answering `death`,
- * or 0 when there is none. Stale answers and junk lines are dropped. */
+ * or 0 when there is none. Orders are taken on the way; stale answers and junk
+ * lines are dropped (death 0: the command runs, no answer is awaited). */
 static char next_command(unsigned long death) {
   for (;;) {
     char *nl = memchr(pending, '\n', npending);
@@ -131,7 +165,8 @@ static char next_command(unsigned long death) {
     char cmd = 0;
     unsigned long n = 0;
     char *end = NULL;
-    if ((pending[0] == 'r' || pending[0] == 'x') && pending[1] == ' ' && pending[2] >= '0' && pending[2] <= '9') {
+    if (pending[0] == 'o' && pending[1] == ' ') take_order(pending + 2);
+    else if ((pending[0] == 'r' || pending[0] == 'x') && pending[1] == ' ' && pending[2] >= '0' && pending[2] <= '9') {
       errno = 0;
       n = strtoul(pending + 2, &end, 10);
       if (errno == 0 && end && *end == 0) cmd = pending[0];
@@ -139,8 +174,46 @@ static char next_command(unsigned long death) {
     size_t used = (size_t)(nl - pending) + 1;
     memmove(pending, nl + 1, npending - used);
     npending -= used;
-    if (cmd && n == death) return cmd;
+    if (cmd && death && n == death) return cmd;
   }
+}
+
+/* Read what ctl holds now (timeout_ms 0: without waiting) and take its orders. */
+static int read_ctl(int timeout_ms) {
+  struct pollfd p = {.fd = ctl_fd, .events = POLLIN};
+  int n = poll(&p, 1, timeout_ms);
+  if (n <= 0) return n;
+  if (npending == sizeof pending) npending = 0; /* a line with no end: junk */
+  ssize_t got = read(ctl_fd, pending + npending, sizeof pending - npending);
+  if (got > 0) npending += (size_t)got;
+  return 1;
+}
+
+static long now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Wait for our child `pid`, taking orders from ctl meanwhile (through a pidfd;
+ * without one, a plain wait: the orders are read at its death). */
+static int wait_child(pid_t pid) {
+  int status;
+  int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (fd >= 0) {
+    for (;;) {
+      struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = ctl_fd, .events = POLLIN}};
+      int n = poll(p, 2, -1);
+      if (n < 0 && errno != EINTR) break;
+      if (n > 0 && (p[1].revents & POLLIN) && read_ctl(0) > 0) next_command(0);
+      if (n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) break;
+    }
+    close(fd);
+  }
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  return status;
 }
 
 static char decision(unsigned long death) {
@@ -150,14 +223,8 @@ static char decision(unsigned long death) {
   for (;;) {
     char c = next_command(death);
     if (c) return c;
-    struct pollfd p = {.fd = ctl_fd, .events = POLLIN};
-    int n = poll(&p, 1, (int)tick);
-    if (n > 0) {
-      if (npending == sizeof pending) npending = 0; /* a line with no end: junk */
-      ssize_t got = read(ctl_fd, pending + npending, sizeof pending - npending);
-      if (got > 0) npending += (size_t)got;
-      continue;
-    }
+    int n = read_ctl((int)tick);
+    if (n > 0) continue;
     if (n < 0) continue; /* a signal */
     if (ham_there()) {
       alone = 0;
@@ -170,19 +237,27 @@ static char decision(unsigned long death) {
   }
 }
 
+/* The command could not be started: an asking record, so the order is dropped. */
+static unsigned long failed(long e) {
+  order_n = 0;
+  return recordf("F", e, 0, 0);
+}
+
+/* Start the command and wait for it: the death record to answer (0: the
+ * standing order restarts it at once). */
 static unsigned long start(void) {
-  if (!argv_cmd[0]) return recordf("F", ENOENT, 0, 0); /* adopted without a command */
+  if (!argv_cmd[0]) return failed(ENOENT); /* adopted without a command */
   char num[32];
   snprintf(num, sizeof num, "%ld", ++instance);
   setenv("HAM_INSTANCE", num, 1);
   int pfd[2];
-  if (pipe2(pfd, O_CLOEXEC) != 0) return recordf("F", errno, 0, 0);
+  if (pipe2(pfd, O_CLOEXEC) != 0) return failed(errno);
   pid_t pid = fork();
   if (pid < 0) {
     int e = errno;
     close(pfd[0]);
     close(pfd[1]);
-    return recordf("F", e, 0, 0);
+    return failed(e);
   }
   if (pid == 0) {
     close(pfd[0]);
@@ -214,15 +289,22 @@ static unsigned long start(void) {
     err[got] = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    return recordf("F", strtol(err, NULL, 10), 0, 0);
+    return failed(strtol(err, NULL, 10));
   }
   recordf("S", pid, 0, 0);
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) {
-      status = -1;
-      break;
-    }
+  long since = now_ms();
+  status = wait_child(pid);
+  /* What the HAM wrote before the death (a revoke before a stop's signal) comes first. */
+  while (read_ctl(0) > 0) next_command(0);
+  next_command(0);
+  if (order_n > 0 && status != -1 && now_ms() - since >= order_min_ms) {
+    order_n--;
+    char line[96];
+    snprintf(line, sizeof line, "X %ld %d o", (long)pid, status);
+    record(line);
+    return 0; /* restarted by the order: start again */
   }
+  order_n = 0; /* asking: the HAM gives a new order after this death */
   return recordf("X", pid, status, 1);
 }
 
@@ -308,7 +390,11 @@ int main(int argc, char **argv) {
   if (ctl_fd < 0) die("ctl");
 
   recordf("K", getpid(), 0, 0);
-  unsigned long death = adopt ? watch(adopt) : start();
-  while (decision(death) == 'r') death = start();
+  unsigned long death = adopt ? watch(adopt) : 0;
+  for (;;) {
+    while (death == 0) death = start();
+    if (decision(death) != 'r') break;
+    death = 0;
+  }
   return 0;
 }

@@ -17,8 +17,17 @@
 #   S PID         the command was exec'd as PID (in its own process group)
 #   F ERRNO       the command could not be exec'd
 #   X PID STATUS  PID ended; STATUS is the raw wait status, -1 when unknown
+#   X PID STATUS o  the same, and the keeper is restarting it by its standing
+#                 order (P/S or F follow at once): the HAM counts that restart
 # Commands on DIR/ctl, one line each, SEQ = the death record they answer:
 #   r SEQ         start the command again      x SEQ   exit
+#   o EPOCH SEQ N MINRUN_MS  a standing order: at the next N deaths of a
+#                 process that ran at least MINRUN_MS, restart at once without
+#                 asking. Taken only if SEQ is the keeper's last record (the HAM
+#                 saw everything) and EPOCH is not older than the last order's;
+#                 N = 0 revokes (whatever SEQ); N is at most 6. A death that
+#                 asks (X without o, F) drops the order. Uptime here is counted
+#                 in whole seconds, rounded down (no Time::HiRes to load).
 # SIGUSR1 detaches: the keeper exits and leaves the entity running.
 # Waiting for a decision with no HAM: the HAM holds the read end of DIR/life;
 # with nobody there for HAM_KEEPER_ALONE_MS (default 60000) the keeper exits 0.
@@ -65,6 +74,42 @@ sub record {
 }
 
 my $pending = '';
+# The standing order: restarts left, the uptime it needs (ms), its epoch.
+my ($order_n, $order_min, $order_epoch) = (0, 0, 0);
+sub take_order {
+    my ($epoch, $base, $n, $min) = @_;
+    return if $epoch < $order_epoch || $min > 86400000;
+    return if $n != 0 && $base != $seq;    # made before records the HAM has not seen
+    $n = 6 if $n > 6;
+    ($order_epoch, $order_n, $order_min) = ($epoch, $n, $min);
+}
+# The next answer to death record $death from what ctl gave (orders taken on
+# the way, stale answers dropped); $death 0: the command runs, none awaited.
+sub next_command {
+    my ($death) = @_;
+    while ($pending =~ s/^([^\n]*)\n//) {
+        my $line = $1;
+        if ($line =~ /^o (\d{1,15}) (\d{1,15}) (\d{1,15}) (\d{1,15})$/) {
+            take_order($1, $2, $3, $4);
+        } elsif ($line =~ /^([rx]) (\d+)$/) {
+            return $1 if $death && $2 == $death;    # else an answer to an older death: stale
+        }
+    }
+    $pending = '' if length($pending) >= 512;    # a line with no end: junk
+    return undef;
+}
+# Read what ctl holds (waiting at most $timeout seconds); 1 if something came.
+sub read_ctl {
+    my ($timeout) = @_;
+    my $r = '';
+    vec($r, fileno($ctl), 1) = 1;
+    my $n = select(my $ro = $r, undef, undef, $timeout);
+    return $n if $n <= 0;
+    my $got = sysread($ctl, my $buf, 512);
+    $pending .= $buf if $got;
+    return 1;
+}
+
 # Is a HAM there? It holds life's read end: a byte written with no reader
 # fails (EPIPE; SIGPIPE is ignored). A full pipe means a reader that lags.
 sub ham_there {
@@ -78,18 +123,10 @@ sub decision {
     my $tick = $alone_ms < 4000 ? $alone_ms / 4000 : 1;
     my $alone = 0;
     while (1) {
-        while ($pending =~ s/^([rx]) (\d+)\n//) {
-            next unless $2 == $death;    # an answer to an older death: stale
-            return $1;
-        }
-        my $r = '';
-        vec($r, fileno($ctl), 1) = 1;
-        my $n = select(my $ro = $r, undef, undef, $tick);
-        if ($n > 0) {
-            my $got = sysread($ctl, my $buf, 256);
-            $pending .= $buf if $got;
-            next;
-        }
+        my $c = next_command($death);
+        return $c if defined $c;
+        my $n = read_ctl($tick);
+        next if $n > 0;
         next if $n < 0;    # a signal
         if (ham_there()) {
             $alone = 0;
@@ -105,12 +142,20 @@ sub decision {
 # HAM_INSTANCE comes in as the number of the first start; count on from it.
 my $instance = ($ENV{HAM_INSTANCE} // 1) - 1;
 
+# An asking record: the order is dropped.
+sub failed {
+    $order_n = 0;
+    return record("F $_[0]");
+}
+
+# Start the command and wait for it: the death record to answer (0: the
+# standing order restarts it at once).
 sub start {
-    return record("F 2") unless @argv;    # adopted without a command: ENOENT
+    return failed(2) unless @argv;    # adopted without a command: ENOENT
     $ENV{HAM_INSTANCE} = ++$instance;
-    pipe(my $r, my $w) or return record("F " . ($! + 0));
+    pipe(my $r, my $w) or return failed($! + 0);
     my $pid = fork;
-    return record("F " . ($! + 0)) unless defined $pid;
+    return failed($! + 0) unless defined $pid;
     if ($pid == 0) {
         close $r;
         setpgrp(0, 0);
@@ -125,11 +170,41 @@ sub start {
     close $r;
     if (defined $err) {
         waitpid($pid, 0);
-        return record("F $err");
+        return failed($err);
     }
     record("S $pid");
-    waitpid($pid, 0);
-    return record("X $pid $?");
+    my $since = time;
+    my $status = wait_child($pid);
+    # What the HAM wrote before the death (a revoke before a stop's signal) comes first.
+    next_command(0) while read_ctl(0) > 0;
+    next_command(0);
+    if ($order_n > 0 && $status != -1 && ($order_min == 0 || (time - $since - 1) * 1000 >= $order_min)) {
+        $order_n--;
+        record("X $pid $status o");
+        return 0;    # restarted by the order: start again
+    }
+    $order_n = 0;    # asking: the HAM gives a new order after this death
+    return record("X $pid $status");
+}
+
+# Wait for our child, taking orders from ctl meanwhile (through a pidfd;
+# without one, a plain wait: the orders are read at its death).
+sub wait_child {
+    my ($pid) = @_;
+    my $fd = syscall(434, $pid + 0, 0);
+    if ($fd >= 0 && open(my $h, '<&=', $fd)) {
+        while (1) {
+            my $bits = '';
+            vec($bits, fileno($h), 1) = 1;
+            vec($bits, fileno($ctl), 1) = 1;
+            my $n = select(my $rb = $bits, undef, undef, undef);
+            next if $n < 0;
+            last if vec($rb, fileno($h), 1);
+            next_command(0) if read_ctl(0) > 0;
+        }
+        close $h;
+    }
+    return waitpid($pid, 0) == $pid ? $? : -1;
 }
 
 # An orphan whose keeper was killed: not our child, so wait on a pidfd
@@ -154,8 +229,10 @@ sub readable {
 }
 
 record("K $$");
-my $death = $adopt ? watch($adopt) : start();
-while (decision($death) eq 'r') {
-    $death = start();
+my $death = $adopt ? watch($adopt) : 0;
+while (1) {
+    $death = start() while $death == 0;
+    last unless decision($death) eq 'r';
+    $death = 0;
 }
 exit 0;

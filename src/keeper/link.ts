@@ -73,6 +73,24 @@ function keeperEnv(env: Record<string, string>): Record<string, string> {
 
 /** Answer the keeper's death record `seq`; false if nobody reads ctl (the keeper is gone). */
 export function commandKeeper(paths: HomePaths, id: number, serial: number, cmd: 'r' | 'x', seq: number): boolean {
+  return writeCtl(paths, id, serial, `${cmd} ${seq}\n`);
+}
+
+/** A standing order (keeper.c): restart at once at the next `n` deaths after `minRunMs` up; n = 0 revokes. */
+export interface KeeperOrder {
+  epoch: number;
+  /** The keeper's last record the HAM applied: a keeper that wrote more since ignores the order. */
+  seq: number;
+  n: number;
+  minRunMs: number;
+}
+
+/** Give the keeper its standing order (or revoke it); false if nobody reads ctl. */
+export function orderKeeper(paths: HomePaths, id: number, serial: number, o: KeeperOrder): boolean {
+  return writeCtl(paths, id, serial, `o ${o.epoch} ${o.seq} ${o.n} ${o.minRunMs}\n`);
+}
+
+function writeCtl(paths: HomePaths, id: number, serial: number, line: string): boolean {
   let fd: number;
   try {
     fd = openSync(join(keeperDir(paths, id, serial), 'ctl'), fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW);
@@ -80,7 +98,7 @@ export function commandKeeper(paths: HomePaths, id: number, serial: number, cmd:
     return false;
   }
   try {
-    writeSync(fd, `${cmd} ${seq}\n`);
+    writeSync(fd, line);
     return true;
   } catch {
     return false;

@@ -11,16 +11,21 @@ export type KeeperRecord =
   | { kind: 'P'; pid: number }
   | { kind: 'S'; pid: number }
   | { kind: 'F'; errno: number }
-  | { kind: 'X'; pid: number; status: number };
+  /** `ordered`: the keeper restarts it at once by its standing order (P/S or F follow). */
+  | { kind: 'X'; pid: number; status: number; ordered?: true };
 
 /** The longest record a keeper writes is ~25 bytes ("X 4194304 65535\n"). */
 export const MAX_RECORD_BYTES = 64;
 /** Linux's largest pid_max. */
 const PID_MAX = 4_194_304;
-/** A keeper writes at most K P S X ahead of the last record applied (it waits for the HAM after each death). */
-export const MAX_AHEAD = 8;
+/**
+ * A keeper writes at most K P S X ahead of the last record applied (it waits for the HAM after each death),
+ * or, under a standing order (at most ORDER_MAX restarts), X P S for each of them and the X that asks.
+ */
+export const ORDER_MAX = 6;
+export const MAX_AHEAD = 4 + 3 * ORDER_MAX + 4;
 
-const RECORD = /^([KPSFX]) (\d{1,7})(?: (-1|\d{1,5}))?\n?$/;
+const RECORD = /^([KPSFX]) (\d{1,7})(?: (-1|\d{1,5}))?( o)?\n?$/;
 
 /** One record's text, or null if no keeper wrote it. */
 export function parseRecord(text: string): KeeperRecord | null {
@@ -30,9 +35,10 @@ export function parseRecord(text: string): KeeperRecord | null {
   const a = Number(m[2]);
   const b = m[3] === undefined ? undefined : Number(m[3]);
   if ((kind === 'X') !== (b !== undefined)) return null;
+  if (m[4] && (kind !== 'X' || b! < 0)) return null; // only a known death is restarted by an order
   if (kind === 'F') return a <= 4095 ? { kind, errno: a } : null;
   if (a < 1 || a > PID_MAX) return null;
-  if (kind === 'X') return b! <= 0xffff ? { kind, pid: a, status: b! } : null;
+  if (kind === 'X') return b! <= 0xffff ? { kind, pid: a, status: b!, ...(m[4] ? { ordered: true as const } : {}) } : null;
   return { kind, pid: a };
 }
 

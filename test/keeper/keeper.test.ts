@@ -96,6 +96,66 @@ describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
     expect(k.exitCode).toBe(0);
   });
 
+  it('a standing order: restarts at once (X ... o, then P S) as many times as it says, then asks and drops it', async () => {
+    const k = keeper('perl', '-e', 'sleep 100000', `${dir}/marker`);
+    await waitFor('K P S', () => records().length >= 3);
+    const pidAt = (i: number): number => (parseRecord(records()[i]!) as { pid: number }).pid;
+    // Ignored: made before records the HAM had not seen (seq 2), and, once an epoch-5 order is taken, an older epoch's.
+    command('o 5 2 9 0');
+    command('o 5 3 2 0'); // taken: 2 restarts
+    command('o 4 3 6 0');
+    command('x 3'); // not an answer to any death: dropped
+    process.kill(pidAt(2), 'SIGKILL');
+    await waitFor('X o P S', () => records().length >= 6);
+    expect(parseRecord(records()[3]!)).toEqual({ kind: 'X', pid: pidAt(2), status: 9, ordered: true });
+    expect(
+      records()
+        .slice(4, 6)
+        .map((r) => r[0]),
+    ).toEqual(['P', 'S']);
+    process.kill(pidAt(5), 'SIGKILL');
+    await waitFor('X o P S again', () => records().length >= 9);
+    expect(parseRecord(records()[6]!)).toMatchObject({ kind: 'X', ordered: true });
+    process.kill(pidAt(8), 'SIGKILL');
+    await waitFor('X (asking: the order is used up)', () => records().length >= 10);
+    expect(parseRecord(records()[9]!)).toEqual({ kind: 'X', pid: pidAt(8), status: 9 });
+    expect(k.exitCode).toBeNull();
+    command('r 10');
+    await waitFor('P S after the answer', () => records().length >= 12);
+    // A new order, then one that needs a long uptime (it replaces it), then a revoke whatever its seq.
+    command('o 5 12 6 0');
+    command('o 5 12 6 600000');
+    process.kill(pidAt(11), 'SIGKILL');
+    await waitFor('X (too young for the order)', () => records().length >= 13);
+    expect(parseRecord(records()[12]!)).toEqual({ kind: 'X', pid: pidAt(11), status: 9 });
+    command('r 13');
+    await waitFor('P S', () => records().length >= 15);
+    command('o 5 15 6 0');
+    command('o 5 1 0 0'); // revoke
+    process.kill(pidAt(14), 'SIGKILL');
+    await waitFor('X (revoked)', () => records().length >= 16);
+    expect(parseRecord(records()[15]!)).toMatchObject({ kind: 'X', status: 9 });
+    expect(parseRecord(records()[15]!)).not.toHaveProperty('ordered');
+    command('x 16');
+    await waitFor('keeper to exit', () => k.exitCode !== null);
+  });
+
+  it('an order naming a record before the last one written is not taken: the next death asks', async () => {
+    // An order written after the death (and so after the records it does not name) is not taken for it.
+    const k = keeper('perl', '-e', 'exit 3', `${dir}/marker`);
+    await waitFor('K P S X', () => records().length >= 4);
+    command('o 1 3 6 0'); // names seq 3: the keeper is at 4
+    command('r 4');
+    await waitFor('P S X', () => records().length >= 7);
+    expect(
+      records()
+        .slice(4)
+        .map((r) => r.split(' ').length),
+    ).toEqual([2, 2, 3]); // no " o": it asked again
+    command('x 7');
+    await waitFor('keeper to exit', () => k.exitCode !== null);
+  });
+
   it('an unexecutable command gives F with the errno', async () => {
     keeper('/nonexistent/program');
     await waitFor('K P F', () => records().length >= 3);
@@ -125,13 +185,14 @@ describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
       200,
       'perl',
       '-e',
-      `open(my $f, ">", "${env}"); print $f (exists $ENV{HAM_KEEPER_ALONE_MS} ? "leaked" : "clean"); close $f; $SIG{USR1} = sub { exit 3 }; sleep 100000 while 1`,
+      `$SIG{USR1} = sub { exit 3 }; open(my $f, ">", "${env}"); print $f (exists $ENV{HAM_KEEPER_ALONE_MS} ? "leaked" : "clean"); close $f; sleep 100000 while 1`,
     );
     await waitFor('K P S', () => records().length >= 3);
     // A HAM: the read end of life, there before the death. The keeper's probes (one byte
     // each) come through it; more probes than the bound allows alone, and it still waits.
     const life = openSync(join(kdir, 'life'), constants.O_RDONLY | constants.O_NONBLOCK);
     try {
+      await waitFor('the command ran', () => existsSync(env)); // its USR1 handler is set before it writes the file
       process.kill((parseRecord(records()[2]!) as { pid: number }).pid, 'SIGUSR1');
       await waitFor('X', () => records().length >= 4);
       expect(readFileSync(env, 'utf8')).toBe('clean'); // the keeper's own setting is not the command's

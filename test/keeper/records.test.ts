@@ -9,12 +9,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { judge, MAX_AHEAD, MAX_RECORD_BYTES, parseName, parseRecord, readRecordFile, type KeeperRecord } from '../../src/keeper/records.js';
 
 /** A record as keeper.pl prints it. */
-const text = (r: KeeperRecord): string => (r.kind === 'X' ? `X ${r.pid} ${r.status}\n` : r.kind === 'F' ? `F ${r.errno}\n` : `${r.kind} ${r.pid}\n`);
+const text = (r: KeeperRecord): string =>
+  r.kind === 'X' ? `X ${r.pid} ${r.status}${r.ordered ? ' o' : ''}\n` : r.kind === 'F' ? `F ${r.errno}\n` : `${r.kind} ${r.pid}\n`;
 const pid = fc.integer({ min: 1, max: 4_194_304 });
 const record: fc.Arbitrary<KeeperRecord> = fc.oneof(
   fc.record({ kind: fc.constantFrom('K' as const, 'P' as const, 'S' as const), pid }),
   fc.record({ kind: fc.constant('F' as const), errno: fc.integer({ min: 0, max: 4095 }) }),
   fc.record({ kind: fc.constant('X' as const), pid, status: fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 0xffff })) }),
+  // Restarted by its standing order: only a death whose status is known.
+  fc.record({ kind: fc.constant('X' as const), pid, status: fc.integer({ min: 0, max: 0xffff }), ordered: fc.constant(true as const) }),
 );
 
 describe('parseRecord', () => {
@@ -57,6 +60,9 @@ describe('parseRecord', () => {
     ['K  5', 'two spaces'],
     ['K 5\nK 6\n', 'two records'],
     ['Z 5', 'unknown kind'],
+    ['S 5 o', 'an order flag on a start'],
+    ['X 5 -1 o', 'an ordered restart of an unknown death'],
+    ['X 5 9 x', 'an unknown flag'],
   ])('%j is refused (%s)', (s) => {
     expect(parseRecord(s)).toBeNull();
   });

@@ -1,0 +1,99 @@
+// The standing orders given to keepers (standing-orders.ts decides them):
+// after every change to an entity its order is given, renewed or revoked,
+// before the change's effects are carried out (a stop's revoke reaches the
+// keeper before its signal; the keeper reads ctl before it judges a death).
+// In memory: a new HAM renews or revokes every order (`renewAll`), so none
+// outlives its epoch.
+import { orderKeeper } from '../keeper/link.js';
+import { GLOBAL, type EntityRecord } from '../model/records.js';
+import { lifeOf } from './lifecycle.js';
+import { standingOrder, type StandingOrder } from './standing-orders.js';
+import type { SupervisorCore } from './supervisor-core.js';
+
+/** Entities looked at per turn when all are (a takeover, an apply): 10,000 is not one stall. */
+const SLICE = 512;
+
+export class Orders {
+  /** The order each keeper holds, as far as this HAM knows, by entity. */
+  private readonly held = new Map<string, { serial: number } & StandingOrder>();
+
+  constructor(private readonly core: SupervisorCore) {}
+
+  /** After a change to `name` (or its global entity's, or a run of it ending). */
+  review(name: string): void {
+    if (name === GLOBAL) return this.reviewAll(false);
+    const e = this.core.store.entity(name);
+    if (!e) return void this.held.delete(name);
+    this.reviewEntity(e, false);
+  }
+
+  /** A new HAM (`takeover`: every keeper told, orders it cannot know of revoked), or a change for many. */
+  reviewAll(takeover: boolean): void {
+    const all = this.core.store.allEntities();
+    const next = (from: number): void => {
+      for (const e of all.slice(from, from + SLICE)) {
+        const now = this.core.store.entity(e.name); // it may have changed since the list was read
+        if (now) this.reviewEntity(now, takeover);
+      }
+      if (from + SLICE < all.length) setImmediate(() => next(from + SLICE));
+    };
+    next(0);
+  }
+
+  /** A graceful `ham stop`: no HAM will count what an order does, so a death waits for the next one, as without orders. */
+  revokeAll(): void {
+    for (const name of this.held.keys()) {
+      const e = this.core.store.entity(name);
+      if (e?.keeper) this.send(e, { n: 0, minRunMs: 0 });
+    }
+    this.held.clear();
+  }
+
+  private reviewEntity(e: EntityRecord, takeover: boolean): void {
+    const k = e.keeper;
+    if (e.kind !== 'spawned' || !k || k.pid === 0) return void this.held.delete(e.name);
+    const l = lifeOf(e);
+    const had = this.held.get(e.name);
+    // Starting: a restart its order carried out (what is left of the order is renewed once it runs;
+    // a stop meanwhile revokes it), or one it asked for (it dropped its order then).
+    if (l.tag === 'starting') return void (had && (had.n = -1));
+    // No process: its keeper asked (and dropped its order), or is gone.
+    if (l.tag !== 'running' && l.tag !== 'stopping') return void this.held.delete(e.name);
+    const want = l.tag === 'running' ? standingOrder(e, this.context(e)) : null;
+    const same = had?.serial === k.serial;
+    if (!want) {
+      if ((same || takeover) && this.send(e, { n: 0, minRunMs: 0 })) this.held.delete(e.name);
+      return;
+    }
+    if (same && !takeover && had.n === want.n && had.minRunMs === want.minRunMs) return;
+    if (this.send(e, want)) this.held.set(e.name, { serial: k.serial, ...want });
+    else this.held.delete(e.name);
+  }
+
+  private context(e: EntityRecord): Parameters<typeof standingOrder>[1] {
+    const { store, with: w } = this.core;
+    return {
+      now: Date.now(),
+      global: store.entity(GLOBAL) ?? null,
+      hasDependants: w.coord.hasDependants(e.name),
+      busy: w.executor.busy(e.name) && this.holdsBack(e.name),
+    };
+  }
+
+  /**
+   * Does a list fired earlier for it hold a restart back? Not the restart that just brought it
+   * back (its run ends once the entity runs, a turn later): only a run elsewhere than at a first
+   * restart action is one its next restart would wait for.
+   */
+  private holdsBack(name: string): boolean {
+    return this.core.store.allRuns().some((r) => r.target === name && !(r.actions[0]?.kind === 'restart' && (r.cursor[0] ?? 0) === 0));
+  }
+
+  private send(e: EntityRecord, o: StandingOrder): boolean {
+    const k = e.keeper!;
+    const order = { epoch: this.core.epoch, seq: k.lastSeq, n: o.n, minRunMs: o.minRunMs };
+    const ok = orderKeeper(this.core.paths, e.id, k.serial, order);
+    if (ok) this.core.log('debug', o.n > 0 ? 'standing order given' : 'standing order revoked', { entity: e.name, ...order });
+    return ok;
+  }
+}

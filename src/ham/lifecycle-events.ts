@@ -3,7 +3,7 @@
 // transaction that wrote the new state, and occurrences, fired (with their
 // conditions' action lists) inside that same transaction.
 import type { EntityKind } from '../model/records.js';
-import type { HoldReason, Life } from './lifecycle.js';
+import type { HoldReason, Life } from '../model/life.js';
 
 export interface ExitInfo {
   code: number | null;
@@ -34,6 +34,8 @@ export type LifeEvent =
   | { tag: 'restart-due'; requirementsUp: boolean; groupBusy: boolean; takesAlong: boolean; keeperParked: boolean }
   /** The coordinator holds it (its group restarts, or a requirement is down). */
   | { tag: 'hold'; why: HoldReason }
+  /** About to start, but held instead (its requirements are down, or its group starts in order); `keeperless`: no keeper was started for it yet. */
+  | { tag: 'hold-instead'; why: HoldReason; keeperless: boolean }
   /** The coordinator starts it again (a hold is over, or its group's turn came). */
   | { tag: 'release'; restart: boolean; keeperParked: boolean }
   /** `ham reset NAME`. */
@@ -59,6 +61,7 @@ export const EVENT_TAGS = [
   'restart-given-up',
   'restart-due',
   'hold',
+  'hold-instead',
   'release',
   'reset',
   'stop',

@@ -18,7 +18,7 @@ import { makeRunAction } from './actions.js';
 import { commitApplyPlan } from './apply-commit.js';
 import { Coordinator } from './coordinator.js';
 import { Dispatcher, emptyFired, type Fired } from './dispatch.js';
-import { blankEntity, createGlobal, type NewEntity } from './entity-records.js';
+import { blankEntity, createGlobal, fillPlaceholder, type NewEntity } from './entity-records.js';
 import { Executor } from './executor.js';
 import { HealthKills } from './health-kills.js';
 import { HealthChecker } from './health.js';
@@ -35,6 +35,7 @@ import { Stops } from './stops.js';
 import { SupervisorCore, type SupervisorOptions } from './supervisor-core.js';
 import { Transitions } from './transitions.js';
 import type { GroupSpec } from '../model/records.js';
+import { awaitingOf, viewState } from './lifecycle.js';
 
 export { blankEntity, type NewEntity } from './entity-records.js';
 export type { SupervisorOptions } from './supervisor-core.js';
@@ -130,7 +131,7 @@ export class Supervisor {
     // reconnect (while the new Guardian boots beside us): a takeover is not silence.
     const grace = fresh ? 0 : TAKEOVER_GRACE_MS;
     for (const e of store.allEntities()) {
-      if (e.state !== 'running') continue;
+      if (viewState(e.life) !== 'running') continue;
       if (e.heartbeat) this.heartbeats.track(e.name, e.heartbeat, e.heartbeatState, performance.now() + grace);
       if (e.healthFailing) parts.healthKills.schedule(e.name, e.healthFailing.killAt);
       else if (e.health) this.health.track(e.name, e.health, e.health.intervalMs + grace);
@@ -163,15 +164,7 @@ export class Supervisor {
         throw new HamError({ code: 'duplicate-entity', entity: n.name, message: `an entity named ${JSON.stringify(n.name)} is already attached` });
       }
       const rec = old
-        ? {
-            ...old,
-            kind: n.kind,
-            argv: n.argv,
-            env: n.env,
-            cwd: n.cwd,
-            state: 'starting' as const,
-            conditions: [...old.conditions, ...n.conditions.filter((c) => !old.conditions.some((o) => o.name === c.name))],
-          }
+        ? fillPlaceholder(old, { ...n, conditions: [...old.conditions, ...n.conditions.filter((c) => !old.conditions.some((o) => o.name === c.name))] })
         : blankEntity(n, store.nextId());
       if (n.kind !== 'placeholder') fired = w.dispatcher.fireInTxn({ entity: n.name, type: 'attach', pid: n.pid ?? null }, rec);
       store.putEntity(rec);
@@ -200,7 +193,8 @@ export class Supervisor {
     const { paths, parts } = this.core;
     parts.keepers.unwatch(e.name);
     parts.restarts.cancel(e.name);
-    if (e.keeper && e.awaiting !== null) commandKeeper(paths, e.id, e.keeper.serial, 'x', e.awaiting);
+    const seq = awaitingOf(e.life);
+    if (e.keeper && seq !== null) commandKeeper(paths, e.id, e.keeper.serial, 'x', seq);
     this.core.write(() => this.core.store.removeEntity(e.name));
     if (e.keeper) removeKeeperDir(paths, e.id, e.keeper.serial);
     this.core.names.delete(e.id);

@@ -9,7 +9,7 @@ import type { EntityRecord } from '../model/records.js';
 import { emptyFired, type Fired } from './dispatch.js';
 import type { Effect, ExitInfo, LifeEvent } from './lifecycle-events.js';
 import { transition, withRestartDecision, type Outcome } from './lifecycle-table.js';
-import { lifeOf, setLife } from './lifecycle.js';
+import { lifeOf, restartingOf, viewState } from './lifecycle.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
 export interface EventData {
@@ -46,7 +46,7 @@ export class Transitions {
         d.data?.(rec);
         // An event may be decided from the record inside the transaction (a restart's backoff and intensity).
         const ev = typeof event === 'function' ? event(rec) : event;
-        const life = lifeOf(rec);
+        const life = rec.life;
         const step = transition(life, ev, { kind: rec.kind, hasCommand: rec.argv.length > 0 });
         if (!step || step.next === 'removed') return; // removal is the detach request's own transaction
         outcome = this.write(rec, step, d, now, fired);
@@ -62,7 +62,7 @@ export class Transitions {
   private write(rec: EntityRecord, step: Outcome, d: EventData, now: number, fired: Fired): Outcome {
     const marks = new Set(step.marks);
     // As they were before the event: the uptime counts only a process that ran; the death names the pid it was.
-    const wasRunning = rec.state === 'running';
+    const wasRunning = viewState(rec.life) === 'running';
     const pidBefore = rec.pid;
     const failing = rec.healthFailing;
     if (marks.has('instance')) {
@@ -111,7 +111,7 @@ export class Transitions {
       rec.lastError = p ? `restarted ${p.max} times within ${p.withinMs} ms: escalated and gave up` : 'escalated and gave up';
       rec.diedAt = rec.diedAt ?? now;
     }
-    setLife(rec, step.next as Exclude<Outcome['next'], 'removed'>);
+    rec.life = step.next as Exclude<Outcome['next'], 'removed'>;
     let restartFired = false;
     for (const o of step.occurrences) {
       if (o.type === 'restart') {
@@ -131,7 +131,7 @@ export class Transitions {
       }
     }
     const decided = withRestartDecision(step, restartFired);
-    if (decided !== step) setLife(rec, decided.next as Exclude<Outcome['next'], 'removed'>);
+    if (decided !== step) rec.life = decided.next as Exclude<Outcome['next'], 'removed'>;
     return decided;
   }
 
@@ -147,7 +147,8 @@ export class Transitions {
           if (e.keeper && !commandKeeper(paths, e.id, e.keeper.serial, 'x', fx.seq)) parts.keepers.keeperGone(e.name, e.keeper.serial);
           break;
         case 'restart-keeper':
-          if (!e.keeper || !isAlive(e.keeper) || !commandKeeper(paths, e.id, e.keeper.serial, 'r', fx.seq)) parts.spawner.spawnNew(e.name, e.restarting);
+          if (!e.keeper || !isAlive(e.keeper) || !commandKeeper(paths, e.id, e.keeper.serial, 'r', fx.seq))
+            parts.spawner.spawnNew(e.name, restartingOf(e.life));
           break;
         case 'spawn-keeper':
           // Its reference was written with the step (mark new-keeper): only the process is left to start.
@@ -158,7 +159,7 @@ export class Transitions {
           this.core.signalGroup(e, fx.signal === 'stop' ? (e.stopPolicy.signal as NodeJS.Signals) : 'SIGKILL');
           break;
         case 'schedule-restart':
-          parts.restarts.schedule({ ...e, restartAt: fx.at });
+          parts.restarts.schedule(e, fx.at);
           break;
         case 'retry-restart':
           parts.restarts.retrySoon(e.name);

@@ -50,7 +50,8 @@ export async function commitApplyPlan(
           message: `${n.name} was attached while this apply was being planned; nothing was applied: apply the file again`,
         });
       const rec = old ? fillPlaceholder(old, n) : blankEntity(n, core.store.nextId());
-      if (n.kind !== 'placeholder') core.with.dispatcher.fireInTxn({ entity: n.name, type: 'attach', pid: n.pid ?? null }, rec, fired);
+      // It starts next (spawned below, paced): the table's attach, its conditions' attach fired with it.
+      if (n.kind !== 'placeholder') core.parts.transitions.stepIn(rec, { tag: 'attach' }, { pid: n.pid ?? null }, fired);
       core.store.putEntity(rec);
       out.push(rec);
     }

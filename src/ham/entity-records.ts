@@ -30,7 +30,7 @@ export function blankEntity(n: NewEntity, id: number): EntityRecord {
     env: n.env,
     cwd: n.cwd,
     conditions: n.conditions,
-    life: n.kind === 'placeholder' ? { tag: 'idle' } : { tag: 'starting', restart: false, via: null },
+    life: { tag: 'idle' }, // the table's attach starts it
     restartPolicy: n.restartPolicy ?? d.restartPolicy,
     stopPolicy: n.stopPolicy ?? d.stopPolicy,
     group: n.group ?? d.group,
@@ -43,7 +43,8 @@ export function blankEntity(n: NewEntity, id: number): EntityRecord {
  * A placeholder filled by `attach` or `apply`: what it runs, its policies
  * (kept where `n` names none), and `n.conditions` as its conditions (the
  * caller decides them: attach adds its own to the placeholder's, apply's plan
- * has the file's). Its counters and saved state stay; it starts next.
+ * has the file's). Its counters, saved state and lifecycle (a placeholder's is
+ * idle) stay: the table's attach starts it.
  */
 export function fillPlaceholder(old: EntityRecord, n: NewEntity): EntityRecord {
   return {
@@ -52,7 +53,6 @@ export function fillPlaceholder(old: EntityRecord, n: NewEntity): EntityRecord {
     argv: n.argv,
     env: n.env,
     cwd: n.cwd,
-    life: n.kind === 'placeholder' ? old.life : { tag: 'starting', restart: false, via: null },
     conditions: n.conditions,
     restartPolicy: n.restartPolicy ?? old.restartPolicy,
     stopPolicy: n.stopPolicy ?? old.stopPolicy,

@@ -45,6 +45,10 @@ export type LifeEvent =
   /** The stop timeout passed and it is still there. */
   | { tag: 'stop-timeout' }
   | { tag: 'detach' }
+  /** Declared with something to run (`ham attach`, `ham apply`): it starts next (a keeper starts the command or adopts the pid). */
+  | { tag: 'attach' }
+  /** A process attached itself as this entity's next instance: it runs (a keeper adopts it). */
+  | { tag: 'self-attach' }
   /** A failed health check's grace is over and the process is still there. */
   | { tag: 'health-kill' };
 
@@ -67,6 +71,8 @@ export const EVENT_TAGS = [
   'stop',
   'stop-timeout',
   'detach',
+  'attach',
+  'self-attach',
   'health-kill',
 ] as const satisfies readonly EventTag[];
 export type EventOf<T extends EventTag> = Extract<LifeEvent, { tag: T }>;
@@ -100,7 +106,7 @@ export type Effect =
 
 /** An occurrence a transition fires on the entity; `decidesRestart`: a restart action among what it fires makes the death `undecided`. */
 export interface LifeOccurrence {
-  type: 'death' | 'abnormal-death' | 'restart' | 'escalate' | 'detach';
+  type: 'death' | 'abnormal-death' | 'restart' | 'escalate' | 'attach' | 'detach';
   decidesRestart?: boolean;
 }
 

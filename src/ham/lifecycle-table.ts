@@ -6,6 +6,7 @@
 import { isAbnormal } from './conditions.js';
 import type { Effect, EventOf, ExitInfo, EventTag, LifeContext, LifeEvent, LifeOccurrence, Mark, Step } from './lifecycle-events.js';
 import type { HoldReason, Life, LifeOf, LifeTag } from '../model/life.js';
+import { adoptedLife } from './lifecycle.js';
 
 type Handler<S extends LifeTag, E extends EventTag> = (life: LifeOf<S>, ev: EventOf<E>, ctx: LifeContext) => Step | 'ignore';
 export type LifeTable = { [S in LifeTag]: { [E in EventTag]: Handler<S, E> | 'ignore' } };
@@ -31,10 +32,10 @@ function execd(restart: boolean, next: Life, extra: Effect[] = []): Step {
 }
 
 /** The keeper died after the command forked: it runs (counted as S would), a new keeper adopts it. */
-function adopted(restart: boolean, next: Life): Step {
+function adopted(restart: boolean, next: Life, extra: Effect[] = []): Step {
   return step(
     next,
-    [{ kind: 'spawn-keeper', restart: false, adopt: true }],
+    [{ kind: 'spawn-keeper', restart: false, adopt: true }, ...extra],
     restart ? [{ type: 'restart' }] : [],
     restart ? ['instance', 'restarts'] : ['instance'],
   );
@@ -92,6 +93,8 @@ const startingHold: Handler<'starting', 'hold'> = (l, ev) =>
 const runningHold: Handler<'running', 'hold'> = (_l, ev) =>
   step({ tag: 'stopping', started: true, restart: false, via: null, then: ev.why }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]);
 const stoppingHold: Handler<'stopping', 'hold'> = (l, ev) => step({ ...l, then: ev.why }, [{ kind: 'signal', signal: 'stop' }]);
+/** A process attached itself: the next instance runs (still being stopped, if a stop or hold was under way). */
+const selfAttach = (l: Life): Step => step(adoptedLife(l), [], [{ type: 'attach' }], ['instance']);
 /** Start it: through its parked keeper if one waits, else a new keeper. */
 function launch(restart: boolean, parked: number | null, keeperParked: boolean, effects: Effect[] = []): Step {
   if (parked !== null && keeperParked) return step({ tag: 'starting', restart, via: parked }, [...effects, { kind: 'restart-keeper', seq: parked }]);
@@ -117,6 +120,8 @@ export const LIFECYCLE: LifeTable = {
     stop: 'ignore',
     'stop-timeout': 'ignore',
     detach,
+    attach: () => step({ tag: 'starting', restart: false, via: null }, [], [{ type: 'attach' }]),
+    'self-attach': selfAttach,
     'health-kill': 'ignore',
   },
   starting: {
@@ -153,6 +158,8 @@ export const LIFECYCLE: LifeTable = {
       ]),
     'stop-timeout': 'ignore',
     detach,
+    attach: 'ignore',
+    'self-attach': selfAttach,
     'health-kill': 'ignore',
   },
   running: {
@@ -176,6 +183,8 @@ export const LIFECYCLE: LifeTable = {
       step({ tag: 'stopping', started: true, restart: false, via: null, then: 'stopped' }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]),
     'stop-timeout': 'ignore',
     detach,
+    attach: 'ignore',
+    'self-attach': selfAttach,
     'health-kill': kill,
   },
   dead: {
@@ -214,6 +223,8 @@ export const LIFECYCLE: LifeTable = {
     stop: (l) => (l.restart === 'none' ? 'ignore' : step({ tag: 'stopped', parked: l.parked }, [{ kind: 'cancel-restart' }, ...release(l.parked)])),
     'stop-timeout': 'ignore',
     detach,
+    attach: 'ignore',
+    'self-attach': selfAttach,
     'health-kill': 'ignore',
   },
   stopping: {
@@ -227,7 +238,8 @@ export const LIFECYCLE: LifeTable = {
       if (ev.orphan)
         return l.started
           ? step('same', [{ kind: 'spawn-keeper', restart: false, adopt: true }])
-          : adopted(l.restart, { ...l, started: true, restart: false, via: null });
+          : // The stop signal went to the forked keeper copy, which ignores it until it execs (as S does, again now).
+            adopted(l.restart, { ...l, started: true, restart: false, via: null }, [{ kind: 'signal', signal: 'stop' }]);
       if (l.started) return stoppedBy(l.then, null, [{ kind: 'settled' }, { kind: 'down' }]);
       return step(settle(l.then, null), [{ kind: 'settled' }, { kind: 'down' }], [], ['start-failed', 'process-gone']);
     },
@@ -244,6 +256,8 @@ export const LIFECYCLE: LifeTable = {
     // Started or not: a forked command that has not exec'd yet is killed too.
     'stop-timeout': () => step('same', [{ kind: 'signal', signal: 'SIGKILL' }]),
     detach,
+    attach: 'ignore',
+    'self-attach': selfAttach,
     'health-kill': (l) => (l.started ? step('same', [{ kind: 'signal', signal: 'SIGKILL' }]) : 'ignore'),
   },
   stopped: {
@@ -264,6 +278,8 @@ export const LIFECYCLE: LifeTable = {
     stop: 'ignore',
     'stop-timeout': 'ignore',
     detach,
+    attach: 'ignore',
+    'self-attach': selfAttach,
     'health-kill': 'ignore',
   },
   held: {
@@ -284,6 +300,8 @@ export const LIFECYCLE: LifeTable = {
     stop: 'ignore',
     'stop-timeout': 'ignore',
     detach,
+    attach: 'ignore',
+    'self-attach': selfAttach,
     'health-kill': 'ignore',
   },
   failed: {
@@ -305,6 +323,8 @@ export const LIFECYCLE: LifeTable = {
     stop: 'ignore',
     'stop-timeout': 'ignore',
     detach,
+    attach: 'ignore',
+    'self-attach': selfAttach,
     'health-kill': 'ignore',
   },
 };

@@ -11,7 +11,7 @@ import type { EntityRecord, HealthSpec, HeartbeatSpec } from '../model/records.j
 import { emptyFired } from './dispatch.js';
 import { blankEntity } from './entity-records.js';
 import type { SupervisorCore } from './supervisor-core.js';
-import { adoptedLife, awaitingOf, viewState } from './lifecycle.js';
+import { awaitingOf, viewState } from './lifecycle.js';
 
 export interface SelfAttach {
   name: string;
@@ -92,14 +92,11 @@ export class SelfAttachments {
         rec.kind = 'self';
         rec.pid = a.pid;
         rec.pidStart = id.start;
-        rec.life = adoptedLife(rec.life); // its keeper adopts it below
-        rec.instance += 1;
-        rec.startedAt = Date.now();
         rec.heartbeatState = 'ok';
-        rec.lastError = null;
         rec.healthFailing = null; // the previous instance's failure is not this one's
         adopt = true;
-        w.dispatcher.fireInTxn({ entity: a.name, type: 'attach', pid: a.pid }, rec, fired);
+        // The next instance runs (its keeper adopts it below): the table's self-attach, its attach fired with it.
+        parts.transitions.stepIn(rec, { tag: 'self-attach' }, { pid: a.pid }, fired);
       }
       store.putEntity(rec);
       return rec;

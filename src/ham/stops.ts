@@ -4,7 +4,7 @@
 import type { EntityRecord } from '../model/records.js';
 import type { EventOf } from './lifecycle-events.js';
 import { transition } from './lifecycle-table.js';
-import { lifeOf, restartComing, stopWanted, viewState } from './lifecycle.js';
+import { restartComing, stopWanted, viewState } from './lifecycle.js';
 import { releaseKeepers } from './release.js';
 import type { SupervisorCore } from './supervisor-core.js';
 

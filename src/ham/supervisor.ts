@@ -10,8 +10,8 @@
 // concern is a part in its own file (supervisor-core.ts lists them).
 import type { Socket } from 'node:net';
 import { HamError } from '../errors.js';
-import { commandKeeper, detachKeeper, removeKeeperDir } from '../keeper/link.js';
-import { isAlive, procId } from '../proc/procfs.js';
+import { commandKeeper, removeKeeperDir } from '../keeper/link.js';
+import { procId } from '../proc/procfs.js';
 import type { ActionSpec, Occurrence } from '../model/conditions.js';
 import { GLOBAL, type EntityRecord } from '../model/records.js';
 import { makeRunAction } from './actions.js';
@@ -154,10 +154,10 @@ export class Supervisor {
 
   /** Attach a new entity, or fill a placeholder of the same name. */
   async attach(n: NewEntity): Promise<EntityRecord> {
-    const { store, with: w } = this.core;
+    const { store } = this.core;
     if (n.pid !== undefined && !procId(n.pid))
       throw new HamError({ code: 'bad-request', entity: n.name, message: `attach.pid: expected a running process, got ${n.pid} (no such process)` });
-    let fired: Fired = emptyFired();
+    const fired: Fired = emptyFired();
     const e = this.core.write(() => {
       const old = store.entity(n.name);
       if (old && !(old.kind === 'placeholder' && n.kind !== 'placeholder')) {
@@ -166,7 +166,8 @@ export class Supervisor {
       const rec = old
         ? fillPlaceholder(old, { ...n, conditions: [...old.conditions, ...n.conditions.filter((c) => !old.conditions.some((o) => o.name === c.name))] })
         : blankEntity(n, store.nextId());
-      if (n.kind !== 'placeholder') fired = w.dispatcher.fireInTxn({ entity: n.name, type: 'attach', pid: n.pid ?? null }, rec);
+      // It starts next: the table's attach (its conditions' attach fires with it); its keeper below.
+      if (n.kind !== 'placeholder') this.core.parts.transitions.stepIn(rec, { tag: 'attach' }, { pid: n.pid ?? null }, fired);
       store.putEntity(rec);
       return rec;
     });
@@ -207,24 +208,21 @@ export class Supervisor {
   }
 
   detach(name: string): void {
-    const { store, paths, parts } = this.core;
+    const { store, parts } = this.core;
     const e = this.core.mustGet(name);
     if (name === GLOBAL) throw new HamError({ code: 'bad-request', entity: name, message: 'the global entity * cannot be detached' });
-    this.heartbeats.untrack(name);
-    parts.healthKills.forget(name);
     parts.selves.forget(name);
-    parts.keepers.unwatch(name);
-    parts.restarts.cancel(name);
-    if (e.keeper && isAlive(e.keeper)) detachKeeper(e.keeper);
-    const fired = this.core.write(() => {
-      const f = this.core.with.dispatcher.fireInTxn({ entity: name, type: 'detach', pid: e.pid }, e);
+    parts.keepers.unwatch(name); // first: its keeper's exit is not a death
+    // The table's detach (in every state): detach fired and the record removed in one transaction, then its effects.
+    const fired = emptyFired();
+    const done = this.core.write(() => {
+      const rec = store.entity(name);
+      const step = rec ? parts.transitions.stepIn(rec, { tag: 'detach' }, { pid: rec.pid }, fired) : null;
       store.removeEntity(name);
-      return f;
+      return rec && step ? { rec, step } : undefined;
     });
-    if (e.keeper) removeKeeperDir(paths, e.id, e.keeper.serial);
-    this.core.names.delete(e.id);
-    this.coord.invalidate();
     this.core.publish(fired);
+    if (done) parts.transitions.perform(done.rec, done.step.effects);
     this.core.log('info', 'entity detached; its process keeps running', { entity: name, pid: e.pid });
     this.core.events.emit('change', name);
   }

@@ -3,13 +3,14 @@
 // writes the next state with the record data its marks name, and fires its
 // occurrences (with their action runs) in the same transaction. Then what
 // fired is published and the step's effects are carried out, in order.
+import { failpoint } from '../failpoints.js';
 import { commandKeeper, detachKeeper, removeKeeperDir } from '../keeper/link.js';
 import { isAlive, procId } from '../proc/procfs.js';
 import type { EntityRecord } from '../model/records.js';
 import { emptyFired, type Fired } from './dispatch.js';
 import type { Effect, ExitInfo, LifeEvent } from './lifecycle-events.js';
 import { transition, withRestartDecision, type Outcome } from './lifecycle-table.js';
-import { lifeOf, restartingOf, viewState } from './lifecycle.js';
+import { restartingOf, viewState } from './lifecycle.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
 export interface EventData {
@@ -46,16 +47,25 @@ export class Transitions {
         d.data?.(rec);
         // An event may be decided from the record inside the transaction (a restart's backoff and intensity).
         const ev = typeof event === 'function' ? event(rec) : event;
-        const life = rec.life;
-        const step = transition(life, ev, { kind: rec.kind, hasCommand: rec.argv.length > 0 });
-        if (!step || step.next === 'removed') return; // removal is the detach request's own transaction
-        outcome = this.write(rec, step, d, now, fired);
+        if (ev.tag === 'detach') return; // removal is the detach request's own transaction (stepIn)
+        outcome = this.stepIn(rec, ev, d, fired, now);
       },
       d.point,
     );
     if (!entity) return undefined;
     this.core.publish(fired);
     return { entity, outcome, fired };
+  }
+
+  /**
+   * Inside a write transaction the caller holds (for a record it creates, fills
+   * or removes there): the table's step for `ev` written into `rec`, its
+   * occurrences fired into `fired`; null if the table ignores it. The caller
+   * stores `rec` (or removes it: `removed`), publishes and performs the effects.
+   */
+  stepIn(rec: EntityRecord, ev: LifeEvent, d: EventData, fired: Fired, now = Date.now()): Outcome | null {
+    const step = transition(rec.life, ev, { kind: rec.kind, hasCommand: rec.argv.length > 0 });
+    return step && this.write(rec, step, d, now, fired);
   }
 
   /** Inside the transaction: the marks' record data, the next state, the occurrences. */
@@ -111,10 +121,12 @@ export class Transitions {
       rec.lastError = p ? `restarted ${p.max} times within ${p.withinMs} ms: escalated and gave up` : 'escalated and gave up';
       rec.diedAt = rec.diedAt ?? now;
     }
-    rec.life = step.next as Exclude<Outcome['next'], 'removed'>;
+    if (step.next !== 'removed') rec.life = step.next;
     let restartFired = false;
     for (const o of step.occurrences) {
-      if (o.type === 'restart') {
+      if (o.type === 'attach' || o.type === 'detach') {
+        this.core.with.dispatcher.fireInTxn({ entity: rec.name, type: o.type, pid: rec.pid ?? d.pid ?? null }, rec, fired);
+      } else if (o.type === 'restart') {
         this.core.with.dispatcher.fireInTxn({ entity: rec.name, type: 'restart', pid: rec.pid ?? d.pid ?? null }, rec, fired);
         rec.conditions = rec.conditions.filter((c) => c.rearm); // not re-armed: pruned at restart
       } else if (o.type === 'death' || o.type === 'abnormal-death') {
@@ -131,7 +143,7 @@ export class Transitions {
       }
     }
     const decided = withRestartDecision(step, restartFired);
-    if (decided !== step) rec.life = decided.next as Exclude<Outcome['next'], 'removed'>;
+    if (decided !== step && decided.next !== 'removed') rec.life = decided.next;
     return decided;
   }
 
@@ -152,8 +164,10 @@ export class Transitions {
           break;
         case 'spawn-keeper':
           // Its reference was written with the step (mark new-keeper): only the process is left to start.
-          if (!fx.adopt && e.keeper && e.keeper.pid === 0 && e.keeper.lastSeq === 0) parts.spawner.startKeeper(e);
-          else parts.spawner.spawnNew(e.name, fx.restart, fx.adopt ? (e.pid ?? undefined) : undefined);
+          if (!fx.adopt && e.keeper && e.keeper.pid === 0 && e.keeper.lastSeq === 0) {
+            failpoint(`spawn-keeper:${e.name}`); // crash tests: its start committed, its keeper not spawned
+            parts.spawner.startKeeper(e);
+          } else parts.spawner.spawnNew(e.name, fx.restart, fx.adopt ? (e.pid ?? undefined) : undefined);
           break;
         case 'signal':
           this.core.signalGroup(e, fx.signal === 'stop' ? (e.stopPolicy.signal as NodeJS.Signals) : 'SIGKILL');

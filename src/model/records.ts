@@ -1,7 +1,7 @@
 // What the store holds, and what every layer reads of it (the model imports
 // nothing of ours). Values are msgpackr-encoded by lmdb.
 import type { ConditionRecord } from './conditions.js';
-import type { EntityState, Life } from './life.js';
+import type { Life } from './life.js';
 
 export type { EntityState } from './life.js';
 

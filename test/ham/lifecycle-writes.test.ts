@@ -148,3 +148,55 @@ describe('the readers', () => {
     );
   });
 });
+
+describe('attach, self-attach, detach', () => {
+  const all: Life[] = [idle, starting(), running, dead(2, { at: 3 }), stopping('group'), stopped(1), held('requires', 2), failed(3)];
+
+  it('attach: a declared entity starts next, its attach fires; only a never-started one is attached', () => {
+    expect(go(idle, { tag: 'attach' })).toEqual({ next: starting(false), effects: [], occurrences: [{ type: 'attach' }], marks: [] });
+    for (const l of all.slice(1)) expect(transition(l, { tag: 'attach' }, SPAWNED), l.tag).toBeNull();
+  });
+
+  it('self-attach: the next instance runs, counted, its attach fires; one being stopped stays stopping', () => {
+    for (const l of all) {
+      const o = go(l, { tag: 'self-attach' });
+      expect(o.next).toEqual(adoptedLife(l));
+      expect(o.marks).toEqual(['instance']);
+      expect(o.occurrences).toEqual([{ type: 'attach' }]);
+      expect(o.effects).toEqual([]);
+    }
+    expect(go(stopping('group', false), { tag: 'self-attach' }).next).toEqual(stopping('group', true));
+  });
+
+  it('detach in every state: removed, detach fired, its keeper let go (the process keeps running)', () => {
+    for (const l of all) {
+      const o = go(l, { tag: 'detach' });
+      expect(o.next).toBe('removed');
+      expect(o.occurrences).toEqual([{ type: 'detach' }]);
+      expect(o.effects.map((e) => e.kind)).toEqual(['untrack-heartbeats', 'forget-health', 'cancel-restart', 'detach-keeper', 'remove']);
+    }
+  });
+});
+
+describe('a stop of a command forked but not yet exec’d (P, no S)', () => {
+  const orphaned = { tag: 'keeper-gone' as const, orphan: true, dismissed: false, now: 1 };
+
+  it('with its keeper alive: S sends the stop signal again (the forked copy ignored the first)', () => {
+    expect(go(stopping('stopped', false), { tag: 'S' }).effects).toContainEqual({ kind: 'signal', signal: 'stop' });
+  });
+
+  it('its keeper died before the exec: the process is adopted and the stop signal goes again, so the stop holds', () => {
+    for (const then of ['stopped', 'group', 'requires'] as const) {
+      const o = go(stopping(then, false, true, 4), orphaned);
+      expect(o.next).toEqual(stopping(then, true, false, null));
+      expect(o.effects).toEqual([
+        { kind: 'spawn-keeper', restart: false, adopt: true },
+        { kind: 'signal', signal: 'stop' },
+      ]);
+    }
+  });
+
+  it('one that had exec’d already got its signal: only adopted', () => {
+    expect(go(stopping('stopped', true), orphaned).effects).toEqual([{ kind: 'spawn-keeper', restart: false, adopt: true }]);
+  });
+});

@@ -21,10 +21,14 @@ describe('the HAM dies between a restart and its spawn', () => {
     await hamJson(t.home, ['attach', 'web', '--restart', '--', ...sleeper(marker)]);
     const before = await waitStatus(t.home, 'web running', (s) => entity(s, 'web').state === 'running' && keepersWith(marker).length === 1);
     const pid = entity(before, 'web').pid!;
-    // Keeper first, then the process: nothing reports the death, nothing waits to restart it,
-    // so the restart goes through a new keeper (the step that writes its reference, then the spawn).
-    process.kill(keepersWith(marker)[0]!, 'SIGKILL');
+    // Its keeper stopped, the process killed (and gone), then the keeper killed: nothing reported
+    // the death and no keeper waits to restart it, so the restart goes through a new keeper (the
+    // step that writes its reference, then the spawn), and no orphan is left to adopt.
+    const keeper = keepersWith(marker)[0]!;
+    process.kill(keeper, 'SIGSTOP');
     process.kill(pid, 'SIGKILL');
+    await waitFor('the process gone', () => procsWith(marker).length === 0);
+    process.kill(keeper, 'SIGKILL');
     await waitFor('the HAM to reach the failpoint', () => existsSync(join(points, 'spawn-keeper:web')));
     const after = await waitStatus(
       t.home,

@@ -43,7 +43,7 @@ export class Restarts {
       !x || (viewState(x.life) === 'running' && (x.startedAt ?? 0) >= since) || (x.failedStartAt ?? 0) >= since || stopWanted(x.life);
     if (viewState(e.life) === 'running') return { ok: true }; // already back (or never died: a `now` restart)
     if (!done(e)) {
-      // Decided once per death (restartAt is then set): a takeover re-reads the decision, never re-counts it.
+      // Decided once per death (its restart is then due at a time): a takeover re-reads the decision, never re-counts it.
       const applied = parts.transitions.apply(name, (rec) => this.decide(rec));
       e = applied?.entity;
       if (applied?.outcome) {

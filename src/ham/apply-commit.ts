@@ -6,7 +6,7 @@ import { GLOBAL, type EntityRecord, type GroupSpec } from '../model/records.js';
 import { paced, prepareNew } from './commit.js';
 import type { Coordinator } from './coordinator.js';
 import { emptyFired } from './dispatch.js';
-import { blankEntity, createGlobal, type NewEntity } from './entity-records.js';
+import { blankEntity, createGlobal, fillPlaceholder, type NewEntity } from './entity-records.js';
 import { Pacer } from './pace.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
@@ -49,22 +49,9 @@ export async function commitApplyPlan(
           entity: n.name,
           message: `${n.name} was attached while this apply was being planned; nothing was applied: apply the file again`,
         });
-      const rec = old
-        ? {
-            ...old,
-            kind: n.kind,
-            argv: n.argv,
-            env: n.env,
-            cwd: n.cwd,
-            state: n.kind === 'placeholder' ? old.state : ('starting' as const),
-            conditions: n.conditions,
-            restartPolicy: n.restartPolicy ?? old.restartPolicy,
-            stopPolicy: n.stopPolicy ?? old.stopPolicy,
-            group: n.group ?? old.group,
-            requires: n.requires ?? old.requires,
-          }
-        : blankEntity(n, core.store.nextId());
-      if (n.kind !== 'placeholder') core.with.dispatcher.fireInTxn({ entity: n.name, type: 'attach', pid: n.pid ?? null }, rec, fired);
+      const rec = old ? fillPlaceholder(old, n) : blankEntity(n, core.store.nextId());
+      // It starts next (spawned below, paced): the table's attach, its conditions' attach fired with it.
+      if (n.kind !== 'placeholder') core.parts.transitions.stepIn(rec, { tag: 'attach' }, { pid: n.pid ?? null }, fired);
       core.store.putEntity(rec);
       out.push(rec);
     }

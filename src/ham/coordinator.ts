@@ -7,6 +7,7 @@
 import type { Logger } from '../log.js';
 import type { EntityRecord, GroupSpec } from '../model/records.js';
 import { affected } from './topology.js';
+import { hasProcess, holdOf, restartAtOf, restartComing, viewState, type HoldReason } from './lifecycle.js';
 
 /** Who is in which group (in order) and who requires whom, kept in memory: read at every start and death. */
 interface Topology {
@@ -26,7 +27,8 @@ export interface CoordinatorOps {
   holdInstead(name: string, why: 'group' | 'requires'): void;
 }
 
-const up = (e: EntityRecord | undefined): boolean => !!e && e.state === 'running';
+const up = (e: EntityRecord | undefined): boolean => !!e && viewState(e.life) === 'running';
+const heldFor = (e: EntityRecord | undefined, why: HoldReason): boolean => !!e && holdOf(e.life) === why;
 
 export class Coordinator {
   /** Groups with a restart in progress: a second death in one does not start another. */
@@ -80,7 +82,7 @@ export class Coordinator {
     const order = this.members(e.group);
     return order.slice(0, order.indexOf(e.name)).some((m) => {
       const x = this.ops.entity(m);
-      return !!x && (x.state === 'starting' || x.held === 'group');
+      return !!x && (viewState(x.life) === 'starting' || holdOf(x.life) === 'group');
     });
   }
 
@@ -110,12 +112,12 @@ export class Coordinator {
       for (const m of [...along].reverse()) {
         if (this.stoppingAll) return; // `ham stop --all` came: it stops everything itself
         const x = this.ops.entity(m);
-        if (x && (x.state === 'running' || x.state === 'starting' || x.restartPending)) await this.ops.holdStop(m, 'group');
+        if (x && (hasProcess(x.life) || restartComing(x.life))) await this.ops.holdStop(m, 'group');
       }
       for (const m of order) {
         if (this.stoppingAll) return;
         if (m === name) await this.ops.startNow(name, true);
-        else if (along.includes(m) && this.ops.entity(m)?.held === 'group') await this.ops.startNow(m, true);
+        else if (along.includes(m) && heldFor(this.ops.entity(m), 'group')) await this.ops.startNow(m, true);
       }
     } finally {
       this.busy.delete(group);
@@ -128,17 +130,17 @@ export class Coordinator {
     const e = this.ops.entity(name);
     if (e?.group && !this.busy.has(e.group)) {
       // Groups start in order: the next member held for its turn goes now.
-      const next = this.members(e.group).find((m) => this.ops.entity(m)?.held === 'group');
+      const next = this.members(e.group).find((m) => heldFor(this.ops.entity(m), 'group'));
       const x = next === undefined ? undefined : this.ops.entity(next);
       if (x && !this.waitsForGroup(x)) void this.ops.startNow(x.name, false);
     }
-    if (e?.state === 'running') this.onRunning(name);
+    if (up(e)) this.onRunning(name);
   }
 
   private onRunning(name: string): void {
     for (const d of this.dependants(name)) {
       const x = this.ops.entity(d);
-      if (x?.held === 'requires' && this.requirementsUp(x)) {
+      if (x && heldFor(x, 'requires') && this.requirementsUp(x)) {
         this.log('info', `${name} is back: starting ${d}, which requires it`, { entity: d });
         void this.ops.startNow(d, x.instance > 0); // its first start is not a restart
       }
@@ -150,11 +152,11 @@ export class Coordinator {
     if (this.stoppingAll || up(this.ops.entity(name))) return;
     for (const d of this.dependants(name)) {
       const x = this.ops.entity(d);
-      if (!x || x.held) continue;
-      if (x.state === 'running' || x.state === 'starting') {
+      if (!x || holdOf(x.life)) continue;
+      if (hasProcess(x.life)) {
         this.log('warn', `${name} is down: stopping ${d}, which requires it, until it is back`, { entity: d });
         void this.ops.holdStop(d, 'requires').then(() => this.onDown(d));
-      } else if (x.restartPending || x.restartAt !== null) this.ops.holdInstead(d, 'requires');
+      } else if (restartComing(x.life) || restartAtOf(x.life) !== null) this.ops.holdInstead(d, 'requires');
     }
   }
 

@@ -30,12 +30,34 @@ export function blankEntity(n: NewEntity, id: number): EntityRecord {
     env: n.env,
     cwd: n.cwd,
     conditions: n.conditions,
-    state: n.kind === 'placeholder' ? 'stopped' : 'starting',
+    life: { tag: 'idle' }, // the table's attach starts it
     restartPolicy: n.restartPolicy ?? d.restartPolicy,
     stopPolicy: n.stopPolicy ?? d.stopPolicy,
     group: n.group ?? d.group,
     requires: n.requires ?? d.requires,
     createdAt: Date.now(),
+  };
+}
+
+/**
+ * A placeholder filled by `attach` or `apply`: what it runs, its policies
+ * (kept where `n` names none), and `n.conditions` as its conditions (the
+ * caller decides them: attach adds its own to the placeholder's, apply's plan
+ * has the file's). Its counters, saved state and lifecycle (a placeholder's is
+ * idle) stay: the table's attach starts it.
+ */
+export function fillPlaceholder(old: EntityRecord, n: NewEntity): EntityRecord {
+  return {
+    ...old,
+    kind: n.kind,
+    argv: n.argv,
+    env: n.env,
+    cwd: n.cwd,
+    conditions: n.conditions,
+    restartPolicy: n.restartPolicy ?? old.restartPolicy,
+    stopPolicy: n.stopPolicy ?? old.stopPolicy,
+    group: n.group ?? old.group,
+    requires: n.requires ?? old.requires,
   };
 }
 
@@ -47,7 +69,7 @@ export function createGlobal(core: SupervisorCore): EntityRecord {
     const g: EntityRecord = {
       ...blankEntity({ name: GLOBAL, kind: 'placeholder', argv: [], env: {}, cwd: core.paths.root, conditions: [] }, 0),
       kind: 'global',
-      state: 'stopped',
+      life: { tag: 'idle' },
     };
     core.store.putEntity(g);
     return g;

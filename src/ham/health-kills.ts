@@ -4,6 +4,8 @@
 import { isAlive, signalProc } from '../proc/procfs.js';
 import { emptyFired } from './dispatch.js';
 import type { SupervisorCore } from './supervisor-core.js';
+import { transition } from './lifecycle-table.js';
+import { viewState } from './lifecycle.js';
 
 export class HealthKills {
   /** SIGKILLs due after a failed health check's grace, by entity. */
@@ -16,7 +18,7 @@ export class HealthKills {
     const fired = emptyFired();
     fired.seenAt = performance.now();
     const e = this.core.updateIfPresent(name, (rec) => {
-      if (rec.state !== 'running' || rec.pid === null || rec.pidStart === null || !rec.health || rec.healthFailing) return;
+      if (viewState(rec.life) !== 'running' || rec.pid === null || rec.pidStart === null || !rec.health || rec.healthFailing) return;
       rec.healthFailures += 1;
       rec.healthFailing = { at: Date.now(), killAt: Date.now() + rec.health.graceMs, pid: rec.pid, pidStart: rec.pidStart, reason };
       this.core.with.dispatcher.fireInTxn({ entity: name, type: 'health-check-failed', pid: rec.pid, detail: reason }, rec, fired);
@@ -42,7 +44,9 @@ export class HealthKills {
         const f = e?.healthFailing;
         if (!e || !f || e.pid !== f.pid || !isAlive({ pid: f.pid, start: f.pidStart })) return;
         this.core.log('warn', 'health check failed and the grace is over: SIGKILL', { entity: name, pid: f.pid });
-        this.core.signalGroup(e, 'SIGKILL');
+        // The table says what a health kill does in its state (nothing changes but the signal: no write).
+        const kill = transition(e.life, { tag: 'health-kill' }, { kind: e.kind, hasCommand: e.argv.length > 0 });
+        if (kill) this.core.parts.transitions.perform(e, kill.effects);
       },
       Math.max(0, at - Date.now()),
     );

@@ -11,6 +11,7 @@ import type { EntityRecord } from '../model/records.js';
 import type { LifeEvent } from './lifecycle-events.js';
 import { takeOrderedRestart } from './standing-orders.js';
 import type { SupervisorCore } from './supervisor-core.js';
+import { hasProcess, parkedOf, restartComing, viewState } from './lifecycle.js';
 
 export class KeeperRecords {
   private readonly inbox: Inbox;
@@ -88,8 +89,9 @@ export class KeeperRecords {
     if (!applied) return;
     const e = applied.entity;
     if (ordered) this.orderedApplied(e, taken);
-    if (r.kind === 'P' && this.strays.delete(name) && e.state !== 'starting' && e.state !== 'running') this.core.signalGroup(e, 'SIGKILL');
-    this.core.log('info', `keeper record ${r.kind}`, { entity: name, seq, record: r, state: e.state, lastExit: e.lastExit });
+    const now = viewState(e.life);
+    if (r.kind === 'P' && this.strays.delete(name) && now !== 'starting' && now !== 'running') this.core.signalGroup(e, 'SIGKILL');
+    this.core.log('info', `keeper record ${r.kind}`, { entity: name, seq, record: r, state: now, lastExit: e.lastExit });
     if (applied.outcome) transitions.perform(e, applied.outcome.effects);
   }
 
@@ -97,7 +99,10 @@ export class KeeperRecords {
   private orderedApplied(e: EntityRecord, t: { taken: boolean; over: boolean }): void {
     if (t.over) this.core.log('warn', 'a standing order restarted it beyond its intensity (the order outlived a change)', { entity: e.name });
     if (t.taken || !e.keeper) return;
-    this.core.log('warn', 'its keeper restarted it by a standing order where no restart was due: stopping that process', { entity: e.name, state: e.state });
+    this.core.log('warn', 'its keeper restarted it by a standing order where no restart was due: stopping that process', {
+      entity: e.name,
+      state: viewState(e.life),
+    });
     orderKeeper(this.core.paths, e.id, e.keeper.serial, { epoch: this.core.epoch, seq: 0, n: 0, minRunMs: 0 });
     this.strays.add(e.name);
   }
@@ -110,9 +115,9 @@ export class KeeperRecords {
 
   /** After a death or a stop: tell the keeper waiting on its death record to exit, unless a restart is coming. */
   releaseIfDone(e: EntityRecord): void {
-    if (e.awaiting === null || !e.keeper || e.restartPending) return;
-    if (e.state !== 'dead' && e.state !== 'stopped' && e.state !== 'failed') return;
-    if (!commandKeeper(this.core.paths, e.id, e.keeper.serial, 'x', e.awaiting)) this.keeperGone(e.name, e.keeper.serial);
+    const seq = parkedOf(e.life);
+    if (seq === null || !e.keeper || restartComing(e.life)) return;
+    if (!commandKeeper(this.core.paths, e.id, e.keeper.serial, 'x', seq)) this.keeperGone(e.name, e.keeper.serial);
   }
 
   /** The keeper's life FIFO hit EOF: it exited or was killed. */
@@ -123,12 +128,12 @@ export class KeeperRecords {
     const e = store.entity(name);
     if (e) removeKeeperDir(paths, e.id, serial);
     if (!e || !e.keeper || e.keeper.serial !== serial) return;
-    const dismissed = e.awaiting !== null && !e.restartPending && (e.state === 'stopped' || e.state === 'dead' || e.state === 'failed');
+    const dismissed = parkedOf(e.life) !== null && !restartComing(e.life);
     if (dismissed) return this.goneEvent(name, false, true, false);
-    this.core.log('warn', 'keeper died', { entity: name, keeper: e.keeper.pid, state: e.state });
+    this.core.log('warn', 'keeper died', { entity: name, keeper: e.keeper.pid, state: viewState(e.life) });
     const orphan = e.pid !== null && e.pidStart !== null && isAlive({ pid: e.pid, start: e.pidStart });
     // A process that outlived its keeper keeps the keeper reference until a new keeper adopts it.
-    const adopting = orphan && (e.state === 'running' || e.state === 'starting');
+    const adopting = orphan && hasProcess(e.life);
     this.goneEvent(name, orphan, false, adopting);
   }
 

@@ -3,7 +3,7 @@
 // transaction that wrote the new state, and occurrences, fired (with their
 // conditions' action lists) inside that same transaction.
 import type { EntityKind } from '../model/records.js';
-import type { HoldReason, Life } from './lifecycle.js';
+import type { HoldReason, Life } from '../model/life.js';
 
 export interface ExitInfo {
   code: number | null;
@@ -34,6 +34,8 @@ export type LifeEvent =
   | { tag: 'restart-due'; requirementsUp: boolean; groupBusy: boolean; takesAlong: boolean; keeperParked: boolean }
   /** The coordinator holds it (its group restarts, or a requirement is down). */
   | { tag: 'hold'; why: HoldReason }
+  /** About to start, but held instead (its requirements are down, or its group starts in order); `keeperless`: no keeper was started for it yet. */
+  | { tag: 'hold-instead'; why: HoldReason; keeperless: boolean }
   /** The coordinator starts it again (a hold is over, or its group's turn came). */
   | { tag: 'release'; restart: boolean; keeperParked: boolean }
   /** `ham reset NAME`. */
@@ -43,6 +45,10 @@ export type LifeEvent =
   /** The stop timeout passed and it is still there. */
   | { tag: 'stop-timeout' }
   | { tag: 'detach' }
+  /** Declared with something to run (`ham attach`, `ham apply`): it starts next (a keeper starts the command or adopts the pid). */
+  | { tag: 'attach' }
+  /** A process attached itself as this entity's next instance: it runs (a keeper adopts it). */
+  | { tag: 'self-attach' }
   /** A failed health check's grace is over and the process is still there. */
   | { tag: 'health-kill' };
 
@@ -59,11 +65,14 @@ export const EVENT_TAGS = [
   'restart-given-up',
   'restart-due',
   'hold',
+  'hold-instead',
   'release',
   'reset',
   'stop',
   'stop-timeout',
   'detach',
+  'attach',
+  'self-attach',
   'health-kill',
 ] as const satisfies readonly EventTag[];
 export type EventOf<T extends EventTag> = Extract<LifeEvent, { tag: T }>;
@@ -97,7 +106,7 @@ export type Effect =
 
 /** An occurrence a transition fires on the entity; `decidesRestart`: a restart action among what it fires makes the death `undecided`. */
 export interface LifeOccurrence {
-  type: 'death' | 'abnormal-death' | 'restart' | 'escalate' | 'detach';
+  type: 'death' | 'abnormal-death' | 'restart' | 'escalate' | 'attach' | 'detach';
   decidesRestart?: boolean;
 }
 

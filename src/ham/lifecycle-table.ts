@@ -5,7 +5,8 @@
 // process, no clock (times come in the events).
 import { isAbnormal } from './conditions.js';
 import type { Effect, EventOf, ExitInfo, EventTag, LifeContext, LifeEvent, LifeOccurrence, Mark, Step } from './lifecycle-events.js';
-import type { HoldReason, Life, LifeOf, LifeTag } from './lifecycle.js';
+import type { HoldReason, Life, LifeOf, LifeTag } from '../model/life.js';
+import { adoptedLife } from './lifecycle.js';
 
 type Handler<S extends LifeTag, E extends EventTag> = (life: LifeOf<S>, ev: EventOf<E>, ctx: LifeContext) => Step | 'ignore';
 export type LifeTable = { [S in LifeTag]: { [E in EventTag]: Handler<S, E> | 'ignore' } };
@@ -31,10 +32,10 @@ function execd(restart: boolean, next: Life, extra: Effect[] = []): Step {
 }
 
 /** The keeper died after the command forked: it runs (counted as S would), a new keeper adopts it. */
-function adopted(restart: boolean, next: Life): Step {
+function adopted(restart: boolean, next: Life, extra: Effect[] = []): Step {
   return step(
     next,
-    [{ kind: 'spawn-keeper', restart: false, adopt: true }],
+    [{ kind: 'spawn-keeper', restart: false, adopt: true }, ...extra],
     restart ? [{ type: 'restart' }] : [],
     restart ? ['instance', 'restarts'] : ['instance'],
   );
@@ -79,6 +80,21 @@ const exitWhileDown = (l: LifeOf<'stopped' | 'held' | 'failed'>, ev: EventOf<'X'
   step({ ...l, parked: ev.seq } as Life, [...release(ev.seq), { kind: 'down' }], [], ['exit', 'process-gone']);
 /** A restart given up where nothing runs: a keeper parked on the death is let go. */
 const releaseParked = (l: LifeOf<'stopped' | 'held' | 'failed'>): Step | 'ignore' => (l.parked === null ? 'ignore' : step('same', release(l.parked)));
+/** Held instead of started where nothing runs: a keeper parked on a death is let go (no restart is coming now). */
+const heldInstead = (why: HoldReason, parked: number | null): Step => step({ tag: 'held', why, parked }, [{ kind: 'cancel-restart' }, ...release(parked)]);
+/** Held instead of started, but a keeper may be starting it (it has one): stopped as a hold stops it. */
+const holdRunning =
+  <S extends 'starting' | 'running' | 'stopping'>(hold: Handler<S, 'hold'>): Handler<S, 'hold-instead'> =>
+  (l, ev, ctx) =>
+    hold(l, { tag: 'hold', why: ev.why }, ctx);
+/** A hold stops what runs (or is starting): held once it exited. */
+const startingHold: Handler<'starting', 'hold'> = (l, ev) =>
+  step({ tag: 'stopping', started: false, restart: l.restart, via: l.via, then: ev.why }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]);
+const runningHold: Handler<'running', 'hold'> = (_l, ev) =>
+  step({ tag: 'stopping', started: true, restart: false, via: null, then: ev.why }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]);
+const stoppingHold: Handler<'stopping', 'hold'> = (l, ev) => step({ ...l, then: ev.why }, [{ kind: 'signal', signal: 'stop' }]);
+/** A process attached itself: the next instance runs (still being stopped, if a stop or hold was under way). */
+const selfAttach = (l: Life): Step => step(adoptedLife(l), [], [{ type: 'attach' }], ['instance']);
 /** Start it: through its parked keeper if one waits, else a new keeper. */
 function launch(restart: boolean, parked: number | null, keeperParked: boolean, effects: Effect[] = []): Step {
   if (parked !== null && keeperParked) return step({ tag: 'starting', restart, via: parked }, [...effects, { kind: 'restart-keeper', seq: parked }]);
@@ -98,11 +114,14 @@ export const LIFECYCLE: LifeTable = {
     'restart-given-up': 'ignore',
     'restart-due': 'ignore',
     hold: 'ignore',
-    release: 'ignore',
+    'hold-instead': (_l, ev) => heldInstead(ev.why, null),
+    release: (_l, ev, ctx) => (ctx.hasCommand ? launch(ev.restart, null, false) : 'ignore'),
     reset: 'ignore',
     stop: 'ignore',
     'stop-timeout': 'ignore',
     detach,
+    attach: () => step({ tag: 'starting', restart: false, via: null }, [], [{ type: 'attach' }]),
+    'self-attach': selfAttach,
     'health-kill': 'ignore',
   },
   starting: {
@@ -128,8 +147,8 @@ export const LIFECYCLE: LifeTable = {
     'restart-decided': 'ignore',
     'restart-given-up': 'ignore',
     'restart-due': 'ignore',
-    hold: (l, ev) =>
-      step({ tag: 'stopping', started: false, restart: l.restart, via: l.via, then: ev.why }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]),
+    hold: startingHold,
+    'hold-instead': (l, ev, ctx) => (ev.keeperless ? heldInstead(ev.why, l.via) : holdRunning(startingHold)(l, ev, ctx)),
     release: 'ignore',
     reset: 'ignore',
     stop: (l) =>
@@ -139,6 +158,8 @@ export const LIFECYCLE: LifeTable = {
       ]),
     'stop-timeout': 'ignore',
     detach,
+    attach: 'ignore',
+    'self-attach': selfAttach,
     'health-kill': 'ignore',
   },
   running: {
@@ -154,14 +175,16 @@ export const LIFECYCLE: LifeTable = {
     'restart-decided': 'ignore',
     'restart-given-up': 'ignore',
     'restart-due': 'ignore',
-    hold: (_l, ev) =>
-      step({ tag: 'stopping', started: true, restart: false, via: null, then: ev.why }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]),
+    hold: runningHold,
+    'hold-instead': holdRunning(runningHold),
     release: 'ignore',
     reset: 'ignore',
     stop: () =>
       step({ tag: 'stopping', started: true, restart: false, via: null, then: 'stopped' }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]),
     'stop-timeout': 'ignore',
     detach,
+    attach: 'ignore',
+    'self-attach': selfAttach,
     'health-kill': kill,
   },
   dead: {
@@ -193,12 +216,15 @@ export const LIFECYCLE: LifeTable = {
       return launch(true, l.parked, ev.keeperParked);
     },
     hold: (l, ev) => step({ tag: 'held', why: ev.why, parked: l.parked }, [{ kind: 'cancel-restart' }, ...release(l.parked)]),
+    'hold-instead': (l, ev) => heldInstead(ev.why, l.parked),
     release: (l, ev, ctx) => (ctx.hasCommand ? launch(ev.restart, l.parked, ev.keeperParked, [{ kind: 'cancel-restart' }]) : 'ignore'),
     reset: (l, ev, ctx) =>
       ctx.hasCommand ? step({ tag: 'dead', parked: l.parked, restart: { at: ev.now } }, [{ kind: 'schedule-restart', at: ev.now }], [], ['reset']) : 'ignore',
     stop: (l) => (l.restart === 'none' ? 'ignore' : step({ tag: 'stopped', parked: l.parked }, [{ kind: 'cancel-restart' }, ...release(l.parked)])),
     'stop-timeout': 'ignore',
     detach,
+    attach: 'ignore',
+    'self-attach': selfAttach,
     'health-kill': 'ignore',
   },
   stopping: {
@@ -212,7 +238,8 @@ export const LIFECYCLE: LifeTable = {
       if (ev.orphan)
         return l.started
           ? step('same', [{ kind: 'spawn-keeper', restart: false, adopt: true }])
-          : adopted(l.restart, { ...l, started: true, restart: false, via: null });
+          : // The stop signal went to the forked keeper copy, which ignores it until it execs (as S does, again now).
+            adopted(l.restart, { ...l, started: true, restart: false, via: null }, [{ kind: 'signal', signal: 'stop' }]);
       if (l.started) return stoppedBy(l.then, null, [{ kind: 'settled' }, { kind: 'down' }]);
       return step(settle(l.then, null), [{ kind: 'settled' }, { kind: 'down' }], [], ['start-failed', 'process-gone']);
     },
@@ -220,7 +247,8 @@ export const LIFECYCLE: LifeTable = {
     'restart-decided': 'ignore',
     'restart-given-up': 'ignore',
     'restart-due': 'ignore',
-    hold: (l, ev) => step({ ...l, then: ev.why }, [{ kind: 'signal', signal: 'stop' }]),
+    hold: stoppingHold,
+    'hold-instead': holdRunning(stoppingHold),
     release: 'ignore',
     reset: 'ignore',
     // Asked again (`ham stop --all` during a hold's stop): the signal again, the hold stays.
@@ -228,6 +256,8 @@ export const LIFECYCLE: LifeTable = {
     // Started or not: a forked command that has not exec'd yet is killed too.
     'stop-timeout': () => step('same', [{ kind: 'signal', signal: 'SIGKILL' }]),
     detach,
+    attach: 'ignore',
+    'self-attach': selfAttach,
     'health-kill': (l) => (l.started ? step('same', [{ kind: 'signal', signal: 'SIGKILL' }]) : 'ignore'),
   },
   stopped: {
@@ -242,11 +272,14 @@ export const LIFECYCLE: LifeTable = {
     'restart-given-up': releaseParked,
     'restart-due': 'ignore',
     hold: (l, ev) => step({ tag: 'held', why: ev.why, parked: l.parked }),
+    'hold-instead': (l, ev) => heldInstead(ev.why, l.parked),
     release: (l, ev, ctx) => (ctx.hasCommand ? launch(ev.restart, null, false) : 'ignore'),
     reset: 'ignore',
     stop: 'ignore',
     'stop-timeout': 'ignore',
     detach,
+    attach: 'ignore',
+    'self-attach': selfAttach,
     'health-kill': 'ignore',
   },
   held: {
@@ -261,11 +294,14 @@ export const LIFECYCLE: LifeTable = {
     'restart-given-up': releaseParked,
     'restart-due': 'ignore',
     hold: (l, ev) => (l.why === ev.why ? 'ignore' : step({ ...l, why: ev.why })),
+    'hold-instead': (l, ev) => heldInstead(ev.why, l.parked),
     release: (_l, ev, ctx) => (ctx.hasCommand ? launch(ev.restart, null, false) : 'ignore'),
     reset: 'ignore',
     stop: 'ignore',
     'stop-timeout': 'ignore',
     detach,
+    attach: 'ignore',
+    'self-attach': selfAttach,
     'health-kill': 'ignore',
   },
   failed: {
@@ -280,12 +316,15 @@ export const LIFECYCLE: LifeTable = {
     'restart-given-up': releaseParked,
     'restart-due': 'ignore',
     hold: 'ignore',
+    'hold-instead': releaseParked,
     release: 'ignore',
     reset: (l, ev, ctx) =>
       ctx.hasCommand ? step({ tag: 'dead', parked: l.parked, restart: { at: ev.now } }, [{ kind: 'schedule-restart', at: ev.now }], [], ['reset']) : 'ignore',
     stop: 'ignore',
     'stop-timeout': 'ignore',
     detach,
+    attach: 'ignore',
+    'self-attach': selfAttach,
     'health-kill': 'ignore',
   },
 };

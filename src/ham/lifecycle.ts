@@ -1,115 +1,27 @@
-// An entity's lifecycle as one value. The store still keeps it as the fields
-// older hams wrote (`state`, `desired`, `held`, `restarting`, `restartPending`,
-// `awaiting`, `restartAt`), so a store written by any ham reads the same:
-// `lifeOf` reads those fields into one `Life` (every combination, old or odd,
-// maps to exactly one), `lifeFields` writes a `Life` back. The transitions are
-// in lifecycle-table.ts. The keeper reference (`keeper`) stays a field: it is
-// the link to a process (pid, serial, records read), data every state may
-// hold, not a state of its own.
-import type { EntityRecord, EntityState } from '../model/records.js';
+// The lifecycle as the core uses it: the union and its readers live in the
+// model (model/life.ts, what the store holds); here what the supervisor asks
+// of it besides. The transitions are in lifecycle-table.ts.
+import { holdOf, stopWanted, type Life, type LifeTag } from '../model/life.js';
 
-/** Why an entity is held stopped: its group restarts, or something it requires is down. It comes back by itself. */
-export type HoldReason = 'group' | 'requires';
+export {
+  awaitingOf,
+  holdOf,
+  lifeFields,
+  lifeOf,
+  restartAtOf,
+  restartComing,
+  restartingOf,
+  stopWanted,
+  viewState,
+  type HoldReason,
+  type Life,
+  type LifeFields,
+  type LifeOf,
+  type LifeTag,
+  type RestartPlan,
+} from '../model/life.js';
 
-/** What a dead entity waits for: nothing, the decision of a restart action that fired, or a restart due at `at` (epoch ms). */
-export type RestartPlan = 'none' | 'undecided' | { at: number };
-
-/**
- * `parked`: the death record (keeper seq) the entity's keeper waits on for a
- * decision (restart or exit); null when no keeper waits.
- */
-export type Life =
-  /** Declared, never started: a placeholder, the global entity. */
-  | { tag: 'idle' }
-  /** A keeper is starting the command (`restart`: the start counts as a restart); `via`: the death record its keeper was told to restart from. */
-  | { tag: 'starting'; restart: boolean; via: number | null }
-  | { tag: 'running' }
-  | { tag: 'dead'; parked: number | null; restart: RestartPlan }
-  /** Asked to stop, its process still there (`started`: it runs; else it is still starting); `then`: stopped for good, or held. */
-  | { tag: 'stopping'; started: boolean; restart: boolean; via: number | null; then: 'stopped' | HoldReason }
-  | { tag: 'stopped'; parked: number | null }
-  | { tag: 'held'; why: HoldReason; parked: number | null }
-  /** Escalated (more restarts than its intensity allows): nothing restarts it but `ham reset`. */
-  | { tag: 'failed'; parked: number | null };
-
-export type LifeTag = Life['tag'];
 export const LIFE_TAGS = ['idle', 'starting', 'running', 'dead', 'stopping', 'stopped', 'held', 'failed'] as const satisfies readonly LifeTag[];
-export type LifeOf<T extends LifeTag> = Extract<Life, { tag: T }>;
-
-/** The fields that hold the lifecycle in the store. */
-export type LifeFields = Pick<EntityRecord, 'state' | 'desired' | 'held' | 'restarting' | 'restartPending' | 'awaiting' | 'restartAt'>;
-
-/** The lifecycle the stored fields describe (written by this ham or an older one). */
-export function lifeOf(f: LifeFields): Life {
-  const parked = f.awaiting ?? null;
-  const stopped = f.desired === 'stopped';
-  const held = f.held === 'group' || f.held === 'requires' ? f.held : null;
-  switch (f.state) {
-    case 'starting':
-    case 'running': {
-      const started = f.state === 'running';
-      const restart = !started && f.restarting === true;
-      if (stopped) return { tag: 'stopping', started, restart, via: started ? null : parked, then: held ?? 'stopped' };
-      return started ? { tag: 'running' } : { tag: 'starting', restart, via: parked };
-    }
-    case 'dead':
-      if (stopped) return held ? { tag: 'held', why: held, parked } : { tag: 'stopped', parked };
-      if (f.restartAt !== null && f.restartAt !== undefined) return { tag: 'dead', parked, restart: { at: f.restartAt } };
-      return { tag: 'dead', parked, restart: f.restartPending ? 'undecided' : 'none' };
-    case 'failed':
-      return { tag: 'failed', parked };
-    case 'stopped':
-    default:
-      if (held) return { tag: 'held', why: held, parked };
-      return stopped ? { tag: 'stopped', parked } : parked === null ? { tag: 'idle' } : { tag: 'stopped', parked };
-  }
-}
-
-/** The stored fields of a lifecycle (what `lifeOf` reads back as the same `Life`). */
-export function lifeFields(l: Life): LifeFields {
-  const base: LifeFields = { state: 'stopped', desired: 'running', held: null, restarting: false, restartPending: false, awaiting: null, restartAt: null };
-  switch (l.tag) {
-    case 'idle':
-      return base;
-    case 'starting':
-      return { ...base, state: 'starting', restarting: l.restart, awaiting: l.via };
-    case 'running':
-      return { ...base, state: 'running' };
-    case 'dead':
-      return {
-        ...base,
-        state: 'dead',
-        awaiting: l.parked,
-        restartPending: l.restart !== 'none',
-        restartAt: typeof l.restart === 'object' ? l.restart.at : null,
-      };
-    case 'stopping':
-      return {
-        ...base,
-        state: l.started ? 'running' : 'starting',
-        desired: 'stopped',
-        held: l.then === 'stopped' ? null : l.then,
-        restarting: l.restart,
-        awaiting: l.via,
-      };
-    case 'stopped':
-      return { ...base, desired: 'stopped', awaiting: l.parked };
-    case 'held':
-      return { ...base, desired: 'stopped', held: l.why, awaiting: l.parked };
-    case 'failed':
-      return { ...base, state: 'failed', awaiting: l.parked };
-  }
-}
-
-/** Write `l` into a record's lifecycle fields. */
-export function setLife(x: LifeFields, l: Life): void {
-  Object.assign(x, lifeFields(l));
-}
-
-/** The `state` of `ham status` (DESIGN.md's contract) for a lifecycle. */
-export function viewState(l: Life): EntityState {
-  return lifeFields(l).state;
-}
 
 /** A keeper waits on a death record for a decision (restart or exit). */
 export function parkedOf(l: Life): number | null {
@@ -121,7 +33,27 @@ export function hasProcess(l: Life): boolean {
   return l.tag === 'running' || l.tag === 'starting' || l.tag === 'stopping';
 }
 
-/** A restart is coming or being decided: its keeper must not be let go. */
-export function restartComing(l: Life): boolean {
-  return l.tag === 'dead' && l.restart !== 'none';
+// A new keeper's start (spawning.ts) outside the table's events: what it writes.
+
+/** A new keeper adopts the running process: it runs (still being stopped, if a stop or hold was under way). */
+export function adoptedLife(l: Life): Life {
+  return stopWanted(l) ? { tag: 'stopping', started: true, restart: false, via: null, then: holdOf(l) ?? 'stopped' } : { tag: 'running' };
+}
+
+/** A new keeper starts the command: starting (a start ends a hold; asked to stop meanwhile, it is stopped once it runs). */
+export function spawningLife(l: Life, restart: boolean): Life {
+  return stopWanted(l) ? { tag: 'stopping', started: false, restart, via: null, then: 'stopped' } : { tag: 'starting', restart, via: null };
+}
+
+/** The keeper could not be started: the start failed (a stop under way ends). */
+export function keeperFailedLife(l: Life): Life {
+  if (l.tag === 'starting') return { tag: 'dead', parked: l.via, restart: 'none' };
+  if (l.tag === 'stopping') return l.then === 'stopped' ? { tag: 'stopped', parked: l.via } : { tag: 'held', why: l.then, parked: l.via };
+  return l;
+}
+
+/** Wanted running again (`ham start` after `stop --all`; a self-attached entity is not ours to stop): a stop under way is dropped. */
+export function unstoppedLife(l: Life): Life {
+  if (l.tag === 'stopping') return l.started ? { tag: 'running' } : { tag: 'starting', restart: l.restart, via: l.via };
+  return l.tag === 'stopped' && l.parked === null ? { tag: 'idle' } : l;
 }

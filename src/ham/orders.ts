@@ -6,7 +6,6 @@
 // outlives its epoch.
 import { orderKeeper } from '../keeper/link.js';
 import { GLOBAL, type EntityRecord } from '../model/records.js';
-import { lifeOf } from './lifecycle.js';
 import { standingOrder, type StandingOrder } from './standing-orders.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
@@ -52,7 +51,7 @@ export class Orders {
   private reviewEntity(e: EntityRecord, takeover: boolean): void {
     const k = e.keeper;
     if (e.kind !== 'spawned' || !k || k.pid === 0) return void this.held.delete(e.name);
-    const l = lifeOf(e);
+    const l = e.life;
     const had = this.held.get(e.name);
     // Starting: a restart its order carried out (what is left of the order is renewed once it runs;
     // a stop meanwhile revokes it), or one it asked for (it dropped its order then).

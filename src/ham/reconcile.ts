@@ -3,7 +3,7 @@
 import { commandKeeper, keeperDir, removeKeeperDir } from '../keeper/link.js';
 import { findProcesses, isAlive, procId } from '../proc/procfs.js';
 import type { EntityRecord } from '../model/records.js';
-import { lifeOf } from './lifecycle.js';
+import { awaitingOf, hasProcess, restartAtOf, restartingOf, stopWanted, unstoppedLife, viewState } from './lifecycle.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
 /** `fresh`: a `ham start` (entities a `stop --all` stopped start again), else a takeover. */
@@ -12,56 +12,58 @@ export function reconcile(core: SupervisorCore, e: EntityRecord, fresh: boolean)
   const { coord } = core.with;
   const { keepers, holds, spawner, restarts, stops } = core.parts;
   if (e.kind === 'placeholder' || e.kind === 'global') return;
-  if (e.kind === 'self' && e.desired === 'stopped') e = core.updateIfPresent(e.name, (rec) => void (rec.desired = 'running')) ?? e; // not ours to stop or start
-  if (!fresh && e.held && e.state === 'stopped') {
+  if (e.kind === 'self' && stopWanted(e.life)) e = core.updateIfPresent(e.name, (rec) => void (rec.life = unstoppedLife(rec.life))) ?? e; // not ours to stop or start
+  if (!fresh && e.life.tag === 'held') {
     // Held by a group restart or a requirement when the previous HAM died: bring it back when it may.
     if (e.keeper && isAlive(e.keeper)) keepers.releaseIfDone(e); // its keeper may never have been let go
-    if (e.held === 'requires' ? coord.requirementsUp(e) : !coord.waitsForGroup(e)) void holds.startNow(e.name, e.instance > 0);
+    if (e.life.why === 'requires' ? coord.requirementsUp(e) : !coord.waitsForGroup(e)) void holds.startNow(e.name, e.instance > 0);
     return;
   }
-  if (fresh && e.desired === 'stopped') {
+  if (fresh && stopWanted(e.life)) {
     // `ham stop --all` stopped it; this `ham start` brings it back.
-    const alive = e.state === 'running' || e.state === 'starting';
-    e = core.updateIfPresent(e.name, (rec) => void (rec.desired = 'running')) ?? e;
-    if (!alive && e.argv.length > 0) {
-      if (e.keeper && e.awaiting !== null) commandKeeper(paths, e.id, e.keeper.serial, 'x', e.awaiting);
+    const seq = awaitingOf(e.life);
+    if (!hasProcess(e.life) && e.argv.length > 0) {
+      if (e.keeper && seq !== null) commandKeeper(paths, e.id, e.keeper.serial, 'x', seq);
       if (e.keeper) removeKeeperDir(paths, e.id, e.keeper.serial);
+      // Started afresh (or held instead) as if never started: its hold, if any, is decided anew.
       core.updateIfPresent(e.name, (rec) => {
         rec.keeper = null;
-        rec.awaiting = null;
+        rec.life = { tag: 'idle' };
       });
       return spawner.spawnSoon(e.name);
     }
+    e = core.updateIfPresent(e.name, (rec) => void (rec.life = unstoppedLife(rec.life))) ?? e;
   }
   if (e.keeper && e.keeper.pid === 0) {
     // Killed between spawning a keeper and recording its pid: find it by its folder.
     const dir = keeperDir(paths, e.id, e.keeper.serial);
     const pid = findProcesses((argv) => argv.includes(dir))[0];
     const id = pid === undefined ? undefined : procId(pid);
-    if (!id && e.state === 'starting' && e.desired === 'running') {
+    if (!id && e.life.tag === 'starting') {
       // Never spawned (the HAM died first): start it now, as the restart it was (it counts, its conditions fire).
       core.updateIfPresent(e.name, (rec) => void (rec.keeper = null));
-      return spawner.spawnSoon(e.name, undefined, e.restarting);
+      return spawner.spawnSoon(e.name, undefined, restartingOf(e.life));
     }
     e = core.updateIfPresent(e.name, (rec) => void (rec.keeper && id && Object.assign(rec.keeper, id))) ?? e;
   }
   if (e.keeper && !isAlive(e.keeper)) return keepers.keeperGone(e.name, e.keeper.serial);
   if (e.keeper) {
     if (e.keeper.lastSeq >= 1) keepers.watch(e);
-    if (e.state === 'starting' && e.restarting && e.awaiting !== null) {
-      commandKeeper(paths, e.id, e.keeper.serial, 'r', e.awaiting); // may have been lost
-    } else if (e.state === 'dead' && e.restartAt !== null) {
+    const via = viewState(e.life) === 'starting' && restartingOf(e.life) ? awaitingOf(e.life) : null;
+    if (via !== null) {
+      commandKeeper(paths, e.id, e.keeper.serial, 'r', via); // may have been lost
+    } else if (viewState(e.life) === 'dead' && restartAtOf(e.life) !== null) {
       restarts.schedule(e);
-    } else if (!fresh && lifeOf(e).tag === 'stopping') {
+    } else if (!fresh && e.life.tag === 'stopping') {
       void stops.resume(e.name);
     } else {
       keepers.releaseIfDone(e);
     }
     return;
   }
-  if (e.desired === 'running' && (e.state === 'running' || e.state === 'starting')) {
+  if (e.life.tag === 'running' || e.life.tag === 'starting') {
     if (e.pid !== null && e.pidStart !== null && isAlive({ pid: e.pid, start: e.pidStart })) return spawner.spawnSoon(e.name, e.pid);
     if (e.argv.length > 0) return spawner.spawnSoon(e.name);
   }
-  if (e.state === 'dead' && e.restartAt !== null) restarts.schedule(e);
+  if (viewState(e.life) === 'dead' && restartAtOf(e.life) !== null) restarts.schedule(e);
 }

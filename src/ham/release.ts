@@ -8,6 +8,7 @@ import type { HomePaths } from '../home.js';
 import { commandKeeper, detachKeeper } from '../keeper/link.js';
 import { isAlive } from '../proc/procfs.js';
 import type { EntityRecord } from '../model/records.js';
+import { awaitingOf } from './lifecycle.js';
 
 /** Release every live keeper of `entities`; `unwatch` first, so its EOF is not taken for a death. Returns how many. */
 export function releaseKeepers(paths: HomePaths, entities: EntityRecord[], unwatch: (name: string) => void): number {
@@ -15,7 +16,8 @@ export function releaseKeepers(paths: HomePaths, entities: EntityRecord[], unwat
   for (const e of entities) {
     if (!e.keeper || e.keeper.pid === 0 || !isAlive(e.keeper)) continue;
     unwatch(e.name);
-    if (e.awaiting === null || !commandKeeper(paths, e.id, e.keeper.serial, 'x', e.awaiting)) detachKeeper(e.keeper);
+    const seq = awaitingOf(e.life);
+    if (seq === null || !commandKeeper(paths, e.id, e.keeper.serial, 'x', seq)) detachKeeper(e.keeper);
     n += 1;
   }
   return n;

@@ -2,14 +2,13 @@
 // intensity that escalates), the timers of restarts due, `ham reset`, and the
 // start itself (through the keeper waiting on the death record, or a new one).
 import { HamError } from '../errors.js';
-import { commandKeeper } from '../keeper/link.js';
 import { isAlive } from '../proc/procfs.js';
 import type { RunRecord } from '../model/conditions.js';
 import type { EntityRecord } from '../model/records.js';
 import { intensity, nextBackoff } from './backoff.js';
 import type { LifeEvent } from './lifecycle-events.js';
 import { transition } from './lifecycle-table.js';
-import { lifeOf } from './lifecycle.js';
+import { holdOf, parkedOf, restartAtOf, stopWanted, viewState } from './lifecycle.js';
 import type { ActionResult } from './executor.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
@@ -37,15 +36,15 @@ export class Restarts {
     if (!e) return { ok: false, error: `entity ${name} is gone` };
     if (e.argv.length === 0) return { ok: false, error: `entity ${name} has no command to restart it with` };
     // Held by its group or a requirement: the coordinator brings it back; that is not a failure of this action.
-    if (e.desired === 'stopped') return e.held ? { ok: true } : { ok: false, error: `entity ${name} is being stopped` };
-    if (e.state === 'failed') return { ok: false, keep: true, error: `entity ${name} failed (${e.lastError}); \`ham reset ${name}\` brings it back` };
+    if (stopWanted(e.life)) return holdOf(e.life) ? { ok: true } : { ok: false, error: `entity ${name} is being stopped` };
+    if (e.life.tag === 'failed') return { ok: false, keep: true, error: `entity ${name} failed (${e.lastError}); \`ham reset ${name}\` brings it back` };
     const since = run.createdAt;
     const done = (x: EntityRecord | undefined): boolean =>
-      !x || (x.state === 'running' && (x.startedAt ?? 0) >= since) || (x.failedStartAt ?? 0) >= since || x.desired === 'stopped';
-    if (e.state === 'running') return { ok: true }; // already back (or never died: a `now` restart)
+      !x || (viewState(x.life) === 'running' && (x.startedAt ?? 0) >= since) || (x.failedStartAt ?? 0) >= since || stopWanted(x.life);
+    if (viewState(e.life) === 'running') return { ok: true }; // already back (or never died: a `now` restart)
     if (!done(e)) {
-      // Decided once per death (restartAt is then set): a takeover re-reads the decision, never re-counts it.
-      const applied = parts.transitions.apply(name, (rec) => this.decide(rec), { data: (rec) => void (rec.restartPending = true) });
+      // Decided once per death (its restart is then due at a time): a takeover re-reads the decision, never re-counts it.
+      const applied = parts.transitions.apply(name, (rec) => this.decide(rec));
       e = applied?.entity;
       if (applied?.outcome) {
         if (applied.outcome.occurrences.some((o) => o.type === 'escalate')) {
@@ -57,19 +56,17 @@ export class Restarts {
           });
         }
         parts.transitions.perform(applied.entity, applied.outcome.effects);
-      } else if (e && e.state === 'dead') this.schedule(e); // decided before: its timer again
-      if (e?.state === 'failed') return { ok: false, keep: true, error: e.lastError ?? `entity ${name} failed` };
+      } else if (e?.life.tag === 'dead') this.schedule(e); // decided before: its timer again
+      if (e?.life.tag === 'failed') return { ok: false, keep: true, error: e.lastError ?? `entity ${name} failed` };
     }
-    const wait = Math.max(0, (e?.restartAt ?? Date.now()) - Date.now()) + RESTART_DEADLINE_MS;
+    const wait = Math.max(0, ((e && restartAtOf(e.life)) ?? Date.now()) - Date.now()) + RESTART_DEADLINE_MS;
     const after = await this.core.waitFor(name, done, wait);
-    if (after && after.state === 'running' && (after.startedAt ?? 0) >= since) return { ok: true };
+    if (after && viewState(after.life) === 'running' && (after.startedAt ?? 0) >= since) return { ok: true };
     if (!after) return { ok: false, error: `entity ${name} is gone` };
-    if (after.desired === 'stopped') return after.held ? { ok: true } : { ok: false, error: `entity ${name} is being stopped` };
-    const given = this.core.updateIfPresent(name, (rec) => {
-      rec.restartPending = false;
-      rec.restartAt = null;
-    });
-    if (given) parts.keepers.releaseIfDone(given);
+    if (stopWanted(after.life)) return holdOf(after.life) ? { ok: true } : { ok: false, error: `entity ${name} is being stopped` };
+    // No restart is coming for this death: a keeper parked on it is let go.
+    const given = parts.transitions.apply(name, { tag: 'restart-given-up' });
+    if (given?.outcome) parts.transitions.perform(given.entity, given.outcome.effects);
     return {
       ok: false,
       error: after.lastError ?? `entity ${name} did not start within ${wait} ms`,
@@ -84,7 +81,7 @@ export class Restarts {
    */
   private decide(rec: EntityRecord): LifeEvent {
     const now = Date.now();
-    if (rec.restartAt !== null || rec.state === 'starting') return { tag: 'restart-decided', at: rec.restartAt ?? now, over: false }; // the table ignores it
+    if (restartAtOf(rec.life) !== null || viewState(rec.life) === 'starting') return { tag: 'restart-decided', at: restartAtOf(rec.life) ?? now, over: false }; // the table ignores it
     const i = intensity(rec.restartPolicy.intensity, rec.restartTimes, now);
     rec.restartTimes = i.times;
     if (i.over) return { tag: 'restart-decided', at: now, over: true };
@@ -96,15 +93,15 @@ export class Restarts {
   /** `ham reset NAME`: a failed (or dead) entity gets fresh counters and is started again. */
   reset(name: string): EntityRecord {
     const cur = this.core.mustGet(name);
-    if (cur.state !== 'failed' && cur.state !== 'dead')
-      throw new HamError({ code: 'bad-request', entity: name, message: `reset: expected a failed or dead entity, got ${name} ${cur.state}` });
+    if (viewState(cur.life) !== 'failed' && viewState(cur.life) !== 'dead')
+      throw new HamError({ code: 'bad-request', entity: name, message: `reset: expected a failed or dead entity, got ${name} ${viewState(cur.life)}` });
     if (cur.argv.length === 0) throw new HamError({ code: 'bad-request', entity: name, message: `reset: ${name} has no command to start it with` });
     const applied = this.core.parts.transitions.apply(name, { tag: 'reset', now: Date.now() });
     if (!applied?.outcome)
       throw new HamError({
         code: 'bad-request',
         entity: name,
-        message: `reset: expected a failed or dead entity, got ${name} ${applied?.entity.state ?? 'gone'}`,
+        message: `reset: expected a failed or dead entity, got ${name} ${applied ? viewState(applied.entity.life) : 'gone'}`,
       });
     const e = applied.entity;
     this.core.parts.transitions.perform(e, applied.outcome.effects);
@@ -112,10 +109,10 @@ export class Restarts {
     return e;
   }
 
-  /** Restart at the entity's `restartAt` (now if that has passed). */
-  schedule(e: EntityRecord): void {
+  /** Restart at `at` (epoch ms; by default when its decided restart is due), now if that has passed. */
+  schedule(e: EntityRecord, at = restartAtOf(e.life)): void {
     this.cancel(e.name);
-    const delay = Math.max(0, (e.restartAt ?? 0) - Date.now());
+    const delay = Math.max(0, (at ?? 0) - Date.now());
     if (delay === 0) return this.due(e.name);
     this.timers.set(
       e.name,
@@ -145,7 +142,7 @@ export class Restarts {
     const { transitions } = this.core.parts;
     const e = this.core.store.entity(name);
     if (!e) return;
-    const keeperParked = !!e.keeper && e.awaiting !== null && isAlive(e.keeper);
+    const keeperParked = keeperWaits(e);
     const ev: LifeEvent = {
       tag: 'restart-due',
       requirementsUp: coord.requirementsUp(e),
@@ -154,28 +151,16 @@ export class Restarts {
       keeperParked,
     };
     // Nothing changes but effects (try again, a group restart): no write.
-    const peek = transition(lifeOf(e), ev, { kind: e.kind, hasCommand: e.argv.length > 0 });
+    const peek = transition(e.life, ev, { kind: e.kind, hasCommand: e.argv.length > 0 });
     if (!peek) return;
     if (peek.marks.length === 0 && peek.occurrences.length === 0 && peek.effects.every((x) => x.kind === 'retry-restart' || x.kind === 'group-restart'))
       return transitions.perform(e, peek.effects);
     const applied = transitions.apply(name, ev);
     if (applied?.outcome) transitions.perform(applied.entity, applied.outcome.effects);
   }
+}
 
-  /** Start it now: through its waiting keeper if it has one, else a new keeper. */
-  launch(name: string, restarting: boolean): void {
-    const e = this.core.store.entity(name);
-    if (!e) return;
-    if (e.state === 'dead' && e.keeper && e.awaiting !== null && isAlive(e.keeper)) {
-      const seq = e.awaiting;
-      const serial = e.keeper.serial;
-      this.core.updateIfPresent(name, (rec) => {
-        rec.state = 'starting';
-        rec.restarting = restarting;
-        rec.held = null;
-      });
-      if (commandKeeper(this.core.paths, e.id, serial, 'r', seq)) return;
-    }
-    this.core.parts.spawner.spawnNew(name, restarting);
-  }
+/** A live keeper waits on its death record (a restart can go through it). */
+export function keeperWaits(e: EntityRecord): boolean {
+  return !!e.keeper && parkedOf(e.life) !== null && isAlive(e.keeper);
 }

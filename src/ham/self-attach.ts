@@ -11,6 +11,7 @@ import type { EntityRecord, HealthSpec, HeartbeatSpec } from '../model/records.j
 import { emptyFired } from './dispatch.js';
 import { blankEntity } from './entity-records.js';
 import type { SupervisorCore } from './supervisor-core.js';
+import { awaitingOf, viewState } from './lifecycle.js';
 
 export interface SelfAttach {
   name: string;
@@ -55,12 +56,12 @@ export class SelfAttachments {
     const previous: { keeper: { ref: NonNullable<EntityRecord['keeper']>; awaiting: number | null; id: number } | null } = { keeper: null };
     const e = this.core.write(() => {
       const old = store.entity(a.name);
-      if (old?.keeper) previous.keeper = { ref: old.keeper, awaiting: old.awaiting, id: old.id };
+      if (old?.keeper) previous.keeper = { ref: old.keeper, awaiting: awaitingOf(old.life), id: old.id };
       const joins =
         (old?.kind === 'spawned' || old?.kind === 'pid') &&
         old.pid === a.pid &&
         old.pidStart === id.start &&
-        (old.state === 'running' || old.state === 'starting');
+        (viewState(old.life) === 'running' || viewState(old.life) === 'starting');
       if (old && old.kind !== 'self' && old.kind !== 'placeholder' && !joins) {
         throw new HamError({
           code: 'duplicate-entity',
@@ -68,11 +69,11 @@ export class SelfAttachments {
           message: `an entity named ${JSON.stringify(a.name)} is already attached (kind ${old.kind}${old.pid !== null ? `, pid ${old.pid}` : ''}); only its own process (pid ${old.pid ?? 'none'}) may attach itself to it, not pid ${a.pid}`,
         });
       }
-      const same = joins || (old?.kind === 'self' && old.pid === a.pid && old.pidStart === id.start && old.state === 'running');
+      const same = joins || (old?.kind === 'self' && old.pid === a.pid && old.pidStart === id.start && viewState(old.life) === 'running');
       if (
         old &&
         old.kind === 'self' &&
-        old.state === 'running' &&
+        viewState(old.life) === 'running' &&
         !same &&
         old.pid !== null &&
         old.pidStart !== null &&
@@ -91,14 +92,11 @@ export class SelfAttachments {
         rec.kind = 'self';
         rec.pid = a.pid;
         rec.pidStart = id.start;
-        rec.state = 'running';
-        rec.instance += 1;
-        rec.startedAt = Date.now();
         rec.heartbeatState = 'ok';
-        rec.lastError = null;
         rec.healthFailing = null; // the previous instance's failure is not this one's
         adopt = true;
-        w.dispatcher.fireInTxn({ entity: a.name, type: 'attach', pid: a.pid }, rec, fired);
+        // The next instance runs (its keeper adopts it below): the table's self-attach, its attach fired with it.
+        parts.transitions.stepIn(rec, { tag: 'self-attach' }, { pid: a.pid }, fired);
       }
       store.putEntity(rec);
       return rec;
@@ -183,7 +181,7 @@ export class SelfAttachments {
       const e = this.core.store.entity(name);
       // A spawned or pid entity's process that joined is watched by its keeper;
       // if it stays silent, its heartbeats say so.
-      if (!e || e.kind !== 'self' || e.state !== 'running') continue;
+      if (!e || e.kind !== 'self' || viewState(e.life) !== 'running') continue;
       this.core.with.heartbeats.untrack(name);
       // A process that exited is reported by its keeper, with what it knows; only a live one dies here.
       if (e.pid === null || e.pidStart === null || !isAlive({ pid: e.pid, start: e.pidStart })) continue;

@@ -4,6 +4,7 @@ import { spawnKeeper } from '../keeper/link.js';
 import { procId, type ProcId } from '../proc/procfs.js';
 import type { EntityRecord } from '../model/records.js';
 import type { SupervisorCore } from './supervisor-core.js';
+import { adoptedLife, keeperFailedLife, spawningLife, stopWanted } from './lifecycle.js';
 
 /** Each spawn() forks this process: a thousand in one turn would block the event loop for seconds. */
 const SPAWNS_PER_TURN = 8;
@@ -27,7 +28,7 @@ export class Spawner {
     const { holds } = this.core.parts;
     for (const job of this.queue.splice(0, SPAWNS_PER_TURN)) {
       const e = this.core.store.entity(job.name);
-      if (!e || e.desired !== 'running' || e.keeper) continue;
+      if (!e || stopWanted(e.life) || e.keeper) continue;
       if (!job.adoptPid && !coord.requirementsUp(e))
         holds.holdInstead(job.name, 'requires'); // started once they run
       else if (!job.adoptPid && coord.waitsForGroup(e))
@@ -42,17 +43,14 @@ export class Spawner {
     const e = this.core.updateIfPresent(name, (rec) => {
       rec.keeperSerial += 1;
       rec.keeper = { pid: 0, start: 0, serial: rec.keeperSerial, lastSeq: 0 };
-      rec.awaiting = null;
       if (adoptPid) {
         const id = procId(adoptPid);
         rec.pid = adoptPid;
         rec.pidStart = id?.start ?? null;
-        rec.state = 'running';
+        rec.life = adoptedLife(rec.life);
         if (rec.startedAt === null) rec.startedAt = Date.now();
       } else {
-        rec.state = 'starting';
-        rec.restarting = restarting;
-        rec.held = null; // a start ends a hold; an adoption does not (a held entity being stopped stays held)
+        rec.life = spawningLife(rec.life, restarting); // a start ends a hold; an adoption does not (a held entity being stopped stays held)
       }
     });
     if (e) this.startKeeper(e, adoptPid);
@@ -82,7 +80,7 @@ export class Spawner {
         rec.lastFailure = { argv: rec.argv, exitCode: null, signal: null, startError: (err as Error).message };
         if (adoptPid) return; // the orphan still runs: adopted again at the next resume
         rec.failedStartAt = Date.now();
-        rec.state = 'dead';
+        rec.life = keeperFailedLife(rec.life);
       });
       return;
     }

@@ -8,7 +8,6 @@ import type { EntityRecord } from '../model/records.js';
 import { ORDER_MAX } from '../keeper/records.js';
 import { intensity, nextBackoff } from './backoff.js';
 import { enabledActions, kindsIn, matches } from './conditions.js';
-import { lifeOf, setLife } from './lifecycle.js';
 
 export { ORDER_MAX } from '../keeper/records.js';
 
@@ -55,7 +54,7 @@ function restartsFirst(owners: EntityRecord[], type: Occurrence['type']): boolea
 /** Why there is no order for `e` now (null: there is one), for logs and tests. */
 export function noOrderBecause(e: EntityRecord, ctx: OrderContext): string | null {
   if (e.kind !== 'spawned' || e.argv.length === 0) return 'not a command its keeper runs';
-  if (lifeOf(e).tag !== 'running') return 'not running';
+  if (e.life.tag !== 'running') return 'not running';
   if (e.group !== null) return 'in a group (its strategy decides the restart)';
   if (e.requires.length > 0 || ctx.hasDependants) return 'requires or is required (its dependants are held first)';
   if (ctx.busy) return 'an earlier action list is still running';
@@ -114,11 +113,11 @@ export function orderedDecision(
  * restart fired (an order that outlived a change); the death stays as it is.
  */
 export function takeOrderedRestart(rec: EntityRecord, now: number): { taken: boolean; over: boolean } {
-  const l = lifeOf(rec);
+  const l = rec.life;
   if (l.tag !== 'dead' || l.restart !== 'undecided') return { taken: false, over: false };
   const d = orderedDecision(rec, now);
   rec.restartTimes = d.restartTimes;
   rec.backoffMs = d.backoffMs;
-  setLife(rec, { tag: 'starting', restart: true, via: null });
+  rec.life = { tag: 'starting', restart: true, via: null };
   return { taken: true, over: d.over };
 }

@@ -2,6 +2,7 @@
 import type { ActionRecord, ConditionRecord } from '../model/conditions.js';
 import type { EntityRecord } from '../model/records.js';
 import type { ActionView, ConditionView, EntityView, HeartbeatView } from '../protocol/views.js';
+import { holdOf, restartAtOf, viewState } from './lifecycle.js';
 
 /** What the monitor knows now about one entity (undefined: not watched in this process). */
 export type LiveBeat = { missed: number; state: HeartbeatView['state']; lastBeatMsAgo: number } | undefined;
@@ -56,7 +57,7 @@ export function entityView(e: EntityRecord, live?: LiveBeat): EntityView {
     name: e.name,
     kind: e.kind === 'global' ? 'placeholder' : e.kind,
     pid: e.pid,
-    state: e.state,
+    state: viewState(e.life),
     restarts: e.restarts,
     deaths: e.deaths,
     instance: e.instance,
@@ -72,7 +73,7 @@ export function entityView(e: EntityRecord, live?: LiveBeat): EntityView {
     stop: e.stopPolicy,
     group: e.group,
     requires: e.requires,
-    held: e.held,
+    held: holdOf(e.life),
     health: e.health
       ? {
           ...e.health,
@@ -87,6 +88,6 @@ export function entityView(e: EntityRecord, live?: LiveBeat): EntityView {
     cwd: e.cwd,
     keeperPid: e.keeper && e.keeper.pid > 0 ? e.keeper.pid : null,
     startedAt: iso(e.startedAt),
-    restartAt: iso(e.restartAt),
+    restartAt: iso(restartAtOf(e.life)),
   };
 }

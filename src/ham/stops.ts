@@ -4,7 +4,7 @@
 import type { EntityRecord } from '../model/records.js';
 import type { EventOf } from './lifecycle-events.js';
 import { transition } from './lifecycle-table.js';
-import { lifeOf } from './lifecycle.js';
+import { restartComing, stopWanted, viewState } from './lifecycle.js';
 import { releaseKeepers } from './release.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
@@ -34,13 +34,13 @@ export class Stops {
     const { transitions } = this.core.parts;
     const cur = this.core.store.entity(name);
     // Only what runs (or is about to restart) is stopped; the next start brings back exactly that.
-    if (!cur || !(cur.state === 'running' || cur.state === 'starting' || cur.restartPending)) return;
+    if (!cur || !(viewState(cur.life) === 'running' || viewState(cur.life) === 'starting' || restartComing(cur.life))) return;
     const applied = transitions.apply(name, ev);
     if (!applied) return;
     const e = applied.entity;
     // Its stop signal to the process (it may stop its children itself), or its keeper let go if nothing runs.
     if (applied.outcome) transitions.perform(e, applied.outcome.effects);
-    if (e.state === 'stopped' || e.desired !== 'stopped') return;
+    if (viewState(e.life) === 'stopped' || !stopWanted(e.life)) return;
     await this.untilStopped(name, e);
   }
 
@@ -51,7 +51,7 @@ export class Stops {
    */
   async resume(name: string): Promise<void> {
     const e = this.core.store.entity(name);
-    if (!e || lifeOf(e).tag !== 'stopping') return;
+    if (!e || e.life.tag !== 'stopping') return;
     this.core.log('info', 'resuming a stop the previous HAM began', { entity: name });
     this.core.parts.transitions.perform(e, [{ kind: 'signal', signal: 'stop' }]);
     await this.untilStopped(name, e);
@@ -59,12 +59,12 @@ export class Stops {
 
   private async untilStopped(name: string, e: EntityRecord): Promise<void> {
     const { transitions } = this.core.parts;
-    const gone = (x: EntityRecord | undefined): boolean => !x || x.state === 'stopped';
+    const gone = (x: EntityRecord | undefined): boolean => !x || viewState(x.life) === 'stopped';
     if (await this.core.waitFor(name, gone, e.stopPolicy.timeoutMs).then(gone)) return;
     const now = this.core.store.entity(name);
     // Only the process we asked to stop, and only if it is still meant to stop: SIGKILL of its group.
     if (now && now.pid === e.pid) {
-      const timeout = transition(lifeOf(now), { tag: 'stop-timeout' }, { kind: now.kind, hasCommand: now.argv.length > 0 });
+      const timeout = transition(now.life, { tag: 'stop-timeout' }, { kind: now.kind, hasCommand: now.argv.length > 0 });
       if (timeout) transitions.perform(now, timeout.effects);
     }
     await this.core.waitFor(name, gone, KILL_GRACE_MS);

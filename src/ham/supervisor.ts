@@ -10,15 +10,15 @@
 // concern is a part in its own file (supervisor-core.ts lists them).
 import type { Socket } from 'node:net';
 import { HamError } from '../errors.js';
-import { commandKeeper, detachKeeper, removeKeeperDir } from '../keeper/link.js';
-import { isAlive, procId } from '../proc/procfs.js';
+import { commandKeeper, removeKeeperDir } from '../keeper/link.js';
+import { procId } from '../proc/procfs.js';
 import type { ActionSpec, Occurrence } from '../model/conditions.js';
 import { GLOBAL, type EntityRecord } from '../model/records.js';
 import { makeRunAction } from './actions.js';
 import { commitApplyPlan } from './apply-commit.js';
 import { Coordinator } from './coordinator.js';
 import { Dispatcher, emptyFired, type Fired } from './dispatch.js';
-import { blankEntity, createGlobal, type NewEntity } from './entity-records.js';
+import { blankEntity, createGlobal, fillPlaceholder, type NewEntity } from './entity-records.js';
 import { Executor } from './executor.js';
 import { HealthKills } from './health-kills.js';
 import { HealthChecker } from './health.js';
@@ -36,6 +36,7 @@ import { Stops } from './stops.js';
 import { SupervisorCore, type SupervisorOptions } from './supervisor-core.js';
 import { Transitions } from './transitions.js';
 import type { GroupSpec } from '../model/records.js';
+import { awaitingOf, viewState } from './lifecycle.js';
 
 export { blankEntity, type NewEntity } from './entity-records.js';
 export type { SupervisorOptions } from './supervisor-core.js';
@@ -137,7 +138,7 @@ export class Supervisor {
     // reconnect (while the new Guardian boots beside us): a takeover is not silence.
     const grace = fresh ? 0 : TAKEOVER_GRACE_MS;
     for (const e of store.allEntities()) {
-      if (e.state !== 'running') continue;
+      if (viewState(e.life) !== 'running') continue;
       if (e.heartbeat) this.heartbeats.track(e.name, e.heartbeat, e.heartbeatState, performance.now() + grace);
       if (e.healthFailing) parts.healthKills.schedule(e.name, e.healthFailing.killAt);
       else if (e.health) this.health.track(e.name, e.health, e.health.intervalMs + grace);
@@ -162,27 +163,20 @@ export class Supervisor {
 
   /** Attach a new entity, or fill a placeholder of the same name. */
   async attach(n: NewEntity): Promise<EntityRecord> {
-    const { store, with: w } = this.core;
+    const { store } = this.core;
     if (n.pid !== undefined && !procId(n.pid))
       throw new HamError({ code: 'bad-request', entity: n.name, message: `attach.pid: expected a running process, got ${n.pid} (no such process)` });
-    let fired: Fired = emptyFired();
+    const fired: Fired = emptyFired();
     const e = this.core.write(() => {
       const old = store.entity(n.name);
       if (old && !(old.kind === 'placeholder' && n.kind !== 'placeholder')) {
         throw new HamError({ code: 'duplicate-entity', entity: n.name, message: `an entity named ${JSON.stringify(n.name)} is already attached` });
       }
       const rec = old
-        ? {
-            ...old,
-            kind: n.kind,
-            argv: n.argv,
-            env: n.env,
-            cwd: n.cwd,
-            state: 'starting' as const,
-            conditions: [...old.conditions, ...n.conditions.filter((c) => !old.conditions.some((o) => o.name === c.name))],
-          }
+        ? fillPlaceholder(old, { ...n, conditions: [...old.conditions, ...n.conditions.filter((c) => !old.conditions.some((o) => o.name === c.name))] })
         : blankEntity(n, store.nextId());
-      if (n.kind !== 'placeholder') fired = w.dispatcher.fireInTxn({ entity: n.name, type: 'attach', pid: n.pid ?? null }, rec);
+      // It starts next: the table's attach (its conditions' attach fires with it); its keeper below.
+      if (n.kind !== 'placeholder') this.core.parts.transitions.stepIn(rec, { tag: 'attach' }, { pid: n.pid ?? null }, fired);
       store.putEntity(rec);
       return rec;
     });
@@ -209,7 +203,8 @@ export class Supervisor {
     const { paths, parts } = this.core;
     parts.keepers.unwatch(e.name);
     parts.restarts.cancel(e.name);
-    if (e.keeper && e.awaiting !== null) commandKeeper(paths, e.id, e.keeper.serial, 'x', e.awaiting);
+    const seq = awaitingOf(e.life);
+    if (e.keeper && seq !== null) commandKeeper(paths, e.id, e.keeper.serial, 'x', seq);
     this.core.write(() => this.core.store.removeEntity(e.name));
     if (e.keeper) removeKeeperDir(paths, e.id, e.keeper.serial);
     this.core.names.delete(e.id);
@@ -222,24 +217,21 @@ export class Supervisor {
   }
 
   detach(name: string): void {
-    const { store, paths, parts } = this.core;
+    const { store, parts } = this.core;
     const e = this.core.mustGet(name);
     if (name === GLOBAL) throw new HamError({ code: 'bad-request', entity: name, message: 'the global entity * cannot be detached' });
-    this.heartbeats.untrack(name);
-    parts.healthKills.forget(name);
     parts.selves.forget(name);
-    parts.keepers.unwatch(name);
-    parts.restarts.cancel(name);
-    if (e.keeper && isAlive(e.keeper)) detachKeeper(e.keeper);
-    const fired = this.core.write(() => {
-      const f = this.core.with.dispatcher.fireInTxn({ entity: name, type: 'detach', pid: e.pid }, e);
+    parts.keepers.unwatch(name); // first: its keeper's exit is not a death
+    // The table's detach (in every state): detach fired and the record removed in one transaction, then its effects.
+    const fired = emptyFired();
+    const done = this.core.write(() => {
+      const rec = store.entity(name);
+      const step = rec ? parts.transitions.stepIn(rec, { tag: 'detach' }, { pid: rec.pid }, fired) : null;
       store.removeEntity(name);
-      return f;
+      return rec && step ? { rec, step } : undefined;
     });
-    if (e.keeper) removeKeeperDir(paths, e.id, e.keeper.serial);
-    this.core.names.delete(e.id);
-    this.coord.invalidate();
     this.core.publish(fired);
+    if (done) parts.transitions.perform(done.rec, done.step.effects);
     this.core.log('info', 'entity detached; its process keeps running', { entity: name, pid: e.pid });
     this.core.events.emit('change', name);
   }

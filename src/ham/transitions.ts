@@ -3,6 +3,7 @@
 // writes the next state with the record data its marks name, and fires its
 // occurrences (with their action runs) in the same transaction. Then what
 // fired is published and the step's effects are carried out, in order.
+import { failpoint } from '../failpoints.js';
 import { commandKeeper, detachKeeper, removeKeeperDir } from '../keeper/link.js';
 import { isAlive, procId } from '../proc/procfs.js';
 import type { Failure } from '../model/failures.js';
@@ -10,7 +11,7 @@ import type { EntityRecord } from '../model/records.js';
 import { emptyFired, type Fired } from './dispatch.js';
 import type { Effect, ExitInfo, LifeEvent } from './lifecycle-events.js';
 import { transition, withRestartDecision, type Outcome } from './lifecycle-table.js';
-import { lifeOf, setLife } from './lifecycle.js';
+import { restartingOf, viewState } from './lifecycle.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
 export interface EventData {
@@ -51,10 +52,8 @@ export class Transitions {
         d.data?.(rec);
         // An event may be decided from the record inside the transaction (a restart's backoff and intensity).
         const ev = typeof event === 'function' ? event(rec) : event;
-        const life = lifeOf(rec);
-        const step = transition(life, ev, { kind: rec.kind, hasCommand: rec.argv.length > 0 });
-        if (!step || step.next === 'removed') return; // removal is the detach request's own transaction
-        outcome = this.write(rec, step, d, now, fired);
+        if (ev.tag === 'detach') return; // removal is the detach request's own transaction (stepIn)
+        outcome = this.stepIn(rec, ev, d, fired, now);
       },
       d.point,
     );
@@ -63,11 +62,22 @@ export class Transitions {
     return { entity, outcome, fired };
   }
 
+  /**
+   * Inside a write transaction the caller holds (for a record it creates, fills
+   * or removes there): the table's step for `ev` written into `rec`, its
+   * occurrences fired into `fired`; null if the table ignores it. The caller
+   * stores `rec` (or removes it: `removed`), publishes and performs the effects.
+   */
+  stepIn(rec: EntityRecord, ev: LifeEvent, d: EventData, fired: Fired, now = Date.now()): Outcome | null {
+    const step = transition(rec.life, ev, { kind: rec.kind, hasCommand: rec.argv.length > 0 });
+    return step && this.write(rec, step, d, now, fired);
+  }
+
   /** Inside the transaction: the marks' record data, the next state, the occurrences. */
   private write(rec: EntityRecord, step: Outcome, d: EventData, now: number, fired: Fired): Outcome {
     const marks = new Set(step.marks);
     // As they were before the event: the uptime counts only a process that ran; the death names the pid it was.
-    const wasRunning = rec.state === 'running';
+    const wasRunning = viewState(rec.life) === 'running';
     const pidBefore = rec.pid;
     const failing = rec.healthFailing;
     if (marks.has('instance')) {
@@ -120,10 +130,12 @@ export class Transitions {
       rec.lastError = p ? `restarted ${p.max} times within ${p.withinMs} ms: escalated and gave up` : 'escalated and gave up';
       rec.diedAt = rec.diedAt ?? now;
     }
-    setLife(rec, step.next as Exclude<Outcome['next'], 'removed'>);
+    if (step.next !== 'removed') rec.life = step.next;
     let restartFired = false;
     for (const o of step.occurrences) {
-      if (o.type === 'restart') {
+      if (o.type === 'attach' || o.type === 'detach') {
+        this.core.with.dispatcher.fireInTxn({ entity: rec.name, type: o.type, pid: rec.pid ?? d.pid ?? null }, rec, fired);
+      } else if (o.type === 'restart') {
         this.core.with.dispatcher.fireInTxn({ entity: rec.name, type: 'restart', pid: rec.pid ?? d.pid ?? null }, rec, fired);
         rec.conditions = rec.conditions.filter((c) => c.rearm); // not re-armed: pruned at restart
       } else if (o.type === 'death' || o.type === 'abnormal-death') {
@@ -140,7 +152,7 @@ export class Transitions {
       }
     }
     const decided = withRestartDecision(step, restartFired);
-    if (decided !== step) setLife(rec, decided.next as Exclude<Outcome['next'], 'removed'>);
+    if (decided !== step && decided.next !== 'removed') rec.life = decided.next;
     d.after?.(rec);
     return decided;
   }
@@ -157,18 +169,21 @@ export class Transitions {
           if (e.keeper && !commandKeeper(paths, e.id, e.keeper.serial, 'x', fx.seq)) parts.keepers.keeperGone(e.name, e.keeper.serial);
           break;
         case 'restart-keeper':
-          if (!e.keeper || !isAlive(e.keeper) || !commandKeeper(paths, e.id, e.keeper.serial, 'r', fx.seq)) parts.spawner.spawnNew(e.name, e.restarting);
+          if (!e.keeper || !isAlive(e.keeper) || !commandKeeper(paths, e.id, e.keeper.serial, 'r', fx.seq))
+            parts.spawner.spawnNew(e.name, restartingOf(e.life));
           break;
         case 'spawn-keeper':
           // Its reference was written with the step (mark new-keeper): only the process is left to start.
-          if (!fx.adopt && e.keeper && e.keeper.pid === 0 && e.keeper.lastSeq === 0) parts.spawner.startKeeper(e);
-          else parts.spawner.spawnNew(e.name, fx.restart, fx.adopt ? (e.pid ?? undefined) : undefined);
+          if (!fx.adopt && e.keeper && e.keeper.pid === 0 && e.keeper.lastSeq === 0) {
+            failpoint(`spawn-keeper:${e.name}`); // crash tests: its start committed, its keeper not spawned
+            parts.spawner.startKeeper(e);
+          } else parts.spawner.spawnNew(e.name, fx.restart, fx.adopt ? (e.pid ?? undefined) : undefined);
           break;
         case 'signal':
           this.core.signalGroup(e, fx.signal === 'stop' ? (e.stopPolicy.signal as NodeJS.Signals) : 'SIGKILL');
           break;
         case 'schedule-restart':
-          parts.restarts.schedule({ ...e, restartAt: fx.at });
+          parts.restarts.schedule(e, fx.at);
           break;
         case 'retry-restart':
           parts.restarts.retrySoon(e.name);

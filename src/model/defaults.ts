@@ -1,6 +1,7 @@
 // Every default in one table: what a new entity is given, what a record
 // written by an older ham lacks (the store fills it in on read), and the
 // settings and policies nothing was asked for.
+import type { Life } from './life.js';
 import type { EntityRecord, RestartPolicy, Settings, StopPolicy } from './records.js';
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
@@ -20,7 +21,7 @@ export const DEFAULT_RESTART_POLICY: Readonly<RestartPolicy> = Object.freeze({
 export const DEFAULT_STOP_POLICY: Readonly<StopPolicy> = Object.freeze({ signal: 'SIGTERM', timeoutMs: 5000 });
 
 /** An entity's fields that have a default: all but what its attach names and when it was made. */
-export type EntityDefaults = Omit<EntityRecord, 'id' | 'name' | 'kind' | 'argv' | 'env' | 'cwd' | 'state' | 'createdAt'>;
+export type EntityDefaults = Omit<EntityRecord, 'id' | 'name' | 'kind' | 'argv' | 'env' | 'cwd' | 'createdAt'>;
 
 /** Complete by its type: a field added to EntityRecord without a default here does not compile. */
 export const ENTITY_DEFAULTS: Readonly<EntityDefaults> = Object.freeze({
@@ -33,23 +34,18 @@ export const ENTITY_DEFAULTS: Readonly<EntityDefaults> = Object.freeze({
   healthFailures: 0,
   heartbeatState: 'ok',
   saved: null,
-  desired: 'running',
+  life: { tag: 'idle' } as Life,
   pid: null,
   pidStart: null,
   keeper: null,
   keeperSerial: 0,
-  awaiting: null,
-  restarting: false,
-  restartPending: false,
   failedStartAt: null,
-  restartAt: null,
   backoffMs: 0,
   restartPolicy: DEFAULT_RESTART_POLICY,
   stopPolicy: DEFAULT_STOP_POLICY,
   restartTimes: [],
   group: null,
   requires: [],
-  held: null,
   lastUptimeMs: null,
   instance: 0,
   restarts: 0,
@@ -62,5 +58,5 @@ export const ENTITY_DEFAULTS: Readonly<EntityDefaults> = Object.freeze({
 
 /** The defaults with fresh arrays (callers mutate records; the policies are frozen and shared). */
 export function entityDefaults(): EntityDefaults {
-  return { ...ENTITY_DEFAULTS, conditions: [], restartTimes: [], requires: [] };
+  return { ...ENTITY_DEFAULTS, conditions: [], restartTimes: [], requires: [], life: { tag: 'idle' } };
 }

@@ -2,6 +2,9 @@
 // nothing of ours). Values are msgpackr-encoded by lmdb.
 import type { ConditionRecord } from './conditions.js';
 import type { Failure } from './failures.js';
+import type { Life } from './life.js';
+
+export type { EntityState } from './life.js';
 
 /** A process: a pid alone can be reused, pid + start time (clock ticks since boot) cannot (see proc/procfs.ts). */
 export interface ProcId {
@@ -84,7 +87,6 @@ export interface HealthFailing {
   pidStart: number;
   reason: string;
 }
-export type EntityState = 'starting' | 'running' | 'dead' | 'stopped' | 'failed';
 export const GLOBAL = '*';
 
 /** How an entity is restarted (issue 6); see ham/backoff.ts. */
@@ -130,24 +132,15 @@ export interface EntityRecord {
   heartbeatState: HeartbeatState;
   /** A value the entity stored for its next instance (`store()` / `restore()`). */
   saved: unknown;
-  /** What the HAM wants: `stopped` after `ham stop --all` or a deliberate stop. */
-  desired: 'running' | 'stopped';
-  state: EntityState;
+  /** Its lifecycle (model/life.ts): the state, and what that state holds. Hams before it stored eight fields (store/upgrade.ts). */
+  life: Life;
   pid: number | null;
   pidStart: number | null;
   keeper: KeeperRef | null;
   /** Keeper serials handed out so far; a new keeper gets the next one. */
   keeperSerial: number;
-  /** The death record (keeper seq) the keeper is waiting to hear about. */
-  awaiting: number | null;
-  /** A restart was ordered; the next start counts in `restarts`. */
-  restarting: boolean;
-  /** A fired list holds a restart for this death: the keeper waits for it. */
-  restartPending: boolean;
   /** When a (re)start last failed to exec (the restart action fails on it). */
   failedStartAt: number | null;
-  /** Epoch ms at which a pending restart is due (backoff). */
-  restartAt: number | null;
   backoffMs: number;
   restartPolicy: RestartPolicy;
   stopPolicy: StopPolicy;
@@ -156,8 +149,6 @@ export interface EntityRecord {
   /** Its group (whose strategy decides what its restart takes along), and what it requires. */
   group: string | null;
   requires: string[];
-  /** Stopped by its group's restart, or because something it requires is down: it comes back by itself. */
-  held: 'group' | 'requires' | null;
   /** How long the last instance ran before it died (for backoff). */
   lastUptimeMs: number | null;
   instance: number;

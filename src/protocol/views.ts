@@ -6,6 +6,7 @@ import type { Failure } from '../model/failures.js';
 import type { LatencySummary } from '../latency.js';
 import type { ActionRecord, ConditionRecord, EventRecord } from '../model/conditions.js';
 import type { StoreUse } from '../model/limits.js';
+import type { HoldReason } from '../model/life.js';
 import type { EntityRecord, EntityState, ExitStatus } from '../model/records.js';
 
 export interface ActionView {
@@ -89,7 +90,7 @@ export interface EntityView {
   group: string | null;
   requires: string[];
   /** Stopped by its group's restart or a requirement that is down; it comes back by itself. */
-  held: EntityRecord['held'];
+  held: HoldReason | null;
 }
 
 export interface StatusView {

@@ -9,21 +9,10 @@ import { asBinary, open, type Database, type RootDatabase } from 'lmdb';
 import { HamError } from '../model/errors.js';
 import type { ProcId } from '../model/records.js';
 import type { EventRecord, Occurrence, RunRecord } from '../model/conditions.js';
-import { DEFAULT_SETTINGS, ENTITY_DEFAULTS, entityDefaults } from '../model/defaults.js';
+import { DEFAULT_SETTINGS } from '../model/defaults.js';
 import { boundEvent } from './limits.js';
+import { upgradeEntity as upgrade } from './upgrade.js';
 import { GLOBAL, type EntityRecord, type GroupSpec, type Roles, type Settings } from '../model/records.js';
-
-/**
- * Fields added since a record may have been written: a store written by an
- * older ham reads as if they had their defaults (a HAM must not die on it).
- */
-const DEFAULT_KEYS = Object.keys(ENTITY_DEFAULTS) as (keyof EntityRecord)[];
-
-function upgrade(e: EntityRecord | undefined): EntityRecord | undefined {
-  // Records written by this version have every field: no copy (this is on every read).
-  if (!e || DEFAULT_KEYS.every((k) => k in e)) return e;
-  return { ...entityDefaults(), ...e } as EntityRecord; // fresh arrays: callers mutate records
-}
 
 /** What a detector keeps across a takeover. */
 export interface DetectorRecord {

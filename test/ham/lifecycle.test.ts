@@ -345,8 +345,16 @@ describe('holds, releases, stops', () => {
     expect(o.effects).toEqual([{ kind: 'cancel-restart' }, { kind: 'restart-keeper', seq: 5 }]);
   });
 
+  it('release a never-started entity (stop --all, then a fresh start): a new keeper starts it', () => {
+    const o = go(idle, { tag: 'release', restart: false, keeperParked: false });
+    expect(o.next).toEqual(starting(false));
+    expect(o.effects).toEqual([{ kind: 'spawn-keeper', restart: false, adopt: false }]);
+    expect(o.marks).toEqual(['new-keeper']);
+  });
+
   it('release is ignored for what runs, is failed, or has no command', () => {
-    for (const l of [running, starting(), stopping(), failed(), idle])
+    expect(transition(idle, { tag: 'release', restart: false, keeperParked: false }, SELF)).toBeNull();
+    for (const l of [running, starting(), stopping(), failed()])
       expect(transition(l, { tag: 'release', restart: false, keeperParked: false }, SPAWNED)).toBeNull();
     expect(transition(held('group'), { tag: 'release', restart: false, keeperParked: false }, SELF)).toBeNull();
   });

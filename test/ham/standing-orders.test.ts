@@ -30,7 +30,7 @@ const cond = (type: ConditionSpec['type'], actions: ActionSpec[], extra: Partial
 
 function running(over: Partial<EntityRecord> = {}): EntityRecord {
   const e = blankEntity({ name: 'web', kind: 'spawned', argv: ['sleep', '1000'], env: {}, cwd: '/', conditions: [restartCondition()] }, 1);
-  return { ...e, state: 'running', keeper: { pid: 10, start: 1, serial: 1, lastSeq: 3 }, ...over };
+  return { ...e, life: { tag: 'running' }, keeper: { pid: 10, start: 1, serial: 1, lastSeq: 3 }, ...over };
 }
 
 describe('standingOrder', () => {
@@ -52,9 +52,9 @@ describe('standingOrder', () => {
   });
 
   it.each<[string, Partial<EntityRecord>, Partial<OrderContext>]>([
-    ['not running (dead)', { state: 'dead' }, {}],
-    ['being stopped', { desired: 'stopped' }, {}],
-    ['held', { state: 'dead', desired: 'stopped', held: 'requires' }, {}],
+    ['not running (dead)', { life: lifeOf({ state: 'dead' }) }, {}],
+    ['being stopped', { life: lifeOf({ state: 'running', desired: 'stopped' }) }, {}],
+    ['held', { life: lifeOf({ state: 'dead', desired: 'stopped', held: 'requires' }) }, {}],
     ['disabled', { enabled: false }, {}],
     ['self-attached', { kind: 'self' }, {}],
     ['no command', { argv: [] }, {}],
@@ -134,15 +134,15 @@ describe('an order is exact', () => {
 
 describe('takeOrderedRestart', () => {
   it('a death whose restart fired becomes a counted restart in progress through its keeper', () => {
-    const e = running({ state: 'dead', restartPending: true, awaiting: 7, backoffMs: 0 });
+    const e = running({ life: lifeOf({ state: 'dead', restartPending: true, awaiting: 7 }), backoffMs: 0 });
     expect(takeOrderedRestart(e, NOW)).toEqual({ taken: true, over: false });
-    expect(lifeOf(e)).toEqual({ tag: 'starting', restart: true, via: null });
+    expect(e.life).toEqual({ tag: 'starting', restart: true, via: null });
     expect(e.backoffMs).toBe(100);
   });
 
   it('a death no restart fired for stays as it is', () => {
-    const e = running({ state: 'dead', awaiting: 7 });
+    const e = running({ life: lifeOf({ state: 'dead', awaiting: 7 }) });
     expect(takeOrderedRestart(e, NOW)).toEqual({ taken: false, over: false });
-    expect(lifeOf(e)).toEqual({ tag: 'dead', parked: 7, restart: 'none' });
+    expect(e.life).toEqual({ tag: 'dead', parked: 7, restart: 'none' });
   });
 });

@@ -7,7 +7,7 @@ import { BASE_ENV_VAR, type BaseEnvRequest } from '../environment.js';
 import { ensureHome } from '../home.js';
 import { openLog } from '../home-check.js';
 import type { PairView } from '../protocol/views.js';
-import { DAEMON_MAIN } from '../paths.js';
+import { DAEMON_MAIN, DAEMON_NODE_FLAGS } from '../paths.js';
 import { isAlive, startTime } from '../proc/procfs.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -92,7 +92,7 @@ export async function startPair(
     });
   if (running) return { already: true, status: (await waitUntil(home, pairUp, 10_000)) ?? running };
   const log = openLog(paths.daemonLog);
-  const args = [DAEMON_MAIN, '--home', home, '--role', 'ham'];
+  const args = [...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--home', home, '--role', 'ham'];
   if (opts.hangMs !== undefined) args.push('--hang-ms', String(opts.hangMs));
   if (opts.detectors !== undefined) args.push('--detectors', opts.detectors);
   if (opts.storeMaxBytes !== undefined) args.push('--store-max-bytes', String(opts.storeMaxBytes));

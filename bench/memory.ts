@@ -32,8 +32,8 @@ export async function benchMemory(entities: number): Promise<MemoryResult> {
     const [guardian] = role('guardian');
     if (ham === undefined || guardian === undefined) throw new Error(`memory bench: expected a HAM and a Guardian on ${pair.home}`);
     const watches = findProcesses((a) => a[0] === WATCH_BINARY && [ham, guardian].includes(Number(a[1])));
-    // At rest: V8 shrinks its heap in a few GCs some seconds after the attaches.
-    const settledMs = await settle([ham, guardian], 10_000, 3_000_000, 60_000);
+    // At rest (two quiet 10 s windows): V8 shrinks its heap in a few GCs, 8 s apart, after the attaches.
+    const settledMs = await settle([ham, guardian], 10_000, 3_000_000, 90_000, 2);
     return {
       entities,
       ham: pssParts(ham),

@@ -72,16 +72,16 @@ export function cpuNs(pid: number): number {
 export const sumCpuNs = (pids: number[]): number => pids.reduce((n, p) => n + cpuNs(p), 0);
 
 /**
- * Wait until `pids` are at rest: a window of `windowMs` in which they used under `maxNs` of CPU
- * (V8 shrinks the heap in a few GCs some seconds after activity; idle means after those).
- * Gives up after `deadlineMs`; returns how long it waited.
+ * Wait until `pids` are at rest: `windows` windows of `windowMs` in a row, in each of which they
+ * used under `maxNs` of CPU (V8 shrinks the heap in a few GCs some seconds after activity; idle
+ * means after those). Gives up after `deadlineMs`; returns how long it waited.
  */
-export async function settle(pids: number[], windowMs: number, maxNs: number, deadlineMs: number): Promise<number> {
+export async function settle(pids: number[], windowMs: number, maxNs: number, deadlineMs: number, windows = 1): Promise<number> {
   const t0 = performance.now();
-  while (performance.now() - t0 < deadlineMs) {
+  for (let quiet = 0; quiet < windows && performance.now() - t0 < deadlineMs;) {
     const before = sumCpuNs(pids);
     await new Promise((r) => setTimeout(r, windowMs));
-    if (sumCpuNs(pids) - before < maxNs) break;
+    quiet = sumCpuNs(pids) - before < maxNs ? quiet + 1 : 0;
   }
   return performance.now() - t0;
 }

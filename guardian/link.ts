@@ -108,16 +108,25 @@ export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onH
     watch = watched.child;
     // The watch says "idle" at least every 32 periods: silent for 3 times that, it is stuck
     // (stopped, starved): kill it and beat instead (a stuck watch would hide a hung partner).
+    // A line only notes the time: re-arming a timer on each line would leave libuv's timer at
+    // the cleared deadline, an extra wake-up of an idle pair; the timer re-arms itself instead.
+    const silentMs = 96 * period;
+    let heardAt = performance.now();
     let silence: NodeJS.Timeout | undefined;
-    const heardWatch = (): void => {
-      clearTimeout(silence);
-      silence = setTimeout(() => {
-        if (watch !== watched.child || stopped) return;
-        watched.child.kill('SIGKILL');
-        blind();
-      }, 96 * period);
+    const checkSilence = (): void => {
+      if (watch !== watched.child || stopped) return;
+      const left = heardAt + silentMs - performance.now();
+      if (left > 0) {
+        silence = setTimeout(checkSilence, left);
+        return;
+      }
+      watched.child.kill('SIGKILL');
+      blind();
     };
-    heardWatch();
+    const heardWatch = (): void => {
+      heardAt = performance.now();
+    };
+    silence = setTimeout(checkSilence, silentMs);
     watched.onLine((line) => {
       if (watch !== watched.child || stopped) return;
       heardWatch();

@@ -5,7 +5,7 @@ import { closeSync } from 'node:fs';
 import type { HomePaths } from '../src/home.js';
 import { openLog } from '../src/home-check.js';
 import type { Logger } from '../src/log.js';
-import { DAEMON_MAIN } from '../src/paths.js';
+import { DAEMON_MAIN, DAEMON_NODE_FLAGS } from '../src/paths.js';
 import { procId, type ProcId } from '../src/proc/procfs.js';
 import { dropGuardian } from '../src/store/roles.js';
 import type { Store } from '../src/store/store.js';
@@ -39,10 +39,14 @@ export class GuardianPartner {
     try {
       const log = openLog(this.o.paths.daemonLog);
       try {
-        child = spawn(process.execPath, [DAEMON_MAIN, '--home', this.o.paths.root, '--role', 'guardian', '--epoch', String(this.o.epoch)], {
-          detached: true,
-          stdio: ['ignore', log, log, 'ipc'],
-        });
+        child = spawn(
+          process.execPath,
+          [...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--home', this.o.paths.root, '--role', 'guardian', '--epoch', String(this.o.epoch)],
+          {
+            detached: true,
+            stdio: ['ignore', log, log, 'ipc'],
+          },
+        );
       } finally {
         closeSync(log);
       }

@@ -87,7 +87,7 @@ int main(int argc, char **argv) {
   if (stat_fd < 0) return 0; /* gone already */
 
   long long last_idle = now_ms(), last_tick = last_idle;
-  int busy = 0, seen = 0;
+  int busy = 0, seen = 0, blind_votes = 0;
   unsigned sample = 0;
   unsigned quiet = 0; /* idle samples since the last line */
   long long suspect = 0; /* when a sample last found it not idle (0: it was idle) */
@@ -105,10 +105,13 @@ int main(int argc, char **argv) {
     last_tick = now;
     int n = wchan_fd < 0 ? -1 : read_small(wchan_fd, wchan, sizeof wchan);
     if (n <= 0 || (n == 1 && wchan[0] == '0')) {
-      /* A running thread shows "0" too: blind only if a sleeping one does. */
+      /* A running thread shows "0" too, and so does one that ran at the read and slept by the
+       * stat read (likely on a loaded machine, with a busy partner): blind only if a sleeping
+       * one shows it on 3 samples in a row (10 ms apart: this sample counts as not idle). */
       if (!seen) {
         if (stat_of(stat_fd, &state, &start) != 0) return 0;
-        if (state == 'S' || state == 'D') {
+        blind_votes = state == 'S' || state == 'D' ? blind_votes + 1 : 0;
+        if (blind_votes >= 3) {
           say("blind\n");
           return 0;
         }

@@ -23,6 +23,14 @@ export const KEEPER_BINARY = join(PACKAGE_ROOT, 'build', 'keeper');
 export const WATCH_BINARY = join(PACKAGE_ROOT, 'build', 'watch');
 export const RUNNER_SCRIPT = join(PACKAGE_ROOT, 'src', 'detector', 'runner.pl');
 export const DAEMON_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'daemon', 'main.js');
+/**
+ * Node flags for both daemons (a Guardian becomes the HAM in place, so they share them). Measured
+ * by bench/memory.ts with 100 entities: a 1 MiB semi-space, GC on the main thread and one V8
+ * worker thread (not four, each with its own malloc arena) take the pair from ~52 to ~37 MiB PSS
+ * with no slower takeover or restart (bench/takeover.ts, bench/restart.ts). Not --jitless or
+ * --lite-mode: they slow the work a takeover does.
+ */
+export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--single-threaded-gc', '--v8-pool-size=1'];
 export const CLI_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
 
 /**

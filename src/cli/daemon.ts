@@ -5,7 +5,7 @@ import { connect, type Connection } from '../client/connection.js';
 import { HamError } from '../model/errors.js';
 import { BASE_ENV_VAR, type BaseEnvRequest } from '../model/environment.js';
 import type { PairView } from '../protocol/views.js';
-import { DAEMON_MAIN, ensureHome, isAlive, openLog, startTime } from './launch.js';
+import { DAEMON_MAIN, DAEMON_NODE_FLAGS, ensureHome, isAlive, openLog, startTime } from './launch.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -89,7 +89,7 @@ export async function startPair(
     });
   if (running) return { already: true, status: (await waitUntil(home, pairUp, 10_000)) ?? running };
   const log = openLog(paths.daemonLog);
-  const args = [DAEMON_MAIN, '--home', home, '--role', 'ham'];
+  const args = [...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--home', home, '--role', 'ham'];
   if (opts.hangMs !== undefined) args.push('--hang-ms', String(opts.hangMs));
   if (opts.detectors !== undefined) args.push('--detectors', opts.detectors);
   if (opts.storeMaxBytes !== undefined) args.push('--store-max-bytes', String(opts.storeMaxBytes));

@@ -66,4 +66,31 @@ describe('the pair watch', () => {
     await waitFor('busy', () => w.lines.some((l) => l.startsWith('busy ')), 20_000);
     expect(w.lines).not.toContain('idle');
   });
+
+  it('does not take a partner that keeps running and sleeping for one whose wait channel is hidden', async () => {
+    // Running at the wait-channel read ("0"), asleep by the stat read: once said "blind" at once,
+    // and the pair beat for good (a loaded machine, a busy HAM at the Guardian's start).
+    const p = spawn(
+      'perl',
+      [
+        '-e',
+        '$|=1; use Time::HiRes qw(time sleep); for ($i = 1; ; $i++) { my $t = time; while (time - $t < 0.0005) {} sleep 0.0005; print "$i\n" if $i % 200 == 0 }',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    started.push(p);
+    let out = '';
+    p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor('the partner running', () => out.length > 0, 20_000);
+    const ws = [1, 2, 3, 4].map(() => watch(p.pid!, 50));
+    // 2000 more run/sleep cycles of the partner, some hundreds of samples by each watch.
+    const from = Number(out.trim().split('\n').pop());
+    await waitFor('2000 partner cycles', () => Number(out.trim().split('\n').pop()) >= from + 2000, 60_000);
+    for (const w of ws) {
+      expect(w.lines).not.toContain('blind');
+      expect(w.child.exitCode).toBeNull();
+    }
+  });
 });

@@ -146,6 +146,7 @@ export class Supervisor {
     parts.healthKills.close();
     this.executor.close();
     parts.keepers.close();
+    parts.spawner.close();
     parts.restarts.close();
   }
 

@@ -4,6 +4,7 @@
 // still one object with every entity. A subscription's backlog goes out in
 // chunks across turns, waiting for the socket to drain.
 import { keeperCommand } from '../paths.js';
+import { openFilesView } from './fd-limit.js';
 import type { Socket } from 'node:net';
 import { encodedSize, MAX_FRAME } from '../protocol/frame.js';
 import type { EventRecord } from '../model/conditions.js';
@@ -33,7 +34,13 @@ export function pairView(roles: Roles): PairView {
 
 /** One page of `ham status`: entities after `after`, as many as fit (at least one). */
 export function statusPage(store: Store, a: { name?: string; after?: string; limit?: number }, live: (name: string) => LiveBeat): StatusPage {
-  const head = { ...pairView(store.roles()), lastSeq: store.lastSeq(), store: storeUse(store.usedBytes(), store.settings()) };
+  const openFiles = openFilesView(store.entityCount() - (store.hasEntity(GLOBAL) ? 1 : 0));
+  const head = {
+    ...pairView(store.roles()),
+    lastSeq: store.lastSeq(),
+    store: storeUse(store.usedBytes(), store.settings()),
+    ...(openFiles ? { openFiles } : {}),
+  };
   const globalView = (): StatusView['global'] => {
     const g = store.entity(GLOBAL);
     return g ? { enabled: g.enabled, conditions: g.conditions.map(conditionView) } : null;

@@ -4,7 +4,7 @@
 // arrived while no HAM ran, and a sweep after activity whatever inotify dropped.
 // Whatever else is there (records.ts says what is a record) is reported and
 // removed: nothing in the inbox may stall or crash the HAM.
-import { lstatSync, readdirSync, rmSync, unlink, unlinkSync, watch, type FSWatcher } from 'node:fs';
+import { lstatSync, readdirSync, rmSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { parseName, readRecordFile, type KeeperRecord } from './records.js';
 
@@ -38,12 +38,6 @@ export class Inbox {
   private scheduled = false;
   /** Where the next slice of a big inbox starts: the same first slice is not read every turn. */
   private offset = 0;
-  /**
-   * Records applied whose file is being unlinked off the loop (the thread pool: an
-   * unlink is a blocking call, and ten thousand starts make thirty thousand records);
-   * skipped by the drains until gone. Bounded by the files a drain looks at.
-   */
-  private readonly removing = new Set<string>();
   /** Records this inbox removed, until inotify reports their removal (names are never reused). */
   private readonly removed = new Set<string>();
   /** Records named by events since the last pass; `full`: read the whole folder instead. */
@@ -150,7 +144,6 @@ export class Inbox {
   private handle(files: string[]): void {
     const items: InboxItem[] = [];
     for (const file of files) {
-      if (this.removing.has(file)) continue;
       const name = parseName(file);
       const path = join(this.dir, file);
       if (name === 'temp') {
@@ -182,7 +175,7 @@ export class Inbox {
         if (this.waiting.size < FILES_PER_DRAIN) this.waiting.add(item.file); // else the next sweep finds it
         continue;
       }
-      if (v === 'done') this.removeLater(path, item.file);
+      if (v === 'done') this.removeApplied(path, item.file);
       else this.drop(path, item.file, v.drop, 'info'); // stale: a keeper let go, a record applied twice
     }
   }
@@ -200,11 +193,11 @@ export class Inbox {
     this.remove(path);
   }
 
-  private removeLater(path: string, file: string): void {
-    this.removing.add(file);
+  /** An applied record: removed now (an unlink in the thread pool cost more of this loop's CPU, in wake-ups). */
+  private removeApplied(path: string, file: string): void {
     if (this.removed.size >= MAX_REMEMBERED) this.removed.clear(); // at worst a few drains more
     this.removed.add(file);
-    unlink(path, () => this.removing.delete(file)); // a failure: the next drain sees the record again, judged stale
+    this.remove(path);
   }
 
   private remove(path: string): void {

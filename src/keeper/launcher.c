@@ -17,7 +17,8 @@
  * Answers on stdout, one line each:
  *   s TAG PID      started (exec'd)           d TAG        already started (the marker was there)
  *   e TAG ERRNO    could not be started       x TAG STATUS a keeper it started exited (raw wait status)
- * EOF on stdin (the HAM gone): exit; the keepers stay.
+ * The HAM gone (EOF on stdin, or SIGKILL by PR_SET_PDEATHSIG): exit at once, starting nothing
+ * more (the next HAM starts what was never started); the keepers stay.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -194,6 +196,11 @@ static void launch(char *buf, size_t len, const sigset_t *mask) {
 }
 
 int main(void) {
+  /* Dies with the HAM, and starts nothing once it is gone: a request still in the pipe
+   * would start a keeper after the next HAM looked for it (it would start another). */
+  pid_t ham = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != ham) return 0;
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);
@@ -236,6 +243,7 @@ int main(void) {
         cap = head + len;
       }
       if (have < head + len) break;
+      if (getppid() != ham) return 0;
       launch(buf + head, len, &mask);
       memmove(buf, buf + head + len, have - head - len);
       have -= head + len;

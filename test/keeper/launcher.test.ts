@@ -73,6 +73,25 @@ describe('the keeper launcher', () => {
     expectEachOnce(t.home, n, base);
   }, 180_000);
 
+  it('the HAM SIGKILLed while its launcher starts a few hundred: the next HAM starts the rest, each exactly once', async () => {
+    t = tempHome();
+    const n = 300;
+    const base = 6_000_000 + Math.floor(Math.random() * 1_000_000);
+    const up = await hamJson<{ ham: { pid: number } }>(t.home, ['start', ...CALM]);
+    await hamJson(t.home, ['apply', '-f', config(t.home, n, base)]);
+    const launcher = await waitFor('the launcher', () => launcherOf(up.ham.pid), 30_000, 1);
+    process.kill(up.ham.pid, 'SIGKILL'); // requests still in the launcher's pipe are never carried out
+    await waitFor('the launcher gone with its HAM', () => !findProcesses((a) => a[0] === LAUNCHER_BINARY).includes(launcher), 30_000);
+    await waitStatus(
+      t.home,
+      `${n} running under a new HAM`,
+      (x) => x.ham.pid !== up.ham.pid && x.entities.filter((e) => e.state === 'running').length === n,
+      120_000,
+    );
+    await waitFor('all started', async () => (await status(t.home)).entities.every((e) => e.pid !== null && e.state === 'running'));
+    expectEachOnce(t.home, n, base);
+  }, 180_000);
+
   it('HAM_LAUNCHER=off: the HAM starts its keepers itself, and no launcher runs', async () => {
     t = tempHome();
     const base = 5_000_000 + Math.floor(Math.random() * 1_000_000);

@@ -47,6 +47,18 @@ struct kid {
 static struct kid *kids;
 static size_t nkids, capkids;
 
+/* Forked, exec not yet seen: the launcher does not wait for each exec (under load each
+ * wait was a scheduling round trip), it watches their close-on-exec pipes. */
+#define MAX_FLIGHT 128
+struct flight {
+  int fd;
+  pid_t pid;
+  char *tag;
+  int dead, status; /* reaped before its pipe was read */
+};
+static struct flight flights[MAX_FLIGHT];
+static size_t nflights;
+
 static void answer(const char *fmt, const char *tag, long n) {
   char line[512];
   int len = snprintf(line, sizeof line, fmt, tag, n);
@@ -81,6 +93,11 @@ static void reap(void) {
   int status;
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    for (size_t i = 0; i < nflights; i++)
+      if (flights[i].pid == pid) {
+        flights[i].dead = 1;
+        flights[i].status = status;
+      }
     for (size_t i = 0; i < nkids; i++) {
       if (kids[i].pid != pid) continue;
       answer("x %s %ld\n", kids[i].tag, status);
@@ -160,6 +177,7 @@ static void launch(char *buf, size_t len, const sigset_t *mask) {
   int pfd[2] = {-1, -1};
   pid_t pid = -1;
   if (pipe2(pfd, O_CLOEXEC) == 0) {
+    fcntl(pfd[0], F_SETFL, O_NONBLOCK);
     pid = fork();
     if (pid == 0) {
       close(pfd[0]);
@@ -174,25 +192,43 @@ static void launch(char *buf, size_t len, const sigset_t *mask) {
     if (pfd[0] >= 0) close(pfd[0]);
     return answer("e %s %ld\n", tag, e);
   }
+  char *t = strdup(tag);
+  if (!t) {
+    /* No room to remember it: killed now, as a failed start (its marker is made: the HAM's next try says so). */
+    kill(pid, SIGKILL);
+    close(pfd[0]);
+    return answer("e %s %ld\n", tag, ENOMEM);
+  }
+  flights[nflights++] = (struct flight){.fd = pfd[0], .pid = pid, .tag = t};
+}
+
+/* Flight i's pipe is readable: EOF means exec'd, bytes are the errno of a failed start. */
+static void settle(size_t i) {
+  struct flight f = flights[i];
   char err[16];
-  size_t got = 0;
-  for (;;) {
-    ssize_t r = read(pfd[0], err + got, sizeof err - 1 - got);
-    if (r > 0 && (got += (size_t)r) < sizeof err - 1) continue;
-    if (r < 0 && errno == EINTR) continue;
-    break;
+  ssize_t r;
+  while ((r = read(f.fd, err, sizeof err - 1)) < 0 && errno == EINTR) {
   }
-  close(pfd[0]);
-  if (got == 0) {
-    remember(pid, tag);
-    return answer("s %s %ld\n", tag, pid);
+  if (r < 0 && errno == EAGAIN) return; /* not yet */
+  flights[i] = flights[--nflights];
+  close(f.fd);
+  if (r <= 0) {
+    answer("s %s %ld\n", f.tag, f.pid);
+    if (f.dead)
+      answer("x %s %ld\n", f.tag, f.status);
+    else
+      remember(f.pid, f.tag);
+    free(f.tag);
+    return;
   }
-  err[got] = 0;
+  err[r] = 0; /* the child writes it in one write, under PIPE_BUF */
   int status;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  if (!f.dead)
+    while (waitpid(f.pid, &status, 0) < 0 && errno == EINTR) {
+    }
   long e = strtol(err, NULL, 10);
-  answer(e == EEXIST ? "d %s\n" : "e %s %ld\n", tag, e);
+  answer(e == EEXIST ? "d %s\n" : "e %s %ld\n", f.tag, e);
+  free(f.tag);
 }
 
 int main(void) {
@@ -214,21 +250,9 @@ int main(void) {
   char *buf = malloc(cap);
   if (!buf) return 111;
   for (;;) {
-    struct pollfd p[2] = {{.fd = 0, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
-    if (poll(p, 2, -1) < 0) continue;
-    if (p[1].revents) {
-      struct signalfd_siginfo si;
-      while (read(sfd, &si, sizeof si) == sizeof si) {
-      }
-      reap();
-    }
-    if (!p[0].revents) continue;
-    if (have == cap) return 2; /* a request over the bound: the HAM refuses those first */
-    ssize_t r = read(0, buf + have, cap - have);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return 0; /* the HAM is gone: the keepers stay */
-    have += (size_t)r;
+    /* Requests read are started while there is room in flight; stdin is read only then. */
     for (;;) {
+      if (nflights == MAX_FLIGHT) break;
       char *nl = memchr(buf, '\n', have < 16 ? have : 16);
       if (!nl) {
         if (have >= 16) return 2; /* no length: junk */
@@ -248,5 +272,25 @@ int main(void) {
       memmove(buf, buf + head + len, have - head - len);
       have -= head + len;
     }
+    struct pollfd p[2 + MAX_FLIGHT];
+    p[0] = (struct pollfd){.fd = nflights < MAX_FLIGHT && have < cap ? 0 : -1, .events = POLLIN};
+    p[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
+    size_t n = nflights;
+    for (size_t i = 0; i < n; i++) p[2 + i] = (struct pollfd){.fd = flights[i].fd, .events = POLLIN};
+    if (poll(p, 2 + n, -1) < 0) continue;
+    /* Pipes first: a child that exec'd and died closed its pipe before its SIGCHLD. */
+    for (size_t i = n; i-- > 0;)
+      if (p[2 + i].revents) settle(i);
+    if (p[1].revents) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {
+      }
+      reap();
+    }
+    if (!p[0].revents) continue;
+    ssize_t r = read(0, buf + have, cap - have);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return 0; /* the HAM is gone: the keepers stay */
+    have += (size_t)r;
   }
 }

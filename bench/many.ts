@@ -149,6 +149,20 @@ export async function benchMany(n: number): Promise<ManyResult> {
       adoptedSamePid: after.entities.filter((e) => e.pid !== null && e.pid === pids.get(e.name)).length,
       restarted: after.entities.reduce((s, e) => s + e.restarts, 0) - restartsBefore,
     };
+  } catch (e) {
+    // Say what the pair did (a takeover under load?) before its home goes.
+    const tail = (() => {
+      try {
+        return readFileSync(homePaths(pair.home).daemonLog, 'utf8')
+          .split('\n')
+          .filter((l) => l && !l.includes('"keeper record'))
+          .slice(-12)
+          .join('\n');
+      } catch {
+        return '(no daemon log)';
+      }
+    })();
+    throw new Error(`${n} entities: ${(e as Error).message}\n--- daemon log, records left out ---\n${tail}`);
   } finally {
     await pair.close();
   }

@@ -33,6 +33,7 @@ export function reconcile(core: SupervisorCore, e: EntityRecord, fresh: boolean)
       return spawner.spawnSoon(e.name);
     }
   }
+  if (spawner.launching(e)) return; // this HAM's own start, under way (the inbox ran first): its records follow
   if (e.keeper && e.keeper.pid === 0) {
     // Killed between spawning a keeper and recording its pid: find it by its folder.
     const dir = keeperDir(paths, e.id, e.keeper.serial);

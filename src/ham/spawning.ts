@@ -1,7 +1,7 @@
 // Starting keepers: a new keeper per start (or adoption of a running process),
 // and bulk starts (apply, resume) paced a few per event-loop turn.
 import { Launcher } from '../keeper/launcher.js';
-import { spawnKeeper } from '../keeper/link.js';
+import { keeperTag, spawnKeeper } from '../keeper/link.js';
 import { procId, type ProcId } from '../proc/procfs.js';
 import type { EntityRecord } from '../model/records.js';
 import type { SupervisorCore } from './supervisor-core.js';
@@ -28,6 +28,11 @@ export class Spawner {
 
   close(): void {
     this.launcher?.close();
+  }
+
+  /** Started by this HAM through the launcher, its K record not applied yet (its pid 0 is no loss). */
+  launching(e: EntityRecord): boolean {
+    return !!e.keeper && e.keeper.pid === 0 && !!this.launcher?.has(keeperTag(e.id, e.keeper.serial));
   }
 
   /**

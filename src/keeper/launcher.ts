@@ -65,6 +65,11 @@ export class Launcher {
     return this.proc?.pid;
   }
 
+  /** Whether keeper `tag` was sent to a launcher by this process (its pid comes with its K record). */
+  has(tag: string): boolean {
+    return this.pending.has(tag) || this.started.has(tag);
+  }
+
   /** Start a keeper; `onExit` if it could not be started, or exited while this launcher was its parent. */
   launch(l: Launch, onExit: (why: string) => void): void {
     const frame = encodeLaunch(l);

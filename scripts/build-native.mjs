@@ -1,5 +1,5 @@
 // Build the C parts with plain `cc`: the keeper (src/keeper/keeper.c →
-// build/keeper), the pair's watch (guardian/watch.c → build/watch) and the
+// build/keeper), its launcher (src/keeper/launcher.c → build/launcher), the pair's watch (guardian/watch.c → build/watch) and the
 // peer-credentials addon (native/peercred.c → build/peercred.node). Run by
 // `npm run build` and by npm's `prepare`. A missing compiler or missing Node
 // headers never fail the install: the HAM then uses the Perl keeper, beats
@@ -45,6 +45,12 @@ function program(src, out, what, fallback) {
 }
 
 program('src/keeper/keeper.c', 'keeper', 'the C keeper', 'entities will be kept by the Perl keeper (about ten times the memory per entity).');
+program(
+  'src/keeper/launcher.c',
+  'launcher',
+  'the keeper launcher',
+  'keepers will be started by the HAM itself (a fork of the Node process each: slower to start many).',
+);
 program('guardian/watch.c', 'watch', 'the pair watch', 'the HAM and its Guardian will beat a few times a second even when idle.');
 
 try {

@@ -19,6 +19,8 @@ export const PACKAGE_ROOT = findRoot();
 export const KEEPER_SCRIPT = join(PACKAGE_ROOT, 'src', 'keeper', 'keeper.pl');
 /** The C keeper, compiled at install (scripts/build-native.mjs); absent without a compiler. */
 export const KEEPER_BINARY = join(PACKAGE_ROOT, 'build', 'keeper');
+/** Starts keepers off the HAM's event loop (src/keeper/launcher.c); absent without a compiler. */
+export const LAUNCHER_BINARY = join(PACKAGE_ROOT, 'build', 'launcher');
 /** The pair's watch (guardian/watch.c): lets an idle HAM and Guardian skip their beats. */
 export const WATCH_BINARY = join(PACKAGE_ROOT, 'build', 'watch');
 export const RUNNER_SCRIPT = join(PACKAGE_ROOT, 'src', 'detector', 'runner.pl');

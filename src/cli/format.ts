@@ -16,6 +16,12 @@ export function exitText(e: EntityView): string {
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
+/** A warning line when the HAM may run out of descriptors (one per keeper's life FIFO), else nothing. */
+export function formatOpenFiles(of: { limit: number; needed: number } | undefined): string {
+  if (!of || of.limit >= of.needed) return '';
+  return `\nwarning: open files limited to ${of.limit}, the entities need about ${of.needed} (one per keeper): raise the HAM's hard limit (ulimit -Hn, LimitNOFILE=)`;
+}
+
 export function formatPair(s: Pick<StatusView, 'ham' | 'guardian'>): string {
   const fallback = s.ham.keeper === 'perl' ? '   keepers: Perl (no C compiler at install)' : '';
   return `HAM pid ${s.ham.pid ?? '-'} (epoch ${s.ham.epoch}, ${plural(s.ham.failures, 'failure')})   Guardian pid ${s.guardian.pid ?? '-'} (${plural(s.guardian.failures, 'failure')})${fallback}`;

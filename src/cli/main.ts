@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { resolveHome } from '../model/home-paths.js';
 import { startPair, stopPair } from './daemon.js';
 import { resolve as resolvePath } from 'node:path';
-import { formatConditions, formatEntity, formatPair, formatStatus } from './format.js';
+import { formatConditions, formatEntity, formatOpenFiles, formatPair, formatStatus } from './format.js';
 import { baseEnvRequest, call, collect, globals, open, positiveInt, envPair, type Globals } from './call.js';
 import { statusAll } from '../client/pages.js';
 import { formatStoreUse } from './limits.js';
@@ -129,7 +129,7 @@ program
       c.close();
     }
     emit(g, s, () => {
-      const use = s.store ? `\n${formatStoreUse(s.store)}` : '';
+      const use = (s.store ? `\n${formatStoreUse(s.store)}` : '') + formatOpenFiles(s.openFiles);
       if (name === undefined)
         return formatStatus(s) + (s.global?.conditions.length ? `\n\nglobal entity *:\n${formatConditions(s.global.conditions)}` : '') + use;
       if (name === '*') return `${formatPair(s)}\n\nglobal entity *:\n${formatConditions(s.global?.conditions ?? [])}${use}`;

@@ -7,7 +7,7 @@ import type { Connection } from './connection.js';
 type Requester = Pick<Connection, 'request'>;
 
 /** The whole status (or one entity's), page after page. */
-export async function statusAll(c: Requester, name?: string, timeoutMs = 10_000): Promise<StatusView & { store: StatusPage['store'] }> {
+export async function statusAll(c: Requester, name?: string, timeoutMs = 10_000): Promise<StatusView & Pick<StatusPage, 'store' | 'openFiles'>> {
   const first = await c.request('status', name === undefined ? {} : { name }, timeoutMs);
   const entities = [...first.entities];
   for (let next = first.next; next !== null && next !== undefined;) {

@@ -34,6 +34,7 @@ export function reconcile(core: SupervisorCore, e: EntityRecord, fresh: boolean)
     }
     e = core.updateIfPresent(e.name, (rec) => void (rec.life = unstoppedLife(rec.life))) ?? e;
   }
+  if (spawner.launching(e)) return; // this HAM's own start, under way (the inbox ran first): its records follow
   if (e.keeper && e.keeper.pid === 0) {
     // Killed between spawning a keeper and recording its pid: find it by its folder.
     const dir = keeperDir(paths, e.id, e.keeper.serial);

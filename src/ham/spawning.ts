@@ -1,6 +1,7 @@
 // Starting keepers: a new keeper per start (or adoption of a running process),
 // and bulk starts (apply, resume) paced a few per event-loop turn.
-import { spawnKeeper } from '../keeper/link.js';
+import { Launcher } from '../keeper/launcher.js';
+import { keeperTag, spawnKeeper } from '../keeper/link.js';
 import { procId, type ProcId } from '../proc/procfs.js';
 import type { EntityRecord } from '../model/records.js';
 import type { SupervisorCore } from './supervisor-core.js';
@@ -8,11 +9,32 @@ import { adoptedLife, keeperFailedLife, spawningLife, stopWanted } from './lifec
 
 /** Each spawn() forks this process: a thousand in one turn would block the event loop for seconds. */
 const SPAWNS_PER_TURN = 8;
+/** Through the launcher a start is a write to its pipe and one commit: many fit a turn. */
+const LAUNCHES_PER_TURN = 64;
+
+/** The launcher, where it was built; HAM_LAUNCHER=off starts keepers from this process (benches compare). */
+function makeLauncher(log: SupervisorCore['log']): Launcher | undefined {
+  if (process.env.HAM_LAUNCHER === 'off' || !Launcher.available()) return undefined;
+  return new Launcher((message) => log('warn', message));
+}
 
 export class Spawner {
   private readonly queue: { name: string; adoptPid?: number | undefined; restarting: boolean }[] = [];
 
-  constructor(private readonly core: SupervisorCore) {}
+  readonly launcher: Launcher | undefined;
+
+  constructor(private readonly core: SupervisorCore) {
+    this.launcher = makeLauncher(core.log);
+  }
+
+  close(): void {
+    this.launcher?.close();
+  }
+
+  /** Started by this HAM through the launcher, its K record not applied yet (its pid 0 is no loss). */
+  launching(e: EntityRecord): boolean {
+    return !!e.keeper && e.keeper.pid === 0 && !!this.launcher?.has(keeperTag(e.id, e.keeper.serial));
+  }
 
   /**
    * Start (or adopt) soon, a few per turn: a thousand spawns in one loop would
@@ -26,7 +48,7 @@ export class Spawner {
   private drain(): void {
     const { coord } = this.core.with;
     const { holds } = this.core.parts;
-    for (const job of this.queue.splice(0, SPAWNS_PER_TURN)) {
+    for (const job of this.queue.splice(0, this.launcher ? LAUNCHES_PER_TURN : SPAWNS_PER_TURN)) {
       const e = this.core.store.entity(job.name);
       if (!e || stopWanted(e.life) || e.keeper) continue;
       if (!job.adoptPid && !coord.requirementsUp(e))
@@ -71,7 +93,7 @@ export class Spawner {
     };
     let keeper: ProcId;
     try {
-      keeper = spawnKeeper(paths, { id: e.id, serial, name: e.name, argv: e.argv, env, cwd: e.cwd, adoptPid }, early);
+      keeper = spawnKeeper(paths, { id: e.id, serial, name: e.name, argv: e.argv, env, cwd: e.cwd, adoptPid }, early, this.launcher);
     } catch (err) {
       log('error', 'keeper could not be started', { entity: name, error: (err as Error).message });
       this.core.updateIfPresent(name, (rec) => {
@@ -84,6 +106,7 @@ export class Spawner {
       });
       return;
     }
+    if (keeper.pid === 0) return; // launched: its K record brings the pid
     this.core.updateIfPresent(name, (rec) => {
       if (rec.keeper && rec.keeper.serial === serial && rec.keeper.pid === 0) Object.assign(rec.keeper, keeper);
     });

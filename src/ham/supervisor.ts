@@ -155,6 +155,7 @@ export class Supervisor {
     parts.healthKills.close();
     this.executor.close();
     parts.keepers.close();
+    parts.spawner.close();
     parts.restarts.close();
     this.orders.revokeAll();
   }

@@ -1,6 +1,7 @@
 // The keepers' inbox: each record is one file `ID-SERIAL-SEQ`, renamed into
 // place whole, so a reader never sees half a record. inotify (fs.watch) wakes
-// the HAM; a full scan on takeover picks up whatever arrived while no HAM ran.
+// the HAM with the file's name; a full scan on takeover picks up whatever
+// arrived while no HAM ran, and a sweep after activity whatever inotify dropped.
 // Whatever else is there (records.ts says what is a record) is reported and
 // removed: nothing in the inbox may stall or crash the HAM.
 import { lstatSync, readdirSync, rmSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
@@ -23,6 +24,12 @@ export type Verdict = 'done' | 'later' | { drop: string };
 /** Files looked at per drain: a flood of junk is worked through over several turns, not in one. */
 const FILES_PER_DRAIN = 4096;
 
+/** After activity, the whole folder is read this often (what an inotify overflow dropped is found then). */
+const SWEEP_MS = 250;
+
+/** Removals remembered so that their own inotify events do not each cause a drain. */
+const MAX_REMEMBERED = 65_536;
+
 /** A keeper renames its temp file into place at once: one older than this is from a keeper killed mid-write. */
 const TEMP_STALE_MS = 10 * 60_000;
 
@@ -31,6 +38,15 @@ export class Inbox {
   private scheduled = false;
   /** Where the next slice of a big inbox starts: the same first slice is not read every turn. */
   private offset = 0;
+  /** Records this inbox removed, until inotify reports their removal (names are never reused). */
+  private readonly removed = new Set<string>();
+  /** Records named by events since the last pass; `full`: read the whole folder instead. */
+  private readonly named = new Set<string>();
+  private full = false;
+  /** Records judged `later` (an earlier one of their keeper not applied yet): read again at the next pass. */
+  private readonly waiting = new Set<string>();
+  private sweep: NodeJS.Timeout | undefined;
+  private eventsSinceSweep = false;
 
   constructor(
     private readonly dir: string,
@@ -40,7 +56,7 @@ export class Inbox {
 
   start(): void {
     try {
-      this.watcher = watch(this.dir, () => this.schedule());
+      this.watcher = watch(this.dir, (_event, file) => this.noticed(file));
       this.watcher.on('error', () => undefined);
     } catch (e) {
       this.report(this.dir, `the inbox cannot be watched: ${(e as Error).message}`, 'warn');
@@ -50,6 +66,39 @@ export class Inbox {
 
   close(): void {
     this.watcher?.close();
+    if (this.sweep) clearTimeout(this.sweep);
+    this.sweep = undefined;
+  }
+
+  /**
+   * An event names the file: a record is read by its name (a pass), and the whole
+   * folder is read (a drain) only for a name that is no record, at start, when asked,
+   * and as a sweep after activity: inotify drops events silently when its queue
+   * overflows (libuv does not report IN_Q_OVERFLOW), and at ten thousand starts a
+   * drain per event was a readdir of thousands of names each, under the folder's lock
+   * the keepers write through. A keeper's temp file and our own removals are no news.
+   */
+  private noticed(file: string | null): void {
+    if (file !== null && this.removed.delete(file)) return;
+    this.armSweep();
+    const name = file === null ? null : parseName(file);
+    if (name === 'temp') return;
+    if (name && this.named.size < FILES_PER_DRAIN) this.named.add(file!);
+    else this.full = true;
+    this.schedule();
+  }
+
+  /** A drain SWEEP_MS after the first event, again while events keep coming (none when idle). */
+  private armSweep(): void {
+    this.eventsSinceSweep = true;
+    if (this.sweep) return;
+    this.eventsSinceSweep = false;
+    this.sweep = setTimeout(() => {
+      this.sweep = undefined;
+      this.drain();
+      if (this.eventsSinceSweep) this.armSweep();
+    }, SWEEP_MS);
+    this.sweep.unref();
   }
 
   private schedule(): void {
@@ -57,12 +106,24 @@ export class Inbox {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.drain();
+      if (this.full) this.drain();
+      else this.pass();
     });
+  }
+
+  /** The records named by events, and those that waited for an earlier one. */
+  private pass(): void {
+    const files = [...this.named, ...this.waiting];
+    this.named.clear();
+    this.waiting.clear();
+    this.handle(files);
   }
 
   /** Hand every complete record to the consumer in (id, serial, seq) order. */
   drain(): void {
+    this.full = false;
+    this.named.clear();
+    this.waiting.clear();
     let files: string[];
     try {
       files = readdirSync(this.dir);
@@ -74,8 +135,13 @@ export class Inbox {
       const from = this.offset % files.length;
       files = [...files.slice(from), ...files.slice(0, from)].slice(0, FILES_PER_DRAIN);
       this.offset = from + FILES_PER_DRAIN;
+      this.full = true;
       this.schedule(); // the rest next turn
     } else this.offset = 0;
+    this.handle(files);
+  }
+
+  private handle(files: string[]): void {
     const items: InboxItem[] = [];
     for (const file of files) {
       const name = parseName(file);
@@ -105,8 +171,11 @@ export class Inbox {
       } catch (e) {
         v = { drop: `applying it failed: ${(e as Error).message}` };
       }
-      if (v === 'later') continue;
-      if (v === 'done') this.remove(path);
+      if (v === 'later') {
+        if (this.waiting.size < FILES_PER_DRAIN) this.waiting.add(item.file); // else the next sweep finds it
+        continue;
+      }
+      if (v === 'done') this.removeApplied(path, item.file);
       else this.drop(path, item.file, v.drop, 'info'); // stale: a keeper let go, a record applied twice
     }
   }
@@ -121,6 +190,13 @@ export class Inbox {
 
   private drop(path: string, file: string, why: string, level: 'info' | 'warn' = 'warn'): void {
     this.report(file, why, level);
+    this.remove(path);
+  }
+
+  /** An applied record: removed now (an unlink in the thread pool cost more of this loop's CPU, in wake-ups). */
+  private removeApplied(path: string, file: string): void {
+    if (this.removed.size >= MAX_REMEMBERED) this.removed.clear(); // at worst a few drains more
+    this.removed.add(file);
     this.remove(path);
   }
 

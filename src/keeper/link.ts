@@ -10,6 +10,7 @@ import type { ExitStatus } from '../model/records.js';
 import type { HomePaths } from '../home.js';
 import { openLog } from '../home-check.js';
 import { keeperCommand } from '../paths.js';
+import type { Launcher } from './launcher.js';
 import { signalName } from '../proc/names.js';
 import { procId, signalProc, type ProcId } from '../proc/procfs.js';
 
@@ -35,16 +36,24 @@ export function keeperDir(paths: HomePaths, id: number, serial: number): string 
 /**
  * Start a keeper, detached in its own session; it outlives this process.
  * `onExit` fires if it exits while this process is its parent (the life FIFO
- * only covers a keeper that got as far as opening it).
+ * only covers a keeper that got as far as opening it). With a `launcher` the
+ * keeper is started by it (launcher.ts) and its pid is 0 until its K record.
  */
-export function spawnKeeper(paths: HomePaths, spec: KeeperSpec, onExit: () => void): ProcId {
+export function spawnKeeper(paths: HomePaths, spec: KeeperSpec, onExit: () => void, launcher?: Launcher): ProcId {
   const dir = keeperDir(paths, spec.id, spec.serial);
+  const mode = spec.adoptPid ? ['adopt', String(spec.adoptPid)] : ['start'];
+  const [bin, ...pre] = keeperCommand().argv as [string, ...string[]];
+  const args = [...pre, dir, paths.inbox, keeperTag(spec.id, spec.serial), ...mode, '--', ...spec.argv];
+  if (launcher) {
+    // Off this process: the keeper's K record brings its pid (0 until then, as after a takeover).
+    const tag = keeperTag(spec.id, spec.serial);
+    launcher.launch({ tag, dir, log: join(paths.logs, `${spec.name}.log`), cwd: spec.cwd, argv: [bin, ...args], env: keeperEnv(spec.env) }, onExit);
+    return { pid: 0, start: 0 };
+  }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const log = openLog(join(paths.logs, `${spec.name}.log`));
   try {
-    const mode = spec.adoptPid ? ['adopt', String(spec.adoptPid)] : ['start'];
-    const [bin, ...pre] = keeperCommand().argv as [string, ...string[]];
-    const child = spawn(bin, [...pre, dir, paths.inbox, keeperTag(spec.id, spec.serial), ...mode, '--', ...spec.argv], {
+    const child = spawn(bin, args, {
       detached: true,
       stdio: ['ignore', log, log],
       env: keeperEnv(spec.env),

@@ -113,6 +113,8 @@ export interface StatusPage extends StatusView {
   /** Pass as `after` for the next page; null: this was the last. */
   next: string | null;
   store: StoreUse;
+  /** The HAM's open-files limit and what the entities need (a life FIFO each); absent where unknown or unlimited. */
+  openFiles?: { limit: number; needed: number };
 }
 
 /** An event as clients see it (DESIGN.md): seq first, ISO time, the condition type as `condition`. */

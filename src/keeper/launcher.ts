@@ -1,0 +1,152 @@
+// The HAM's side of the keeper launcher (launcher.c): keepers are started by one
+// small long-lived C process fed on a pipe, so the HAM never forks itself for
+// them (a fork of the Node process costs milliseconds of its event loop; ten
+// thousand would stall it past the hang watchdog). A launcher that dies is
+// started again and sent every request it had not answered; the keeper
+// folder's marker makes a repeated request a no-op (exactly once).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { HamError } from '../errors.js';
+import { LAUNCHER_BINARY } from '../paths.js';
+
+export interface Launch {
+  tag: string;
+  dir: string;
+  log: string;
+  cwd: string;
+  argv: string[];
+  env: Record<string, string>;
+}
+
+/** A request's bound (the launcher's own is the same): argv and env are bounded well below it. */
+export const MAX_LAUNCH_BYTES = 4 << 20;
+/** A launcher that dies this many times in a row without answering anything is given up on. */
+const MAX_SILENT_DEATHS = 3;
+
+/** Encode one request: "LEN\n" then NUL-ended fields (see launcher.c). */
+export function encodeLaunch(l: Launch): Buffer {
+  const env = Object.entries(l.env).map(([k, v]) => `${k}=${v}`);
+  const fields = [l.tag, l.dir, l.log, l.cwd, String(l.argv.length), ...l.argv, String(env.length), ...env];
+  for (const f of fields)
+    if (f.includes('\0'))
+      throw new HamError({ code: 'spawn-failed', message: `a keeper's argument or environment has a NUL byte: ${JSON.stringify(f.slice(0, 60))}` });
+  const body = Buffer.from(`${fields.join('\0')}\0`);
+  if (body.length > MAX_LAUNCH_BYTES)
+    throw new HamError({ code: 'spawn-failed', message: `expected a keeper's argv and environment within ${MAX_LAUNCH_BYTES} bytes, got ${body.length}` });
+  return Buffer.concat([Buffer.from(`${body.length}\n`), body]);
+}
+
+interface Pending {
+  frame: Buffer;
+  onExit: (why: string) => void;
+}
+
+export class Launcher {
+  private proc: ChildProcess | undefined;
+  private buf = '';
+  /** Sent, not yet answered: sent again to the next launcher if this one dies. */
+  private readonly pending = new Map<string, Pending>();
+  /** Started by the current launcher: its exit answer calls onExit (while it lives). */
+  private readonly started = new Map<string, (why: string) => void>();
+  private silentDeaths = 0;
+  /** Launchers let go by close(): they carry out what they were sent, then exit at EOF. */
+  private readonly retired = new WeakSet<ChildProcess>();
+  /** How many launchers were started (status, tests). */
+  starts = 0;
+
+  constructor(private readonly onTrouble: (message: string) => void = () => undefined) {}
+
+  static available(): boolean {
+    return existsSync(LAUNCHER_BINARY);
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** Whether keeper `tag` was sent to a launcher by this process (its pid comes with its K record). */
+  has(tag: string): boolean {
+    return this.pending.has(tag) || this.started.has(tag);
+  }
+
+  /** Start a keeper; `onExit` if it could not be started, or exited while this launcher was its parent. */
+  launch(l: Launch, onExit: (why: string) => void): void {
+    const frame = encodeLaunch(l);
+    if (this.pending.has(l.tag) || this.started.has(l.tag)) throw new HamError({ code: 'internal', message: `keeper ${l.tag} is already being started` });
+    this.pending.set(l.tag, { frame, onExit });
+    this.ensure().stdin!.write(frame);
+  }
+
+  /** Let the launcher go: it starts what it was sent, then exits at EOF (the keepers stay). */
+  close(): void {
+    if (!this.proc) return;
+    this.retired.add(this.proc);
+    this.proc.stdin?.end();
+    this.proc = undefined;
+    this.pending.clear();
+    this.started.clear();
+  }
+
+  private ensure(): ChildProcess {
+    if (this.proc) return this.proc;
+    const p = spawn(LAUNCHER_BINARY, [], { stdio: ['pipe', 'pipe', 'inherit'], env: { LANG: 'C' } });
+    this.proc = p;
+    this.starts += 1;
+    // Neither the launcher nor its pipes keep the HAM alive; its EOF ends the launcher.
+    p.unref();
+    (p.stdin as unknown as Socket).unref();
+    (p.stdout as unknown as Socket).unref();
+    p.stdout!.setEncoding('utf8');
+    p.stdout!.on('data', (d: string) => this.retired.has(p) || this.receive(d));
+    p.stdin!.on('error', () => undefined); // a dead launcher: its exit handles the rest
+    let gone = false;
+    const onGone = (why: string): void => {
+      if (gone) return;
+      gone = true;
+      if (this.retired.has(p)) return;
+      if (this.proc === p) this.proc = undefined;
+      this.buf = '';
+      this.started.clear(); // their exits now go to init; their life FIFOs still tell
+      this.silentDeaths += 1;
+      if (this.silentDeaths >= MAX_SILENT_DEATHS) {
+        this.onTrouble(`the keeper launcher died ${this.silentDeaths} times without answering (${why}): its requests failed`);
+        const failed = [...this.pending.values()];
+        this.pending.clear();
+        this.silentDeaths = 0;
+        for (const f of failed) f.onExit(`the keeper launcher failed: ${why}`);
+        return;
+      }
+      this.onTrouble(`the keeper launcher died (${why}): started again, ${this.pending.size} requests sent again`);
+      if (this.pending.size === 0) return;
+      const q = this.ensure();
+      for (const f of this.pending.values()) q.stdin!.write(f.frame);
+    };
+    p.on('error', (e) => onGone(e.message));
+    p.on('exit', (code, sig) => onGone(sig ?? `exit ${code}`));
+    return p;
+  }
+
+  private receive(d: string): void {
+    this.silentDeaths = 0;
+    this.buf += d;
+    let nl: number;
+    while ((nl = this.buf.indexOf('\n')) >= 0) {
+      const [kind, tag, n] = this.buf.slice(0, nl).split(' ') as [string, string, string | undefined];
+      this.buf = this.buf.slice(nl + 1);
+      const p = this.pending.get(tag);
+      if (kind === 'x') {
+        const exit = this.started.get(tag);
+        this.started.delete(tag);
+        exit?.(`the keeper exited (wait status ${n})`);
+        continue;
+      }
+      if (!p) continue;
+      this.pending.delete(tag);
+      if (kind === 's') this.started.set(tag, p.onExit);
+      else if (kind === 'e') p.onExit(`the keeper could not be started: errno ${n}`);
+      // 'd': a previous launcher started it; its life FIFO and records tell the rest
+    }
+    if (this.buf.length > 64 * 1024) this.buf = ''; // no answer is that long: junk
+  }
+}

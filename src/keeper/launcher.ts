@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { HamError } from '../errors.js';
 import { LAUNCHER_BINARY } from '../paths.js';
+import { startTime } from '../proc/procfs.js';
 
 export interface Launch {
   tag: string;
@@ -37,6 +38,16 @@ export function encodeLaunch(l: Launch): Buffer {
   return Buffer.concat([Buffer.from(`${body.length}\n`), body]);
 }
 
+interface Started {
+  pid: number;
+  /** Its start time (clock ticks), so a reused pid is not taken for it. */
+  start: number | undefined;
+  onExit: (why: string) => void;
+}
+
+/** How long a keeper whose launcher died is watched by pid: its first record comes in milliseconds. */
+const ORPHAN_WATCH_MS = 60_000;
+
 interface Pending {
   frame: Buffer;
   onExit: (why: string) => void;
@@ -48,7 +59,10 @@ export class Launcher {
   /** Sent, not yet answered: sent again to the next launcher if this one dies. */
   private readonly pending = new Map<string, Pending>();
   /** Started by the current launcher: its exit answer calls onExit (while it lives). */
-  private readonly started = new Map<string, (why: string) => void>();
+  private readonly started = new Map<string, Started>();
+  /** Started by a launcher that died since: watched by pid for a while (see watchOrphans). */
+  private readonly orphans = new Map<string, Started & { until: number }>();
+  private orphanTimer: NodeJS.Timeout | undefined;
   private silentDeaths = 0;
   /** Launchers let go by close(): they carry out what they were sent, then exit at EOF. */
   private readonly retired = new WeakSet<ChildProcess>();
@@ -67,7 +81,7 @@ export class Launcher {
 
   /** Whether keeper `tag` was sent to a launcher by this process (its pid comes with its K record). */
   has(tag: string): boolean {
-    return this.pending.has(tag) || this.started.has(tag);
+    return this.pending.has(tag) || this.started.has(tag) || this.orphans.has(tag);
   }
 
   /** Start a keeper; `onExit` if it could not be started, or exited while this launcher was its parent. */
@@ -86,6 +100,9 @@ export class Launcher {
     this.proc = undefined;
     this.pending.clear();
     this.started.clear();
+    this.orphans.clear();
+    clearInterval(this.orphanTimer);
+    this.orphanTimer = undefined;
   }
 
   private ensure(): ChildProcess {
@@ -107,7 +124,7 @@ export class Launcher {
       if (this.retired.has(p)) return;
       if (this.proc === p) this.proc = undefined;
       this.buf = '';
-      this.started.clear(); // their exits now go to init; their life FIFOs still tell
+      this.watchOrphans(); // their exits now go to init; their life FIFOs tell, once they wrote K
       this.silentDeaths += 1;
       if (this.silentDeaths >= MAX_SILENT_DEATHS) {
         this.onTrouble(`the keeper launcher died ${this.silentDeaths} times without answering (${why}): its requests failed`);
@@ -138,15 +155,41 @@ export class Launcher {
       if (kind === 'x') {
         const exit = this.started.get(tag);
         this.started.delete(tag);
-        exit?.(`the keeper exited (wait status ${n})`);
+        exit?.onExit(`the keeper exited (wait status ${n})`);
         continue;
       }
       if (!p) continue;
       this.pending.delete(tag);
-      if (kind === 's') this.started.set(tag, p.onExit);
+      if (kind === 's') this.started.set(tag, { pid: Number(n), start: startTime(Number(n)), onExit: p.onExit });
       else if (kind === 'e') p.onExit(`the keeper could not be started: errno ${n}`);
       // 'd': a previous launcher started it; its life FIFO and records tell the rest
     }
     if (this.buf.length > 64 * 1024) this.buf = ''; // no answer is that long: junk
+  }
+
+  /**
+   * A launcher died: the keepers it started are init's children now. One that
+   * dies before its first record never opened its life FIFO, so nothing else
+   * would tell: watch each by pid for a while and report its exit (onExit is a
+   * no-op for a keeper whose records came in).
+   */
+  private watchOrphans(): void {
+    const until = Date.now() + ORPHAN_WATCH_MS;
+    for (const [tag, k] of this.started) this.orphans.set(tag, { ...k, until });
+    this.started.clear();
+    if (this.orphanTimer || this.orphans.size === 0) return;
+    this.orphanTimer = setInterval(() => {
+      const now = Date.now();
+      for (const [tag, k] of this.orphans) {
+        const gone = !(k.pid > 0) || k.start === undefined || startTime(k.pid) !== k.start;
+        if (gone) k.onExit('the keeper exited (its launcher had died: no wait status)');
+        if (gone || now > k.until) this.orphans.delete(tag);
+      }
+      if (this.orphans.size === 0) {
+        clearInterval(this.orphanTimer);
+        this.orphanTimer = undefined;
+      }
+    }, 250);
+    this.orphanTimer.unref();
   }
 }

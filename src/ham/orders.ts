@@ -15,6 +15,12 @@ const SLICE = 512;
 export class Orders {
   /** The order each keeper holds, as far as this HAM knows, by entity. */
   private readonly held = new Map<string, { serial: number } & StandingOrder>();
+  /**
+   * Entities whose keeper's order this HAM knows (it gave, revoked, or saw it dropped). One it does
+   * not (before a takeover's review reached it, or mid a restart its order carried out) may hold an
+   * earlier HAM's order: revoked whenever none is wanted.
+   */
+  private readonly known = new Set<string>();
 
   constructor(private readonly core: SupervisorCore) {}
 
@@ -22,8 +28,20 @@ export class Orders {
   review(name: string): void {
     if (name === GLOBAL) return this.reviewAll(false);
     const e = this.core.store.entity(name);
-    if (!e) return void this.held.delete(name);
+    if (!e) {
+      this.known.delete(name);
+      return void this.held.delete(name);
+    }
     this.reviewEntity(e, false);
+  }
+
+  /**
+   * A takeover, before it resumes the stops the previous HAM began (their signal goes again at once):
+   * their keepers' orders revoked first, as a stop's revoke precedes its signal.
+   */
+  revokeStopping(): void {
+    for (const e of this.core.store.allEntities())
+      if (e.life.tag === 'stopping' && e.kind === 'spawned' && e.keeper && e.keeper.pid !== 0) this.send(e, { n: 0, minRunMs: 0 });
   }
 
   /** A new HAM (`takeover`: every keeper told, orders it cannot know of revoked), or a change for many. */
@@ -50,18 +68,23 @@ export class Orders {
 
   private reviewEntity(e: EntityRecord, takeover: boolean): void {
     const k = e.keeper;
-    if (e.kind !== 'spawned' || !k || k.pid === 0) return void this.held.delete(e.name);
     const l = e.life;
-    const had = this.held.get(e.name);
+    const unknown = !this.known.has(e.name);
     // Starting: a restart its order carried out (what is left of the order is renewed once it runs;
     // a stop meanwhile revokes it), or one it asked for (it dropped its order then).
+    if (l.tag !== 'starting') this.known.add(e.name);
+    if (e.kind !== 'spawned' || !k || k.pid === 0) return void this.held.delete(e.name);
+    const had = this.held.get(e.name);
     if (l.tag === 'starting') return void (had && (had.n = -1));
     // No process: its keeper asked (and dropped its order), or is gone.
     if (l.tag !== 'running' && l.tag !== 'stopping') return void this.held.delete(e.name);
     const want = l.tag === 'running' ? standingOrder(e, this.context(e)) : null;
     const same = had?.serial === k.serial;
     if (!want) {
-      if ((same || takeover) && this.send(e, { n: 0, minRunMs: 0 })) this.held.delete(e.name);
+      if (same || takeover || unknown) {
+        if (this.send(e, { n: 0, minRunMs: 0 })) this.held.delete(e.name);
+        else this.known.delete(e.name); // not told: revoked at its next review
+      }
       return;
     }
     if (same && !takeover && had.n === want.n && had.minRunMs === want.minRunMs) return;

@@ -1,5 +1,7 @@
 // Resume: what a new HAM (a takeover, or `ham start` after the pair was down)
 // does for each entity the store holds, re-deriving the next step from it.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { commandKeeper, keeperDir, removeKeeperDir } from '../keeper/link.js';
 import { findProcesses, isAlive, procId } from '../proc/procfs.js';
 import type { EntityRecord } from '../model/records.js';
@@ -41,6 +43,9 @@ export function reconcile(core: SupervisorCore, e: EntityRecord, fresh: boolean)
     const pid = findProcesses((argv) => argv.includes(dir))[0];
     const id = pid === undefined ? undefined : procId(pid);
     if (!id && e.life.tag === 'starting') {
+      // Sent to the dead HAM's launcher, its child perhaps forked and not yet exec'd (it outlives the
+      // launcher): the same keeper is started, so whichever makes the folder's marker first is the one.
+      if (spawner.launcher && !existsSync(join(dir, 'spawned'))) return spawner.startKeeper(e);
       // Never spawned (the HAM died first): start it now, as the restart it was (it counts, its conditions fire).
       core.updateIfPresent(e.name, (rec) => void (rec.keeper = null));
       return spawner.spawnSoon(e.name, undefined, restartingOf(e.life));

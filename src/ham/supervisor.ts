@@ -133,6 +133,7 @@ export class Supervisor {
     // new runs, which must neither be started twice nor overtake the old ones.
     this.executor.resumeAll();
     parts.keepers.start();
+    this.orders.revokeStopping(); // before reconcile signals them again
     for (const e of store.allEntities()) reconcile(this.core, e, fresh);
     // Self-attached entities get a fresh window plus a grace for their clients to
     // reconnect (while the new Guardian boots beside us): a takeover is not silence.

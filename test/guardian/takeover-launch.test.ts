@@ -1,0 +1,62 @@
+// A keeper start a dead HAM's launcher had forked but not yet exec'd: the
+// launcher dies with its HAM, its forked child does not, and it goes on to
+// make the keeper folder's marker and exec the keeper late, after the new
+// HAM looked for it by its folder and found nothing. The new HAM must start
+// that same keeper (its marker then makes the late one a no-op), not another
+// under a new serial beside it (two processes of one entity).
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { entity } from '../helpers/entities.js';
+import { hamJson, keepersWith, procsWith, sleeper, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
+
+let t: TestHome;
+beforeEach(() => {
+  t = tempHome();
+});
+afterEach((ctx) => t.cleanup(ctx));
+
+const cmdline = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+
+describe('the HAM dies while its launcher starts a keeper', () => {
+  it('the late exec of that start finds its marker taken: one keeper, one process', async () => {
+    const points = join(t.home, 'failpoints');
+    await hamJson(t.home, ['start', '--hang-ms', '1000'], { HAM_FAILPOINTS: 'spawn-keeper:web', HAM_FAILPOINT_DIR: points });
+    const marker = `${t.home}/web`;
+    await hamJson(t.home, ['attach', 'web', '--restart', '--', ...sleeper(marker)]);
+    const before = await waitStatus(t.home, 'web running', (s) => entity(s, 'web').state === 'running' && keepersWith(marker).length === 1);
+    const keeper = keepersWith(marker)[0]!;
+    // The keeper's command line names its folder (…/ID-1) and tag (ID-1); the restart's keeper is ID-2.
+    const argv = cmdline(keeper);
+    const dir1 = argv.find((a) => /\/run\/keepers\/\d+-1$/.test(a))!;
+    const tag1 = dir1.slice(dir1.lastIndexOf('/') + 1);
+    const tag2 = tag1.replace(/-1$/, '-2');
+    const late = argv.map((a) => (a === dir1 ? dir1.replace(/-1$/, '-2') : a === tag1 ? tag2 : a));
+    const dir2 = dir1.replace(/-1$/, '-2');
+    // A restart through a new keeper (serial 2): committed, then the HAM stops at the failpoint before launching it.
+    process.kill(keeper, 'SIGSTOP');
+    process.kill(entity(before, 'web').pid!, 'SIGKILL');
+    await waitFor('the process gone', () => procsWith(marker).length === 0);
+    process.kill(keeper, 'SIGKILL');
+    await waitFor('the HAM to reach the failpoint', () => readFileSync(join(points, 'spawn-keeper:web'), 'utf8') === '');
+    const after = await waitStatus(
+      t.home,
+      'web restarted by the new HAM',
+      (s) => s.ham.epoch > before.ham.epoch && entity(s, 'web').state === 'running' && entity(s, 'web').pid !== null,
+      30_000,
+    );
+    // What the dead HAM's launcher child does next (launcher.c, child()): the folder, the marker (O_EXCL), the exec.
+    const child = spawn('sh', ['-c', 'mkdir -p "$1" && set -C && : > "$1/spawned" && shift && exec "$@"', 'sh', dir2, ...late], {
+      stdio: 'ignore',
+      detached: true,
+    });
+    const ended = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let code: number | null | undefined;
+    void ended.then((c) => (code = c));
+    await waitFor('the late start to find its marker taken and end', () => (code !== undefined ? true : undefined), 15_000);
+    expect(code).not.toBe(0);
+    expect(procsWith(marker)).toEqual([entity(after, 'web').pid]);
+    expect(keepersWith(marker)).toHaveLength(1);
+  });
+});

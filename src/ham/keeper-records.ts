@@ -121,7 +121,7 @@ export class KeeperRecords {
   }
 
   /** The keeper's life FIFO hit EOF: it exited or was killed. */
-  keeperGone(name: string, serial: number): void {
+  keeperGone(name: string, serial: number, why?: string): void {
     const { store, paths, parts } = this.core;
     this.unwatchSerial(name, serial);
     this.inbox.drain(); // whatever it wrote before dying comes first
@@ -134,17 +134,22 @@ export class KeeperRecords {
     const orphan = e.pid !== null && e.pidStart !== null && isAlive({ pid: e.pid, start: e.pidStart });
     // A process that outlived its keeper keeps the keeper reference until a new keeper adopts it.
     const adopting = orphan && hasProcess(e.life);
-    this.goneEvent(name, orphan, false, adopting);
+    this.goneEvent(name, orphan, false, adopting, why);
   }
 
-  private goneEvent(name: string, orphan: boolean, dismissed: boolean, adopting: boolean): void {
+  /** `why`: the keeper could not be started at all (the launcher's or spawn's error), else it died before its command. */
+  private goneEvent(name: string, orphan: boolean, dismissed: boolean, adopting: boolean, why?: string): void {
     const { transitions } = this.core.parts;
     const lost = orphan || dismissed ? 0 : (this.lostBeforeExec.get(name) ?? 0) + 1;
     if (lost) this.lostBeforeExec.set(name, lost);
     const applied = transitions.apply(
       name,
       { tag: 'keeper-gone', orphan, dismissed, now: Date.now(), retry: lost <= 1 },
-      { data: (rec) => void (adopting || (rec.keeper = null)), startError: 'its keeper died before the command started' },
+      {
+        data: (rec) => void (adopting || (rec.keeper = null)),
+        startError: why ?? 'its keeper died before the command started',
+        startFailure: why ? { argv: this.core.store.entity(name)?.argv ?? [], exitCode: null, signal: null, startError: why } : undefined,
+      },
     );
     if (applied?.outcome) transitions.perform(applied.entity, applied.outcome.effects);
   }

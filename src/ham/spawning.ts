@@ -48,7 +48,10 @@ export class Spawner {
   private drain(): void {
     const { coord } = this.core.with;
     const { holds } = this.core.parts;
-    for (const job of this.queue.splice(0, this.launcher ? LAUNCHES_PER_TURN : SPAWNS_PER_TURN)) {
+    const launcher = this.launcher;
+    // The launcher's unanswered requests are bounded: the rest waits here, as names.
+    if (launcher && !launcher.room()) return launcher.whenRoom(() => this.drain());
+    for (const job of this.queue.splice(0, launcher ? LAUNCHES_PER_TURN : SPAWNS_PER_TURN)) {
       const e = this.core.store.entity(job.name);
       if (!e || stopWanted(e.life) || e.keeper) continue;
       if (!job.adoptPid && !coord.requirementsUp(e))
@@ -86,10 +89,10 @@ export class Spawner {
     const serial = e.keeper!.serial;
     // A keeper that dies before its first record never opened its life FIFO:
     // as its parent we see the exit instead.
-    const early = (): void => {
+    const early = (why?: string): void => {
       parts.keepers.drain();
       const now = store.entity(name);
-      if (now?.keeper?.serial === serial && now.keeper.lastSeq === 0) parts.keepers.keeperGone(name, serial);
+      if (now?.keeper?.serial === serial && now.keeper.lastSeq === 0) parts.keepers.keeperGone(name, serial, why);
     };
     let keeper: ProcId;
     try {

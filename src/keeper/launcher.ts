@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { HamError } from '../errors.js';
 import { LAUNCHER_BINARY } from '../paths.js';
+import { errnoName } from '../proc/names.js';
 import { startTime } from '../proc/procfs.js';
 
 export interface Launch {
@@ -22,6 +23,8 @@ export interface Launch {
 
 /** A request's bound (the launcher's own is the same): argv and env are bounded well below it. */
 export const MAX_LAUNCH_BYTES = 4 << 20;
+/** Requests sent and not answered at most: the pipe's buffer in this process stays bounded (MAX_IN_FLIGHT × a request). */
+export const MAX_IN_FLIGHT = 256;
 /** A launcher that dies this many times in a row without answering anything is given up on. */
 const MAX_SILENT_DEATHS = 3;
 
@@ -50,6 +53,8 @@ const ORPHAN_WATCH_MS = 60_000;
 
 interface Pending {
   frame: Buffer;
+  /** The keeper's program, for the error that says it could not be started. */
+  bin: string;
   onExit: (why: string) => void;
 }
 
@@ -63,6 +68,7 @@ export class Launcher {
   /** Started by a launcher that died since: watched by pid for a while (see watchOrphans). */
   private readonly orphans = new Map<string, Started & { until: number }>();
   private orphanTimer: NodeJS.Timeout | undefined;
+  private roomWaiter: (() => void) | undefined;
   private silentDeaths = 0;
   /** Launchers let go by close(): they carry out what they were sent, then exit at EOF. */
   private readonly retired = new WeakSet<ChildProcess>();
@@ -79,6 +85,24 @@ export class Launcher {
     return this.proc?.pid;
   }
 
+  /** Room for another request now (fewer than MAX_IN_FLIGHT unanswered)? */
+  room(): boolean {
+    return this.pending.size < MAX_IN_FLIGHT;
+  }
+
+  /** Call `cb` once there is room again (one waiter: the spawner's queue). */
+  whenRoom(cb: () => void): void {
+    this.roomWaiter = cb;
+    this.tellRoom();
+  }
+
+  private tellRoom(): void {
+    if (!this.roomWaiter || !this.room()) return;
+    const cb = this.roomWaiter;
+    this.roomWaiter = undefined;
+    setImmediate(cb);
+  }
+
   /** Whether keeper `tag` was sent to a launcher by this process (its pid comes with its K record). */
   has(tag: string): boolean {
     return this.pending.has(tag) || this.started.has(tag) || this.orphans.has(tag);
@@ -88,7 +112,7 @@ export class Launcher {
   launch(l: Launch, onExit: (why: string) => void): void {
     const frame = encodeLaunch(l);
     if (this.pending.has(l.tag) || this.started.has(l.tag)) throw new HamError({ code: 'internal', message: `keeper ${l.tag} is already being started` });
-    this.pending.set(l.tag, { frame, onExit });
+    this.pending.set(l.tag, { frame, bin: l.argv[0] ?? '', onExit });
     this.ensure().stdin!.write(frame);
   }
 
@@ -132,6 +156,7 @@ export class Launcher {
         this.pending.clear();
         this.silentDeaths = 0;
         for (const f of failed) f.onExit(`the keeper launcher failed: ${why}`);
+        this.tellRoom();
         return;
       }
       this.onTrouble(`the keeper launcher died (${why}): started again, ${this.pending.size} requests sent again`);
@@ -161,10 +186,11 @@ export class Launcher {
       if (!p) continue;
       this.pending.delete(tag);
       if (kind === 's') this.started.set(tag, { pid: Number(n), start: startTime(Number(n)), onExit: p.onExit });
-      else if (kind === 'e') p.onExit(`the keeper could not be started: errno ${n}`);
+      else if (kind === 'e') p.onExit(`the keeper (${p.bin}) could not be started: ${errnoName(Number(n))}`);
       // 'd': a previous launcher started it; its life FIFO and records tell the rest
     }
     if (this.buf.length > 64 * 1024) this.buf = ''; // no answer is that long: junk
+    this.tellRoom();
   }
 
   /**

@@ -39,7 +39,7 @@ export function keeperDir(paths: HomePaths, id: number, serial: number): string 
  * only covers a keeper that got as far as opening it). With a `launcher` the
  * keeper is started by it (launcher.ts) and its pid is 0 until its K record.
  */
-export function spawnKeeper(paths: HomePaths, spec: KeeperSpec, onExit: () => void, launcher?: Launcher): ProcId {
+export function spawnKeeper(paths: HomePaths, spec: KeeperSpec, onExit: (why?: string) => void, launcher?: Launcher): ProcId {
   const dir = keeperDir(paths, spec.id, spec.serial);
   const mode = spec.adoptPid ? ['adopt', String(spec.adoptPid)] : ['start'];
   const [bin, ...pre] = keeperCommand().argv as [string, ...string[]];
@@ -59,8 +59,8 @@ export function spawnKeeper(paths: HomePaths, spec: KeeperSpec, onExit: () => vo
       env: keeperEnv(spec.env),
       cwd: spec.cwd,
     });
-    child.once('error', onExit); // the keeper could not be started
-    child.once('exit', onExit);
+    child.once('error', (err) => onExit(`the keeper (${bin}) could not be started: ${err.message}`));
+    child.once('exit', () => onExit());
     child.unref();
     const pid = child.pid;
     if (pid === undefined) throw new HamError({ code: 'spawn-failed', entity: spec.name, message: `the keeper (${bin}) could not be started` });

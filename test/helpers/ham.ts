@@ -147,7 +147,7 @@ export function tempHome(): TestHome {
         }
       }
       killAll(home);
-      rmSync(home, { recursive: true, force: true });
+      rmSync(home, { recursive: true, force: true, maxRetries: 5 });
     },
   };
 }
@@ -158,10 +158,13 @@ export function tempHome(): TestHome {
  * and it runs in its own process group under its keeper).
  */
 export function killAll(needle: string): void {
-  for (let round = 0; round < 3; round++) {
+  // Until a scan finds nothing: a keeper the launcher forked just before it died execs (and only
+  // then names the home) a moment later.
+  for (let round = 0; round < 20; round++) {
     const marked = findProcesses((argv) => argv.some((a) => a.includes(needle)));
     const pids = [...childrenOf(new Set(marked)), ...marked];
     if (pids.length === 0) return;
+    if (round > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
     for (const pid of pids) {
       for (const target of [-pid, pid]) {
         try {

@@ -55,6 +55,7 @@ interface Pending {
   frame: Buffer;
   /** The keeper's program, for the error that says it could not be started. */
   bin: string;
+  cwd: string;
   onExit: (why: string) => void;
 }
 
@@ -112,7 +113,7 @@ export class Launcher {
   launch(l: Launch, onExit: (why: string) => void): void {
     const frame = encodeLaunch(l);
     if (this.pending.has(l.tag) || this.started.has(l.tag)) throw new HamError({ code: 'internal', message: `keeper ${l.tag} is already being started` });
-    this.pending.set(l.tag, { frame, bin: l.argv[0] ?? '', onExit });
+    this.pending.set(l.tag, { frame, bin: l.argv[0] ?? '', cwd: l.cwd, onExit });
     this.ensure().stdin!.write(frame);
   }
 
@@ -186,7 +187,7 @@ export class Launcher {
       if (!p) continue;
       this.pending.delete(tag);
       if (kind === 's') this.started.set(tag, { pid: Number(n), start: startTime(Number(n)), onExit: p.onExit });
-      else if (kind === 'e') p.onExit(`the keeper (${p.bin}) could not be started: ${errnoName(Number(n))}`);
+      else if (kind === 'e') p.onExit(`the keeper (${p.bin}) could not be started in ${p.cwd}: ${errnoName(Number(n))}`);
       // 'd': a previous launcher started it; its life FIFO and records tell the rest
     }
     if (this.buf.length > 64 * 1024) this.buf = ''; // no answer is that long: junk

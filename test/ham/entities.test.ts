@@ -106,7 +106,9 @@ describe('spawned entities', () => {
   it('a first start that cannot run leaves nothing behind; fixing it and attaching again works', async () => {
     const r = await ham(t.home, ['attach', 'web', '--restart', '--cwd', '/nonexistent/dir', '--', ...sleeper(`${t.home}/web`)]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/spawn-failed: keeper could not be started|spawn-failed: its keeper died before the command started/);
+    expect(r.stderr).toMatch(
+      /spawn-failed: keeper could not be started|spawn-failed: the keeper \(.*\) could not be started in \/nonexistent\/dir|spawn-failed: its keeper died before the command started/,
+    );
     expect((await status(t.home)).entities).toHaveLength(0);
     await hamJson(t.home, ['attach', 'web', '--restart', '--', ...sleeper(`${t.home}/web`)]);
     expect(procsWith(`${t.home}/web`)).toHaveLength(1);

@@ -94,11 +94,15 @@ export class Orders {
 
   private context(e: EntityRecord): Parameters<typeof standingOrder>[1] {
     const { store, with: w } = this.core;
+    const holdsBack = (): boolean => w.executor.busy(e.name) && this.holdsBack(e.name);
     return {
       now: Date.now(),
       global: store.entity(GLOBAL) ?? null,
       hasDependants: w.coord.hasDependants(e.name),
-      busy: w.executor.busy(e.name) && this.holdsBack(e.name),
+      // Read only if every cheaper check passed (a raise on a busy entity with no restart scanned every run).
+      get busy() {
+        return holdsBack();
+      },
     };
   }
 

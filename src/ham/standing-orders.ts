@@ -57,12 +57,13 @@ export function noOrderBecause(e: EntityRecord, ctx: OrderContext): string | nul
   if (e.life.tag !== 'running') return 'not running';
   if (e.group !== null) return 'in a group (its strategy decides the restart)';
   if (e.requires.length > 0 || ctx.hasDependants) return 'requires or is required (its dependants are held first)';
-  if (ctx.busy) return 'an earlier action list is still running';
   if (e.restartPolicy.backoff.initialMs > 0) return 'every restart waits initialMs';
   const owners = [e, ...(ctx.global && ctx.global.enabled ? [ctx.global] : [])];
   if (!e.enabled) return 'disabled';
   if (!restartsFirst(owners, 'death') || !restartsFirst(owners, 'abnormal-death')) return 'its death does not start with a restart';
   if (left(e, ctx.now) <= 0) return 'intensity at its limit';
+  // Last: it reads the runs (a getter in orders.ts), the one costly check, for entities that pass the rest.
+  if (ctx.busy) return 'an earlier action list is still running';
   return null;
 }
 

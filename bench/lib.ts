@@ -27,6 +27,16 @@ export function quantile(xs: number[], q: number): number {
 }
 export const fmt = (ms: number): string => (ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0));
 
+/** One request on a connection of its own (a long one, as an apply of many is), closed after. */
+export async function requestOnce<T>(socket: string, op: string, args: object): Promise<T> {
+  const c = await Connection.open(socket, 5000);
+  try {
+    return (await c.request(op as never, args as never, 60_000)) as T;
+  } finally {
+    c.close();
+  }
+}
+
 export interface Pair {
   home: string;
   status(): Promise<StatusView>;

@@ -7,10 +7,9 @@
 // Also counts how many restarts went by order (from the HAM log).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Connection } from '../src/client/connection.js';
 import type { StatusView } from '../src/protocol/views.js';
 import { homePaths } from '../src/home.js';
-import { nowMs, sleep, startBenchPair } from './lib.js';
+import { nowMs, sleep, startBenchPair, requestOnce } from './lib.js';
 
 export interface OrdersSoakResult {
   seconds: number;
@@ -24,14 +23,7 @@ export interface OrdersSoakResult {
 export async function benchOrdersSoak(seconds: number, limit = 20): Promise<OrdersSoakResult> {
   const pair = await startBenchPair({ hangMs: 5000 });
   const paths = homePaths(pair.home);
-  const call = async <T>(op: string, args: object): Promise<T> => {
-    const c = await Connection.open(paths.socket, 5000);
-    try {
-      return (await c.request(op as never, args as never, 60_000)) as T;
-    } finally {
-      c.close();
-    }
-  };
+  const call = <T>(op: string, args: object): Promise<T> => requestOnce<T>(paths.socket, op, args);
   try {
     const died = { type: 'death', rearm: true, actions: [{ kind: 'restart' }] };
     const command = ['sh', '-c', 'sleep 0.05; exit 1'];

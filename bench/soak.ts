@@ -3,11 +3,10 @@
 // end failed): their counts must be exactly the policy's. Ten restart forever
 // after a fixed 100 ms: every death must be restarted exactly once. Meanwhile
 // the HAM's RSS is sampled every second and its CPU time is read from /proc.
-import { Connection } from '../src/client/connection.js';
 import type { StatusView } from '../src/protocol/views.js';
 import { homePaths } from '../src/home.js';
 import { cpuTicks, memKiB } from '../src/proc/procfs.js';
-import { median, nowMs, sleep, startBenchPair } from './lib.js';
+import { median, nowMs, sleep, startBenchPair, requestOnce } from './lib.js';
 
 export interface SoakResult {
   seconds: number;
@@ -41,14 +40,7 @@ export async function benchSoak(seconds: number): Promise<SoakResult> {
   const LIMIT = Math.min(100, Math.floor((seconds * 1000) / 210 / 3));
   const pair = await startBenchPair({ hangMs: 5000 });
   const socket = homePaths(pair.home).socket;
-  const call = async <T>(op: string, args: object): Promise<T> => {
-    const c = await Connection.open(socket, 5000);
-    try {
-      return (await c.request(op as never, args as never, 60_000)) as T;
-    } finally {
-      c.close();
-    }
-  };
+  const call = <T>(op: string, args: object): Promise<T> => requestOnce<T>(socket, op, args);
   try {
     const died = { type: 'death', rearm: true, actions: [{ kind: 'restart' }] };
     const entities: Record<string, object> = {};

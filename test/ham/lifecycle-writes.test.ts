@@ -18,24 +18,8 @@ import {
   viewState,
   type Life,
 } from '../../src/ham/lifecycle.js';
-import type { LifeContext } from '../../src/ham/lifecycle-events.js';
 import { transition, type Outcome } from '../../src/ham/lifecycle-table.js';
-
-const SPAWNED: LifeContext = { kind: 'spawned', hasCommand: true };
-const idle: Life = { tag: 'idle' };
-const running: Life = { tag: 'running' };
-const starting = (restart = false, via: number | null = null): Life => ({ tag: 'starting', restart, via });
-const dead = (parked: number | null, restart: Extract<Life, { tag: 'dead' }>['restart'] = 'none'): Life => ({ tag: 'dead', parked, restart });
-const stopping = (then: 'stopped' | 'group' | 'requires' = 'stopped', started = true, restart = false, via: number | null = null): Life => ({
-  tag: 'stopping',
-  started,
-  restart,
-  via,
-  then,
-});
-const stopped = (parked: number | null = null): Life => ({ tag: 'stopped', parked });
-const held = (why: 'group' | 'requires', parked: number | null = null): Life => ({ tag: 'held', why, parked });
-const failed = (parked: number | null = null): Life => ({ tag: 'failed', parked });
+import { dead, failed, held, idle, running, SPAWNED, starting, stopped, stopping } from '../helpers/life.js';
 
 function go(l: Life, ev: Parameters<typeof transition>[1]): Outcome {
   const o = transition(l, ev, SPAWNED);

@@ -5,27 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { lifeFields, lifeOf, LIFE_TAGS, viewState, type Life, type LifeFields } from '../../src/ham/lifecycle.js';
 import { EVENT_TAGS, type Effect, type LifeContext, type LifeEvent } from '../../src/ham/lifecycle-events.js';
 import { LIFECYCLE, transition, withRestartDecision, type LifeTable, type Outcome } from '../../src/ham/lifecycle-table.js';
+import { dead, failed, held, idle, running, SPAWNED, starting, stopped, stopping } from '../helpers/life.js';
 
-const SPAWNED: LifeContext = { kind: 'spawned', hasCommand: true };
 const SELF: LifeContext = { kind: 'self', hasCommand: false };
 const EXIT0 = { code: 0, signal: null, core: false };
 const KILLED = { code: null, signal: 'SIGKILL', core: false };
 const SEGV = { code: null, signal: 'SIGSEGV', core: true };
 
-const idle: Life = { tag: 'idle' };
-const running: Life = { tag: 'running' };
-const starting = (restart = false, via: number | null = null): Life => ({ tag: 'starting', restart, via });
-const dead = (parked: number | null, restart: Extract<Life, { tag: 'dead' }>['restart'] = 'none'): Life => ({ tag: 'dead', parked, restart });
-const stopping = (then: 'stopped' | 'group' | 'requires' = 'stopped', started = true, restart = false, via: number | null = null): Life => ({
-  tag: 'stopping',
-  started,
-  restart,
-  via,
-  then,
-});
-const stopped = (parked: number | null = null): Life => ({ tag: 'stopped', parked });
-const held = (why: 'group' | 'requires', parked: number | null = null): Life => ({ tag: 'held', why, parked });
-const failed = (parked: number | null = null): Life => ({ tag: 'failed', parked });
 const ALL: Life[] = [
   idle,
   starting(),

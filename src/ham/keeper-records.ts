@@ -3,7 +3,7 @@
 // transaction, with the event it fires and the runs it starts, and only then
 // acted on (the keeper answered, a restart scheduled, the coordinator told).
 import { Inbox, type InboxItem, type KeeperRecord, type Verdict } from '../keeper/inbox.js';
-import { commandKeeper, decodeWaitStatus, orderKeeper, removeKeeperDir, watchLife } from '../keeper/link.js';
+import { commandKeeper, decodeWaitStatus, keeperTag, orderKeeper, removeKeeperDir, watchLife } from '../keeper/link.js';
 import { judge } from '../keeper/records.js';
 import { errnoName } from '../proc/names.js';
 import { isAlive, procId } from '../proc/procfs.js';
@@ -88,6 +88,8 @@ export class KeeperRecords {
     });
     if (!applied) return;
     const e = applied.entity;
+    // Its first record: the launcher need not watch it (a launcher's death watches only keepers not yet heard of).
+    if (r.kind === 'K' && e.keeper) this.core.parts.spawner.launcher?.settled(keeperTag(e.id, e.keeper.serial));
     if (ordered) this.orderedApplied(e, taken);
     const now = viewState(e.life);
     if (r.kind === 'P' && this.strays.delete(name) && now !== 'starting' && now !== 'running') this.core.signalGroup(e, 'SIGKILL');

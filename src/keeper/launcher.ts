@@ -57,6 +57,8 @@ interface Pending {
   bin: string;
   cwd: string;
   onExit: (why: string) => void;
+  /** Its first record came before the launcher's answer: nothing to watch once it is answered. */
+  settled?: boolean;
 }
 
 export class Launcher {
@@ -102,6 +104,14 @@ export class Launcher {
     const cb = this.roomWaiter;
     this.roomWaiter = undefined;
     setImmediate(cb);
+  }
+
+  /** Keeper `tag`'s first record is in: its life FIFO tells of its end from now on (nothing more to watch here). */
+  settled(tag: string): void {
+    const p = this.pending.get(tag);
+    if (p) p.settled = true;
+    this.started.delete(tag);
+    this.orphans.delete(tag);
   }
 
   /** Whether keeper `tag` was sent to a launcher by this process (its pid comes with its K record). */
@@ -186,7 +196,7 @@ export class Launcher {
       }
       if (!p) continue;
       this.pending.delete(tag);
-      if (kind === 's') this.started.set(tag, { pid: Number(n), start: startTime(Number(n)), onExit: p.onExit });
+      if (kind === 's' && !p.settled) this.started.set(tag, { pid: Number(n), start: startTime(Number(n)), onExit: p.onExit });
       else if (kind === 'e') p.onExit(`the keeper (${p.bin}) could not be started in ${p.cwd}: ${errnoName(Number(n))}`);
       // 'd': a previous launcher started it; its life FIFO and records tell the rest
     }

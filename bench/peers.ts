@@ -23,7 +23,9 @@ const body = `## Peers
 
 One run of the peers harness (\`npm run bench:peers\`: \`bench.sh\` then \`report.py\`, tables as printed) on
 ${machine()}, ${new Date().toISOString().slice(0, 10)}. Every supervisor runs the same program; "baseline" is the
-harness starting it itself (the physical limit for a restart).
+harness starting it itself (the physical limit for a restart). The harness counts ham's processes by the home in
+their command line, so it leaves out the pair's two C watches (\`build/watch PID START PERIOD\`): add about 0.7 MiB
+PSS and, idle, about 0.05 % of a core (the Cost section above measures them).
 
 ${tables.trim()}
 `;

@@ -24,6 +24,10 @@ export type Verdict = 'done' | 'later' | { drop: string };
 /** Files looked at per drain: a flood of junk is worked through over several turns, not in one. */
 const FILES_PER_DRAIN = 4096;
 
+/** Applying records stops after this long in one turn (the rest is read again next turn): a burst of
+ * thousands of starts is thousands of records, and one turn of them all starved the hang probe. */
+const APPLY_BUDGET_MS = 20;
+
 /** After activity, the whole folder is read this often (what an inotify overflow dropped is found then). */
 const SWEEP_MS = 250;
 
@@ -95,7 +99,7 @@ export class Inbox {
     this.eventsSinceSweep = false;
     this.sweep = setTimeout(() => {
       this.sweep = undefined;
-      this.drain();
+      this.drain(true);
       if (this.eventsSinceSweep) this.armSweep();
     }, SWEEP_MS);
     this.sweep.unref();
@@ -106,7 +110,7 @@ export class Inbox {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      if (this.full) this.drain();
+      if (this.full) this.drain(true);
       else this.pass();
     });
   }
@@ -116,11 +120,11 @@ export class Inbox {
     const files = [...this.named, ...this.waiting];
     this.named.clear();
     this.waiting.clear();
-    this.handle(files);
+    this.handle(files, true);
   }
 
   /** Hand every complete record to the consumer in (id, serial, seq) order. */
-  drain(): void {
+  drain(budgeted = false): void {
     this.full = false;
     this.named.clear();
     this.waiting.clear();
@@ -138,10 +142,14 @@ export class Inbox {
       this.full = true;
       this.schedule(); // the rest next turn
     } else this.offset = 0;
-    this.handle(files);
+    this.handle(files, budgeted);
   }
 
-  private handle(files: string[]): void {
+  /**
+   * `budgeted` (passes and sweeps, driven by events): stop after APPLY_BUDGET_MS, the rest
+   * next turn. An explicit drain (a keeper gone: what it wrote comes first) applies all.
+   */
+  private handle(files: string[], budgeted: boolean): void {
     const items: InboxItem[] = [];
     for (const file of files) {
       const name = parseName(file);
@@ -163,7 +171,13 @@ export class Inbox {
       items.push({ ...name, file, record: r.record });
     }
     items.sort((a, b) => a.id - b.id || a.serial - b.serial || a.seq - b.seq);
-    for (const item of items) {
+    const until = performance.now() + APPLY_BUDGET_MS;
+    for (const [i, item] of items.entries()) {
+      if (budgeted && performance.now() > until) {
+        for (const rest of items.slice(i)) this.named.add(rest.file);
+        this.schedule();
+        return;
+      }
       const path = join(this.dir, item.file);
       let v: Verdict;
       try {

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isKeeperArgv } from '../../src/paths.js';
 import { findProcesses } from '../../src/proc/procfs.js';
 import { entity } from '../helpers/entities.js';
-import { CALM, ham, hamJson, lines, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
+import { applyConfig, CALM, ham, hamJson, lines, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;
 let starts: string;
@@ -18,11 +18,7 @@ beforeEach(async () => {
 });
 afterEach((ctx) => t.cleanup(ctx));
 
-async function apply(config: object): Promise<void> {
-  const file = join(t.home, 'ham.json');
-  writeFileSync(file, JSON.stringify(config));
-  await hamJson(t.home, ['apply', '-f', file]);
-}
+const apply = async (config: object): Promise<void> => void (await applyConfig(t.home, config));
 
 /** Appends "NAME" to the starts file, then sleeps (SIGTERM ends it). */
 const svc = (name: string, extra: object = {}): object => ({

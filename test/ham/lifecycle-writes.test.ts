@@ -19,7 +19,7 @@ import {
   type Life,
 } from '../../src/ham/lifecycle.js';
 import { transition, type Outcome } from '../../src/ham/lifecycle-table.js';
-import { dead, failed, held, idle, running, SPAWNED, starting, stopped, stopping } from '../helpers/life.js';
+import { anyLife, dead, failed, held, idle, running, SPAWNED, starting, stopped, stopping } from '../helpers/life.js';
 
 function go(l: Life, ev: Parameters<typeof transition>[1]): Outcome {
   const o = transition(l, ev, SPAWNED);
@@ -28,26 +28,7 @@ function go(l: Life, ev: Parameters<typeof transition>[1]): Outcome {
 }
 const instead = (why: 'group' | 'requires', keeperless = true) => ({ tag: 'hold-instead' as const, why, keeperless });
 
-const life = fc.oneof(
-  fc.constant(idle),
-  fc.record({ tag: fc.constant('starting' as const), restart: fc.boolean(), via: fc.option(fc.nat()) }),
-  fc.constant(running),
-  fc.record({
-    tag: fc.constant('dead' as const),
-    parked: fc.option(fc.nat()),
-    restart: fc.oneof(fc.constant('none' as const), fc.constant('undecided' as const), fc.record({ at: fc.nat() })),
-  }),
-  fc.record({
-    tag: fc.constant('stopping' as const),
-    started: fc.boolean(),
-    restart: fc.boolean(),
-    via: fc.option(fc.nat()),
-    then: fc.constantFrom('stopped' as const, 'group' as const, 'requires' as const),
-  }),
-  fc.record({ tag: fc.constant('stopped' as const), parked: fc.option(fc.nat()) }),
-  fc.record({ tag: fc.constant('held' as const), why: fc.constantFrom('group' as const, 'requires' as const), parked: fc.option(fc.nat()) }),
-  fc.record({ tag: fc.constant('failed' as const), parked: fc.option(fc.nat()) }),
-) as fc.Arbitrary<Life>;
+const life = anyLife;
 
 describe('held instead of started', () => {
   it('a new entity no keeper started yet: held, nothing to signal', () => {

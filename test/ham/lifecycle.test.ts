@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { lifeFields, lifeOf, LIFE_TAGS, viewState, type Life, type LifeFields } from '../../src/ham/lifecycle.js';
 import { EVENT_TAGS, type Effect, type LifeContext, type LifeEvent } from '../../src/ham/lifecycle-events.js';
 import { LIFECYCLE, transition, withRestartDecision, type LifeTable, type Outcome } from '../../src/ham/lifecycle-table.js';
-import { dead, failed, held, idle, running, SPAWNED, starting, stopped, stopping } from '../helpers/life.js';
+import { anyLife, dead, failed, held, idle, running, SPAWNED, starting, stopped, stopping } from '../helpers/life.js';
 
 const SELF: LifeContext = { kind: 'self', hasCommand: false };
 const EXIT0 = { code: 0, signal: null, core: false };
@@ -401,28 +401,8 @@ describe('reset, detach, health kills', () => {
 });
 
 describe('the stored fields', () => {
-  const life = fc.oneof(
-    fc.constant(idle),
-    fc.record({ tag: fc.constant('starting' as const), restart: fc.boolean(), via: fc.option(fc.nat()) }),
-    fc.constant(running),
-    fc.record({
-      tag: fc.constant('dead' as const),
-      parked: fc.option(fc.nat()),
-      restart: fc.oneof(fc.constant('none' as const), fc.constant('undecided' as const), fc.record({ at: fc.nat() })),
-    }),
-    fc
-      .record({
-        tag: fc.constant('stopping' as const),
-        started: fc.boolean(),
-        restart: fc.boolean(),
-        via: fc.option(fc.nat()),
-        then: fc.constantFrom('stopped' as const, 'group' as const, 'requires' as const),
-      })
-      .map((l) => (l.started ? { ...l, restart: false, via: null } : l)),
-    fc.record({ tag: fc.constant('stopped' as const), parked: fc.option(fc.nat()) }),
-    fc.record({ tag: fc.constant('held' as const), why: fc.constantFrom('group' as const, 'requires' as const), parked: fc.option(fc.nat()) }),
-    fc.record({ tag: fc.constant('failed' as const), parked: fc.option(fc.nat()) }),
-  ) as fc.Arbitrary<Life>;
+  // As stored: a stopping entity that had started carries no restart and no via.
+  const life = anyLife.map((l) => (l.tag === 'stopping' && l.started ? { ...l, restart: false, via: null } : l));
   const oldFields = fc.record({
     state: fc.constantFrom('starting' as const, 'running' as const, 'dead' as const, 'stopped' as const, 'failed' as const),
     desired: fc.constantFrom('running' as const, 'stopped' as const),

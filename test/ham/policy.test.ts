@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { entity, pairOf } from '../helpers/entities.js';
-import { CALM, ham, hamJson, lines, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
+import { applyConfig, CALM, ham, hamJson, lines, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;
 beforeEach(async () => {
@@ -14,11 +14,7 @@ beforeEach(async () => {
 });
 afterEach((ctx) => t.cleanup(ctx));
 
-function apply(config: object): Promise<unknown> {
-  const file = join(t.home, 'ham.json');
-  writeFileSync(file, JSON.stringify(config));
-  return hamJson(t.home, ['apply', '-f', file]);
-}
+const apply = (config: object): Promise<unknown> => applyConfig(t.home, config);
 
 /** A program that appends its start time (ms) to FILE and exits 1 at once. */
 const crasher = (file: string): string[] => ['sh', '-c', `date +%s%3N >> ${file}; exit 1`];

@@ -3,11 +3,11 @@
 // intensity still gives up exactly at its limit; a HAM SIGKILLed while an
 // order stands: the entity killed during the takeover is restarted once and
 // the new HAM renews the order; a policy change revokes it.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { entity, pairOf } from '../helpers/entities.js';
-import { CALM, events, hamJson, procsWith, sleep, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
+import { applyConfig, CALM, events, hamJson, procsWith, sleep, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;
 beforeEach(async () => {
@@ -16,11 +16,7 @@ beforeEach(async () => {
 });
 afterEach((ctx) => t.cleanup(ctx));
 
-function apply(config: object): Promise<unknown> {
-  const file = join(t.home, 'ham.json');
-  writeFileSync(file, JSON.stringify(config));
-  return hamJson(t.home, ['apply', '-f', file]);
-}
+const apply = (config: object): Promise<unknown> => applyConfig(t.home, config);
 
 const died = { type: 'death', rearm: true, actions: [{ kind: 'restart' }] };
 /** Deaths the keepers of `name` restarted by their order, as the HAM logged them. */

@@ -1,6 +1,6 @@
 // Helpers for tests that run the real CLI and daemons on a temporary home.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '../../src/client/connection.js';
@@ -34,6 +34,13 @@ export async function hamJson<T = unknown>(home: string, args: string[], env?: N
   const r = await ham(home, ['--json', ...args], env);
   if (r.code !== 0) throw new Error(`ham ${args.join(' ')} exited ${r.code}: ${r.stdout}${r.stderr}`);
   return JSON.parse(r.stdout) as T;
+}
+
+/** `ham apply -f` of `config`, written as JSON into the home (ham.json). */
+export function applyConfig<T = unknown>(home: string, config: object): Promise<T> {
+  const file = join(home, 'ham.json');
+  writeFileSync(file, JSON.stringify(config));
+  return hamJson<T>(home, ['apply', '-f', file]);
 }
 
 /** Status over the socket, in this process (polling through the CLI would load the machine). */

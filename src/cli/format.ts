@@ -65,6 +65,7 @@ export function formatEntity(e: EntityView): string {
       `every ${h.periodMs} ms, marks ${h.missedLow}/${h.missedHigh}, ${h.state}, ${h.missed} missed, last beat ${h.lastBeatMsAgo === null ? '-' : `${h.lastBeatMsAgo} ms ago`}`,
     ]);
   }
+  if (e.readiness) lines.push(['readiness', readinessText(e)]);
   if (e.userState) lines.push(['reported state', f(e.userState)]);
   if (e.restartAt) lines.push(['next restart at', e.restartAt]);
   if (e.restart) {
@@ -78,6 +79,15 @@ export function formatEntity(e: EntityView): string {
   if (e.lastError) lines.push(['last error', f(e.lastError)]);
   if (e.lastFailure) lines.push(['last failure', failureText(e.lastFailure)]);
   return `${table(lines.map(([k, v]) => [`${k}:`, v]))}\n\n${formatConditions(e.conditions)}`;
+}
+
+/** Its probe, its deadline, and where it stands (what answered, once ready). */
+function readinessText(e: EntityView): string {
+  const r = e.readiness!;
+  const p = r.probe;
+  const probe = p.kind === 'tcp' ? `tcp ${p.host}:${p.port}` : p.kind === 'http' ? `http ${f(p.url)}` : `command ${f(p.argv.join(' '))}`;
+  const now = e.ready ? `ready${e.readyText ? `: ${f(e.readyText)}` : ''}` : e.state === 'starting' && e.pid !== null ? 'not ready yet' : 'not ready';
+  return `${probe}, within ${r.timeoutMs} ms, every ${r.intervalMs} ms; ${now}`;
 }
 
 function matchText(c: ConditionView): string {

@@ -13,6 +13,8 @@ import type { ConditionRecord, ConditionSpec } from '../model/conditions.js';
 import { DEFAULT_RESTART_POLICY, DEFAULT_STOP_POLICY } from '../model/defaults.js';
 import { GLOBAL, type EntityRecord, type GroupSpec, type RestartPolicy, type StopPolicy } from '../model/records.js';
 import type { Change } from '../protocol/views.js';
+import type { ReadinessSpec } from '../model/readiness.js';
+import { parseReadiness } from './readiness-schema.js';
 import { configSchema, entityConfig, ESCALATE_CONDITION, groupConfig, restartConfig, stopConfig } from './apply-schema.js';
 import { toConditionRecord } from './conditions.js';
 import { findCycle } from './topology.js';
@@ -38,7 +40,7 @@ export interface World {
 export interface EntityUpdate {
   name: string;
   conditions?: ConditionRecord[];
-  config?: Pick<EntityRecord, 'argv' | 'env' | 'cwd'>;
+  config?: Pick<EntityRecord, 'argv' | 'env' | 'cwd' | 'readiness'>;
   policy?: Pick<EntityRecord, 'restartPolicy' | 'stopPolicy' | 'group' | 'requires'>;
 }
 
@@ -130,6 +132,12 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
       if (!r.success) issues.push(...zodIssues([...at, 'stop'], parts.stop, r.error));
       else stopPolicy = r.data;
     }
+    let readiness: ReadinessSpec | null = null;
+    if (parts.readiness !== undefined) {
+      const r = parseReadiness(parts.readiness, [...at, 'readiness']);
+      issues.push(...r.issues);
+      readiness = r.spec ?? null;
+    }
     for (const i of restartCountIssues(name, conditions, [...at, 'conditions'])) add(i.path, i.expected, i.got);
     if (!e.success) continue;
     const cfg = e.data;
@@ -151,6 +159,7 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
         [...at, cfg.group !== undefined ? 'group' : 'requires'],
         'only an entity with a command can be in a group or require others (the HAM stops and starts it)',
       );
+    if (readiness && !cfg.command) add([...at, 'readiness'], 'only an entity with a command can have readiness (it is probed after each start)');
     if (cfg.group !== undefined && !groups[cfg.group])
       add([...at, 'group'], `expected a group declared under groups: (${Object.keys(groups).join(', ') || 'none'})`, describe(cfg.group));
     cfg.requires.forEach((r, i) => {
@@ -175,6 +184,7 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
               stopPolicy: stopPolicy ?? DEFAULT_STOP_POLICY,
               group: cfg.group ?? null,
               requires: cfg.requires,
+              readiness,
             },
       conditions,
     });
@@ -246,8 +256,12 @@ export async function planApply(config: unknown, w: World): Promise<Planned> {
     }
     const conditions = planConditions(cur?.conditions ?? [], d.conditions, details);
     const e = d.entity;
-    const config = e && cur && canon([cur.argv, cur.env, cur.cwd]) !== canon([e.argv, e.env, e.cwd]) ? { argv: e.argv, env: e.env, cwd: e.cwd } : undefined;
-    if (config) details.push('command, env or cwd changed: takes effect at the next start');
+    const was = cur && [cur.argv, cur.env, cur.cwd, cur.readiness ?? null];
+    const config =
+      e && was && canon(was) !== canon([e.argv, e.env, e.cwd, e.readiness ?? null])
+        ? { argv: e.argv, env: e.env, cwd: e.cwd, ...(e.readiness || cur.readiness ? { readiness: e.readiness ?? null } : {}) }
+        : undefined;
+    if (config) details.push('command, env, cwd or readiness changed: takes effect at the next start');
     const policy =
       e && cur && canon([cur.restartPolicy, cur.stopPolicy, cur.group, cur.requires]) !== canon([e.restartPolicy, e.stopPolicy, e.group, e.requires])
         ? { restartPolicy: e.restartPolicy!, stopPolicy: e.stopPolicy!, group: e.group ?? null, requires: e.requires ?? [] }

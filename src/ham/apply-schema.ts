@@ -17,6 +17,7 @@ export const entityConfig = z
     conditions: z.record(z.unknown()).default({}),
     restart: z.unknown().optional(),
     stop: z.unknown().optional(),
+    readiness: z.unknown().optional(), // readiness-schema.ts
     group: entityName.optional(),
     requires: z.array(entityName).max(64).default([]),
   })

@@ -1,6 +1,7 @@
 // Entity records as the supervisor creates them: what `attach` and `apply`
 // declare, a blank record for it, and the global entity `*`.
 import { entityDefaults } from '../model/defaults.js';
+import type { ReadinessSpec } from '../model/readiness.js';
 import { GLOBAL, type EntityRecord, type RestartPolicy, type StopPolicy } from '../model/records.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
@@ -17,6 +18,7 @@ export interface NewEntity {
   stopPolicy?: StopPolicy;
   group?: string | null;
   requires?: string[];
+  readiness?: ReadinessSpec | null;
 }
 
 export function blankEntity(n: NewEntity, id: number): EntityRecord {
@@ -35,6 +37,7 @@ export function blankEntity(n: NewEntity, id: number): EntityRecord {
     stopPolicy: n.stopPolicy ?? d.stopPolicy,
     group: n.group ?? d.group,
     requires: n.requires ?? d.requires,
+    ...(n.readiness ? { readiness: n.readiness } : {}),
     createdAt: Date.now(),
   };
 }
@@ -58,6 +61,7 @@ export function fillPlaceholder(old: EntityRecord, n: NewEntity): EntityRecord {
     stopPolicy: n.stopPolicy ?? old.stopPolicy,
     group: n.group ?? old.group,
     requires: n.requires ?? old.requires,
+    readiness: n.readiness ?? null,
   };
 }
 

@@ -38,10 +38,11 @@ export class Holds {
     const applied = transitions.apply(name, { tag: 'release', restart: restarting, keeperParked: keeperWaits(cur) });
     if (!applied?.outcome) return;
     transitions.perform(applied.entity, applied.outcome.effects);
+    // Until it is ready (viewState `running`), not only until it runs: a group starts in order of readiness.
     await this.core.waitFor(
       name,
       (x) => !x || viewState(x.life) === 'running' || (x.failedStartAt ?? 0) >= t0 || (x.life.tag === 'dead' && (x.diedAt ?? 0) >= t0),
-      RESTART_DEADLINE_MS,
+      RESTART_DEADLINE_MS + (cur.readiness?.timeoutMs ?? 0),
     );
   }
 }

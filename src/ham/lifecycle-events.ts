@@ -50,7 +50,11 @@ export type LifeEvent =
   /** A process attached itself as this entity's next instance: it runs (a keeper adopts it). */
   | { tag: 'self-attach' }
   /** A failed health check's grace is over and the process is still there. */
-  | { tag: 'health-kill' };
+  | { tag: 'health-kill' }
+  /** Its readiness probe answered (for the instance running now: ham/readiness.ts checks). */
+  | { tag: 'ready' }
+  /** Not ready by its deadline: stopped (`kill`: the stop timeout passed too, SIGKILL), a failed start. */
+  | { tag: 'not-ready'; kill: boolean };
 
 export type EventTag = LifeEvent['tag'];
 export const EVENT_TAGS = [
@@ -74,6 +78,8 @@ export const EVENT_TAGS = [
   'attach',
   'self-attach',
   'health-kill',
+  'ready',
+  'not-ready',
 ] as const satisfies readonly EventTag[];
 export type EventOf<T extends EventTag> = Extract<LifeEvent, { tag: T }>;
 
@@ -102,11 +108,13 @@ export type Effect =
   | { kind: 'down' }
   /** Let the keeper go (the process keeps running) and remove the entity from the store. */
   | { kind: 'detach-keeper' }
-  | { kind: 'remove' };
+  | { kind: 'remove' }
+  /** Probe its readiness until it answers or the start's deadline passes (ham/readiness.ts). */
+  | { kind: 'probe-readiness' };
 
 /** An occurrence a transition fires on the entity; `decidesRestart`: a restart action among what it fires makes the death `undecided`. */
 export interface LifeOccurrence {
-  type: 'death' | 'abnormal-death' | 'restart' | 'escalate' | 'attach' | 'detach';
+  type: 'death' | 'abnormal-death' | 'restart' | 'escalate' | 'attach' | 'detach' | 'ready';
   decidesRestart?: boolean;
 }
 
@@ -129,7 +137,11 @@ export type Mark =
   /** Escalated: lastError says why, diedAt kept. */
   | 'escalated'
   /** A new keeper's reference (the next serial), written with the state it starts in; spawned after the commit. */
-  | 'new-keeper';
+  | 'new-keeper'
+  /** Ready: the probe's answer kept (readyText). */
+  | 'ready'
+  /** Not ready in time: lastError and lastFailure say why (kept through the death that follows). */
+  | 'not-ready';
 
 export interface Step {
   /** The next lifecycle; `same`: unchanged (in the table only); `removed`: the entity leaves the store. */
@@ -144,4 +156,6 @@ export interface LifeContext {
   kind: EntityKind;
   /** The entity has a command (a restart has something to start). */
   hasCommand: boolean;
+  /** It has a readiness probe: a started command is `running` but not ready until it answers. */
+  probed?: boolean;
 }

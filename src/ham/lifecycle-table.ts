@@ -26,6 +26,10 @@ const UNKNOWN_EXIT: ExitInfo = { code: null, signal: null, core: false };
 
 const watch = (): Step => step('same', [{ kind: 'watch-keeper' }]);
 
+/** Its command runs: ready at once, or (it has a readiness probe) once the probe answers. */
+const runningLife = (ctx: LifeContext): Life => (ctx.probed ? { tag: 'running', unready: true } : { tag: 'running' });
+const probing = (ctx: LifeContext): Effect[] => (ctx.probed ? [{ kind: 'probe-readiness' }] : []);
+
 /** S: the command runs; a restart counts and fires `restart`. */
 function execd(restart: boolean, next: Life, extra: Effect[] = []): Step {
   return step(next, [...extra, { kind: 'settled' }], restart ? [{ type: 'restart' }] : [], restart ? ['instance', 'restarts'] : ['instance']);
@@ -123,18 +127,20 @@ export const LIFECYCLE: LifeTable = {
     attach: () => step({ tag: 'starting', restart: false, via: null }, [], [{ type: 'attach' }]),
     'self-attach': selfAttach,
     'health-kill': 'ignore',
+    ready: 'ignore',
+    'not-ready': 'ignore',
   },
   starting: {
     K: watch,
     P: 'ignore',
-    S: (l) => execd(l.restart, { tag: 'running' }),
+    S: (l, _ev, ctx) => execd(l.restart, runningLife(ctx), probing(ctx)),
     F: (_l, ev) => step({ tag: 'dead', parked: ev.seq, restart: 'none' }, [...release(ev.seq), { kind: 'settled' }], [], ['start-failed', 'process-gone']),
     // Records come in order (S before X): a death before S is a start that ran and ended.
     X: (_l, ev) => died(ev.seq, ev.exit, [{ kind: 'down' }]),
-    'keeper-gone': (l, ev) =>
+    'keeper-gone': (l, ev, ctx) =>
       ev.orphan
         ? // It had forked the command (P) but not reported the exec: the command runs; a new keeper adopts it.
-          adopted(l.restart, { tag: 'running' })
+          adopted(l.restart, runningLife(ctx), probing(ctx))
         : // Nothing forked: this start failed. A restart that lost its keeper is tried again now, by a new
           // keeper, once: a second loss in a row ends it (no backoff or intensity counts these retries).
           step(
@@ -161,11 +167,13 @@ export const LIFECYCLE: LifeTable = {
     attach: 'ignore',
     'self-attach': selfAttach,
     'health-kill': 'ignore',
+    ready: 'ignore',
+    'not-ready': 'ignore',
   },
   running: {
     K: watch,
     P: 'ignore',
-    S: () => execd(false, { tag: 'running' }),
+    S: (_l, _ev, ctx) => execd(false, runningLife(ctx), probing(ctx)),
     F: 'ignore',
     X: (_l, ev) => died(ev.seq, ev.exit, [{ kind: 'down' }]),
     'keeper-gone': (_l, ev) =>
@@ -186,6 +194,10 @@ export const LIFECYCLE: LifeTable = {
     attach: 'ignore',
     'self-attach': selfAttach,
     'health-kill': kill,
+    // The probe answered: ready (dependants and the next of its group start now).
+    ready: (l) => (l.unready ? step({ tag: 'running' }, [{ kind: 'settled' }], [{ type: 'ready' }], ['ready']) : 'ignore'),
+    // Not ready in time: stopped as a failed start; the exit that follows is its death (its conditions decide).
+    'not-ready': (l, ev) => (l.unready ? step('same', [{ kind: 'signal', signal: ev.kill ? 'SIGKILL' : 'stop' }], [], ev.kill ? [] : ['not-ready']) : 'ignore'),
   },
   dead: {
     K: watch,
@@ -226,6 +238,8 @@ export const LIFECYCLE: LifeTable = {
     attach: 'ignore',
     'self-attach': selfAttach,
     'health-kill': 'ignore',
+    ready: 'ignore',
+    'not-ready': 'ignore',
   },
   stopping: {
     K: watch,
@@ -259,6 +273,8 @@ export const LIFECYCLE: LifeTable = {
     attach: 'ignore',
     'self-attach': selfAttach,
     'health-kill': (l) => (l.started ? step('same', [{ kind: 'signal', signal: 'SIGKILL' }]) : 'ignore'),
+    ready: 'ignore',
+    'not-ready': 'ignore',
   },
   stopped: {
     K: watch,
@@ -281,6 +297,8 @@ export const LIFECYCLE: LifeTable = {
     attach: 'ignore',
     'self-attach': selfAttach,
     'health-kill': 'ignore',
+    ready: 'ignore',
+    'not-ready': 'ignore',
   },
   held: {
     K: watch,
@@ -303,6 +321,8 @@ export const LIFECYCLE: LifeTable = {
     attach: 'ignore',
     'self-attach': selfAttach,
     'health-kill': 'ignore',
+    ready: 'ignore',
+    'not-ready': 'ignore',
   },
   failed: {
     K: watch,
@@ -326,6 +346,8 @@ export const LIFECYCLE: LifeTable = {
     attach: 'ignore',
     'self-attach': selfAttach,
     'health-kill': 'ignore',
+    ready: 'ignore',
+    'not-ready': 'ignore',
   },
 };
 

@@ -8,7 +8,7 @@ import type { EntityRecord } from '../model/records.js';
 import { intensity, nextBackoff } from './backoff.js';
 import type { LifeEvent } from './lifecycle-events.js';
 import { transition } from './lifecycle-table.js';
-import { holdOf, parkedOf, restartAtOf, stopWanted, viewState } from './lifecycle.js';
+import { holdOf, parkedOf, processRuns, restartAtOf, stopWanted, viewState } from './lifecycle.js';
 import type { ActionResult } from './executor.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
@@ -40,8 +40,9 @@ export class Restarts {
     if (e.life.tag === 'failed') return { ok: false, keep: true, error: `entity ${name} failed (${e.lastError}); \`ham reset ${name}\` brings it back` };
     const since = run.createdAt;
     const done = (x: EntityRecord | undefined): boolean =>
-      !x || (viewState(x.life) === 'running' && (x.startedAt ?? 0) >= since) || (x.failedStartAt ?? 0) >= since || stopWanted(x.life);
-    if (viewState(e.life) === 'running') return { ok: true }; // already back (or never died: a `now` restart)
+      !x || (processRuns(x.life) && (x.startedAt ?? 0) >= since) || (x.failedStartAt ?? 0) >= since || stopWanted(x.life);
+    // Its process runs (ready or not: readiness is the start's own deadline, readiness.ts): the restart is done.
+    if (processRuns(e.life)) return { ok: true }; // already back (or never died: a `now` restart)
     if (!done(e)) {
       // Decided once per death (its restart is then due at a time): a takeover re-reads the decision, never re-counts it.
       const applied = parts.transitions.apply(name, (rec) => this.decide(rec));
@@ -61,7 +62,7 @@ export class Restarts {
     }
     const wait = Math.max(0, ((e && restartAtOf(e.life)) ?? Date.now()) - Date.now()) + RESTART_DEADLINE_MS;
     const after = await this.core.waitFor(name, done, wait);
-    if (after && viewState(after.life) === 'running' && (after.startedAt ?? 0) >= since) return { ok: true };
+    if (after && processRuns(after.life) && (after.startedAt ?? 0) >= since) return { ok: true };
     if (!after) return { ok: false, error: `entity ${name} is gone` };
     if (stopWanted(after.life)) return holdOf(after.life) ? { ok: true } : { ok: false, error: `entity ${name} is being stopped` };
     // No restart is coming for this death: a keeper parked on it is let go.

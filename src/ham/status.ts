@@ -2,7 +2,7 @@
 import type { ActionRecord, ConditionRecord } from '../model/conditions.js';
 import type { EntityRecord } from '../model/records.js';
 import type { ActionView, ConditionView, EntityView, HeartbeatView } from '../protocol/views.js';
-import { holdOf, restartAtOf, viewState } from './lifecycle.js';
+import { holdOf, readyOf, restartAtOf, viewState } from './lifecycle.js';
 
 /** What the monitor knows now about one entity (undefined: not watched in this process). */
 export type LiveBeat = { missed: number; state: HeartbeatView['state']; lastBeatMsAgo: number } | undefined;
@@ -74,6 +74,9 @@ export function entityView(e: EntityRecord, live?: LiveBeat): EntityView {
     group: e.group,
     requires: e.requires,
     held: holdOf(e.life),
+    ready: readyOf(e.life),
+    readyText: e.readyText ?? null,
+    readiness: e.readiness ?? null,
     health: e.health
       ? {
           ...e.health,

@@ -20,6 +20,7 @@ import type { HeartbeatMonitor } from './heartbeats.js';
 import type { Holds } from './holds.js';
 import type { KeeperRecords } from './keeper-records.js';
 import type { OccurrenceBatch } from './occurrence-batch.js';
+import type { Readiness } from './readiness.js';
 import type { Restarts } from './restarts.js';
 import type { SelfAttachments } from './self-attach.js';
 import type { Spawner } from './spawning.js';
@@ -49,6 +50,7 @@ export interface Parts {
   occurrences: OccurrenceBatch;
   stops: Stops;
   transitions: Transitions;
+  readiness: Readiness;
 }
 
 /** The collaborators the parts share (set once by the Supervisor's constructor). */

@@ -27,6 +27,7 @@ import { Holds } from './holds.js';
 import { KeeperRecords } from './keeper-records.js';
 import { OccurrenceBatch } from './occurrence-batch.js';
 import { Orders } from './orders.js';
+import { Readiness } from './readiness.js';
 import { reconcile } from './reconcile.js';
 import { Restarts } from './restarts.js';
 import { SelfAttachments, type SelfAttach } from './self-attach.js';
@@ -36,7 +37,7 @@ import { Stops } from './stops.js';
 import { SupervisorCore, type SupervisorOptions } from './supervisor-core.js';
 import { Transitions } from './transitions.js';
 import type { GroupSpec } from '../model/records.js';
-import { awaitingOf, viewState } from './lifecycle.js';
+import { awaitingOf, processRuns, unreadyOf } from './lifecycle.js';
 
 export { blankEntity, type NewEntity } from './entity-records.js';
 export type { SupervisorOptions } from './supervisor-core.js';
@@ -66,6 +67,7 @@ export class Supervisor {
       occurrences: new OccurrenceBatch(core),
       stops: new Stops(core),
       transitions: new Transitions(core),
+      readiness: new Readiness(core),
     };
     const { parts } = core;
     const write = <T>(fn: () => T): T => core.write(fn);
@@ -135,11 +137,13 @@ export class Supervisor {
     parts.keepers.start();
     this.orders.revokeStopping(); // before reconcile signals them again
     for (const e of store.allEntities()) reconcile(this.core, e, fresh);
+    // Still starting when the previous HAM died: probed again with the same deadline (one already ready is not).
+    for (const e of store.allEntities()) if (unreadyOf(e.life)) parts.readiness.track(e);
     // Self-attached entities get a fresh window plus a grace for their clients to
     // reconnect (while the new Guardian boots beside us): a takeover is not silence.
     const grace = fresh ? 0 : TAKEOVER_GRACE_MS;
     for (const e of store.allEntities()) {
-      if (viewState(e.life) !== 'running') continue;
+      if (!processRuns(e.life)) continue;
       if (e.heartbeat) this.heartbeats.track(e.name, e.heartbeat, e.heartbeatState, performance.now() + grace);
       if (e.healthFailing) parts.healthKills.schedule(e.name, e.healthFailing.killAt);
       else if (e.health) this.health.track(e.name, e.health, e.health.intervalMs + grace);
@@ -158,6 +162,7 @@ export class Supervisor {
     parts.keepers.close();
     parts.spawner.close();
     parts.restarts.close();
+    parts.readiness.close();
     this.orders.revokeAll();
   }
 
@@ -313,6 +318,11 @@ export class Supervisor {
   /** The client's answer to a health-check call, from the connection that owns `name`. */
   healthReply(conn: Socket, name: string, call: number, healthy: boolean, message?: string): void {
     this.core.parts.selves.healthReply(conn, name, call, healthy, message);
+  }
+
+  /** Instance `instance` of `name` is ready (`text`: what answered); false for a late or stale answer (readiness.ts). */
+  markReady(name: string, instance: number, text: string): boolean {
+    return this.core.parts.readiness.markReady(name, instance, text);
   }
 
   // ---- figures for `status` and `stats` --------------------------------------

@@ -11,7 +11,7 @@ import type { EntityRecord } from '../model/records.js';
 import { emptyFired, type Fired } from './dispatch.js';
 import type { Effect, ExitInfo, LifeEvent } from './lifecycle-events.js';
 import { transition, withRestartDecision, type Outcome } from './lifecycle-table.js';
-import { restartingOf, viewState } from './lifecycle.js';
+import { processRuns, restartingOf, unreadyOf } from './lifecycle.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
 export interface EventData {
@@ -24,6 +24,8 @@ export interface EventData {
   startError?: string;
   /** The same, as data (shown as the entity's lastFailure). */
   startFailure?: Failure;
+  /** What answered (mark `ready`): kept as the entity's readyText. */
+  readyText?: string;
   /** Crash tests: die after writing, before commit. */
   point?: string;
   /** Inside the transaction, after the step was written (a standing order's restart, standing-orders.ts). */
@@ -69,7 +71,7 @@ export class Transitions {
    * stores `rec` (or removes it: `removed`), publishes and performs the effects.
    */
   stepIn(rec: EntityRecord, ev: LifeEvent, d: EventData, fired: Fired, now = Date.now()): Outcome | null {
-    const step = transition(rec.life, ev, { kind: rec.kind, hasCommand: rec.argv.length > 0 });
+    const step = transition(rec.life, ev, { kind: rec.kind, hasCommand: rec.argv.length > 0, probed: !!rec.readiness });
     return step && this.write(rec, step, d, now, fired);
   }
 
@@ -77,7 +79,9 @@ export class Transitions {
   private write(rec: EntityRecord, step: Outcome, d: EventData, now: number, fired: Fired): Outcome {
     const marks = new Set(step.marks);
     // As they were before the event: the uptime counts only a process that ran; the death names the pid it was.
-    const wasRunning = viewState(rec.life) === 'running';
+    const wasRunning = processRuns(rec.life);
+    // A death of a start that was not ready in time: its event says so (lastError was written by not-ready).
+    const notReady = unreadyOf(rec.life) && rec.lastError !== null ? rec.lastError : null;
     const pidBefore = rec.pid;
     const failing = rec.healthFailing;
     if (marks.has('instance')) {
@@ -89,7 +93,13 @@ export class Transitions {
       rec.instance += 1;
       rec.lastError = null;
       delete rec.lastFailure;
+      delete rec.readyText;
       rec.startedAt = now;
+    }
+    if (marks.has('ready')) rec.readyText = d.readyText ?? null;
+    if (marks.has('not-ready')) {
+      rec.lastError = d.startError ?? 'not ready in time';
+      if (d.startFailure) rec.lastFailure = d.startFailure;
     }
     if (marks.has('death') || marks.has('exit')) {
       const exit = d.exit ?? { code: null, signal: null, core: false };
@@ -135,11 +145,13 @@ export class Transitions {
     for (const o of step.occurrences) {
       if (o.type === 'attach' || o.type === 'detach') {
         this.core.with.dispatcher.fireInTxn({ entity: rec.name, type: o.type, pid: rec.pid ?? d.pid ?? null }, rec, fired);
+      } else if (o.type === 'ready') {
+        this.core.with.dispatcher.fireInTxn({ entity: rec.name, type: 'ready', pid: rec.pid, ...(d.readyText ? { detail: d.readyText } : {}) }, rec, fired);
       } else if (o.type === 'restart') {
         this.core.with.dispatcher.fireInTxn({ entity: rec.name, type: 'restart', pid: rec.pid ?? d.pid ?? null }, rec, fired);
         rec.conditions = rec.conditions.filter((c) => c.rearm); // not re-armed: pruned at restart
       } else if (o.type === 'death' || o.type === 'abnormal-death') {
-        const detail = failing ? `after a failed health check (${failing.reason})` : undefined;
+        const detail = failing ? `after a failed health check (${failing.reason})` : (notReady ?? undefined);
         const exit = d.exit ?? { code: null, signal: null, core: false };
         const f = this.core.with.dispatcher.fireInTxn(
           { entity: rec.name, type: o.type, pid: d.pid !== undefined ? d.pid : pidBefore, exit, ...(detail ? { detail } : {}) },
@@ -208,6 +220,9 @@ export class Transitions {
           break;
         case 'detach-keeper':
           if (e.keeper && isAlive(e.keeper)) detachKeeper(e.keeper);
+          break;
+        case 'probe-readiness':
+          parts.readiness.track(e);
           break;
         case 'remove':
           if (e.keeper) removeKeeperDir(paths, e.id, e.keeper.serial);

@@ -12,6 +12,7 @@ export const CONDITION_TYPES = [
   'heartbeat-missed-high',
   'health-check-failed',
   'escalate',
+  'ready',
   'raise',
   'state',
   'any',

@@ -20,7 +20,8 @@ export type Life =
   | { tag: 'idle' }
   /** A keeper is starting the command (`restart`: the start counts as a restart); `via`: the death record its keeper was told to restart from. */
   | { tag: 'starting'; restart: boolean; via: number | null }
-  | { tag: 'running' }
+  /** Its command runs; `unready`: it has a readiness probe that has not answered yet (shown as `starting`). */
+  | { tag: 'running'; unready?: true }
   | { tag: 'dead'; parked: number | null; restart: RestartPlan }
   /** Asked to stop, its process still there (`started`: it runs; else it is still starting); `then`: stopped for good, or held. */
   | { tag: 'stopping'; started: boolean; restart: boolean; via: number | null; then: 'stopped' | HoldReason }
@@ -81,7 +82,7 @@ export function lifeFields(l: Life): LifeFields {
     case 'starting':
       return { ...base, state: 'starting', restarting: l.restart, awaiting: l.via };
     case 'running':
-      return { ...base, state: 'running' };
+      return { ...base, state: 'running' }; // `unready` is not among them: an older ham reads it as running
     case 'dead':
       return {
         ...base,
@@ -119,9 +120,26 @@ export function viewState(l: Life): EntityState {
       return 'stopped';
     case 'stopping':
       return l.started ? 'running' : 'starting';
+    case 'running':
+      return l.unready ? 'starting' : 'running';
     default:
       return l.tag;
   }
+}
+
+/** Its process runs (ready or not): what a restart waits for, what a death's uptime counts. */
+export function processRuns(l: Life): boolean {
+  return l.tag === 'running' || (l.tag === 'stopping' && l.started);
+}
+
+/** Running and ready (the `ready` of `ham status`). */
+export function readyOf(l: Life): boolean {
+  return l.tag === 'running' && !l.unready;
+}
+
+/** Running, its readiness probe not answered yet. */
+export function unreadyOf(l: Life): boolean {
+  return l.tag === 'running' && l.unready === true;
 }
 
 /** Meant to be stopped: being stopped, stopped, or held. */

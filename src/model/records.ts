@@ -3,6 +3,7 @@
 import type { ConditionRecord } from './conditions.js';
 import type { Failure } from './failures.js';
 import type { Life } from './life.js';
+import type { ReadinessSpec } from './readiness.js';
 
 export type { EntityState } from './life.js';
 
@@ -158,6 +159,10 @@ export interface EntityRecord {
   lastError: string | null;
   /** The last start that failed, as data (argv, startError: an errno name); cleared by the next instance. Absent in records of an older ham. */
   lastFailure?: Failure;
+  /** How it tells it is ready (absent or null: ready once it runs). Absent in records of an older ham. */
+  readiness?: ReadinessSpec | null;
+  /** What answered when this instance became ready (a probe's answer); cleared by the next instance. */
+  readyText?: string | null;
   startedAt: number | null;
   diedAt: number | null;
   createdAt: number;

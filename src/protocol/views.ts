@@ -2,6 +2,7 @@
 // the types only. The core builds them from its records (ham/status.ts,
 // ham/events.ts, ham/pages.ts, detector/host.ts); the client library and the
 // CLI read them without importing the daemon.
+import type { ReadinessSpec } from '../model/readiness.js';
 import type { Failure } from '../model/failures.js';
 import type { LatencySummary } from '../latency.js';
 import type { ActionRecord, ConditionRecord, EventRecord } from '../model/conditions.js';
@@ -91,6 +92,12 @@ export interface EntityView {
   requires: string[];
   /** Stopped by its group's restart or a requirement that is down; it comes back by itself. */
   held: HoldReason | null;
+  /** Running and ready (without readiness: once it runs); until then it is `starting`. */
+  ready: boolean;
+  /** What answered its readiness probe (this instance), or null. */
+  readyText: string | null;
+  /** How it tells it is ready, or null (ready once it runs). */
+  readiness: ReadinessSpec | null;
 }
 
 export interface StatusView {

@@ -1,0 +1,128 @@
+// Readiness at run time: an entity with a `readiness` probe is `running` but
+// not ready (`starting` in status) from its exec until the probe answers;
+// then `ready` goes through the lifecycle table (its `ready` conditions fire,
+// its dependants and the next of its group start). Not ready by its start's
+// deadline (startedAt + timeoutMs, in the store, so a new HAM keeps the same
+// one): a failed start, stopped by the table's `not-ready`; its exit is a
+// death. Probes run one at a time per entity, off the loop (probes.ts), and
+// stop once it is ready or gone.
+import { join } from 'node:path';
+import type { EntityRecord } from '../model/records.js';
+import { READY_TEXT_MAX } from '../model/readiness.js';
+import { unreadyOf } from './lifecycle.js';
+import { runProbe } from './probes.js';
+import type { SupervisorCore } from './supervisor-core.js';
+
+interface Probing {
+  instance: number;
+  deadline: number;
+  timer: NodeJS.Timeout | undefined;
+  lastError: string;
+  /** Past the deadline: stopped, waiting for its exit (the timer is the SIGKILL's). */
+  expired: boolean;
+}
+
+export class Readiness {
+  private readonly probing = new Map<string, Probing>();
+
+  constructor(private readonly core: SupervisorCore) {}
+
+  close(): void {
+    for (const p of this.probing.values()) clearTimeout(p.timer);
+    this.probing.clear();
+  }
+
+  /** Probe `e` (running, not ready) until it answers or its start's deadline; again for the same instance: nothing new. */
+  track(e: EntityRecord): void {
+    if (!e.readiness || !unreadyOf(e.life)) return;
+    const cur = this.probing.get(e.name);
+    if (cur?.instance === e.instance) return;
+    if (cur) clearTimeout(cur.timer);
+    const p: Probing = {
+      instance: e.instance,
+      deadline: (e.startedAt ?? Date.now()) + e.readiness.timeoutMs,
+      timer: undefined,
+      lastError: 'no probe answered yet',
+      expired: false,
+    };
+    this.probing.set(e.name, p);
+    this.next(e.name, p, 0);
+  }
+
+  /**
+   * The "ready" input: instance `instance` of `name` is ready (`text`: what
+   * answered). A probe calls it; so can a keeper record (notify, fd). False
+   * if that instance is not the one starting now (a late answer), or it is
+   * past its deadline (its start failed already).
+   */
+  markReady(name: string, instance: number, text: string): boolean {
+    const e = this.core.store.entity(name);
+    if (!e || e.instance !== instance || !unreadyOf(e.life)) return false;
+    const p = this.probing.get(name);
+    if (p?.instance === instance && p.expired) return false;
+    if (e.readiness && Date.now() > (e.startedAt ?? 0) + e.readiness.timeoutMs) return false;
+    if (p) clearTimeout(p.timer);
+    this.probing.delete(name);
+    const { transitions } = this.core.parts;
+    const applied = transitions.apply(name, { tag: 'ready' }, { readyText: text.slice(0, READY_TEXT_MAX) });
+    if (!applied?.outcome) return false;
+    this.core.log('info', 'ready', { entity: name, instance, answer: text });
+    transitions.perform(applied.entity, applied.outcome.effects);
+    return true;
+  }
+
+  private next(name: string, p: Probing, delayMs: number): void {
+    const left = p.deadline - Date.now();
+    if (left <= 0) return this.expire(name, p);
+    p.timer = setTimeout(() => void this.attempt(name, p), Math.min(delayMs, left));
+  }
+
+  /** The record still probed by `p` (the same instance, not ready); else `p` is dropped. */
+  private current(name: string, p: Probing): EntityRecord | undefined {
+    if (this.probing.get(name) !== p) return undefined;
+    const e = this.core.store.entity(name);
+    if (e?.readiness && e.instance === p.instance && unreadyOf(e.life)) return e;
+    clearTimeout(p.timer);
+    this.probing.delete(name);
+    return undefined;
+  }
+
+  private async attempt(name: string, p: Probing): Promise<void> {
+    const e = this.current(name, p);
+    if (!e) return;
+    const left = p.deadline - Date.now();
+    if (left <= 0) return this.expire(name, p);
+    const spec = e.readiness!;
+    const res = await runProbe(spec.probe, {
+      timeoutMs: Math.max(1, Math.min(spec.attemptMs, left)),
+      cwd: e.cwd,
+      env: { ...this.core.baseEnv, ...e.env, HAM_ENTITY: e.name, HAM_PID: String(e.pid ?? '') },
+      logPath: join(this.core.paths.logs, 'readiness.log'),
+    });
+    if (!this.current(name, p)) return; // ready by another input, gone, or a new instance meanwhile
+    if (res.ok) return void this.markReady(name, p.instance, res.text);
+    p.lastError = res.error;
+    this.next(name, p, spec.intervalMs);
+  }
+
+  /** Past the deadline: the start failed; its process group is stopped (SIGKILL after its stop timeout). */
+  private expire(name: string, p: Probing): void {
+    const e = this.current(name, p);
+    if (!e) return;
+    p.expired = true;
+    const why = `not ready within ${e.readiness!.timeoutMs} ms: ${p.lastError}`;
+    this.core.log('warn', 'not ready in time: stopping it (a failed start)', { entity: name, instance: p.instance, error: why });
+    const { transitions } = this.core.parts;
+    const applied = transitions.apply(
+      name,
+      { tag: 'not-ready', kill: false },
+      { startError: why, startFailure: { argv: e.argv, timedOut: true, durationMs: e.readiness!.timeoutMs, lastLine: p.lastError } },
+    );
+    if (applied?.outcome) transitions.perform(applied.entity, applied.outcome.effects);
+    p.timer = setTimeout(() => {
+      if (!this.current(name, p)) return;
+      const killed = transitions.apply(name, { tag: 'not-ready', kill: true });
+      if (killed?.outcome) transitions.perform(killed.entity, killed.outcome.effects);
+    }, e.stopPolicy.timeoutMs);
+  }
+}

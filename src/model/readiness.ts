@@ -1,0 +1,22 @@
+// Readiness (issue 13): how the HAM learns that a started entity can serve.
+// Until then it is `starting`; its dependants and the next member of its
+// group wait. The probes run in ham/readiness.ts; the schema is in
+// ham/readiness-schema.ts.
+
+/** What answers when the entity is ready: a TCP connect, an HTTP 2xx/3xx, a command that exits 0. */
+export type ReadinessProbe = { kind: 'tcp'; host: string; port: number } | { kind: 'http'; url: string } | { kind: 'command'; argv: string[] };
+
+export interface ReadinessSpec {
+  probe: ReadinessProbe;
+  /** Not ready this long after its start: a failed start (its process group is stopped; its death conditions apply). */
+  timeoutMs: number;
+  /** Between the end of one probe and the start of the next. */
+  intervalMs: number;
+  /** One probe's own deadline (never past the start's). */
+  attemptMs: number;
+}
+
+export const READINESS_DEFAULTS = { timeoutMs: 30_000, intervalMs: 250, attemptMs: 2000 } as const;
+
+/** The bound on the status text a probe (or, later, a keeper record) leaves. */
+export const READY_TEXT_MAX = 256;

@@ -84,6 +84,8 @@ export class Readiness {
     if (e?.readiness && e.instance === p.instance && unreadyOf(e.life)) return e;
     clearTimeout(p.timer);
     this.probing.delete(name);
+    // `apply` took its readiness away while it was starting: nothing is left to wait for.
+    if (e && !e.readiness && e.instance === p.instance && unreadyOf(e.life) && !p.expired) this.markReady(name, p.instance, 'its readiness was removed');
     return undefined;
   }
 

@@ -142,10 +142,24 @@ describe('readiness', () => {
     });
     const s = await waitStatus(t.home, 'deaf failed', (x) => entity(x, 'deaf').state === 'failed', 40_000);
     expect(entity(s, 'deaf')).toMatchObject({ deaths: 2, restarts: 1, instance: 2, ready: false, lastExit: { code: null, signal: 'SIGKILL' } });
+    // The last start's failure, as data (lastError now says it escalated).
+    expect(entity(s, 'deaf').lastFailure).toMatchObject({ timedOut: true, durationMs: 1500, lastLine: `tcp 127.0.0.1:${port}: ECONNREFUSED` });
     const deaths = (await events(t.home)).filter((e) => e.entity === 'deaf' && e.condition === 'death');
     expect(deaths).toHaveLength(2);
     for (const d of deaths) expect(d.detail).toBe(`not ready within 1500 ms: tcp 127.0.0.1:${port}: ECONNREFUSED`);
     expect((await events(t.home)).some((e) => e.entity === 'deaf' && e.condition === 'escalate')).toBe(true);
+  });
+
+  it('apply: the same readiness again changes nothing; readiness taken away from one still starting makes it ready', async () => {
+    const port = await freePort();
+    const file = { entities: { srv: { command: ['sleep', '1000'], readiness: { tcp: port, intervalMs: 50, timeoutMs: 120_000 } } } };
+    await apply(file);
+    await waitStatus(t.home, 'srv starting', (s) => entity(s, 'srv').state === 'starting' && entity(s, 'srv').pid !== null);
+    const again = await applyConfig<{ changes: { entity: string; change: string }[] }>(t.home, file);
+    expect(again.changes).toEqual([expect.objectContaining({ entity: 'srv', change: 'unchanged' })]);
+    await apply({ entities: { srv: { command: ['sleep', '1000'] } } });
+    const s = await waitStatus(t.home, 'srv ready', (x) => entity(x, 'srv').ready);
+    expect(entity(s, 'srv')).toMatchObject({ state: 'running', readyText: 'its readiness was removed', readiness: null, instance: 1 });
   });
 
   it('the HAM SIGKILLed while an entity is starting: the new HAM probes on (same instance, same start), it becomes ready', async () => {

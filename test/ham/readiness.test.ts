@@ -4,7 +4,7 @@
 // not ready in time, failed and restarted per its policy; takeovers (the HAM
 // SIGKILLed) while an entity is starting and after it is ready.
 import { existsSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { entity } from '../helpers/entities.js';
@@ -20,17 +20,24 @@ afterEach((ctx) => t.cleanup(ctx));
 const at = (f: string): string => join(t.home, f);
 const apply = async (config: object): Promise<void> => void (await applyConfig(t.home, config));
 
-/** A port nothing listens on now (the OS picks it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
+/** `n` distinct ports nothing listens on now (the OS picks them, all held open at once). */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Server>((resolve, reject) => {
+          const s = createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }
+const freePort = async (): Promise<number> => (await freePorts(1))[0]!;
 
 /**
  * A TCP server that listens on PORT once FLAG exists (or DELAY ms after its
@@ -79,7 +86,7 @@ describe('readiness', () => {
     await apply({
       entities: {
         srv: {
-          command: tcpServer(port, flag, at('conns'), 1500),
+          command: tcpServer(port, flag, at('conns')),
           readiness: { tcp: port, intervalMs: 50 },
           conditions: { up: { type: 'ready', actions: [{ kind: 'log', message: 'srv is ready' }] } },
         },
@@ -88,6 +95,8 @@ describe('readiness', () => {
     });
     const starting = await waitStatus(t.home, 'srv starting with a pid', (s) => entity(s, 'srv').state === 'starting' && entity(s, 'srv').pid !== null);
     expect(entity(starting, 'srv')).toMatchObject({ ready: false, readyText: null });
+    expect(entity(starting, 'dep').pid).toBeNull();
+    writeFileSync(flag, ''); // it listens now, well after its start: probes were refused until then
     const s = await waitStatus(t.home, 'both running', (x) => entity(x, 'srv').state === 'running' && entity(x, 'dep').state === 'running');
     expect(entity(s, 'srv')).toMatchObject({ ready: true, readyText: `tcp 127.0.0.1:${port} accepted a connection`, instance: 1, deaths: 0 });
     expect(entity(s, 'dep').ready).toBe(true); // no readiness: ready once it runs
@@ -163,16 +172,33 @@ describe('readiness', () => {
   });
 
   it('the HAM SIGKILLed while an entity is starting: the new HAM probes on (same instance, same start), it becomes ready', async () => {
-    const port = await freePort();
+    const [port, other] = await freePorts(2);
     const flag = at('srv');
-    await apply({ entities: { srv: { command: tcpServer(port, flag, at('conns')), readiness: { tcp: port, intervalMs: 50, timeoutMs: 120_000 } } } });
-    const before = await waitStatus(t.home, 'srv starting', (s) => entity(s, 'srv').state === 'starting' && entity(s, 'srv').pid !== null);
+    await apply({
+      entities: {
+        srv: { command: tcpServer(port!, flag, at('conns')), readiness: { tcp: port, intervalMs: 50, timeoutMs: 120_000 } },
+        // Never ready: the new HAM keeps its deadline and fails its start (no restart action: it stays dead).
+        never: { command: ['sleep', '1000'], readiness: { tcp: other, intervalMs: 50, timeoutMs: 3000 } },
+      },
+    });
+    const before = await waitStatus(t.home, 'both starting', (s) =>
+      ['srv', 'never'].every((n) => entity(s, n).state === 'starting' && entity(s, n).pid !== null),
+    );
     process.kill(before.ham.pid!, 'SIGKILL');
     await waitStatus(t.home, 'taken over', (s) => s.ham.epoch > before.ham.epoch && s.ham.pid !== before.ham.pid);
     writeFileSync(flag, '');
     const s = await waitStatus(t.home, 'ready after the takeover', (x) => entity(x, 'srv').ready);
     const b = entity(before, 'srv');
     expect(entity(s, 'srv')).toMatchObject({ pid: b.pid, instance: 1, restarts: 0, deaths: 0, startedAt: b.startedAt, state: 'running' });
+    const never = await waitStatus(t.home, 'never failed its start', (x) => entity(x, 'never').state === 'dead');
+    expect(entity(never, 'never')).toMatchObject({
+      instance: 1,
+      deaths: 1,
+      restarts: 0,
+      startedAt: entity(before, 'never').startedAt,
+      lastExit: { signal: 'SIGTERM' },
+    });
+    expect(entity(never, 'never').lastError).toMatch(/^not ready within 3000 ms: /);
   });
 
   it('the HAM SIGKILLed after an entity is ready: still ready, not probed again, no second ready event', async () => {

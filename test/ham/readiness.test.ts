@@ -39,27 +39,16 @@ async function freePorts(n: number): Promise<number[]> {
 }
 const freePort = async (): Promise<number> => (await freePorts(1))[0]!;
 
-/**
- * A TCP server that listens on PORT once FLAG exists (or DELAY ms after its
- * start, when given), then writes FLAG.listening; each connection is a line in LOG.
- */
+/** A TCP server that listens on PORT once FLAG exists (the test decides when), then writes FLAG.listening; each connection is a line in LOG. */
 const TCP = `
 const net = require('net'), fs = require('fs');
-const [port, flag, log, delay] = process.argv.slice(1);
+const [port, flag, log] = process.argv.slice(1);
 const listen = () => net.createServer((c) => { fs.appendFileSync(log, 'conn\\n'); c.destroy(); })
   .listen(+port, '127.0.0.1', () => fs.writeFileSync(flag + '.listening', ''));
-if (delay) setTimeout(listen, +delay);
-else { const wait = () => (fs.existsSync(flag) ? listen() : setTimeout(wait, 20)); wait(); }
+const wait = () => (fs.existsSync(flag) ? listen() : setTimeout(wait, 20));
+wait();
 `;
-const tcpServer = (port: number, flag: string, log: string, delayMs?: number): string[] => [
-  'node',
-  '-e',
-  TCP,
-  String(port),
-  flag,
-  log,
-  ...(delayMs === undefined ? [] : [String(delayMs)]),
-];
+const tcpServer = (port: number, flag: string, log: string): string[] => ['node', '-e', TCP, String(port), flag, log];
 
 /** An HTTP server on PORT: 503 to its first three requests, then 200; each status a line in LOG. */
 const HTTP = `

@@ -38,9 +38,10 @@ export function hasProcess(l: Life): boolean {
 
 // A new keeper's start (spawning.ts) outside the table's events: what it writes.
 
-/** A new keeper adopts the running process: it runs (still being stopped, if a stop or hold was under way). */
+/** A new keeper adopts the running process: it runs (still being stopped, if a stop or hold was under way; still not ready, if it was not). */
 export function adoptedLife(l: Life): Life {
-  return stopWanted(l) ? { tag: 'stopping', started: true, restart: false, via: null, then: holdOf(l) ?? 'stopped' } : { tag: 'running' };
+  if (stopWanted(l)) return { tag: 'stopping', started: true, restart: false, via: null, then: holdOf(l) ?? 'stopped' };
+  return l.tag === 'running' ? l : { tag: 'running' };
 }
 
 /** A new keeper starts the command: starting (a start ends a hold; asked to stop meanwhile, it is stopped once it runs). */

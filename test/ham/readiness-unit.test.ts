@@ -2,7 +2,7 @@
 // and what a readiness block in `apply` becomes (or why it is refused).
 import { describe, expect, it } from 'vitest';
 import { planApply, type World } from '../../src/ham/apply-plan.js';
-import { readyOf, viewState, type Life } from '../../src/ham/lifecycle.js';
+import { adoptedLife, readyOf, viewState, type Life } from '../../src/ham/lifecycle.js';
 import type { LifeContext, LifeEvent } from '../../src/ham/lifecycle-events.js';
 import { transition, type Outcome } from '../../src/ham/lifecycle-table.js';
 import { parseReadiness } from '../../src/ham/readiness-schema.js';
@@ -73,6 +73,9 @@ describe('readiness in the lifecycle table', () => {
     expect(o.next).toEqual(unready);
     expect(kinds(o)).toContain('probe-readiness');
     expect(go(unready, { tag: 'stop' }).next).toMatchObject({ tag: 'stopping', started: true });
+    // The new keeper's adoption (spawning.ts) keeps it unready; a first adoption (attach --pid) is ready.
+    expect(adoptedLife(unready)).toEqual(unready);
+    expect(adoptedLife(starting())).toEqual(running);
   });
 });
 

@@ -190,6 +190,26 @@ describe('readiness', () => {
     expect(entity(never, 'never').lastError).toMatch(/^not ready within 3000 ms: /);
   });
 
+  it('its keeper SIGKILLed while it is starting: a new keeper adopts it, still starting, probed on until ready', async () => {
+    const port = await freePort();
+    const flag = at('srv');
+    await apply({ entities: { srv: { command: tcpServer(port, flag, at('conns')), readiness: { tcp: port, intervalMs: 50, timeoutMs: 120_000 } } } });
+    const before = entity(
+      await waitStatus(
+        t.home,
+        'srv starting',
+        (s) => entity(s, 'srv').state === 'starting' && entity(s, 'srv').pid !== null && entity(s, 'srv').keeperPid !== null,
+      ),
+      'srv',
+    );
+    process.kill(before.keeperPid!, 'SIGKILL');
+    const adopted = await waitStatus(t.home, 'a new keeper', (s) => ![null, before.keeperPid].includes(entity(s, 'srv').keeperPid));
+    expect(entity(adopted, 'srv')).toMatchObject({ state: 'starting', ready: false, pid: before.pid });
+    writeFileSync(flag, '');
+    const s = await waitStatus(t.home, 'ready', (x) => entity(x, 'srv').ready);
+    expect(entity(s, 'srv')).toMatchObject({ state: 'running', pid: before.pid, instance: 1, deaths: 0, restarts: 0 });
+  });
+
   it('the HAM SIGKILLed after an entity is ready: still ready, not probed again, no second ready event', async () => {
     const port = await freePort();
     const flag = at('srv');

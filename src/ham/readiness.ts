@@ -13,6 +13,9 @@ import { unreadyOf } from './lifecycle.js';
 import { runProbe } from './probes.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
+/** The bound on the last probe error kept (it goes into lastError and an event's detail). */
+const PROBE_ERROR_MAX = 512;
+
 interface Probing {
   instance: number;
   deadline: number;
@@ -103,7 +106,7 @@ export class Readiness {
     });
     if (!this.current(name, p)) return; // ready by another input, gone, or a new instance meanwhile
     if (res.ok) return void this.markReady(name, p.instance, res.text);
-    p.lastError = res.error;
+    p.lastError = res.error.slice(0, PROBE_ERROR_MAX);
     this.next(name, p, spec.intervalMs);
   }
 

@@ -8,6 +8,7 @@
 import { GuardianPartner } from '../../guardian/partner.js';
 import { BASE_ENV_VAR } from '../environment.js';
 import { HamError } from '../errors.js';
+import { failpoint } from '../failpoints.js';
 import { ensureHome } from '../home.js';
 import { createLogger } from '../log.js';
 import { isAlive, procId } from '../proc/procfs.js';
@@ -50,10 +51,18 @@ async function main(): Promise<void> {
     log('warn', 'not starting', { error: (e as Error).message });
     process.exit(e instanceof HamError && e.code === 'already-running' ? 0 : 1);
   }
-  const partner = new GuardianPartner({ paths, store, epoch: claimed.epoch, hangMs: store.settings().hangMs, log });
+  let guardianReady!: () => void;
+  const ready = new Promise<void>((resolve) => (guardianReady = resolve));
+  const partner = new GuardianPartner({ paths, store, epoch: claimed.epoch, hangMs: store.settings().hangMs, log, onReady: () => guardianReady() });
   partner.start();
+  failpoint('ham-claimed'); // crash tests: the role claimed and the Guardian spawned, nothing served yet
   const { serveAsHam } = await import('./serve.js');
   await serveAsHam({ store, paths, epoch: claimed.epoch, log, fresh: true, previous: claimed.previous }, partner);
+  // `ham start` waits on the IPC channel it opened for the pair to be whole: told, not polled.
+  if (process.connected) {
+    await ready;
+    process.send?.({ t: 'up' }, undefined, {}, () => process.connected && process.disconnect());
+  }
 }
 
 void main();

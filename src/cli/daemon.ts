@@ -96,7 +96,7 @@ export async function startPair(
   if (opts.savedMaxBytes !== undefined) args.push('--saved-max-bytes', String(opts.savedMaxBytes));
   if (opts.allowUsers !== undefined) args.push('--allow-user', opts.allowUsers.join(','));
   let exited: number | null = null;
-  let told: Promise<boolean>;
+  let told: Promise<PairView | boolean>;
   try {
     // The additions go in the daemon's environment, not its argv (anyone can read argv in /proc).
     const env = { ...DAEMON_MALLOC_ENV, ...process.env, ...(opts.baseEnv ? { [BASE_ENV_VAR]: JSON.stringify(opts.baseEnv) } : {}) };
@@ -111,8 +111,9 @@ export async function startPair(
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
   // Told on the channel once the HAM answers and its Guardian is ready; probed as before when the
   // HAM says nothing (it lost the claim to a concurrent start, it died, an older daemon).
-  if (await told) {
-    const s = await probeStarting(home);
+  const up = await told;
+  if (up) {
+    const s = up === true ? await probeStarting(home) : up;
     if (pairUp(s)) return { already: false, status: s };
   }
   while (Date.now() < deadline) {
@@ -125,16 +126,22 @@ export async function startPair(
   throw new HamError({ code: 'timeout', message: `the HAM pair did not come up on ${home}; last log lines:\n${tail}` });
 }
 
-/** Whether the HAM said `up` on its IPC channel before closing it or `ms` passed; the channel is closed after. */
-function toldUp(child: ChildProcess, ms: number): Promise<boolean> {
+/**
+ * Whether the HAM said `up` on its IPC channel (with the pair, as a ping shows it) before closing it
+ * or `ms` passed; the channel is closed after.
+ */
+function toldUp(child: ChildProcess, ms: number): Promise<PairView | boolean> {
   return new Promise((resolve) => {
-    const done = (up: boolean): void => {
+    const done = (up: PairView | boolean): void => {
       clearTimeout(timer);
       if (child.connected) child.disconnect(); // the CLI exits without waiting for the daemon
       resolve(up);
     };
     const timer = setTimeout(() => done(false), ms);
-    child.once('message', (m: { t?: unknown } | null) => done(m?.t === 'up'));
+    child.once('message', (m: { t?: unknown; pair?: Partial<PairView> } | null) => {
+      if (m?.t !== 'up') return done(false);
+      done(isPair(m.pair) ? m.pair : true);
+    });
     child.once('disconnect', () => done(false));
     child.once('error', () => done(false));
   });

@@ -59,9 +59,11 @@ async function main(): Promise<void> {
   const { serveAsHam } = await import('./serve.js');
   await serveAsHam({ store, paths, epoch: claimed.epoch, log, fresh: true, previous: claimed.previous }, partner);
   // `ham start` waits on the IPC channel it opened for the pair to be whole: told, not polled.
+  // With the pair as a ping would show it: the start needs no request of its own.
   if (process.connected) {
     await ready;
-    process.send?.({ t: 'up' }, undefined, {}, () => process.connected && process.disconnect());
+    const { pairView } = await import('../ham/pages.js'); // loaded with the HAM already
+    process.send?.({ t: 'up', pair: pairView(store.roles()) }, undefined, {}, () => process.connected && process.disconnect());
   }
 }
 

@@ -1,10 +1,11 @@
 // Where the pair's memory goes (issue 12: ≤ 40 MiB PSS for the two Node
 // processes with 100 entities): each daemon's PSS by kind of mapping, next to
 // a bare node process measured in the same run (the floor any Node daemon
-// pays). The daemons' Node flags are DAEMON_NODE_FLAGS (src/paths.ts).
+// pays). The daemons' Node flags are DAEMON_NODE_FLAGS, their malloc settings DAEMON_MALLOC_ENV
+// (src/paths.ts).
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { DAEMON_NODE_FLAGS, WATCH_BINARY } from '../src/paths.js';
+import { DAEMON_MALLOC_ENV, DAEMON_NODE_FLAGS, WATCH_BINARY } from '../src/paths.js';
 import { findProcesses } from '../src/proc/procfs.js';
 import { sleep, startBenchPair } from './lib.js';
 import { addParts, noParts, pssParts, settle, type PssParts } from './smaps.js';
@@ -52,6 +53,9 @@ export async function benchMemory(entities: number): Promise<MemoryResult> {
 export function memoryTable(r: MemoryResult): string {
   const mib = (k: number): string => (k / 1024).toFixed(1);
   const pair = addParts(addParts(r.ham, r.guardian), r.watches);
+  const malloc = Object.entries(DAEMON_MALLOC_ENV)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
   const rows: [string, PssParts][] = [
     ['HAM', r.ham],
     ['Guardian', r.guardian],
@@ -60,7 +64,7 @@ export function memoryTable(r: MemoryResult): string {
     ['bare `node -e` (same run)', r.bare],
   ];
   return [
-    `PSS with ${r.entities} entities, after the pair came to rest (${(r.settledMs / 1000).toFixed(0)} s); daemons run with \`${DAEMON_NODE_FLAGS.join(' ')}\`.`,
+    `PSS with ${r.entities} entities, after the pair came to rest (${(r.settledMs / 1000).toFixed(0)} s); daemons run with \`${DAEMON_NODE_FLAGS.join(' ')}\` and \`${malloc}\`.`,
     '',
     '| process | total MiB | heap (anonymous) | code (mapped files) | LMDB map | other |',
     '|---|---|---|---|---|---|',

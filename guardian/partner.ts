@@ -17,6 +17,8 @@ export interface PartnerOptions {
   epoch: number;
   hangMs: number;
   log: Logger;
+  /** Each time a Guardian says it is ready (`ham start` is told the pair is whole). */
+  onReady?: () => void;
 }
 
 const RESPAWN_MAX_MS = 5000;
@@ -106,6 +108,7 @@ export class GuardianPartner {
     );
     if (this.partnerQuiet) this.beater.heard({ t: 'quiet' });
     this.o.log('info', 'guardian ready', { guardian: child.pid });
+    this.o.onReady?.();
   }
 
   private hung(why: string): void {

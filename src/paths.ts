@@ -29,10 +29,20 @@ export const DAEMON_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'daemon', 'main.js'
  * Node flags for both daemons (a Guardian becomes the HAM in place, so they share them). Measured
  * by bench/memory.ts with 100 entities: a 1 MiB semi-space, GC on the main thread and one V8
  * worker thread (not four, each with its own malloc arena) take the pair from ~52 to ~37 MiB PSS
- * with no slower takeover or restart (bench/takeover.ts, bench/restart.ts). Not --jitless or
- * --lite-mode: they slow the work a takeover does.
+ * with no slower takeover or restart (bench/takeover.ts, bench/restart.ts). No Sparkplug: its
+ * baseline code cost the HAM ~1 MiB for code that is seldom hot (the hot paths still get
+ * TurboFan). Not --jitless, --lite-mode or --no-opt: they slow the work a takeover does, and
+ * 10,000 entities' status and apply.
  */
-export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--single-threaded-gc', '--v8-pool-size=1'];
+export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--single-threaded-gc', '--v8-pool-size=1', '--no-sparkplug'];
+/**
+ * glibc malloc for both daemons (the CLI starts the HAM with it; the Guardians it spawns inherit
+ * it; entities, keepers and detectors get environments of their own): one arena, blocks of 64 KiB
+ * and more mapped apart and unmapped when freed, free memory at the top given back past 64 KiB.
+ * Compilers' and buffers' freed memory otherwise stays in the process (bench/memory.ts: ~1 MiB).
+ * A variable already set in the environment is kept.
+ */
+export const DAEMON_MALLOC_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: '65536', MALLOC_TRIM_THRESHOLD_: '65536' };
 export const CLI_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
 
 /**

@@ -1,11 +1,11 @@
 // Starting and stopping the pair from the CLI.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, readFileSync } from 'node:fs';
 import { connect, type Connection } from '../client/connection.js';
 import { HamError } from '../model/errors.js';
 import { BASE_ENV_VAR, type BaseEnvRequest } from '../model/environment.js';
 import type { PairView } from '../protocol/views.js';
-import { DAEMON_MAIN, DAEMON_NODE_FLAGS, ensureHome, isAlive, openLog, startTime } from './launch.js';
+import { DAEMON_MAIN, DAEMON_MALLOC_ENV, DAEMON_NODE_FLAGS, ensureHome, isAlive, openLog, startTime } from './launch.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -96,16 +96,26 @@ export async function startPair(
   if (opts.savedMaxBytes !== undefined) args.push('--saved-max-bytes', String(opts.savedMaxBytes));
   if (opts.allowUsers !== undefined) args.push('--allow-user', opts.allowUsers.join(','));
   let exited: number | null = null;
+  let told: Promise<PairView | boolean>;
   try {
     // The additions go in the daemon's environment, not its argv (anyone can read argv in /proc).
-    const env = opts.baseEnv ? { ...process.env, [BASE_ENV_VAR]: JSON.stringify(opts.baseEnv) } : process.env;
-    const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log], env });
-    child.on('exit', (code) => (exited = code ?? 1));
+    const env = { ...DAEMON_MALLOC_ENV, ...process.env, ...(opts.baseEnv ? { [BASE_ENV_VAR]: JSON.stringify(opts.baseEnv) } : {}) };
+    const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log, 'ipc'], env });
+    // A HAM that exits with a code gave up; one killed by a signal after its claim has a Guardian to take over.
+    child.on('exit', (code) => (exited = code));
     child.unref();
+    told = toldUp(child, opts.timeoutMs ?? 15_000);
   } finally {
     closeSync(log);
   }
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+  // Told on the channel once the HAM answers and its Guardian is ready; probed as before when the
+  // HAM says nothing (it lost the claim to a concurrent start, it died, an older daemon).
+  const up = await told;
+  if (up) {
+    const s = up === true ? await probeStarting(home) : up;
+    if (pairUp(s)) return { already: false, status: s };
+  }
   while (Date.now() < deadline) {
     const s = await probeStarting(home);
     if (pairUp(s)) return { already: false, status: s };
@@ -114,6 +124,27 @@ export async function startPair(
   }
   const tail = readFileSync(paths.daemonLog, 'utf8').trim().split('\n').slice(-5).join('\n');
   throw new HamError({ code: 'timeout', message: `the HAM pair did not come up on ${home}; last log lines:\n${tail}` });
+}
+
+/**
+ * Whether the HAM said `up` on its IPC channel (with the pair, as a ping shows it) before closing it
+ * or `ms` passed; the channel is closed after.
+ */
+function toldUp(child: ChildProcess, ms: number): Promise<PairView | boolean> {
+  return new Promise((resolve) => {
+    const done = (up: PairView | boolean): void => {
+      clearTimeout(timer);
+      if (child.connected) child.disconnect(); // the CLI exits without waiting for the daemon
+      resolve(up);
+    };
+    const timer = setTimeout(() => done(false), ms);
+    child.once('message', (m: { t?: unknown; pair?: Partial<PairView> } | null) => {
+      if (m?.t !== 'up') return done(false);
+      done(isPair(m.pair) ? m.pair : true);
+    });
+    child.once('disconnect', () => done(false));
+    child.once('error', () => done(false));
+  });
 }
 
 export async function stopPair(home: string, all: boolean): Promise<PairView | undefined> {

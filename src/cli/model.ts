@@ -2,7 +2,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { HamError } from '../model/errors.js';
 import { ACTION_KINDS, CONDITION_TYPES, LOG_LEVELS } from '../model/conditions.js';
 import { call, envPair, globals, integer, list, positiveInt } from './call.js';
@@ -133,12 +132,18 @@ export function registerModelCommands(program: Command): void {
       const g = globals(cmd);
       const file = resolve(o.file);
       let config: unknown;
+      let yaml: typeof import('yaml') | undefined;
       try {
         const text = readFileSync(file, 'utf8');
         // JSON by JSON.parse: the YAML parser dies (a V8 fatal error, not an exception) on JSON nested ~1,000 deep.
-        config = /^\s*[[{]/.test(text) ? parseJsonOrYaml(text) : parseYaml(text, { prettyErrors: true });
+        config = /^\s*[[{]/.test(text) ? parseJson(text) : NOT_JSON;
+        if (config === NOT_JSON) {
+          // Loaded only for a YAML file (or broken JSON: YAML's error says where): it is the CLI's heaviest module.
+          yaml = await import('yaml');
+          config = yaml.parse(text, { prettyErrors: true });
+        }
       } catch (e) {
-        const where = e instanceof YAMLParseError ? ` (line ${e.linePos?.[0]?.line}, column ${e.linePos?.[0]?.col})` : '';
+        const where = yaml && e instanceof yaml.YAMLParseError ? ` (line ${e.linePos?.[0]?.line}, column ${e.linePos?.[0]?.col})` : '';
         fail(g, new HamError({ code: 'bad-request', message: `${file}: not valid YAML or JSON${where}: ${(e as Error).message.split('\n')[0]}` }));
       }
       if (typeof config !== 'object' || config === null || Array.isArray(config))
@@ -151,10 +156,13 @@ export function registerModelCommands(program: Command): void {
     });
 }
 
-function parseJsonOrYaml(text: string): unknown {
+const NOT_JSON = Symbol('not JSON');
+
+/** The file as JSON, or NOT_JSON (YAML flow style, or broken JSON) for the YAML parser to read. */
+function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    return parseYaml(text, { prettyErrors: true }); // YAML flow style, or broken JSON: YAML's error says where
+    return NOT_JSON;
   }
 }

@@ -1,15 +1,19 @@
 // The daemon process: started as the HAM by `ham start`, or as a Guardian by
 // the HAM. Both roles live in one program because a Guardian becomes the HAM
 // in place when it takes over.
-import { runGuardian } from '../../guardian/guardian.js';
+//
+// Only what both roles need at boot is imported statically: the HAM role spawns
+// its Guardian right after claiming the role and loads the HAM's modules
+// meanwhile (two Node start-ups overlap instead of following each other).
+import { GuardianPartner } from '../../guardian/partner.js';
 import { BASE_ENV_VAR } from '../environment.js';
 import { HamError } from '../errors.js';
+import { failpoint } from '../failpoints.js';
 import { ensureHome } from '../home.js';
 import { createLogger } from '../log.js';
 import { isAlive, procId } from '../proc/procfs.js';
 import { claimHam } from '../store/roles.js';
 import { Store } from '../store/store.js';
-import { serveAsHam } from './serve.js';
 import { nextSettings, startRequest } from './settings.js';
 
 function arg(name: string): string | undefined {
@@ -31,7 +35,11 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const paths = ensureHome(home, role === 'guardian' ? 'guardian' : 'start');
-  if (role === 'guardian') return runGuardian({ paths, epoch: Number(arg('epoch')), log, serve: serveAsHam });
+  if (role === 'guardian') {
+    // A warm standby: everything a takeover runs is loaded before the Guardian says it is ready.
+    const [{ runGuardian }, { serveAsHam }] = await Promise.all([import('../../guardian/guardian.js'), import('./serve.js')]);
+    return runGuardian({ paths, epoch: Number(arg('epoch')), log, serve: (t) => serveAsHam(t) });
+  }
 
   const store = new Store(paths.store);
   const request = startRequest(arg, process.env, BASE_ENV_VAR);
@@ -43,7 +51,20 @@ async function main(): Promise<void> {
     log('warn', 'not starting', { error: (e as Error).message });
     process.exit(e instanceof HamError && e.code === 'already-running' ? 0 : 1);
   }
-  await serveAsHam({ store, paths, epoch: claimed.epoch, log, fresh: true, previous: claimed.previous });
+  let guardianReady!: () => void;
+  const ready = new Promise<void>((resolve) => (guardianReady = resolve));
+  const partner = new GuardianPartner({ paths, store, epoch: claimed.epoch, hangMs: store.settings().hangMs, log, onReady: () => guardianReady() });
+  partner.start();
+  failpoint('ham-claimed'); // crash tests: the role claimed and the Guardian spawned, nothing served yet
+  const { serveAsHam } = await import('./serve.js');
+  await serveAsHam({ store, paths, epoch: claimed.epoch, log, fresh: true, previous: claimed.previous }, partner);
+  // `ham start` waits on the IPC channel it opened for the pair to be whole: told, not polled.
+  // With the pair as a ping would show it: the start needs no request of its own.
+  if (process.connected) {
+    await ready;
+    const { pairView } = await import('../ham/pages.js'); // loaded with the HAM already
+    process.send?.({ t: 'up', pair: pairView(store.roles()) }, undefined, {}, () => process.connected && process.disconnect());
+  }
 }
 
 void main();

@@ -4,13 +4,20 @@
 import { join } from 'node:path';
 import { GuardianPartner } from '../../guardian/partner.js';
 import { DetectorHost } from '../detector/host.js';
-import { becomeHam, type HamContext } from '../ham/ham.js';
+import { becomeHam, type HamContext, type PartnerPart } from '../ham/ham.js';
 
-/** Serve as the HAM: after `ham start`'s claim, or a Guardian's takeover (guardian/guardian.ts is handed this). */
-export function serveAsHam(ctx: HamContext): Promise<void> {
+/**
+ * Serve as the HAM: after `ham start`'s claim, or a Guardian's takeover (guardian/guardian.ts is
+ * handed this). `ham start` hands in a partner it already started (its Guardian boots while this
+ * process loads the HAM's modules); a takeover spawns the new Guardian last, once it serves.
+ */
+export function serveAsHam(ctx: HamContext, started?: GuardianPartner): Promise<void> {
   const { store, paths, epoch, log } = ctx;
+  const partner: PartnerPart = started
+    ? { start: () => undefined, stop: () => started.stop() }
+    : new GuardianPartner({ paths, store, epoch, hangMs: store.settings().hangMs, log });
   return becomeHam(ctx, {
-    partner: new GuardianPartner({ paths, store, epoch, hangMs: store.settings().hangMs, log }),
+    partner,
     detectors: (port, baseEnv) =>
       new DetectorHost({ dir: store.settings().detectorsDir ?? join(paths.root, 'detectors'), home: paths.root, baseEnv, store, log, ...port }),
   });

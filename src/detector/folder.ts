@@ -3,7 +3,7 @@
 // sidecar, their modes and owners).
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
 import { fileRefusal } from './security.js';
 
@@ -13,31 +13,41 @@ const RELOAD_DEBOUNCE_MS = 30;
 
 /** Calls `changed(name)` once a detector's file or sidecar was added, changed or removed (its current files are "added"). */
 export class FolderWatch {
-  private readonly watcher: FSWatcher;
+  private watcher: FSWatcher | undefined;
+  private closed = false;
   private readonly reloads = new Map<string, NodeJS.Timeout>();
 
   constructor(dir: string, log: Logger, changed: (name: string) => void) {
-    this.watcher = watch(dir, { depth: 0, ignoreInitial: false, persistent: true, ignored: (p: string) => p !== dir && IGNORED.test(basename(p)) });
-    const touched = (p: string): void => {
-      const file = basename(p);
-      const name = file.endsWith(SIDECAR) ? file.slice(0, -SIDECAR.length) : file;
-      if (!name) return;
-      // Editors write in several steps: settle first, then load once.
-      clearTimeout(this.reloads.get(name));
-      this.reloads.set(
-        name,
-        setTimeout(() => {
-          this.reloads.delete(name);
-          changed(name);
-        }, RELOAD_DEBOUNCE_MS),
-      );
-    };
-    this.watcher.on('add', touched).on('change', touched).on('unlink', touched);
-    this.watcher.on('error', (e) => log('error', 'watching the detectors folder failed', { dir, error: (e as Error).message }));
+    // chokidar is loaded here, not with the module: a Guardian (which loads every module a takeover
+    // runs) never watches until it takes over, and the folder is watched after the socket answers.
+    import('chokidar').then(
+      ({ watch }) => {
+        if (this.closed) return;
+        this.watcher = watch(dir, { depth: 0, ignoreInitial: false, persistent: true, ignored: (p: string) => p !== dir && IGNORED.test(basename(p)) });
+        const touched = (p: string): void => {
+          const file = basename(p);
+          const name = file.endsWith(SIDECAR) ? file.slice(0, -SIDECAR.length) : file;
+          if (!name) return;
+          // Editors write in several steps: settle first, then load once.
+          clearTimeout(this.reloads.get(name));
+          this.reloads.set(
+            name,
+            setTimeout(() => {
+              this.reloads.delete(name);
+              changed(name);
+            }, RELOAD_DEBOUNCE_MS),
+          );
+        };
+        this.watcher.on('add', touched).on('change', touched).on('unlink', touched);
+        this.watcher.on('error', (e) => log('error', 'watching the detectors folder failed', { dir, error: (e as Error).message }));
+      },
+      (e: Error) => log('error', 'watching the detectors folder failed', { dir, error: e.message }),
+    );
   }
 
   close(): void {
-    void this.watcher.close();
+    this.closed = true;
+    void this.watcher?.close();
     for (const t of this.reloads.values()) clearTimeout(t);
   }
 }

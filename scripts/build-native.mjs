@@ -1,5 +1,6 @@
 // Build the C parts with plain `cc`: the keeper (src/keeper/keeper.c →
-// build/keeper), its launcher (src/keeper/launcher.c → build/launcher), the pair's watch (guardian/watch.c → build/watch) and the
+// build/keeper), its launcher (src/keeper/launcher.c → build/launcher), the pair's watch (guardian/watch.c → build/watch), the daemons' nanny
+// (guardian/nanny.c → build/nanny) and the
 // peer-credentials addon (native/peercred.c → build/peercred.node). Run by
 // `npm run build` and by npm's `prepare`. A missing compiler or missing Node
 // headers never fail the install: the HAM then uses the Perl keeper, beats
@@ -52,6 +53,12 @@ program(
   'keepers will be started by the HAM itself (a fork of the Node process each: slower to start many).',
 );
 program('guardian/watch.c', 'watch', 'the pair watch', 'the HAM and its Guardian will beat a few times a second even when idle.');
+program(
+  'guardian/nanny.c',
+  'nanny',
+  "the daemons' nanny",
+  'the HAM and its Guardian will watch each other with the pair watch (a few wake-ups a second when idle).',
+);
 
 try {
   if (!existsSync(join(headers, 'node_api.h'))) throw new Error(`no node_api.h under ${headers}`);

@@ -2,6 +2,7 @@
 // the HAM. Both roles live in one program because a Guardian becomes the HAM
 // in place when it takes over.
 import { runGuardian } from '../../guardian/guardian.js';
+import { initNanny } from '../../guardian/nanny.js';
 import { BASE_ENV_VAR } from '../environment.js';
 import { HamError } from '../errors.js';
 import { ensureHome } from '../home.js';
@@ -19,6 +20,7 @@ function arg(name: string): string | undefined {
 
 async function main(): Promise<void> {
   process.umask(0o077); // the socket, FIFOs, logs and store: owner only
+  initNanny(); // before anything: a partner's nanny may alert us (SIGUSR2) from our first moment
   const role = arg('role');
   const home = arg('home');
   const log = createLogger(role ?? 'daemon');

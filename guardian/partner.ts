@@ -139,7 +139,7 @@ export class GuardianPartner {
     for (const f of this.exits) f();
     this.exits.clear();
     if (this.stopping) return;
-    this.o.log('warn', 'guardian died: spawning a new one', { guardian: child.pid, code, signal, inMs: this.respawnMs });
+    this.o.log('warn', 'guardian died: spawning a new one', { guardian: id?.pid ?? child.pid, code, signal, inMs: this.respawnMs });
     if (id) dropGuardian(this.o.store, this.o.epoch, id, true);
     this.schedule();
   }

@@ -62,7 +62,7 @@ describe('the nanny', () => {
     expect(existsSync(NANNY_BINARY), `${NANNY_BINARY}: run \`npm run build\` with a C compiler`).toBe(true);
   });
 
-  it("exits with its child's exit code or signal, and passes SIGTERM on", async () => {
+  it("exits with its child's exit code or signal, passes SIGTERM on, and ignores an alert sent to it", async () => {
     const code = spawn(NANNY_BINARY, ['sh', '-c', 'exit 7'], { stdio: 'ignore' });
     started.push(code);
     expect(await exitOf(code)).toEqual({ code: 7, signal: null });
@@ -73,6 +73,8 @@ describe('the nanny', () => {
     started.push(term);
     await waitFor('sleep under the nanny', () => childrenOf(new Set([term.pid!])).length === 1, 20_000);
     const ended = exitOf(term);
+    // An alert sent to the nanny (SIGUSR2, delivered before SIGTERM: the lower number) must not kill it.
+    term.kill('SIGUSR2');
     term.kill('SIGTERM');
     expect(await ended).toEqual({ code: null, signal: 'SIGTERM' });
   });

@@ -175,6 +175,9 @@ int main(int argc, char **argv) {
   }
   if (child == 0) {
     sigprocmask(SIG_UNBLOCK, &mask, NULL);
+    /* Its own process group, as when it was spawned detached without us: a signal to its group
+     * (a group stop) leaves us free to tell of it, and one to ours does not reach it. */
+    setpgid(0, 0);
     execvp(argv[1], argv + 1);
     perror("nanny: exec");
     _exit(127);

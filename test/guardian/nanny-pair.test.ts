@@ -45,6 +45,20 @@ describe('the pair under its nannies', () => {
     await waitFor('the hung HAM killed', () => startTime(before.ham.pid!) === undefined, 30_000);
   });
 
+  it("a SIGSTOP of the HAM's whole process group (its nanny is not in it) is taken over", async () => {
+    await hamJson(t.home, ['start', '--hang-ms', '1000']);
+    const before = await status(t.home);
+    await waitFor('no pair watch', () => watchesOn(before.ham.pid!).length === 0, 30_000);
+    process.kill(-before.ham.pid!, 'SIGSTOP');
+    const after = await waitStatus(t.home, 'the Guardian took over', (x) => x.ham.epoch > before.ham.epoch && x.guardian.pid !== null);
+    expect(after.ham.pid).toBe(before.guardian.pid);
+    try {
+      process.kill(-before.ham.pid!, 'SIGCONT'); // what else was in its group goes on
+    } catch {
+      /* the group is gone */
+    }
+  });
+
   it('a Guardian whose nanny died is replaced by the HAM, with no takeover', async () => {
     await hamJson(t.home, ['start', '--hang-ms', '1000']);
     const before = await status(t.home);

@@ -26,7 +26,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { WATCH_BINARY } from '../src/paths.js';
 import { onAlert, type Nanny } from './nanny.js';
-import type { ProcId } from '../src/proc/procfs.js';
+import { isStopped, type ProcId } from '../src/proc/procfs.js';
 
 export type LinkMessage =
   { t: 'beat' } | { t: 'ready'; pid?: number } | { t: 'exit' } | { t: 'probe' } | { t: 'quiet' } | { t: 'loud' } | { t: 'watched' } | { t: 'unwatched' };
@@ -173,7 +173,8 @@ export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onH
   onAlert(() => {
     if (stopped || mode !== 'alerts' || suspect) return;
     suspect = true;
-    last = performance.now();
+    // Not stopped: a busy alert, sent once the nanny had seen it out of epoll_wait for half a period.
+    last = performance.now() - (partner && !isStopped(partner.pid) ? period / 2 : 0);
     probe(true);
     arm();
   });

@@ -14,13 +14,16 @@
  * partner changes. The nanny then alerts that partner with SIGUSR2 (through a
  * pidfd checked against START: never a reused pid) when its child:
  * - stops or continues (SIGCHLD: only a parent learns of a SIGSTOP at once);
- * - has used PERIOD/4 of CPU (a POSIX CPU-time timer on the child: free while
+ * - has used PERIOD/8 of CPU (a POSIX CPU-time timer on the child: free while
  *   it sleeps) and then is not back in epoll_wait within PERIOD/2 (sampled
  *   every 10 ms from /proc, as guardian/watch.c does), and again every PERIOD
  *   while it stays so.
  * The partner then probes the daemon over their pipe, as with the watch: an
  * answer clears it, silence for the hang threshold is a hang. The daemon sees
- * this nanny's death as its socket's EOF and falls back to the watch.
+ * this nanny's death as its socket's EOF and tells its partner, which falls
+ * back to the watch; and the partner's nanny (which holds a pidfd on this one,
+ * the partner's parent) alerts its own child at once, in case the daemon hangs
+ * before it could tell.
  * SIGTERM, SIGINT and SIGHUP sent to the nanny are passed to the daemon.
  */
 #define _GNU_SOURCE
@@ -51,6 +54,8 @@
 
 static pid_t child;
 static int partner_fd = -1;
+/* The partner's parent (its nanny): if it dies, the partner may hang untold, so our child probes it. */
+static int partner_parent_fd = -1;
 static long period_ms = 0;
 static timer_t cpu_timer;
 static int have_timer = 0;
@@ -61,8 +66,8 @@ static long long now_ms(void) {
   return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-/* Field 22 of /proc/PID/stat: the start time in clock ticks (pid identity). */
-static unsigned long long start_of(long pid) {
+/* Field `want` of /proc/PID/stat (4: the parent; 22: the start time in clock ticks, the pid's identity). */
+static unsigned long long stat_field(long pid, int want) {
   char path[64], buf[1024];
   snprintf(path, sizeof path, "/proc/%ld/stat", pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -71,9 +76,9 @@ static unsigned long long start_of(long pid) {
   close(fd);
   if (n <= 0) return 0;
   buf[n] = 0;
-  char *p = strrchr(buf, ')');
+  char *p = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
   if (!p) return 0;
-  for (int field = 2; field < 22 && p; field++) p = strchr(p + 1, ' ');
+  for (int field = 2; field < want && p; field++) p = strchr(p + 1, ' ');
   return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
@@ -94,10 +99,11 @@ static void alert(void) {
   }
 }
 
-/* Arm the CPU-time timer: it fires once the child has used another PERIOD/4 of CPU. */
+/* Arm the CPU-time timer: it fires once the child has used another PERIOD/8 of CPU (a wake-up,
+ * ~90 us, per PERIOD/8 of a busy daemon's CPU: 0.2 %; a spin is seen that much sooner). */
 static void arm(void) {
   if (!have_timer || period_ms <= 0) return;
-  long budget = period_ms / 4 < 10 ? 10 : period_ms / 4;
+  long budget = period_ms / 8 < 10 ? 10 : period_ms / 8;
   struct itimerspec its = {{0, 0}, {budget / 1000, (budget % 1000) * 1000000L}};
   timer_settime(cpu_timer, 0, &its, NULL);
 }
@@ -120,9 +126,20 @@ static void told(char *line) {
   if (partner_fd >= 0) close(partner_fd);
   partner_fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
   /* Checked after the pidfd is open: the pid cannot be reused behind it any more. */
-  if (partner_fd >= 0 && start_of(pid) != start) {
+  if (partner_fd >= 0 && stat_field(pid, 22) != start) {
     close(partner_fd);
     partner_fd = -1;
+  }
+  if (partner_parent_fd >= 0) close(partner_parent_fd);
+  partner_parent_fd = -1;
+  long parent = partner_fd >= 0 ? (long)stat_field(pid, 4) : 0;
+  if (parent > 1 && parent != getpid()) {
+    partner_parent_fd = (int)syscall(SYS_pidfd_open, (pid_t)parent, 0);
+    /* Still its parent once the pidfd is open: it is that process, not a reused pid. */
+    if (partner_parent_fd >= 0 && (long)stat_field(pid, 4) != parent) {
+      close(partner_parent_fd);
+      partner_parent_fd = -1;
+    }
   }
   period_ms = period;
   arm();
@@ -201,10 +218,16 @@ int main(int argc, char **argv) {
   /* Sampling after the CPU timer fired: 0 none; else when it was last seen idle or the timer fired. */
   long long suspect = 0, busy_since = 0;
   for (;;) {
-    struct pollfd p[3] = {{sfd, POLLIN, 0}, {lsock, POLLIN, 0}, {conn, POLLIN, 0}};
+    struct pollfd p[4] = {{sfd, POLLIN, 0}, {lsock, POLLIN, 0}, {conn, POLLIN, 0}, {partner_parent_fd, POLLIN, 0}};
     int timeout = busy_since ? (int)period_ms : suspect ? 10 : -1;
-    int r = poll(p, 3, timeout);
+    int r = poll(p, 4, timeout);
     if (r < 0 && errno != EINTR) return 1;
+    if (partner_parent_fd >= 0 && (p[3].revents & (POLLIN | POLLHUP | POLLERR))) {
+      /* The partner's nanny died: until the partner says so, only a probe tells if it hangs. */
+      close(partner_parent_fd);
+      partner_parent_fd = -1;
+      kill(child, SIGUSR2);
+    }
     if (p[0].revents & POLLIN) {
       struct signalfd_siginfo si;
       while (read(sfd, &si, sizeof si) == sizeof si) {

@@ -128,7 +128,7 @@ export class GuardianPartner {
     if (child !== this.child) return;
     // Its nanny died alone: the Guardian would keep its pipe to us, unseen. Replace it, as for a death
     // (a Guardian also exits by itself when it loses its nanny).
-    const id = this.id ?? this.registered(child);
+    const id = this.id ?? this.registered();
     if (this.viaNanny && id && isAlive(id)) process.kill(id.pid, 'SIGKILL');
     clearTimeout(this.startup);
     this.beater?.stop();
@@ -144,13 +144,12 @@ export class GuardianPartner {
     this.schedule();
   }
 
-  /** Through a nanny, before `ready` (which brings its pid): the Guardian it registered in the store, if it is that nanny's child or dead. */
-  private registered(nanny: ChildProcess): ProcId | undefined {
+  /** Through a nanny, before `ready` (which brings its pid): the Guardian registered in the store, the only one we spawned. */
+  private registered(): ProcId | undefined {
     if (!this.viaNanny) return undefined;
     this.o.store.refresh();
     const g = this.o.store.roles().guardian;
-    if (!g || g.pid === process.pid) return undefined;
-    return !isAlive(g) || (nanny.pid !== undefined && childrenOf(new Set([nanny.pid])).includes(g.pid)) ? g : undefined;
+    return g && g.pid !== process.pid ? g : undefined;
   }
 
   private retry(why: string): void {

@@ -2,11 +2,13 @@
 // sampling (no pair watch runs); a HAM whose nanny died is watched by its
 // Guardian instead, and its hang is still taken over; a Guardian whose nanny
 // died is replaced by the HAM, without a takeover.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NANNY_BINARY, WATCH_BINARY } from '../../src/paths.js';
-import { findProcesses, startTime } from '../../src/proc/procfs.js';
-import { daemons, hamJson, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
+import { findProcesses, isStopped, startTime } from '../../src/proc/procfs.js';
+import { entity } from '../helpers/entities.js';
+import { daemons, hamJson, sleeper, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;
 beforeEach(() => {
@@ -37,12 +39,32 @@ describe('the pair under its nannies', () => {
   it('a HAM whose nanny died is watched by its Guardian, and a SIGSTOP of it is still taken over', async () => {
     await hamJson(t.home, ['start', '--hang-ms', '1000']);
     const before = await status(t.home);
+    await waitFor('the pair at rest (no watch)', () => watchesOn(before.ham.pid!).length === 0, 30_000);
     process.kill(parentOf(before.ham.pid!), 'SIGKILL');
     await waitFor('the Guardian watching the HAM', () => watchesOn(before.ham.pid!).length === 1, 30_000);
     process.kill(before.ham.pid!, 'SIGSTOP');
     const after = await waitStatus(t.home, 'the Guardian took over', (x) => x.ham.epoch > before.ham.epoch && x.guardian.pid !== null);
     expect(after.ham.pid).toBe(before.guardian.pid);
     await waitFor('the hung HAM killed', () => startTime(before.ham.pid!) === undefined, 30_000);
+  });
+
+  it("a HAM that hangs before it can tell its nanny died is taken over: the Guardian's nanny saw that death", async () => {
+    // The HAM spins (a failpoint, at web's death) while its nanny is stopped (it cannot tell), then
+    // the nanny is killed: neither the nanny nor the spinning HAM can say so; only the Guardian's
+    // nanny, which holds a pidfd on the HAM's, sees it and has the Guardian probe.
+    const points = join(t.home, 'failpoints');
+    await hamJson(t.home, ['start', '--hang-ms', '1000'], { HAM_FAILPOINTS: 'apply-X:web', HAM_FAILPOINT_DIR: points });
+    await hamJson(t.home, ['attach', 'web', '--', ...sleeper(`${t.home}/web`)]);
+    const before = await status(t.home);
+    await waitFor('the pair at rest (no watch)', () => watchesOn(before.ham.pid!).length === 0, 30_000);
+    const nanny = parentOf(before.ham.pid!);
+    process.kill(nanny, 'SIGSTOP');
+    await waitFor('the nanny stopped', () => isStopped(nanny), 30_000);
+    process.kill(entity(before, 'web').pid!, 'SIGKILL');
+    await waitFor('the HAM spinning', () => existsSync(join(points, 'apply-X:web')), 30_000);
+    process.kill(nanny, 'SIGKILL');
+    const after = await waitStatus(t.home, 'the Guardian took over', (x) => x.ham.epoch > before.ham.epoch && x.guardian.pid !== null);
+    expect(after.ham.pid).toBe(before.guardian.pid);
   });
 
   it("a SIGSTOP of the HAM's whole process group (its nanny is not in it) is taken over", async () => {

@@ -228,33 +228,22 @@ int main(int argc, char **argv) {
       partner_parent_fd = -1;
       kill(child, SIGUSR2);
     }
-    if (p[0].revents & POLLIN) {
-      struct signalfd_siginfo si;
-      while (read(sfd, &si, sizeof si) == sizeof si) {
-        if ((int)si.ssi_signo == SIGRTMIN && !suspect && !busy_since) suspect = now_ms();
-        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGHUP) kill(child, (int)si.ssi_signo);
-      }
-      siginfo_t w;
-      for (;;) {
-        memset(&w, 0, sizeof w);
-        if (waitid(P_PID, child, &w, WEXITED | WSTOPPED | WCONTINUED | WNOHANG) != 0 || w.si_pid == 0) break;
-        if (w.si_code == CLD_EXITED || w.si_code == CLD_KILLED || w.si_code == CLD_DUMPED) pass_exit(&w);
-        alert(); /* stopped or continued: the partner probes */
-      }
-    }
+    /* The socket before the signals: a partner told just before a stop is known when the stop is seen. */
+    int fresh = 0;
     if (lsock >= 0 && (p[1].revents & POLLIN)) {
       int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
       struct ucred cred;
       socklen_t len = sizeof cred;
       if (c >= 0 && conn < 0 && getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid == child) {
         conn = c;
+        fresh = 1;
         close(lsock); /* one daemon, one connection */
         lsock = -1;
       } else if (c >= 0) {
         close(c);
       }
     }
-    if (conn >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+    if (conn >= 0 && (fresh || (p[2].revents & (POLLIN | POLLHUP | POLLERR)))) {
       ssize_t n = read(conn, buf + have, sizeof buf - 1 - have);
       if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
         close(conn); /* the daemon closed it (it is dying): keep waiting for its status */
@@ -270,6 +259,20 @@ int main(int argc, char **argv) {
           memmove(buf, nl + 1, have + 1);
         }
         if (have >= sizeof buf - 1) have = 0; /* not a line of ours */
+      }
+    }
+    if (p[0].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {
+        if ((int)si.ssi_signo == SIGRTMIN && !suspect && !busy_since) suspect = now_ms();
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGHUP) kill(child, (int)si.ssi_signo);
+      }
+      siginfo_t w;
+      for (;;) {
+        memset(&w, 0, sizeof w);
+        if (waitid(P_PID, child, &w, WEXITED | WSTOPPED | WCONTINUED | WNOHANG) != 0 || w.si_pid == 0) break;
+        if (w.si_code == CLD_EXITED || w.si_code == CLD_KILLED || w.si_code == CLD_DUMPED) pass_exit(&w);
+        alert(); /* stopped or continued: the partner probes */
       }
     }
     if (suspect || busy_since) {

@@ -32,10 +32,13 @@ function warn(what, e, fallback) {
 
 // Programs: static where libc.a is there (no relocations to copy: a hundred
 // keepers share all but ~60 KiB each; dynamic: ~140 KiB each).
-function program(src, out, what, fallback) {
+// `shared`: dynamic always, for a program that runs a couple of times only (the nannies: ~150 KiB
+// PSS each against ~470 static, as there are too few to share a static binary's pages).
+function program(src, out, what, fallback, shared = false) {
   const args = ['-O2', '-Wall', '-Wextra', '-Werror', join(root, src)];
   try {
     try {
+      if (shared) throw new Error('dynamic');
       compile(join(root, 'build', out), ['-static', ...args]);
     } catch {
       compile(join(root, 'build', out), args);
@@ -58,6 +61,7 @@ program(
   'nanny',
   "the daemons' nanny",
   'the HAM and its Guardian will watch each other with the pair watch (a few wake-ups a second when idle).',
+  true,
 );
 
 try {

@@ -1,7 +1,7 @@
 // The supervisor's own cost with 100 entities: memory (PSS of the HAM, the
 // Guardian and the 100 keepers) and CPU while idle. peers.md has the same rows
 // for runit, s6, PM2 and supervisord.
-import { isKeeperArgv, WATCH_BINARY } from '../src/paths.js';
+import { isKeeperArgv, NANNY_BINARY, WATCH_BINARY } from '../src/paths.js';
 import { findProcesses, memKiB } from '../src/proc/procfs.js';
 import { nowMs, sleep, startBenchPair } from './lib.js';
 import { settle, sumCpuNs } from './smaps.js';
@@ -12,11 +12,11 @@ export interface FootprintResult {
   keepersPssKiB: number;
   perKeeperPssKiB: number;
   idleSeconds: number;
-  /** The pair, its watches and the keepers. */
+  /** The pair, its C helpers and the keepers. */
   idleCpuPercent: number;
   /** The two Node processes alone (issue 12: ≤ 0.01 % with 100 entities). */
   daemonsIdleCpuPercent: number;
-  /** The two C watches alone. */
+  /** The pair's C helpers alone: the two nannies (guardian/nanny.c), and the watches where they run (their fallback). */
   watchesIdleCpuPercent: number;
 }
 
@@ -25,10 +25,11 @@ export async function benchFootprint(entities: number, idleSeconds: number): Pro
   try {
     for (let i = 0; i < entities; i++) await pair.request('attach', { name: `svc${i}`, argv: ['sleep', '1000000'], restart: true });
     while ((await pair.status()).entities.some((e) => e.state !== 'running')) await sleep(20);
-    const daemons = findProcesses((a) => a.some((x) => x.endsWith('daemon/main.js')) && a.includes(pair.home));
+    const daemons = findProcesses((a) => a[0] !== NANNY_BINARY && a.some((x) => x.endsWith('daemon/main.js')) && a.includes(pair.home));
     const keepers = findProcesses((a) => isKeeperArgv(a) && a.some((x) => x.startsWith(pair.home)));
-    // The pair's watches (guardian/watch.c: one on each daemon) are ours too.
-    const watches = findProcesses((a) => a[0] === WATCH_BINARY && daemons.includes(Number(a[1])));
+    // The pair's C helpers are ours too: each daemon's nanny, and the watches where a daemon has none.
+    const nannies = findProcesses((a) => a[0] === NANNY_BINARY && a.includes(pair.home));
+    const watches = [...nannies, ...findProcesses((a) => a[0] === WATCH_BINARY && daemons.includes(Number(a[1])))];
     const all = [...daemons, ...keepers, ...watches];
     // Idle means after start-up: V8 shrinks its heap in a few GCs, some seconds apart, after the
     // attaches, an 8 s timer apart. Wait (up to 90 s) for two 10 s windows in a row in which the
@@ -41,7 +42,7 @@ export async function benchFootprint(entities: number, idleSeconds: number): Pro
     const [c1, d1, w1] = [sumCpuNs(all), sumCpuNs(daemons), sumCpuNs(watches)];
     const wall = (nowMs() - t0) / 1000;
     const percent = (ns: number): number => (ns / 1e9 / wall) * 100;
-    // The pair: both daemons and their watches.
+    // The pair: both daemons and their helpers.
     const daemonsPss = [...daemons, ...watches].reduce((n, p) => n + memKiB(p, 'smaps_rollup', 'Pss'), 0);
     const keepersPss = keepers.reduce((n, p) => n + memKiB(p, 'smaps_rollup', 'Pss'), 0);
     return {

@@ -13,6 +13,7 @@ import { isAlive, procId } from '../src/proc/procfs.js';
 import { registerGuardian, takeOver } from '../src/store/roles.js';
 import { Store } from '../src/store/store.js';
 import { startBeating, type LinkMessage } from './link.js';
+import { ourNanny } from './nanny.js';
 
 /** The HAM role just taken, for `serve`. */
 export interface Takeover {
@@ -84,7 +85,9 @@ export function runGuardian(o: GuardianOptions): void {
       process.exit(1);
     });
   };
-  const beater = startBeating(send, hangMs, () => takeover(`HAM neither idle nor answering for ${hangMs} ms`, true), myHam ?? undefined);
+  const beater = startBeating(send, hangMs, () => takeover(`HAM neither idle nor answering for ${hangMs} ms`, true), myHam ?? undefined, {
+    nanny: ourNanny(),
+  });
   process.on('message', (m: LinkMessage) => {
     beater.heard(m);
     if (m.t === 'exit') {
@@ -93,7 +96,13 @@ export function runGuardian(o: GuardianOptions): void {
     }
   });
   process.on('disconnect', () => takeover('HAM died', false));
+  // Our nanny (our parent, which tells the HAM of our hangs) is gone: the HAM replaces us. As the HAM, we fall back to being watched.
+  ourNanny()?.onGone(() => {
+    if (done) return;
+    o.log('warn', 'lost its nanny: exiting (the HAM spawns a new Guardian)');
+    process.exit(1);
+  });
   // The HAM may have died before these listeners existed ('disconnect' already fired).
   if (!process.connected) return takeover('HAM died while the Guardian started', false);
-  send({ t: 'ready' });
+  send({ t: 'ready', pid: process.pid }); // our pid: the HAM spawned our nanny
 }

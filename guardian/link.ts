@@ -3,14 +3,20 @@
 // is a partner that neither idles nor answers for longer than `hangMs`.
 //
 // A quiet pair: a Node wake-up costs ~0.1-0.3 ms of CPU, so an idle pair must
-// not beat. Each side runs a tiny C watch (guardian/watch.c) on its partner:
-// a main thread asleep in epoll_wait is an idle event loop, proof of life for
-// free. Only when the partner has not been seen idle for 1.5 watch periods
-// (it is busy, stopped or stuck) does this side probe it over the pipe, every
-// hangMs/3, until it answers or the threshold passes. A side with a watch
-// tells its partner `quiet` (stop beating unasked); without one (no compiler
-// at install, a kernel that hides wait channels, an older partner) both beat
-// every hangMs/3 as before.
+// not beat, and a C process sampling /proc costs ~90 us a wake-up whatever its
+// period, so nothing may sample either. Each daemon runs under a nanny
+// (guardian/nanny.c, its parent), which learns of its stops (SIGCHLD) and of
+// its CPU use (a CPU-time timer) as events, and alerts the partner (SIGUSR2,
+// guardian/nanny.ts): a side whose nanny alerts says `watched`, and its partner
+// then judges it by alerts alone (mode `alerts`): alerted, it probes over the
+// pipe every hangMs/3 until an answer or the threshold passes.
+// Without a nanny (none built, HAM_NANNY=off, or it died: `unwatched`), a side
+// runs a C watch (guardian/watch.c) on its partner, which samples it: a main
+// thread asleep in epoll_wait is an idle event loop, proof of life; not seen
+// idle for 1.5 watch periods, the side probes likewise (mode `watch`). A side
+// that judges by alerts or a watch tells its partner `quiet` (stop beating
+// unasked); without either (no compiler at install, a kernel that hides wait
+// channels) both beat every hangMs/3 (mode `beats`).
 //
 // A watchdog that fires late was itself starved (a VM pause, a stalled
 // machine): the partner's beats may be sitting unread in the pipe, so it
@@ -19,9 +25,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { WATCH_BINARY } from '../src/paths.js';
-import type { ProcId } from '../src/proc/procfs.js';
+import { onAlert, type Nanny } from './nanny.js';
+import { isStopped, type ProcId } from '../src/proc/procfs.js';
 
-export type LinkMessage = { t: 'beat' } | { t: 'ready' } | { t: 'exit' } | { t: 'probe' } | { t: 'quiet' } | { t: 'loud' };
+export type LinkMessage =
+  { t: 'beat' } | { t: 'ready'; pid?: number } | { t: 'exit' } | { t: 'probe' } | { t: 'quiet' } | { t: 'loud' } | { t: 'watched' } | { t: 'unwatched' };
 
 export interface Beater {
   stop(): void;
@@ -29,7 +37,16 @@ export interface Beater {
   heard(m?: LinkMessage): void;
 }
 
-export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onHung: () => void, partner?: ProcId): Beater {
+export interface BeatOptions {
+  /** The partner already said `watched` (its nanny alerts us). */
+  partnerWatched?: boolean;
+  /** Our own nanny, to alert the partner of our hangs. */
+  nanny?: Nanny;
+}
+
+type Mode = 'alerts' | 'watch' | 'beats';
+
+export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onHung: () => void, partner?: ProcId, o: BeatOptions = {}): Beater {
   const period = Math.max(10, Math.floor(hangMs / 3));
   const trySend = (m: LinkMessage): void => {
     try {
@@ -61,7 +78,7 @@ export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onH
     beat = undefined;
   };
 
-  // Our judgement of the partner: armed always without a watch, only while it is busy with one.
+  // Our judgement of the partner: armed always by beats, only while it is suspect otherwise.
   let watchdog: NodeJS.Timeout | undefined;
   const arm = (): void => {
     clearTimeout(watchdog);
@@ -93,83 +110,100 @@ export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onH
     probing = setInterval(() => trySend({ t: 'probe' }), period);
   };
 
-  let watch: ChildProcess | undefined;
-  const blind = (): void => {
-    // Without a watch: judge by beats, and ask the partner to beat unasked.
-    watch = undefined;
+  let mode: Mode = 'beats';
+  // Suspect: alerted (by the partner's nanny) or seen busy (by our watch), not yet answered.
+  let suspect = false;
+  const calm = (): void => {
+    suspect = false;
     probe(false);
-    if (stopped) return;
-    trySend({ t: 'loud' });
-    last = Math.max(last, performance.now() - period);
-    arm();
+    disarm();
   };
-  const watched = partner && existsSync(WATCH_BINARY) ? startWatch(partner, period) : undefined;
-  if (watched) {
-    watch = watched.child;
-    // The watch says "idle" at least every 32 periods: silent for 3 times that, it is stuck
-    // (stopped, starved): kill it and beat instead (a stuck watch would hide a hung partner).
-    // A line only notes the time: re-arming a timer on each line would leave libuv's timer at
-    // the cleared deadline, an extra wake-up of an idle pair; the timer re-arms itself instead.
-    const silentMs = 96 * period;
-    let heardAt = performance.now();
-    let silence: NodeJS.Timeout | undefined;
-    const checkSilence = (): void => {
-      if (watch !== watched.child || stopped) return;
-      const left = heardAt + silentMs - performance.now();
-      if (left > 0) {
-        silence = setTimeout(checkSilence, left);
-        return;
-      }
-      watched.child.kill('SIGKILL');
-      blind();
-    };
-    const heardWatch = (): void => {
-      heardAt = performance.now();
-    };
-    silence = setTimeout(checkSilence, silentMs);
-    watched.onLine((line) => {
-      if (watch !== watched.child || stopped) return;
-      heardWatch();
-      if (line === 'idle') {
-        last = performance.now();
-        probe(false);
-        disarm();
-      } else if (line.startsWith('busy ')) {
-        const [age, at] = line.slice(5).split(' ').map(Number);
-        // Read late (we were stalled or busy ourselves): what it saw says nothing about now.
-        const lateBy = monotonicMs() - (at ?? 0);
-        last = Math.max(last, lateBy > period || !(age! >= 0) ? performance.now() : performance.now() - age!);
-        probe(true);
-        arm();
-      } else if (line === 'blind') {
-        blind();
-      }
-    });
-    watched.onExit(() => {
-      clearTimeout(silence);
-      if (watch === watched.child) blind();
-    });
-    trySend({ t: 'quiet' });
-  } else {
+
+  let watch: Watch | undefined;
+  const unwatch = (): void => {
+    const w = watch;
+    watch = undefined; // first: its exit is then not taken for a failed watch
+    w?.stop();
+  };
+  const judgeBy = (m: Mode): void => {
+    if (stopped) return;
+    if (m !== 'watch') unwatch();
+    if (m === 'watch' && !watch) {
+      watch = partner && existsSync(WATCH_BINARY) ? startWatch(partner, period, watchLine, watchLost) : undefined;
+      if (!watch) m = 'beats';
+    }
+    mode = m;
+    if (m === 'beats') {
+      // Judge by beats, and ask the partner to beat unasked.
+      probe(false);
+      suspect = false;
+      trySend({ t: 'loud' });
+      last = Math.max(last, performance.now() - period);
+      arm();
+    } else {
+      calm();
+      trySend({ t: 'quiet' });
+    }
+  };
+  const watchLost = (w: Watch): void => {
+    if (watch === w) {
+      watch = undefined;
+      judgeBy('beats');
+    }
+  };
+  const watchLine = (w: Watch, line: string): void => {
+    if (watch !== w || stopped) return;
+    if (line === 'idle') {
+      last = performance.now();
+      calm();
+    } else if (line.startsWith('busy ')) {
+      const [age, at] = line.slice(5).split(' ').map(Number);
+      // Read late (we were stalled or busy ourselves): what it saw says nothing about now.
+      const lateBy = monotonicMs() - (at ?? 0);
+      last = Math.max(last, lateBy > period || !(age! >= 0) ? performance.now() : performance.now() - age!);
+      suspect = true;
+      probe(true);
+      arm();
+    } else if (line === 'blind') {
+      judgeBy('beats');
+    }
+  };
+
+  // The partner's nanny alerts us: probe it from now (again only once it has answered).
+  onAlert(() => {
+    if (stopped || mode !== 'alerts' || suspect) return;
+    suspect = true;
+    // Not stopped: a busy alert, sent once the nanny had seen it out of epoll_wait for half a period.
+    last = performance.now() - (partner && !isStopped(partner.pid) ? period / 2 : 0);
+    probe(true);
     arm();
-  }
+  });
+
+  // Our nanny alerts the partner of our hangs; once it is gone, the partner must watch us.
+  const unsubscribe = partner && o.nanny?.tell(partner, period) ? o.nanny.onGone(() => !stopped && trySend({ t: 'unwatched' })) : undefined;
+  if (unsubscribe) trySend({ t: 'watched' });
+  judgeBy(o.partnerWatched ? 'alerts' : 'watch');
   loud();
 
   return {
     stop: () => {
       stopped = true;
+      onAlert(undefined);
+      unsubscribe?.();
       quiet();
       disarm();
       probe(false);
-      const w = watch;
-      watch = undefined;
-      w?.kill('SIGKILL');
+      unwatch();
     },
     heard: (m) => {
       last = performance.now();
+      // An answer clears an alert; a watch's suspicion lasts until it sees the partner idle.
+      if (suspect && mode === 'alerts') calm();
       if (m?.t === 'probe') trySend({ t: 'beat' });
       else if (m?.t === 'quiet') quiet();
       else if (m?.t === 'loud') loud();
+      else if (m?.t === 'watched' && mode !== 'alerts') judgeBy('alerts');
+      else if (m?.t === 'unwatched' && mode === 'alerts') judgeBy('watch');
     },
   };
 }
@@ -178,21 +212,48 @@ export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onH
 const monotonicMs = (): number => Number(process.hrtime.bigint() / 1_000_000n);
 
 interface Watch {
-  child: ChildProcess;
-  onLine(f: (line: string) => void): void;
-  onExit(f: () => void): void;
+  stop(): void;
 }
 
-/** The C watch on `partner`, sampling every `periodMs`; undefined if it cannot be started. */
-function startWatch(partner: ProcId, periodMs: number): Watch | undefined {
+/**
+ * The C watch on `partner`, sampling every `periodMs`; undefined if it cannot be started. It says
+ * "idle" at least every 32 periods: silent for 3 times that, it is stuck (stopped, starved), and
+ * is killed and lost (a stuck watch would hide a hung partner). A line only notes the time:
+ * re-arming a timer on each line would leave libuv's timer at the cleared deadline, an extra
+ * wake-up; the timer re-arms itself instead.
+ */
+function startWatch(partner: ProcId, periodMs: number, onLine: (w: Watch, line: string) => void, onLost: (w: Watch) => void): Watch | undefined {
   let child: ChildProcess;
   try {
-    child = spawn(WATCH_BINARY, [String(partner.pid), String(partner.start), String(periodMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // The home in its argv too: whoever counts a home's processes by their command lines finds it.
+    const home = process.argv[process.argv.indexOf('--home') + 1] ?? '';
+    child = spawn(WATCH_BINARY, [String(partner.pid), String(partner.start), String(periodMs), home], { stdio: ['ignore', 'pipe', 'inherit'] });
   } catch {
     return undefined;
   }
-  const lines: ((line: string) => void)[] = [];
-  const exits: (() => void)[] = [];
+  const silentMs = 96 * periodMs;
+  let heardAt = performance.now();
+  let silence: NodeJS.Timeout | undefined;
+  let gone = false;
+  const w: Watch = {
+    stop: () => {
+      gone = true;
+      clearTimeout(silence);
+      child.kill('SIGKILL');
+    },
+  };
+  const lost = (): void => {
+    if (gone) return;
+    w.stop();
+    onLost(w);
+  };
+  const checkSilence = (): void => {
+    if (gone) return;
+    const left = heardAt + silentMs - performance.now();
+    if (left > 0) silence = setTimeout(checkSilence, left);
+    else lost();
+  };
+  silence = setTimeout(checkSilence, silentMs);
   let buf = '';
   child.stdout!.setEncoding('utf8');
   child.stdout!.on('data', (d: string) => {
@@ -201,17 +262,12 @@ function startWatch(partner: ProcId, periodMs: number): Watch | undefined {
     while ((nl = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
-      for (const f of lines) f(line);
+      heardAt = performance.now();
+      if (!gone) onLine(w, line);
     }
     if (buf.length > 256) buf = ''; // not a line of ours
   });
-  let gone = false;
-  const exited = (): void => {
-    if (gone) return;
-    gone = true;
-    for (const f of exits) f();
-  };
-  child.once('error', exited);
-  child.once('exit', exited);
-  return { child, onLine: (f) => lines.push(f), onExit: (f) => exits.push(f) };
+  child.once('error', lost);
+  child.once('exit', lost);
+  return w;
 }

@@ -5,11 +5,12 @@ import { closeSync } from 'node:fs';
 import type { HomePaths } from '../src/home.js';
 import { openLog } from '../src/home-check.js';
 import type { Logger } from '../src/log.js';
-import { DAEMON_MAIN, DAEMON_NODE_FLAGS } from '../src/paths.js';
-import { procId, type ProcId } from '../src/proc/procfs.js';
+import { DAEMON_MAIN, DAEMON_NODE_FLAGS, daemonSpawn } from '../src/paths.js';
+import { childrenOf, isAlive, procId, type ProcId } from '../src/proc/procfs.js';
 import { dropGuardian } from '../src/store/roles.js';
 import type { Store } from '../src/store/store.js';
 import { startBeating, type Beater, type LinkMessage } from './link.js';
+import { ourNanny } from './nanny.js';
 
 export interface PartnerOptions {
   paths: HomePaths;
@@ -30,6 +31,9 @@ export class GuardianPartner {
   private startup: NodeJS.Timeout | undefined;
   private stopping = false;
   private partnerQuiet = false;
+  private partnerWatched = false;
+  /** Spawned through its nanny: `child` is the nanny, the Guardian its child (its pid comes with `ready`). */
+  private viaNanny = false;
   private respawnMs = 0;
   private respawnTimer: NodeJS.Timeout | undefined;
   private readonly exits = new Set<() => void>();
@@ -41,14 +45,9 @@ export class GuardianPartner {
     try {
       const log = openLog(this.o.paths.daemonLog);
       try {
-        child = spawn(
-          process.execPath,
-          [...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--home', this.o.paths.root, '--role', 'guardian', '--epoch', String(this.o.epoch)],
-          {
-            detached: true,
-            stdio: ['ignore', log, log, 'ipc'],
-          },
-        );
+        const d = daemonSpawn([...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--home', this.o.paths.root, '--role', 'guardian', '--epoch', String(this.o.epoch)]);
+        child = spawn(d.file, d.args, { detached: true, stdio: ['ignore', log, log, 'ipc'] });
+        this.viaNanny = d.file !== process.execPath;
       } finally {
         closeSync(log);
       }
@@ -56,7 +55,7 @@ export class GuardianPartner {
       return this.retry(`could not spawn a guardian: ${(e as Error).message}`);
     }
     this.child = child;
-    this.id = child.pid === undefined ? undefined : procId(child.pid);
+    this.id = child.pid === undefined || this.viaNanny ? undefined : procId(child.pid);
     // A spawn that fails (EAGAIN, ENOENT...) emits 'error' and never 'exit'.
     child.on('error', (e) => {
       if (child.pid !== undefined || child !== this.child) return;
@@ -79,7 +78,7 @@ export class GuardianPartner {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     return new Promise((resolve) => {
-      const kill = setTimeout(() => child.kill('SIGKILL'), 2000);
+      const kill = setTimeout(() => this.kill(child), 2000);
       this.exits.add(() => {
         clearTimeout(kill);
         resolve();
@@ -87,7 +86,7 @@ export class GuardianPartner {
       try {
         child.send({ t: 'exit' } satisfies LinkMessage);
       } catch {
-        child.kill('SIGKILL');
+        this.kill(child);
       }
     });
   }
@@ -96,39 +95,64 @@ export class GuardianPartner {
     this.beater?.heard(m);
     // The Guardian says `quiet` (it watches us) before `ready`, before our beater exists.
     if (m.t === 'quiet' || m.t === 'loud') this.partnerQuiet = m.t === 'quiet';
+    if (m.t === 'watched' || m.t === 'unwatched') this.partnerWatched = m.t === 'watched';
     if (m.t !== 'ready' || this.beater) return;
     clearTimeout(this.startup);
     this.respawnMs = 0;
     const child = this.child!;
+    if (this.viaNanny && typeof m.pid === 'number') this.id = procId(m.pid);
     this.beater = startBeating(
       (msg) => child.send(msg),
       this.o.hangMs,
       () => this.hung(`neither idle nor answering for ${this.o.hangMs} ms`),
       this.id,
+      { partnerWatched: this.partnerWatched, nanny: ourNanny() },
     );
     if (this.partnerQuiet) this.beater.heard({ t: 'quiet' });
-    this.o.log('info', 'guardian ready', { guardian: child.pid });
+    this.o.log('info', 'guardian ready', { guardian: this.id?.pid ?? child.pid });
     this.o.onReady?.();
   }
 
   private hung(why: string): void {
-    this.o.log('warn', 'guardian hung: killing it', { guardian: this.child?.pid, why });
-    this.child?.kill('SIGKILL');
+    this.o.log('warn', 'guardian hung: killing it', { guardian: this.id?.pid ?? this.child?.pid, why });
+    if (this.child) this.kill(this.child);
+  }
+
+  /** SIGKILL the Guardian; through its nanny, the Guardian itself first (the nanny then exits as it did). */
+  private kill(child: ChildProcess): void {
+    if (this.viaNanny && child.pid !== undefined) {
+      const ids = this.id ? [this.id] : childrenOf(new Set([child.pid])).map((pid) => procId(pid));
+      for (const id of ids) if (id && isAlive(id)) process.kill(id.pid, 'SIGKILL');
+    }
+    child.kill('SIGKILL');
   }
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (child !== this.child) return;
+    // Its nanny died alone: the Guardian would keep its pipe to us, unseen. Replace it, as for a death
+    // (a Guardian also exits by itself when it loses its nanny).
+    const id = this.id ?? this.registered();
+    if (this.viaNanny && id && isAlive(id)) process.kill(id.pid, 'SIGKILL');
     clearTimeout(this.startup);
     this.beater?.stop();
     this.beater = undefined;
     this.partnerQuiet = false;
+    this.partnerWatched = false;
     this.child = undefined;
     for (const f of this.exits) f();
     this.exits.clear();
     if (this.stopping) return;
-    this.o.log('warn', 'guardian died: spawning a new one', { guardian: child.pid, code, signal, inMs: this.respawnMs });
-    if (this.id) dropGuardian(this.o.store, this.o.epoch, this.id, true);
+    this.o.log('warn', 'guardian died: spawning a new one', { guardian: id?.pid ?? child.pid, code, signal, inMs: this.respawnMs });
+    if (id) dropGuardian(this.o.store, this.o.epoch, id, true);
     this.schedule();
+  }
+
+  /** Through a nanny, before `ready` (which brings its pid): the Guardian registered in the store, the only one we spawned. */
+  private registered(): ProcId | undefined {
+    if (!this.viaNanny) return undefined;
+    this.o.store.refresh();
+    const g = this.o.store.roles().guardian;
+    return g && g.pid !== process.pid ? g : undefined;
   }
 
   private retry(why: string): void {

@@ -1,5 +1,6 @@
 // Build the C parts with plain `cc`: the keeper (src/keeper/keeper.c →
-// build/keeper), its launcher (src/keeper/launcher.c → build/launcher), the pair's watch (guardian/watch.c → build/watch) and the
+// build/keeper), its launcher (src/keeper/launcher.c → build/launcher), the pair's watch (guardian/watch.c → build/watch), the daemons' nanny
+// (guardian/nanny.c → build/nanny) and the
 // peer-credentials addon (native/peercred.c → build/peercred.node). Run by
 // `npm run build` and by npm's `prepare`. A missing compiler or missing Node
 // headers never fail the install: the HAM then uses the Perl keeper, beats
@@ -31,10 +32,13 @@ function warn(what, e, fallback) {
 
 // Programs: static where libc.a is there (no relocations to copy: a hundred
 // keepers share all but ~60 KiB each; dynamic: ~140 KiB each).
-function program(src, out, what, fallback) {
+// `shared`: dynamic always, for a program that runs a couple of times only (the nannies: ~150 KiB
+// PSS each against ~470 static, as there are too few to share a static binary's pages).
+function program(src, out, what, fallback, shared = false) {
   const args = ['-O2', '-Wall', '-Wextra', '-Werror', join(root, src)];
   try {
     try {
+      if (shared) throw new Error('dynamic');
       compile(join(root, 'build', out), ['-static', ...args]);
     } catch {
       compile(join(root, 'build', out), args);
@@ -52,6 +56,13 @@ program(
   'keepers will be started by the HAM itself (a fork of the Node process each: slower to start many).',
 );
 program('guardian/watch.c', 'watch', 'the pair watch', 'the HAM and its Guardian will beat a few times a second even when idle.');
+program(
+  'guardian/nanny.c',
+  'nanny',
+  "the daemons' nanny",
+  'the HAM and its Guardian will watch each other with the pair watch (a few wake-ups a second when idle).',
+  true,
+);
 
 try {
   if (!existsSync(join(headers, 'node_api.h'))) throw new Error(`no node_api.h under ${headers}`);

@@ -23,6 +23,8 @@ export const KEEPER_BINARY = join(PACKAGE_ROOT, 'build', 'keeper');
 export const LAUNCHER_BINARY = join(PACKAGE_ROOT, 'build', 'launcher');
 /** The pair's watch (guardian/watch.c): lets an idle HAM and Guardian skip their beats. */
 export const WATCH_BINARY = join(PACKAGE_ROOT, 'build', 'watch');
+/** Each daemon's parent (guardian/nanny.c): tells its partner of its hangs, so an idle pair needs no watch. */
+export const NANNY_BINARY = join(PACKAGE_ROOT, 'build', 'nanny');
 export const RUNNER_SCRIPT = join(PACKAGE_ROOT, 'src', 'detector', 'runner.pl');
 export const DAEMON_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'daemon', 'main.js');
 /**
@@ -43,6 +45,15 @@ export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', 
  * A variable already set in the environment is kept.
  */
 export const DAEMON_MALLOC_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: '65536', MALLOC_TRIM_THRESHOLD_: '65536' };
+
+/**
+ * How to spawn a daemon with these Node arguments: through its nanny when it was built, unless
+ * HAM_NANNY=off (tests of the fallback; the HAM's environment reaches its Guardians too).
+ */
+export function daemonSpawn(args: readonly string[]): { file: string; args: string[] } {
+  const nanny = process.env.HAM_NANNY !== 'off' && existsSync(NANNY_BINARY);
+  return nanny ? { file: NANNY_BINARY, args: [process.execPath, ...args] } : { file: process.execPath, args: [...args] };
+}
 export const CLI_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
 
 /**

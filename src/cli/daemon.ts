@@ -5,7 +5,7 @@ import { connect, type Connection } from '../client/connection.js';
 import { HamError } from '../model/errors.js';
 import { BASE_ENV_VAR, type BaseEnvRequest } from '../model/environment.js';
 import type { PairView } from '../protocol/views.js';
-import { DAEMON_MAIN, DAEMON_MALLOC_ENV, DAEMON_NODE_FLAGS, ensureHome, isAlive, openLog, startTime } from './launch.js';
+import { DAEMON_MAIN, DAEMON_MALLOC_ENV, DAEMON_NODE_FLAGS, daemonSpawn, ensureHome, isAlive, openLog, startTime } from './launch.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -100,7 +100,8 @@ export async function startPair(
   try {
     // The additions go in the daemon's environment, not its argv (anyone can read argv in /proc).
     const env = { ...DAEMON_MALLOC_ENV, ...process.env, ...(opts.baseEnv ? { [BASE_ENV_VAR]: JSON.stringify(opts.baseEnv) } : {}) };
-    const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log, 'ipc'], env });
+    const d = daemonSpawn(args); // through its nanny (guardian/nanny.c), which exits with the HAM's status
+    const child = spawn(d.file, d.args, { detached: true, stdio: ['ignore', log, log, 'ipc'], env });
     // A HAM that exits with a code gave up; one killed by a signal after its claim has a Guardian to take over.
     child.on('exit', (code) => (exited = code));
     child.unref();

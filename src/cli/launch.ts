@@ -5,5 +5,5 @@
 // (test/layout/imports.test.ts); everything else in the CLI talks to the HAM.
 export { ensureHome } from '../home.js';
 export { openLog } from '../home-check.js';
-export { DAEMON_MAIN, DAEMON_MALLOC_ENV, DAEMON_NODE_FLAGS } from '../paths.js';
+export { DAEMON_MAIN, DAEMON_MALLOC_ENV, DAEMON_NODE_FLAGS, daemonSpawn } from '../paths.js';
 export { isAlive, startTime } from '../proc/procfs.js';

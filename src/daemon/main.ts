@@ -6,6 +6,7 @@
 // its Guardian right after claiming the role and loads the HAM's modules
 // meanwhile (two Node start-ups overlap instead of following each other).
 import { GuardianPartner } from '../../guardian/partner.js';
+import { initNanny } from '../../guardian/nanny.js';
 import { BASE_ENV_VAR } from '../environment.js';
 import { HamError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
@@ -23,6 +24,7 @@ function arg(name: string): string | undefined {
 
 async function main(): Promise<void> {
   process.umask(0o077); // the socket, FIFOs, logs and store: owner only
+  initNanny(); // before anything: a partner's nanny may alert us (SIGUSR2) from our first moment
   const role = arg('role');
   const home = arg('home');
   const log = createLogger(role ?? 'daemon');

@@ -1,7 +1,8 @@
 // The lean pair (issue 12): both daemons run with the Node flags that keep
-// them small, a Guardian spawned after a takeover too; and a side whose watch
-// got stuck (it re-arms its silence timer itself, not on every line) still
-// notices, kills that watch and falls back to beats without a takeover.
+// them small, a Guardian spawned after a takeover too; and, without nannies
+// (HAM_NANNY=off: the watch is their fallback), a side whose watch got stuck
+// (it re-arms its silence timer itself, not on every line) still notices,
+// kills that watch and falls back to beats without a takeover.
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DAEMON_NODE_FLAGS, WATCH_BINARY } from '../../src/paths.js';
@@ -15,7 +16,7 @@ beforeEach(() => {
 afterEach((ctx) => t.cleanup(ctx));
 
 const cmdline = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-/** The watch a daemon runs on `partner` (its argv: WATCH PID START PERIOD). */
+/** The watch a daemon runs on `partner` (its argv: WATCH PID START PERIOD HOME). */
 const watchOn = (partner: number): number[] => findProcesses((a) => a[0] === WATCH_BINARY && Number(a[1]) === partner);
 
 describe('the lean pair', () => {
@@ -35,7 +36,7 @@ describe('the lean pair', () => {
 
   it('a stuck watch is killed after its silence and the pair goes on by beats, with no takeover', async () => {
     // hang 300 ms: a watch period of 100 ms, a stuck watch noticed after 96 periods (9.6 s).
-    await hamJson(t.home, ['start', '--hang-ms', '300']);
+    await hamJson(t.home, ['start', '--hang-ms', '300'], { HAM_NANNY: 'off' });
     const before = await status(t.home);
     const [watch] = await waitFor('the HAM watching its Guardian', () =>
       watchOn(before.guardian.pid!).length === 1 ? watchOn(before.guardian.pid!) : undefined,

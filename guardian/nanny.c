@@ -1,0 +1,290 @@
+/*
+ * ham nanny: the parent of one daemon (HAM or Guardian), so that its hangs
+ * reach its partner as events and an idle pair wakes for nothing.
+ *
+ * usage: nanny NODE ARG...   (the daemon's own command line: it holds the home)
+ *
+ * It forks and execs the daemon with the same argv, environment and fds (the
+ * Node IPC channel passes through), then sleeps in poll(2) until something
+ * happens; it exits with its child's exact status (the same code, or killed by
+ * the same signal), so its caller sees the daemon's exit as its own.
+ *
+ * The daemon connects to the abstract socket named in $HAM_NANNY (only its
+ * pid is accepted) and writes "partner PID START PERIOD_MS" whenever its
+ * partner changes. The nanny then alerts that partner with SIGUSR2 (through a
+ * pidfd checked against START: never a reused pid) when its child:
+ * - stops or continues (SIGCHLD: only a parent learns of a SIGSTOP at once);
+ * - has used PERIOD/8 of CPU (a POSIX CPU-time timer on the child: free while
+ *   it sleeps) and then is not back in epoll_wait within PERIOD/2 (sampled
+ *   every 10 ms from /proc, as guardian/watch.c does), and again every PERIOD
+ *   while it stays so.
+ * The partner then probes the daemon over their pipe, as with the watch: an
+ * answer clears it, silence for the hang threshold is a hang. The daemon sees
+ * this nanny's death as its socket's EOF and tells its partner, which falls
+ * back to the watch; and the partner's nanny (which holds a pidfd on this one,
+ * the partner's parent) alerts its own child at once, in case the daemon hangs
+ * before it could tell.
+ * SIGTERM, SIGINT and SIGHUP sent to the nanny are passed to the daemon.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+static pid_t child;
+static int partner_fd = -1;
+/* The partner's parent (its nanny): if it dies, the partner may hang untold, so our child probes it. */
+static int partner_parent_fd = -1;
+static long period_ms = 0;
+static timer_t cpu_timer;
+static int have_timer = 0;
+
+static long long now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Field `want` of /proc/PID/stat (4: the parent; 22: the start time in clock ticks, the pid's identity). */
+static unsigned long long stat_field(long pid, int want) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  char *p = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
+  if (!p) return 0;
+  for (int field = 2; field < want && p; field++) p = strchr(p + 1, ' ');
+  return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+/* Close every fd from `from` up, but `keep`. */
+static void close_from(int from, int keep) {
+  if (keep >= from && keep > from && syscall(SYS_close_range, from, keep - 1, 0) != 0 && errno == ENOSYS) {
+    for (int fd = from; fd < keep; fd++) close(fd);
+  }
+  int next = keep >= from ? keep + 1 : from;
+  if (syscall(SYS_close_range, next, ~0U, 0) != 0 && errno == ENOSYS)
+    for (int fd = next; fd < 1024; fd++) close(fd);
+}
+
+static void alert(void) {
+  if (partner_fd >= 0 && syscall(SYS_pidfd_send_signal, partner_fd, SIGUSR2, NULL, 0) != 0 && errno == ESRCH) {
+    close(partner_fd); /* gone: its successor will be told to us */
+    partner_fd = -1;
+  }
+}
+
+/* Arm the CPU-time timer: it fires once the child has used another PERIOD/8 of CPU (a wake-up,
+ * ~90 us, per PERIOD/8 of a busy daemon's CPU: 0.2 %; a spin is seen that much sooner). */
+static void arm(void) {
+  if (!have_timer || period_ms <= 0) return;
+  long budget = period_ms / 8 < 10 ? 10 : period_ms / 8;
+  struct itimerspec its = {{0, 0}, {budget / 1000, (budget % 1000) * 1000000L}};
+  timer_settime(cpu_timer, 0, &its, NULL);
+}
+
+/* Is the child's main thread in epoll_wait (an idle event loop)? -1: unknown (gone). */
+static int idle_now(int wchan_fd) {
+  char w[128];
+  if (wchan_fd < 0) return -1;
+  ssize_t n = pread(wchan_fd, w, sizeof w - 1, 0);
+  if (n < 0) return -1;
+  w[n] = 0;
+  return strstr(w, "epoll") || strstr(w, "ep_poll") ? 1 : 0;
+}
+
+/* "partner PID START PERIOD_MS": a new partner to alert. */
+static void told(char *line) {
+  long pid = 0, period = 0;
+  unsigned long long start = 0;
+  if (sscanf(line, "partner %ld %llu %ld", &pid, &start, &period) != 3 || pid <= 0 || period <= 0) return;
+  if (partner_fd >= 0) close(partner_fd);
+  partner_fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  /* Checked after the pidfd is open: the pid cannot be reused behind it any more. */
+  if (partner_fd >= 0 && stat_field(pid, 22) != start) {
+    close(partner_fd);
+    partner_fd = -1;
+  }
+  if (partner_parent_fd >= 0) close(partner_parent_fd);
+  partner_parent_fd = -1;
+  long parent = partner_fd >= 0 ? (long)stat_field(pid, 4) : 0;
+  if (parent > 1 && parent != getpid()) {
+    partner_parent_fd = (int)syscall(SYS_pidfd_open, (pid_t)parent, 0);
+    /* Still its parent once the pidfd is open: it is that process, not a reused pid. */
+    if (partner_parent_fd >= 0 && (long)stat_field(pid, 4) != parent) {
+      close(partner_parent_fd);
+      partner_parent_fd = -1;
+    }
+  }
+  period_ms = period;
+  arm();
+}
+
+static void pass_exit(const siginfo_t *si) {
+  if (si->si_code == CLD_EXITED) _exit(si->si_status);
+  signal(si->si_status, SIG_DFL);
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_UNBLOCK, &all, NULL);
+  raise(si->si_status);
+  _exit(128 + si->si_status); /* a signal that does not kill (cannot happen for a killed child) */
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: nanny NODE ARG...\n");
+    return 2;
+  }
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  sigaddset(&mask, SIGRTMIN);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  char name[64];
+  snprintf(name, sizeof name, "ham-nanny-%ld-%lld", (long)getpid(), now_ms());
+  int lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  memcpy(sa.sun_path + 1, name, strlen(name)); /* abstract: no file in the home */
+  /* The whole sun_path, NUL-padded: how libuv (Node) connects to an abstract name. */
+  socklen_t salen = (socklen_t)sizeof sa;
+  if (lsock < 0 || bind(lsock, (struct sockaddr *)&sa, salen) != 0 || listen(lsock, 4) != 0) {
+    if (lsock >= 0) close(lsock);
+    lsock = -1;
+    unsetenv("HAM_NANNY"); /* the daemon then runs as without a nanny */
+  } else {
+    setenv("HAM_NANNY", name, 1);
+  }
+
+  child = fork();
+  if (child < 0) {
+    perror("nanny: fork");
+    return 1;
+  }
+  if (child == 0) {
+    sigprocmask(SIG_UNBLOCK, &mask, NULL);
+    /* Its own process group, as when it was spawned detached without us: a signal to its group
+     * (a group stop) leaves us free to tell of it, and one to ours does not reach it. */
+    setpgid(0, 0);
+    execvp(argv[1], argv + 1);
+    perror("nanny: exec");
+    _exit(127);
+  }
+  signal(SIGUSR2, SIG_IGN); /* an alert meant for the daemon, sent to us, must not kill us */
+  /* The fds passed through (the IPC channel at 3...) are the daemon's alone: its partner must see
+   * them close when the daemon dies. */
+  close_from(3, lsock);
+
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGRTMIN};
+  clockid_t clock;
+  if (clock_getcpuclockid(child, &clock) == 0 && timer_create(clock, &sev, &cpu_timer) == 0) have_timer = 1;
+  char wpath[64];
+  snprintf(wpath, sizeof wpath, "/proc/%ld/task/%ld/wchan", (long)child, (long)child);
+  int wchan_fd = open(wpath, O_RDONLY | O_CLOEXEC);
+
+  int conn = -1;
+  char buf[256];
+  size_t have = 0;
+  /* Sampling after the CPU timer fired: 0 none; else when it was last seen idle or the timer fired. */
+  long long suspect = 0, busy_since = 0;
+  for (;;) {
+    struct pollfd p[4] = {{sfd, POLLIN, 0}, {lsock, POLLIN, 0}, {conn, POLLIN, 0}, {partner_parent_fd, POLLIN, 0}};
+    int timeout = busy_since ? (int)period_ms : suspect ? 10 : -1;
+    int r = poll(p, 4, timeout);
+    if (r < 0 && errno != EINTR) return 1;
+    if (partner_parent_fd >= 0 && (p[3].revents & (POLLIN | POLLHUP | POLLERR))) {
+      /* The partner's nanny died: until the partner says so, only a probe tells if it hangs. */
+      close(partner_parent_fd);
+      partner_parent_fd = -1;
+      kill(child, SIGUSR2);
+    }
+    /* The socket before the signals: a partner told just before a stop is known when the stop is seen. */
+    int fresh = 0;
+    if (lsock >= 0 && (p[1].revents & POLLIN)) {
+      int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      struct ucred cred;
+      socklen_t len = sizeof cred;
+      if (c >= 0 && conn < 0 && getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid == child) {
+        conn = c;
+        fresh = 1;
+        close(lsock); /* one daemon, one connection */
+        lsock = -1;
+      } else if (c >= 0) {
+        close(c);
+      }
+    }
+    if (conn >= 0 && (fresh || (p[2].revents & (POLLIN | POLLHUP | POLLERR)))) {
+      ssize_t n = read(conn, buf + have, sizeof buf - 1 - have);
+      if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
+        close(conn); /* the daemon closed it (it is dying): keep waiting for its status */
+        conn = -1;
+      } else if (n > 0) {
+        have += (size_t)n;
+        buf[have] = 0;
+        char *nl;
+        while ((nl = strchr(buf, '\n'))) {
+          *nl = 0;
+          told(buf);
+          have -= (size_t)(nl + 1 - buf);
+          memmove(buf, nl + 1, have + 1);
+        }
+        if (have >= sizeof buf - 1) have = 0; /* not a line of ours */
+      }
+    }
+    if (p[0].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {
+        if ((int)si.ssi_signo == SIGRTMIN && !suspect && !busy_since) suspect = now_ms();
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGHUP) kill(child, (int)si.ssi_signo);
+      }
+      siginfo_t w;
+      for (;;) {
+        memset(&w, 0, sizeof w);
+        if (waitid(P_PID, child, &w, WEXITED | WSTOPPED | WCONTINUED | WNOHANG) != 0 || w.si_pid == 0) break;
+        if (w.si_code == CLD_EXITED || w.si_code == CLD_KILLED || w.si_code == CLD_DUMPED) pass_exit(&w);
+        alert(); /* stopped or continued: the partner probes */
+      }
+    }
+    if (suspect || busy_since) {
+      int idle = idle_now(wchan_fd);
+      long long now = now_ms();
+      if (idle != 0) {
+        suspect = busy_since = 0;
+        arm();
+      } else if (busy_since || now - suspect >= period_ms / 2) {
+        if (!busy_since) busy_since = now;
+        alert(); /* busy: the partner probes, again every period while it stays busy */
+      }
+    }
+  }
+}

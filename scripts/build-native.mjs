@@ -1,4 +1,4 @@
-// Build the C parts with plain `cc`: the keeper (src/keeper/keeper.c →
+// Build the C parts with plain `cc`: the keeper (src/keeper/keeper.c and keeper-log.c →
 // build/keeper), its launcher (src/keeper/launcher.c → build/launcher), the pair's watch (guardian/watch.c → build/watch) and the
 // peer-credentials addon (native/peercred.c → build/peercred.node). Run by
 // `npm run build` and by npm's `prepare`. A missing compiler or missing Node
@@ -32,7 +32,7 @@ function warn(what, e, fallback) {
 // Programs: static where libc.a is there (no relocations to copy: a hundred
 // keepers share all but ~60 KiB each; dynamic: ~140 KiB each).
 function program(src, out, what, fallback) {
-  const args = ['-O2', '-Wall', '-Wextra', '-Werror', join(root, src)];
+  const args = ['-O2', '-Wall', '-Wextra', '-Werror', ...[src].flat().map((s) => join(root, s))];
   try {
     try {
       compile(join(root, 'build', out), ['-static', ...args]);
@@ -44,7 +44,12 @@ function program(src, out, what, fallback) {
   }
 }
 
-program('src/keeper/keeper.c', 'keeper', 'the C keeper', 'entities will be kept by the Perl keeper (about ten times the memory per entity).');
+program(
+  ['src/keeper/keeper.c', 'src/keeper/keeper-log.c'],
+  'keeper',
+  'the C keeper',
+  'entities will be kept by the Perl keeper (about ten times the memory per entity).',
+);
 program(
   'src/keeper/launcher.c',
   'launcher',

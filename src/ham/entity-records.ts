@@ -1,7 +1,7 @@
 // Entity records as the supervisor creates them: what `attach` and `apply`
 // declare, a blank record for it, and the global entity `*`.
 import { entityDefaults } from '../model/defaults.js';
-import { GLOBAL, type EntityRecord, type RestartPolicy, type StopPolicy } from '../model/records.js';
+import { GLOBAL, type EntityRecord, type LogPolicy, type RestartPolicy, type StopPolicy } from '../model/records.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
 /** What `attach` creates: a process the HAM spawns, one it adopts, or a name to fill later. */
@@ -17,6 +17,7 @@ export interface NewEntity {
   stopPolicy?: StopPolicy;
   group?: string | null;
   requires?: string[];
+  logs?: LogPolicy;
 }
 
 export function blankEntity(n: NewEntity, id: number): EntityRecord {
@@ -35,6 +36,7 @@ export function blankEntity(n: NewEntity, id: number): EntityRecord {
     stopPolicy: n.stopPolicy ?? d.stopPolicy,
     group: n.group ?? d.group,
     requires: n.requires ?? d.requires,
+    logs: n.logs ?? d.logs,
     createdAt: Date.now(),
   };
 }
@@ -58,6 +60,7 @@ export function fillPlaceholder(old: EntityRecord, n: NewEntity): EntityRecord {
     stopPolicy: n.stopPolicy ?? old.stopPolicy,
     group: n.group ?? old.group,
     requires: n.requires ?? old.requires,
+    logs: n.logs ?? old.logs,
   };
 }
 

@@ -6,7 +6,9 @@ import { closeSync, constants as fsc, mkdirSync, openSync, rmSync, writeSync } f
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { HamError } from '../errors.js';
-import type { ExitStatus } from '../model/records.js';
+import type { ExitStatus, LogPolicy } from '../model/records.js';
+import { DEFAULT_LOG_POLICY } from '../model/defaults.js';
+import { entityLogDir, KEEPERS_LOG } from '../model/log-names.js';
 import type { HomePaths } from '../home.js';
 import { openLog } from '../home-check.js';
 import { keeperCommand } from '../paths.js';
@@ -23,6 +25,8 @@ export interface KeeperSpec {
   cwd: string;
   /** Watch this orphan (whose keeper died) instead of starting the command. */
   adoptPid?: number;
+  /** How its output is kept (keeper-log.c): defaults when absent. */
+  logs?: LogPolicy | undefined;
 }
 
 export function keeperTag(id: number, serial: number): string {
@@ -47,16 +51,16 @@ export function spawnKeeper(paths: HomePaths, spec: KeeperSpec, onExit: (why?: s
   if (launcher) {
     // Off this process: the keeper's K record brings its pid (0 until then, as after a takeover).
     const tag = keeperTag(spec.id, spec.serial);
-    launcher.launch({ tag, dir, log: join(paths.logs, `${spec.name}.log`), cwd: spec.cwd, argv: [bin, ...args], env: keeperEnv(spec.env) }, onExit);
+    launcher.launch({ tag, dir, log: join(paths.logs, KEEPERS_LOG), cwd: spec.cwd, argv: [bin, ...args], env: keeperEnv(paths, spec) }, onExit);
     return { pid: 0, start: 0 };
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const log = openLog(join(paths.logs, `${spec.name}.log`));
+  const log = openLog(join(paths.logs, KEEPERS_LOG));
   try {
     const child = spawn(bin, args, {
       detached: true,
       stdio: ['ignore', log, log],
-      env: keeperEnv(spec.env),
+      env: keeperEnv(paths, spec),
       cwd: spec.cwd,
     });
     child.once('error', (err) => onExit(`the keeper (${bin}) could not be started: ${err.message}`));
@@ -71,11 +75,19 @@ export function spawnKeeper(paths: HomePaths, spec: KeeperSpec, onExit: (why?: s
 }
 
 /**
- * How long a keeper that recorded a death waits with no HAM before it exits
- * (its record stays in the inbox). The daemon's own HAM_KEEPER_ALONE_MS (tests
- * shorten it) is handed down; the keeper takes it out before exec.
+ * The keeper's settings, in its environment (it takes them out before exec):
+ * where and how to keep the command's output, and how long a keeper that
+ * recorded a death waits with no HAM before it exits (its record stays in the
+ * inbox; the daemon's own HAM_KEEPER_ALONE_MS, which tests shorten).
  */
-function keeperEnv(env: Record<string, string>): Record<string, string> {
+function keeperEnv(paths: HomePaths, spec: KeeperSpec): Record<string, string> {
+  const logs = spec.logs ?? DEFAULT_LOG_POLICY;
+  const env = {
+    ...spec.env,
+    HAM_LOG_DIR: entityLogDir(paths.logs, spec.name),
+    HAM_LOG_MAX_BYTES: String(logs.maxBytes),
+    HAM_LOG_KEEP: String(logs.keep),
+  };
   const alone = process.env.HAM_KEEPER_ALONE_MS;
   return alone !== undefined && /^\d+$/.test(alone) ? { ...env, HAM_KEEPER_ALONE_MS: alone } : env;
 }

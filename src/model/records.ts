@@ -109,6 +109,12 @@ export interface KeeperRef extends ProcId {
   lastSeq: number;
 }
 
+/** How an entity's captured output is kept (the keeper rotates it). */
+export interface LogPolicy {
+  maxBytes: number;
+  keep: number;
+}
+
 export interface EntityRecord {
   id: number;
   name: string;
@@ -144,6 +150,8 @@ export interface EntityRecord {
   backoffMs: number;
   restartPolicy: RestartPolicy;
   stopPolicy: StopPolicy;
+  /** Its output's log (README "Output"): rotated at maxBytes, keeping `keep` older files. */
+  logs: LogPolicy;
   /** Restarts decided within the intensity window (epoch ms). */
   restartTimes: number[];
   /** Its group (whose strategy decides what its restart takes along), and what it requires. */

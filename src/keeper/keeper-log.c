@@ -145,18 +145,20 @@ static void emit(int stream, const char *text, size_t n, int cut) {
   const unsigned char *s = (const unsigned char *)text;
   char note[64];
   int nn = cut ? snprintf(note, sizeof note, " [ham: line cut at %d bytes]", LINE_MAX_BYTES) : 0;
-  if (dropped > 0 && stream != 2) {
+  if (dropped > 0 && stream != 2) { /* say what went, before the next line that comes through */
+    flush();
     unsigned long d = dropped;
     char m[160];
-    int k = snprintf(m, sizeof m, "%s[ham: %lu lines dropped: the log could not be written (%s)]", torn ? "\n" : "", d, strerror(drop_errno));
-    dropped = 0;
-    room((size_t)k + 80);
+    int k = snprintf(m, sizeof m, "[ham: %lu lines dropped: the log could not be written (%s)]", d, strerror(drop_errno));
+    room((size_t)k + 81);
+    if (torn) put("\n", 1);
     head(2);
     put(m, (size_t)k);
     put("\n", 1);
+    dropped = 0;
     flush();
-    if (dropped > 0) { /* still failing: this line goes too */
-      dropped += 1;
+    if (dropped > 0) { /* still failing: the note is not a line that went, this one is */
+      dropped = d + 1;
       return;
     }
   }

@@ -69,7 +69,7 @@ static long order_min_ms;
 
 /* Only the HAM speaks to a keeper, and only through ctl and SIGUSR1; a stray
  * signal to the process group must not orphan the entity. */
-static const int quiet[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU};
+static const int quiet[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU, SIGXFSZ};
 #define NQUIET (sizeof quiet / sizeof quiet[0])
 
 static void on_usr1(int sig) { (void)sig, _exit(0); }

@@ -46,7 +46,7 @@ die "keeper: no command\n" unless @argv || $adopt;
 
 # Only the HAM speaks to a keeper, and only through ctl and SIGUSR1; a stray
 # signal to the process group must not orphan the entity.
-my @quiet = qw(HUP INT QUIT TERM PIPE USR2 TSTP TTIN TTOU);
+my @quiet = qw(HUP INT QUIT TERM PIPE USR2 TSTP TTIN TTOU XFSZ);
 $SIG{$_} = 'IGNORE' for @quiet;
 $SIG{USR1} = sub { exit 0 };
 
@@ -146,13 +146,18 @@ sub log_stamp {
 my %lesc = ("\\" => "\\\\", "\t" => "\\t", "\r" => "\\r");
 sub log_emit {
     my ($k, $s, $cut) = @_;
-    if ($ldropped && $k != 2) {
-        my $m = ($ltorn ? "\n" : '') . "$lstamp ham 0 [ham: $ldropped lines dropped: the log could not be written ($lerr)]\n";
-        $ldropped = 0;
+    if ($ldropped && $k != 2) {    # say what went, before the next line that comes through
+        log_flush();
+        my $d = $ldropped;
+        my $m = ($ltorn ? "\n" : '') . "$lstamp ham 0 [ham: $d lines dropped: the log could not be written ($lerr)]\n";
         log_room(length $m);
         $lout .= $m;
+        $ldropped = 0;
         log_flush();
-        return $ldropped++ if $ldropped;    # still failing: this line goes too
+        if ($ldropped) {    # still failing: the note is not a line that went, this one is
+            $ldropped = $d + 1;
+            return;
+        }
     }
     $s =~ s{([\x00-\x1f\x7f\\]|[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}|[\x80-\xff])}{length($1) > 1 ? $1 : $lesc{$1} // sprintf('\\x%02x', ord $1)}ge
       if $s =~ /[^\x20-\x5b\x5d-\x7e]/;

@@ -38,7 +38,7 @@ export interface World {
 export interface EntityUpdate {
   name: string;
   conditions?: ConditionRecord[];
-  config?: Pick<EntityRecord, 'argv' | 'env' | 'cwd' | 'logs'>;
+  config?: Pick<EntityRecord, 'argv' | 'env' | 'cwd'> & Partial<Pick<EntityRecord, 'logs'>>;
   policy?: Pick<EntityRecord, 'restartPolicy' | 'stopPolicy' | 'group' | 'requires'>;
 }
 
@@ -254,7 +254,7 @@ export async function planApply(config: unknown, w: World): Promise<Planned> {
     const e = d.entity;
     const config =
       e && cur && canon([cur.argv, cur.env, cur.cwd, cur.logs]) !== canon([e.argv, e.env, e.cwd, e.logs])
-        ? { argv: e.argv, env: e.env, cwd: e.cwd, logs: e.logs ?? cur.logs }
+        ? { argv: e.argv, env: e.env, cwd: e.cwd, ...(e.logs && canon(e.logs) !== canon(cur.logs) ? { logs: e.logs } : {}) }
         : undefined;
     if (config) details.push('command, env, cwd or logs changed: takes effect at the next start');
     const policy =

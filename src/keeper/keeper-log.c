@@ -38,12 +38,19 @@ static long cur_size;
 static int in_fd[2] = {-1, -1};
 static char *line[2];
 static size_t line_len[2];
+static long line_since[2]; /* when a line without its newline began waiting (0: none) */
 static char out[OUT_SIZE];
 static size_t out_len;
 static unsigned long dropped;
 static int drop_errno, torn; /* torn: the last failed write left part of a line */
 static char stamp[96];
 static const char *const names[3] = {"out", "err", "ham"};
+
+static long mono_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 static long env_num(const char *name, long dflt, long max) {
   const char *v = getenv(name);
@@ -198,15 +205,20 @@ static void take(int k, const char *p, size_t n) {
       memcpy(line[k] + line_len[k], p, fit);
       emit(k, line[k], LINE_MAX_BYTES, 1);
       line_len[k] = 0;
+      line_since[k] = 0;
       p += fit;
       n -= fit;
       continue;
     }
     memcpy(line[k] + line_len[k], p, part);
     line_len[k] += part;
-    if (!nl) return;
+    if (!nl) {
+      if (line_len[k] > 0 && !line_since[k]) line_since[k] = mono_ms();
+      return;
+    }
     emit(k, line[k], line_len[k], 0);
     line_len[k] = 0;
+    line_since[k] = 0;
     p += part + 1;
     n -= part + 1;
   }
@@ -283,10 +295,24 @@ void klog_instance(long instance) {
   inst = instance;
 }
 
-static long mono_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+
+/* A line without its newline for PARTIAL_MS (a prompt, a progress bar) goes out as it is;
+ * the ms until the next one is due (-1: none). */
+#define PARTIAL_MS 1000
+static int partials(void) {
+  int next = -1;
+  for (int k = 0; k < 2; k++) {
+    if (!line_since[k]) continue;
+    long left = line_since[k] + PARTIAL_MS - mono_ms();
+    if (left <= 0) {
+      set_stamp();
+      emit(k, line[k], line_len[k], 0);
+      line_len[k] = 0;
+      line_since[k] = 0;
+      flush();
+    } else if (next < 0 || left < next) next = (int)left;
+  }
+  return next;
 }
 
 int klog_poll(struct pollfd *fds, int n, int timeout_ms) {
@@ -296,7 +322,9 @@ int klog_poll(struct pollfd *fds, int n, int timeout_ms) {
   for (;;) {
     if (n > 0) memcpy(p, fds, sizeof *p * (size_t)n);
     for (int k = 0; k < 2; k++) p[n + k] = (struct pollfd){.fd = in_fd[k], .events = POLLIN};
-    int r = poll(p, (nfds_t)n + 2, timeout_ms);
+    int due = partials(), wait = timeout_ms;
+    if (due >= 0 && (wait < 0 || due < wait)) wait = due;
+    int r = poll(p, (nfds_t)n + 2, wait);
     if (r < 0) return -1;
     int logs = 0, ready = 0;
     for (int k = 0; k < 2; k++)
@@ -310,7 +338,7 @@ int klog_poll(struct pollfd *fds, int n, int timeout_ms) {
       fds[i].revents = p[i].revents;
       ready += p[i].revents != 0;
     }
-    if (ready > 0 || r == 0 || timeout_ms == 0) return ready;
+    if (ready > 0 || timeout_ms == 0 || (r == 0 && wait == timeout_ms)) return ready;
     /* only the pipes: wait on for what is left of the timeout */
     if (timeout_ms > 0 && (timeout_ms = (int)(until - mono_ms())) <= 0) return 0;
   }
@@ -323,6 +351,7 @@ void klog_settle(void) {
     drain(k);
     if (line_len[k] > 0) emit(k, line[k], line_len[k], 0);
     line_len[k] = 0;
+    line_since[k] = 0;
   }
   flush();
 }

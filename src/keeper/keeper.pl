@@ -74,6 +74,7 @@ $lkeep = 1000 if $lkeep > 1000;
 my $LINE_MAX = 16384;
 my (@lin, $lcur);
 my @lpart = ('', '');
+my @lsince = (0, 0);    # when a line without its newline began waiting (0: none)
 my ($lsize, $lout, $ldropped, $lerr, $ltorn, $lstamp, $linst) = (0, '', 0, '', 0, '', 0);
 my @lfifo = ('.stdout', '.stderr');
 my @lname = ('out', 'err', 'ham');
@@ -174,6 +175,25 @@ sub log_take {
         log_emit($k, $line, 0);
     }
     log_emit($k, substr($lpart[$k], 0, $LINE_MAX, ''), 1) while length($lpart[$k]) >= $LINE_MAX;
+    $lsince[$k] = $lpart[$k] eq '' ? 0 : $lsince[$k] || Time::HiRes::time();
+}
+# A line without its newline for a second (a prompt, a progress bar) goes out as it is;
+# the seconds until the next one is due (undef: none).
+sub log_partials {
+    my $next;
+    for my $k (0, 1) {
+        next unless $lsince[$k];
+        my $left = $lsince[$k] + 1 - Time::HiRes::time();
+        if ($left <= 0) {
+            log_stamp();
+            log_emit($k, $lpart[$k], 0);
+            ($lpart[$k], $lsince[$k]) = ('', 0);
+            log_flush();
+        } elsif (!defined $next || $left < $next) {
+            $next = $left;
+        }
+    }
+    return $next;
 }
 sub log_drain {
     my ($k) = @_;
@@ -197,8 +217,11 @@ sub log_select {
     while (1) {
         my $all = $bits;
         vec($all, fileno($_), 1) = 1 for @lin;
-        my $n = select(my $rb = $all, undef, undef, $timeout);
-        return undef if $n <= 0;
+        my ($due, $wait) = (log_partials(), $timeout);
+        $wait = $due if defined $due && (!defined $wait || $due < $wait);
+        my $n = select(my $rb = $all, undef, undef, $wait);
+        return undef if $n < 0 || ($n == 0 && (defined $timeout && $wait == $timeout));
+        $rb = '' if $n == 0;
         my $logs = 0;
         for my $k (0 .. $#lin) {
             next unless vec($rb, fileno($lin[$k]), 1);
@@ -218,7 +241,7 @@ sub log_settle {
     for my $k (0, 1) {
         log_drain($k) if log_ready($k);
         log_emit($k, $lpart[$k], 0) if $lpart[$k] ne '';
-        $lpart[$k] = '';
+        ($lpart[$k], $lsince[$k]) = ('', 0);
     }
     log_flush();
 }

@@ -3,7 +3,20 @@
 // writes, and the pipe's ownership when a keeper is SIGKILLed and another
 // adopts its entity. The same tests for both keepers.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -107,6 +120,18 @@ describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
     expect(statSync(join(logDir, 'current')).mode & 0o777).toBe(0o600);
     const t = Date.parse(ls[0]!.time);
     expect(Math.abs(t - Date.now())).toBeLessThan(10 * 60_000); // UTC, not local time
+  });
+
+  it('a line without its newline goes out after a second as it is (a prompt), and what follows is the next line', async () => {
+    const kdir = join(dir, 'k');
+    const go = join(dir, 'go');
+    const script = `$| = 1; print "prompt> "; select(undef, undef, undef, 0.05) until -e '${go}'; print "answered\\n"; sleep 30`;
+    keeper(kdir, ['start'], ['perl', '-e', script, `${dir}/marker`]);
+    await waitFor('the prompt in the log', () => parsed().some((l) => l.line === 'prompt> '));
+    expect(records()).toHaveLength(3); // K P S: it still runs
+    writeFileSync(go, '');
+    await waitFor('the next line', () => parsed().some((l) => l.line === 'answered'));
+    expect(parsed().map((l) => l.line)).toEqual(['prompt> ', 'answered']);
   });
 
   it('rotates at maxBytes, keeping `keep` older files, with nothing lost across the files kept', async () => {

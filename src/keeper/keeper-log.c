@@ -201,7 +201,7 @@ static void take(int k, const char *p, size_t n) {
     const char *nl = memchr(p, '\n', n);
     size_t part = nl ? (size_t)(nl - p) : n;
     size_t fit = LINE_MAX_BYTES - line_len[k];
-    if (part >= fit) { /* too long: cut here, the rest is a new line */
+    if (part > fit) { /* over the bound: cut here, the rest is a new line (exactly full: wait for the next byte) */
       memcpy(line[k] + line_len[k], p, fit);
       emit(k, line[k], LINE_MAX_BYTES, 1);
       line_len[k] = 0;

@@ -174,7 +174,7 @@ sub log_take {
         log_emit($k, substr($line, 0, $LINE_MAX, ''), 1) while length($line) > $LINE_MAX;
         log_emit($k, $line, 0);
     }
-    log_emit($k, substr($lpart[$k], 0, $LINE_MAX, ''), 1) while length($lpart[$k]) >= $LINE_MAX;
+    log_emit($k, substr($lpart[$k], 0, $LINE_MAX, ''), 1) while length($lpart[$k]) > $LINE_MAX;
     $lsince[$k] = $lpart[$k] eq '' ? 0 : $lsince[$k] || Time::HiRes::time();
 }
 # A line without its newline for a second (a prompt, a progress bar) goes out as it is;

@@ -23,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,7 +48,7 @@ static int drop_errno, torn; /* torn: the last failed write left part of a line 
 static char stamp[96];
 static const char *const names[3] = {"out", "err", "ham"};
 
-static long mono_ms(void) {
+long klog_now_ms(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
@@ -213,7 +215,7 @@ static void take(int k, const char *p, size_t n) {
     memcpy(line[k] + line_len[k], p, part);
     line_len[k] += part;
     if (!nl) {
-      if (line_len[k] > 0 && !line_since[k]) line_since[k] = mono_ms();
+      if (line_len[k] > 0 && !line_since[k]) line_since[k] = klog_now_ms();
       return;
     }
     emit(k, line[k], line_len[k], 0);
@@ -252,7 +254,12 @@ static int open_fifo(const char *name) {
   return fd;
 }
 
-int klog_open(void) {
+static char **args;
+static int nargs;
+
+int klog_open(char **argv, int argc) {
+  args = argv;
+  nargs = argc;
   const char *d = getenv("HAM_LOG_DIR");
   max_bytes = env_num("HAM_LOG_MAX_BYTES", max_bytes, 1L << 40);
   keep = env_num("HAM_LOG_KEEP", keep, 1000);
@@ -303,7 +310,7 @@ static int partials(void) {
   int next = -1;
   for (int k = 0; k < 2; k++) {
     if (!line_since[k]) continue;
-    long left = line_since[k] + PARTIAL_MS - mono_ms();
+    long left = line_since[k] + PARTIAL_MS - klog_now_ms();
     if (left <= 0) {
       set_stamp();
       emit(k, line[k], line_len[k], 0);
@@ -315,11 +322,14 @@ static int partials(void) {
   return next;
 }
 
+volatile sig_atomic_t klog_stop;
+
 int klog_poll(struct pollfd *fds, int n, int timeout_ms) {
   struct pollfd p[8];
   if (n > 6) n = 6;
-  long until = timeout_ms > 0 ? mono_ms() + timeout_ms : 0;
+  long until = timeout_ms > 0 ? klog_now_ms() + timeout_ms : 0;
   for (;;) {
+    if (klog_stop) return errno = EINTR, -1;
     if (n > 0) memcpy(p, fds, sizeof *p * (size_t)n);
     for (int k = 0; k < 2; k++) p[n + k] = (struct pollfd){.fd = in_fd[k], .events = POLLIN};
     int due = partials(), wait = timeout_ms;
@@ -340,7 +350,7 @@ int klog_poll(struct pollfd *fds, int n, int timeout_ms) {
     }
     if (ready > 0 || timeout_ms == 0 || (r == 0 && wait == timeout_ms)) return ready;
     /* only the pipes: wait on for what is left of the timeout */
-    if (timeout_ms > 0 && (timeout_ms = (int)(until - mono_ms())) <= 0) return 0;
+    if (timeout_ms > 0 && (timeout_ms = (int)(until - klog_now_ms())) <= 0) return 0;
   }
 }
 
@@ -354,4 +364,23 @@ void klog_settle(void) {
     line_since[k] = 0;
   }
   flush();
+}
+
+void klog_detach(pid_t pid) {
+  if (in_fd[0] < 0) _exit(0);
+  klog_stop = 0;
+  /* The command line's own memory (what /proc/PID/cmdline shows), overwritten: no longer a keeper's. */
+  char *end = args[nargs - 1] + strlen(args[nargs - 1]);
+  memset(args[0], 0, (size_t)(end - args[0]));
+  snprintf(args[0], (size_t)(end - args[0]) + 1, "ham-log-drain %s", ldir);
+  int pfd = (int)syscall(434 /* pidfd_open */, pid, 0);
+  for (int fd = 0; fd < 1024; fd++) /* ctl, life and the inbox's: this keeper is gone to the HAM */
+    if (fd != 2 && fd != in_fd[0] && fd != in_fd[1] && fd != cur_fd && fd != dir_fd && fd != pfd) close(fd);
+  for (;;) {
+    struct pollfd p = {.fd = pfd, .events = POLLIN};
+    int r = klog_poll(&p, pfd >= 0 ? 1 : 0, pfd >= 0 ? -1 : 200);
+    if ((r > 0 && p.revents) || kill(pid, 0) != 0) break;
+  }
+  klog_settle();
+  _exit(0);
 }

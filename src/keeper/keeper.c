@@ -29,7 +29,8 @@
  *                 saw everything) and EPOCH is not older than the last order's;
  *                 N = 0 revokes (whatever SEQ); N is at most 6. A death that
  *                 asks (X without o, F) drops the order.
- * SIGUSR1 detaches: the keeper exits and leaves the entity running.
+ * SIGUSR1 detaches: the keeper leaves the entity running and exits (first, if it
+ * runs, its output is drained to its end: klog_detach).
  * Output: the command's stdout and stderr go to its log folder (keeper-log.c).
  * Waiting for a decision with no HAM: the HAM holds the read end of DIR/life;
  * with nobody there for HAM_KEEPER_ALONE_MS (default 60000) the keeper exits 0.
@@ -72,7 +73,13 @@ static long order_min_ms;
 static const int quiet[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU, SIGXFSZ};
 #define NQUIET (sizeof quiet / sizeof quiet[0])
 
-static void on_usr1(int sig) { (void)sig, _exit(0); }
+/* The entity running now (0: none), and the one to detach from (set by SIGUSR1). */
+static volatile pid_t running, detach_now;
+static void on_usr1(int sig) {
+  (void)sig;
+  if (!running) _exit(0);
+  detach_now = running, klog_stop = 1; /* the poll loops see it now */
+}
 
 static void die(const char *what) { fprintf(stderr, "keeper: %s: %s\n", what, strerror(errno)), exit(111); }
 
@@ -111,10 +118,7 @@ static unsigned long record(const char *line) {
 
 static unsigned long recordf(const char *kind, long a, long b, int two) {
   char line[96];
-  if (two)
-    snprintf(line, sizeof line, "%s %ld %ld", kind, a, b);
-  else
-    snprintf(line, sizeof line, "%s %ld", kind, a);
+  snprintf(line, sizeof line, two ? "%s %ld %ld" : "%s %ld", kind, a, b);
   return record(line);
 }
 
@@ -184,12 +188,6 @@ static int read_ctl(int timeout_ms) {
   return 1;
 }
 
-static long now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* Wait for our child `pid`, taking orders from ctl and its output meanwhile
  * (through a pidfd; without one, a plain wait: the orders are read at its death). */
 static int wait_child(pid_t pid) {
@@ -197,6 +195,7 @@ static int wait_child(pid_t pid) {
   int fd = (int)syscall(SYS_pidfd_open, pid, 0);
   if (fd >= 0) {
     for (;;) {
+      if (detach_now) klog_detach(detach_now);
       struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = ctl_fd, .events = POLLIN}};
       int n = klog_poll(p, 2, -1);
       if (n < 0 && errno != EINTR) break;
@@ -216,6 +215,7 @@ static char decision(unsigned long death) {
   if (tick < 1) tick = 1;
   long alone = 0;
   for (;;) {
+    if (detach_now) _exit(0);
     char c = next_command(death);
     if (c) return c;
     int n = read_ctl((int)tick);
@@ -286,13 +286,15 @@ static unsigned long start(void) {
     return failed(strtol(err, NULL, 10));
   }
   recordf("S", pid, 0, 0);
-  long since = now_ms();
+  long since = klog_now_ms();
+  running = pid;
   status = wait_child(pid);
+  running = 0;
   klog_settle();
   /* What the HAM wrote before the death (a revoke before a stop's signal) comes first. */
   while (read_ctl(0) > 0) next_command(0);
   next_command(0);
-  if (order_n > 0 && status != -1 && now_ms() - since >= order_min_ms) {
+  if (order_n > 0 && status != -1 && klog_now_ms() - since >= order_min_ms) {
     order_n--;
     char line[96];
     snprintf(line, sizeof line, "X %ld %d o", (long)pid, status);
@@ -309,12 +311,14 @@ static unsigned long watch(pid_t pid) {
   int fd = (int)syscall(SYS_pidfd_open, pid, 0);
   if (fd >= 0) {
     struct pollfd p = {.fd = fd, .events = POLLIN};
-    while (kill(pid, 0) == 0 && !(klog_poll(&p, 1, -1) > 0 && (p.revents & POLLIN))) {
-    }
+    for (running = pid; kill(pid, 0) == 0 && !(klog_poll(&p, 1, -1) > 0 && (p.revents & POLLIN));)
+      if (detach_now) klog_detach(pid);
     close(fd);
   } else {
-    while (kill(pid, 0) == 0) klog_poll(NULL, 0, 200);
+    for (running = pid; kill(pid, 0) == 0; klog_poll(NULL, 0, 200))
+      if (detach_now) klog_detach(pid);
   }
+  running = 0;
   return recordf("X", pid, -1, 1);
 }
 
@@ -384,7 +388,7 @@ int main(int argc, char **argv) {
   if (ctl_fd < 0) die("ctl");
 
   klog_instance(instance); /* an orphan's: HAM_INSTANCE names the next start */
-  if (klog_open() != 0) fprintf(stderr, "keeper %ld: the log folder: %s: the command keeps the keeper's output\n", (long)getpid(), strerror(errno));
+  if (klog_open(argv, argc) != 0) fprintf(stderr, "keeper %ld: the log folder: %s: the command keeps the keeper's output\n", (long)getpid(), strerror(errno));
   recordf("K", getpid(), 0, 0);
   unsigned long death = adopt ? watch(adopt) : 0;
   for (;;) {

@@ -28,7 +28,8 @@
 #                 N = 0 revokes (whatever SEQ); N is at most 6. A death that
 #                 asks (X without o, F) drops the order. Uptime here is counted
 #                 in whole seconds, rounded down (no Time::HiRes to load).
-# SIGUSR1 detaches: the keeper exits and leaves the entity running.
+# SIGUSR1 detaches: the keeper leaves the entity running and exits (first, if it
+# runs, its output is drained to its end: log_detach).
 # Waiting for a decision with no HAM: the HAM holds the read end of DIR/life;
 # with nobody there for HAM_KEEPER_ALONE_MS (default 60000) the keeper exits 0.
 # Its death record stays in the inbox: the next HAM applies it from there.
@@ -48,7 +49,9 @@ die "keeper: no command\n" unless @argv || $adopt;
 # signal to the process group must not orphan the entity.
 my @quiet = qw(HUP INT QUIT TERM PIPE USR2 TSTP TTIN TTOU XFSZ);
 $SIG{$_} = 'IGNORE' for @quiet;
-$SIG{USR1} = sub { exit 0 };
+# The entity running now (0: none), and the one to detach from (set by SIGUSR1).
+my ($running, $detach) = (0, 0);
+$SIG{USR1} = sub { exit 0 unless $running; $detach = $running };
 
 # The mkfifo tool by its full path: our PATH is the entity's, which may not have it.
 my ($mkfifo) = grep { -x $_ } map { "$_/mkfifo" } qw(/usr/bin /bin /usr/local/bin);
@@ -215,6 +218,7 @@ sub log_select {
     my ($bits, $timeout) = @_;
     my $until = defined $timeout ? Time::HiRes::time() + $timeout : undef;
     while (1) {
+        return undef if $detach;    # the caller looks now
         my $all = $bits;
         vec($all, fileno($_), 1) = 1 for @lin;
         my ($due, $wait) = (log_partials(), $timeout);
@@ -233,6 +237,27 @@ sub log_select {
         return $rb if $rb =~ /[^\0]/;
         return undef if defined $timeout && ($timeout = $until - Time::HiRes::time()) <= 0;
     }
+}
+# Detached (SIGUSR1) while $pid runs: ctl and life closed (the HAM sees this
+# keeper gone), its output drained until it ends, then exit.
+sub log_detach {
+    my ($pid) = @_;
+    exit 0 unless @lin;
+    $detach = 0;
+    $0 = "ham-log-drain $ldir";    # no longer a keeper
+    close $ctl;
+    close $life;
+    my $fd = syscall(434, $pid + 0, 0);
+    my $h;
+    undef $h unless $fd >= 0 && open($h, '<&=', $fd);
+    while (kill(0, $pid)) {
+        my $bits = '';
+        vec($bits, fileno($h), 1) = 1 if $h;
+        my $rb = log_select($bits, $h ? undef : 0.2);
+        last if $h && defined $rb && vec($rb, fileno($h), 1);
+    }
+    log_settle();
+    exit 0;
 }
 # The command ended: what its pipes hold and a line without its newline go out.
 sub log_settle {
@@ -307,6 +332,7 @@ sub decision {
     my $tick = $alone_ms < 4000 ? $alone_ms / 4000 : 1;
     my $alone = 0;
     while (1) {
+        exit 0 if $detach;
         my $c = next_command($death);
         return $c if defined $c;
         my $n = read_ctl($tick);
@@ -362,7 +388,9 @@ sub start {
     }
     record("S $pid");
     my $since = time;
+    $running = $pid;
     my $status = wait_child($pid);
+    $running = 0;
     log_settle();
     # What the HAM wrote before the death (a revoke before a stop's signal) comes first.
     next_command(0) while read_ctl(0) > 0;
@@ -383,6 +411,7 @@ sub wait_child {
     my $fd = syscall(434, $pid + 0, 0);
     if ($fd >= 0 && open(my $h, '<&=', $fd)) {
         while (1) {
+            log_detach($detach) if $detach;
             my $bits = '';
             vec($bits, fileno($h), 1) = 1;
             vec($bits, fileno($ctl), 1) = 1;
@@ -404,10 +433,13 @@ sub watch {
     if ($fd >= 0 && open(my $h, '<&=', $fd)) {
         my $bits = '';
         vec($bits, fileno($h), 1) = 1;
-        log_select($bits, undef) while kill(0, $pid) && !readable($h);
+        $running = $pid;
+        log_select($bits, undef), $detach && log_detach($pid) while kill(0, $pid) && !readable($h);
     } else {
-        log_select('', 0.2) while kill(0, $pid);
+        $running = $pid;
+        log_select('', 0.2), $detach && log_detach($pid) while kill(0, $pid);
     }
+    $running = 0;
     return record("X $pid -1");
 }
 sub readable {

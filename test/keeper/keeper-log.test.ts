@@ -172,6 +172,22 @@ describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
     expect(missing).toBeLessThanOrEqual(1); // at most the one gap: what the killed keeper had read and not written
   });
 
+  it('detached (SIGUSR1) while its entity writes: the entity runs on unblocked, its output drained until it ends', async () => {
+    const script = '$| = 1; for (my $i = 1; ; $i++) { printf "n %07d\\n", $i }';
+    const k = keeper(join(dir, 'k'), ['start'], ['perl', '-e', script, `${dir}/marker`], { HAM_LOG_MAX_BYTES: String(256 << 20) });
+    await waitFor('the entity started', () => records().length >= 3);
+    const pid = Number(records()[2]!.split(' ')[1]);
+    await waitFor('lines', () => numbers(parsed()).length > 1000);
+    process.kill(k.pid!, 'SIGUSR1');
+    const at = numbers(parsed()).at(-1)!;
+    // Far more than the pipe holds (1 MiB is ~100,000 of these lines): someone drains it.
+    await waitFor('lines well past the detach', () => (numbers(parsed()).at(-1) ?? 0) > at + 300_000, 60_000);
+    expect(records()).toHaveLength(3); // no more records: it is gone to the HAM
+    expect(readFileSync(`/proc/${k.pid}/cmdline`, 'utf8').replace(/\0+/g, ' ').trim()).toBe(`ham-log-drain ${logDir}`); // no keeper now
+    process.kill(pid, 'SIGKILL');
+    await waitFor('the keeper gone with its entity', () => !existsSync(`/proc/${k.pid}`) || readFileSync(`/proc/${k.pid}/stat`, 'utf8').includes(') Z'));
+  });
+
   it('a write that fails drops lines and counts them, never stalls the entity, and says how many once writing works again', async () => {
     const kdir = join(dir, 'k');
     const done = join(dir, 'done');

@@ -2,7 +2,7 @@
 // by hand (no HAM): the line format, escaping, cutting, rotation, dropped
 // writes, and the pipe's ownership when a keeper is SIGKILLed and another
 // adopts its entity. The same tests for both keepers.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import {
   closeSync,
   constants,
@@ -18,7 +18,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseLogLine, type LogLine } from '../../src/logs/line.js';
 import { KEEPER_BINARY, KEEPER_SCRIPT } from '../../src/paths.js';
@@ -72,6 +72,16 @@ const parsed = (file = 'current'): LogLine[] => raw(file).flatMap((r) => parseLo
 
 /** The numbers of lines "n 000123" in order (fixed width: a torn line is not taken for another). */
 const numbers = (ls: LogLine[]): number[] => ls.flatMap((l) => (/^n \d{7}$/.test(l.line) ? [Number(l.line.slice(2))] : []));
+
+describe('keeper-log.pl', () => {
+  it('compiles cleanly under strict and warnings', () => {
+    const out = execFileSync('perl', ['-Mstrict', '-Mwarnings', '-c', join(dirname(KEEPER_SCRIPT), 'keeper-log.pl')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    expect(out).toBe('');
+  });
+});
 
 const KEEPERS: [string, string[]][] = [
   ['the C keeper', [KEEPER_BINARY]],

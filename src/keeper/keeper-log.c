@@ -14,7 +14,7 @@
  * Why FIFOs with fixed names: a keeper that is SIGKILLed leaves the entity
  * running; the keeper that adopts it opens the same FIFOs and reads on. Between
  * the two, the entity's own read-write end keeps it from SIGPIPE, and the
- * pipe's buffer (raised to 1 MiB where allowed) takes what it writes meanwhile.
+ * pipe's buffer (raised to 1 MiB as root) takes what it writes meanwhile.
  */
 #define _GNU_SOURCE
 #include "keeper-log.h"
@@ -250,7 +250,9 @@ static int open_fifo(const char *name) {
     errno = EPERM;
     return -1;
   }
-  if (fcntl(fd, F_GETPIPE_SZ) < PIPE_ROOM) fcntl(fd, F_SETPIPE_SZ, PIPE_ROOM); /* refused past the user's limits: kept as is */
+  /* Headroom for the gap a killed keeper leaves; as root only: a user's pipes share
+   * a budget (pipe-user-pages-soft) that bigger ones would spend for all its pipes. */
+  if (geteuid() == 0 && fcntl(fd, F_GETPIPE_SZ) < PIPE_ROOM) fcntl(fd, F_SETPIPE_SZ, PIPE_ROOM);
   return fd;
 }
 

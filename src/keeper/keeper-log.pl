@@ -36,7 +36,8 @@ sub log_open_ {
         lstat $f;
         return 0 unless -p _ && (stat _)[4] == $>;
         open($lin[$k], '+<', $f) or return 0;    # read-write: no EOF, never waits
-        my $sz = fcntl($lin[$k], 1032, 0);        # F_GETPIPE_SZ; F_SETPIPE_SZ is 1031
+        # Headroom as root only (keeper-log.c says why): F_GETPIPE_SZ 1032, F_SETPIPE_SZ 1031.
+        my $sz = $> == 0 ? fcntl($lin[$k], 1032, 0) : 1 << 20;
         fcntl($lin[$k], 1031, 1 << 20) if !$sz || $sz < (1 << 20);
     }
     log_current();

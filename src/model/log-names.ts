@@ -13,7 +13,7 @@ export function logFolderName(entity: string): string {
 
 /** The entity a folder in logs/ holds the output of (the inverse of logFolderName). */
 export function entityOfLogFolder(folder: string): string {
-  return folder.replace(/%2E/g, '.').replace(/%25/g, '%');
+  return folder.replace(/%(25|2E)/g, (m) => (m === '%25' ? '%' : '.'));
 }
 
 export function entityLogDir(logsRoot: string, entity: string): string {

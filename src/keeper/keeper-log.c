@@ -140,7 +140,7 @@ static void head(int stream) {
 /* The length of the UTF-8 sequence at s (1..4), or 0 if it is not one. */
 static int utf8_len(const unsigned char *s, size_t n) {
   unsigned char c = s[0];
-  int len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+  int len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
   if (len == 0 || (size_t)len > n) return 0;
   for (int i = 1; i < len; i++)
     if ((s[i] & 0xc0) != 0x80) return 0;

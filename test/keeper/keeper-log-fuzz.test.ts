@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLogLine } from '../../src/logs/line.js';
+import { LogWriter } from '../../src/logs/writer.js';
 import { KEEPER_BINARY, KEEPER_SCRIPT } from '../../src/paths.js';
 import { killAll, waitFor } from '../helpers/ham.js';
 
@@ -120,4 +121,26 @@ describe.each([
       { numRuns: 40 },
     );
   }, 120_000);
+});
+
+describe('the Node writer (execute actions)', () => {
+  it('stores any bytes as the keepers do, however they are split into writes', () => {
+    let run = 0;
+    fc.assert(
+      fc.property(bytes, fc.array(fc.nat(), { maxLength: 5 }), (data, cuts) => {
+        const logDir = join(dir, `node-${run++}`);
+        const w = new LogWriter(logDir, { maxBytes: 1 << 30, keep: 1 }, 7);
+        let at = 0;
+        for (const c of [...cuts.map((x) => x % (data.length + 1)).sort((a, b) => a - b), data.length]) {
+          w.write(0, Buffer.from(data.subarray(at, c)));
+          at = Math.max(at, c);
+        }
+        w.end();
+        const file = join(logDir, 'current');
+        const stored = existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(0, -1) : [];
+        expect(stored.map((l) => l.replace(/^\S+ out 7 /, ''))).toEqual(model(data));
+      }),
+      { numRuns: 300 },
+    );
+  });
 });

@@ -60,7 +60,7 @@ export const ALLOWED: Record<Layer, readonly Layer[]> = {
   store: ['model', 'store'],
   keeper: ['model', 'base', 'keeper'],
   detector: ['model', 'base', 'codec', 'protocol', 'store', 'detector'],
-  core: ['model', 'base', 'codec', 'protocol', 'store', 'keeper', 'core'],
+  core: ['model', 'base', 'codec', 'protocol', 'store', 'keeper', 'logs', 'core'],
   guardian: ['model', 'base', 'store', 'guardian'],
   // Reads the home's log files itself (src/logs: the model and node only).
   logs: ['model', 'logs'],

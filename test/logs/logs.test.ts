@@ -145,6 +145,37 @@ describe('ham logs', () => {
   });
 });
 
+describe('execute actions', () => {
+  it("an action's stdout and stderr are kept under ENTITY/CONDITION, read with ham logs", async () => {
+    t = tempHome();
+    await hamJson(t.home, ['start']);
+    const script = 'echo "to out $HAM_CONDITION"; echo "to err" >&2; printf "no newline"';
+    await applyConfig(t.home, {
+      entities: {
+        web: {
+          command: ['perl', '-e', 'exit 3', `${t.home}/web`],
+          conditions: { died: { type: 'death', actions: [{ kind: 'execute', argv: ['sh', '-c', script] }] } },
+        },
+      },
+    });
+    const lines = await waitFor('the action output', () => {
+      try {
+        const ls = readLogs(t.home, { name: 'web/died' });
+        return ls.length >= 3 ? ls : undefined;
+      } catch {
+        return undefined; // not run yet
+      }
+    });
+    expect(lines.map((l) => [l.stream, l.line, l.entity]).sort()).toEqual([
+      ['stderr', 'to err', 'web/died'],
+      ['stdout', 'no newline', 'web/died'],
+      ['stdout', 'to out died', 'web/died'],
+    ]);
+    const all = (await ham(t.home, ['logs'])).stdout;
+    expect(all).toMatch(/^web\/died \| \S+ out \d+ to out died$/m);
+  });
+});
+
 describe('logs in apply', () => {
   const world: World = {
     cwd: '/srv',

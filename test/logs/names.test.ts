@@ -8,12 +8,12 @@ import { parseSince } from '../../src/cli/logs.js';
 import { formatLogLine, parseLogLine } from '../../src/logs/line.js';
 
 const names = fc.oneof(
-  fc.string({ minLength: 1, maxLength: 40 }).filter((s) => !s.includes('/')),
-  fc.array(fc.constantFrom('.', '%', '2', 'E', '5', 'l', 'o', 'g', 'a'), { minLength: 1, maxLength: 12 }).map((a) => a.join('')),
+  fc.string({ minLength: 1, maxLength: 40 }),
+  fc.array(fc.constantFrom('.', '%', '/', '2', 'E', 'F', '5', 'l', 'o', 'g', 'a'), { minLength: 1, maxLength: 12 }).map((a) => a.join('')),
 );
 
 describe('log folder names', () => {
-  it('any name: one component, not "." or "..", not a *.log file of ham, and read back exactly', () => {
+  it('any name (an action\'s ENTITY/CONDITION too): one component, not "." or "..", not a *.log file of ham, and read back exactly', () => {
     fc.assert(
       fc.property(names, (name) => {
         const f = logFolderName(name);
@@ -24,7 +24,7 @@ describe('log folder names', () => {
       }),
       { numRuns: 2000 },
     );
-    expect(['.', '..', 'ham.log', '50%'].map(logFolderName)).toEqual(['%2E', '%2E.', 'ham%2Elog', '50%25']);
+    expect(['.', '..', 'ham.log', '50%', 'web/died'].map(logFolderName)).toEqual(['%2E', '%2E.', 'ham%2Elog', '50%25', 'web%2Fdied']);
   });
 });
 

@@ -11,7 +11,7 @@ import { followLogs, readLogs } from '../../src/client/logs.js';
 import { planApply, type World } from '../../src/ham/apply-plan.js';
 import type { LogLine } from '../../src/logs/line.js';
 import { CLI_MAIN } from '../../src/paths.js';
-import { entity } from '../helpers/entities.js';
+import { entity, pairOf } from '../helpers/entities.js';
 import { applyConfig, ham, hamJson, keepersWith, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;
@@ -103,6 +103,31 @@ describe('ham logs', () => {
     }
     const first = nums(got.filter((l) => l.instance === 1));
     expect(first).toEqual(Array.from({ length: first.length }, (_, k) => 401 - first.length + k));
+  });
+
+  it('ham logs -f across a takeover (the HAM SIGKILLed): every line once, in order, none lost', async () => {
+    t = tempHome();
+    await hamJson(t.home, ['start']);
+    await applyConfig(t.home, { entities: { w: { command: counter(`${t.home}/w`, 'forever', 0.002) } } });
+    await waitFor('lines', () => nums(readLogs(t.home, { name: 'w', n: 10 })).length > 5);
+    const f = spawn(process.execPath, [CLI_MAIN, '--home', t.home, 'logs', 'w', '-n', '3', '-f'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    f.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    try {
+      const s = await waitStatus(t.home, 'the pair', (x) => !!pairOf(x));
+      await waitFor('-f prints', () => out.split('\n').length > 10);
+      process.kill(s.ham.pid!, 'SIGKILL');
+      await waitStatus(t.home, 'the new HAM', (x) => x.ham.epoch > s.ham.epoch && !!pairOf(x));
+      const after = Math.max(...nums(readLogs(t.home, { name: 'w', n: 5 })));
+      await waitFor('-f goes on', () => out.includes(`n ${String(after + 200).padStart(7, '0')}`), 60_000);
+      const printed = out
+        .split('\n')
+        .filter((l) => / out \d+ n \d{7}$/.test(l))
+        .map((l) => Number(l.slice(-7)));
+      expect(printed).toEqual(Array.from({ length: printed.length }, (_, i) => printed[0]! + i));
+    } finally {
+      f.kill('SIGKILL');
+    }
   });
 
   it('a SIGKILLed keeper: the entity runs on, the new keeper adopts it, and its lines reach the log and `ham logs -f`', async () => {

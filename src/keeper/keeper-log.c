@@ -46,6 +46,9 @@ static size_t out_len;
 static unsigned long dropped;
 static int drop_errno, torn; /* torn: the last failed write left part of a line */
 static char stamp[96];
+/* Each stream's line head, made once per read (its time) rather than once per line. */
+static char heads[3][128];
+static size_t head_len[3];
 static const char *const names[3] = {"out", "err", "ham"};
 
 long klog_now_ms(void) {
@@ -69,6 +72,7 @@ static void set_stamp(void) {
   gmtime_r(&t.tv_sec, &tm);
   snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
            tm.tm_sec, t.tv_nsec / 1000000);
+  head_len[0] = head_len[1] = head_len[2] = 0;
 }
 
 static int open_current(void) {
@@ -132,9 +136,8 @@ static void room(size_t need) {
 }
 
 static void head(int stream) {
-  char h[80];
-  int n = snprintf(h, sizeof h, "%s %s %ld ", stamp, names[stream], stream == 2 ? 0 : inst);
-  put(h, (size_t)n);
+  if (!head_len[stream]) head_len[stream] = (size_t)snprintf(heads[stream], sizeof heads[stream], "%s %s %ld ", stamp, names[stream], stream == 2 ? 0 : inst);
+  put(heads[stream], head_len[stream]);
 }
 
 /* The length of the UTF-8 sequence at s (1..4), or 0 if it is not one. */
@@ -175,9 +178,11 @@ static void emit(int stream, const char *text, size_t n, int cut) {
   head(stream);
   for (size_t i = 0; i < n;) {
     unsigned char c = s[i];
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out[out_len++] = (char)c;
-      i++;
+    if (c >= 0x20 && c < 0x7f && c != '\\') { /* a run of plain text: one copy */
+      size_t j = i + 1;
+      while (j < n && s[j] >= 0x20 && s[j] < 0x7f && s[j] != '\\') j++;
+      put((const char *)s + i, j - i);
+      i = j;
     } else if (c >= 0x80 && utf8_len(s + i, n - i)) {
       int l = utf8_len(s + i, n - i);
       put((const char *)s + i, (size_t)l);
@@ -302,6 +307,7 @@ void klog_child(void) {
 
 void klog_instance(long instance) {
   inst = instance;
+  head_len[0] = head_len[1] = 0;
 }
 
 

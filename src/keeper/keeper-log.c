@@ -264,21 +264,7 @@ static int open_fifo(const char *name) {
 static char **args;
 static int nargs;
 
-int klog_open(char **argv, int argc) {
-  args = argv;
-  nargs = argc;
-  const char *d = getenv("HAM_LOG_DIR");
-  max_bytes = env_num("HAM_LOG_MAX_BYTES", max_bytes, 1L << 40);
-  keep = env_num("HAM_LOG_KEEP", keep, 1000);
-  if (max_bytes < 1024) max_bytes = 1024;
-  if (!d || !*d) {
-    unsetenv("HAM_LOG_DIR");
-    errno = ENOENT;
-    return -1;
-  }
-  ldir = strdup(d);
-  unsetenv("HAM_LOG_DIR");
-  if (!ldir) return -1;
+static int open_all(void) {
   if (mkdir(ldir, 0700) != 0 && errno != EEXIST) return -1;
   dir_fd = open(ldir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   struct stat st;
@@ -292,6 +278,29 @@ int klog_open(char **argv, int argc) {
   if (!line[0] || !line[1] || (in_fd[0] = open_fifo(".stdout")) < 0 || (in_fd[1] = open_fifo(".stderr")) < 0) return -1;
   open_current(); /* if it fails, lines are counted as dropped until it opens */
   return 0;
+}
+
+int klog_open(char **argv, int argc) {
+  args = argv;
+  nargs = argc;
+  const char *d = getenv("HAM_LOG_DIR");
+  max_bytes = env_num("HAM_LOG_MAX_BYTES", max_bytes, 1L << 40);
+  keep = env_num("HAM_LOG_KEEP", keep, 1000);
+  if (max_bytes < 1024) max_bytes = 1024;
+  ldir = d && *d ? strdup(d) : NULL;
+  unsetenv("HAM_LOG_DIR");
+  if (!ldir) return errno = ENOENT, -1;
+  if (open_all() == 0) return 0;
+  /* Said in DIR/log-problem (the keeper's folder): the HAM shows it in `ham status NAME`. */
+  int e = errno;
+  char what[600], *path = malloc(strlen(args[1]) + 16);
+  int n = snprintf(what, sizeof what, "the log folder %s: %s\n", ldir, strerror(e));
+  int fd = path ? (sprintf(path, "%s/log-problem", args[1]), open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) : -1;
+  if (fd >= 0) (void)!write(fd, what, (size_t)(n < (int)sizeof what ? n : (int)sizeof what - 1)), close(fd);
+  free(path);
+  for (int k = 0; k < 2; k++)
+    if (in_fd[k] >= 0) close(in_fd[k]), in_fd[k] = -1;
+  return errno = e, -1;
 }
 
 void klog_child(void) {

@@ -20,21 +20,33 @@ my ($lsize, $lout, $ldropped, $lerr, $ltorn, $lstamp, $linst) = (0, '', 0, '', 0
 my @lfifo = ('.stdout', '.stderr');
 my @lname = ('out', 'err', 'ham');
 
+# 1 when logging; else the problem is said in DIR/log-problem (the keeper's
+# folder: the HAM shows it in `ham status NAME`) and the command keeps ours.
 sub log_open {
+    my ($kdir) = @_;
     my $ok = log_open_();
-    @lin = () unless $ok;
-    return $ok;
+    return 1 if $ok;
+    my $why = "$!";
+    @lin = ();
+    return 0 unless defined $ldir && $ldir ne '';
+    print STDERR "keeper $$: the log folder $ldir: $why: the command keeps the keeper's output\n";
+    if (open(my $f, '>', "$kdir/log-problem")) {
+        print $f "the log folder $ldir: $why\n";
+        close $f;
+    }
+    return 0;
 }
 sub log_open_ {
     return 0 unless defined $ldir && $ldir ne '';
     mkdir $ldir, 0700;
-    lstat $ldir;
-    return 0 unless -d _ && (stat _)[4] == $> && !((stat _)[2] & 022);
+    lstat $ldir or return 0;
+    return ($! = 20, 0)[1] unless -d _;    # ENOTDIR, as keeper-log.c says it
+    return ($! = 1, 0)[1] unless (stat _)[4] == $> && !((stat _)[2] & 022);    # EPERM
     for my $k (0, 1) {
         my $f = "$ldir/$lfifo[$k]";
         system($mkfifo // 'mkfifo', '-m', '600', $f) unless lstat($f);
-        lstat $f;
-        return 0 unless -p _ && (stat _)[4] == $>;
+        lstat $f or return 0;
+        return ($! = 1, 0)[1] unless -p _ && (stat _)[4] == $>;
         open($lin[$k], '+<', $f) or return 0;    # read-write: no EOF, never waits
         # Headroom as root only (keeper-log.c says why): F_GETPIPE_SZ 1032, F_SETPIPE_SZ 1031.
         my $sz = $> == 0 ? fcntl($lin[$k], 1032, 0) : 1 << 20;

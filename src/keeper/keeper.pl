@@ -243,9 +243,7 @@ sub readable {
 }
 
 log_instance($instance);    # an orphan's: HAM_INSTANCE names the next start
-unless (log_open()) {
-    print STDERR "keeper $$: the log folder: $!: the command keeps the keeper's output\n";
-}
+log_open($dir);    # if it fails, the command keeps our stdout and stderr (it says why)
 record("K $$");
 my $death = $adopt ? watch($adopt) : 0;
 while (1) {

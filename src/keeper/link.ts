@@ -2,7 +2,7 @@
 // Nothing here polls: commands go down a FIFO, death comes up as EOF on the
 // keeper's life FIFO, and records arrive in the inbox (see inbox.ts).
 import { spawn } from 'node:child_process';
-import { closeSync, constants as fsc, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { HamError } from '../errors.js';
@@ -125,6 +125,20 @@ function writeCtl(paths: HomePaths, id: number, serial: number, line: string): b
     return false;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** What the keeper said about its output at its start (keeper-log.c): null when it keeps it. */
+export function keeperLogProblem(paths: HomePaths, id: number, serial: number): string | null {
+  let fd: number | undefined;
+  try {
+    fd = openSync(join(keeperDir(paths, id, serial), 'log-problem'), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+    const buf = Buffer.alloc(1024);
+    return buf.toString('utf8', 0, readSync(fd, buf, 0, buf.length, 0)).trim() || null;
+  } catch {
+    return null;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

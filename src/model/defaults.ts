@@ -54,6 +54,7 @@ export const ENTITY_DEFAULTS: Readonly<EntityDefaults> = Object.freeze({
   restarts: 0,
   deaths: 0,
   lastExit: null,
+  outputProblem: null,
   lastError: null,
   startedAt: null,
   diedAt: null,

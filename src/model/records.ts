@@ -163,6 +163,8 @@ export interface EntityRecord {
   restarts: number;
   deaths: number;
   lastExit: ExitStatus | null;
+  /** Why its keeper could not keep its output (the log folder), as it said at its start; null: kept. */
+  outputProblem: string | null;
   lastError: string | null;
   /** The last start that failed, as data (argv, startError: an errno name); cleared by the next instance. Absent in records of an older ham. */
   lastFailure?: Failure;

@@ -4,7 +4,7 @@
 // twice; a SIGKILLed keeper whose entity runs on and whose new keeper's lines
 // reach the log; `logs` in apply, validated with its path.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { followLogs, readLogs } from '../../src/client/logs.js';
@@ -167,6 +167,23 @@ describe('ham logs', () => {
     } finally {
       f.kill('SIGKILL');
     }
+  });
+});
+
+describe('a log folder that cannot be used', () => {
+  it.each([
+    ['c', {}],
+    ['perl', { HAM_KEEPER: 'perl' }],
+  ] as const)('%s keeper: the entity runs all the same, and ham status NAME says its output is not kept', async (_kind, env) => {
+    t = tempHome();
+    await hamJson(t.home, ['start'], env);
+    writeFileSync(join(t.home, 'logs', 'bad'), 'not a folder'); // where its log folder goes
+    await applyConfig(t.home, { entities: { bad: { command: ['perl', '-e', '$| = 1; print "hello\\n"; sleep 1000', `${t.home}/bad`] } } });
+    const s = await waitStatus(t.home, 'bad running, its problem known', (x) => entity(x, 'bad')?.state === 'running' && !!entity(x, 'bad')?.outputProblem);
+    expect(entity(s, 'bad')!.outputProblem).toMatch(/^the log folder .*\/logs\/bad: Not a directory$/);
+    expect((await ham(t.home, ['status', 'bad'])).stdout).toMatch(/output: +not kept: the log folder .*bad: Not a directory/);
+    // Its output went to the keepers' own log instead of nowhere.
+    await waitFor('its line in keepers.log', () => readFileSync(join(t.home, 'logs', 'keepers.log'), 'utf8').includes('hello'));
   });
 });
 

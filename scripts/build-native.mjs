@@ -1,4 +1,4 @@
-// Build the C parts with plain `cc`: the keeper (src/keeper/keeper.c →
+// Build the C parts with plain `cc`: the keeper (src/keeper/keeper.c and keeper-log.c →
 // build/keeper), its launcher (src/keeper/launcher.c → build/launcher), the pair's watch (guardian/watch.c → build/watch), the daemons' nanny
 // (guardian/nanny.c → build/nanny) and the
 // peer-credentials addon (native/peercred.c → build/peercred.node). Run by
@@ -35,7 +35,7 @@ function warn(what, e, fallback) {
 // `shared`: dynamic always, for a program that runs a couple of times only (the nannies: ~150 KiB
 // PSS each against ~470 static, as there are too few to share a static binary's pages).
 function program(src, out, what, fallback, shared = false) {
-  const args = ['-O2', '-Wall', '-Wextra', '-Werror', join(root, src)];
+  const args = ['-O2', '-Wall', '-Wextra', '-Werror', ...[src].flat().map((s) => join(root, s))];
   try {
     try {
       if (shared) throw new Error('dynamic');
@@ -48,7 +48,12 @@ function program(src, out, what, fallback, shared = false) {
   }
 }
 
-program('src/keeper/keeper.c', 'keeper', 'the C keeper', 'entities will be kept by the Perl keeper (about ten times the memory per entity).');
+program(
+  ['src/keeper/keeper.c', 'src/keeper/keeper-log.c'],
+  'keeper',
+  'the C keeper',
+  'entities will be kept by the Perl keeper (about ten times the memory per entity).',
+);
 program(
   'src/keeper/launcher.c',
   'launcher',

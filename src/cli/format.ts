@@ -76,6 +76,7 @@ export function formatEntity(e: EntityView): string {
       `backoff ${b.initialMs} ms ×${b.factor} up to ${b.maxMs} ms (reset after ${b.resetAfterMs} ms up); ${i ? `at most ${i.max} restarts within ${i.withinMs} ms (${e.restart.inWindow} so far)` : 'no intensity limit'}`,
     ]);
   }
+  if (e.outputProblem) lines.push(['output', `not kept: ${f(e.outputProblem)}`]);
   if (e.lastError) lines.push(['last error', f(e.lastError)]);
   if (e.lastFailure) lines.push(['last failure', failureText(e.lastFailure)]);
   return `${table(lines.map(([k, v]) => [`${k}:`, v]))}\n\n${formatConditions(e.conditions)}`;

@@ -13,6 +13,7 @@ import { registerDetectorCommands } from './detectors.js';
 import { existsSync, statSync } from 'node:fs';
 import { HamError } from '../model/errors.js';
 import { registerEventCommands } from './events.js';
+import { registerLogCommands } from './logs.js';
 import { registerModelCommands } from './model.js';
 import { emit, fail } from './output.js';
 
@@ -182,6 +183,7 @@ program
 
 registerModelCommands(program);
 registerEventCommands(program);
+registerLogCommands(program);
 registerDetectorCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => fail({ json: process.argv.includes('--json') }, e));

@@ -10,6 +10,9 @@ import type { ActionSpec, RunRecord } from '../model/conditions.js';
 import type { Store } from '../store/store.js';
 import type { EntityRecord } from '../model/records.js';
 import { execute, EXECUTE_GRACE_MS } from './execute.js';
+import { LogWriter } from '../logs/writer.js';
+import { entityLogDir } from '../model/log-names.js';
+import { DEFAULT_LOG_POLICY } from '../model/defaults.js';
 import type { ActionResult } from './executor.js';
 
 export interface ActionDeps {
@@ -146,11 +149,12 @@ async function runExecute(a: ActionSpec, run: RunRecord, target: EntityRecord | 
       env,
       timeoutMs: a.timeoutMs ?? 10_000,
       graceMs: a.graceMs ?? EXECUTE_GRACE_MS,
-      logPath: join(d.paths.logs, 'actions.log'),
+      // Under its own name: ENTITY/CONDITION (no entity's name has a '/'), with the entity's log policy.
+      output: new LogWriter(entityLogDir(d.paths.logs, `${run.target}/${run.condition}`), target?.logs ?? DEFAULT_LOG_POLICY, target?.instance ?? 0),
       onSpawn,
     });
   } catch (e) {
-    // The log could not be opened (not ours, a link): the action fails with the reason, the HAM goes on.
+    // It could not be spawned at all: the action fails with the reason, the HAM goes on.
     const why = HamError.from(e).message;
     return { ok: false, error: `cannot execute ${JSON.stringify(argv[0])}: ${why}`, failure: { argv, exitCode: null, signal: null, startError: why } };
   }

@@ -10,12 +10,12 @@ import { entityName } from '../protocol/requests.js';
 import { restartCount, restartCountIssues } from '../protocol/rules.js';
 import { conditionBody, itemName, toConditionSpec } from '../protocol/specs.js';
 import type { ConditionRecord, ConditionSpec } from '../model/conditions.js';
-import { DEFAULT_RESTART_POLICY, DEFAULT_STOP_POLICY } from '../model/defaults.js';
+import { DEFAULT_LOG_POLICY, DEFAULT_RESTART_POLICY, DEFAULT_STOP_POLICY } from '../model/defaults.js';
 import { GLOBAL, type EntityRecord, type GroupSpec, type RestartPolicy, type StopPolicy } from '../model/records.js';
 import type { Change } from '../protocol/views.js';
 import type { ReadinessSpec } from '../model/readiness.js';
 import { parseReadiness } from './readiness-schema.js';
-import { configSchema, entityConfig, ESCALATE_CONDITION, groupConfig, restartConfig, stopConfig } from './apply-schema.js';
+import { configSchema, entityConfig, ESCALATE_CONDITION, groupConfig, logsConfig, restartConfig, stopConfig } from './apply-schema.js';
 import { toConditionRecord } from './conditions.js';
 import { findCycle } from './topology.js';
 import type { NewEntity } from './supervisor.js';
@@ -40,7 +40,7 @@ export interface World {
 export interface EntityUpdate {
   name: string;
   conditions?: ConditionRecord[];
-  config?: Pick<EntityRecord, 'argv' | 'env' | 'cwd' | 'readiness'>;
+  config?: Pick<EntityRecord, 'argv' | 'env' | 'cwd' | 'readiness'> & Partial<Pick<EntityRecord, 'logs'>>;
   policy?: Pick<EntityRecord, 'restartPolicy' | 'stopPolicy' | 'group' | 'requires'>;
 }
 
@@ -74,6 +74,9 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
     if (!top.success) return undefined;
   }
   const baseDir = top.data.baseDir ?? w.cwd;
+  const topLogs = logsConfig.safeParse(top.data.logs ?? {});
+  if (!topLogs.success) issues.push(...zodIssues(['logs'], top.data.logs, topLogs.error));
+  const fileLogs = { ...DEFAULT_LOG_POLICY, ...(topLogs.success ? topLogs.data : {}) };
   const out: Declared[] = [];
   const groups: Record<string, GroupSpec> = { ...w.groups };
   for (const [gname, raw] of Object.entries(top.data.groups)) {
@@ -138,6 +141,8 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
       issues.push(...r.issues);
       readiness = r.spec ?? null;
     }
+    const logs = logsConfig.safeParse(parts.logs ?? {});
+    if (!logs.success) issues.push(...zodIssues([...at, 'logs'], parts.logs, logs.error));
     for (const i of restartCountIssues(name, conditions, [...at, 'conditions'])) add(i.path, i.expected, i.got);
     if (!e.success) continue;
     const cfg = e.data;
@@ -185,6 +190,7 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
               group: cfg.group ?? null,
               requires: cfg.requires,
               readiness,
+              logs: { ...fileLogs, ...(logs.success ? logs.data : {}) },
             },
       conditions,
     });
@@ -256,12 +262,18 @@ export async function planApply(config: unknown, w: World): Promise<Planned> {
     }
     const conditions = planConditions(cur?.conditions ?? [], d.conditions, details);
     const e = d.entity;
-    const was = cur && [cur.argv, cur.env, cur.cwd, cur.readiness ?? null];
+    const was = cur && [cur.argv, cur.env, cur.cwd, cur.readiness ?? null, cur.logs];
     const config =
-      e && was && canon(was) !== canon([e.argv, e.env, e.cwd, e.readiness ?? null])
-        ? { argv: e.argv, env: e.env, cwd: e.cwd, ...(e.readiness || cur.readiness ? { readiness: e.readiness ?? null } : {}) }
+      e && was && canon(was) !== canon([e.argv, e.env, e.cwd, e.readiness ?? null, e.logs])
+        ? {
+            argv: e.argv,
+            env: e.env,
+            cwd: e.cwd,
+            ...(e.readiness || cur.readiness ? { readiness: e.readiness ?? null } : {}),
+            ...(e.logs && canon(e.logs) !== canon(cur.logs) ? { logs: e.logs } : {}),
+          }
         : undefined;
-    if (config) details.push('command, env, cwd or readiness changed: takes effect at the next start');
+    if (config) details.push('command, env, cwd, readiness or logs changed: takes effect at the next start');
     const policy =
       e && cur && canon([cur.restartPolicy, cur.stopPolicy, cur.group, cur.requires]) !== canon([e.restartPolicy, e.stopPolicy, e.group, e.requires])
         ? { restartPolicy: e.restartPolicy!, stopPolicy: e.stopPolicy!, group: e.group ?? null, requires: e.requires ?? [] }

@@ -20,6 +20,7 @@ export const entityConfig = z
     readiness: z.unknown().optional(), // readiness-schema.ts
     group: entityName.optional(),
     requires: z.array(entityName).max(64).default([]),
+    logs: z.unknown().optional(),
   })
   .strict();
 export type EntityConfig = z.output<typeof entityConfig>;
@@ -53,8 +54,26 @@ export const stopConfig = z
   .object({ signal: signalName.default(DEFAULT_STOP_POLICY.signal), timeoutMs: ms(3_600_000).default(DEFAULT_STOP_POLICY.timeoutMs) })
   .strict();
 
+/** An entity's output log (README "Output"); each field falls back to the file's top-level `logs`, then to the default. */
+export const logsConfig = z
+  .object({
+    maxBytes: z
+      .number()
+      .int()
+      .min(4096)
+      .max(2 ** 40)
+      .optional(),
+    keep: z.number().int().min(0).max(1000).optional(),
+  })
+  .strict();
+
 export const configSchema = z
-  .object({ entities: z.record(z.unknown()).default({}), groups: z.record(z.unknown()).default({}), baseDir: z.string().optional() })
+  .object({
+    entities: z.record(z.unknown()).default({}),
+    groups: z.record(z.unknown()).default({}),
+    baseDir: z.string().optional(),
+    logs: z.unknown().optional(),
+  })
   .strict();
 export type ApplyFile = z.output<typeof configSchema>;
 

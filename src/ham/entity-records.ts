@@ -2,7 +2,7 @@
 // declare, a blank record for it, and the global entity `*`.
 import { entityDefaults } from '../model/defaults.js';
 import type { ReadinessSpec } from '../model/readiness.js';
-import { GLOBAL, type EntityRecord, type RestartPolicy, type StopPolicy } from '../model/records.js';
+import { GLOBAL, type EntityRecord, type LogPolicy, type RestartPolicy, type StopPolicy } from '../model/records.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
 /** What `attach` creates: a process the HAM spawns, one it adopts, or a name to fill later. */
@@ -19,6 +19,7 @@ export interface NewEntity {
   group?: string | null;
   requires?: string[];
   readiness?: ReadinessSpec | null;
+  logs?: LogPolicy;
 }
 
 export function blankEntity(n: NewEntity, id: number): EntityRecord {
@@ -38,6 +39,7 @@ export function blankEntity(n: NewEntity, id: number): EntityRecord {
     group: n.group ?? d.group,
     requires: n.requires ?? d.requires,
     ...(n.readiness ? { readiness: n.readiness } : {}),
+    logs: n.logs ?? d.logs,
     createdAt: Date.now(),
   };
 }
@@ -62,6 +64,7 @@ export function fillPlaceholder(old: EntityRecord, n: NewEntity): EntityRecord {
     group: n.group ?? old.group,
     requires: n.requires ?? old.requires,
     readiness: n.readiness ?? null,
+    logs: n.logs ?? old.logs,
   };
 }
 

@@ -1,13 +1,11 @@
-// The `execute` action: a command in its own process group, its output in
-// logs/actions.log. Past its timeout the group gets SIGTERM, then SIGKILL
+// The `execute` action: a command in its own process group, its output kept
+// as an entity's is (logs/ENTITY%2FCONDITION/, src/logs/writer.ts). Past its timeout the group gets SIGTERM, then SIGKILL
 // after a grace (a script that cleans up on TERM may); a failure carries what
 // execa's errors carry: argv, exit code, signal, duration, timed out, and the
 // tail of its stderr.
 import { spawn } from 'node:child_process';
-import { closeSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { STDERR_TAIL_MAX, type Failure } from '../errors.js';
-import { openLog } from '../home-check.js';
 
 /** The grace between SIGTERM and SIGKILL of a timed-out command, unless its action says `graceMs`. */
 export const EXECUTE_GRACE_MS = 2000;
@@ -18,8 +16,8 @@ export interface ExecuteRun {
   env: Record<string, string>;
   timeoutMs: number;
   graceMs: number;
-  /** Where stdout and stderr go (appended). */
-  logPath: string;
+  /** Where stdout (0) and stderr (1) go, as they come; end() once both closed. */
+  output: { write(k: 0 | 1, chunk: Buffer): void; end(): void };
   /** The child's pid, once it runs (the run record keeps it for a takeover). */
   onSpawn?: (pid: number) => void;
 }
@@ -65,32 +63,22 @@ function groupAlive(pid: number): boolean {
 export function execute(r: ExecuteRun): Promise<ExecuteResult> {
   return new Promise((done) => {
     const started = performance.now();
-    const log = openLog(r.logPath);
-    let child;
-    try {
-      child = spawn(r.argv[0]!, r.argv.slice(1), { cwd: r.cwd, env: r.env, detached: true, stdio: ['ignore', log, 'pipe'] });
-    } catch (e) {
-      closeSync(log);
-      throw e;
-    }
-    // stderr goes to the log as before, and its tail is kept for a failure.
+    const child = spawn(r.argv[0]!, r.argv.slice(1), { cwd: r.cwd, env: r.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Both go to the log (a full disk never fails the action: the writer counts what it drops); stderr's tail is kept for a failure.
     const tail = new Tail(STDERR_TAIL_MAX);
-    const stderr = child.stderr!;
-    let logOpen = true;
-    const closeLog = (): void => {
-      if (logOpen) closeSync(log);
-      logOpen = false;
+    let open = 2;
+    const closed = (): void => {
+      if (--open === 0) r.output.end();
     };
-    stderr.on('data', (b: Buffer) => {
+    child.stdout!.on('data', (b: Buffer) => r.output.write(0, b));
+    child.stderr!.on('data', (b: Buffer) => {
       tail.push(b);
-      try {
-        if (logOpen) writeSync(log, b);
-      } catch {
-        /* a full disk must not fail the action */
-      }
+      r.output.write(1, b);
     });
-    stderr.on('close', closeLog);
-    stderr.on('error', closeLog);
+    for (const s of [child.stdout!, child.stderr!]) {
+      s.once('close', closed);
+      s.on('error', () => undefined); // its close follows
+    }
     if (child.pid !== undefined) r.onSpawn?.(child.pid);
     let timedOut = false;
     let killTimer: NodeJS.Timeout | undefined;
@@ -111,7 +99,6 @@ export function execute(r: ExecuteRun): Promise<ExecuteResult> {
     child.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       clearTimeout(killTimer);
-      closeLog();
       const why = e.code ?? e.message;
       done({ ok: false, error: `cannot execute ${JSON.stringify(r.argv[0])}: ${why}`, failure: failure({ startError: why }) });
     });

@@ -3,7 +3,7 @@
 // transaction, with the event it fires and the runs it starts, and only then
 // acted on (the keeper answered, a restart scheduled, the coordinator told).
 import { Inbox, type InboxItem, type KeeperRecord, type Verdict } from '../keeper/inbox.js';
-import { commandKeeper, decodeWaitStatus, keeperTag, orderKeeper, removeKeeperDir, watchLife } from '../keeper/link.js';
+import { commandKeeper, decodeWaitStatus, keeperLogProblem, keeperTag, orderKeeper, removeKeeperDir, watchLife } from '../keeper/link.js';
 import { judge } from '../keeper/records.js';
 import { errnoName } from '../proc/names.js';
 import { isAlive, procId } from '../proc/procfs.js';
@@ -90,11 +90,19 @@ export class KeeperRecords {
     const e = applied.entity;
     // Its first record: the launcher need not watch it (a launcher's death watches only keepers not yet heard of).
     if (r.kind === 'K' && e.keeper) this.core.parts.spawner.launcher?.settled(keeperTag(e.id, e.keeper.serial));
+    if (r.kind === 'K' && e.keeper) this.outputProblem(e, keeperLogProblem(this.core.paths, e.id, e.keeper.serial));
     if (ordered) this.orderedApplied(e, taken);
     const now = viewState(e.life);
     if (r.kind === 'P' && this.strays.delete(name) && now !== 'starting' && now !== 'running') this.core.signalGroup(e, 'SIGKILL');
     this.core.log('info', `keeper record ${r.kind}`, { entity: name, seq, record: r, state: now, lastExit: e.lastExit });
     if (applied.outcome) transitions.perform(e, applied.outcome.effects);
+  }
+
+  /** Whether its new keeper keeps its output (written only when that changes). */
+  private outputProblem(e: EntityRecord, problem: string | null): void {
+    if ((e.outputProblem ?? null) === problem) return;
+    if (problem) this.core.log('warn', 'entity output not kept', { entity: e.name, problem });
+    this.core.updateIfPresent(e.name, (rec) => void (rec.outputProblem = problem));
   }
 
   /** An ordered death applied: its restart counted, or (no restart was due) the order revoked and the new process stopped. */

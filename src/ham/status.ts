@@ -63,6 +63,7 @@ export function entityView(e: EntityRecord, live?: LiveBeat): EntityView {
     instance: e.instance,
     lastExit: e.lastExit,
     lastError: e.lastError,
+    ...(e.outputProblem ? { outputProblem: e.outputProblem } : {}),
     lastFailure: e.lastFailure ?? null,
     heartbeat: heartbeatView(e, live),
     restart: {

@@ -29,15 +29,17 @@
  *                 saw everything) and EPOCH is not older than the last order's;
  *                 N = 0 revokes (whatever SEQ); N is at most 6. A death that
  *                 asks (X without o, F) drops the order.
- * SIGUSR1 detaches: the keeper exits and leaves the entity running.
+ * SIGUSR1 detaches: the keeper leaves the entity running and exits (first, if it
+ * runs, its output is drained to its end: klog_detach).
+ * Output: the command's stdout and stderr go to its log folder (keeper-log.c).
  * Waiting for a decision with no HAM: the HAM holds the read end of DIR/life;
  * with nobody there for HAM_KEEPER_ALONE_MS (default 60000) the keeper exits 0.
  * Its death record stays in the inbox: the next HAM applies it from there.
  */
 #define _GNU_SOURCE
+#include "keeper-log.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,18 +70,18 @@ static long order_min_ms;
 
 /* Only the HAM speaks to a keeper, and only through ctl and SIGUSR1; a stray
  * signal to the process group must not orphan the entity. */
-static const int quiet[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU};
+static const int quiet[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU, SIGXFSZ};
 #define NQUIET (sizeof quiet / sizeof quiet[0])
 
+/* The entity running now (0: none), and the one to detach from (set by SIGUSR1). */
+static volatile pid_t running, detach_now;
 static void on_usr1(int sig) {
   (void)sig;
-  _exit(0);
+  if (!running) _exit(0);
+  detach_now = running, klog_stop = 1; /* the poll loops see it now */
 }
 
-static void die(const char *what) {
-  fprintf(stderr, "keeper: %s: %s\n", what, strerror(errno));
-  exit(111);
-}
+static void die(const char *what) { fprintf(stderr, "keeper: %s: %s\n", what, strerror(errno)), exit(111); }
 
 /* "FOLDER/NAME" in a fresh allocation: paths are built once, so the keeper's
  * stack stays a page or two (its memory is most of what a keeper costs). */
@@ -116,10 +118,7 @@ static unsigned long record(const char *line) {
 
 static unsigned long recordf(const char *kind, long a, long b, int two) {
   char line[96];
-  if (two)
-    snprintf(line, sizeof line, "%s %ld %ld", kind, a, b);
-  else
-    snprintf(line, sizeof line, "%s %ld", kind, a);
+  snprintf(line, sizeof line, two ? "%s %ld %ld" : "%s %ld", kind, a, b);
   return record(line);
 }
 
@@ -181,7 +180,7 @@ static char next_command(unsigned long death) {
 /* Read what ctl holds now (timeout_ms 0: without waiting) and take its orders. */
 static int read_ctl(int timeout_ms) {
   struct pollfd p = {.fd = ctl_fd, .events = POLLIN};
-  int n = poll(&p, 1, timeout_ms);
+  int n = klog_poll(&p, 1, timeout_ms);
   if (n <= 0) return n;
   if (npending == sizeof pending) npending = 0; /* a line with no end: junk */
   ssize_t got = read(ctl_fd, pending + npending, sizeof pending - npending);
@@ -189,21 +188,16 @@ static int read_ctl(int timeout_ms) {
   return 1;
 }
 
-static long now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/* Wait for our child `pid`, taking orders from ctl meanwhile (through a pidfd;
- * without one, a plain wait: the orders are read at its death). */
+/* Wait for our child `pid`, taking orders from ctl and its output meanwhile
+ * (through a pidfd; without one, a plain wait: the orders are read at its death). */
 static int wait_child(pid_t pid) {
   int status;
   int fd = (int)syscall(SYS_pidfd_open, pid, 0);
   if (fd >= 0) {
     for (;;) {
+      if (detach_now) klog_detach(detach_now);
       struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = ctl_fd, .events = POLLIN}};
-      int n = poll(p, 2, -1);
+      int n = klog_poll(p, 2, -1);
       if (n < 0 && errno != EINTR) break;
       if (n > 0 && (p[1].revents & POLLIN) && read_ctl(0) > 0) next_command(0);
       if (n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) break;
@@ -221,6 +215,7 @@ static char decision(unsigned long death) {
   if (tick < 1) tick = 1;
   long alone = 0;
   for (;;) {
+    if (detach_now) _exit(0);
     char c = next_command(death);
     if (c) return c;
     int n = read_ctl((int)tick);
@@ -238,10 +233,7 @@ static char decision(unsigned long death) {
 }
 
 /* The command could not be started: an asking record, so the order is dropped. */
-static unsigned long failed(long e) {
-  order_n = 0;
-  return recordf("F", e, 0, 0);
-}
+static unsigned long failed(long e) { return order_n = 0, recordf("F", e, 0, 0); }
 
 /* Start the command and wait for it: the death record to answer (0: the
  * standing order restarts it at once). */
@@ -249,6 +241,7 @@ static unsigned long start(void) {
   if (!argv_cmd[0]) return failed(ENOENT); /* adopted without a command */
   char num[32];
   snprintf(num, sizeof num, "%ld", ++instance);
+  klog_instance(instance);
   setenv("HAM_INSTANCE", num, 1);
   int pfd[2];
   if (pipe2(pfd, O_CLOEXEC) != 0) return failed(errno);
@@ -267,6 +260,7 @@ static unsigned long start(void) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    klog_child();
     execvp(argv_cmd[0], argv_cmd);
     char err[16];
     int len = snprintf(err, sizeof err, "%d", errno);
@@ -292,12 +286,15 @@ static unsigned long start(void) {
     return failed(strtol(err, NULL, 10));
   }
   recordf("S", pid, 0, 0);
-  long since = now_ms();
+  long since = klog_now_ms();
+  running = pid;
   status = wait_child(pid);
+  running = 0;
+  klog_settle();
   /* What the HAM wrote before the death (a revoke before a stop's signal) comes first. */
   while (read_ctl(0) > 0) next_command(0);
   next_command(0);
-  if (order_n > 0 && status != -1 && now_ms() - since >= order_min_ms) {
+  if (order_n > 0 && status != -1 && klog_now_ms() - since >= order_min_ms) {
     order_n--;
     char line[96];
     snprintf(line, sizeof line, "X %ld %d o", (long)pid, status);
@@ -314,13 +311,14 @@ static unsigned long watch(pid_t pid) {
   int fd = (int)syscall(SYS_pidfd_open, pid, 0);
   if (fd >= 0) {
     struct pollfd p = {.fd = fd, .events = POLLIN};
-    while (kill(pid, 0) == 0 && !(poll(&p, 1, -1) > 0 && (p.revents & POLLIN))) {
-    }
+    for (running = pid; kill(pid, 0) == 0 && !(klog_poll(&p, 1, -1) > 0 && (p.revents & POLLIN));)
+      if (detach_now) klog_detach(pid);
     close(fd);
   } else {
-    struct timespec t = {0, 200 * 1000 * 1000};
-    while (kill(pid, 0) == 0) nanosleep(&t, NULL);
+    for (running = pid; kill(pid, 0) == 0; klog_poll(NULL, 0, 200))
+      if (detach_now) klog_detach(pid);
   }
+  running = 0;
   return recordf("X", pid, -1, 1);
 }
 
@@ -389,6 +387,8 @@ int main(int argc, char **argv) {
   ctl_fd = open(ctl, O_RDWR | O_CLOEXEC | O_NOFOLLOW); /* read-write: never EOF */
   if (ctl_fd < 0) die("ctl");
 
+  klog_instance(instance); /* an orphan's: HAM_INSTANCE names the next start */
+  if (klog_open(argv, argc) != 0) fprintf(stderr, "keeper %ld: the log folder: %s: the command keeps the keeper's output\n", (long)getpid(), strerror(errno));
   recordf("K", getpid(), 0, 0);
   unsigned long death = adopt ? watch(adopt) : 0;
   for (;;) {

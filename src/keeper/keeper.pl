@@ -28,7 +28,8 @@
 #                 N = 0 revokes (whatever SEQ); N is at most 6. A death that
 #                 asks (X without o, F) drops the order. Uptime here is counted
 #                 in whole seconds, rounded down (no Time::HiRes to load).
-# SIGUSR1 detaches: the keeper exits and leaves the entity running.
+# SIGUSR1 detaches: the keeper leaves the entity running and exits (first, if it
+# runs, its output is drained to its end: log_detach).
 # Waiting for a decision with no HAM: the HAM holds the read end of DIR/life;
 # with nobody there for HAM_KEEPER_ALONE_MS (default 60000) the keeper exits 0.
 # Its death record stays in the inbox: the next HAM applies it from there.
@@ -46,20 +47,24 @@ die "keeper: no command\n" unless @argv || $adopt;
 
 # Only the HAM speaks to a keeper, and only through ctl and SIGUSR1; a stray
 # signal to the process group must not orphan the entity.
-my @quiet = qw(HUP INT QUIT TERM PIPE USR2 TSTP TTIN TTOU);
+my @quiet = qw(HUP INT QUIT TERM PIPE USR2 TSTP TTIN TTOU XFSZ);
 $SIG{$_} = 'IGNORE' for @quiet;
-$SIG{USR1} = sub { exit 0 };
+# The entity running now (0: none), and the one to detach from (set by SIGUSR1).
+our ($running, $detach) = (0, 0);
+$SIG{USR1} = sub { exit 0 unless $running; $detach = $running };
 
 # The mkfifo tool by its full path: our PATH is the entity's, which may not have it.
-my ($mkfifo) = grep { -x $_ } map { "$_/mkfifo" } qw(/usr/bin /bin /usr/local/bin);
+our ($mkfifo) = grep { -x $_ } map { "$_/mkfifo" } qw(/usr/bin /bin /usr/local/bin);
 for my $f ('ctl', 'life') {
     system($mkfifo // 'mkfifo', '-m', '600', "$dir/$f") unless -p "$dir/$f";
 }
 # Hold the only write end of life: the HAM reads it and sees EOF when we die.
 open(my $rw, '+<', "$dir/life") or die "keeper: life: $!\n";
-open(my $life, '>', "$dir/life") or die "keeper: life: $!\n";
+open(our $life, '>', "$dir/life") or die "keeper: life: $!\n";
 close $rw;
-open(my $ctl, '+<', "$dir/ctl") or die "keeper: ctl: $!\n";
+open(our $ctl, '+<', "$dir/ctl") or die "keeper: ctl: $!\n";
+# The output capture (keeper-log.pl, as keeper-log.c): log_open, log_select, log_settle, log_detach.
+require((__FILE__ =~ s{[^/]*$}{}r) . 'keeper-log.pl');
 
 my $seq = 0;
 sub record {
@@ -103,8 +108,7 @@ sub read_ctl {
     my ($timeout) = @_;
     my $r = '';
     vec($r, fileno($ctl), 1) = 1;
-    my $n = select(my $ro = $r, undef, undef, $timeout);
-    return $n if $n <= 0;
+    return 0 unless defined log_select($r, $timeout);
     my $got = sysread($ctl, my $buf, 512);
     $pending .= $buf if $got;
     return 1;
@@ -123,6 +127,7 @@ sub decision {
     my $tick = $alone_ms < 4000 ? $alone_ms / 4000 : 1;
     my $alone = 0;
     while (1) {
+        exit 0 if $detach;
         my $c = next_command($death);
         return $c if defined $c;
         my $n = read_ctl($tick);
@@ -153,6 +158,7 @@ sub failed {
 sub start {
     return failed(2) unless @argv;    # adopted without a command: ENOENT
     $ENV{HAM_INSTANCE} = ++$instance;
+    log_instance($instance);
     pipe(my $r, my $w) or return failed($! + 0);
     my $pid = fork;
     return failed($! + 0) unless defined $pid;
@@ -160,6 +166,7 @@ sub start {
         close $r;
         setpgrp(0, 0);
         $SIG{$_} = 'DEFAULT' for @quiet, 'USR1';
+        log_child();
         exec { $argv[0] } @argv;
         print $w ($! + 0);    # the pipe is close-on-exec: EOF means exec'd
         exit 127;
@@ -174,7 +181,10 @@ sub start {
     }
     record("S $pid");
     my $since = time;
+    $running = $pid;
     my $status = wait_child($pid);
+    $running = 0;
+    log_settle();
     # What the HAM wrote before the death (a revoke before a stop's signal) comes first.
     next_command(0) while read_ctl(0) > 0;
     next_command(0);
@@ -194,11 +204,12 @@ sub wait_child {
     my $fd = syscall(434, $pid + 0, 0);
     if ($fd >= 0 && open(my $h, '<&=', $fd)) {
         while (1) {
+            log_detach($detach) if $detach;
             my $bits = '';
             vec($bits, fileno($h), 1) = 1;
             vec($bits, fileno($ctl), 1) = 1;
-            my $n = select(my $rb = $bits, undef, undef, undef);
-            next if $n < 0;
+            my $rb = log_select($bits, undef);
+            next unless defined $rb;
             last if vec($rb, fileno($h), 1);
             next_command(0) if read_ctl(0) > 0;
         }
@@ -215,10 +226,13 @@ sub watch {
     if ($fd >= 0 && open(my $h, '<&=', $fd)) {
         my $bits = '';
         vec($bits, fileno($h), 1) = 1;
-        select(my $rb = $bits, undef, undef, undef) while kill(0, $pid) && !readable($h);
+        $running = $pid;
+        log_select($bits, undef), $detach && log_detach($pid) while kill(0, $pid) && !readable($h);
     } else {
-        select(undef, undef, undef, 0.2) while kill(0, $pid);
+        $running = $pid;
+        log_select('', 0.2), $detach && log_detach($pid) while kill(0, $pid);
     }
+    $running = 0;
     return record("X $pid -1");
 }
 sub readable {
@@ -228,6 +242,8 @@ sub readable {
     return select($bits, undef, undef, 0) > 0;
 }
 
+log_instance($instance);    # an orphan's: HAM_INSTANCE names the next start
+log_open($dir);    # if it fails, the command keeps our stdout and stderr (it says why)
 record("K $$");
 my $death = $adopt ? watch($adopt) : 0;
 while (1) {

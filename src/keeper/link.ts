@@ -2,11 +2,13 @@
 // Nothing here polls: commands go down a FIFO, death comes up as EOF on the
 // keeper's life FIFO, and records arrive in the inbox (see inbox.ts).
 import { spawn } from 'node:child_process';
-import { closeSync, constants as fsc, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { HamError } from '../errors.js';
-import type { ExitStatus } from '../model/records.js';
+import type { ExitStatus, LogPolicy } from '../model/records.js';
+import { DEFAULT_LOG_POLICY } from '../model/defaults.js';
+import { entityLogDir, KEEPERS_LOG } from '../model/log-names.js';
 import type { HomePaths } from '../home.js';
 import { openLog } from '../home-check.js';
 import { keeperCommand } from '../paths.js';
@@ -23,6 +25,8 @@ export interface KeeperSpec {
   cwd: string;
   /** Watch this orphan (whose keeper died) instead of starting the command. */
   adoptPid?: number;
+  /** How its output is kept (keeper-log.c): defaults when absent. */
+  logs?: LogPolicy | undefined;
 }
 
 export function keeperTag(id: number, serial: number): string {
@@ -47,16 +51,16 @@ export function spawnKeeper(paths: HomePaths, spec: KeeperSpec, onExit: (why?: s
   if (launcher) {
     // Off this process: the keeper's K record brings its pid (0 until then, as after a takeover).
     const tag = keeperTag(spec.id, spec.serial);
-    launcher.launch({ tag, dir, log: join(paths.logs, `${spec.name}.log`), cwd: spec.cwd, argv: [bin, ...args], env: keeperEnv(spec.env) }, onExit);
+    launcher.launch({ tag, dir, log: join(paths.logs, KEEPERS_LOG), cwd: spec.cwd, argv: [bin, ...args], env: keeperEnv(paths, spec) }, onExit);
     return { pid: 0, start: 0 };
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const log = openLog(join(paths.logs, `${spec.name}.log`));
+  const log = openLog(join(paths.logs, KEEPERS_LOG));
   try {
     const child = spawn(bin, args, {
       detached: true,
       stdio: ['ignore', log, log],
-      env: keeperEnv(spec.env),
+      env: keeperEnv(paths, spec),
       cwd: spec.cwd,
     });
     child.once('error', (err) => onExit(`the keeper (${bin}) could not be started: ${err.message}`));
@@ -71,11 +75,19 @@ export function spawnKeeper(paths: HomePaths, spec: KeeperSpec, onExit: (why?: s
 }
 
 /**
- * How long a keeper that recorded a death waits with no HAM before it exits
- * (its record stays in the inbox). The daemon's own HAM_KEEPER_ALONE_MS (tests
- * shorten it) is handed down; the keeper takes it out before exec.
+ * The keeper's settings, in its environment (it takes them out before exec):
+ * where and how to keep the command's output, and how long a keeper that
+ * recorded a death waits with no HAM before it exits (its record stays in the
+ * inbox; the daemon's own HAM_KEEPER_ALONE_MS, which tests shorten).
  */
-function keeperEnv(env: Record<string, string>): Record<string, string> {
+function keeperEnv(paths: HomePaths, spec: KeeperSpec): Record<string, string> {
+  const logs = spec.logs ?? DEFAULT_LOG_POLICY;
+  const env = {
+    ...spec.env,
+    HAM_LOG_DIR: entityLogDir(paths.logs, spec.name),
+    HAM_LOG_MAX_BYTES: String(logs.maxBytes),
+    HAM_LOG_KEEP: String(logs.keep),
+  };
   const alone = process.env.HAM_KEEPER_ALONE_MS;
   return alone !== undefined && /^\d+$/.test(alone) ? { ...env, HAM_KEEPER_ALONE_MS: alone } : env;
 }
@@ -113,6 +125,20 @@ function writeCtl(paths: HomePaths, id: number, serial: number, line: string): b
     return false;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** What the keeper said about its output at its start (keeper-log.c): null when it keeps it. */
+export function keeperLogProblem(paths: HomePaths, id: number, serial: number): string | null {
+  let fd: number | undefined;
+  try {
+    fd = openSync(join(keeperDir(paths, id, serial), 'log-problem'), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+    const buf = Buffer.alloc(1024);
+    return buf.toString('utf8', 0, readSync(fd, buf, 0, buf.length, 0)).trim() || null;
+  } catch {
+    return null;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

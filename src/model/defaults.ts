@@ -2,7 +2,7 @@
 // written by an older ham lacks (the store fills it in on read), and the
 // settings and policies nothing was asked for.
 import type { Life } from './life.js';
-import type { EntityRecord, RestartPolicy, Settings, StopPolicy } from './records.js';
+import type { EntityRecord, LogPolicy, RestartPolicy, Settings, StopPolicy } from './records.js';
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   hangMs: 1000,
@@ -19,6 +19,8 @@ export const DEFAULT_RESTART_POLICY: Readonly<RestartPolicy> = Object.freeze({
 });
 
 export const DEFAULT_STOP_POLICY: Readonly<StopPolicy> = Object.freeze({ signal: 'SIGTERM', timeoutMs: 5000 });
+
+export const DEFAULT_LOG_POLICY: Readonly<LogPolicy> = Object.freeze({ maxBytes: 10 * 1024 * 1024, keep: 5 });
 
 /** An entity's fields that have a default: all but what its attach names and when it was made. */
 export type EntityDefaults = Omit<EntityRecord, 'id' | 'name' | 'kind' | 'argv' | 'env' | 'cwd' | 'createdAt'>;
@@ -43,6 +45,7 @@ export const ENTITY_DEFAULTS: Readonly<EntityDefaults> = Object.freeze({
   backoffMs: 0,
   restartPolicy: DEFAULT_RESTART_POLICY,
   stopPolicy: DEFAULT_STOP_POLICY,
+  logs: DEFAULT_LOG_POLICY,
   restartTimes: [],
   group: null,
   requires: [],
@@ -51,6 +54,7 @@ export const ENTITY_DEFAULTS: Readonly<EntityDefaults> = Object.freeze({
   restarts: 0,
   deaths: 0,
   lastExit: null,
+  outputProblem: null,
   lastError: null,
   startedAt: null,
   diedAt: null,

@@ -110,6 +110,12 @@ export interface KeeperRef extends ProcId {
   lastSeq: number;
 }
 
+/** How an entity's captured output is kept (the keeper rotates it). */
+export interface LogPolicy {
+  maxBytes: number;
+  keep: number;
+}
+
 export interface EntityRecord {
   id: number;
   name: string;
@@ -145,6 +151,8 @@ export interface EntityRecord {
   backoffMs: number;
   restartPolicy: RestartPolicy;
   stopPolicy: StopPolicy;
+  /** Its output's log (README "Output"): rotated at maxBytes, keeping `keep` older files. */
+  logs: LogPolicy;
   /** Restarts decided within the intensity window (epoch ms). */
   restartTimes: number[];
   /** Its group (whose strategy decides what its restart takes along), and what it requires. */
@@ -156,6 +164,8 @@ export interface EntityRecord {
   restarts: number;
   deaths: number;
   lastExit: ExitStatus | null;
+  /** Why its keeper could not keep its output (the log folder), as it said at its start; null: kept. */
+  outputProblem: string | null;
   lastError: string | null;
   /** The last start that failed, as data (argv, startError: an errno name); cleared by the next instance. Absent in records of an older ham. */
   lastFailure?: Failure;

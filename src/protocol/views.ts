@@ -71,6 +71,8 @@ export interface EntityView {
   deaths: number;
   instance: number;
   lastExit: ExitStatus | null;
+  /** Present when its output is not kept (the log folder could not be used; README "Output"). */
+  outputProblem?: string;
   lastError: string | null;
   /** Why the last start failed, as data (argv, startError: an errno name such as ENOENT), or null; cleared when it runs again. */
   lastFailure: Failure | null;

@@ -6,7 +6,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import type { Failure } from '../model/failures.js';
 import type { ReadinessProbe } from '../model/readiness.js';
-import { execute } from './execute.js';
+import { execute, type ExecuteRun } from './execute.js';
 
 export type ProbeResult = { ok: true; text: string } | { ok: false; error: string; failure?: Failure };
 
@@ -15,7 +15,8 @@ export interface ProbeRun {
   /** For a command: where it runs, what it sees, where its output goes. */
   cwd: string;
   env: Record<string, string>;
-  logPath: string;
+  /** Where a command's stdout and stderr go (a new writer per attempt). */
+  output: () => ExecuteRun['output'];
 }
 
 /** Between SIGTERM and SIGKILL of a command probe past its attempt's deadline. */
@@ -73,7 +74,7 @@ function httpProbe(url: string, timeoutMs: number): Promise<ProbeResult> {
 
 async function commandProbe(argv: string[], r: ProbeRun): Promise<ProbeResult> {
   try {
-    const res = await execute({ argv, cwd: r.cwd, env: r.env, timeoutMs: r.timeoutMs, graceMs: COMMAND_GRACE_MS, logPath: r.logPath });
+    const res = await execute({ argv, cwd: r.cwd, env: r.env, timeoutMs: r.timeoutMs, graceMs: COMMAND_GRACE_MS, output: r.output() });
     if (res.ok) return { ok: true, text: `${argv.join(' ')} exited 0` };
     const tail = res.failure.stderrTail?.trim().split('\n').pop();
     return { ok: false, error: `${JSON.stringify(argv[0])} ${res.error}${tail ? `: ${tail}` : ''}`, failure: res.failure };

@@ -6,7 +6,9 @@
 // one): a failed start, stopped by the table's `not-ready`; its exit is a
 // death. Probes run one at a time per entity, off the loop (probes.ts), and
 // stop once it is ready or gone.
-import { join } from 'node:path';
+import { LogWriter } from '../logs/writer.js';
+import { DEFAULT_LOG_POLICY } from '../model/defaults.js';
+import { entityLogDir } from '../model/log-names.js';
 import type { EntityRecord } from '../model/records.js';
 import { READY_TEXT_MAX } from '../model/readiness.js';
 import { unreadyOf } from './lifecycle.js';
@@ -102,7 +104,8 @@ export class Readiness {
       timeoutMs: Math.max(1, Math.min(spec.attemptMs, left)),
       cwd: e.cwd,
       env: { ...this.core.baseEnv, ...e.env, HAM_ENTITY: e.name, HAM_PID: String(e.pid ?? '') },
-      logPath: join(this.core.paths.logs, 'readiness.log'),
+      // Kept like an action's output, under NAME/=readiness (no entity has a "/" in its name, no condition a "=").
+      output: () => new LogWriter(entityLogDir(this.core.paths.logs, `${e.name}/=readiness`), e.logs ?? DEFAULT_LOG_POLICY, e.instance),
     });
     if (!this.current(name, p)) return; // ready by another input, gone, or a new instance meanwhile
     if (res.ok) return void this.markReady(name, p.instance, res.text);

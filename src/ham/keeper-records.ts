@@ -88,8 +88,8 @@ export class KeeperRecords {
     });
     if (!applied) return;
     const e = applied.entity;
-    // Its first record: the launcher need not watch it (a launcher's death watches only keepers not yet heard of).
-    if (r.kind === 'K' && e.keeper) this.core.parts.spawner.launcher?.settled(keeperTag(e.id, e.keeper.serial));
+    // Its first record: nothing need watch it by pid (a launcher's death, or a reconcile, watches only keepers not yet heard of).
+    if (r.kind === 'K' && e.keeper) this.core.parts.spawner.settled(keeperTag(e.id, e.keeper.serial));
     if (ordered) this.orderedApplied(e, taken);
     const now = viewState(e.life);
     if (r.kind === 'P' && this.strays.delete(name) && now !== 'starting' && now !== 'running') this.core.signalGroup(e, 'SIGKILL');

@@ -2,6 +2,7 @@
 // does for each entity the store holds, re-deriving the next step from it.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { readMarker } from '../keeper/launcher.js';
 import { commandKeeper, keeperDir, removeKeeperDir } from '../keeper/link.js';
 import { findProcesses, isAlive, procId } from '../proc/procfs.js';
 import type { EntityRecord } from '../model/records.js';
@@ -37,16 +38,25 @@ export function reconcile(core: SupervisorCore, e: EntityRecord, fresh: boolean)
     e = core.updateIfPresent(e.name, (rec) => void (rec.life = unstoppedLife(rec.life))) ?? e;
   }
   if (spawner.launching(e)) return; // this HAM's own start, under way (the inbox ran first): its records follow
-  if (e.keeper && e.keeper.pid === 0) {
+  const marked = e.keeper && e.keeper.pid === 0 ? readMarker(keeperDir(paths, e.id, e.keeper.serial)) : undefined;
+  if (e.keeper && marked) {
+    // A launcher's child started it (killed, that HAM or launcher, before its first record): the marker's pid is
+    // the keeper's, exec'd by now or not yet (its folder is not yet in its command line). Taken as its keeper.
+    if (!isAlive(marked)) return keepers.keeperGone(e.name, e.keeper.serial); // it died before its first record
+    e = core.updateIfPresent(e.name, (rec) => void (rec.keeper && Object.assign(rec.keeper, marked))) ?? e;
+    spawner.watchUnheard(e, marked);
+  } else if (e.keeper && e.keeper.pid === 0) {
     // Killed between spawning a keeper and recording its pid: find it by its folder.
     const dir = keeperDir(paths, e.id, e.keeper.serial);
     const pid = findProcesses((argv) => argv.includes(dir))[0];
     const id = pid === undefined ? undefined : procId(pid);
+    if (id) spawner.watchUnheard(e, id); // until its first record: its life FIFO is not open yet
     if (!id && e.life.tag === 'starting') {
       // Sent to the dead HAM's launcher, its child perhaps forked and not yet exec'd (it outlives the
       // launcher): the same keeper is started, so whichever makes the folder's marker first is the one.
       if (spawner.launcher && !existsSync(join(dir, 'spawned'))) return spawner.startKeeper(e);
-      // Never spawned (the HAM died first): start it now, as the restart it was (it counts, its conditions fire).
+      // Never spawned (the HAM died first; or an older launcher's empty marker, no pid to wait for): start it
+      // now, as the restart it was (it counts, its conditions fire).
       core.updateIfPresent(e.name, (rec) => void (rec.keeper = null));
       return spawner.spawnSoon(e.name, undefined, restartingOf(e.life));
     }

@@ -302,9 +302,9 @@ static void settle(size_t i) {
   }
   if (r < 0 && errno == EAGAIN) return; /* not yet */
   flights[i] = flights[--nflights];
-  close(f.fd);
   if (r <= 0) {
     answer("s %s %ld\n", f.tag, f.pid);
+    close(f.fd); /* after the answer: a closed pipe says it was given (tests wait on that) */
     if (f.dead)
       answer("x %s %ld\n", f.tag, f.status);
     else
@@ -312,6 +312,7 @@ static void settle(size_t i) {
     free(f.tag);
     return;
   }
+  close(f.fd);
   err[r] = 0; /* the child writes it in one write, under PIPE_BUF */
   int status;
   if (!f.dead)

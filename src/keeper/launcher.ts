@@ -210,7 +210,8 @@ export class Launcher {
       for (const f of this.pending.values()) q.stdin!.write(f.frame);
     };
     p.on('error', (e) => onGone(e.message));
-    p.on('exit', (code, sig) => onGone(sig ?? `exit ${code}`));
+    // 'close', not 'exit': after its last answers are read (an 's' read after its death would leave that keeper unwatched).
+    p.on('close', (code, sig) => onGone(sig ?? `exit ${code}`));
     return p;
   }
 

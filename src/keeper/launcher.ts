@@ -45,21 +45,22 @@ export function encodeLaunch(l: Launch): Buffer {
 
 /**
  * What keeper folder `dir`'s marker says started it: the launched child's pid and start time,
- * which are the keeper's (an exec keeps both). Undefined: no marker, or an older launcher's empty one.
+ * which are the keeper's (an exec keeps both); 'none' if there is no marker; 'old' if it says
+ * nothing (an older launcher's empty marker).
  */
-export function readMarker(dir: string): ProcId | undefined {
+export function readMarker(dir: string): ProcId | 'none' | 'old' {
   let fd: number;
   try {
     fd = openSync(join(dir, 'spawned'), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
-  } catch {
-    return undefined;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'none' : 'old';
   }
   try {
     const buf = Buffer.alloc(64); // "PID START\n": a few dozen bytes
     const m = /^([1-9]\d{0,9}) (\d{1,20})\n$/.exec(buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0)));
-    return m ? { pid: Number(m[1]), start: Number(m[2]) } : undefined;
+    return m ? { pid: Number(m[1]), start: Number(m[2]) } : 'old';
   } catch {
-    return undefined;
+    return 'old';
   } finally {
     closeSync(fd);
   }

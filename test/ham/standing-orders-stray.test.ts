@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/client/connection.js';
 import { entity } from '../helpers/entities.js';
-import { applyConfig, CALM, hamJson, procsWith, request, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
+import { applyConfig, CALM, hamJson, procsWith, request, sleep, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;
 beforeEach(() => {
@@ -37,6 +37,8 @@ async function strayRestart(home: string, marker: string, between: (ham: number)
     const ham = s.ham.pid!;
     await waitFor('its order', () => count(logOf(home), '"msg":"standing order given"') > given, 30_000);
     const strays = count(logOf(home), STRAY);
+    // Not an assertion: lets the inbox's sweep after the S record run now (SWEEP_MS, 250 ms), not first at SIGCONT.
+    await sleep(700);
     arm();
     const c = await Connection.open(join(home, 'ham.sock'), 2000);
     let stray: number;
@@ -61,9 +63,12 @@ async function strayRestart(home: string, marker: string, between: (ham: number)
     });
     if (made === 'stray') return stray;
     if (attempt === 5) throw new Error('the HAM read the death before the request 5 times');
-    await waitStatus(home, 'web running again', (x) => entity(x, 'web').state === 'running', 30_000);
-    given = count(logOf(home), '"msg":"standing order given"');
+    // Its condition back, and a new start (an order is given after a start's S record).
+    const back = await waitStatus(home, 'web running again', (x) => entity(x, 'web').state === 'running', 30_000);
     await request(home, 'enable', { entity: 'web', condition: 'died', enabled: true });
+    given = count(logOf(home), '"msg":"standing order given"');
+    process.kill(entity(back, 'web').pid!, 'SIGKILL');
+    await waitStatus(home, 'web restarted', (x) => entity(x, 'web').state === 'running' && entity(x, 'web').pid !== entity(back, 'web').pid, 30_000);
   }
 }
 

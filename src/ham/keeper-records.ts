@@ -13,6 +13,9 @@ import { takeOrderedRestart } from './standing-orders.js';
 import type { SupervisorCore } from './supervisor-core.js';
 import { hasProcess, parkedOf, restartComing, viewState } from './lifecycle.js';
 
+/** Where no process of the entity may run: a fork reported there is a stray. */
+const DOWN = new Set(['dead', 'stopped', 'held', 'failed']);
+
 export class KeeperRecords {
   private readonly inbox: Inbox;
   /** One life watch per entity, for the keeper serial it watches. */
@@ -88,12 +91,15 @@ export class KeeperRecords {
     });
     if (!applied) return;
     const e = applied.entity;
-    // Its first record: the launcher need not watch it (a launcher's death watches only keepers not yet heard of).
-    if (r.kind === 'K' && e.keeper) this.core.parts.spawner.launcher?.settled(keeperTag(e.id, e.keeper.serial));
+    // Its first record: nothing need watch it by pid (a launcher's death, or a reconcile, watches only keepers not yet heard of).
+    if (r.kind === 'K' && e.keeper) this.core.parts.spawner.settled(keeperTag(e.id, e.keeper.serial));
     if (r.kind === 'K' && e.keeper) this.outputProblem(e, keeperLogProblem(this.core.paths, e.id, e.keeper.serial));
     if (ordered) this.orderedApplied(e, taken);
     const now = viewState(e.life);
-    if (r.kind === 'P' && this.strays.delete(name) && now !== 'starting' && now !== 'running') this.core.signalGroup(e, 'SIGKILL');
+    // A stray: forked by an order where no restart was due. Known here if this HAM applied that death; after a
+    // takeover between the death and the fork, told by the state (nothing may run there: the table ignores P).
+    const stray = r.kind === 'P' && (this.strays.delete(name) ? now !== 'starting' && now !== 'running' : DOWN.has(e.life.tag));
+    if (stray) this.core.signalGroup(e, 'SIGKILL');
     this.core.log('info', `keeper record ${r.kind}`, { entity: name, seq, record: r, state: now, lastExit: e.lastExit });
     if (applied.outcome) transitions.perform(e, applied.outcome.effects);
   }

@@ -1,12 +1,32 @@
 // Resume: what a new HAM (a takeover, or `ham start` after the pair was down)
 // does for each entity the store holds, re-deriving the next step from it.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { readMarker } from '../keeper/launcher.js';
 import { commandKeeper, keeperDir, removeKeeperDir } from '../keeper/link.js';
 import { findProcesses, isAlive, procId } from '../proc/procfs.js';
 import type { EntityRecord } from '../model/records.js';
 import { awaitingOf, hasProcess, restartAtOf, restartingOf, stopWanted, unstoppedLife, viewState } from './lifecycle.js';
 import type { SupervisorCore } from './supervisor-core.js';
+
+/**
+ * Keepers by folder, from one scan of /proc per reconcile pass (one synchronous loop over the
+ * entities, so it is dropped at the next turn): a scan per entity not yet heard of was a read of
+ * every process's command line each, seconds of the loop with hundreds of them.
+ */
+let scanned: Map<string, number> | undefined;
+function keeperByDir(paths: SupervisorCore['paths'], dir: string): number | undefined {
+  if (!scanned) {
+    const prefix = `${paths.keepers}/`;
+    const dirs: string[] = [];
+    const pids = findProcesses((argv) => {
+      const d = argv.find((a) => a.startsWith(prefix));
+      if (d !== undefined) dirs.push(d);
+      return d !== undefined;
+    });
+    scanned = new Map(dirs.map((d, i) => [d, pids[i]!]));
+    setImmediate(() => (scanned = undefined));
+  }
+  return scanned.get(dir);
+}
 
 /** `fresh`: a `ham start` (entities a `stop --all` stopped start again), else a takeover. */
 export function reconcile(core: SupervisorCore, e: EntityRecord, fresh: boolean): void {
@@ -38,19 +58,30 @@ export function reconcile(core: SupervisorCore, e: EntityRecord, fresh: boolean)
   }
   if (spawner.launching(e)) return; // this HAM's own start, under way (the inbox ran first): its records follow
   if (e.keeper && e.keeper.pid === 0) {
-    // Killed between spawning a keeper and recording its pid: find it by its folder.
+    // Killed between starting a keeper and its first record: find it by its folder. A scan first, then the
+    // marker: a launcher's child makes the marker before its exec, so one that exec'd since has a marker.
     const dir = keeperDir(paths, e.id, e.keeper.serial);
-    const pid = findProcesses((argv) => argv.includes(dir))[0];
+    const pid = keeperByDir(paths, dir);
     const id = pid === undefined ? undefined : procId(pid);
-    if (!id && e.life.tag === 'starting') {
-      // Sent to the dead HAM's launcher, its child perhaps forked and not yet exec'd (it outlives the
+    const marker = id ? 'none' : readMarker(dir);
+    if (typeof marker === 'object') {
+      // The launcher's child, exec'd since or not yet (its folder not yet in its command line): its pid and
+      // start time are the keeper's (an exec keeps both). Gone: it died before its first record.
+      if (!isAlive(marker)) return keepers.keeperGone(e.name, e.keeper.serial);
+      e = core.updateIfPresent(e.name, (rec) => void (rec.keeper && Object.assign(rec.keeper, marker))) ?? e;
+      spawner.watchUnheard(e, marker); // until its first record: its life FIFO is not open yet
+    } else if (id) {
+      e = core.updateIfPresent(e.name, (rec) => void (rec.keeper && Object.assign(rec.keeper, id))) ?? e;
+      spawner.watchUnheard(e, id);
+    } else if (e.life.tag === 'starting') {
+      // Sent to the dead HAM's launcher, its child perhaps forked and not yet at its marker (it outlives the
       // launcher): the same keeper is started, so whichever makes the folder's marker first is the one.
-      if (spawner.launcher && !existsSync(join(dir, 'spawned'))) return spawner.startKeeper(e);
-      // Never spawned (the HAM died first): start it now, as the restart it was (it counts, its conditions fire).
+      if (spawner.launcher && marker === 'none') return spawner.startKeeper(e);
+      // Never spawned (the HAM died first; or an older launcher's marker, with no pid to wait for): start it
+      // now, as the restart it was (it counts, its conditions fire).
       core.updateIfPresent(e.name, (rec) => void (rec.keeper = null));
       return spawner.spawnSoon(e.name, undefined, restartingOf(e.life));
     }
-    e = core.updateIfPresent(e.name, (rec) => void (rec.keeper && id && Object.assign(rec.keeper, id))) ?? e;
   }
   if (e.keeper && !isAlive(e.keeper)) return keepers.keeperGone(e.name, e.keeper.serial);
   if (e.keeper) {

@@ -1,6 +1,7 @@
 // Starting keepers: a new keeper per start (or adoption of a running process),
 // and bulk starts (apply, resume) paced a few per event-loop turn.
-import { Launcher } from '../keeper/launcher.js';
+import { EARLIER_WATCH_MS, Launcher } from '../keeper/launcher.js';
+import { PidWatch } from '../keeper/pid-watch.js';
 import { keeperTag, spawnKeeper } from '../keeper/link.js';
 import { procId, type ProcId } from '../proc/procfs.js';
 import type { EntityRecord } from '../model/records.js';
@@ -13,22 +14,48 @@ const SPAWNS_PER_TURN = 8;
 const LAUNCHES_PER_TURN = 64;
 
 /** The launcher, where it was built; HAM_LAUNCHER=off starts keepers from this process (benches compare). */
-function makeLauncher(log: SupervisorCore['log']): Launcher | undefined {
+function makeLauncher(log: SupervisorCore['log'], unheard: PidWatch): Launcher | undefined {
   if (process.env.HAM_LAUNCHER === 'off' || !Launcher.available()) return undefined;
-  return new Launcher((message) => log('warn', message));
+  return new Launcher((message) => log('warn', message), unheard);
 }
 
 export class Spawner {
   private readonly queue: { name: string; adoptPid?: number | undefined; restarting: boolean }[] = [];
 
   readonly launcher: Launcher | undefined;
+  /** Keepers whose exit nobody reports before their first record (the launcher's, and those reconcile found). */
+  private readonly unheard = new PidWatch();
 
   constructor(private readonly core: SupervisorCore) {
-    this.launcher = makeLauncher(core.log);
+    this.launcher = makeLauncher(core.log, this.unheard);
   }
 
   close(): void {
     this.launcher?.close();
+    this.unheard.close();
+  }
+
+  /** Keeper `tag`'s first record is in: nothing more to watch by pid. */
+  settled(tag: string): void {
+    this.launcher?.settled(tag);
+    this.unheard.settle(tag);
+  }
+
+  /**
+   * `e`'s keeper, found alive by a new HAM before its first record (a dead HAM or launcher started it,
+   * perhaps not exec'd yet): its life FIFO is not open yet, so a death before that record is seen by pid.
+   */
+  watchUnheard(e: EntityRecord, keeper: ProcId): void {
+    const serial = e.keeper!.serial;
+    this.unheard.watch(keeperTag(e.id, serial), keeper, EARLIER_WATCH_MS, () => this.lostEarly(e.name, serial));
+  }
+
+  /** Keeper `serial` of `name` died before its first record: gone, unless that record came after all. */
+  private lostEarly(name: string, serial: number, why?: string): void {
+    const { store, parts } = this.core;
+    parts.keepers.drain();
+    const now = store.entity(name);
+    if (now?.keeper?.serial === serial && now.keeper.lastSeq === 0) parts.keepers.keeperGone(name, serial, why);
   }
 
   /** Started by this HAM through the launcher, its K record not applied yet (its pid 0 is no loss). */
@@ -83,17 +110,13 @@ export class Spawner {
 
   /** Start the keeper whose reference `e` holds (written, pid 0): it starts the command, or adopts `adoptPid`. */
   startKeeper(e: EntityRecord, adoptPid?: number): void {
-    const { store, paths, log, baseEnv, parts } = this.core;
+    const { paths, log, baseEnv } = this.core;
     const name = e.name;
     const env = { ...baseEnv, ...e.env, HAM_ENTITY: e.name, HAM_INSTANCE: String(e.instance + 1) };
     const serial = e.keeper!.serial;
     // A keeper that dies before its first record never opened its life FIFO:
     // as its parent we see the exit instead.
-    const early = (why?: string): void => {
-      parts.keepers.drain();
-      const now = store.entity(name);
-      if (now?.keeper?.serial === serial && now.keeper.lastSeq === 0) parts.keepers.keeperGone(name, serial, why);
-    };
+    const early = (why?: string): void => this.lostEarly(name, serial, why);
     let keeper: ProcId;
     try {
       keeper = spawnKeeper(paths, { id: e.id, serial, name: e.name, argv: e.argv, env, cwd: e.cwd, adoptPid, logs: e.logs }, early, this.launcher);

@@ -13,10 +13,13 @@
  *
  * Requests on stdin, each "LEN\n" then LEN bytes of NUL-ended fields:
  *   TAG DIR LOG CWD NARGV ARGV... NENV ENV...    (ARGV[0]: a path, or looked up in ENV's PATH)
- * DIR (the keeper's folder, made 0700 if missing: its parent exists) gets the marker.
+ * DIR (the keeper's folder, made 0700 if missing: its parent exists) gets the marker, which
+ * holds "PID START\n": the launched child's pid and start time (clock ticks), which are the
+ * keeper's (an exec keeps both), so a HAM that finds a marker and no keeper knows which process
+ * to wait for, exec'd or not yet.
  * Answers on stdout, one line each:
- *   s TAG PID      started (exec'd)           d TAG        already started (the marker was there)
- *   e TAG ERRNO    could not be started       x TAG STATUS a keeper it started exited (raw wait status)
+ *   s TAG PID      started (exec'd)           d TAG PID START  already started by PID (the marker's)
+ *   e TAG ERRNO    could not be started       x TAG STATUS     a keeper it started exited (raw wait status)
  * The HAM gone (EOF on stdin, or SIGKILL by PR_SET_PDEATHSIG): exit at once, starting nothing
  * more (the next HAM starts what was never started); the keepers stay.
  */
@@ -108,6 +111,100 @@ static void reap(void) {
   }
 }
 
+/* This process's start time (field 22 of /proc/self/stat), 0 if unknown. */
+static unsigned long long start_time(void) {
+  char st[1024];
+  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, st, sizeof st - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  st[n] = 0;
+  char *p = strrchr(st, ')'); /* the name may hold spaces and parentheses */
+  if (!p) return 0;
+  for (int field = 2; field < 22 && p; field++) p = strchr(p + 1, ' ');
+  return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+/*
+ * The marker, whole or not at all: written beside it, then moved into place. EEXIST: a previous launcher's child made it; what it says
+ * goes to errfd after the errno ("17 PID START"), for the 'd' answer. 0 if made.
+ */
+static int mark(int errfd, const char *dir) {
+  char marker[4096], temp[4096], line[64];
+  if (snprintf(marker, sizeof marker, "%s/spawned", dir) >= (int)sizeof marker ||
+      snprintf(temp, sizeof temp, "%s/.spawned.%ld", dir, (long)getpid()) >= (int)sizeof temp) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  int len = snprintf(line, sizeof line, "%ld %llu\n", (long)getpid(), start_time());
+  int m = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (m < 0) return -1;
+  int ok = write(m, line, (size_t)len) == len;
+  close(m);
+  /* No replace: fails with EEXIST as O_EXCL would. Where the file system cannot, a link (two
+   * names for a moment: a child killed between them leaves a link the home check refuses). */
+  int moved = ok ? renameat2(AT_FDCWD, temp, AT_FDCWD, marker, RENAME_NOREPLACE) : -1;
+  if (moved == 0) return 0;
+  int e = ok ? errno : EIO;
+  if (e == EINVAL || e == ENOSYS) {
+    moved = link(temp, marker);
+    e = errno;
+  }
+  unlink(temp);
+  if (moved == 0) return 0;
+  if (e == EEXIST) {
+    char said[64] = "";
+    int r = open(marker, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ssize_t n = r < 0 ? -1 : read(r, said, sizeof said - 1);
+    if (r >= 0) close(r);
+    said[n > 0 ? n : 0] = 0;
+    long pid = 0;
+    unsigned long long start = 0;
+    if (sscanf(said, "%ld %llu", &pid, &start) != 2) pid = 0, start = 0; /* an older launcher's empty marker */
+    len = snprintf(line, sizeof line, "%d %ld %llu", EEXIST, pid, start);
+    (void)!write(errfd, line, (size_t)len);
+    _exit(127);
+  }
+  errno = e;
+  return -1;
+}
+
+/*
+ * Failpoints for crash tests (as src/failpoints.ts; HAM_FAILPOINTS reaches the launcher only
+ * when set): "POINT:ARG" holds the launched child whose keeper command line has ARG. It
+ * announces itself once per HAM_FAILPOINT_DIR with a file named POINT:ARG holding its pid,
+ * then stops itself (SIGSTOP) until the test continues or kills it.
+ */
+static void hold(const char *point, char **argv) {
+  const char *list = getenv("HAM_FAILPOINTS"), *dir = getenv("HAM_FAILPOINT_DIR");
+  if (!list || !dir) return;
+  size_t plen = strlen(point);
+  for (const char *at = list; *at;) {
+    const char *end = strchr(at, ',');
+    size_t len = end ? (size_t)(end - at) : strlen(at);
+    if (len > plen + 1 && strncmp(at, point, plen) == 0 && at[plen] == ':') {
+      const char *arg = at + plen + 1;
+      size_t alen = len - plen - 1;
+      for (char **a = argv; *a; a++) {
+        if (strlen(*a) != alen || strncmp(*a, arg, alen) != 0) continue;
+        char file[4096], pid[32];
+        if (snprintf(file, sizeof file, "%s/%.*s", dir, (int)len, at) >= (int)sizeof file) return;
+        mkdir(dir, 0700);
+        int f = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (f < 0) return; /* fired once already */
+        int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+        (void)!write(f, pid, (size_t)n);
+        close(f);
+        raise(SIGSTOP);
+        return;
+      }
+    }
+    if (!end) break;
+    at = end + 1;
+  }
+}
+
 /* The child: its own session, the log as stdout and stderr, the marker, the exec.
  * Any failure is written as errno to `errfd` (close-on-exec: EOF means exec'd). */
 static void child(int errfd, const sigset_t *mask, char *dir, char *log, char *cwd, char **argv, char **envp) {
@@ -128,14 +225,8 @@ static void child(int errfd, const sigset_t *mask, char *dir, char *log, char *c
   if (chdir(cwd) != 0) goto fail;
   /* The keeper's folder is made here, not in the HAM (a mkdir there is a blocking call on its loop). */
   if (mkdir(dir, 0700) != 0 && errno != EEXIST) goto fail;
-  char marker[4096];
-  if (snprintf(marker, sizeof marker, "%s/spawned", dir) >= (int)sizeof marker) {
-    errno = ENAMETOOLONG;
-    goto fail;
-  }
-  int m = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (m < 0) goto fail; /* EEXIST: a previous launcher started this one */
-  close(m);
+  if (mark(errfd, dir) != 0) goto fail;
+  hold("launch-exec", argv); /* crash tests: the marker made, the keeper not yet exec'd */
   if (strchr(argv[0], '/'))
     execve(argv[0], argv, envp);
   else
@@ -205,15 +296,15 @@ static void launch(char *buf, size_t len, const sigset_t *mask) {
 /* Flight i's pipe is readable: EOF means exec'd, bytes are the errno of a failed start. */
 static void settle(size_t i) {
   struct flight f = flights[i];
-  char err[16];
+  char err[64];
   ssize_t r;
   while ((r = read(f.fd, err, sizeof err - 1)) < 0 && errno == EINTR) {
   }
   if (r < 0 && errno == EAGAIN) return; /* not yet */
   flights[i] = flights[--nflights];
-  close(f.fd);
   if (r <= 0) {
     answer("s %s %ld\n", f.tag, f.pid);
+    close(f.fd); /* after the answer: a closed pipe says it was given (tests wait on that) */
     if (f.dead)
       answer("x %s %ld\n", f.tag, f.status);
     else
@@ -221,13 +312,24 @@ static void settle(size_t i) {
     free(f.tag);
     return;
   }
+  close(f.fd);
   err[r] = 0; /* the child writes it in one write, under PIPE_BUF */
   int status;
   if (!f.dead)
     while (waitpid(f.pid, &status, 0) < 0 && errno == EINTR) {
     }
-  long e = strtol(err, NULL, 10);
-  answer(e == EEXIST ? "d %s\n" : "e %s %ld\n", f.tag, e);
+  char *rest;
+  long e = strtol(err, &rest, 10);
+  if (e == EEXIST) {
+    /* Started by an earlier launcher's child: its pid and start time, from the marker. */
+    long pid = 0;
+    unsigned long long start = 0;
+    if (sscanf(rest, "%ld %llu", &pid, &start) != 2) pid = 0, start = 0;
+    char line[512];
+    int len = snprintf(line, sizeof line, "d %s %ld %llu\n", f.tag, pid, start);
+    if (len > 0 && (size_t)len < sizeof line) answer("%s", line, 0);
+  } else
+    answer("e %s %ld\n", f.tag, e);
   free(f.tag);
 }
 

@@ -5,12 +5,14 @@
 // started again and sent every request it had not answered; the keeper
 // folder's marker makes a repeated request a no-op (exactly once).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, constants as fsc, existsSync, openSync, readSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { join } from 'node:path';
 import { HamError } from '../errors.js';
 import { LAUNCHER_BINARY } from '../paths.js';
 import { errnoName } from '../proc/names.js';
-import { startTime } from '../proc/procfs.js';
+import { startTime, type ProcId } from '../proc/procfs.js';
+import { PidWatch } from './pid-watch.js';
 
 export interface Launch {
   tag: string;
@@ -41,6 +43,29 @@ export function encodeLaunch(l: Launch): Buffer {
   return Buffer.concat([Buffer.from(`${body.length}\n`), body]);
 }
 
+/**
+ * What keeper folder `dir`'s marker says started it: the launched child's pid and start time,
+ * which are the keeper's (an exec keeps both); 'none' if there is no marker; 'old' if it says
+ * nothing (an older launcher's empty marker).
+ */
+export function readMarker(dir: string): ProcId | 'none' | 'old' {
+  let fd: number;
+  try {
+    fd = openSync(join(dir, 'spawned'), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'none' : 'old';
+  }
+  try {
+    const buf = Buffer.alloc(64); // "PID START\n": a few dozen bytes
+    const m = /^([1-9]\d{0,9}) (\d{1,20})\n$/.exec(buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0)));
+    return m ? { pid: Number(m[1]), start: Number(m[2]) } : 'old';
+  } catch {
+    return 'old';
+  } finally {
+    closeSync(fd);
+  }
+}
+
 interface Started {
   pid: number;
   /** Its start time (clock ticks), so a reused pid is not taken for it. */
@@ -50,6 +75,11 @@ interface Started {
 
 /** How long a keeper whose launcher died is watched by pid: its first record comes in milliseconds. */
 const ORPHAN_WATCH_MS = 60_000;
+/**
+ * How long a keeper an earlier launcher's child started ('d') is watched: that child may still
+ * be before its exec (the HAM died, or the launcher, while it ran), and nothing else tells if it dies.
+ */
+export const EARLIER_WATCH_MS = 600_000;
 
 interface Pending {
   frame: Buffer;
@@ -61,6 +91,12 @@ interface Pending {
   settled?: boolean;
 }
 
+/** The launcher's environment: nothing of ours, but crash tests' failpoints where set (launcher.c: hold). */
+function launcherEnv(): Record<string, string> {
+  const { HAM_FAILPOINTS, HAM_FAILPOINT_DIR } = process.env;
+  return HAM_FAILPOINTS && HAM_FAILPOINT_DIR ? { LANG: 'C', HAM_FAILPOINTS, HAM_FAILPOINT_DIR } : { LANG: 'C' };
+}
+
 export class Launcher {
   private proc: ChildProcess | undefined;
   private buf = '';
@@ -68,9 +104,6 @@ export class Launcher {
   private readonly pending = new Map<string, Pending>();
   /** Started by the current launcher: its exit answer calls onExit (while it lives). */
   private readonly started = new Map<string, Started>();
-  /** Started by a launcher that died since: watched by pid for a while (see watchOrphans). */
-  private readonly orphans = new Map<string, Started & { until: number }>();
-  private orphanTimer: NodeJS.Timeout | undefined;
   private roomWaiter: (() => void) | undefined;
   private silentDeaths = 0;
   /** Launchers let go by close(): they carry out what they were sent, then exit at EOF. */
@@ -78,7 +111,11 @@ export class Launcher {
   /** How many launchers were started (status, tests). */
   starts = 0;
 
-  constructor(private readonly onTrouble: (message: string) => void = () => undefined) {}
+  /** `unheard`: where keepers whose exit no launcher reports are watched by pid (shared with reconcile). */
+  constructor(
+    private readonly onTrouble: (message: string) => void = () => undefined,
+    private readonly unheard = new PidWatch(),
+  ) {}
 
   static available(): boolean {
     return existsSync(LAUNCHER_BINARY);
@@ -111,12 +148,12 @@ export class Launcher {
     const p = this.pending.get(tag);
     if (p) p.settled = true;
     this.started.delete(tag);
-    this.orphans.delete(tag);
+    this.unheard.settle(tag);
   }
 
   /** Whether keeper `tag` was sent to a launcher by this process (its pid comes with its K record). */
   has(tag: string): boolean {
-    return this.pending.has(tag) || this.started.has(tag) || this.orphans.has(tag);
+    return this.pending.has(tag) || this.started.has(tag) || this.unheard.has(tag);
   }
 
   /** Start a keeper; `onExit` if it could not be started, or exited while this launcher was its parent. */
@@ -135,14 +172,12 @@ export class Launcher {
     this.proc = undefined;
     this.pending.clear();
     this.started.clear();
-    this.orphans.clear();
-    clearInterval(this.orphanTimer);
-    this.orphanTimer = undefined;
+    this.unheard.close();
   }
 
   private ensure(): ChildProcess {
     if (this.proc) return this.proc;
-    const p = spawn(LAUNCHER_BINARY, [], { stdio: ['pipe', 'pipe', 'inherit'], env: { LANG: 'C' } });
+    const p = spawn(LAUNCHER_BINARY, [], { stdio: ['pipe', 'pipe', 'inherit'], env: launcherEnv() });
     this.proc = p;
     this.starts += 1;
     // Neither the launcher nor its pipes keep the HAM alive; its EOF ends the launcher.
@@ -176,7 +211,8 @@ export class Launcher {
       for (const f of this.pending.values()) q.stdin!.write(f.frame);
     };
     p.on('error', (e) => onGone(e.message));
-    p.on('exit', (code, sig) => onGone(sig ?? `exit ${code}`));
+    // 'close', not 'exit': after its last answers are read (an 's' read after its death would leave that keeper unwatched).
+    p.on('close', (code, sig) => onGone(sig ?? `exit ${code}`));
     return p;
   }
 
@@ -185,7 +221,7 @@ export class Launcher {
     this.buf += d;
     let nl: number;
     while ((nl = this.buf.indexOf('\n')) >= 0) {
-      const [kind, tag, n] = this.buf.slice(0, nl).split(' ') as [string, string, string | undefined];
+      const [kind, tag, n, m] = this.buf.slice(0, nl).split(' ') as [string, string, string | undefined, string | undefined];
       this.buf = this.buf.slice(nl + 1);
       const p = this.pending.get(tag);
       if (kind === 'x') {
@@ -198,7 +234,12 @@ export class Launcher {
       this.pending.delete(tag);
       if (kind === 's' && !p.settled) this.started.set(tag, { pid: Number(n), start: startTime(Number(n)), onExit: p.onExit });
       else if (kind === 'e') p.onExit(`the keeper (${p.bin}) could not be started in ${p.cwd}: ${errnoName(Number(n))}`);
-      // 'd': a previous launcher started it; its life FIFO and records tell the rest
+      else if (kind === 'd' && !p.settled && Number(n) > 0)
+        // An earlier launcher's child started it (its marker's pid), perhaps not exec'd yet: if it dies before
+        // its first record, nothing else tells. (No pid: an older launcher's marker; its records tell the rest.)
+        this.unheard.watch(tag, { pid: Number(n), start: Number(m) }, EARLIER_WATCH_MS, () =>
+          p.onExit('the keeper an earlier launcher started exited before its first record (no wait status)'),
+        );
     }
     if (this.buf.length > 64 * 1024) this.buf = ''; // no answer is that long: junk
     this.tellRoom();
@@ -211,22 +252,10 @@ export class Launcher {
    * no-op for a keeper whose records came in).
    */
   private watchOrphans(): void {
-    const until = Date.now() + ORPHAN_WATCH_MS;
-    for (const [tag, k] of this.started) this.orphans.set(tag, { ...k, until });
+    for (const [tag, k] of this.started)
+      this.unheard.watch(tag, { pid: k.pid, start: k.start ?? -1 }, ORPHAN_WATCH_MS, () =>
+        k.onExit('the keeper exited (its launcher had died: no wait status)'),
+      );
     this.started.clear();
-    if (this.orphanTimer || this.orphans.size === 0) return;
-    this.orphanTimer = setInterval(() => {
-      const now = Date.now();
-      for (const [tag, k] of this.orphans) {
-        const gone = !(k.pid > 0) || k.start === undefined || startTime(k.pid) !== k.start;
-        if (gone) k.onExit('the keeper exited (its launcher had died: no wait status)');
-        if (gone || now > k.until) this.orphans.delete(tag);
-      }
-      if (this.orphans.size === 0) {
-        clearInterval(this.orphanTimer);
-        this.orphanTimer = undefined;
-      }
-    }, 250);
-    this.orphanTimer.unref();
   }
 }

@@ -8,8 +8,10 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isKeeperArgv } from '../../src/paths.js';
+import { isStopped } from '../../src/proc/procfs.js';
 import { entity } from '../helpers/entities.js';
-import { hamJson, keepersWith, procsWith, sleeper, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
+import { CALM, hamJson, keepersWith, procsWith, sleeper, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;
 beforeEach(() => {
@@ -58,5 +60,51 @@ describe('the HAM dies while its launcher starts a keeper', () => {
     expect(code).not.toBe(0);
     expect(procsWith(marker)).toEqual([entity(after, 'web').pid]);
     expect(keepersWith(marker)).toHaveLength(1);
+  });
+});
+
+/**
+ * The launcher's child of `web` (command `sleep ARG`) held by the launch-exec failpoint (launcher.c: hold):
+ * its marker made, its keeper not exec'd. Then the HAM SIGKILLed, and a new one has reconciled `web`.
+ */
+async function heldThroughTakeover(home: string): Promise<{ arg: string; held: number; epoch: number }> {
+  const arg = String(8_000_000 + Math.floor(Math.random() * 1_000_000));
+  const points = join(home, 'failpoints');
+  await hamJson(home, ['start', ...CALM], { HAM_FAILPOINTS: `launch-exec:${arg}`, HAM_FAILPOINT_DIR: points });
+  const before = await status(home);
+  await hamJson(home, ['attach', 'web', '--restart', '--', 'sleep', arg]);
+  const held = await waitFor('the launched child held before its exec', () => {
+    const pid = Number(readFileSync(join(points, `launch-exec:${arg}`), 'utf8'));
+    return isStopped(pid) ? pid : undefined;
+  });
+  process.kill(before.ham.pid!, 'SIGKILL');
+  await waitStatus(home, 'a new HAM', (s) => s.ham.epoch > before.ham.epoch && s.ham.pid !== before.ham.pid, 30_000);
+  return { arg, held, epoch: before.ham.epoch };
+}
+
+describe('the HAM dies while its launcher child is between the marker and the exec', () => {
+  it("the new HAM takes the marker's pid for the keeper: when it execs, one keeper and one process", async () => {
+    const { arg, held } = await heldThroughTakeover(t.home);
+    // Reconciled: the held child is web's keeper (an exec keeps its pid), not a second keeper started beside it.
+    const s = await waitStatus(t.home, 'web reconciled', (x) => entity(x, 'web').keeperPid !== null, 30_000);
+    expect(entity(s, 'web').keeperPid).toBe(held);
+    expect(procsWith(arg)).toEqual([]);
+    process.kill(held, 'SIGCONT');
+    const up = await waitStatus(t.home, 'web running', (x) => entity(x, 'web').state === 'running' && entity(x, 'web').pid !== null, 30_000);
+    expect(isKeeperArgv(readFileSync(`/proc/${held}/cmdline`, 'utf8').split('\0'))).toBe(true);
+    expect(procsWith(arg)).toEqual([entity(up, 'web').pid]);
+    expect(keepersWith(arg)).toEqual([held]);
+    expect([entity(up, 'web').keeperPid, entity(up, 'web').restarts]).toEqual([held, 0]);
+  });
+
+  it('the held child killed before its exec: the new HAM sees it gone, a start that failed (as without a takeover)', async () => {
+    const { arg, held } = await heldThroughTakeover(t.home);
+    await waitStatus(t.home, 'web reconciled', (x) => entity(x, 'web').keeperPid === held, 30_000);
+    process.kill(held, 'SIGKILL');
+    const down = await waitStatus(t.home, 'the start failed', (x) => entity(x, 'web').keeperPid === null && entity(x, 'web').state !== 'starting', 30_000);
+    expect(entity(down, 'web').state).toBe('dead');
+    expect(entity(down, 'web').lastError).toContain('keeper died before the command started');
+    expect(procsWith(arg)).toEqual([]);
+    expect(keepersWith(arg)).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import { benchCost } from './cost.js';
 import { benchDetectors } from './detectors.js';
 import { benchFootprint } from './footprint.js';
 import { benchHardening } from './hardening.js';
+import { benchOperator } from './operator.js';
 import { fmt, machine, median, quantile, sectionOf, withSection } from './lib.js';
 import { benchRestart } from './restart.js';
 import { benchSoak } from './soak.js';
@@ -138,6 +139,7 @@ async function main(): Promise<void> {
   process.stdout.write('footprint with 100 entities...\n');
   const f = await benchFootprint(100, quick ? 10 : 30);
   const cost = await benchCost(quick);
+  const operator = await benchOperator(quick);
 
   const table = [['measure', 'median', 'p90', 'physical limit (same run)', 'ratio', 'target'], ...rows];
   const md = (rs: string[][]): string =>
@@ -155,7 +157,7 @@ async function main(): Promise<void> {
     ],
     [
       `own CPU idle over ${f.idleSeconds.toFixed(0)} s, ${f.entities} services`,
-      `${f.idleCpuPercent.toFixed(3)} % (daemons ${f.daemonsIdleCpuPercent.toFixed(4)} %, watches ${f.watchesIdleCpuPercent.toFixed(4)} %)`,
+      `${f.idleCpuPercent.toFixed(3)} % (daemons ${f.daemonsIdleCpuPercent.toFixed(4)} %, C helpers ${f.watchesIdleCpuPercent.toFixed(4)} %)`,
       '0.003 %',
       '0 %',
       '0.12 %',
@@ -177,10 +179,11 @@ kills the entity runs ≥ 1 s, so the backoff policy restarts it at once.
 ${md(table)}
 
 The keeper (a tiny C parent per entity, ${keeperCommand().kind === 'c' ? 'used in this run' : 'but this run used the Perl fallback'}) is the parent whether or not the
-current HAM spawned the entity, which is why both restart rows match. The hang
-threshold counts time since the partner was last seen idle (its C watch reads
-\`/proc\` every threshold/3) or last answered a probe, so a SIGSTOP is taken over
-between ⅔ of the threshold and the threshold after it, plus the takeover.
+current HAM spawned the entity, which is why both restart rows match. Each
+daemon runs under a tiny C nanny (its parent) that learns of a stop at once
+(SIGCHLD) and of a busy loop from a CPU-time timer, and alerts the partner,
+which then probes: a SIGSTOP is taken over the threshold after the stop, plus
+the takeover (the \`/proc\` watch of earlier rounds is the fallback).
 
 ## Conditions and actions
 
@@ -225,17 +228,19 @@ ${md(soak)}
 Ours measured in this run; the peers' columns are copied from an earlier
 peers run (see "Peers" below for ham beside them in one run). The pair is
 two Node processes (started with small V8 young generations and one GC
-thread); each keeper is a small C program. Idle, the pair sleeps: each
-daemon's C watch reads the other's wait channel in \`/proc\` (a third of the
-hang threshold apart) and only a partner that is not idle costs a beat.
+thread); each keeper is a small C program. Idle, nothing of the pair wakes:
+no beats, no samples; the nannies sleep until their daemon stops, spins or
+exits (the C helpers column counts them).
 
 ${md(foot)}
 
 ${cost}
 
+${operator}
+
 Samples (ms): bare ${r.bare.map(fmt).join(' ')}; restart ${r.hamParent.map(fmt).join(' ')}; after takeover ${r.afterTakeover.map(fmt).join(' ')}; HAM answered ${t.answered.map(fmt).join(' ')}; hang ${t.hangTakeover.map(fmt).join(' ')}.
 `;
-  process.stdout.write(`\n${md(table)}\n\n${md(cond)}\n\n${md(clients)}\n\n${md(dets)}\n\n${md(soak)}\n\n${md(foot)}\n\n${cost}\n`);
+  process.stdout.write(`\n${md(table)}\n\n${md(cond)}\n\n${md(clients)}\n\n${md(dets)}\n\n${md(soak)}\n\n${md(foot)}\n\n${cost}\n\n${operator}\n`);
   // The chaos campaign's section is written by \`npm run chaos -- --write\` (it takes a quarter of an hour): kept.
   const file = join(PACKAGE_ROOT, 'BENCHMARKS.md');
   // Likewise the peers' section (\`npm run bench:peers\`: every peer installed, a quarter of an hour).

@@ -1,4 +1,4 @@
-// Review: a Guardian exits when it loses its nanny (guardian/guardian.ts: ourNanny()?.onGone), even
+// a Guardian exits when it loses its nanny (guardian/guardian.ts: ourNanny()?.onGone), even
 // while its HAM is hung: a HAM stopped and then the Guardian's nanny killed leaves nobody to take
 // over, and the stopped HAM cannot spawn a new Guardian. The hang is never resolved.
 import { readFileSync } from 'node:fs';

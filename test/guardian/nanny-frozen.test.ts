@@ -1,4 +1,4 @@
-// Review: a HAM that hangs without a stop and without CPU (here frozen by the cgroup freezer, as a
+// a HAM that hangs without a stop and without CPU (here frozen by the cgroup freezer, as a
 // main thread blocked in the kernel is: D state, no SIGCHLD, no CPU time) is never taken over under
 // the nannies: the Guardian judges it by alerts alone, and its nanny has nothing to alert of. Under
 // the watch (HAM_NANNY=off) the same hang is taken over (the watch sees it out of epoll_wait).
@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hamJson, status, tempHome, waitStatus, type TestHome } from '../helpers/ham.js';
 
-const CG = '/sys/fs/cgroup/freezer/ham-review';
+const CG = '/sys/fs/cgroup/freezer/ham-nanny-frozen';
 let t: TestHome;
 beforeEach(() => {
   t = tempHome();

@@ -1,4 +1,4 @@
-// Review: a HAM whose nanny is stopped (not dead) and which then stops itself is never taken over:
+// a HAM whose nanny is stopped (not dead) and which then stops itself is never taken over:
 // the Guardian is in `alerts` mode and only the (stopped) nanny could alert it.
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';

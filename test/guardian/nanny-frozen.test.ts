@@ -1,7 +1,6 @@
-// a HAM that hangs without a stop and without CPU (here frozen by the cgroup freezer, as a
-// main thread blocked in the kernel is: D state, no SIGCHLD, no CPU time) is never taken over under
-// the nannies: the Guardian judges it by alerts alone, and its nanny has nothing to alert of. Under
-// the watch (HAM_NANNY=off) the same hang is taken over (the watch sees it out of epoll_wait).
+// A HAM that hangs without a stop and without CPU (here frozen by the cgroup freezer, as a main
+// thread blocked in the kernel is: D state, no SIGCHLD, no CPU time) is taken over, under the nannies
+// (its nanny's slow check finds it out of epoll_wait) as under the watch (HAM_NANNY=off).
 import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hamJson, status, tempHome, waitStatus, type TestHome } from '../helpers/ham.js';

@@ -1,6 +1,5 @@
-// a Guardian exits when it loses its nanny (guardian/guardian.ts: ourNanny()?.onGone), even
-// while its HAM is hung: a HAM stopped and then the Guardian's nanny killed leaves nobody to take
-// over, and the stopped HAM cannot spawn a new Guardian. The hang is never resolved.
+// A Guardian that loses its nanny keeps guarding (it tells the HAM `unwatched`): a HAM stopped and
+// then the Guardian's nanny killed is still taken over.
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { hamJson, status, tempHome, waitStatus, type TestHome } from '../helpers/ham.js';

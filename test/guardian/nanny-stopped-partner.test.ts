@@ -1,5 +1,5 @@
-// a HAM whose nanny is stopped (not dead) and which then stops itself is never taken over:
-// the Guardian is in `alerts` mode and only the (stopped) nanny could alert it.
+// A HAM whose nanny is stopped (not dead) and which then stops itself is taken over: the Guardian's
+// nanny finds the HAM's nanny stopped at its slow check and alerts the Guardian, which probes the HAM.
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { WATCH_BINARY } from '../../src/paths.js';

@@ -18,6 +18,12 @@
  *   it sleeps) and then is not back in epoll_wait within PERIOD/2 (sampled
  *   every 10 ms from /proc, as guardian/watch.c does), and again every PERIOD
  *   while it stays so.
+ * - is not in epoll_wait at a slow check (every SLOW_MS, 5 s: one wake-up, ~90 us, per 5 s, ~0.004 % of a
+ *   core for an idle pair) and then not back within PERIOD/2, as above: a hang that neither stops nor
+ *   spins (blocked in the kernel: D state, a futex, the freezer) is found within the threshold + SLOW_MS.
+ * At that slow check it also reads the state of the partner's nanny: stopped (T/t), it can tell of
+ * nothing, so it alerts its own daemon to probe the partner (as when that nanny dies), again at each
+ * slow check while it stays so: the partner's hang is found within the threshold + SLOW_MS.
  * The partner then probes the daemon over their pipe, as with the watch: an
  * answer clears it, silence for the hang threshold is a hang. The daemon sees
  * this nanny's death as its socket's EOF and tells its partner, which falls
@@ -59,6 +65,9 @@ static int partner_parent_fd = -1;
 static long period_ms = 0;
 static timer_t cpu_timer;
 static int have_timer = 0;
+static long partner_parent = 0;
+/* The slow check's period (see the header). */
+#define SLOW_MS 5000
 
 static long long now_ms(void) {
   struct timespec t;
@@ -80,6 +89,20 @@ static unsigned long long stat_field(long pid, int want) {
   if (!p) return 0;
   for (int field = 2; field < want && p; field++) p = strchr(p + 1, ' ');
   return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+/* Field 3 of /proc/PID/stat: the state (R, S, D, T, t, Z...); 0 unknown. */
+static char stat_state(long pid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  return p && p[1] == ' ' ? p[2] : 0;
 }
 
 /* Close every fd from `from` up, but `keep`. */
@@ -132,6 +155,7 @@ static void told(char *line) {
   }
   if (partner_parent_fd >= 0) close(partner_parent_fd);
   partner_parent_fd = -1;
+  partner_parent = 0;
   long parent = partner_fd >= 0 ? (long)stat_field(pid, 4) : 0;
   if (parent > 1 && parent != getpid()) {
     partner_parent_fd = (int)syscall(SYS_pidfd_open, (pid_t)parent, 0);
@@ -140,6 +164,7 @@ static void told(char *line) {
       close(partner_parent_fd);
       partner_parent_fd = -1;
     }
+    if (partner_parent_fd >= 0) partner_parent = parent;
   }
   period_ms = period;
   arm();
@@ -216,17 +241,31 @@ int main(int argc, char **argv) {
   char buf[256];
   size_t have = 0;
   /* Sampling after the CPU timer fired: 0 none; else when it was last seen idle or the timer fired. */
-  long long suspect = 0, busy_since = 0;
+  long long suspect = 0, busy_since = 0, slow_at = 0;
   for (;;) {
     struct pollfd p[4] = {{sfd, POLLIN, 0}, {lsock, POLLIN, 0}, {conn, POLLIN, 0}, {partner_parent_fd, POLLIN, 0}};
-    int timeout = busy_since ? (int)period_ms : suspect ? 10 : -1;
+    /* The slow check once there is a partner to alert, or a partner's nanny to read. */
+    int slow = (partner_fd >= 0 || partner_parent_fd >= 0);
+    if (!slow) slow_at = 0;
+    else if (!slow_at) slow_at = now_ms() + SLOW_MS;
+    long long left = slow ? slow_at - now_ms() : -1;
+    int timeout = busy_since ? (int)period_ms : suspect ? 10 : slow ? (int)(left < 0 ? 0 : left) : -1;
     int r = poll(p, 4, timeout);
     if (r < 0 && errno != EINTR) return 1;
     if (partner_parent_fd >= 0 && (p[3].revents & (POLLIN | POLLHUP | POLLERR))) {
       /* The partner's nanny died: until the partner says so, only a probe tells if it hangs. */
       close(partner_parent_fd);
       partner_parent_fd = -1;
+      partner_parent = 0;
       kill(child, SIGUSR2);
+    }
+    if (slow && now_ms() >= slow_at) {
+      slow_at = now_ms() + SLOW_MS;
+      /* Stopped, the partner's nanny tells of nothing: our daemon probes the partner itself. */
+      char st = partner_parent_fd >= 0 ? stat_state(partner_parent) : 0;
+      if (st == 'T' || st == 't') kill(child, SIGUSR2);
+      /* Our daemon out of epoll_wait without a stop or CPU use (blocked in the kernel): sampled as after the CPU timer. */
+      if (partner_fd >= 0 && !suspect && !busy_since) suspect = now_ms();
     }
     /* The socket before the signals: a partner told just before a stop is known when the stop is seen. */
     int fresh = 0;

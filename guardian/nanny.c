@@ -24,6 +24,8 @@
  * At that slow check it also reads the state of the partner's nanny: stopped (T/t), it can tell of
  * nothing, so it alerts its own daemon to probe the partner (as when that nanny dies), again at each
  * slow check while it stays so: the partner's hang is found within the threshold + SLOW_MS.
+ * When /proc hides the wait channel (unreadable, or "0" on a sleeping thread: blind, as guardian/watch.c
+ * says), it writes "blind" and closes the daemon's socket: the daemon tells its partner `unwatched`.
  * The partner then probes the daemon over their pipe, as with the watch: an
  * answer clears it, silence for the hang threshold is a hang. The daemon sees
  * this nanny's death as its socket's EOF and tells its partner, which falls
@@ -131,12 +133,21 @@ static void arm(void) {
   timer_settime(cpu_timer, 0, &its, NULL);
 }
 
-/* Is the child's main thread in epoll_wait (an idle event loop)? -1: unknown (gone). */
+/* Is the child's main thread in epoll_wait (an idle event loop)? -1: unknown (gone); -2: blind. */
+static int blind_votes = 0, wchan_seen = 0;
 static int idle_now(int wchan_fd) {
   char w[128];
-  if (wchan_fd < 0) return -1;
-  ssize_t n = pread(wchan_fd, w, sizeof w - 1, 0);
-  if (n < 0) return -1;
+  ssize_t n = wchan_fd < 0 ? -1 : pread(wchan_fd, w, sizeof w - 1, 0);
+  if (n <= 0 || (n == 1 && w[0] == '0')) {
+    /* A running thread shows "0" too: blind only if a sleeping one shows it on 3 samples in a row
+     * (or it cannot be read at all), as guardian/watch.c judges. */
+    if (wchan_seen) return 0;
+    char st = stat_state(child);
+    if (st == 0 || st == 'Z' || st == 'X') return -1;
+    blind_votes = wchan_fd < 0 || n < 0 || st == 'S' || st == 'D' ? blind_votes + 1 : 0;
+    return blind_votes >= 3 ? -2 : 0;
+  }
+  wchan_seen = 1;
   w[n] = 0;
   return strstr(w, "epoll") || strstr(w, "ep_poll") ? 1 : 0;
 }
@@ -242,10 +253,11 @@ int main(int argc, char **argv) {
   size_t have = 0;
   /* Sampling after the CPU timer fired: 0 none; else when it was last seen idle or the timer fired. */
   long long suspect = 0, busy_since = 0, slow_at = 0;
+  int blind = 0;
   for (;;) {
     struct pollfd p[4] = {{sfd, POLLIN, 0}, {lsock, POLLIN, 0}, {conn, POLLIN, 0}, {partner_parent_fd, POLLIN, 0}};
     /* The slow check once there is a partner to alert, or a partner's nanny to read. */
-    int slow = (partner_fd >= 0 || partner_parent_fd >= 0);
+    int slow = !blind && (partner_fd >= 0 || partner_parent_fd >= 0);
     if (!slow) slow_at = 0;
     else if (!slow_at) slow_at = now_ms() + SLOW_MS;
     long long left = slow ? slow_at - now_ms() : -1;
@@ -317,7 +329,19 @@ int main(int argc, char **argv) {
     if (suspect || busy_since) {
       int idle = idle_now(wchan_fd);
       long long now = now_ms();
-      if (idle != 0) {
+      if (idle == -2) {
+        /* Blind: our alerts would be wrong; the daemon tells its partner, which watches (or beats). */
+        blind = 1;
+        suspect = busy_since = 0;
+        if (have_timer) timer_delete(cpu_timer);
+        have_timer = 0;
+        if (conn >= 0) {
+          if (write(conn, "blind\n", 6) < 0) { /* closing says it anyway */
+          }
+          close(conn);
+          conn = -1;
+        }
+      } else if (idle != 0) {
         suspect = busy_since = 0;
         arm();
       } else if (busy_since || now - suspect >= period_ms / 2) {

@@ -9,8 +9,8 @@
  * happens; it exits with its child's exact status (the same code, or killed by
  * the same signal), so its caller sees the daemon's exit as its own.
  *
- * The daemon connects to the abstract socket named in $HAM_NANNY (only its
- * pid is accepted) and writes "partner PID START PERIOD_MS" whenever its
+ * The daemon inherits one end of a socketpair, its fd number in $HAM_NANNY (no
+ * name: nobody else can reach it; Node makes it close-on-exec once opened), and writes "partner PID START PERIOD_MS" whenever its
  * partner changes. The nanny then alerts that partner with SIGUSR2 (through a
  * pidfd checked against START: never a reused pid) when its child:
  * - stops or continues (SIGCHLD: only a parent learns of a SIGSTOP at once);
@@ -45,7 +45,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -206,19 +205,14 @@ int main(int argc, char **argv) {
   sigprocmask(SIG_BLOCK, &mask, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  char name[64];
-  snprintf(name, sizeof name, "ham-nanny-%ld-%lld", (long)getpid(), now_ms());
-  int lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  memcpy(sa.sun_path + 1, name, strlen(name)); /* abstract: no file in the home */
-  /* The whole sun_path, NUL-padded: how libuv (Node) connects to an abstract name. */
-  socklen_t salen = (socklen_t)sizeof sa;
-  if (lsock < 0 || bind(lsock, (struct sockaddr *)&sa, salen) != 0 || listen(lsock, 4) != 0) {
-    if (lsock >= 0) close(lsock);
-    lsock = -1;
+  int sv[2] = {-1, -1};
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    sv[0] = sv[1] = -1;
     unsetenv("HAM_NANNY"); /* the daemon then runs as without a nanny */
   } else {
-    setenv("HAM_NANNY", name, 1);
+    char fdname[16];
+    snprintf(fdname, sizeof fdname, "%d", sv[1]);
+    setenv("HAM_NANNY", fdname, 1);
   }
 
   child = fork();
@@ -231,6 +225,7 @@ int main(int argc, char **argv) {
     /* Its own process group, as when it was spawned detached without us: a signal to its group
      * (a group stop) leaves us free to tell of it, and one to ours does not reach it. */
     setpgid(0, 0);
+    if (sv[1] >= 0) fcntl(sv[1], F_SETFD, 0); /* the daemon's end survives the exec */
     execvp(argv[1], argv + 1);
     perror("nanny: exec");
     _exit(127);
@@ -238,7 +233,10 @@ int main(int argc, char **argv) {
   signal(SIGUSR2, SIG_IGN); /* an alert meant for the daemon, sent to us, must not kill us */
   /* The fds passed through (the IPC channel at 3...) are the daemon's alone: its partner must see
    * them close when the daemon dies. */
-  close_from(3, lsock);
+  if (sv[1] >= 0) close(sv[1]);
+  int conn = sv[0];
+  if (conn >= 0) fcntl(conn, F_SETFL, O_NONBLOCK);
+  close_from(3, conn);
 
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGRTMIN};
@@ -248,14 +246,13 @@ int main(int argc, char **argv) {
   snprintf(wpath, sizeof wpath, "/proc/%ld/task/%ld/wchan", (long)child, (long)child);
   int wchan_fd = open(wpath, O_RDONLY | O_CLOEXEC);
 
-  int conn = -1;
   char buf[256];
   size_t have = 0;
   /* Sampling after the CPU timer fired: 0 none; else when it was last seen idle or the timer fired. */
   long long suspect = 0, busy_since = 0, slow_at = 0;
   int blind = 0;
   for (;;) {
-    struct pollfd p[4] = {{sfd, POLLIN, 0}, {lsock, POLLIN, 0}, {conn, POLLIN, 0}, {partner_parent_fd, POLLIN, 0}};
+    struct pollfd p[4] = {{sfd, POLLIN, 0}, {-1, 0, 0}, {conn, POLLIN, 0}, {partner_parent_fd, POLLIN, 0}};
     /* The slow check once there is a partner to alert, or a partner's nanny to read. */
     int slow = !blind && (partner_fd >= 0 || partner_parent_fd >= 0);
     if (!slow) slow_at = 0;
@@ -280,21 +277,7 @@ int main(int argc, char **argv) {
       if (partner_fd >= 0 && !suspect && !busy_since) suspect = now_ms();
     }
     /* The socket before the signals: a partner told just before a stop is known when the stop is seen. */
-    int fresh = 0;
-    if (lsock >= 0 && (p[1].revents & POLLIN)) {
-      int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      struct ucred cred;
-      socklen_t len = sizeof cred;
-      if (c >= 0 && conn < 0 && getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid == child) {
-        conn = c;
-        fresh = 1;
-        close(lsock); /* one daemon, one connection */
-        lsock = -1;
-      } else if (c >= 0) {
-        close(c);
-      }
-    }
-    if (conn >= 0 && (fresh || (p[2].revents & (POLLIN | POLLHUP | POLLERR)))) {
+    if (conn >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR))) {
       ssize_t n = read(conn, buf + have, sizeof buf - 1 - have);
       if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
         close(conn); /* the daemon closed it (it is dying): keep waiting for its status */

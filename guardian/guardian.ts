@@ -96,12 +96,10 @@ export function runGuardian(o: GuardianOptions): void {
     }
   });
   process.on('disconnect', () => takeover('HAM died', false));
-  // Our nanny (our parent, which tells the HAM of our hangs) is gone: the HAM replaces us. As the HAM, we fall back to being watched.
-  ourNanny()?.onGone(() => {
-    if (done) return;
-    o.log('warn', 'lost its nanny: exiting (the HAM spawns a new Guardian)');
-    process.exit(1);
-  });
+  // Our nanny gone (our parent, which told the HAM of our hangs): we keep guarding, the beater tells the HAM
+  // `unwatched` (it watches us instead), as the HAM does when it loses its own. Exiting would leave a hung HAM
+  // with nobody to take over.
+  ourNanny()?.onGone(() => !done && o.log('warn', 'lost its nanny: the HAM watches us instead'));
   // The HAM may have died before these listeners existed ('disconnect' already fired).
   if (!process.connected) return takeover('HAM died while the Guardian started', false);
   send({ t: 'ready', pid: process.pid }); // our pid: the HAM spawned our nanny

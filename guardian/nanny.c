@@ -9,8 +9,8 @@
  * happens; it exits with its child's exact status (the same code, or killed by
  * the same signal), so its caller sees the daemon's exit as its own.
  *
- * The daemon connects to the abstract socket named in $HAM_NANNY (only its
- * pid is accepted) and writes "partner PID START PERIOD_MS" whenever its
+ * The daemon inherits one end of a socketpair, its fd number in $HAM_NANNY (no
+ * name: nobody else can reach it; Node makes it close-on-exec once opened), and writes "partner PID START PERIOD_MS" whenever its
  * partner changes. The nanny then alerts that partner with SIGUSR2 (through a
  * pidfd checked against START: never a reused pid) when its child:
  * - stops or continues (SIGCHLD: only a parent learns of a SIGSTOP at once);
@@ -18,6 +18,14 @@
  *   it sleeps) and then is not back in epoll_wait within PERIOD/2 (sampled
  *   every 10 ms from /proc, as guardian/watch.c does), and again every PERIOD
  *   while it stays so.
+ * - is not in epoll_wait at a slow check (every SLOW_MS, 5 s: one wake-up, ~90 us, per 5 s, ~0.004 % of a
+ *   core for an idle pair) and then not back within PERIOD/2, as above: a hang that neither stops nor
+ *   spins (blocked in the kernel: D state, a futex, the freezer) is found within the threshold + SLOW_MS.
+ * At that slow check it also reads the state of the partner's nanny: stopped (T/t), it can tell of
+ * nothing, so it alerts its own daemon to probe the partner (as when that nanny dies), again at each
+ * slow check while it stays so: the partner's hang is found within the threshold + SLOW_MS.
+ * When /proc hides the wait channel (unreadable, or "0" on a sleeping thread: blind, as guardian/watch.c
+ * says), it writes "blind" and closes the daemon's socket: the daemon tells its partner `unwatched`.
  * The partner then probes the daemon over their pipe, as with the watch: an
  * answer clears it, silence for the hang threshold is a hang. The daemon sees
  * this nanny's death as its socket's EOF and tells its partner, which falls
@@ -37,7 +45,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,6 +66,9 @@ static int partner_parent_fd = -1;
 static long period_ms = 0;
 static timer_t cpu_timer;
 static int have_timer = 0;
+static long partner_parent = 0;
+/* The slow check's period (see the header). */
+#define SLOW_MS 5000
 
 static long long now_ms(void) {
   struct timespec t;
@@ -80,6 +90,20 @@ static unsigned long long stat_field(long pid, int want) {
   if (!p) return 0;
   for (int field = 2; field < want && p; field++) p = strchr(p + 1, ' ');
   return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+/* Field 3 of /proc/PID/stat: the state (R, S, D, T, t, Z...); 0 unknown. */
+static char stat_state(long pid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  return p && p[1] == ' ' ? p[2] : 0;
 }
 
 /* Close every fd from `from` up, but `keep`. */
@@ -108,12 +132,21 @@ static void arm(void) {
   timer_settime(cpu_timer, 0, &its, NULL);
 }
 
-/* Is the child's main thread in epoll_wait (an idle event loop)? -1: unknown (gone). */
+/* Is the child's main thread in epoll_wait (an idle event loop)? -1: unknown (gone); -2: blind. */
+static int blind_votes = 0, wchan_seen = 0;
 static int idle_now(int wchan_fd) {
   char w[128];
-  if (wchan_fd < 0) return -1;
-  ssize_t n = pread(wchan_fd, w, sizeof w - 1, 0);
-  if (n < 0) return -1;
+  ssize_t n = wchan_fd < 0 ? -1 : pread(wchan_fd, w, sizeof w - 1, 0);
+  if (n <= 0 || (n == 1 && w[0] == '0')) {
+    /* A running thread shows "0" too: blind only if a sleeping one shows it on 3 samples in a row
+     * (or it cannot be read at all), as guardian/watch.c judges. */
+    if (wchan_seen) return 0;
+    char st = stat_state(child);
+    if (st == 0 || st == 'Z' || st == 'X') return -1;
+    blind_votes = wchan_fd < 0 || n < 0 || st == 'S' || st == 'D' ? blind_votes + 1 : 0;
+    return blind_votes >= 3 ? -2 : 0;
+  }
+  wchan_seen = 1;
   w[n] = 0;
   return strstr(w, "epoll") || strstr(w, "ep_poll") ? 1 : 0;
 }
@@ -132,6 +165,7 @@ static void told(char *line) {
   }
   if (partner_parent_fd >= 0) close(partner_parent_fd);
   partner_parent_fd = -1;
+  partner_parent = 0;
   long parent = partner_fd >= 0 ? (long)stat_field(pid, 4) : 0;
   if (parent > 1 && parent != getpid()) {
     partner_parent_fd = (int)syscall(SYS_pidfd_open, (pid_t)parent, 0);
@@ -140,6 +174,7 @@ static void told(char *line) {
       close(partner_parent_fd);
       partner_parent_fd = -1;
     }
+    if (partner_parent_fd >= 0) partner_parent = parent;
   }
   period_ms = period;
   arm();
@@ -170,19 +205,14 @@ int main(int argc, char **argv) {
   sigprocmask(SIG_BLOCK, &mask, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  char name[64];
-  snprintf(name, sizeof name, "ham-nanny-%ld-%lld", (long)getpid(), now_ms());
-  int lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  memcpy(sa.sun_path + 1, name, strlen(name)); /* abstract: no file in the home */
-  /* The whole sun_path, NUL-padded: how libuv (Node) connects to an abstract name. */
-  socklen_t salen = (socklen_t)sizeof sa;
-  if (lsock < 0 || bind(lsock, (struct sockaddr *)&sa, salen) != 0 || listen(lsock, 4) != 0) {
-    if (lsock >= 0) close(lsock);
-    lsock = -1;
+  int sv[2] = {-1, -1};
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    sv[0] = sv[1] = -1;
     unsetenv("HAM_NANNY"); /* the daemon then runs as without a nanny */
   } else {
-    setenv("HAM_NANNY", name, 1);
+    char fdname[16];
+    snprintf(fdname, sizeof fdname, "%d", sv[1]);
+    setenv("HAM_NANNY", fdname, 1);
   }
 
   child = fork();
@@ -195,6 +225,7 @@ int main(int argc, char **argv) {
     /* Its own process group, as when it was spawned detached without us: a signal to its group
      * (a group stop) leaves us free to tell of it, and one to ours does not reach it. */
     setpgid(0, 0);
+    if (sv[1] >= 0) fcntl(sv[1], F_SETFD, 0); /* the daemon's end survives the exec */
     execvp(argv[1], argv + 1);
     perror("nanny: exec");
     _exit(127);
@@ -202,7 +233,10 @@ int main(int argc, char **argv) {
   signal(SIGUSR2, SIG_IGN); /* an alert meant for the daemon, sent to us, must not kill us */
   /* The fds passed through (the IPC channel at 3...) are the daemon's alone: its partner must see
    * them close when the daemon dies. */
-  close_from(3, lsock);
+  if (sv[1] >= 0) close(sv[1]);
+  int conn = sv[0];
+  if (conn >= 0) fcntl(conn, F_SETFL, O_NONBLOCK);
+  close_from(3, conn);
 
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGRTMIN};
@@ -212,38 +246,38 @@ int main(int argc, char **argv) {
   snprintf(wpath, sizeof wpath, "/proc/%ld/task/%ld/wchan", (long)child, (long)child);
   int wchan_fd = open(wpath, O_RDONLY | O_CLOEXEC);
 
-  int conn = -1;
   char buf[256];
   size_t have = 0;
   /* Sampling after the CPU timer fired: 0 none; else when it was last seen idle or the timer fired. */
-  long long suspect = 0, busy_since = 0;
+  long long suspect = 0, busy_since = 0, slow_at = 0;
+  int blind = 0;
   for (;;) {
-    struct pollfd p[4] = {{sfd, POLLIN, 0}, {lsock, POLLIN, 0}, {conn, POLLIN, 0}, {partner_parent_fd, POLLIN, 0}};
-    int timeout = busy_since ? (int)period_ms : suspect ? 10 : -1;
+    struct pollfd p[4] = {{sfd, POLLIN, 0}, {-1, 0, 0}, {conn, POLLIN, 0}, {partner_parent_fd, POLLIN, 0}};
+    /* The slow check once there is a partner to alert, or a partner's nanny to read. */
+    int slow = !blind && (partner_fd >= 0 || partner_parent_fd >= 0);
+    if (!slow) slow_at = 0;
+    else if (!slow_at) slow_at = now_ms() + SLOW_MS;
+    long long left = slow ? slow_at - now_ms() : -1;
+    int timeout = busy_since ? (int)period_ms : suspect ? 10 : slow ? (int)(left < 0 ? 0 : left) : -1;
     int r = poll(p, 4, timeout);
     if (r < 0 && errno != EINTR) return 1;
     if (partner_parent_fd >= 0 && (p[3].revents & (POLLIN | POLLHUP | POLLERR))) {
       /* The partner's nanny died: until the partner says so, only a probe tells if it hangs. */
       close(partner_parent_fd);
       partner_parent_fd = -1;
+      partner_parent = 0;
       kill(child, SIGUSR2);
     }
-    /* The socket before the signals: a partner told just before a stop is known when the stop is seen. */
-    int fresh = 0;
-    if (lsock >= 0 && (p[1].revents & POLLIN)) {
-      int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      struct ucred cred;
-      socklen_t len = sizeof cred;
-      if (c >= 0 && conn < 0 && getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid == child) {
-        conn = c;
-        fresh = 1;
-        close(lsock); /* one daemon, one connection */
-        lsock = -1;
-      } else if (c >= 0) {
-        close(c);
-      }
+    if (slow && now_ms() >= slow_at) {
+      slow_at = now_ms() + SLOW_MS;
+      /* Stopped, the partner's nanny tells of nothing: our daemon probes the partner itself. */
+      char st = partner_parent_fd >= 0 ? stat_state(partner_parent) : 0;
+      if (st == 'T' || st == 't') kill(child, SIGUSR2);
+      /* Our daemon out of epoll_wait without a stop or CPU use (blocked in the kernel): sampled as after the CPU timer. */
+      if (partner_fd >= 0 && !suspect && !busy_since) suspect = now_ms();
     }
-    if (conn >= 0 && (fresh || (p[2].revents & (POLLIN | POLLHUP | POLLERR)))) {
+    /* The socket before the signals: a partner told just before a stop is known when the stop is seen. */
+    if (conn >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR))) {
       ssize_t n = read(conn, buf + have, sizeof buf - 1 - have);
       if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
         close(conn); /* the daemon closed it (it is dying): keep waiting for its status */
@@ -278,7 +312,19 @@ int main(int argc, char **argv) {
     if (suspect || busy_since) {
       int idle = idle_now(wchan_fd);
       long long now = now_ms();
-      if (idle != 0) {
+      if (idle == -2) {
+        /* Blind: our alerts would be wrong; the daemon tells its partner, which watches (or beats). */
+        blind = 1;
+        suspect = busy_since = 0;
+        if (have_timer) timer_delete(cpu_timer);
+        have_timer = 0;
+        if (conn >= 0) {
+          if (write(conn, "blind\n", 6) < 0) { /* closing says it anyway */
+          }
+          close(conn);
+          conn = -1;
+        }
+      } else if (idle != 0) {
         suspect = busy_since = 0;
         arm();
       } else if (busy_since || now - suspect >= period_ms / 2) {

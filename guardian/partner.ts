@@ -36,6 +36,8 @@ export class GuardianPartner {
   private viaNanny = false;
   private respawnMs = 0;
   private respawnTimer: NodeJS.Timeout | undefined;
+  /** The Guardian whose nanny died alone: still guarding (it says `unwatched`), its pipe's close is its death. */
+  private orphaned: ChildProcess | undefined;
   private readonly exits = new Set<() => void>();
 
   constructor(private readonly o: PartnerOptions) {}
@@ -66,6 +68,8 @@ export class GuardianPartner {
     // Only the current Guardian's messages: a late `quiet` from one being replaced must not silence us towards the next.
     child.on('message', (m: LinkMessage) => child === this.child && this.onMessage(m));
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
+    // Its nanny died alone, the Guardian kept: the pipe's close is then its death.
+    child.on('disconnect', () => this.orphaned === child && this.gone(child, null, null));
     // A Guardian gets a generous start-up deadline (node boots slowly on a busy
     // machine); the hang threshold applies once it says it is ready.
     this.startup = setTimeout(() => this.hung('did not become ready'), Math.max(10_000, this.o.hangMs * 10));
@@ -76,7 +80,7 @@ export class GuardianPartner {
     this.stopping = true;
     clearTimeout(this.respawnTimer);
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    if (!child || ((child.exitCode !== null || child.signalCode !== null) && this.orphaned !== child)) return Promise.resolve();
     return new Promise((resolve) => {
       const kill = setTimeout(() => this.kill(child), 2000);
       this.exits.add(() => {
@@ -121,7 +125,7 @@ export class GuardianPartner {
   /** SIGKILL the Guardian; through its nanny, the Guardian itself first (the nanny then exits as it did). */
   private kill(child: ChildProcess): void {
     if (this.viaNanny && child.pid !== undefined) {
-      const ids = this.id ? [this.id] : childrenOf(new Set([child.pid])).map((pid) => procId(pid));
+      const ids = this.id ? [this.id] : this.orphaned === child ? [this.registered()] : childrenOf(new Set([child.pid])).map((pid) => procId(pid));
       for (const id of ids) if (id && isAlive(id)) process.kill(id.pid, 'SIGKILL');
     }
     child.kill('SIGKILL');
@@ -129,10 +133,22 @@ export class GuardianPartner {
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (child !== this.child) return;
-    // Its nanny died alone: the Guardian would keep its pipe to us, unseen. Replace it, as for a death
-    // (a Guardian also exits by itself when it loses its nanny).
+    // Its nanny died alone: the Guardian keeps guarding (killing it would leave nobody to take over
+    // while we hang) and tells us `unwatched`; its pipe's close is then its death.
+    const id = this.id ?? this.registered();
+    if (this.viaNanny && id && isAlive(id) && child.connected) {
+      this.orphaned = child;
+      this.o.log('warn', 'guardian lost its nanny: watching it instead', { guardian: id.pid, code, signal });
+      return;
+    }
+    this.gone(child, code, signal);
+  }
+
+  private gone(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (child !== this.child) return;
     const id = this.id ?? this.registered();
     if (this.viaNanny && id && isAlive(id)) process.kill(id.pid, 'SIGKILL');
+    this.orphaned = undefined;
     clearTimeout(this.startup);
     this.beater?.stop();
     this.beater = undefined;

@@ -81,10 +81,16 @@ describe('the pair under its nannies', () => {
     }
   });
 
-  it('a Guardian whose nanny died is replaced by the HAM, with no takeover', async () => {
+  it('a Guardian whose nanny died keeps guarding, watched by the HAM; once it dies, the HAM replaces it', async () => {
     await hamJson(t.home, ['start', '--hang-ms', '1000']);
     const before = await status(t.home);
+    await waitFor('the pair at rest (no watch)', () => watchesOn(before.guardian.pid!).length === 0, 30_000);
     process.kill(parentOf(before.guardian.pid!), 'SIGKILL');
+    await waitFor('the HAM watching its Guardian', () => watchesOn(before.guardian.pid!).length === 1, 30_000);
+    const kept = await status(t.home);
+    expect(kept.ham).toMatchObject({ pid: before.ham.pid, epoch: before.ham.epoch });
+    expect(kept.guardian.pid).toBe(before.guardian.pid);
+    process.kill(before.guardian.pid!, 'SIGKILL');
     const after = await waitStatus(
       t.home,
       'a new Guardian',
@@ -92,7 +98,6 @@ describe('the pair under its nannies', () => {
     );
     expect(after.ham).toMatchObject({ pid: before.ham.pid, epoch: before.ham.epoch });
     expect(after.guardian.failures).toBe(1);
-    expect(startTime(before.guardian.pid!)).toBeUndefined();
     expect(cmdline(parentOf(after.guardian.pid!))[0]).toBe(NANNY_BINARY);
     expect(daemons(t.home).sort()).toEqual([after.ham.pid, after.guardian.pid].sort());
   });

@@ -1,7 +1,8 @@
 // The daemons' nanny (guardian/nanny.c) against real processes: it exits with
 // its child's exact status, passes SIGTERM on, and alerts the partner its
 // child names (SIGUSR2) when the child stops, continues or spins, never a
-// process whose pid is reused.
+// process whose pid is reused. Its socket is inherited (no name to reach), and a
+// daemon that cannot open it runs watched, never exits.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -46,7 +47,7 @@ async function partner(): Promise<{ child: ChildProcess; alerts: () => number }>
  * Returns the nanny and its child's pid.
  */
 async function nannied(partnerLine: string, then: string): Promise<{ nanny: ChildProcess; child: number }> {
-  const code = `const s = require('net').connect({ path: '\\0' + process.env.HAM_NANNY }, () => s.write(${JSON.stringify(partnerLine + '\n')}, () => { process.stdout.write('told\\n', () => { ${then} }); }));`;
+  const code = `const s = new (require('net').Socket)({ fd: Number(process.env.HAM_NANNY), readable: true, writable: true }); s.write(${JSON.stringify(partnerLine + '\n')}, () => { process.stdout.write('told\\n', () => { ${then} }); });`;
   const nanny = spawn(NANNY_BINARY, [process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   started.push(nanny);
   let out = '';
@@ -58,6 +59,24 @@ async function nannied(partnerLine: string, then: string): Promise<{ nanny: Chil
 }
 
 describe('the nanny', () => {
+  it('has no name to reach (an inherited fd), and a daemon that cannot open it runs as without a nanny', async () => {
+    const code = `const n = require(${JSON.stringify(process.cwd() + '/dist/guardian/nanny.js')}); n.initNanny(); const o = n.ourNanny(); let gone = false; o.onGone(() => (gone = true)); process.stdout.write(JSON.stringify({ told: o.tell({ pid: process.pid, start: 1 }, 100), gone, env: process.env.HAM_NANNY ?? null }) + '\\n');`;
+    for (const bad of ['999', 'ham-nanny-1-2', '1']) {
+      const c = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, HAM_NANNY: bad } });
+      started.push(c);
+      let out = '';
+      c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      expect(await exitOf(c)).toEqual({ code: 0, signal: null });
+      expect(JSON.parse(out)).toEqual({ told: false, gone: true, env: null });
+    }
+    const c = spawn(NANNY_BINARY, ['sh', '-c', 'echo "$HAM_NANNY"; ls -l /proc/self/fd/$HAM_NANNY'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    started.push(c);
+    let out = '';
+    c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    expect(await exitOf(c)).toEqual({ code: 0, signal: null });
+    expect(out).toMatch(/^\d+\n.*-> socket:\[\d+\]\n$/);
+  });
+
   it('was built at install (CI installs a compiler)', () => {
     expect(existsSync(NANNY_BINARY), `${NANNY_BINARY}: run \`npm run build\` with a C compiler`).toBe(true);
   });

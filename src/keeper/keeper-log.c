@@ -383,21 +383,12 @@ void klog_settle(void) {
   flush();
 }
 
-void klog_detach(pid_t pid) {
-  if (in_fd[0] < 0) _exit(0);
-  klog_stop = 0;
-  /* The command line's own memory (what /proc/PID/cmdline shows), overwritten: no longer a keeper's. */
+const char *klog_become_drain(int keep) {
+  if (in_fd[0] < 0) return NULL;
   char *end = args[nargs - 1] + strlen(args[nargs - 1]);
   memset(args[0], 0, (size_t)(end - args[0]));
   snprintf(args[0], (size_t)(end - args[0]) + 1, "ham-log-drain %s", ldir);
-  int pfd = (int)syscall(434 /* pidfd_open */, pid, 0);
-  for (int fd = 0; fd < 1024; fd++) /* ctl, life and the inbox's: this keeper is gone to the HAM */
-    if (fd != 2 && fd != in_fd[0] && fd != in_fd[1] && fd != cur_fd && fd != dir_fd && fd != pfd) close(fd);
-  for (;;) {
-    struct pollfd p = {.fd = pfd, .events = POLLIN};
-    int r = klog_poll(&p, pfd >= 0 ? 1 : 0, pfd >= 0 ? -1 : 200);
-    if ((r > 0 && p.revents) || kill(pid, 0) != 0) break;
-  }
-  klog_settle();
-  _exit(0);
+  for (int fd = 0; fd < 1024; fd++)
+    if (fd != 2 && fd != in_fd[0] && fd != in_fd[1] && fd != cur_fd && fd != dir_fd && fd != keep) close(fd);
+  return ldir;
 }

@@ -194,8 +194,48 @@ sub log_select {
         return undef if defined $timeout && ($timeout = $until - Time::HiRes::time()) <= 0;
     }
 }
-# Detached (SIGUSR1) while $pid runs: ctl and life closed (the HAM sees this
-# keeper gone), its output drained until it ends, then exit.
+# No keeper now: ctl and life closed (the HAM sees this keeper gone), the
+# command line "ham-log-drain DIR". Then (keeper-drain.c says why) the output is
+# read while another process holds the FIFOs, looked for every 3 s, and exit.
+sub log_linger {
+    $0 = "ham-log-drain $ldir";
+    close $ctl;
+    close $life;
+    my %paths = map { (readlink("/proc/self/fd/" . fileno($_)) // '') => 1 } @lin;
+    delete $paths{''};
+    my $who = 0;
+    while (%paths && ($who = log_holder(\%paths, $who))) {
+        $detach = 0;
+        log_select('', 3);
+    }
+    log_settle();
+    exit 0;
+}
+# A process other than this one with one of the paths open ($last checked first), or 0.
+sub log_holder {
+    my ($paths, $last) = @_;
+    return $last if $last && $last != $$ && log_holds($paths, $last);
+    opendir(my $d, '/proc') or return 0;
+    for my $pid (grep { /^[1-9]\d*$/ } readdir $d) {
+        return $pid if $pid != $$ && $pid != $last && log_holds($paths, $pid);
+    }
+    return 0;
+}
+sub log_holds {
+    my ($paths, $pid) = @_;
+    opendir(my $d, "/proc/$pid/fd") or return 0;
+    for (readdir $d) {
+        my $l = readlink("/proc/$pid/fd/$_");
+        return 1 if defined $l && $paths->{$l};
+    }
+    return 0;
+}
+# The keeper ends with no command running (a stop's `x`, a detach, no HAM).
+sub log_end {
+    exit 0 unless @lin;
+    log_linger();
+}
+# Detached (SIGUSR1) while $pid runs: its output drained until it ends, then as log_end.
 sub log_detach {
     my ($pid) = @_;
     exit 0 unless @lin;
@@ -207,13 +247,14 @@ sub log_detach {
     my $h;
     undef $h unless $fd >= 0 && open($h, '<&=', $fd);
     while (kill(0, $pid)) {
+        $detach = 0;
         my $bits = '';
         vec($bits, fileno($h), 1) = 1 if $h;
         my $rb = log_select($bits, $h ? undef : 0.2);
         last if $h && defined $rb && vec($rb, fileno($h), 1);
     }
     log_settle();
-    exit 0;
+    log_linger();
 }
 # The command ended: what its pipes hold and a line without its newline go out.
 sub log_settle {

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -38,6 +39,15 @@ static int holds(int proc, pid_t pid, char *const paths[2]) {
   }
   closedir(d);
   return found;
+}
+
+/* Two readers would split lines, mislabel instances and both rotate `current` (a detached entity's
+ * name attached again while its drain lives): the drain leaves the FIFOs to a new keeper. Its
+ * shared lock, taken at open, makes our exclusive one fail; ours is held for an instant only. */
+int klog_others_read(int fd) {
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) return 1;
+  flock(fd, LOCK_SH);
+  return 0;
 }
 
 pid_t klog_holder(char *const paths[2], pid_t last) {

@@ -35,6 +35,8 @@ _Noreturn void klog_detach(pid_t pid);
 /* The keeper ends with no command running (a stop's `x`, a detach, no HAM):
  * first the same drain while another process holds the FIFOs. */
 _Noreturn void klog_end(void);
+/* Does a reader other than this one hold the FIFO `fd` (each reader has a shared flock on its .stdout)? */
+int klog_others_read(int fd);
 /* A process other than this one with one of `paths` open (`last` checked first), or 0. */
 pid_t klog_holder(char *const paths[2], pid_t last);
 /* Monotonic ms (the keeper's uptimes). */

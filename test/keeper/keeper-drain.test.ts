@@ -65,13 +65,14 @@ const KEEPERS: [string, string[]][] = [
 ];
 
 describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
-  function keeper(argv: string[]): { k: ChildProcess; kdir: string } {
-    const kdir = join(dir, 'k');
+  function keeper(argv: string[], kname = 'k', box = inbox, instance = '1'): { k: ChildProcess; kdir: string } {
+    const kdir = join(dir, kname);
     mkdirSync(kdir, { recursive: true });
-    const k = spawn(bin!, [...pre, kdir, inbox, 't', 'start', '--', ...argv], {
+    mkdirSync(box, { recursive: true });
+    const k = spawn(bin!, [...pre, kdir, box, 't', 'start', '--', ...argv], {
       stdio: 'ignore',
       detached: true,
-      env: { ...process.env, HAM_LOG_DIR: logDir, HAM_INSTANCE: '1' },
+      env: { ...process.env, HAM_LOG_DIR: logDir, HAM_INSTANCE: instance },
     });
     started.push(k);
     return { k, kdir };
@@ -113,5 +114,30 @@ describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
     command(kdir, 'x 4');
     await waitFor('the keeper gone', () => gone(k.pid!), 30_000);
     expect(numbers()).toEqual([1]);
+  });
+
+  it('a new keeper for the same log folder while a drain lives: the drain leaves the FIFOs to it (one reader)', async () => {
+    const [go, done] = [join(dir, 'go'), join(dir, 'done')];
+    const old = keeper(['perl', '-e', survivor(go, done, true), `${dir}/marker`]);
+    await waitFor('the death record', () => records().length >= 4);
+    command(old.kdir, 'x 4');
+    await waitFor('a drainer now', () => gone(old.k.pid!) || cmdline(old.k.pid!) === `ham-log-drain ${logDir}`);
+    expect(gone(old.k.pid!)).toBe(false); // the survivor holds the FIFOs
+    // The name attached again: a new keeper (its own folder and inbox, as a new serial has), the same log folder.
+    const script = '$| = 1; printf "n %07d\\n", $_ for 1..2000; sleep 100000';
+    keeper(['perl', '-e', script, `${dir}/marker`], 'k2', join(dir, 'inbox2'), '7');
+    const lines = (): { instance: number; line: string }[] =>
+      existsSync(join(logDir, 'current'))
+        ? readFileSync(join(logDir, 'current'), 'utf8')
+            .split('\n')
+            .flatMap((r) => parseLogLine('e', r) ?? [])
+        : [];
+    const plain = (): { instance: number; line: string }[] => lines().filter((l) => /^n \d{7}$/.test(l.line));
+    await waitFor("the new command's 2000 lines", () => plain().length >= 2000, 60_000);
+    await waitFor('the drain gone', () => gone(old.k.pid!), 30_000);
+    // Every line read by the new keeper (its instance), once and in order: no second reader took any.
+    expect(plain().map((l) => `${l.instance} ${l.line}`)).toEqual(Array.from({ length: 2000 }, (_, i) => `7 n ${String(i + 1).padStart(7, '0')}`));
+    writeFileSync(go, '');
+    await waitFor('the survivor wrote 3 MB (the new keeper reads it)', () => existsSync(done), 60_000);
   });
 });

@@ -86,3 +86,27 @@ it('an entity whose keeper was killed while the pair is down writes on once the 
   // 3000 more lines (3 MB: past any pipe buffer) in a generous deadline.
   await waitFor('w writing again', () => at() > then + 3000, 60_000);
 }, 120_000);
+
+it('the name attached again while its drain lives: one reader (the drain leaves), every line once under one instance', async () => {
+  t = tempHome();
+  const [go, done, marker] = [join(t.home, 'go'), join(t.home, 'done'), join(t.home, 'web')];
+  await hamJson(t.home, ['start']);
+  await hamJson(t.home, ['attach', 'web', '--', 'perl', '-e', SURVIVOR, go, done, marker]);
+  await waitFor('web running', async () => entity(await status(t.home), 'web').state === 'running', 30_000);
+  const pid = entity(await status(t.home), 'web').pid!;
+  await hamJson(t.home, ['detach', 'web']);
+  await waitFor('its keeper a drainer', () => keepersWith(marker).length === 0 && drains().length === 1, 30_000);
+  process.kill(pid, 'SIGKILL'); // the drain lingers: the setsid child holds the FIFOs
+  const script = '$| = 1; printf "n %07d\\n", $_ for 1..5000; sleep 100000';
+  await hamJson(t.home, ['attach', 'web', '--', 'perl', '-e', script, marker]);
+  const plain = (): string[] =>
+    readFileSync(join(t.home, 'logs', 'web', 'current'), 'utf8')
+      .split('\n')
+      .filter((l) => / out \d+ n \d{7}$/.test(l));
+  await waitFor('the new command wrote', () => plain().length >= 5000, 60_000);
+  await waitFor('the drain gone', () => drains().length === 0, 30_000);
+  const lines = plain();
+  expect(new Set(lines.map((l) => l.split(' ')[2])).size).toBe(1); // one instance
+  expect(lines.map((l) => l.split(' ')[3] + ' ' + l.split(' ')[4])).toEqual(Array.from({ length: 5000 }, (_, i) => `n ${String(i + 1).padStart(7, '0')}`));
+  await survivorWrites(go, done); // and the survivor, read by the new keeper, is not blocked
+}, 120_000);

@@ -52,14 +52,18 @@ it('a survivor of an entity that died and is not restarted can still write its o
   await hamJson(t.home, ['attach', 'web', '--', 'perl', '-e', SURVIVOR, go, done, marker]);
   await waitFor('web running', async () => entity(await status(t.home), 'web').state === 'running', 30_000);
   process.kill(entity(await status(t.home), 'web').pid!, 'SIGKILL'); // no --restart: its keeper is told to exit
+  let last = '';
   await waitFor(
     'web dead and its keeper a drainer',
     async () => {
-      const dead = entity(await status(t.home), 'web').state === 'dead';
-      return dead && keepersWith(marker).length === 0 && drains().length === 1;
+      const state = entity(await status(t.home), 'web').state;
+      last = `state ${state}, keepers ${keepersWith(marker).length}, drains ${drains().length}`;
+      return state === 'dead' && keepersWith(marker).length === 0 && drains().length === 1;
     },
-    30_000,
-  );
+    60_000,
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}: ${last}`);
+  });
   await survivorWrites(go, done);
 }, 120_000);
 

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -258,6 +259,8 @@ static int open_fifo(const char *name) {
   /* Headroom for the gap a killed keeper leaves; as root only: a user's pipes share
    * a budget (pipe-user-pages-soft) that bigger ones would spend for all its pipes. */
   if (geteuid() == 0 && fcntl(fd, F_GETPIPE_SZ) < PIPE_ROOM) fcntl(fd, F_SETPIPE_SZ, PIPE_ROOM);
+  /* A reader's mark (a drain that sees another's leaves: klog_others_read); only a drain's check holds it a moment. */
+  for (int i = 0; i < 20 && flock(fd, LOCK_SH | LOCK_NB) != 0; i++) usleep(1000);
   return fd;
 }
 
@@ -340,6 +343,7 @@ static int partials(void) {
 }
 
 volatile sig_atomic_t klog_stop;
+static int draining;
 
 int klog_poll(struct pollfd *fds, int n, int timeout_ms) {
   struct pollfd p[8];
@@ -356,6 +360,7 @@ int klog_poll(struct pollfd *fds, int n, int timeout_ms) {
     int logs = 0, ready = 0;
     for (int k = 0; k < 2; k++)
       if (p[n + k].revents & POLLIN) {
+        if (draining && klog_others_read(in_fd[0])) _exit(0); /* a new keeper reads now: its lines, not ours */
         if (!logs) set_stamp();
         drain(k);
         logs++;
@@ -383,21 +388,13 @@ void klog_settle(void) {
   flush();
 }
 
-void klog_detach(pid_t pid) {
-  if (in_fd[0] < 0) _exit(0);
-  klog_stop = 0;
-  /* The command line's own memory (what /proc/PID/cmdline shows), overwritten: no longer a keeper's. */
+const char *klog_become_drain(int keep) {
+  if (in_fd[0] < 0) return NULL;
+  draining = 1;
   char *end = args[nargs - 1] + strlen(args[nargs - 1]);
   memset(args[0], 0, (size_t)(end - args[0]));
   snprintf(args[0], (size_t)(end - args[0]) + 1, "ham-log-drain %s", ldir);
-  int pfd = (int)syscall(434 /* pidfd_open */, pid, 0);
-  for (int fd = 0; fd < 1024; fd++) /* ctl, life and the inbox's: this keeper is gone to the HAM */
-    if (fd != 2 && fd != in_fd[0] && fd != in_fd[1] && fd != cur_fd && fd != dir_fd && fd != pfd) close(fd);
-  for (;;) {
-    struct pollfd p = {.fd = pfd, .events = POLLIN};
-    int r = klog_poll(&p, pfd >= 0 ? 1 : 0, pfd >= 0 ? -1 : 200);
-    if ((r > 0 && p.revents) || kill(pid, 0) != 0) break;
-  }
-  klog_settle();
-  _exit(0);
+  for (int fd = 0; fd < 1024; fd++)
+    if (fd != 2 && fd != in_fd[0] && fd != in_fd[1] && fd != cur_fd && fd != dir_fd && fd != keep) close(fd);
+  return ldir;
 }

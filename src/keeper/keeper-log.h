@@ -23,11 +23,22 @@ int klog_poll(struct pollfd *fds, int n, int timeout_ms);
 void klog_instance(long instance);
 /* The command ended: what its pipes hold, and any line without its newline, goes out. */
 void klog_settle(void);
-/* Detached (SIGUSR1) while `pid` runs: everything but the log closed (the HAM
- * sees this keeper gone), its command line made "ham-log-drain DIR" (it is no
- * keeper now), its output drained until it ends, then exit. Not logging: exit
- * at once. Never returns. */
-void klog_detach(pid_t pid);
+/* No keeper now: its command line made "ham-log-drain DIR", every fd but the
+ * log's and `keep` closed (ctl, life, the inbox's: the HAM sees this keeper
+ * gone). The log folder; NULL (nothing done) when not logging. */
+const char *klog_become_drain(int keep);
+
+/* keeper-drain.c. Detached (SIGUSR1) while `pid` runs: a drain (as above) of
+ * its output until it ends and then while any other process holds the FIFOs
+ * (a daemon's setsid child), then exit. Not logging: exit at once. */
+_Noreturn void klog_detach(pid_t pid);
+/* The keeper ends with no command running (a stop's `x`, a detach, no HAM):
+ * first the same drain while another process holds the FIFOs. */
+_Noreturn void klog_end(void);
+/* Does a reader other than this one hold the FIFO `fd` (each reader has a shared flock on its .stdout)? */
+int klog_others_read(int fd);
+/* A process other than this one with one of `paths` open (`last` checked first), or 0. */
+pid_t klog_holder(char *const paths[2], pid_t last);
 /* Monotonic ms (the keeper's uptimes). */
 long klog_now_ms(void);
 #endif

@@ -19,6 +19,7 @@ my @lsince = (0, 0);    # when a line without its newline began waiting (0: none
 my ($lsize, $lout, $ldropped, $lerr, $ltorn, $lstamp, $linst) = (0, '', 0, '', 0, '', 0);
 my @lfifo = ('.stdout', '.stderr');
 my @lname = ('out', 'err', 'ham');
+my $ldraining = 0;    # no keeper now: leave the FIFOs to a new one
 
 # 1 when logging; else the problem is said in DIR/log-problem (the keeper's
 # folder: the HAM shows it in `ham status NAME`) and the command keeps ours.
@@ -52,6 +53,8 @@ sub log_open_ {
         my $sz = $> == 0 ? fcntl($lin[$k], 1032, 0) : 1 << 20;
         fcntl($lin[$k], 1031, 1 << 20) if !$sz || $sz < (1 << 20);
     }
+    # A reader's mark, LOCK_SH|LOCK_NB (keeper-drain.c, klog_others_read, says why).
+    for (1 .. 20) { last if flock($lin[0], 5); select(undef, undef, undef, 0.001) }
     log_current();
     return 1;
 }
@@ -185,6 +188,7 @@ sub log_select {
         my $logs = 0;
         for my $k (0 .. $#lin) {
             next unless vec($rb, fileno($lin[$k]), 1);
+            exit 0 if $ldraining && log_others_read();    # a new keeper reads now: its lines, not ours
             log_stamp() unless $logs++;
             log_drain($k);
             vec($rb, fileno($lin[$k]), 1) = 0;
@@ -194,26 +198,73 @@ sub log_select {
         return undef if defined $timeout && ($timeout = $until - Time::HiRes::time()) <= 0;
     }
 }
-# Detached (SIGUSR1) while $pid runs: ctl and life closed (the HAM sees this
-# keeper gone), its output drained until it ends, then exit.
+# No keeper now: ctl and life closed (the HAM sees this keeper gone), the
+# command line "ham-log-drain DIR". Then (keeper-drain.c says why) the output is
+# read while another process holds the FIFOs, looked for every 3 s, and exit.
+sub log_linger {
+    ($0, $ldraining) = ("ham-log-drain $ldir", 1);
+    close $ctl;
+    close $life;
+    my %paths = map { (readlink("/proc/self/fd/" . fileno($_)) // '') => 1 } @lin;
+    delete $paths{''};
+    my $who = 0;
+    while (%paths && ($who = log_holder(\%paths, $who))) {
+        $detach = 0;
+        log_select('', 3);
+    }
+    log_settle();
+    exit 0;
+}
+# A process other than this one with one of the paths open ($last checked first), or 0.
+sub log_holder {
+    my ($paths, $last) = @_;
+    return $last if $last && $last != $$ && log_holds($paths, $last);
+    opendir(my $d, '/proc') or return 0;
+    for my $pid (grep { /^[1-9]\d*$/ } readdir $d) {
+        return $pid if $pid != $$ && $pid != $last && log_holds($paths, $pid);
+    }
+    return 0;
+}
+sub log_holds {
+    my ($paths, $pid) = @_;
+    opendir(my $d, "/proc/$pid/fd") or return 0;
+    for (readdir $d) {
+        my $l = readlink("/proc/$pid/fd/$_");
+        return 1 if defined $l && $paths->{$l};
+    }
+    return 0;
+}
+# Another reader holds its shared lock: our LOCK_EX|LOCK_NB fails (else back to LOCK_SH).
+sub log_others_read {
+    return 1 unless flock($lin[0], 6);
+    flock($lin[0], 1);
+    return 0;
+}
+# The keeper ends with no command running (a stop's `x`, a detach, no HAM).
+sub log_end {
+    exit 0 unless @lin;
+    log_linger();
+}
+# Detached (SIGUSR1) while $pid runs: its output drained until it ends, then as log_end.
 sub log_detach {
     my ($pid) = @_;
     exit 0 unless @lin;
     $detach = 0;
-    $0 = "ham-log-drain $ldir";    # no longer a keeper
+    ($0, $ldraining) = ("ham-log-drain $ldir", 1);    # no longer a keeper
     close $ctl;
     close $life;
     my $fd = syscall(434, $pid + 0, 0);
     my $h;
     undef $h unless $fd >= 0 && open($h, '<&=', $fd);
     while (kill(0, $pid)) {
+        $detach = 0;
         my $bits = '';
         vec($bits, fileno($h), 1) = 1 if $h;
         my $rb = log_select($bits, $h ? undef : 0.2);
         last if $h && defined $rb && vec($rb, fileno($h), 1);
     }
     log_settle();
-    exit 0;
+    log_linger();
 }
 # The command ended: what its pipes hold and a line without its newline go out.
 sub log_settle {

@@ -30,7 +30,8 @@
  *                 N = 0 revokes (whatever SEQ); N is at most 6. A death that
  *                 asks (X without o, F) drops the order.
  * SIGUSR1 detaches: the keeper leaves the entity running and exits (first, if it
- * runs, its output is drained to its end: klog_detach).
+ * runs, its output is drained to its end). Any exit drains first while another
+ * process holds the output FIFOs (a daemon's child): keeper-drain.c.
  * Output: the command's stdout and stderr go to its log folder (keeper-log.c).
  * Waiting for a decision with no HAM: the HAM holds the read end of DIR/life;
  * with nobody there for HAM_KEEPER_ALONE_MS (default 60000) the keeper exits 0.
@@ -73,12 +74,14 @@ static long order_min_ms;
 static const int quiet[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU, SIGXFSZ};
 #define NQUIET (sizeof quiet / sizeof quiet[0])
 
-/* The entity running now (0: none), and the one to detach from (set by SIGUSR1). */
+/* The entity running now (0: none), and the one to detach from (set by SIGUSR1;
+ * -1 while a decision is awaited: none runs, but its output may still come). */
 static volatile pid_t running, detach_now;
+static volatile sig_atomic_t deciding;
 static void on_usr1(int sig) {
   (void)sig;
-  if (!running) _exit(0);
-  detach_now = running, klog_stop = 1; /* the poll loops see it now */
+  if (!running && !deciding) _exit(0);
+  detach_now = running ? running : -1, klog_stop = 1; /* the poll loops see it now */
 }
 
 static void die(const char *what) { fprintf(stderr, "keeper: %s: %s\n", what, strerror(errno)), exit(111); }
@@ -214,13 +217,12 @@ static char decision(unsigned long death) {
   long tick = alone_ms < 4000 ? alone_ms / 4 : 1000; /* ms */
   if (tick < 1) tick = 1;
   long alone = 0;
-  for (;;) {
-    if (detach_now) _exit(0);
+  for (deciding = 1;; klog_stop = 0) {
+    if (detach_now) klog_end();
     char c = next_command(death);
-    if (c) return c;
+    if (c) return deciding = 0, c;
     int n = read_ctl((int)tick);
-    if (n > 0) continue;
-    if (n < 0) continue; /* a signal */
+    if (n != 0) continue; /* ctl, or a signal */
     if (ham_there()) {
       alone = 0;
       continue;
@@ -396,5 +398,5 @@ int main(int argc, char **argv) {
     if (decision(death) != 'r') break;
     death = 0;
   }
-  return 0;
+  klog_end(); /* a process the command left may still write: read it first */
 }

@@ -29,7 +29,8 @@
 #                 asks (X without o, F) drops the order. Uptime here is counted
 #                 in whole seconds, rounded down (no Time::HiRes to load).
 # SIGUSR1 detaches: the keeper leaves the entity running and exits (first, if it
-# runs, its output is drained to its end: log_detach).
+# runs, its output is drained to its end). Any exit drains first while another
+# process holds the output FIFOs (a daemon's child): log_linger.
 # Waiting for a decision with no HAM: the HAM holds the read end of DIR/life;
 # with nobody there for HAM_KEEPER_ALONE_MS (default 60000) the keeper exits 0.
 # Its death record stays in the inbox: the next HAM applies it from there.
@@ -49,9 +50,10 @@ die "keeper: no command\n" unless @argv || $adopt;
 # signal to the process group must not orphan the entity.
 my @quiet = qw(HUP INT QUIT TERM PIPE USR2 TSTP TTIN TTOU XFSZ);
 $SIG{$_} = 'IGNORE' for @quiet;
-# The entity running now (0: none), and the one to detach from (set by SIGUSR1).
-our ($running, $detach) = (0, 0);
-$SIG{USR1} = sub { exit 0 unless $running; $detach = $running };
+# The entity running now (0: none), and the one to detach from (set by SIGUSR1;
+# -1 while a decision is awaited: none runs, but its output may still come).
+our ($running, $detach, $deciding) = (0, 0, 0);
+$SIG{USR1} = sub { exit 0 unless $running || $deciding; $detach = $running || -1 };
 
 # The mkfifo tool by its full path: our PATH is the entity's, which may not have it.
 our ($mkfifo) = grep { -x $_ } map { "$_/mkfifo" } qw(/usr/bin /bin /usr/local/bin);
@@ -126,10 +128,11 @@ sub decision {
     my ($death) = @_;
     my $tick = $alone_ms < 4000 ? $alone_ms / 4000 : 1;
     my $alone = 0;
+    $deciding = 1;
     while (1) {
-        exit 0 if $detach;
+        log_end() if $detach;
         my $c = next_command($death);
-        return $c if defined $c;
+        return ($deciding = 0, $c)[1] if defined $c;
         my $n = read_ctl($tick);
         next if $n > 0;
         next if $n < 0;    # a signal
@@ -251,4 +254,4 @@ while (1) {
     last unless decision($death) eq 'r';
     $death = 0;
 }
-exit 0;
+log_end();    # a process the command left may still write: read it first

@@ -1,0 +1,116 @@
+// An entity's output is a FIFO that only its keeper reads (or, once the keeper lets the entity go, a
+// drainer). A process of the entity that outlives its main process (here one that left the group
+// with setsid, as a daemonizing program does) must still be read: its own read-write end means no
+// SIGPIPE/EPIPE, so with nobody reading it would block for ever once the pipe is full. Through the
+// HAM: detached, and dead with no restart (the keeper is told to exit). And the documented limit:
+// a keeper SIGKILLed while the pair is down leaves nobody reading until the next `ham start`.
+import { execSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { findProcesses } from '../../src/proc/procfs.js';
+import { hamJson, keepersWith, status, tempHome, waitFor, type TestHome } from '../helpers/ham.js';
+import { entity } from '../helpers/entities.js';
+
+let t: TestHome;
+afterEach((ctx) => t.cleanup(ctx));
+
+const drains = (): number[] => findProcesses((a) => a[0]!.startsWith('ham-log-drain') && a[0]!.includes(t.home));
+
+// A setsid child that waits for `go`, writes 3 MB (past any pipe buffer), then makes `done`; the main process sleeps.
+const SURVIVOR =
+  'use POSIX; if (!fork) { setsid(); select(undef,undef,undef,0.1) until -e $ARGV[0]; $| = 1; print "x" x 1000, "\\n" for 1..3000; open my $f, ">", $ARGV[1]; close $f; exit 0 } sleep 100000';
+
+async function survivorWrites(go: string, done: string): Promise<void> {
+  writeFileSync(go, '');
+  await waitFor('the survivor wrote 3 MB and finished', () => existsSync(done), 60_000).catch((e: Error) => {
+    process.stderr.write(execSync(`ps -eo pid,stat,wchan:20,args | grep -v grep | grep ${go} || true`).toString());
+    throw e;
+  });
+  await waitFor('no drainer left once it ended', () => drains().length === 0, 30_000);
+  const lines = readFileSync(join(t.home, 'logs', 'web', 'current'), 'utf8').split('\n');
+  expect(lines.filter((l) => / out \d+ x{1000}$/.test(l))).toHaveLength(3000);
+}
+
+it('a survivor of a detached entity can still write its output', async () => {
+  t = tempHome();
+  const [go, done, marker] = [join(t.home, 'go'), join(t.home, 'done'), join(t.home, 'web')];
+  await hamJson(t.home, ['start']);
+  await hamJson(t.home, ['attach', 'web', '--', 'perl', '-e', SURVIVOR, go, done, marker]);
+  await waitFor('web running', async () => entity(await status(t.home), 'web').state === 'running', 30_000);
+  const pid = entity(await status(t.home), 'web').pid!;
+  await hamJson(t.home, ['detach', 'web']); // its keeper drains its output
+  await waitFor('its keeper a drainer', () => keepersWith(marker).length === 0 && drains().length === 1, 30_000);
+  process.kill(pid, 'SIGKILL'); // the main process ends; its setsid child lives on
+  await survivorWrites(go, done);
+}, 120_000);
+
+it('a survivor of an entity that died and is not restarted can still write its output', async () => {
+  t = tempHome();
+  const [go, done, marker] = [join(t.home, 'go'), join(t.home, 'done'), join(t.home, 'web')];
+  await hamJson(t.home, ['start']);
+  await hamJson(t.home, ['attach', 'web', '--', 'perl', '-e', SURVIVOR, go, done, marker]);
+  await waitFor('web running', async () => entity(await status(t.home), 'web').state === 'running', 30_000);
+  process.kill(entity(await status(t.home), 'web').pid!, 'SIGKILL'); // no --restart: its keeper is told to exit
+  let last = '';
+  await waitFor(
+    'web dead and its keeper a drainer',
+    async () => {
+      const state = entity(await status(t.home), 'web').state;
+      last = `state ${state}, keepers ${keepersWith(marker).length}, drains ${drains().length}`;
+      return state === 'dead' && keepersWith(marker).length === 0 && drains().length === 1;
+    },
+    60_000,
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}: ${last}`);
+  });
+  await survivorWrites(go, done);
+}, 120_000);
+
+it('an entity whose keeper was killed while the pair is down writes on once the next `ham start` adopts it', async () => {
+  t = tempHome();
+  const marker = join(t.home, 'w');
+  const count = join(t.home, 'count');
+  await hamJson(t.home, ['start']);
+  // Writes 1000-byte lines and counts them in a file (its progress), forever.
+  const script =
+    '$| = 1; for (my $i = 1; ; $i++) { print "x" x 1000, "\\n"; if ($i % 100 == 0) { open my $f, ">", $ARGV[0]; print $f $i; close $f } select(undef,undef,undef,0.001) }';
+  await hamJson(t.home, ['attach', 'w', '--', 'perl', '-e', script, count, marker]);
+  await waitFor('w running', async () => entity(await status(t.home), 'w').state === 'running', 30_000);
+  await hamJson(t.home, ['stop']); // the pair goes; entities and their keepers stay
+  const [keeper] = keepersWith(marker);
+  expect(keeper).toBeGreaterThan(0);
+  process.kill(keeper!, 'SIGKILL');
+  await waitFor('its keeper gone', () => keepersWith(marker).length === 0, 30_000);
+  // Documented (README, Output): nobody reads now; a chatty entity blocks once the pipe is full.
+  await hamJson(t.home, ['start']);
+  await waitFor('a keeper adopted it', () => keepersWith(marker).length === 1, 30_000);
+  const at = (): number => Number(readFileSync(count, 'utf8') || 0);
+  const then = at();
+  // 3000 more lines (3 MB: past any pipe buffer) in a generous deadline.
+  await waitFor('w writing again', () => at() > then + 3000, 60_000);
+}, 120_000);
+
+it('the name attached again while its drain lives: one reader (the drain leaves), every line once under one instance', async () => {
+  t = tempHome();
+  const [go, done, marker] = [join(t.home, 'go'), join(t.home, 'done'), join(t.home, 'web')];
+  await hamJson(t.home, ['start']);
+  await hamJson(t.home, ['attach', 'web', '--', 'perl', '-e', SURVIVOR, go, done, marker]);
+  await waitFor('web running', async () => entity(await status(t.home), 'web').state === 'running', 30_000);
+  const pid = entity(await status(t.home), 'web').pid!;
+  await hamJson(t.home, ['detach', 'web']);
+  await waitFor('its keeper a drainer', () => keepersWith(marker).length === 0 && drains().length === 1, 30_000);
+  process.kill(pid, 'SIGKILL'); // the drain lingers: the setsid child holds the FIFOs
+  const script = '$| = 1; printf "n %07d\\n", $_ for 1..5000; sleep 100000';
+  await hamJson(t.home, ['attach', 'web', '--', 'perl', '-e', script, marker]);
+  const plain = (): string[] =>
+    readFileSync(join(t.home, 'logs', 'web', 'current'), 'utf8')
+      .split('\n')
+      .filter((l) => / out \d+ n \d{7}$/.test(l));
+  await waitFor('the new command wrote', () => plain().length >= 5000, 60_000);
+  await waitFor('the drain gone', () => drains().length === 0, 30_000);
+  const lines = plain();
+  expect(new Set(lines.map((l) => l.split(' ')[2])).size).toBe(1); // one instance
+  expect(lines.map((l) => l.split(' ')[3] + ' ' + l.split(' ')[4])).toEqual(Array.from({ length: 5000 }, (_, i) => `n ${String(i + 1).padStart(7, '0')}`));
+  await survivorWrites(go, done); // and the survivor, read by the new keeper, is not blocked
+}, 120_000);

@@ -59,8 +59,7 @@
 static const char *dir, *inbox, *tag;
 static char **argv_cmd;
 static unsigned long seq;
-static long instance;
-static long alone_ms = 60000;
+static long instance, alone_ms = 60000;
 static int life_fd = -1, ctl_fd = -1;
 /* At most this many restarts per order: with X P S each, still within the
  * records the HAM reads ahead of the last it applied (MAX_AHEAD, records.ts). */
@@ -134,8 +133,7 @@ static int ham_there(void) {
 }
 
 /* Commands read from ctl but not yet used; a line longer than this is junk. */
-static char pending[512];
-static size_t npending;
+static char pending[512]; static size_t npending;
 
 /* An order line "EPOCH SEQ N MINRUN_MS" (after "o "): taken or ignored (see the header). */
 static void take_order(const char *p) {

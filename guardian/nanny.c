@@ -76,33 +76,32 @@ static long long now_ms(void) {
   return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-/* Field `want` of /proc/PID/stat (4: the parent; 22: the start time in clock ticks, the pid's identity). */
-static unsigned long long stat_field(long pid, int want) {
-  char path[64], buf[1024];
+/* /proc/PID/stat read into buf, from the ')' that ends the name (which may hold spaces and
+ * parentheses) on; NULL if it cannot be read. */
+static char *stat_read(long pid, char *buf, size_t size) {
+  char path[64];
   snprintf(path, sizeof path, "/proc/%ld/stat", pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
+  if (fd < 0) return NULL;
+  ssize_t n = read(fd, buf, size - 1);
   close(fd);
-  if (n <= 0) return 0;
+  if (n <= 0) return NULL;
   buf[n] = 0;
-  char *p = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
-  if (!p) return 0;
+  return strrchr(buf, ')');
+}
+
+/* Field `want` of /proc/PID/stat (4: the parent; 22: the start time in clock ticks, the pid's identity). */
+static unsigned long long stat_field(long pid, int want) {
+  char buf[1024];
+  char *p = stat_read(pid, buf, sizeof buf);
   for (int field = 2; field < want && p; field++) p = strchr(p + 1, ' ');
   return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
 /* Field 3 of /proc/PID/stat: the state (R, S, D, T, t, Z...); 0 unknown. */
 static char stat_state(long pid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  char *p = strrchr(buf, ')');
+  char buf[512];
+  char *p = stat_read(pid, buf, sizeof buf);
   return p && p[1] == ' ' ? p[2] : 0;
 }
 

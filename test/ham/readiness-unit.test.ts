@@ -1,12 +1,13 @@
 // Readiness without a process: the lifecycle table's ready / not-ready steps
 // and what a readiness block in `apply` becomes (or why it is refused).
 import { describe, expect, it } from 'vitest';
-import { planApply, type World } from '../../src/ham/apply-plan.js';
+import { planApply } from '../../src/ham/apply-plan.js';
 import { adoptedLife, readyOf, viewState, type Life } from '../../src/ham/lifecycle.js';
 import type { LifeContext, LifeEvent } from '../../src/ham/lifecycle-events.js';
 import { transition, type Outcome } from '../../src/ham/lifecycle-table.js';
 import { parseReadiness } from '../../src/ham/readiness-schema.js';
 import { dead, failed, held, idle, running, SPAWNED, starting, stopped, stopping } from '../helpers/life.js';
+import { emptyWorld } from '../helpers/entities.js';
 
 const PROBED: LifeContext = { ...SPAWNED, probed: true };
 const unready: Life = { tag: 'running', unready: true };
@@ -119,16 +120,7 @@ describe('the readiness block', () => {
     expect(issues({ fd: 3 })[0]!.path).toBe('entities.web.readiness.fd');
   });
 
-  const world: World = {
-    cwd: '/srv',
-    baseEnv: { PATH: '/usr/bin:/bin' },
-    groups: {},
-    entity: () => undefined,
-    entities: () => [],
-    executableProblem: () => undefined,
-    pidRunning: () => true,
-    tick: () => undefined,
-  };
+  const world = emptyWorld({ pidRunning: () => true });
 
   it('in apply: kept on the entity; refused on one without a command, with every other problem of the file', async () => {
     const ok = await planApply({ entities: { web: { command: ['web'], readiness: { tcp: 80 } } } }, world);

@@ -3,50 +3,22 @@
 // makes) still holds the output FIFOs. Nobody else reads them: the keeper must, until that process
 // ends, or it blocks for ever once the pipe is full. The same tests for both keepers.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseLogLine } from '../../src/logs/line.js';
 import { KEEPER_BINARY, KEEPER_SCRIPT } from '../../src/paths.js';
-import { killAll, waitFor } from '../helpers/ham.js';
+import { waitFor } from '../helpers/ham.js';
+import { command, handKeeper, records } from '../helpers/keeper-hand.js';
 
-let dir: string;
-let inbox: string;
-let logDir: string;
-const started: ChildProcess[] = [];
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'ham-kdrain-'));
-  inbox = join(dir, 'inbox');
-  logDir = join(dir, 'logs', 'e');
-  mkdirSync(inbox);
-  mkdirSync(join(dir, 'logs'));
-});
-afterEach(() => {
-  for (const k of started.splice(0)) if (k.pid) gone(k.pid) || process.kill(k.pid, 'SIGKILL');
-  killAll(dir);
-  rmSync(dir, { recursive: true, force: true });
-});
+const h = handKeeper('ham-kdrain-');
 
 const gone = (pid: number): boolean => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z');
 const cmdline = (pid: number): string => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+/g, ' ').trim();
 
-function records(): string[] {
-  return readdirSync(inbox)
-    .filter((f) => /^t-\d+$/.test(f))
-    .sort((a, b) => Number(a.slice(2)) - Number(b.slice(2)))
-    .map((f) => readFileSync(join(inbox, f), 'utf8').trim());
-}
-
-function command(kdir: string, line: string): void {
-  const fd = openSync(join(kdir, 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK);
-  writeSync(fd, `${line}\n`);
-  closeSync(fd);
-}
-
 /** The numbers of the lines "n 0000123" in the log. */
 function numbers(): number[] {
-  const p = join(logDir, 'current');
+  const p = join(h.logDir, 'current');
   if (!existsSync(p)) return [];
   return readFileSync(p, 'utf8')
     .split('\n')
@@ -65,41 +37,41 @@ const KEEPERS: [string, string[]][] = [
 ];
 
 describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
-  function keeper(argv: string[], kname = 'k', box = inbox, instance = '1'): { k: ChildProcess; kdir: string } {
-    const kdir = join(dir, kname);
+  function keeper(argv: string[], kname = 'k', box = h.inbox, instance = '1'): { k: ChildProcess; kdir: string } {
+    const kdir = join(h.dir, kname);
     mkdirSync(kdir, { recursive: true });
     mkdirSync(box, { recursive: true });
     const k = spawn(bin!, [...pre, kdir, box, 't', 'start', '--', ...argv], {
       stdio: 'ignore',
       detached: true,
-      env: { ...process.env, HAM_LOG_DIR: logDir, HAM_INSTANCE: instance },
+      env: { ...process.env, HAM_LOG_DIR: h.logDir, HAM_INSTANCE: instance },
     });
-    started.push(k);
+    h.started.push(k);
     return { k, kdir };
   }
 
   it('told to exit after its command ended: drains while a process the command left writes, then exits', async () => {
-    const [go, done] = [join(dir, 'go'), join(dir, 'done')];
-    const { k, kdir } = keeper(['perl', '-e', survivor(go, done, true), `${dir}/marker`]);
-    await waitFor('the death record', () => records().length >= 4);
-    expect(records()[3]).toMatch(/^X \d+ 0$/);
+    const [go, done] = [join(h.dir, 'go'), join(h.dir, 'done')];
+    const { k, kdir } = keeper(['perl', '-e', survivor(go, done, true), `${h.dir}/marker`]);
+    await waitFor('the death record', () => records(h.inbox).length >= 4);
+    expect(records(h.inbox)[3]).toMatch(/^X \d+ 0$/);
     command(kdir, 'x 4');
-    await waitFor('a drainer now', () => gone(k.pid!) || cmdline(k.pid!) === `ham-log-drain ${logDir}`);
+    await waitFor('a drainer now', () => gone(k.pid!) || cmdline(k.pid!) === `ham-log-drain ${h.logDir}`);
     expect(gone(k.pid!)).toBe(false); // the survivor holds the FIFOs: the keeper stays, as a drainer
     writeFileSync(go, '');
     await waitFor('the survivor wrote 3 MB and finished', () => existsSync(done), 60_000);
     await waitFor('the drainer gone once nobody holds the FIFOs', () => gone(k.pid!), 30_000);
     expect(numbers()).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1)); // every line, once
-    expect(records()).toHaveLength(4); // nothing more to the HAM
+    expect(records(h.inbox)).toHaveLength(4); // nothing more to the HAM
   });
 
   it('detached, then its command ends: drains on while the process it left writes', async () => {
-    const [go, done] = [join(dir, 'go'), join(dir, 'done')];
-    const { k } = keeper(['perl', '-e', survivor(go, done, false), `${dir}/marker`]);
-    await waitFor('the entity started', () => records().length >= 3);
-    const pid = Number(records()[2]!.split(' ')[1]);
+    const [go, done] = [join(h.dir, 'go'), join(h.dir, 'done')];
+    const { k } = keeper(['perl', '-e', survivor(go, done, false), `${h.dir}/marker`]);
+    await waitFor('the entity h.started', () => records(h.inbox).length >= 3);
+    const pid = Number(records(h.inbox)[2]!.split(' ')[1]);
     process.kill(k.pid!, 'SIGUSR1');
-    await waitFor('a drainer now', () => cmdline(k.pid!) === `ham-log-drain ${logDir}`);
+    await waitFor('a drainer now', () => cmdline(k.pid!) === `ham-log-drain ${h.logDir}`);
     process.kill(pid, 'SIGKILL');
     await waitFor('the main process gone', () => gone(pid));
     writeFileSync(go, '');
@@ -109,26 +81,26 @@ describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
   });
 
   it('told to exit with nobody else holding the FIFOs: exits (no drain left behind)', async () => {
-    const { k, kdir } = keeper(['perl', '-e', 'print "n 0000001\\n"', `${dir}/marker`]);
-    await waitFor('the death record', () => records().length >= 4);
+    const { k, kdir } = keeper(['perl', '-e', 'print "n 0000001\\n"', `${h.dir}/marker`]);
+    await waitFor('the death record', () => records(h.inbox).length >= 4);
     command(kdir, 'x 4');
     await waitFor('the keeper gone', () => gone(k.pid!), 30_000);
     expect(numbers()).toEqual([1]);
   });
 
   it('a new keeper for the same log folder while a drain lives: the drain leaves the FIFOs to it (one reader)', async () => {
-    const [go, done] = [join(dir, 'go'), join(dir, 'done')];
-    const old = keeper(['perl', '-e', survivor(go, done, true), `${dir}/marker`]);
-    await waitFor('the death record', () => records().length >= 4);
+    const [go, done] = [join(h.dir, 'go'), join(h.dir, 'done')];
+    const old = keeper(['perl', '-e', survivor(go, done, true), `${h.dir}/marker`]);
+    await waitFor('the death record', () => records(h.inbox).length >= 4);
     command(old.kdir, 'x 4');
-    await waitFor('a drainer now', () => gone(old.k.pid!) || cmdline(old.k.pid!) === `ham-log-drain ${logDir}`);
+    await waitFor('a drainer now', () => gone(old.k.pid!) || cmdline(old.k.pid!) === `ham-log-drain ${h.logDir}`);
     expect(gone(old.k.pid!)).toBe(false); // the survivor holds the FIFOs
-    // The name attached again: a new keeper (its own folder and inbox, as a new serial has), the same log folder.
+    // The name attached again: a new keeper (its own folder and h.inbox, as a new serial has), the same log folder.
     const script = '$| = 1; printf "n %07d\\n", $_ for 1..2000; sleep 100000';
-    keeper(['perl', '-e', script, `${dir}/marker`], 'k2', join(dir, 'inbox2'), '7');
+    keeper(['perl', '-e', script, `${h.dir}/marker`], 'k2', join(h.dir, 'inbox2'), '7');
     const lines = (): { instance: number; line: string }[] =>
-      existsSync(join(logDir, 'current'))
-        ? readFileSync(join(logDir, 'current'), 'utf8')
+      existsSync(join(h.logDir, 'current'))
+        ? readFileSync(join(h.logDir, 'current'), 'utf8')
             .split('\n')
             .flatMap((r) => parseLogLine('e', r) ?? [])
         : [];

@@ -3,68 +3,19 @@
 // writes, and the pipe's ownership when a keeper is SIGKILLed and another
 // adopts its entity. The same tests for both keepers.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import {
-  closeSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseLogLine, type LogLine } from '../../src/logs/line.js';
 import { KEEPER_BINARY, KEEPER_SCRIPT } from '../../src/paths.js';
-import { killAll, waitFor } from '../helpers/ham.js';
+import { waitFor } from '../helpers/ham.js';
+import { command, handKeeper, records } from '../helpers/keeper-hand.js';
 
-let dir: string;
-let inbox: string;
-let logDir: string;
-const started: ChildProcess[] = [];
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'ham-klog-'));
-  inbox = join(dir, 'inbox');
-  logDir = join(dir, 'logs', 'e');
-  mkdirSync(inbox);
-  mkdirSync(join(dir, 'logs'));
-});
-afterEach(() => {
-  for (const k of started.splice(0)) if (k.pid) tryKill(k.pid);
-  killAll(dir); // the entities (their command lines hold dir)
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function tryKill(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    /* gone */
-  }
-}
-
-function records(): string[] {
-  return readdirSync(inbox)
-    .filter((f) => /^t-\d+$/.test(f))
-    .sort((a, b) => Number(a.slice(2)) - Number(b.slice(2)))
-    .map((f) => readFileSync(join(inbox, f), 'utf8').trim());
-}
-
-function command(kdir: string, line: string): void {
-  const fd = openSync(join(kdir, 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK);
-  writeSync(fd, `${line}\n`);
-  closeSync(fd);
-}
+const h = handKeeper('ham-klog-');
 
 /** The raw lines of a log file ('' when there is none). */
 function raw(file = 'current'): string[] {
-  const p = join(logDir, file);
+  const p = join(h.logDir, file);
   return existsSync(p) ? readFileSync(p, 'utf8').split('\n').slice(0, -1) : [];
 }
 
@@ -91,23 +42,23 @@ const KEEPERS: [string, string[]][] = [
 describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
   function keeper(kdir: string, mode: string[], argv: string[], env: Record<string, string> = {}, wrap: string[] = []): ChildProcess {
     mkdirSync(kdir, { recursive: true });
-    const cmd = [...wrap, bin!, ...pre, kdir, inbox, 't', ...mode, '--', ...argv];
+    const cmd = [...wrap, bin!, ...pre, kdir, h.inbox, 't', ...mode, '--', ...argv];
     const k = spawn(cmd[0]!, cmd.slice(1), {
       stdio: 'ignore',
       detached: true,
-      env: { ...process.env, HAM_LOG_DIR: logDir, HAM_INSTANCE: '4', ...env },
+      env: { ...process.env, HAM_LOG_DIR: h.logDir, HAM_INSTANCE: '4', ...env },
     });
-    started.push(k);
+    h.started.push(k);
     return k;
   }
 
   it('writes each line with its time, stream and instance; escapes binary; cuts long lines; a restart is the next instance', async () => {
-    const kdir = join(dir, 'k');
+    const kdir = join(h.dir, 'k');
     const script = 'print "hello\\n"; print STDERR "oops\\n"; print "a\\tb\\\\c\\x01\\xff\\xc3\\xa9\\n"; print "x" x 20000, "\\n"; print "no newline"';
-    keeper(kdir, ['start'], ['perl', '-e', script, `${dir}/marker`]);
-    await waitFor('the first death', () => records().length >= 4);
+    keeper(kdir, ['start'], ['perl', '-e', script, `${h.dir}/marker`]);
+    await waitFor('the first death', () => records(h.inbox).length >= 4);
     command(kdir, 'r 4');
-    await waitFor('the second death', () => records().length >= 7);
+    await waitFor('the second death', () => records(h.inbox).length >= 7);
     command(kdir, 'x 7');
     const ls = parsed();
     const runs = [4, 5].map((i) => ls.filter((l) => l.instance === i));
@@ -127,32 +78,32 @@ describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
     }
     // As stored: escaped, so the file is text whatever the command wrote.
     expect(raw().find((r) => r.includes(' a\\t'))).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z out 4 a\\tb\\\\c\\x01\\xffé$/);
-    expect(statSync(join(logDir, 'current')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(h.logDir, 'current')).mode & 0o777).toBe(0o600);
     const t = Date.parse(ls[0]!.time);
     expect(Math.abs(t - Date.now())).toBeLessThan(10 * 60_000); // UTC, not local time
   });
 
   it('a line without its newline goes out after a second as it is (a prompt), and what follows is the next line', async () => {
-    const kdir = join(dir, 'k');
-    const go = join(dir, 'go');
+    const kdir = join(h.dir, 'k');
+    const go = join(h.dir, 'go');
     const script = `$| = 1; print "prompt> "; select(undef, undef, undef, 0.05) until -e '${go}'; print "answered\\n"; sleep 30`;
-    keeper(kdir, ['start'], ['perl', '-e', script, `${dir}/marker`]);
+    keeper(kdir, ['start'], ['perl', '-e', script, `${h.dir}/marker`]);
     await waitFor('the prompt in the log', () => parsed().some((l) => l.line === 'prompt> '));
-    expect(records()).toHaveLength(3); // K P S: it still runs
+    expect(records(h.inbox)).toHaveLength(3); // K P S: it still runs
     writeFileSync(go, '');
     await waitFor('the next line', () => parsed().some((l) => l.line === 'answered'));
     expect(parsed().map((l) => l.line)).toEqual(['prompt> ', 'answered']);
   });
 
   it('rotates at maxBytes, keeping `keep` older files, with nothing lost across the files kept', async () => {
-    const kdir = join(dir, 'k');
+    const kdir = join(h.dir, 'k');
     const script = 'for my $i (1..3000) { printf "n %07d\\n", $i }';
-    keeper(kdir, ['start'], ['perl', '-e', script, `${dir}/marker`], { HAM_LOG_MAX_BYTES: '8192', HAM_LOG_KEEP: '2' });
-    await waitFor('the death', () => records().length >= 4);
+    keeper(kdir, ['start'], ['perl', '-e', script, `${h.dir}/marker`], { HAM_LOG_MAX_BYTES: '8192', HAM_LOG_KEEP: '2' });
+    await waitFor('the death', () => records(h.inbox).length >= 4);
     command(kdir, 'x 4');
-    const files = readdirSync(logDir).filter((f) => !f.startsWith('.'));
+    const files = readdirSync(h.logDir).filter((f) => !f.startsWith('.'));
     expect(files.sort()).toEqual(['1', '2', 'current']);
-    for (const f of files) expect(statSync(join(logDir, f)).size).toBeLessThanOrEqual(8192);
+    for (const f of files) expect(statSync(join(h.logDir, f)).size).toBeLessThanOrEqual(8192);
     const ns = numbers([...parsed('2'), ...parsed('1'), ...parsed('current')]);
     expect(ns.at(-1)).toBe(3000);
     expect(ns[0]).toBeGreaterThan(1); // the oldest went
@@ -161,14 +112,14 @@ describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
 
   it('SIGKILLed while its entity writes fast: the entity runs on (no SIGPIPE), and the keeper adopting it reads on', async () => {
     const script = '$| = 1; for (my $i = 1; ; $i++) { printf "n %07d\\n", $i; select(undef, undef, undef, 0.0005) if $i % 50 == 0 }';
-    const k = keeper(join(dir, 'k1'), ['start'], ['perl', '-e', script, `${dir}/marker`], { HAM_LOG_MAX_BYTES: String(64 << 20) });
-    await waitFor('the entity started', () => records().length >= 3);
-    const pid = Number(records()[2]!.split(' ')[1]);
+    const k = keeper(join(h.dir, 'k1'), ['start'], ['perl', '-e', script, `${h.dir}/marker`], { HAM_LOG_MAX_BYTES: String(64 << 20) });
+    await waitFor('the entity h.started', () => records(h.inbox).length >= 3);
+    const pid = Number(records(h.inbox)[2]!.split(' ')[1]);
     await waitFor('lines in the log', () => numbers(parsed()).length > 2000);
     process.kill(k.pid!, 'SIGKILL');
     await waitFor('the keeper gone', () => !existsSync(`/proc/${k.pid}`) || readFileSync(`/proc/${k.pid}/stat`, 'utf8').includes(') Z'));
     const before = numbers(parsed()).at(-1)!;
-    keeper(join(dir, 'k2'), ['adopt', String(pid)], [], {}, []);
+    keeper(join(h.dir, 'k2'), ['adopt', String(pid)], [], {}, []);
     await waitFor('lines well after the adoption', () => (numbers(parsed()).at(-1) ?? 0) > before + 20_000, 60_000);
     // The same process, alive and not a zombie: it never got SIGPIPE.
     expect(readFileSync(`/proc/${pid}/stat`, 'utf8')).toMatch(/\) [RSD] /);
@@ -184,27 +135,27 @@ describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
 
   it('detached (SIGUSR1) while its entity writes: the entity runs on unblocked, its output drained until it ends', async () => {
     const script = '$| = 1; for (my $i = 1; ; $i++) { printf "n %07d\\n", $i }';
-    const k = keeper(join(dir, 'k'), ['start'], ['perl', '-e', script, `${dir}/marker`], { HAM_LOG_MAX_BYTES: String(256 << 20) });
-    await waitFor('the entity started', () => records().length >= 3);
-    const pid = Number(records()[2]!.split(' ')[1]);
+    const k = keeper(join(h.dir, 'k'), ['start'], ['perl', '-e', script, `${h.dir}/marker`], { HAM_LOG_MAX_BYTES: String(256 << 20) });
+    await waitFor('the entity h.started', () => records(h.inbox).length >= 3);
+    const pid = Number(records(h.inbox)[2]!.split(' ')[1]);
     await waitFor('lines', () => numbers(parsed()).length > 1000);
     process.kill(k.pid!, 'SIGUSR1');
     const at = numbers(parsed()).at(-1)!;
     // Far more than the pipe holds (1 MiB is ~100,000 of these lines): someone drains it.
     await waitFor('lines well past the detach', () => (numbers(parsed()).at(-1) ?? 0) > at + 300_000, 60_000);
-    expect(records()).toHaveLength(3); // no more records: it is gone to the HAM
-    expect(readFileSync(`/proc/${k.pid}/cmdline`, 'utf8').replace(/\0+/g, ' ').trim()).toBe(`ham-log-drain ${logDir}`); // no keeper now
+    expect(records(h.inbox)).toHaveLength(3); // no more records: it is gone to the HAM
+    expect(readFileSync(`/proc/${k.pid}/cmdline`, 'utf8').replace(/\0+/g, ' ').trim()).toBe(`ham-log-drain ${h.logDir}`); // no keeper now
     process.kill(pid, 'SIGKILL');
     await waitFor('the keeper gone with its entity', () => !existsSync(`/proc/${k.pid}`) || readFileSync(`/proc/${k.pid}/stat`, 'utf8').includes(') Z'));
   });
 
   it('a write that fails drops lines and counts them, never stalls the entity, and says how many once writing works again', async () => {
-    const kdir = join(dir, 'k');
-    const done = join(dir, 'done');
+    const kdir = join(h.dir, 'k');
+    const done = join(h.dir, 'done');
     // 200,000 lines (more than the pipe holds: the keeper must drain it), a marker file, then a line a moment.
     const script = `$| = 1; printf "n %07d\\n", $_ for 1..200000; open(my $f, '>', '${done}'); close $f; for (my $i = 200001; ; $i++) { printf "n %07d\\n", $i; select(undef, undef, undef, 0.05) }`;
     // A file-size limit stands in for a full disk: writes past 8 KiB fail (EFBIG; SIGXFSZ is ignored).
-    const k = keeper(kdir, ['start'], ['perl', '-e', script, `${dir}/marker`], {}, ['prlimit', '--fsize=8192:unlimited', '--']);
+    const k = keeper(kdir, ['start'], ['perl', '-e', script, `${h.dir}/marker`], {}, ['prlimit', '--fsize=8192:unlimited', '--']);
     await waitFor('the entity wrote everything (it never waited on the disk)', () => existsSync(done));
     spawn('prlimit', ['--pid', String(k.pid), '--fsize=unlimited:unlimited'], { stdio: 'ignore' });
     await waitFor('the note and lines after it', () => {

@@ -8,10 +8,10 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { followLogs, readLogs } from '../../src/client/logs.js';
-import { planApply, type World } from '../../src/ham/apply-plan.js';
+import { planApply } from '../../src/ham/apply-plan.js';
 import type { LogLine } from '../../src/logs/line.js';
 import { CLI_MAIN } from '../../src/paths.js';
-import { entity, pairOf } from '../helpers/entities.js';
+import { emptyWorld, entity, pairOf } from '../helpers/entities.js';
 import { applyConfig, ham, hamJson, keepersWith, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;
@@ -219,16 +219,7 @@ describe('execute actions', () => {
 });
 
 describe('logs in apply', () => {
-  const world: World = {
-    cwd: '/srv',
-    baseEnv: { PATH: '/usr/bin:/bin' },
-    groups: {},
-    entity: () => undefined,
-    entities: () => [],
-    executableProblem: () => undefined,
-    pidRunning: () => false,
-    tick: () => undefined,
-  };
+  const world = emptyWorld();
 
   it('per entity over the top-level default over the built-in one', async () => {
     const r = await planApply({ logs: { keep: 2 }, entities: { a: { command: ['x'], logs: { maxBytes: 65536 } }, b: { command: ['x'] } } }, world);

@@ -19,13 +19,18 @@ const peers = process.argv.slice(2);
 if (!process.env.PEERS_REPORT_ONLY)
   execFileSync('bash', [join(dir, 'bench.sh'), ...peers], { stdio: 'inherit', env: { ...process.env, HAM_CHECKOUT: PACKAGE_ROOT } });
 const tables = execFileSync('python3', [join(dir, 'report.py'), join(home, 'results')], { encoding: 'utf8' });
+// `npm run bench:peers -- ham` measures only the named ones: the other rows are the harness's earlier results.
+const which = peers.length
+  ? `Only ${peers.join(', ')} and the baseline measured in this run (\`npm run bench:peers -- ${peers.join(' ')}\`); the other rows are the
+harness's results from its last full run (see the dates in its tables).`
+  : 'One run of the harness for every supervisor.';
 const body = `## Peers
 
-One run of the peers harness (\`npm run bench:peers\`: \`bench.sh\` then \`report.py\`, tables as printed) on
-${machine()}, ${new Date().toISOString().slice(0, 10)}. Every supervisor runs the same program; "baseline" is the
+The peers harness (\`npm run bench:peers\`: \`bench.sh\` then \`report.py\`, tables as printed) on
+${machine()}, ${new Date().toISOString().slice(0, 10)}. ${which} Every supervisor runs the same program; "baseline" is the
 harness starting it itself (the physical limit for a restart). The harness counts ham's processes by the home in
-their command line, so it leaves out the pair's two C watches (\`build/watch PID START PERIOD\`): add about 0.7 MiB
-PSS and, idle, about 0.05 % of a core (the Cost section above measures them).
+their command line: the keepers, the two daemons and their nannies (the \`/proc\` watch, only a fallback now, is
+not among them).
 
 ${tables.trim()}
 `;

@@ -21,6 +21,16 @@ const drains = (): number[] => findProcesses((a) => a[0]!.startsWith('ham-log-dr
 const SURVIVOR =
   'use POSIX; if (!fork) { setsid(); select(undef,undef,undef,0.1) until -e $ARGV[0]; $| = 1; print "x" x 1000, "\\n" for 1..3000; open my $f, ">", $ARGV[1]; close $f; exit 0 } sleep 100000';
 
+/** A pair with `web` running SURVIVOR: its files `go` and `done`, its marker (in its command line), its pid. */
+async function startSurvivor(): Promise<{ go: string; done: string; marker: string; pid: number }> {
+  t = tempHome();
+  const [go, done, marker] = [join(t.home, 'go'), join(t.home, 'done'), join(t.home, 'web')];
+  await hamJson(t.home, ['start']);
+  await hamJson(t.home, ['attach', 'web', '--', 'perl', '-e', SURVIVOR, go, done, marker]);
+  await waitFor('web running', async () => entity(await status(t.home), 'web').state === 'running', 30_000);
+  return { go, done, marker, pid: entity(await status(t.home), 'web').pid! };
+}
+
 async function survivorWrites(go: string, done: string): Promise<void> {
   writeFileSync(go, '');
   await waitFor('the survivor wrote 3 MB and finished', () => existsSync(done), 60_000).catch((e: Error) => {
@@ -33,12 +43,7 @@ async function survivorWrites(go: string, done: string): Promise<void> {
 }
 
 it('a survivor of a detached entity can still write its output', async () => {
-  t = tempHome();
-  const [go, done, marker] = [join(t.home, 'go'), join(t.home, 'done'), join(t.home, 'web')];
-  await hamJson(t.home, ['start']);
-  await hamJson(t.home, ['attach', 'web', '--', 'perl', '-e', SURVIVOR, go, done, marker]);
-  await waitFor('web running', async () => entity(await status(t.home), 'web').state === 'running', 30_000);
-  const pid = entity(await status(t.home), 'web').pid!;
+  const { go, done, marker, pid } = await startSurvivor();
   await hamJson(t.home, ['detach', 'web']); // its keeper drains its output
   await waitFor('its keeper a drainer', () => keepersWith(marker).length === 0 && drains().length === 1, 30_000);
   process.kill(pid, 'SIGKILL'); // the main process ends; its setsid child lives on
@@ -46,12 +51,8 @@ it('a survivor of a detached entity can still write its output', async () => {
 }, 120_000);
 
 it('a survivor of an entity that died and is not restarted can still write its output', async () => {
-  t = tempHome();
-  const [go, done, marker] = [join(t.home, 'go'), join(t.home, 'done'), join(t.home, 'web')];
-  await hamJson(t.home, ['start']);
-  await hamJson(t.home, ['attach', 'web', '--', 'perl', '-e', SURVIVOR, go, done, marker]);
-  await waitFor('web running', async () => entity(await status(t.home), 'web').state === 'running', 30_000);
-  process.kill(entity(await status(t.home), 'web').pid!, 'SIGKILL'); // no --restart: its keeper is told to exit
+  const { go, done, marker, pid } = await startSurvivor();
+  process.kill(pid, 'SIGKILL'); // no --restart: its keeper is told to exit
   let last = '';
   await waitFor(
     'web dead and its keeper a drainer',
@@ -92,12 +93,7 @@ it('an entity whose keeper was killed while the pair is down writes on once the 
 }, 120_000);
 
 it('the name attached again while its drain lives: one reader (the drain leaves), every line once under one instance', async () => {
-  t = tempHome();
-  const [go, done, marker] = [join(t.home, 'go'), join(t.home, 'done'), join(t.home, 'web')];
-  await hamJson(t.home, ['start']);
-  await hamJson(t.home, ['attach', 'web', '--', 'perl', '-e', SURVIVOR, go, done, marker]);
-  await waitFor('web running', async () => entity(await status(t.home), 'web').state === 'running', 30_000);
-  const pid = entity(await status(t.home), 'web').pid!;
+  const { go, done, marker, pid } = await startSurvivor();
   await hamJson(t.home, ['detach', 'web']);
   await waitFor('its keeper a drainer', () => keepersWith(marker).length === 0 && drains().length === 1, 30_000);
   process.kill(pid, 'SIGKILL'); // the drain lingers: the setsid child holds the FIFOs

@@ -171,7 +171,8 @@ describe('readiness', () => {
       },
     });
     const before = await waitStatus(t.home, 'both starting', (s) =>
-      ['srv', 'never'].every((n) => entity(s, n).state === 'starting' && entity(s, n).pid !== null),
+      // Exec'd (startedAt set), not only forked: the deadline counts from the start the new HAM must keep.
+      ['srv', 'never'].every((n) => entity(s, n).state === 'starting' && entity(s, n).pid !== null && entity(s, n).startedAt !== null),
     );
     process.kill(before.ham.pid!, 'SIGKILL');
     await waitStatus(t.home, 'taken over', (s) => s.ham.epoch > before.ham.epoch && s.ham.pid !== before.ham.pid);

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusView } from '../../src/protocol/views.js';
 import { startTime } from '../../src/proc/procfs.js';
-import { entity, exiter, pairOf } from '../helpers/entities.js';
+import { entity, exitNow, exiter, pairOf } from '../helpers/entities.js';
 import { daemons, hamJson, keepersWith, procsWith, status, tempHome, waitStatus, type TestHome } from '../helpers/ham.js';
 
 const ROUNDS = Number(process.env.HAM_CHAOS_ROUNDS ?? 36);
@@ -47,7 +47,8 @@ describe(`chaos: ${ROUNDS} rounds of killing the HAM or the Guardian`, () => {
       const victimPid = victim ? entity(prev, victim.name).pid! : 0;
 
       process.kill(targetPid, sig);
-      if (victim) process.kill(victimPid, victim.how === 'SIGKILL' ? 'SIGKILL' : 'SIGUSR1');
+      if (victim?.how === 'SIGKILL') process.kill(victimPid, 'SIGKILL');
+      else if (victim) await exitNow(`${t.home}/${victim.name}`, victimPid);
 
       const ctx = `round ${round}: ${target} ${sig}${victim ? ` + ${victim.name} ${victim.how}` : ''}`;
       const now = await waitStatus(

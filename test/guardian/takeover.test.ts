@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTime } from '../../src/proc/procfs.js';
-import { entity, exiter, pairOf } from '../helpers/entities.js';
+import { entity, exitNow, exiter, pairOf } from '../helpers/entities.js';
 import { connect } from '../../src/index.js';
 import { daemons, events, hamJson, keepersWith, procsWith, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
@@ -52,7 +52,7 @@ describe('HAM dies or hangs → the Guardian takes over', () => {
     process.kill(before.ham.pid!, 'SIGKILL');
     await newPair(before.ham.pid!, (s) => s.ham.epoch > before.ham.epoch);
     const pid = entity(before, 'web').pid!;
-    process.kill(pid, 'SIGUSR1'); // exits with code 7
+    await exitNow(`${t.home}/web`, pid); // exits with code 7
     const s = await waitStatus(t.home, 'web restarted', (x) => entity(x, 'web').restarts === 1 && entity(x, 'web').state === 'running');
     expect(entity(s, 'web')).toMatchObject({ deaths: 1, lastExit: { code: 7, signal: null } });
     expect(entity(s, 'web').pid).not.toBe(pid);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTime } from '../../src/proc/procfs.js';
 import type { ConditionView } from '../../src/protocol/views.js';
-import { entity, exiter } from '../helpers/entities.js';
+import { entity, exitNow, exiter } from '../helpers/entities.js';
 import { CALM, events, hamJson, lines, procsWith, request, sleeper, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;
@@ -42,7 +42,7 @@ describe('action kinds', () => {
       },
     });
     const pid = entity(await status(t.home), 'ex').pid!;
-    process.kill(pid, 'SIGUSR1');
+    await exitNow(`${t.home}/ex`, pid);
     await waitFor('fail-action', () => lines(f('ex-onfail.txt')).length === 1);
     const seq = (await events(t.home)).find((e) => e.entity === 'ex' && e.condition === 'death')!.seq;
     expect(lines(out)).toEqual([`ex|died|${seq}|${pid}|6|`]);

@@ -1,7 +1,7 @@
 // Every condition type fires on what it should, and only on that.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { entity, exiter } from '../helpers/entities.js';
+import { entity, exitNow, exiter } from '../helpers/entities.js';
 import { CALM, events, ham, hamJson, lines, request, sleeper, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;
@@ -24,7 +24,7 @@ describe('condition types', () => {
     await hamJson(t.home, ['attach', 'd1', '--restart', '--', ...exiter(`${t.home}/d1`, 4)]);
     const death = await recorder('d1', 'died', { type: 'death', rearm: true });
     const abnormal = await recorder('d1', 'crashed', { type: 'abnormal-death', rearm: true });
-    process.kill(entity(await status(t.home), 'd1').pid!, 'SIGUSR1'); // exit 4: normal
+    await exitNow(`${t.home}/d1`, entity(await status(t.home), 'd1').pid!); // exit 4: normal
     await waitFor('death recorded', () => lines(death).length === 1);
     const s = await waitStatus(t.home, 'd1 back', (x) => entity(x, 'd1').restarts === 1 && entity(x, 'd1').state === 'running');
     process.kill(entity(s, 'd1').pid!, 'SIGSEGV');

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTime } from '../../src/proc/procfs.js';
-import { entity, exiter } from '../helpers/entities.js';
+import { entity, exitNow, exiter } from '../helpers/entities.js';
 import { CALM, ham, hamJson, keepersWith, procsWith, sleeper, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;
@@ -70,7 +70,7 @@ describe('spawned entities', () => {
 
   it('without --restart a dead entity stays dead, its exit code recorded, its keeper gone', async () => {
     const e = await hamJson<{ pid: number }>(t.home, ['attach', 'once', '--', ...exiter(`${t.home}/once`, 3)]);
-    process.kill(e.pid, 'SIGUSR1');
+    await exitNow(`${t.home}/once`, e.pid);
     const s = await waitStatus(t.home, 'once dead', (x) => entity(x, 'once').state === 'dead');
     expect(entity(s, 'once')).toMatchObject({ pid: null, deaths: 1, restarts: 0, lastExit: { code: 3, signal: null } });
     await waitFor('its keeper to exit', () => keepersWith(`${t.home}/once`).length === 0);
@@ -82,7 +82,7 @@ describe('spawned entities', () => {
     process.kill(e.pid, 'SIGTERM');
     let s = await waitStatus(t.home, 'first restart', (x) => entity(x, 'web').restarts === 1 && entity(x, 'web').state === 'running');
     expect(entity(s, 'web').lastExit).toEqual({ code: null, signal: 'SIGTERM' });
-    process.kill(entity(s, 'web').pid!, 'SIGUSR1');
+    await exitNow(`${t.home}/web`, entity(s, 'web').pid!);
     s = await waitStatus(t.home, 'second restart', (x) => entity(x, 'web').restarts === 2 && entity(x, 'web').state === 'running');
     expect(entity(s, 'web')).toMatchObject({ deaths: 2, instance: 3, lastExit: { code: 9, signal: null } });
     expect(procsWith(`${t.home}/web`)).toEqual([entity(s, 'web').pid]);
@@ -117,7 +117,7 @@ describe('spawned entities', () => {
   it('stop --all then start brings back what ran, not what had died for good', async () => {
     await hamJson(t.home, ['attach', 'runs', '--', ...sleeper(`${t.home}/runs`)]);
     const gone = await hamJson<{ pid: number }>(t.home, ['attach', 'gone', '--', ...exiter(`${t.home}/gone`, 0)]);
-    process.kill(gone.pid, 'SIGUSR1');
+    await exitNow(`${t.home}/gone`, gone.pid);
     await waitStatus(t.home, 'gone dead', (x) => entity(x, 'gone').state === 'dead');
     expect((await ham(t.home, ['stop', '--all'])).code).toBe(0);
     await hamJson(t.home, ['start', ...CALM]);

@@ -37,19 +37,19 @@ describe('execute: TERM, a grace, then KILL of the group', () => {
   it('a command that traps TERM gets it first (it writes its marker and exits on its own)', async () => {
     const marker = `${t.home}/trapped.term`;
     const script = `trap 'echo cleaned >> ${marker}; exit 7' TERM; echo starting >&2; while :; do sleep 0.05; done`;
-    const a = await failed('traps', { argv: ['sh', '-c', script], timeoutMs: 300, graceMs: 60_000 });
+    const a = await failed('traps', { argv: ['sh', '-c', script], timeoutMs: 1000, graceMs: 60_000 });
     expect(existsSync(marker)).toBe(true);
     // It exited by itself on TERM (code 7), long before a KILL at the end of a minute's grace.
     expect(a.lastFailure).toMatchObject({ argv: ['sh', '-c', script], exitCode: 7, signal: null, timedOut: true });
     expect(a.lastFailure!.stderrTail).toMatch(/^starting\n/);
     expect(a.lastFailure!.durationMs).toEqual(expect.any(Number));
-    expect(a.lastError).toBe('timed out after 300 ms; its process group was sent SIGTERM, then SIGKILL after 60000 ms');
+    expect(a.lastError).toBe('timed out after 1000 ms; its process group was sent SIGTERM, then SIGKILL after 60000 ms');
   });
 
   it('a command that ignores TERM is KILLed with its group after the grace', async () => {
     const marker = `${t.home}/ignores`;
     const perl = `$SIG{TERM} = sub { open(my $f, '>', '${marker}.term'); close $f }; sleep 1 while 1`;
-    const a = await failed('ignores', { argv: ['perl', '-e', perl, marker], timeoutMs: 300, graceMs: 300 });
+    const a = await failed('ignores', { argv: ['perl', '-e', perl, marker], timeoutMs: 1000, graceMs: 300 });
     expect(existsSync(`${marker}.term`)).toBe(true); // TERM came, and it did not die of it
     expect(a.lastFailure).toMatchObject({ argv: ['perl', '-e', perl, marker], exitCode: null, signal: 'SIGKILL', timedOut: true });
     await waitFor('the command gone', () => procsWith(marker).length === 0);

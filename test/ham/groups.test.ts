@@ -26,6 +26,14 @@ const svc = (name: string, extra: object = {}): object => ({
   conditions: { died: { type: 'death', rearm: true, actions: [{ kind: 'restart' }] } },
   ...extra,
 });
+/** The starts file once it has as many lines as `expected` (a start is seen before its echo has run). */
+async function startsAre(expected: string[]): Promise<void> {
+  const got = await waitFor(`${expected.length} starts`, () => {
+    const l = lines(starts);
+    return l.length >= expected.length ? l : undefined;
+  });
+  expect(got).toEqual(expected);
+}
 const allRunning = (names: string[]) => (s: Awaited<ReturnType<typeof status>>) => names.every((n) => entity(s, n).state === 'running');
 
 describe('groups', () => {
@@ -35,10 +43,10 @@ describe('groups', () => {
       entities: { a: svc('a', { group: 'backend' }), b: svc('b', { group: 'backend' }), c: svc('c', { group: 'backend' }) },
     });
     const before = await waitStatus(t.home, 'all running', allRunning(['a', 'b', 'c']));
-    expect(lines(starts)).toEqual(['a', 'b', 'c']);
+    await startsAre(['a', 'b', 'c']);
     process.kill(entity(before, 'b').pid!, 'SIGKILL');
     const after = await waitStatus(t.home, 'all restarted', (s) => allRunning(['a', 'b', 'c'])(s) && ['a', 'b', 'c'].every((n) => entity(s, n).restarts === 1));
-    expect(lines(starts)).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+    await startsAre(['a', 'b', 'c', 'a', 'b', 'c']);
     for (const n of ['a', 'c']) {
       expect(entity(after, n).pid).not.toBe(entity(before, n).pid);
       expect(entity(after, n).lastExit).toEqual({ code: null, signal: 'SIGTERM' }); // stopped gracefully
@@ -50,13 +58,14 @@ describe('groups', () => {
   it('the HAM SIGKILLed in the middle of a one-for-all restart: the new HAM finishes it, still in order', async () => {
     // c takes a while to stop (it traps SIGTERM for 1.5 s), so the kill lands while the group restart waits for it.
     const slow = {
-      command: ['sh', '-c', `echo c >> ${starts}; trap 'sleep 1.5; exit 0' TERM; while :; do sleep 0.1; done`],
+      command: ['sh', '-c', `trap 'sleep 1.5; exit 0' TERM; echo c >> ${starts}; while :; do sleep 0.1; done`],
       conditions: { died: { type: 'death', rearm: true, actions: [{ kind: 'restart' }] } },
       group: 'g',
       stop: { signal: 'SIGTERM', timeoutMs: 10_000 },
     };
     await apply({ groups: { g: { strategy: 'one-for-all' } }, entities: { a: svc('a', { group: 'g' }), b: svc('b', { group: 'g' }), c: slow } });
     const before = await waitStatus(t.home, 'all running', allRunning(['a', 'b', 'c']));
+    await startsAre(['a', 'b', 'c']); // c's trap is set
     process.kill(entity(before, 'b').pid!, 'SIGKILL');
     await waitStatus(t.home, 'c being stopped by its group', (s) => entity(s, 'c').held === 'group');
     process.kill(before.ham.pid!, 'SIGKILL');
@@ -65,7 +74,7 @@ describe('groups', () => {
       'taken over, all running again',
       (s) => s.ham.epoch > before.ham.epoch && allRunning(['a', 'b', 'c'])(s) && ['a', 'b', 'c'].every((n) => entity(s, n).held === null),
     );
-    expect(lines(starts)).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+    await startsAre(['a', 'b', 'c', 'a', 'b', 'c']);
   });
 
   it('rest-for-one: the killed member and those started after it restart; the ones before are untouched', async () => {
@@ -80,7 +89,7 @@ describe('groups', () => {
       'b and c restarted',
       (s) => allRunning(['a', 'b', 'c'])(s) && entity(s, 'c').restarts === 1 && entity(s, 'b').restarts === 1,
     );
-    expect(lines(starts)).toEqual(['a', 'b', 'c', 'b', 'c']);
+    await startsAre(['a', 'b', 'c', 'b', 'c']);
     expect(entity(after, 'a')).toMatchObject({ pid: entity(before, 'a').pid, restarts: 0 });
   });
 });
@@ -93,7 +102,7 @@ async function holdIgnoringDependant(dbBackoffMs: number) {
   await apply({
     entities: {
       api: {
-        command: ['sh', '-c', `echo api >> ${starts}; trap '' TERM; while :; do sleep 0.1; done`],
+        command: ['sh', '-c', `trap '' TERM; echo api >> ${starts}; while :; do sleep 0.1; done`],
         requires: ['db'],
         stop: { signal: 'SIGTERM', timeoutMs: 3000 },
       },
@@ -101,6 +110,7 @@ async function holdIgnoringDependant(dbBackoffMs: number) {
     },
   });
   const before = await waitStatus(t.home, 'both running', allRunning(['api', 'db']));
+  await startsAre(['db', 'api']); // api's trap is set
   process.kill(entity(before, 'db').pid!, 'SIGKILL');
   await waitStatus(t.home, 'api being held', (s) => entity(s, 'api').held === 'requires');
   return before;
@@ -123,7 +133,7 @@ describe('dependencies', () => {
 
   it('a held dependant whose keeper is killed while it stops stays held: adopted, stopped, and started again once its requirement is back', async () => {
     const before = await holdIgnoringDependant(6000);
-    const keeper = findProcesses((argv) => isKeeperArgv(argv) && argv.some((a) => a.startsWith('echo api')))[0]!;
+    const keeper = findProcesses((argv) => isKeeperArgv(argv) && argv.some((a) => a.includes('echo api')))[0]!;
     process.kill(keeper, 'SIGKILL'); // its process runs on (it ignores SIGTERM): a new keeper adopts it
     const after = await waitStatus(
       t.home,
@@ -132,7 +142,7 @@ describe('dependencies', () => {
       30_000,
     );
     expect(entity(after, 'api')).toMatchObject({ held: null, deaths: 0 });
-    expect(lines(starts)).toEqual(['db', 'api', 'db', 'api']);
+    await startsAre(['db', 'api', 'db', 'api']);
   });
 
   it('a dependant starts after its requirement runs, is stopped while it is down, and starts again once it is back', async () => {
@@ -143,14 +153,15 @@ describe('dependencies', () => {
       },
     });
     const before = await waitStatus(t.home, 'both running', allRunning(['api', 'db']));
-    expect(lines(starts)).toEqual(['db', 'api']); // declared first, started second
+    await startsAre(['db', 'api']); // api's trap is set
+    await startsAre(['db', 'api']); // declared first, started second
     process.kill(entity(before, 'db').pid!, 'SIGKILL');
     // While db waits for its backoff, api is stopped and held.
     const held = await waitStatus(t.home, 'api held', (s) => entity(s, 'api').held === 'requires' && entity(s, 'api').state === 'stopped');
     expect(entity(held, 'db').state).toBe('dead');
     expect(entity(held, 'api').lastExit).toEqual({ code: null, signal: 'SIGTERM' });
     const after = await waitStatus(t.home, 'both back', (s) => allRunning(['api', 'db'])(s) && entity(s, 'api').held === null);
-    expect(lines(starts)).toEqual(['db', 'api', 'db', 'api']);
+    await startsAre(['db', 'api', 'db', 'api']);
     expect(entity(after, 'api').deaths).toBe(0);
     expect(entity(after, 'db')).toMatchObject({ deaths: 1, restarts: 1 });
   });

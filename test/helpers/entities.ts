@@ -1,10 +1,22 @@
 // Test entities: real processes, countable by a marker argument.
+import { existsSync } from 'node:fs';
 import type { World } from '../../src/ham/apply-plan.js';
 import type { StatusView } from '../../src/protocol/views.js';
 
-/** Sleeps until SIGUSR1, then exits with `code`; any signal kills it as usual. */
+/** Sleeps until SIGUSR1, then exits with `code`; any signal kills it as usual. It says when its handler is in
+ * place (`MARKER.armed.PID`): a SIGUSR1 before that kills it by the signal instead (seen in CI on a loaded machine). */
 export function exiter(marker: string, code: number): string[] {
-  return ['perl', '-e', `$SIG{USR1} = sub { exit ${code} }; sleep 100000 while 1`, marker];
+  return ['perl', '-e', `$SIG{USR1} = sub { exit ${code} }; open(my $f, '>', "$ARGV[0].armed.$$") && close $f; sleep 100000 while 1`, marker];
+}
+
+/** SIGUSR1 to the exiter `pid` once its handler is in place, so that it exits with its code. */
+export async function exitNow(marker: string, pid: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(`${marker}.armed.${pid}`)) {
+    if (Date.now() > deadline) throw new Error(`exiter ${pid} (${marker}) never installed its SIGUSR1 handler`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  process.kill(pid, 'SIGUSR1');
 }
 
 export function entity(s: StatusView, name: string) {

@@ -62,8 +62,8 @@ describe('process-check', () => {
   });
 
   it('a zombie counts as not running (7)', async () => {
-    // sh forks a short child, then becomes a sleep that never reaps it.
-    const parent = scope.spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 60']);
+    // perl forks a child that exits at once and never reaps it (sh could reap it before its exec: CI saw that).
+    const parent = scope.spawn('perl', ['-e', '$| = 1; my $p = fork; exit 0 unless $p; print "$p\n"; sleep 60']);
     const zombie = Number(await Scope.line(parent, /^\d+$/));
     await waitFor('the child to be a zombie', () => procState(zombie) === 'Z');
     const pidfile = join(dir, 'z.pid');

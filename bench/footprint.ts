@@ -1,7 +1,7 @@
 // The supervisor's own cost with 100 entities: memory (PSS of the HAM, the
 // Guardian and the 100 keepers) and CPU while idle. peers.md has the same rows
 // for runit, s6, PM2 and supervisord.
-import { isKeeperArgv, NANNY_BINARY, WATCH_BINARY } from '../src/paths.js';
+import { isDaemonArgv, isKeeperArgv, NANNY_BINARY, WATCH_BINARY } from '../src/paths.js';
 import { findProcesses, memKiB } from '../src/proc/procfs.js';
 import { nowMs, sleep, startBenchPair } from './lib.js';
 import { settle, sumCpuNs } from './smaps.js';
@@ -25,7 +25,7 @@ export async function benchFootprint(entities: number, idleSeconds: number): Pro
   try {
     for (let i = 0; i < entities; i++) await pair.request('attach', { name: `svc${i}`, argv: ['sleep', '1000000'], restart: true });
     while ((await pair.status()).entities.some((e) => e.state !== 'running')) await sleep(20);
-    const daemons = findProcesses((a) => a[0] !== NANNY_BINARY && a.some((x) => x.endsWith('daemon/main.js')) && a.includes(pair.home));
+    const daemons = findProcesses((a) => isDaemonArgv(a, pair.home));
     const keepers = findProcesses((a) => isKeeperArgv(a) && a.some((x) => x.startsWith(pair.home)));
     // The pair's C helpers are ours too: each daemon's nanny, and the watches where a daemon has none.
     const nannies = findProcesses((a) => a[0] === NANNY_BINARY && a.includes(pair.home));

@@ -5,7 +5,7 @@
 // a SIGKILLed HAM taken over: every entity adopted (same pid), none restarted.
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { CLI_MAIN, isKeeperArgv, LAUNCHER_BINARY, WATCH_BINARY } from '../src/paths.js';
+import { CLI_MAIN, isDaemonArgv, isKeeperArgv, LAUNCHER_BINARY, WATCH_BINARY } from '../src/paths.js';
 import { Connection } from '../src/client/connection.js';
 import { statusAll } from '../src/client/pages.js';
 import { homePaths } from '../src/home.js';
@@ -121,7 +121,7 @@ export async function benchMany(n: number): Promise<ManyResult> {
     const applyToRunningMs = nowMs() - t0;
     const sameHam = running!.ham.pid === before.pid && running!.ham.epoch === before.epoch;
     await sleep(Math.min(10_000, 1000 + n)); // let V8 settle after the burst
-    const daemons = findProcesses((a) => a.some((x) => x.endsWith('daemon/main.js')) && a.includes(pair.home));
+    const daemons = findProcesses((a) => isDaemonArgv(a, pair.home));
     const watches = findProcesses((a) => a[0] === WATCH_BINARY && daemons.includes(Number(a[1])));
     const launchers = findProcesses((a) => a[0] === LAUNCHER_BINARY).filter((p) => daemons.some((d) => isChildOf(p, d)));
     const keepers = findProcesses((a) => isKeeperArgv(a) && a.some((x) => x.startsWith(pair.home)));

@@ -5,7 +5,7 @@
 // (src/paths.ts).
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { DAEMON_MALLOC_ENV, DAEMON_NODE_FLAGS, WATCH_BINARY } from '../src/paths.js';
+import { DAEMON_MALLOC_ENV, DAEMON_NODE_FLAGS, isDaemonArgv, WATCH_BINARY } from '../src/paths.js';
 import { findProcesses } from '../src/proc/procfs.js';
 import { sleep, startBenchPair } from './lib.js';
 import { addParts, noParts, pssParts, settle, type PssParts } from './smaps.js';
@@ -28,7 +28,7 @@ export async function benchMemory(entities: number): Promise<MemoryResult> {
   try {
     for (let i = 0; i < entities; i++) await pair.request('attach', { name: `svc${i}`, argv: ['sleep', '1000000'], restart: true });
     while ((await pair.status()).entities.some((e) => e.state !== 'running')) await sleep(20);
-    const role = (r: string): number[] => findProcesses((a) => a.some((x) => x.endsWith('daemon/main.js')) && a.includes(pair.home) && a.includes(r));
+    const role = (r: string): number[] => findProcesses((a) => isDaemonArgv(a, pair.home) && a[0]!.startsWith(r === 'ham' ? 'ham: HAM ' : 'ham: guardian '));
     const [ham] = role('ham');
     const [guardian] = role('guardian');
     if (ham === undefined || guardian === undefined) throw new Error(`memory bench: expected a HAM and a Guardian on ${pair.home}`);

@@ -56,6 +56,25 @@ export function daemonSpawn(args: readonly string[]): { file: string; args: stri
 }
 export const CLI_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
 
+/** What a daemon shows in `ps` (process.title): which role, for which home; the HAM's with its epoch. */
+export function daemonTitle(role: 'ham' | 'guardian', home: string, epoch?: number): string {
+  return role === 'ham' ? `ham: HAM ${home} epoch ${epoch ?? 0}` : `ham: guardian ${home}`;
+}
+
+/**
+ * Is this command line a daemon's (of `home`, when given)? By its title, or, in its first moments
+ * before it sets one, by its script. A nanny's (it carries the same arguments) is not.
+ */
+export function isDaemonArgv(argv: string[], home?: string): boolean {
+  const title = argv[0] ?? '';
+  if (title.startsWith('ham: HAM ') || title.startsWith('ham: guardian ')) {
+    if (home === undefined) return true;
+    return title === `ham: guardian ${home}` || (title.startsWith(`ham: HAM ${home} epoch `) && /^\d+$/.test(title.slice(`ham: HAM ${home} epoch `.length)));
+  }
+  if (title.endsWith('/build/nanny')) return false;
+  return argv.some((a) => a.endsWith('daemon/main.js')) && (home === undefined || argv.includes(home));
+}
+
 /**
  * perl, for keepers: found in the fixed PATH, not in the entity's own (an
  * entity whose PATH lacks perl must still get its keeper).

@@ -5,6 +5,7 @@
 // no loss, no duplicates.
 import { randomUUID } from 'node:crypto';
 import { HamError } from '../model/errors.js';
+import { CLIENT_RETRY_MAX_MS } from '../model/defaults.js';
 import type { EventView } from '../protocol/views.js';
 import { homePaths, resolveHome } from '../model/home-paths.js';
 import type { Op, RequestArgs } from '../protocol/requests.js';
@@ -49,7 +50,7 @@ export interface Subscription {
 }
 
 const RETRY_MS = 10;
-const RETRY_MAX_MS = 500;
+const RETRY_MAX_MS = CLIENT_RETRY_MAX_MS;
 
 export class HamClient {
   private conn: Connection | undefined;

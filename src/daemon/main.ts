@@ -12,6 +12,7 @@ import { HamError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
 import { ensureHome } from '../home.js';
 import { createLogger } from '../log.js';
+import { daemonTitle } from '../paths.js';
 import { isAlive, procId } from '../proc/procfs.js';
 import { claimHam } from '../store/roles.js';
 import { Store } from '../store/store.js';
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
   }
   const paths = ensureHome(home, role === 'guardian' ? 'guardian' : 'start');
   if (role === 'guardian') {
+    process.title = daemonTitle('guardian', paths.root);
     // A warm standby: everything a takeover runs is loaded before the Guardian says it is ready.
     const [{ runGuardian }, { serveAsHam }] = await Promise.all([import('../../guardian/guardian.js'), import('./serve.js')]);
     return runGuardian({ paths, epoch: Number(arg('epoch')), log, serve: (t) => serveAsHam(t) });

@@ -4,7 +4,7 @@
 // entities (keepers kept them alive meanwhile), then spawn the new Guardian.
 // The Guardian link and the detector host are handed in by the daemon
 // (src/daemon/serve.ts) through the narrow interfaces below.
-import { keeperCommand } from '../paths.js';
+import { daemonTitle, isDaemonArgv, keeperCommand } from '../paths.js';
 import { defaultBaseEnv } from '../environment.js';
 import { HamError } from '../errors.js';
 import type { HomePaths } from '../home.js';
@@ -74,6 +74,7 @@ export interface HamParts {
 export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void> {
   const { store, paths, epoch, log } = ctx;
   log.role = 'ham';
+  process.title = daemonTitle('ham', paths.root, epoch); // `ps` tells which of the pair is the HAM now
   logTakeover(store, epoch, log); // this one's, or a takeover whose HAM died before its line
   const fenced = (e: HamError): never => {
     log('error', 'fenced: another process holds the HAM role; exiting', { error: e.message });
@@ -81,7 +82,7 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
   };
   // A Guardian left over from an earlier pair (hung, or racing this start) is not ours.
   const stale = ctx.previous.guardian;
-  if (stale && stale.pid !== process.pid && isAlive(stale) && cmdline(stale.pid).some((a) => a.endsWith('main.js'))) {
+  if (stale && stale.pid !== process.pid && isAlive(stale) && isDaemonArgv(cmdline(stale.pid))) {
     process.kill(stale.pid, 'SIGKILL');
   }
 

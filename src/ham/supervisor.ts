@@ -38,13 +38,12 @@ import { SupervisorCore, type SupervisorOptions } from './supervisor-core.js';
 import { Transitions } from './transitions.js';
 import type { GroupSpec } from '../model/records.js';
 import { awaitingOf, processRuns, unreadyOf } from './lifecycle.js';
+import { REATTACH_GRACE_MS } from '../model/defaults.js';
 
 export { blankEntity, type NewEntity } from './entity-records.js';
 export type { SupervisorOptions } from './supervisor-core.js';
 
 const FIRST_START_WAIT_MS = 5000;
-/** After a takeover, self-attached clients have this long (beyond their period) to re-attach. */
-const TAKEOVER_GRACE_MS = 1000;
 
 export class Supervisor {
   private readonly core: SupervisorCore;
@@ -140,8 +139,8 @@ export class Supervisor {
     // Still starting when the previous HAM died: probed again with the same deadline (one already ready is not).
     for (const e of store.allEntities()) if (unreadyOf(e.life)) parts.readiness.track(e);
     // Self-attached entities get a fresh window plus a grace for their clients to
-    // reconnect (while the new Guardian boots beside us): a takeover is not silence.
-    const grace = fresh ? 0 : TAKEOVER_GRACE_MS;
+    // reconnect: a takeover, or a stop and start of the pair, is not silence.
+    const grace = REATTACH_GRACE_MS;
     for (const e of store.allEntities()) {
       if (!processRuns(e.life)) continue;
       if (e.heartbeat) this.heartbeats.track(e.name, e.heartbeat, e.heartbeatState, performance.now() + grace);

@@ -64,3 +64,12 @@ export const ENTITY_DEFAULTS: Readonly<EntityDefaults> = Object.freeze({
 export function entityDefaults(): EntityDefaults {
   return { ...ENTITY_DEFAULTS, conditions: [], restartTimes: [], requires: [], life: { tag: 'idle' } };
 }
+
+/** A client retries a lost HAM connection at growing intervals, up to this (client/client.ts). */
+export const CLIENT_RETRY_MAX_MS = 500;
+/**
+ * After a takeover or a start, self-attached clients have this long beyond their period to re-attach
+ * before a missed heartbeat counts: more than a client's longest retry interval (one that retried
+ * while no HAM ran reconnects up to that long after the socket is back).
+ */
+export const REATTACH_GRACE_MS = 2 * CLIENT_RETRY_MAX_MS;

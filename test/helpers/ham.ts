@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '../../src/client/connection.js';
 import { statusAll } from '../../src/client/pages.js';
-import { CLI_MAIN, isKeeperArgv } from '../../src/paths.js';
+import { CLI_MAIN, isDaemonArgv, isKeeperArgv } from '../../src/paths.js';
 import { childrenOf, findProcesses, isStopped } from '../../src/proc/procfs.js';
 import type { StatusView } from '../../src/protocol/views.js';
 
@@ -110,7 +110,7 @@ export function keepersWith(marker: string): number[] {
  * daemon's command line, but it has one thread, and a running Node has several.
  */
 export function daemons(home: string): number[] {
-  return findProcesses((argv) => argv.some((a) => a.endsWith('daemon/main.js')) && argv.includes(home)).filter((pid) => threads(pid) > 1);
+  return findProcesses((argv) => isDaemonArgv(argv, home)).filter((pid) => threads(pid) > 1);
 }
 
 function threads(pid: number): number {

@@ -188,7 +188,9 @@ for (;;) {
     $inbuf .= $buf;
     while ($inbuf =~ s/^([^\n]*)\n//) { start($1) if length $1; }
   }
-  for my $fd (keys %byfd) {
+  # stdout before stderr when both have output waiting: a check's last words are
+  # usually its error, after its progress (and that is its last line, below).
+  for my $fd (sort { $byfd{$a}[1] <=> $byfd{$b}[1] } keys %byfd) {
     next unless vec($rout, $fd, 1);
     my ($pid, $k) = @{$byfd{$fd}};
     my $c = $run{$pid};

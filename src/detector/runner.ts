@@ -14,7 +14,7 @@ export interface CheckResult {
   signal: string | null;
   ms: number;
   timedOut: boolean;
-  /** The last non-empty line it printed (stdout and stderr), at most 512 bytes. */
+  /** The last non-empty line it printed (stdout and stderr: two pipes, stdout read first when both wait), at most 512 bytes. */
   last: string;
 }
 

@@ -145,4 +145,27 @@ describe('ham apply --wait', () => {
     expect(r.code).toBe(0);
     expect((JSON.parse(r.stdout) as Waited).wait).toEqual([expect.objectContaining({ entity: 'db', result: 'ready' })]);
   });
+
+  it('the HAM SIGKILLed during the wait: a start that fails meanwhile (judged by the new HAM) is reported', async () => {
+    const [port] = await freePorts(1);
+    const file = writeConfig({ entities: { broken: { command: ['sleep', '1000'], readiness: { tcp: port, timeoutMs: 2500, intervalMs: 100 } } } });
+    const waiting = ham(t.home, ['--json', 'apply', '-f', file, '--wait', '--timeout-ms', '120000']);
+    const before = await waitStatus(t.home, 'broken starting', (s) =>
+      s.entities.some((e) => e.name === 'broken' && e.state === 'starting' && e.startedAt !== null),
+    );
+    process.kill(before.ham.pid!, 'SIGKILL');
+    const r = await waiting;
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as Waited;
+    expect(out.error).toMatchObject({ code: 'not-ready', entity: 'broken' });
+    expect(out.wait).toEqual([
+      expect.objectContaining({
+        entity: 'broken',
+        result: 'failed',
+        reason: expect.stringMatching(new RegExp(`^its start failed: not ready within 2500 ms: tcp 127\\.0\\.0\\.1:${port}`)),
+      }),
+    ]);
+    // A takeover came between: the new HAM judged the start.
+    expect((await status(t.home)).ham.epoch).toBeGreaterThan(before.ham.epoch);
+  });
 });

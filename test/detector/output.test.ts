@@ -113,7 +113,7 @@ exit 1
     expect([noisy[1]!.line === cut, noisy[2]!.line === cut, noisy[3]!.line === 'x'.repeat(40000 - 2 * 16384)]).toEqual([true, true, true]);
     expect(noisy[4]).toMatchObject({ stream: 'stderr', line: 'the end' });
     const flood = await logLines('flood/=detector');
-    expect(flood.some((l) => l.stream === 'ham' && /^\[ham: \d+ more bytes of this run not kept: over 1048576 bytes in one run\]$/.test(l.line))).toBe(true);
+    expect(flood.some((l) => l.stream === 'ham' && /^\[ham: \d+ more bytes of this run not kept: over 262144 bytes in one run\]$/.test(l.line))).toBe(true);
     // Rotated at 64 KiB keeping 2: never more than current and two older files, each within the bound.
     const b = folderBytes('flood/=detector');
     expect(b.files).toBeLessThanOrEqual(3);

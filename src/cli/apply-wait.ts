@@ -27,7 +27,7 @@ export async function applyAndWait(home: string, c: Connection, args: Partial<Re
   let first: Connection | undefined = c;
   try {
     const since = (await c.request('status', { limit: 1 })).lastSeq;
-    const reply = await c.request('apply', args, 120_000);
+    const reply = await c.request('apply', args); // as a plain apply: the same deadline
     const targets = await started(c, reply);
     const wait = new ReadyWait(targets, since);
     const t0 = Date.now();

@@ -22,6 +22,7 @@ export function formatDetectors(r: DetectorsView): string {
     if (d.lastResult) out.push(`      last: ${f(d.lastResult)}${d.lastAt ? ` (${d.lastAt})` : ''}`);
     if (d.lastFailure) out.push(`      failure: ${failureText(d.lastFailure)}`);
     if (d.reason) out.push(`      why: ${f(d.reason)}`);
+    if (d.kind) out.push(`      output: ham logs ${f(d.output)}`);
   }
   return out.join('\n');
 }

@@ -4,8 +4,13 @@ import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { HamError } from '../model/errors.js';
 import { ACTION_KINDS, CONDITION_TYPES, LOG_LEVELS } from '../model/conditions.js';
-import { call, envPair, globals, integer, list, positiveInt } from './call.js';
+import { call, envPair, globals, integer, list, open, positiveInt, type Globals } from './call.js';
 import { emit, fail } from './output.js';
+import { applyAndWait, type ApplyWaited } from './apply-wait.js';
+import { escapeText, jsonSafe } from './escape.js';
+import { resolveHome } from '../model/home-paths.js';
+import type { RequestArgs } from '../protocol/requests.js';
+import type { Reply } from '../protocol/responses.js';
 
 /** `entity/condition/action/sub-action` → parts. */
 function target(spec: string): { entity: string; condition?: string; path?: string[] } {
@@ -128,8 +133,12 @@ export function registerModelCommands(program: Command): void {
     .description('declare entities, conditions and actions from a YAML or JSON file (idempotent, all-or-nothing)')
     .requiredOption('-f, --file <file>', 'the configuration file')
     .option('--dry-run', 'check it and show what would change, change nothing')
-    .action(async (o: { file: string; dryRun?: boolean }, cmd: Command) => {
+    .option('--wait', 'then wait until what it started is ready (runs, without readiness); fail naming each that is not')
+    .option('--timeout-ms <ms>', `--wait: at most this long (default ${WAIT_DEFAULT_MS})`, positiveInt('--timeout-ms'))
+    .action(async (o: { file: string; dryRun?: boolean; wait?: boolean; timeoutMs?: number }, cmd: Command) => {
       const g = globals(cmd);
+      if (o.wait && o.dryRun) fail(g, new HamError({ code: 'bad-request', message: '--wait: expected an apply that starts something, got --dry-run' }));
+      if (o.timeoutMs !== undefined && !o.wait) fail(g, new HamError({ code: 'bad-request', message: '--timeout-ms: expected with --wait, got it alone' }));
       const file = resolve(o.file);
       let config: unknown;
       let yaml: typeof import('yaml') | undefined;
@@ -148,15 +157,46 @@ export function registerModelCommands(program: Command): void {
       }
       if (typeof config !== 'object' || config === null || Array.isArray(config))
         fail(g, new HamError({ code: 'bad-request', message: `${file}: expected a mapping with an entities key at the top` }));
-      const r = await call(g, 'apply', { config: { ...(config as object), baseDir: dirname(file) }, dryRun: !!o.dryRun });
+      const args = { config: { ...(config as object), baseDir: dirname(file) }, dryRun: !!o.dryRun };
+      if (o.wait) return waitedApply(g, file, args, o.timeoutMs ?? WAIT_DEFAULT_MS);
+      const r = await call(g, 'apply', args);
       emit(g, r, () => {
-        const lines = r.changes.map((c) => `${c.entity}: ${c.change}${c.details.length ? ` (${c.details.join('; ')})` : ''}`);
-        return `${r.dryRun ? 'would apply' : 'applied'} ${file}\n${lines.join('\n') || 'no entities declared'}`;
+        return `${r.dryRun ? 'would apply' : 'applied'} ${file}\n${changeLines(r)}`;
       });
     });
 }
 
 const NOT_JSON = Symbol('not JSON');
+const WAIT_DEFAULT_MS = 60_000;
+
+function changeLines(r: Reply<'apply'>): string {
+  return r.changes.map((c) => `${c.entity}: ${c.change}${c.details.length ? ` (${c.details.join('; ')})` : ''}`).join('\n') || 'no entities declared';
+}
+
+/** `apply --wait`: the apply and each entity it started, ready or not; any not ready is the one error (exit 1). */
+async function waitedApply(g: Globals, file: string, args: Partial<RequestArgs<'apply'>>, timeoutMs: number): Promise<void> {
+  const c = await open(g);
+  let w: ApplyWaited;
+  try {
+    w = await applyAndWait(resolveHome(g.home), c, args, timeoutMs);
+  } catch (e) {
+    fail(g, e);
+  }
+  const { reply, results, error } = w;
+  if (g.json) {
+    // The error's one shape, with the apply's changes and each entity's result beside it.
+    process.stdout.write(`${jsonSafe(JSON.stringify({ ...(error ? { error: error.toShape() } : {}), ...reply, wait: results }))}\n`);
+    if (error) process.exit(1);
+    return;
+  }
+  const lines = results.map(
+    (r) => `  ${r.entity}: ${r.result}${r.result === 'ready' ? `${r.pid ? ` (pid ${r.pid}${r.readyText ? `, ${r.readyText}` : ''})` : ''}` : ` (${r.reason})`}`,
+  );
+  process.stdout.write(
+    `${escapeText(`applied ${file}\n${changeLines(reply)}${results.length ? `\nwaited:\n${lines.join('\n')}` : '\nnothing started to wait for'}`)}\n`,
+  );
+  if (error) fail(g, error);
+}
 
 /** The file as JSON, or NOT_JSON (YAML flow style, or broken JSON) for the YAML parser to read. */
 function parseJson(text: string): unknown {

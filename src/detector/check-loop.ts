@@ -26,7 +26,7 @@ export function runCheck(host: HostContext, det: Detector, gen: number): void {
     host.refuse(det, refused);
     return again(spec.intervalMs);
   }
-  host.runner.run([det.path, ...spec.args], host.env(det), spec.timeoutMs).then(
+  host.runner.run([det.path, ...spec.args], host.env(det), spec.timeoutMs, host.output(det)).then(
     host.safely(det, (r: CheckResult) => {
       if (det.gen !== gen) return;
       checked(host, det, r);

@@ -14,7 +14,9 @@ import type { Store } from '../store/store.js';
 import { publish, runCheck } from './check-loop.js';
 import { fileOrSidecarRefusal, FolderWatch, head, mtime, readSidecar } from './folder.js';
 import { freshDetector, REFUSED_RETRY_MS, viewOf, type Detector, type HostContext } from './loaded.js';
-import { CheckRunner } from './runner.js';
+import { CheckRunner, type CheckLog } from './runner.js';
+import { DEFAULT_LOG_POLICY } from '../model/defaults.js';
+import { detectorLogName, entityLogDir } from '../model/log-names.js';
 import { LatencyRing } from '../latency.js';
 import { folderRefusal } from './security.js';
 import { pathProblem } from '../home-check.js';
@@ -208,6 +210,17 @@ export class DetectorHost implements HostContext {
   private forget(name: string): void {
     const { store, write } = this.deps;
     if (store.detectorRecord(name)) write(() => store.removeDetectorRecord(name));
+  }
+
+  output(det: Detector): CheckLog {
+    const entity = det.spec?.entity ? this.deps.store.entity(det.spec.entity) : undefined;
+    const policy = entity?.logs ?? DEFAULT_LOG_POLICY;
+    return {
+      dir: entityLogDir(join(this.deps.home, 'logs'), detectorLogName(det.name)),
+      maxBytes: policy.maxBytes,
+      keep: policy.keep,
+      instance: entity?.instance ?? 0,
+    };
   }
 
   env(det: Detector): Record<string, string> {

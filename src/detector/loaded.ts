@@ -5,8 +5,9 @@ import type { Failure } from '../errors.js';
 import { FRESH, type CheckState } from './check.js';
 import type { DetectorState, DetectorView } from '../protocol/views.js';
 import type { HostDeps } from './host.js';
-import type { CheckRunner } from './runner.js';
+import type { CheckLog, CheckRunner } from './runner.js';
 import type { DetectorSpec } from './spec.js';
+import { detectorLogName } from '../model/log-names.js';
 
 /** A refused detector is judged again this often (checks: at their interval), and runs once the problem is fixed; a running stream is judged again as often. */
 export const REFUSED_RETRY_MS = 1000;
@@ -74,6 +75,8 @@ export interface HostContext {
   safely<A extends unknown[]>(det: Detector, fn: (...a: A) => void): (...a: A) => void;
   stop(det: Detector): void;
   env(det: Detector): Record<string, string>;
+  /** Where `det`'s own output is kept (its log folder), with its entity's log policy and instance. */
+  output(det: Detector): CheckLog;
 }
 
 export function viewOf(x: Detector): DetectorView {
@@ -95,5 +98,6 @@ export function viewOf(x: Detector): DetectorView {
     pid: x.child?.pid ?? null,
     badLines: x.badLines,
     dropped: x.dropped,
+    output: detectorLogName(x.name),
   };
 }

@@ -19,7 +19,8 @@
 # reaped (waitpid -1), orphans included: no zombies.
 #
 # Requests on stdin, one a line, tab-separated, %-escaped (%25 %09 %0A):
-#   ID  TIMEOUT_MS  ARGC  ARG...  ENVC  K=V...
+#   ID  TIMEOUT_MS  ARGC  ARG...  ENVC  K=V...  [LOGDIR  MAXBYTES  KEEP  INSTANCE]
+# With a LOGDIR, the check's stdout and stderr are kept there (runner-log.pl).
 # Answers on stdout:
 #   ID  CODE  SIGNAL  MS  TIMEDOUT  LASTLINE
 # CODE is empty when killed by a signal; SIGNAL is a number or empty.
@@ -41,6 +42,8 @@ my $machine = (POSIX::uname())[4];
 my $subreaper = defined $PRCTL{$machine} && syscall($PRCTL{$machine}, 36, 1, 0, 0, 0) == 0;
 print STDERR "check runner: not a child subreaper on $machine: what a check leaves in a new session outlives it\n" unless $subreaper;
 my $KEEP = 4096; # bytes of output kept per check (for its last line)
+# The output capture: rlog_new, rlog_take, rlog_end.
+require((__FILE__ =~ s{[^/]*$}{}r) . 'runner-log.pl');
 
 sub unesc { my $s = shift; $s =~ s/%([0-9A-Fa-f]{2})/chr(hex($1))/ge; return $s; }
 sub esc { my $s = shift; $s =~ s/%/%25/g; $s =~ s/\t/%09/g; $s =~ s/\n/%0A/g; $s =~ s/\r/%0D/g; return $s; }
@@ -56,15 +59,18 @@ sub start {
   my $id = shift @f; my $timeout = shift @f;
   my $argc = shift @f; my @argv = splice(@f, 0, $argc);
   my $envc = shift @f; my @env = splice(@f, 0, $envc);
-  pipe(my $r, my $w) or return answer($id, 126, '', 0, 0, "pipe: $!");
+  my $log = rlog_new(@f[0 .. 3]);
+  # Two pipes: stdout and stderr are kept apart in the log.
+  my ($r, $w, $re, $we);
+  pipe($r, $w) && pipe($re, $we) or return answer($id, 126, '', 0, 0, "pipe: $!");
   my $parent = $$;
   my $pid = fork();
-  if (!defined $pid) { close $r; close $w; return answer($id, 126, '', 0, 0, "fork: $!"); }
+  if (!defined $pid) { close $_ for grep { $_ } $r, $w, $re, $we; return answer($id, 126, '', 0, 0, "fork: $!"); }
   if ($pid == 0) {
     setpgid(0, 0);
-    close $r;
+    close $r; close $re;
     open(STDIN, '<', '/dev/null');
-    open(STDOUT, '>&', $w); open(STDERR, '>&', $w);
+    open(STDOUT, '>&', $w); open(STDERR, '>&', $we);
     %ENV = ();
     for my $kv (@env) { my ($k, $v) = split /=/, $kv, 2; $ENV{$k} = $v; }
     $ENV{HAM_CHECK_RUN} = "$parent.$id";
@@ -74,10 +80,19 @@ sub start {
     print STDERR "cannot execute $argv[0]: $!\n";
     _exit($code);
   }
-  close $w;
-  $r->blocking(0);
-  $run{$pid} = { id => $id, mark => "$$.$id", deadline => time + $timeout / 1000, fh => $r, out => '', start => time, timedout => 0 };
-  $byfd{fileno($r)} = $pid;
+  close $w; close $we;
+  $_->blocking(0) for $r, $re;
+  $run{$pid} = { id => $id, mark => "$$.$id", deadline => time + $timeout / 1000, fh => [$r, $re], out => '', start => time, timedout => 0, log => $log };
+  $byfd{fileno($r)} = [$pid, 0];
+  $byfd{fileno($re)} = [$pid, 1];
+}
+
+# Output of a check (stream k: 0 stdout, 1 stderr): its log, and the tail its last line comes from.
+sub took {
+  my ($c, $k, $buf) = @_;
+  rlog_take($c->{log}, $k, $buf);
+  $c->{out} .= $buf;
+  $c->{out} = substr($c->{out}, -$KEEP) if length($c->{out}) > 2 * $KEEP;
 }
 
 sub answer {
@@ -88,8 +103,8 @@ sub answer {
 sub finish {
   my ($pid) = @_;
   my $c = delete $run{$pid};
-  delete $byfd{fileno($c->{fh})};
-  close $c->{fh};
+  for my $fh (@{$c->{fh}}) { delete $byfd{fileno($fh)}; close $fh; }
+  rlog_end($c->{log});
   kill 'KILL', -$pid; # what the check left running in its group...
   sweep(0);           # ...and elsewhere: its answer comes after the kill
   my $st = $c->{status};
@@ -136,10 +151,11 @@ for (;;) {
     $run{$pid}{status} = $?;
     # Read what is left without waiting for grandchildren that hold the pipe.
     # At most 1 MiB: a grandchild that keeps writing must not hold the loop.
-    my $buf; my $reads = 0; while ($reads++ < 16 && defined(my $n = sysread($run{$pid}{fh}, $buf, 65536))) {
-      last if $n == 0;
-      $run{$pid}{out} .= $buf;
-      $run{$pid}{out} = substr($run{$pid}{out}, -$KEEP) if length($run{$pid}{out}) > 2 * $KEEP;
+    for my $k (0, 1) {
+      my $buf; my $reads = 0; while ($reads++ < 16 && defined(my $n = sysread($run{$pid}{fh}[$k], $buf, 65536))) {
+        last if $n == 0;
+        took($run{$pid}, $k, $buf);
+      }
     }
     finish($pid);
   }
@@ -172,14 +188,15 @@ for (;;) {
     $inbuf .= $buf;
     while ($inbuf =~ s/^([^\n]*)\n//) { start($1) if length $1; }
   }
-  for my $fd (keys %byfd) {
+  # stdout before stderr when both have output waiting: a check's last words are
+  # usually its error, after its progress (and that is its last line, below).
+  for my $fd (sort { $byfd{$a}[1] <=> $byfd{$b}[1] } keys %byfd) {
     next unless vec($rout, $fd, 1);
-    my $pid = $byfd{$fd};
+    my ($pid, $k) = @{$byfd{$fd}};
     my $c = $run{$pid};
-    my $got = sysread($c->{fh}, my $buf, 65536);
+    my $got = sysread($c->{fh}[$k], my $buf, 65536);
     if ($got) {
-      $c->{out} .= $buf;
-      $c->{out} = substr($c->{out}, -$KEEP) if length($c->{out}) > 2 * $KEEP;
+      took($c, $k, $buf);
     } elsif (defined $got) {
       # EOF: stop watching; the answer comes when it is reaped.
       delete $byfd{$fd};

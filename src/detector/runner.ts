@@ -14,8 +14,16 @@ export interface CheckResult {
   signal: string | null;
   ms: number;
   timedOut: boolean;
-  /** The last non-empty line it printed (stdout and stderr), at most 512 bytes. */
+  /** The last non-empty line it printed (stdout and stderr: two pipes, stdout read first when both wait), at most 512 bytes. */
   last: string;
+}
+
+/** Where the runner keeps a check's stdout and stderr (runner-log.pl): its log folder, its bounds, whose instance. */
+export interface CheckLog {
+  dir: string;
+  maxBytes: number;
+  keep: number;
+  instance: number;
 }
 
 const esc = (s: string): string => s.replace(/%/g, '%25').replace(/\t/g, '%09').replace(/\n/g, '%0A');
@@ -31,13 +39,14 @@ export class CheckRunner {
   private readonly pending = new Map<number, { resolve: (r: CheckResult) => void; reject: (e: Error) => void }>();
   private closed = false;
 
-  /** Run `argv` (no shell) with exactly `env`, killed with its group after `timeoutMs`. */
-  run(argv: string[], env: Record<string, string>, timeoutMs: number): Promise<CheckResult> {
+  /** Run `argv` (no shell) with exactly `env`, killed with its group after `timeoutMs`; its output kept in `log`. */
+  run(argv: string[], env: Record<string, string>, timeoutMs: number, log?: CheckLog): Promise<CheckResult> {
     if (this.closed) return Promise.reject(new HamError({ code: 'stopping', message: 'the check runner is closed' }));
     const p = this.ensure();
     const id = this.nextId++;
     const envList = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-    const line = [String(id), String(timeoutMs), String(argv.length), ...argv, String(envList.length), ...envList].map(esc).join('\t');
+    const logFields = log ? [log.dir, String(log.maxBytes), String(log.keep), String(log.instance)] : [];
+    const line = [String(id), String(timeoutMs), String(argv.length), ...argv, String(envList.length), ...envList, ...logFields].map(esc).join('\t');
     return new Promise((resolve, reject) => {
       // The runner kills a check at its timeout and answers; no answer well after that means the
       // runner itself is wedged: kill it (the checks in flight fail) and the next run starts a new one.

@@ -11,6 +11,8 @@ import type { DetectorRecord } from '../store/store.js';
 import { mtime } from './folder.js';
 import { REFUSED_RETRY_MS, type Detector, type HostContext } from './loaded.js';
 import { LineSplitter, parseLine, RateLimit, type StreamEvent } from './stream.js';
+import { StreamStderr } from './stream-output.js';
+import { StringDecoder } from 'node:string_decoder';
 
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 const STREAM_BACKOFF_MS = 100;
@@ -87,10 +89,19 @@ export function startStream(host: HostContext, det: Detector, gen: number): void
       }
     }),
   );
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => {
-    errTail = (errTail + chunk).slice(-STDERR_TAIL_MAX);
-  });
+  // Its stderr kept under NAME/=detector (stream-output.ts: at a bounded rate), its tail for the failure.
+  const kept = new StreamStderr(host.output(det));
+  const text = new StringDecoder('utf8');
+  child.stderr!.on(
+    'data',
+    host.safely(det, (chunk: Buffer) => {
+      errTail = (errTail + text.write(chunk)).slice(-STDERR_TAIL_MAX);
+      if (kept.take(chunk)) return;
+      child.stderr!.pause();
+      setTimeout(() => child.stderr!.resume(), 100).unref();
+    }),
+  );
+  child.stderr!.once('end', () => kept.end());
   child.on(
     'error',
     host.safely(det, (e: Error) => streamEnded(host, det, gen, `could not start: ${e.message}`, 0, notStarted(e))),

@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   'refused-detector', // a detector file others could write, or not executable
   'unsafe-home', // something in the home that is not ham's own (another user's, a link, writable by others)
   'timeout',
+  'not-ready', // `ham apply --wait`: what the apply started did not become ready (failed, or not in time)
   'permission-denied', // the control socket (or the home) may not be opened by this user
   'too-large', // a value over its configured limit (a saved state)
   'store-full', // the store is at its configured limit: user-driven growth is refused

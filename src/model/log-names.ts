@@ -17,6 +17,15 @@ export function entityOfLogFolder(folder: string): string {
   return folder.replace(/%(25|2E|2F)/g, (m) => (m === '%25' ? '%' : m === '%2E' ? '.' : '/'));
 }
 
+/**
+ * The name a detector's own output is kept under (`ham logs NAME/=detector`):
+ * no entity's name has a '/', and after one, a condition's name no '=' (an
+ * entity's readiness command is NAME/=readiness).
+ */
+export function detectorLogName(detector: string): string {
+  return `${detector}/=detector`;
+}
+
 export function entityLogDir(logsRoot: string, entity: string): string {
   return join(logsRoot, logFolderName(entity));
 }

@@ -165,6 +165,8 @@ export interface DetectorView {
   /** Stream lines that were not events, and events dropped over the rate. */
   badLines: number;
   dropped: number;
+  /** The name its own output is kept under: `ham logs NAME/=detector` (a check's stdout and stderr, a stream's stderr). */
+  output: string;
 }
 
 export interface DetectorsView {

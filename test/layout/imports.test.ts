@@ -59,7 +59,7 @@ export const ALLOWED: Record<Layer, readonly Layer[]> = {
   protocol: ['model', 'base', 'codec', 'protocol'],
   store: ['model', 'store'],
   keeper: ['model', 'base', 'keeper'],
-  detector: ['model', 'base', 'codec', 'protocol', 'store', 'detector'],
+  detector: ['model', 'base', 'codec', 'protocol', 'store', 'logs', 'detector'],
   core: ['model', 'base', 'codec', 'protocol', 'store', 'keeper', 'logs', 'core'],
   guardian: ['model', 'base', 'store', 'guardian'],
   // Reads the home's log files itself (src/logs: the model and node only).

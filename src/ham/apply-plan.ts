@@ -186,7 +186,7 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
               pid: cfg.pid,
               conditions: [],
               restartPolicy: restartPolicy ?? DEFAULT_RESTART_POLICY,
-              stopPolicy: stopPolicy ?? DEFAULT_STOP_POLICY,
+              stopPolicy: { ...(stopPolicy ?? DEFAULT_STOP_POLICY), ...(cfg.reloadSignal ? { reloadSignal: cfg.reloadSignal } : {}) },
               group: cfg.group ?? null,
               requires: cfg.requires,
               readiness,

@@ -119,8 +119,11 @@ export interface Occurrence {
 }
 
 export interface EventRecord extends Omit<Occurrence, 'type'> {
-  /** `notify`: published by a notify action; `takeover`: a Guardian took the HAM role (on `*`). Neither fires conditions. */
-  type: Occurrence['type'] | 'notify' | 'takeover';
+  /**
+   * `notify`: published by a notify action; `takeover`: a Guardian took the HAM role (on `*`); `requested`: an
+   * operator's `ham stop|start|restart|reload NAME` (its detail says which). None fires conditions.
+   */
+  type: Occurrence['type'] | 'notify' | 'takeover' | 'requested';
   seq: number;
   time: number;
   /** The conditions this occurrence fired, as owner/condition. */

@@ -142,6 +142,20 @@ describe('by name', () => {
     expect(entity(await status(t.home), 'off').state).toBe('stopped');
   });
 
+  it('enable of an entity that died while disabled starts it (the restart its death condition holds)', async () => {
+    const m = at('web');
+    await applyConfig(t.home, { entities: { web: { command: ['perl', '-e', 'sleep 100000', m], conditions: restartOnDeath } } });
+    const first = await running('web');
+    await hamJson(t.home, ['disable', 'web']);
+    process.kill(first.pid!, 'SIGKILL');
+    const dead = await waitStatus(t.home, 'web dead', (x) => entity(x, 'web').state === 'dead');
+    expect(entity(dead, 'web')).toMatchObject({ deaths: 1, restarts: 0, instance: 1 });
+    await hamJson(t.home, ['enable', 'web']);
+    const e = await running('web', first.pid!);
+    expect(e).toMatchObject({ instance: 2, deaths: 1 });
+    expect(procsWith(m)).toEqual([e.pid]);
+  });
+
   it('refusals in the one error shape: an unknown name, a placeholder, a pid-attached entity, an unknown group', async () => {
     const sleeper = (await import('node:child_process')).spawn('perl', ['-e', 'sleep 100000', at('adopted')], { detached: true, stdio: 'ignore' });
     try {

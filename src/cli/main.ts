@@ -22,7 +22,8 @@ const program = new Command('ham')
   .description('a self-healing High Availability Manager: a HAM and its Guardian keep your processes alive')
   .addOption(new Option('--home <dir>', 'HAM home (default: $HAM_HOME, else ~/.local/state/ham)'))
   .option('--json', 'machine-readable output (one JSON object)')
-  .showHelpAfterError();
+  // A hint, not the whole help: after "unknown command 'stauts' (Did you mean status?)" the suggestion is what matters.
+  .showHelpAfterError('(ham --help, or ham COMMAND --help, for usage)');
 
 program
   .command('start')

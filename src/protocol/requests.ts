@@ -3,7 +3,7 @@
 // what was expected and what came.
 import { z } from 'zod';
 import { validationError } from './issues.js';
-import { actionSpec, commandArgv as argv, conditionBody, envMap, itemName, signalName } from './specs.js';
+import { actionSpec, commandArgv as argv, conditionBody, envMap, itemName, severity, signalName } from './specs.js';
 
 export const NAME_MAX = 128;
 
@@ -76,7 +76,7 @@ export const requestSchemas = {
       entity: entityName,
       type: z.string().min(1).max(128),
       class: z.string().min(1).max(128).optional(),
-      severity: z.number().int().optional(),
+      severity: severity.optional(),
       key: idempotencyKey,
     })
     .strict(),

@@ -46,7 +46,16 @@ describe('by name', () => {
     const first = await running('web');
     await armed(m, first.pid!);
     const r = await hamJson<Control>(t.home, ['stop', 'web', '--wait']);
-    expect(r.entities[0]).toMatchObject({ name: 'web', state: 'stopped', changed: true, deaths: 0, restarts: 0, lastExit: { signal: 'SIGKILL' } });
+    expect(r.entities[0]).toMatchObject({
+      name: 'web',
+      state: 'stopped',
+      stoppedByName: true,
+      changed: true,
+      deaths: 0,
+      restarts: 0,
+      lastExit: { signal: 'SIGKILL' },
+    });
+    expect((await ham(t.home, ['status', 'web'])).stdout).toMatch(/state: +stopped \(by `ham stop web`; `ham start web` starts it\)/);
     expect(procsWith(m)).toEqual([]);
     // The pair stopped and started again (and stop --all): it stays stopped.
     await hamJson(t.home, ['stop']);
@@ -60,6 +69,7 @@ describe('by name', () => {
 
     const started = await hamJson<Control>(t.home, ['start', 'web', '--wait']);
     expect(started.entities[0]).toMatchObject({ state: 'running', instance: 2, deaths: 0, restarts: 0, changed: true });
+    expect(started.entities[0]!.stoppedByName).toBeUndefined();
     expect(procsWith(m)).toEqual([started.entities[0]!.pid]);
     const ev = await events(t.home);
     expect(ev.filter((e) => e.entity === 'web').map((e) => `${e.condition}${e.detail ? ` ${String(e.detail)}` : ''}`)).toEqual([

@@ -166,6 +166,25 @@ describe('by name', () => {
     expect(procsWith(m)).toEqual([e.pid]);
   });
 
+  it('failed (restart intensity exceeded): start and restart point at ham reset; stopped by name, ham start brings it back', async () => {
+    const m = at('once');
+    await applyConfig(t.home, {
+      entities: { once: { command: ['perl', '-e', 'sleep 100000', m], conditions: restartOnDeath, restart: { intensity: { max: 0, withinMs: 60_000 } } } },
+    });
+    const first = await running('once');
+    process.kill(first.pid!, 'SIGKILL');
+    await waitStatus(t.home, 'once failed', (x) => entity(x, 'once').state === 'failed');
+    for (const verb of ['start', 'restart']) {
+      const r = await ham(t.home, ['--json', verb, 'once']);
+      expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'bad-request', entity: 'once' });
+      expect(JSON.parse(r.stdout).error.message).toMatch(new RegExp(`^${verb} once: it failed \\(.*\\): \`ham reset once\` starts it with fresh counters$`));
+    }
+    expect((await hamJson<Control>(t.home, ['stop', 'once'])).entities[0]).toMatchObject({ state: 'stopped', stoppedByName: true });
+    const back = await hamJson<Control>(t.home, ['start', 'once', '--wait']);
+    expect(back.entities[0]).toMatchObject({ state: 'running', instance: 2 });
+    expect(procsWith(m)).toEqual([back.entities[0]!.pid]);
+  });
+
   it('refusals in the one error shape: an unknown name, a placeholder, a pid-attached entity, an unknown group', async () => {
     const sleeper = (await import('node:child_process')).spawn('perl', ['-e', 'sleep 100000', at('adopted')], { detached: true, stdio: 'ignore' });
     try {

@@ -6,6 +6,7 @@ import { HamError } from '../model/errors.js';
 import { resolveHome } from '../model/home-paths.js';
 import type { Op, RequestArgs } from '../protocol/requests.js';
 import type { Reply } from '../protocol/responses.js';
+import { SEVERITY_MAX, SEVERITY_MIN } from '../model/conditions.js';
 import { fail, type OutputOptions } from './output.js';
 
 export interface Globals extends OutputOptions {
@@ -15,7 +16,8 @@ export interface Globals extends OutputOptions {
 export function positiveInt(what: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer for ${what}, got ${JSON.stringify(v)}`);
+    // A safe integer: past 2^53 a number is not the one typed (99999999999999999999999 reads as 1e+23).
+    if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer for ${what}, got ${JSON.stringify(v)}`);
     return n;
   };
 }
@@ -88,10 +90,12 @@ export function notRunning(home: string, e: unknown): HamError {
 
 export const globals = (cmd: Command): Globals => cmd.optsWithGlobals<Globals>();
 
-export function integer(what: string) {
+/** An integer within [min, max] (by default what a severity may be: 32 bits, as a C detector sends it). */
+export function integer(what: string, min = SEVERITY_MIN, max = SEVERITY_MAX) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n)) throw new InvalidArgumentError(`expected an integer for ${what}, got ${JSON.stringify(v)}`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${max} for ${what}, got ${JSON.stringify(v)}`);
     return n;
   };
 }

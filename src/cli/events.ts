@@ -70,7 +70,7 @@ export function registerEventCommands(program: Command): void {
   program
     .command('events')
     .description('the event log (every fired condition), oldest first')
-    .option('--since <seq>', 'only events after this sequence number', integer('--since'))
+    .option('--since <seq>', 'only events after this sequence number', integer('--since', 0, Number.MAX_SAFE_INTEGER))
     .option('--limit <n>', 'at most this many events (default 1000, at most 10000)', positiveInt('--limit'))
     .option('--follow', 'keep printing new events (across takeovers)')
     .option('--entity <name>', 'only this entity')

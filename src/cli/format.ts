@@ -40,7 +40,7 @@ export function formatEntity(e: EntityView): string {
   const lines: [string, string][] = [
     ['name', e.name],
     ['kind', e.kind],
-    ['state', `${e.state}${e.enabled ? '' : ' (disabled)'}`],
+    ['state', `${e.state}${e.stoppedByName ? ` (by \`ham stop ${e.name}\`; \`ham start ${e.name}\` starts it)` : ''}${e.enabled ? '' : ' (disabled)'}`],
     ['pid', String(e.pid ?? '-')],
     ['command', f(e.argv.join(' ')) || '-'],
     ['cwd', f(e.cwd)],

@@ -16,16 +16,20 @@ import { registerEventCommands } from './events.js';
 import { registerLogCommands } from './logs.js';
 import { registerModelCommands } from './model.js';
 import { emit, fail } from './output.js';
+import { control, registerByNameCommands, usage } from './by-name.js';
 
 const program = new Command('ham')
   .description('a self-healing High Availability Manager: a HAM and its Guardian keep your processes alive')
   .addOption(new Option('--home <dir>', 'HAM home (default: $HAM_HOME, else ~/.local/state/ham)'))
   .option('--json', 'machine-readable output (one JSON object)')
-  .showHelpAfterError();
+  // A hint, not the whole help: after "unknown command 'stauts' (Did you mean status?)" the suggestion is what matters.
+  .showHelpAfterError('(ham --help, or ham COMMAND --help, for usage)');
 
 program
   .command('start')
-  .description('start the HAM and its Guardian (returns once both are up)')
+  .description('start the HAM and its Guardian (returns once both are up); with NAME, start that entity (one `ham stop NAME` stopped)')
+  .argument('[name]', 'an entity to start (the pair must be running); without it, the pair')
+  .option('--wait', 'with NAME: return once it runs (and is ready, where it has readiness)')
   .option('--hang-ms <ms>', 'a partner silent this long is hung: killed and replaced (default 1000)', positiveInt('--hang-ms'))
   .option('--detectors <dir>', 'the detectors folder (default: HOME/detectors; kept for later starts)')
   .option('--env <NAME=VALUE>', "add to the entities' base environment (repeatable; kept for later starts)", envPair, {})
@@ -40,7 +44,9 @@ program
   )
   .action(
     async (
+      name: string | undefined,
       o: {
+        wait?: boolean;
         hangMs?: number;
         detectors?: string;
         env: Record<string, string>;
@@ -53,6 +59,8 @@ program
       cmd: Command,
     ) => {
       const g = globals(cmd);
+      if (name !== undefined) return startByName(g, name, o);
+      if (o.wait) usage(g, '--wait goes with an entity name (ham start NAME --wait); the pair start always waits');
       const home = resolveHome(g.home);
       try {
         const baseEnv = baseEnvRequest(o.env, o.passEnv, o.unsetEnv);
@@ -96,10 +104,15 @@ program
 
 program
   .command('stop')
-  .description('stop the Guardian, then the HAM; entities keep running unless --all')
+  .description('stop the Guardian, then the HAM; entities keep running unless --all. With NAME, stop that entity only (it stays stopped)')
+  .argument('[name]', 'an entity to stop: its stop signal, then SIGKILL of its group after its stop timeout; no death, no restart')
   .option('--all', 'also stop every entity (SIGTERM, then SIGKILL of its process group)')
-  .action(async (o: { all?: boolean }, cmd: Command) => {
+  .option('--wait', 'with NAME: return once it is stopped')
+  .action(async (name: string | undefined, o: { all?: boolean; wait?: boolean }, cmd: Command) => {
     const g = globals(cmd);
+    if (name !== undefined && o.all) usage(g, 'expected NAME (stop that entity) or --all (stop the pair and every entity), not both');
+    if (name !== undefined) return control(g, 'stop', { name }, !!o.wait);
+    if (o.wait) usage(g, '--wait goes with an entity name (ham stop NAME --wait); stopping the pair always waits');
     const home = resolveHome(g.home);
     try {
       const before = await stopPair(home, !!o.all);
@@ -181,9 +194,21 @@ program
     emit(g, r, () => `reset ${name}: starting it again`);
   });
 
+registerByNameCommands(program);
 registerModelCommands(program);
 registerEventCommands(program);
 registerLogCommands(program);
 registerDetectorCommands(program);
+
+/** `ham start NAME`: the pair's own options do not apply to an entity. */
+function startByName(g: Globals, name: string, o: Record<string, unknown>): Promise<void> {
+  const pairOnly = ['hangMs', 'detectors', 'storeMaxBytes', 'savedMaxBytes', 'allowUser'].filter((k) => o[k] !== undefined);
+  const lists = ['passEnv', 'unsetEnv'].filter((k) => (o[k] as string[]).length > 0);
+  if (Object.keys(o.env as object).length) lists.push('env');
+  const bad = [...pairOnly, ...lists];
+  if (bad.length)
+    usage(g, `${bad.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} start the pair: not with an entity name (${name})`);
+  return control(g, 'start', { name }, !!o.wait);
+}
 
 program.parseAsync(process.argv).catch((e: unknown) => fail({ json: process.argv.includes('--json') }, e));

@@ -142,8 +142,8 @@ export function registerModelCommands(program: Command): void {
       const file = resolve(o.file);
       let config: unknown;
       let yaml: typeof import('yaml') | undefined;
+      const text = readConfig(g, file);
       try {
-        const text = readFileSync(file, 'utf8');
         // JSON by JSON.parse: the YAML parser dies (a V8 fatal error, not an exception) on JSON nested ~1,000 deep.
         config = /^\s*[[{]/.test(text) ? parseJson(text) : NOT_JSON;
         if (config === NOT_JSON) {
@@ -196,6 +196,24 @@ async function waitedApply(g: Globals, file: string, args: Partial<RequestArgs<'
     `${escapeText(`applied ${file}\n${changeLines(reply)}${results.length ? `\nwaited:\n${lines.join('\n')}` : '\nnothing started to wait for'}`)}\n`,
   );
   if (error) fail(g, error);
+}
+
+/** The file's text, or the error saying why it cannot be read (it is not there, not readable, a folder): not a parse error. */
+function readConfig(g: Parameters<typeof fail>[0], file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'not readable by this user (permission denied)'
+          : code === 'EISDIR'
+            ? 'a folder, not a file'
+            : (e as Error).message;
+    fail(g, new HamError({ code: 'bad-request', message: `-f ${file}: expected a YAML or JSON file to read, got ${why}` }));
+  }
 }
 
 /** The file as JSON, or NOT_JSON (YAML flow style, or broken JSON) for the YAML parser to read. */

@@ -60,6 +60,10 @@ interface Declared {
   conditions: ConditionSpec[];
 }
 
+/** What a typo of a field is compared with ("did you mean"); `baseDir` is the CLI's, not the file's. */
+const TOP_FIELDS = Object.keys(configSchema.shape).filter((k) => k !== 'baseDir');
+const ENTITY_FIELDS = Object.keys(entityConfig.shape);
+
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Check every part of the file, collecting each problem; what checks out is declared. */
@@ -68,7 +72,7 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
     void issues.push(got === undefined ? { path: pathText(path), expected } : { path: pathText(path), expected, got });
   let top = configSchema.safeParse(config);
   if (!top.success) {
-    issues.push(...zodIssues([], config, top.error));
+    issues.push(...zodIssues([], config, top.error, TOP_FIELDS));
     // An unexpected top-level key (a typo such as `entitys:`) does not hide the problems in the rest.
     top = configSchema.strip().safeParse(config);
     if (!top.success) return undefined;
@@ -94,7 +98,7 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
       if (!n.success) add(at, n.error.issues[0]!.message, describe(name));
     }
     const e = entityConfig.safeParse(raw);
-    if (!e.success) issues.push(...zodIssues(at, raw, e.error));
+    if (!e.success) issues.push(...zodIssues(at, raw, e.error, ENTITY_FIELDS));
     // The parts below are checked even when the entity's own fields are wrong: every problem is listed.
     const parts = e.success ? e.data : isRecord(raw) ? raw : {};
     const conditions: ConditionSpec[] = [];
@@ -186,7 +190,7 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
               pid: cfg.pid,
               conditions: [],
               restartPolicy: restartPolicy ?? DEFAULT_RESTART_POLICY,
-              stopPolicy: stopPolicy ?? DEFAULT_STOP_POLICY,
+              stopPolicy: { ...(stopPolicy ?? DEFAULT_STOP_POLICY), ...(cfg.reloadSignal ? { reloadSignal: cfg.reloadSignal } : {}) },
               group: cfg.group ?? null,
               requires: cfg.requires,
               readiness,

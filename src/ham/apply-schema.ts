@@ -17,6 +17,8 @@ export const entityConfig = z
     conditions: z.record(z.unknown()).default({}),
     restart: z.unknown().optional(),
     stop: z.unknown().optional(),
+    /** What `ham reload NAME` sends (default SIGHUP); kept with the stop policy. */
+    reloadSignal: signalName.optional(),
     readiness: z.unknown().optional(), // readiness-schema.ts
     group: entityName.optional(),
     requires: z.array(entityName).max(64).default([]),

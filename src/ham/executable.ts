@@ -11,16 +11,29 @@ export function executableProblem(cmd: string, cwd: string, path: string | undef
         .split(delimiter)
         .filter(Boolean)
         .map((d) => join(d, cmd));
+  // The first candidate that is there but cannot run says why (not executable, a folder): "not found" only when none is there.
+  let why: string | undefined;
   for (const c of candidates) {
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(c);
+    } catch {
+      continue; // not there: the next candidate
+    }
+    if (!st.isFile()) {
+      why ??= `${c} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}`;
+      continue;
+    }
     try {
       accessSync(c, constants.X_OK);
-      if (statSync(c).isFile()) return undefined;
+      return undefined;
     } catch {
-      /* next candidate */
+      why ??= `${c} is not executable: mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}`;
     }
   }
-  const where = cmd.includes('/') ? `relative to ${cwd}` : 'in PATH';
-  return { expected: 'expected an executable file', got: `${JSON.stringify(cmd)} (not found ${where})` };
+  if (why) return { expected: 'expected an executable file', got: `${JSON.stringify(cmd)} (${why})` };
+  const where = !cmd.includes('/') ? ' in PATH' : isAbsolute(cmd) ? '' : ` relative to ${cwd}`;
+  return { expected: 'expected an executable file', got: `${JSON.stringify(cmd)} (not found${where})` };
 }
 
 export function checkExecutable(entity: string, cmd: string, cwd: string, path: string | undefined): void {

@@ -226,6 +226,16 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
         refuseWhileStopping();
         return entityView(supervisor.reset(name));
       },
+      control: async ({ request, name, group, wait }) => {
+        refuseWhileStopping();
+        const view = (d: { entity: Parameters<typeof entityView>[0]; changed: boolean }) => ({ ...entityView(d.entity), changed: d.changed });
+        if (group !== undefined) {
+          const r = await supervisor.byName.restartGroup(group, wait);
+          return { request, group, entities: r.done.map(view), skipped: r.skipped };
+        }
+        const d = await supervisor.byName[request](name!, wait);
+        return { request, entities: [view(d)], skipped: [] };
+      },
       apply: ({ config, dryRun }) => (dryRun || guard.grow('apply', config), applyConfig(supervisor, config, { dryRun, cwd: process.cwd(), baseEnv })),
       stop: async ({ all }) => {
         refuseWhileStopping();

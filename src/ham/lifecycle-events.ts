@@ -42,6 +42,13 @@ export type LifeEvent =
   | { tag: 'reset'; now: number }
   /** A graceful stop (`ham stop --all`, or a hold's stop). */
   | { tag: 'stop' }
+  /**
+   * `ham stop NAME` (`restart` false: it stays stopped) or `ham restart NAME` (started again once it
+   * exited: a requested restart, not a death); `keeperParked`: a live keeper waits on its death record.
+   */
+  | { tag: 'ask-stop'; restart: boolean; keeperParked: boolean }
+  /** `ham start NAME` (or `enable` of one that died while disabled). */
+  | { tag: 'ask-start'; keeperParked: boolean }
   /** The stop timeout passed and it is still there. */
   | { tag: 'stop-timeout' }
   | { tag: 'detach' }
@@ -73,6 +80,8 @@ export const EVENT_TAGS = [
   'release',
   'reset',
   'stop',
+  'ask-stop',
+  'ask-start',
   'stop-timeout',
   'detach',
   'attach',
@@ -114,8 +123,10 @@ export type Effect =
 
 /** An occurrence a transition fires on the entity; `decidesRestart`: a restart action among what it fires makes the death `undecided`. */
 export interface LifeOccurrence {
-  type: 'death' | 'abnormal-death' | 'restart' | 'escalate' | 'attach' | 'detach' | 'ready';
+  type: 'death' | 'abnormal-death' | 'restart' | 'escalate' | 'attach' | 'detach' | 'ready' | 'requested';
   decidesRestart?: boolean;
+  /** `requested`: what was asked by name (an event that fires no condition says so). */
+  request?: 'stop' | 'start' | 'restart';
 }
 
 /** Counters and record data a transition changes besides its state. */

@@ -4,23 +4,15 @@
 // makes a missing (state, event) pair a compile error. Pure: no store, no
 // process, no clock (times come in the events).
 import { isAbnormal } from './conditions.js';
-import type { Effect, EventOf, ExitInfo, EventTag, LifeContext, LifeEvent, LifeOccurrence, Mark, Step } from './lifecycle-events.js';
+import type { Effect, EventOf, ExitInfo, EventTag, LifeContext, LifeEvent, LifeOccurrence, Step } from './lifecycle-events.js';
 import type { HoldReason, Life, LifeOf, LifeTag } from '../model/life.js';
-import { adoptedLife } from './lifecycle.js';
+import { adoptedLife, settledLife } from './lifecycle.js';
+import { launch, release, step } from './lifecycle-steps.js';
+import { ASK } from './lifecycle-requests.js';
 
 type Handler<S extends LifeTag, E extends EventTag> = (life: LifeOf<S>, ev: EventOf<E>, ctx: LifeContext) => Step | 'ignore';
 export type LifeTable = { [S in LifeTag]: { [E in EventTag]: Handler<S, E> | 'ignore' } };
 
-const step = (next: Step['next'], effects: Effect[] = [], occurrences: LifeOccurrence[] = [], marks: Mark[] = []): Step => ({
-  next,
-  effects,
-  occurrences,
-  marks,
-});
-const release = (parked: number | null): Effect[] => (parked === null ? [] : [{ kind: 'release-keeper', seq: parked }]);
-/** Stopped for good, or held: where a stop ends. */
-const settle = (then: 'stopped' | HoldReason, parked: number | null): Life =>
-  then === 'stopped' ? { tag: 'stopped', parked } : { tag: 'held', why: then, parked };
 const deathOf = (exit: ExitInfo): LifeOccurrence => ({ type: isAbnormal(exit) ? 'abnormal-death' : 'death', decidesRestart: true });
 const UNKNOWN_EXIT: ExitInfo = { code: null, signal: null, core: false };
 
@@ -55,9 +47,15 @@ function died(seq: number | null, exit: ExitInfo, effects: Effect[]): Step {
   );
 }
 
-/** X of a process we asked to stop: not a death. */
-function stoppedBy(then: 'stopped' | HoldReason, seq: number | null, effects: Effect[]): Step {
-  return step(settle(then, seq), [{ kind: 'forget-health' }, ...release(seq), ...effects], [], ['exit', 'process-gone']);
+/** X of a process we asked to stop: not a death. Stopped for good (kept, if by name), or held. */
+function stoppedBy(l: LifeOf<'stopping'>, seq: number | null, effects: Effect[]): Step {
+  return step(settledLife(l, seq), [{ kind: 'forget-health' }, ...release(seq), ...effects], [], ['exit', 'process-gone']);
+}
+
+/** `ham restart NAME`: its process exited as asked; started again (through the keeper parked on `seq`, if one), not a death. */
+function restartedBy(seq: number | null): Step {
+  const s = launch(false, seq, seq !== null, [{ kind: 'forget-health' }]);
+  return { ...s, marks: [...s.marks, 'exit', 'process-gone'] };
 }
 
 const detach = (): Step =>
@@ -96,14 +94,14 @@ const startingHold: Handler<'starting', 'hold'> = (l, ev) =>
   step({ tag: 'stopping', started: false, restart: l.restart, via: l.via, then: ev.why }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]);
 const runningHold: Handler<'running', 'hold'> = (_l, ev) =>
   step({ tag: 'stopping', started: true, restart: false, via: null, then: ev.why }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]);
-const stoppingHold: Handler<'stopping', 'hold'> = (l, ev) => step({ ...l, then: ev.why }, [{ kind: 'signal', signal: 'stop' }]);
+/** A hold during a stop: held where it ends (a restart by name gives way to it), unless stopped by name (it stays stopped). */
+const stoppingHold: Handler<'stopping', 'hold'> = (l, ev) => {
+  if (l.request === 'stop') return 'ignore';
+  const { request: _dropped, ...rest } = l;
+  return step({ ...rest, then: ev.why }, [{ kind: 'signal', signal: 'stop' }]);
+};
 /** A process attached itself: the next instance runs (still being stopped, if a stop or hold was under way). */
 const selfAttach = (l: Life): Step => step(adoptedLife(l), [], [{ type: 'attach' }], ['instance']);
-/** Start it: through its parked keeper if one waits, else a new keeper. */
-function launch(restart: boolean, parked: number | null, keeperParked: boolean, effects: Effect[] = []): Step {
-  if (parked !== null && keeperParked) return step({ tag: 'starting', restart, via: parked }, [...effects, { kind: 'restart-keeper', seq: parked }]);
-  return step({ tag: 'starting', restart, via: null }, [...effects, { kind: 'spawn-keeper', restart, adopt: false }], [], ['new-keeper']);
-}
 
 export const LIFECYCLE: LifeTable = {
   idle: {
@@ -122,6 +120,7 @@ export const LIFECYCLE: LifeTable = {
     release: (_l, ev, ctx) => (ctx.hasCommand ? launch(ev.restart, null, false) : 'ignore'),
     reset: 'ignore',
     stop: 'ignore',
+    ...ASK.idle,
     'stop-timeout': 'ignore',
     detach,
     attach: () => step({ tag: 'starting', restart: false, via: null }, [], [{ type: 'attach' }]),
@@ -162,6 +161,7 @@ export const LIFECYCLE: LifeTable = {
         { kind: 'cancel-restart' },
         { kind: 'signal', signal: 'stop' },
       ]),
+    ...ASK.starting,
     'stop-timeout': 'ignore',
     detach,
     attach: 'ignore',
@@ -189,6 +189,7 @@ export const LIFECYCLE: LifeTable = {
     reset: 'ignore',
     stop: () =>
       step({ tag: 'stopping', started: true, restart: false, via: null, then: 'stopped' }, [{ kind: 'cancel-restart' }, { kind: 'signal', signal: 'stop' }]),
+    ...ASK.running,
     'stop-timeout': 'ignore',
     detach,
     attach: 'ignore',
@@ -233,6 +234,7 @@ export const LIFECYCLE: LifeTable = {
     reset: (l, ev, ctx) =>
       ctx.hasCommand ? step({ tag: 'dead', parked: l.parked, restart: { at: ev.now } }, [{ kind: 'schedule-restart', at: ev.now }], [], ['reset']) : 'ignore',
     stop: (l) => (l.restart === 'none' ? 'ignore' : step({ tag: 'stopped', parked: l.parked }, [{ kind: 'cancel-restart' }, ...release(l.parked)])),
+    ...ASK.dead,
     'stop-timeout': 'ignore',
     detach,
     attach: 'ignore',
@@ -246,18 +248,19 @@ export const LIFECYCLE: LifeTable = {
     P: 'ignore',
     // It runs now, and was asked to stop meanwhile: the stop signal goes now.
     S: (l) => execd(l.restart, { ...l, started: true, restart: false, via: null }, [{ kind: 'signal', signal: 'stop' }]),
-    F: (l, ev) => (l.started ? 'ignore' : step(settle(l.then, ev.seq), [...release(ev.seq), { kind: 'settled' }], [], ['start-failed', 'process-gone'])),
-    X: (l, ev) => stoppedBy(l.then, ev.seq, [{ kind: 'down' }]),
-    'keeper-gone': (l, ev) => {
+    F: (l, ev) => (l.started ? 'ignore' : step(settledLife(l, ev.seq), [...release(ev.seq), { kind: 'settled' }], [], ['start-failed', 'process-gone'])),
+    X: (l, ev, ctx) => (l.request === 'restart' && ctx.hasCommand ? restartedBy(ev.seq) : stoppedBy(l, ev.seq, [{ kind: 'down' }])),
+    'keeper-gone': (l, ev, ctx) => {
       if (ev.orphan)
         return l.started
           ? step('same', [{ kind: 'spawn-keeper', restart: false, adopt: true }])
           : // The stop signal went to the forked keeper copy, which ignores it until it execs (as S does, again now).
             adopted(l.restart, { ...l, started: true, restart: false, via: null }, [{ kind: 'signal', signal: 'stop' }]);
-      if (l.started) return stoppedBy(l.then, null, [{ kind: 'settled' }, { kind: 'down' }]);
-      return step(settle(l.then, null), [{ kind: 'settled' }, { kind: 'down' }], [], ['start-failed', 'process-gone']);
+      if (l.started && l.request === 'restart' && ctx.hasCommand) return restartedBy(null);
+      if (l.started) return stoppedBy(l, null, [{ kind: 'settled' }, { kind: 'down' }]);
+      return step(settledLife(l, null), [{ kind: 'settled' }, { kind: 'down' }], [], ['start-failed', 'process-gone']);
     },
-    'conn-closed': (l, ev, ctx) => (l.started && ev.alive && ctx.kind === 'self' ? stoppedBy(l.then, null, []) : 'ignore'),
+    'conn-closed': (l, ev, ctx) => (l.started && ev.alive && ctx.kind === 'self' ? stoppedBy(l, null, []) : 'ignore'),
     'restart-decided': 'ignore',
     'restart-given-up': 'ignore',
     'restart-due': 'ignore',
@@ -265,9 +268,14 @@ export const LIFECYCLE: LifeTable = {
     'hold-instead': holdRunning(stoppingHold),
     release: 'ignore',
     reset: 'ignore',
-    // Asked again (`ham stop --all` during a hold's stop): the signal again, the hold stays.
-    stop: () => step('same', [{ kind: 'signal', signal: 'stop' }]),
+    // Asked again (`ham stop --all` during a hold's stop): the signal again, the hold stays; a restart by name gives way (a stop by name stays).
+    stop: (l) => {
+      if (l.request !== 'restart') return step('same', [{ kind: 'signal', signal: 'stop' }]);
+      const { request: _dropped, ...rest } = l;
+      return step(rest, [{ kind: 'signal', signal: 'stop' }]);
+    },
     // Started or not: a forked command that has not exec'd yet is killed too.
+    ...ASK.stopping,
     'stop-timeout': () => step('same', [{ kind: 'signal', signal: 'SIGKILL' }]),
     detach,
     attach: 'ignore',
@@ -287,11 +295,13 @@ export const LIFECYCLE: LifeTable = {
     'restart-decided': 'ignore',
     'restart-given-up': releaseParked,
     'restart-due': 'ignore',
-    hold: (l, ev) => step({ tag: 'held', why: ev.why, parked: l.parked }),
-    'hold-instead': (l, ev) => heldInstead(ev.why, l.parked),
-    release: (l, ev, ctx) => (ctx.hasCommand ? launch(ev.restart, null, false) : 'ignore'),
+    // Stopped by name (kept): neither a hold nor its end starts it; only `ham start NAME` does.
+    hold: (l, ev) => (l.kept ? 'ignore' : step({ tag: 'held', why: ev.why, parked: l.parked })),
+    'hold-instead': (l, ev) => (l.kept ? releaseParked(l) : heldInstead(ev.why, l.parked)),
+    release: (l, ev, ctx) => (ctx.hasCommand && !l.kept ? launch(ev.restart, null, false) : 'ignore'),
     reset: 'ignore',
     stop: 'ignore',
+    ...ASK.stopped,
     'stop-timeout': 'ignore',
     detach,
     attach: 'ignore',
@@ -316,6 +326,7 @@ export const LIFECYCLE: LifeTable = {
     release: (_l, ev, ctx) => (ctx.hasCommand ? launch(ev.restart, null, false) : 'ignore'),
     reset: 'ignore',
     stop: 'ignore',
+    ...ASK.held,
     'stop-timeout': 'ignore',
     detach,
     attach: 'ignore',
@@ -341,6 +352,7 @@ export const LIFECYCLE: LifeTable = {
     reset: (l, ev, ctx) =>
       ctx.hasCommand ? step({ tag: 'dead', parked: l.parked, restart: { at: ev.now } }, [{ kind: 'schedule-restart', at: ev.now }], [], ['reset']) : 'ignore',
     stop: 'ignore',
+    ...ASK.failed,
     'stop-timeout': 'ignore',
     detach,
     attach: 'ignore',

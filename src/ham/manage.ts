@@ -7,7 +7,7 @@ import { restartAddIssues, restartCountIssues, type RuleIssue } from '../protoco
 import type { ConditionBody } from '../protocol/specs.js';
 import type { ActionRecord, ActionSpec, ConditionRecord } from '../model/conditions.js';
 import { GLOBAL, type EntityRecord } from '../model/records.js';
-import { enabledActions, toActionRecord, toConditionRecord } from './conditions.js';
+import { enabledActions, isAbnormal, matches, toActionRecord, toConditionRecord } from './conditions.js';
 import type { Supervisor } from './supervisor.js';
 
 export class Manager {
@@ -76,7 +76,8 @@ export class Manager {
   /** Enable or disable an entity, a condition, or an action; what is below follows. */
   enable(entity: string, condition: string | undefined, path: string[] | undefined, enabled: boolean): void {
     if (entity === GLOBAL) this.owner(GLOBAL);
-    this.sup.updateEntity(entity, (x) => {
+    const wasDisabled = this.sup.get(entity)?.enabled === false;
+    const e = this.sup.updateEntity(entity, (x) => {
       if (condition === undefined) {
         x.enabled = enabled;
         return;
@@ -88,7 +89,17 @@ export class Manager {
       }
       listAt(cond, path, entity).enabled = enabled;
     });
+    // It died while disabled (no condition fired): the restart its death conditions hold is done now, as `ham start NAME`.
+    if (condition === undefined && enabled && wasDisabled && diedWhileDisabled(e)) this.sup.byName.start(entity, false).catch((err: unknown) => void err); // its failure to start is its state, as for any start
   }
+}
+
+/** Dead with no restart coming, though a death condition of its own with a restart action matches its last exit. */
+function diedWhileDisabled(e: EntityRecord): boolean {
+  if (e.life.tag !== 'dead' || e.life.restart !== 'none' || e.argv.length === 0 || !e.lastExit) return false;
+  const exit = { ...e.lastExit, core: false };
+  const death = { entity: e.name, type: isAbnormal(exit) ? ('abnormal-death' as const) : ('death' as const), exit };
+  return e.conditions.some((c) => matches(c, death) && enabledActions(c.actions).some((a) => a.kind === 'restart'));
 }
 
 function findCondition(owner: EntityRecord, name: string): ConditionRecord {

@@ -4,7 +4,7 @@ import { readMarker } from '../keeper/launcher.js';
 import { commandKeeper, keeperDir, removeKeeperDir } from '../keeper/link.js';
 import { findProcesses, isAlive, procId } from '../proc/procfs.js';
 import type { EntityRecord } from '../model/records.js';
-import { awaitingOf, hasProcess, restartAtOf, restartingOf, stopWanted, unstoppedLife, viewState } from './lifecycle.js';
+import { awaitingOf, hasProcess, keptStopped, restartAtOf, restartingOf, stopWanted, unstoppedLife, viewState } from './lifecycle.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
 /**
@@ -41,8 +41,8 @@ export function reconcile(core: SupervisorCore, e: EntityRecord, fresh: boolean)
     if (e.life.why === 'requires' ? coord.requirementsUp(e) : !coord.waitsForGroup(e)) void holds.startNow(e.name, e.instance > 0);
     return;
   }
-  if (fresh && stopWanted(e.life)) {
-    // `ham stop --all` stopped it; this `ham start` brings it back.
+  if (fresh && stopWanted(e.life) && !keptStopped(e.life)) {
+    // `ham stop --all` stopped it; this `ham start` brings it back (one `ham stop NAME` stopped stays stopped).
     const seq = awaitingOf(e.life);
     if (!hasProcess(e.life) && e.argv.length > 0) {
       if (e.keeper && seq !== null) commandKeeper(paths, e.id, e.keeper.serial, 'x', seq);
@@ -91,7 +91,7 @@ export function reconcile(core: SupervisorCore, e: EntityRecord, fresh: boolean)
       commandKeeper(paths, e.id, e.keeper.serial, 'r', via); // may have been lost
     } else if (viewState(e.life) === 'dead' && restartAtOf(e.life) !== null) {
       restarts.schedule(e);
-    } else if (!fresh && e.life.tag === 'stopping') {
+    } else if ((!fresh || keptStopped(e.life)) && e.life.tag === 'stopping') {
       void stops.resume(e.name);
     } else {
       keepers.releaseIfDone(e);

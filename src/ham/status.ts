@@ -2,7 +2,7 @@
 import type { ActionRecord, ConditionRecord } from '../model/conditions.js';
 import type { EntityRecord } from '../model/records.js';
 import type { ActionView, ConditionView, EntityView, HeartbeatView } from '../protocol/views.js';
-import { holdOf, readyOf, restartAtOf, viewState } from './lifecycle.js';
+import { holdOf, keptStopped, readyOf, restartAtOf, viewState } from './lifecycle.js';
 
 /** What the monitor knows now about one entity (undefined: not watched in this process). */
 export type LiveBeat = { missed: number; state: HeartbeatView['state']; lastBeatMsAgo: number } | undefined;
@@ -58,6 +58,7 @@ export function entityView(e: EntityRecord, live?: LiveBeat): EntityView {
     kind: e.kind === 'global' ? 'placeholder' : e.kind,
     pid: e.pid,
     state: viewState(e.life),
+    ...(keptStopped(e.life) ? { stoppedByName: true as const } : {}),
     restarts: e.restarts,
     deaths: e.deaths,
     instance: e.instance,

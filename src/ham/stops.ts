@@ -57,9 +57,10 @@ export class Stops {
     await this.untilStopped(name, e);
   }
 
-  private async untilStopped(name: string, e: EntityRecord): Promise<void> {
+  /** Until the stop of `e` ended (its stop timeout, then SIGKILL of its group): stopped, held, or started again (`ham restart NAME`). */
+  async untilStopped(name: string, e: EntityRecord): Promise<void> {
     const { transitions } = this.core.parts;
-    const gone = (x: EntityRecord | undefined): boolean => !x || viewState(x.life) === 'stopped';
+    const gone = (x: EntityRecord | undefined): boolean => !x || x.life.tag !== 'stopping';
     if (await this.core.waitFor(name, gone, e.stopPolicy.timeoutMs).then(gone)) return;
     const now = this.core.store.entity(name);
     // Only the process we asked to stop, and only if it is still meant to stop: SIGKILL of its group.

@@ -34,6 +34,7 @@ import { SelfAttachments, type SelfAttach } from './self-attach.js';
 import { Spawner } from './spawning.js';
 import type { LiveBeat } from './status.js';
 import { Stops } from './stops.js';
+import { ByName } from './by-name.js';
 import { SupervisorCore, type SupervisorOptions } from './supervisor-core.js';
 import { Transitions } from './transitions.js';
 import type { GroupSpec } from '../model/records.js';
@@ -246,6 +247,12 @@ export class Supervisor {
   stopAll(): Promise<void> {
     return this.core.parts.stops.stopAll();
   }
+
+  /** `ham stop|start|restart|reload NAME`, `ham restart --group G` (by-name.ts). */
+  get byName(): ByName {
+    return (this.byNameRequests ??= new ByName(this.core));
+  }
+  private byNameRequests: ByName | undefined;
 
   /** `ham reset NAME`: a failed (or dead) entity gets fresh counters and is started again. */
   reset(name: string): EntityRecord {

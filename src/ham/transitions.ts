@@ -159,6 +159,10 @@ export class Transitions {
           fired,
         );
         restartFired ||= f.restart;
+      } else if (o.type === 'requested') {
+        // An operator's request by name: said in the event log, no condition fires (a requested stop is not a death).
+        const ev = this.core.store.appendEvent({ entity: rec.name, type: 'requested', time: now, fired: [], pid: rec.pid, detail: `${o.request} requested` });
+        fired.events.push(ev);
       } else if (o.type === 'escalate') {
         this.core.with.dispatcher.fireInTxn({ entity: rec.name, type: 'escalate', pid: null, detail: rec.lastError ?? undefined }, rec, fired);
       }

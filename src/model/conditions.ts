@@ -24,6 +24,10 @@ export type ActionKind = (typeof ACTION_KINDS)[number];
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
+/** A raise's severity: 32 bits, as a C detector sends it (a larger number is refused, not stored as 1e+23). */
+export const SEVERITY_MIN = -2_147_483_648;
+export const SEVERITY_MAX = 2_147_483_647;
+
 /** Each field exact, or any when absent. */
 export interface RaiseMatch {
   type?: string;
@@ -119,8 +123,11 @@ export interface Occurrence {
 }
 
 export interface EventRecord extends Omit<Occurrence, 'type'> {
-  /** `notify`: published by a notify action; `takeover`: a Guardian took the HAM role (on `*`). Neither fires conditions. */
-  type: Occurrence['type'] | 'notify' | 'takeover';
+  /**
+   * `notify`: published by a notify action; `takeover`: a Guardian took the HAM role (on `*`); `requested`: an
+   * operator's `ham stop|start|restart|reload NAME` (its detail says which). None fires conditions.
+   */
+  type: Occurrence['type'] | 'notify' | 'takeover' | 'requested';
   seq: number;
   time: number;
   /** The conditions this occurrence fired, as owner/condition. */

@@ -8,6 +8,9 @@
 /** Why an entity is held stopped: its group restarts, or something it requires is down. It comes back by itself. */
 export type HoldReason = 'group' | 'requires';
 
+/** What a stop asked by name leads to: stopped for good (`ham stop NAME`), or started again (`ham restart NAME`). */
+export type ByNameStop = 'stop' | 'restart';
+
 /** What a dead entity waits for: nothing, the decision of a restart action that fired, or a restart due at `at` (epoch ms). */
 export type RestartPlan = 'none' | 'undecided' | { at: number };
 
@@ -23,9 +26,13 @@ export type Life =
   /** Its command runs; `unready`: it has a readiness probe that has not answered yet (shown as `starting`). */
   | { tag: 'running'; unready?: true }
   | { tag: 'dead'; parked: number | null; restart: RestartPlan }
-  /** Asked to stop, its process still there (`started`: it runs; else it is still starting); `then`: stopped for good, or held. */
-  | { tag: 'stopping'; started: boolean; restart: boolean; via: number | null; then: 'stopped' | HoldReason }
-  | { tag: 'stopped'; parked: number | null }
+  /**
+   * Asked to stop, its process still there (`started`: it runs; else it is still starting); `then`: stopped for good, or held.
+   * `request`: asked by name (`ham stop NAME`: stays stopped; `ham restart NAME`: started again once it exited).
+   */
+  | { tag: 'stopping'; started: boolean; restart: boolean; via: number | null; then: 'stopped' | HoldReason; request?: ByNameStop }
+  /** `kept`: stopped by `ham stop NAME`: it stays stopped (across takeovers and `ham stop`/`ham start` of the pair) until `ham start NAME`. */
+  | { tag: 'stopped'; parked: number | null; kept?: true }
   | { tag: 'held'; why: HoldReason; parked: number | null }
   /** Escalated (more restarts than its intensity allows): nothing restarts it but `ham reset`. */
   | { tag: 'failed'; parked: number | null };
@@ -140,6 +147,11 @@ export function readyOf(l: Life): boolean {
 /** Running, its readiness probe not answered yet. */
 export function unreadyOf(l: Life): boolean {
   return l.tag === 'running' && l.unready === true;
+}
+
+/** Stopped, or being stopped, by `ham stop NAME`: nothing but `ham start NAME` starts it. */
+export function keptStopped(l: Life): boolean {
+  return (l.tag === 'stopped' && l.kept === true) || (l.tag === 'stopping' && l.request === 'stop');
 }
 
 /** Meant to be stopped: being stopped, stopped, or held. */

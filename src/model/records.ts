@@ -101,6 +101,8 @@ export interface RestartPolicy {
 export interface StopPolicy {
   signal: string;
   timeoutMs: number;
+  /** What `ham reload NAME` sends its process (apply's `reloadSignal`; absent: SIGHUP). */
+  reloadSignal?: string;
 }
 
 /** The tiny parent of an entity, and how far the HAM has read its records. */

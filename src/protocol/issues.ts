@@ -40,16 +40,46 @@ function pick(v: unknown, path: Path): unknown {
   return cur;
 }
 
-/** zod's issues on `input` (found at `prefix`), as Issues: an unknown key by its own path. */
-export function zodIssues(prefix: Path, input: unknown, err: { issues: z.ZodIssue[] }): Issue[] {
+/**
+ * zod's issues on `input` (found at `prefix`), as Issues: an unknown key by its own path, with the
+ * nearest of `known` (the fields allowed at `prefix`) when one is close (a typo: `entitys`).
+ */
+export function zodIssues(prefix: Path, input: unknown, err: { issues: z.ZodIssue[] }, known: readonly string[] = []): Issue[] {
   return err.issues.flatMap((i): Issue[] => {
     const at = [...prefix, ...i.path];
-    if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ path: pathText([...at, k]), expected: 'unexpected field' }));
+    if (i.code === 'unrecognized_keys')
+      return i.keys.map((k) => {
+        const near = i.path.length === 0 ? nearest(k, known) : undefined;
+        return { path: pathText([...at, k]), expected: `unexpected field${near ? ` (did you mean ${near}?)` : ''}` };
+      });
     const got = issueGot(i) ?? describe(pick(input, i.path));
     const oneOf = i.code === 'invalid_union_discriminator' || (i.code === 'invalid_enum_value' && i.message.startsWith('Invalid enum value'));
     const expected = oneOf ? `expected one of ${i.options.join(', ')}` : i.code === 'invalid_type' ? `expected ${i.expected}` : i.message;
     return [{ path: pathText(at), expected, got }];
   });
+}
+
+/** The one of `known` within a small edit distance of `key` (a third of its length, at most 3), or undefined. */
+export function nearest(key: string, known: readonly string[]): string | undefined {
+  if (key.length > 64) return undefined;
+  const max = Math.min(3, Math.max(1, Math.floor(key.length / 3)));
+  let best: { k: string; d: number } | undefined;
+  for (const k of known) {
+    const d = distance(key.toLowerCase(), k.toLowerCase());
+    if (d <= max && (!best || d < best.d)) best = { k, d };
+  }
+  return best?.k;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions). */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 /** One issue, for humans: `entities.web.command: expected array, got "x"`. */

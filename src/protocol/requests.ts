@@ -3,7 +3,7 @@
 // what was expected and what came.
 import { z } from 'zod';
 import { validationError } from './issues.js';
-import { actionSpec, commandArgv as argv, conditionBody, envMap, itemName, signalName } from './specs.js';
+import { actionSpec, commandArgv as argv, conditionBody, envMap, itemName, severity, signalName } from './specs.js';
 
 export const NAME_MAX = 128;
 
@@ -55,6 +55,17 @@ export const requestSchemas = {
   detach: z.object({ name: entityName }).strict(),
   reset: z.object({ name: entityName }).strict(),
   stop: z.object({ all: z.boolean().default(false) }).strict(),
+  /** `ham stop|start|restart|reload NAME`, `ham restart --group G`; `wait`: answered once done (stopped, or running and ready). */
+  control: z
+    .object({
+      request: z.enum(['stop', 'start', 'restart', 'reload']),
+      name: entityName.optional(),
+      group: entityName.optional(),
+      wait: z.boolean().default(false),
+    })
+    .strict()
+    .refine((c) => (c.name === undefined) !== (c.group === undefined), { message: 'expected a name or a group, one of them', path: ['name'] })
+    .refine((c) => c.group === undefined || c.request === 'restart', { message: 'expected restart with a group (a rolling restart)', path: ['group'] }),
   'condition-add': z.object({ entity: ownerName, name: itemName, condition: conditionBody }).strict(),
   'condition-rm': z.object({ entity: ownerName, name: itemName }).strict(),
   'action-add': z.object({ entity: ownerName, condition: itemName, action: actionSpec, onFailOf: actionPath.optional() }).strict(),
@@ -65,7 +76,7 @@ export const requestSchemas = {
       entity: entityName,
       type: z.string().min(1).max(128),
       class: z.string().min(1).max(128).optional(),
-      severity: z.number().int().optional(),
+      severity: severity.optional(),
       key: idempotencyKey,
     })
     .strict(),

@@ -12,6 +12,13 @@ export interface Responses {
   detach: { name: string };
   reset: EntityView;
   stop: { pid: number; stoppedEntities: boolean };
+  /** Each entity as the request left it (`changed`: false when it already was so); a rolling restart's members it skipped, and why. */
+  control: {
+    request: 'stop' | 'start' | 'restart' | 'reload';
+    group?: string;
+    entities: (EntityView & { changed: boolean })[];
+    skipped: { name: string; why: string }[];
+  };
   'condition-add': ConditionView;
   'condition-rm': { entity: string; condition: string };
   'action-add': ActionView;

@@ -2,7 +2,7 @@
 // `ham apply -f`, so a field is named the same way in both errors.
 import { constants } from 'node:os';
 import { z } from 'zod';
-import { CONDITION_TYPES, LOG_LEVELS, type ActionKind, type ActionSpec, type ConditionSpec } from '../model/conditions.js';
+import { CONDITION_TYPES, LOG_LEVELS, SEVERITY_MAX, SEVERITY_MIN, type ActionKind, type ActionSpec, type ConditionSpec } from '../model/conditions.js';
 import { restartPlacementIssues } from './rules.js';
 import { envNameProblem, envSizeProblem, envValueProblem } from '../model/environment.js';
 
@@ -11,6 +11,13 @@ export const itemName = z
   .min(1, 'expected a non-empty name')
   .max(64, 'expected at most 64 characters')
   .regex(/^[A-Za-z0-9_.:@+-]+$/, 'expected letters, digits and _ . : @ + - only');
+
+/** A raise's severity, bounded (model/conditions.ts). */
+export const severity = z
+  .number()
+  .int()
+  .min(SEVERITY_MIN, `expected an integer from ${SEVERITY_MIN} to ${SEVERITY_MAX}`)
+  .max(SEVERITY_MAX, `expected an integer from ${SEVERITY_MIN} to ${SEVERITY_MAX}`);
 
 export const noNul = (s: string): boolean => !s.includes('\0');
 
@@ -163,7 +170,7 @@ export const conditionBody = z
     rearm: z.boolean().default(false),
     independent: z.boolean().default(false),
     match: z
-      .object({ type: z.string().min(1).optional(), class: z.string().min(1).optional(), severity: z.number().int().optional() })
+      .object({ type: z.string().min(1).optional(), class: z.string().min(1).optional(), severity: severity.optional() })
       .strict()
       .optional(),
     from: stateSet.optional(),

@@ -67,6 +67,8 @@ export interface EntityView {
   kind: Exclude<EntityRecord['kind'], 'global'>;
   pid: number | null;
   state: EntityState;
+  /** Stopped (or being stopped) by `ham stop NAME`: it stays so until `ham start NAME`. */
+  stoppedByName?: true;
   restarts: number;
   deaths: number;
   instance: number;

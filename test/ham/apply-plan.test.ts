@@ -76,11 +76,31 @@ describe('planApply', () => {
     expect(r.ok).toBe(false);
     if (!r.ok)
       expect(r.issues).toEqual([
-        { path: 'entitys', expected: 'unexpected field' },
+        { path: 'entitys', expected: 'unexpected field (did you mean entities?)' },
         { path: 'entities.w.bogus', expected: 'unexpected field' },
       ]);
     const wrong = await planApply({ entities: [] }, world());
     expect(wrong).toEqual({ ok: false, issues: [{ path: 'entities', expected: 'expected object', got: 'an array of 0' }] });
+  });
+
+  it('a misspelt field is named with its nearest (did you mean); one far from every field is not', async () => {
+    const r = await planApply({ entities: { w: { command: ['ok'], comand: ['x'], readyness: {}, reloadsignal: 'SIGHUP', zzzzzz: 1 } } }, world());
+    expect(r.ok).toBe(false);
+    if (!r.ok)
+      expect(r.issues).toEqual([
+        { path: 'entities.w.comand', expected: 'unexpected field (did you mean command?)' },
+        { path: 'entities.w.readyness', expected: 'unexpected field (did you mean readiness?)' },
+        { path: 'entities.w.reloadsignal', expected: 'unexpected field (did you mean reloadSignal?)' },
+        { path: 'entities.w.zzzzzz', expected: 'unexpected field' },
+      ]);
+  });
+
+  it('reloadSignal is kept with the stop policy; a bad one is named', async () => {
+    const r = await planApply({ entities: { w: { command: ['ok'], reloadSignal: 'SIGUSR2' } } }, world());
+    expect(r.ok && r.plan.creates[0]!.stopPolicy).toEqual({ signal: 'SIGTERM', timeoutMs: 5000, reloadSignal: 'SIGUSR2' });
+    const bad = await planApply({ entities: { w: { command: ['ok'], reloadSignal: 'HUP!' } } }, world());
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.issues.map((i) => i.path)).toEqual(['entities.w.reloadSignal']);
   });
 
   it('a dependency cycle through an attached entity is a problem', async () => {

@@ -94,6 +94,7 @@ export class Transitions {
       rec.lastError = null;
       delete rec.lastFailure;
       delete rec.readyText;
+      delete rec.keeperReady;
       rec.startedAt = now;
     }
     if (marks.has('ready')) rec.readyText = d.readyText ?? null;

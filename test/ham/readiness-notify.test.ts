@@ -1,7 +1,7 @@
 // Readiness the C keeper answers, with real processes: systemd's own
 // `systemd-notify` from a shell entity (READY=1, STATUS=, WATCHDOG=1,
 // EXTEND_TIMEOUT_USEC=), a datagram from an unrelated process (ignored and
-// counted), dependants that wait, takeovers (the HAM SIGKILLed while starting
+// counted), a real daemon Debian packages (dbus-daemon), dependants that wait, takeovers (the HAM SIGKILLed while starting
 // and after ready) and a SIGKILLed keeper (a new one adopts the entity, which
 // never dies of it); fd readiness (s6 style) the same way.
 import { execFileSync } from 'node:child_process';
@@ -66,6 +66,26 @@ describe('readiness by notify (sd_notify)', () => {
     const text = await ham(t.home, ['status', 'web']);
     expect(text.stdout).toMatch(/readiness: +notify \(sd_notify\), within 120000 ms; ready: "?serving on 8080"?; 1 datagrams ignored/);
     expect((await events(t.home)).filter((e) => e.entity === 'web' && e.condition === 'ready')).toHaveLength(1);
+  });
+
+  it('a real Type=notify daemon (dbus-daemon): ready once it says so, and its dependant finds its socket', async () => {
+    const bus = at('bus');
+    // Its own minimal configuration: no session or system bus files needed.
+    const conf = `<busconfig><type>session</type><listen>unix:path=${bus}</listen><auth>EXTERNAL</auth><policy context="default"><allow own="*"/></policy></busconfig>`;
+    writeFileSync(at('bus.conf'), conf);
+    await apply({
+      entities: {
+        bus: { command: ['dbus-daemon', `--config-file=${at('bus.conf')}`, '--nofork', '--nopidfile'], readiness: { notify: true } },
+        client: {
+          command: ['sh', '-c', `if [ -S ${bus} ]; then echo ok > ${at('client')}; else echo early > ${at('client')}; fi; exec sleep 1000`],
+          requires: ['bus'],
+        },
+      },
+    });
+    const s = await waitStatus(t.home, 'bus ready, client running', (x) => entity(x, 'bus').ready && entity(x, 'client').state === 'running');
+    expect(entity(s, 'bus')).toMatchObject({ state: 'running', readyText: 'READY=1', deaths: 0 });
+    await waitFor('client started', () => existsSync(at('client')));
+    expect(readFileSync(at('client'), 'utf8').trim()).toBe('ok');
   });
 
   it('WATCHDOG=1 beats every watchdogMs (WATCHDOG_USEC, WATCHDOG_PID given); a missed one fires heartbeat-missed-low', async () => {

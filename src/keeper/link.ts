@@ -162,6 +162,16 @@ export function detachKeeper(keeper: ProcId): void {
   signalProc(keeper, 'SIGUSR1');
 }
 
+/** An entity removed: its notify socket and fd FIFO go too (a later entity with its id starts clean). */
+export function removeReadyPaths(paths: HomePaths, id: number): void {
+  for (const f of [String(id), `${id}.fd`])
+    try {
+      rmSync(join(paths.root, 'run', 'notify', f), { force: true });
+    } catch {
+      /* not ours to judge here: the next start's home check reports what is wrong */
+    }
+}
+
 export function removeKeeperDir(paths: HomePaths, id: number, serial: number): void {
   // A keeper being let go may still write into it (ENOTEMPTY): retry, and never fail the
   // request that cleans up over it; a leftover folder of a gone keeper is harmless.

@@ -137,6 +137,27 @@ describe('readiness by notify (sd_notify)', () => {
     expect(entity(s, 'slow')).toMatchObject({ state: 'running', readyText: 'late but fine', pid: e.pid, instance: 1, deaths: 0 });
   });
 
+  it('a restart is a new instance: starting again until its own READY=1 (the earlier one does not count)', async () => {
+    // Each instance: READY=1 with its instance in STATUS; the first then waits for DIE and exits, the second waits for GO2.
+    const script = `if [ "$HAM_INSTANCE" = 2 ]; then while [ ! -e ${at('go2')} ]; do sleep 0.05; done; fi; systemd-notify --ready --status="instance $HAM_INSTANCE"; while [ ! -e ${at('die')} ] || [ "$HAM_INSTANCE" = 2 ]; do sleep 0.05; done`;
+    await apply({
+      entities: {
+        web: {
+          command: ['sh', '-c', script],
+          readiness: { notify: true, timeoutMs: 120_000 },
+          conditions: { died: { type: 'death', rearm: true, actions: [{ kind: 'restart' }] } },
+        },
+      },
+    });
+    await waitStatus(t.home, 'first ready', (s) => entity(s, 'web').ready && entity(s, 'web').readyText === 'instance 1');
+    writeFileSync(at('die'), '');
+    const second = await waitStatus(t.home, 'second starting', (s) => entity(s, 'web').instance === 2 && entity(s, 'web').startedAt !== null);
+    expect(entity(second, 'web')).toMatchObject({ state: 'starting', ready: false, readyText: null, deaths: 1 });
+    writeFileSync(at('go2'), '');
+    const s = await waitStatus(t.home, 'second ready', (x) => entity(x, 'web').ready);
+    expect(entity(s, 'web')).toMatchObject({ state: 'running', instance: 2, readyText: 'instance 2' });
+  });
+
   it('not ready within timeoutMs: a failed start, and the event says no READY=1 came', async () => {
     await apply({ entities: { mute: { command: ['sleep', '1000'], readiness: { notify: true, timeoutMs: 1000 } } } });
     const s = await waitStatus(t.home, 'failed', (x) => entity(x, 'mute').state === 'dead');
@@ -187,5 +208,9 @@ describe('readiness by fd (s6 style)', () => {
     expect(entity(s, 'srv')).toMatchObject({ state: 'running', pid: before.pid, deaths: 0, instance: 1, readyText: 'a newline on fd 3' });
     expect(entity(s, 'srv').keeperPid).not.toBe(before.keeperPid);
     expect(existsSync(`/proc/${before.pid}`)).toBe(true);
+    // Detached (removed): its FIFO goes with it.
+    expect(readdirSync(at('run/notify')).filter((f) => f.endsWith('.fd'))).toHaveLength(1);
+    await hamJson(t.home, ['detach', 'srv']);
+    await waitFor('its FIFO removed', () => readdirSync(at('run/notify')).every((f) => !f.endsWith('.fd')));
   });
 });

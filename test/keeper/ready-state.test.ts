@@ -2,10 +2,11 @@
 // ready-state.ts reads them): strict, like the records; and where each entity's
 // socket or FIFO is (an abstract socket where the home is too long for sun_path).
 import fc from 'fast-check';
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Inbox } from '../../src/keeper/inbox.js';
 import { MAX_STATE_BYTES, parsePoke, parseReadyState, readReadyState, readyPath } from '../../src/keeper/ready-state.js';
 
 let dir: string | undefined;
@@ -70,6 +71,31 @@ describe('the keeper readiness state', () => {
   it('a poke is ID-SERIAL-r, nothing else', () => {
     expect(parsePoke('3-7-r')).toEqual({ id: 3, serial: 7 });
     for (const bad of ['3-7-1', '3-0-r', '03-7-r', '.3-7-r', '3-7-r.tmp', 'x-7-r']) expect(parsePoke(bad)).toBeNull();
+  });
+
+  it('in the inbox: a poke is removed and handed on (whatever it is: a file, a folder, a link), records around it applied, junk still dropped', () => {
+    dir = mkdtempSync(join(tmpdir(), 'ham-inbox-'));
+    writeFileSync(join(dir, '3-1-r'), '');
+    mkdirSync(join(dir, '4-1-r'));
+    symlinkSync('/etc/passwd', join(dir, '5-2-r'));
+    writeFileSync(join(dir, '3-1-1'), 'K 99\n');
+    writeFileSync(join(dir, '3-1-x'), 'junk');
+    const poked: string[] = [];
+    const applied: string[] = [];
+    const dropped: string[] = [];
+    const inbox = new Inbox(
+      dir,
+      (item) => (applied.push(item.file), 'done'),
+      (file) => void dropped.push(file),
+      (id, serial) => void poked.push(`${id}-${serial}`),
+    );
+    inbox.drain();
+    inbox.close();
+    expect(poked.sort()).toEqual(['3-1', '4-1', '5-2']);
+    expect(applied).toEqual(['3-1-1']);
+    expect(dropped).toEqual(['3-1-x']);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(existsSync('/etc/passwd')).toBe(true);
   });
 
   it('each entity has its own path; a home too long for sun_path gets an abstract socket (the FIFO keeps its path)', () => {

@@ -63,7 +63,13 @@ export class Readiness {
     };
     this.probing.set(e.name, p);
     this.next(e.name, p, 0);
-    this.keeper.read(e); // a READY=1 before this instance's S record was applied
+    // A READY=1 may have come before this instance's S record was applied: read it after the effects under way.
+    if (keeperSide(e.readiness.probe))
+      setImmediate(() => {
+        if (this.probing.get(e.name) !== p) return; // ready, gone, closed or a new instance meanwhile
+        const now = this.core.store.entity(e.name);
+        if (now) this.keeper.read(now);
+      });
   }
 
   /** EXTEND_TIMEOUT_USEC: instance `instance` of `name` may take until `until` (epoch ms) to be ready. */

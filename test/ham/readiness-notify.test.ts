@@ -40,7 +40,7 @@ describe('readiness by notify (sd_notify)', () => {
     await apply({
       entities: {
         web: {
-          command: waitsThen(at('go'), `touch ${at('sent')}; systemd-notify --ready --status="serving on 8080"`),
+          command: waitsThen(at('go'), `touch ${at('sent')}; systemd-notify --ready --status="serving on 8080"; echo $? > ${at('rc')}`),
           readiness: { notify: true, timeoutMs: 120_000 },
           conditions: { up: { type: 'ready', actions: [{ kind: 'log', message: 'web is ready' }] } },
         },
@@ -61,11 +61,29 @@ describe('readiness by notify (sd_notify)', () => {
     writeFileSync(at('go'), '');
     const s = await waitStatus(t.home, 'web ready, dep running', (x) => entity(x, 'web').ready && entity(x, 'dep').state === 'running');
     expect(entity(s, 'web')).toMatchObject({ state: 'running', readyText: 'serving on 8080', instance: 1, deaths: 0 });
+    // It waited for its BARRIER=1's fd to be closed (else it fails after 5 s): the keeper closed it.
+    await waitFor('systemd-notify returned', () => existsSync(at('rc')) && readFileSync(at('rc'), 'utf8').trim());
+    expect(readFileSync(at('rc'), 'utf8').trim()).toBe('0');
     await waitFor('dep started', () => existsSync(at('dep')));
     expect(readFileSync(at('dep'), 'utf8').trim()).toBe('ok');
     const text = await ham(t.home, ['status', 'web']);
     expect(text.stdout).toMatch(/readiness: +notify \(sd_notify\), within 120000 ms; ready: "?serving on 8080"?; 1 datagrams ignored/);
     expect((await events(t.home)).filter((e) => e.entity === 'web' && e.condition === 'ready')).toHaveLength(1);
+  });
+
+  it('malformed datagrams from the entity itself are ignored and counted; STATUS is cut at its bound, unknown keys ignored', async () => {
+    const pl = [
+      'use Socket; socket(my $s, AF_UNIX, SOCK_DGRAM, 0) or die $!; my $a = pack_sockaddr_un($ENV{NOTIFY_SOCKET});',
+      'send($s, "READY=1\\0x", 0, $a); send($s, "", 0, $a); send($s, "STATUS=" . ("x" x 5000), 0, $a);',
+      'select(undef, undef, undef, 0.05) until -e $ARGV[0]; send($s, "READY=1\\nSTATUS=" . ("y" x 300) . "\\nMAKE_IT_SO=1", 0, $a) or die $!; sleep 1000',
+    ].join(' ');
+    await apply({ entities: { odd: { command: ['perl', '-e', pl, at('go')], readiness: { notify: true, timeoutMs: 120_000 } } } });
+    const s1 = await waitStatus(t.home, 'three ignored', (s) => entity(s, 'odd').keeperReady?.ignored === 3);
+    expect(entity(s1, 'odd')).toMatchObject({ state: 'starting', ready: false });
+    writeFileSync(at('go'), '');
+    const s = await waitStatus(t.home, 'ready', (x) => entity(x, 'odd').ready);
+    expect(entity(s, 'odd').readyText).toBe('y'.repeat(256));
+    expect(entity(s, 'odd').keeperReady).toMatchObject({ ignored: 3, reloading: false, stopping: false });
   });
 
   it('a real Type=notify daemon (dbus-daemon): ready once it says so, and its dependant finds its socket', async () => {

@@ -10,6 +10,7 @@ import { keeperDir } from '../keeper/link.js';
 import { readReadyState } from '../keeper/ready-state.js';
 import { keeperSide, READY_TEXT_MAX, type KeeperReadiness } from '../model/readiness.js';
 import type { EntityRecord, HeartbeatSpec } from '../model/records.js';
+import { procId } from '../proc/procfs.js';
 import { processRuns, readyOf } from './lifecycle.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
@@ -59,12 +60,27 @@ export class KeeperReadinessReader {
         this.core.log('warn', 'readiness datagrams ignored (another process, or malformed)', { entity: e.name, ignored: next.ignored });
     }
     if (!now) return;
+    if (s.mainPid > 0 && s.mainPid !== e.pid && processRuns(e.life)) this.follow(e, s.mainPid);
     if (next.extendedTo) this.inputs.extend(e.name, e.instance, next.extendedTo);
     if (s.ready && !s.reloading) {
       const text = next.status || (probe.kind === 'fd' ? `a newline on fd ${probe.fd}` : 'READY=1');
       this.inputs.markReady(e.name, e.instance, text);
     }
     if (probe.kind === 'notify' && probe.watchdogMs) this.watchdog(e, probe.watchdogMs, s.watchdog, resumed);
+  }
+
+  /** MAINPID=: the entity is that process from now on (its keeper watches it once the command ends). */
+  private follow(e: EntityRecord, pid: number): void {
+    const id = procId(pid);
+    if (!id) return; // gone already: its keeper reports the death
+    const instance = e.instance;
+    this.core.log('info', 'main pid changed (MAINPID=)', { entity: e.name, from: e.pid, to: pid });
+    this.core.updateIfPresent(e.name, (rec) => {
+      if (rec.instance !== instance) return;
+      rec.pid = pid;
+      rec.pidStart = id.start;
+    });
+    e.pid = pid;
   }
 
   private watchdog(e: EntityRecord, periodMs: number, count: number, resumed: boolean): void {

@@ -7,13 +7,15 @@
  * its process group, or a descendant of it or of this keeper); anything else,
  * and a malformed one, is ignored and counted. Every fd passed by SCM_RIGHTS is
  * closed at once (BARRIER=1: the sender waits for that). Keys: READY=1,
- * STATUS=, RELOADING=1, STOPPING=1, WATCHDOG=1, EXTEND_TIMEOUT_USEC=; others
- * are ignored. fd: a FIFO at HAM_READY_PATH, fd N in the entity; a newline
+ * STATUS=, RELOADING=1, STOPPING=1, WATCHDOG=1, EXTEND_TIMEOUT_USEC=, MAINPID=
+ * (one of the entity's processes: once the command ends, the entity goes on as
+ * that one, watched by pidfd: not our child, so its exit status is unknown);
+ * others are ignored. fd: a FIFO at HAM_READY_PATH, fd N in the entity; a newline
  * written on it means ready.
  *
  * Not sequenced records (a keeper may see many WATCHDOG beats with no HAM
  * there): a cumulative state file DIR/ready, renamed into place whole,
- *   INSTANCE READY RELOADING STOPPING WATCHDOG EXTEND_UNTIL_MS IGNORED\n
+ *   INSTANCE READY RELOADING STOPPING WATCHDOG EXTEND_UNTIL_MS IGNORED MAINPID\n
  *   STATUS TEXT\n
  * and a poke INBOX/TAG-r, always the same name, renamed over itself; the HAM
  * removes the poke, then reads the state. Paths are per entity, not per keeper,
@@ -51,6 +53,7 @@ static struct {
   int ready, reloading, stopping;
   unsigned long watchdog, ignored;
   long long extend_until;
+  long mainpid;
   char status[STATUS_MAX + 1];
 } st;
 
@@ -77,8 +80,8 @@ static long long wall_ms(void) {
 /* The state file, then the poke (errors only cost the HAM this news: it reads the state at its next look). */
 static void publish(void) {
   char buf[STATUS_MAX + 160];
-  int n = snprintf(buf, sizeof buf, "%ld %d %d %d %lu %lld %lu\n%s\n", st.instance, st.ready, st.reloading, st.stopping, st.watchdog, st.extend_until,
-                   st.ignored, st.status);
+  int n = snprintf(buf, sizeof buf, "%ld %d %d %d %lu %lld %lu %ld\n%s\n", st.instance, st.ready, st.reloading, st.stopping, st.watchdog,
+                   st.extend_until, st.ignored, st.mainpid, st.status);
   int fd = open(state_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return;
   int ok = write(fd, buf, (size_t)n) == n;
@@ -167,7 +170,14 @@ void kready_start(long instance, pid_t pid) {
   st.instance = instance;
   st.ready = st.reloading = st.stopping = 0;
   st.extend_until = 0;
+  st.mainpid = 0;
   st.status[0] = 0;
+}
+
+pid_t kready_successor(pid_t ended) {
+  if (mode != 'n' || st.mainpid <= 0 || st.mainpid == ended || kill((pid_t)st.mainpid, 0) != 0) return 0;
+  main_pid = (pid_t)st.mainpid;
+  return main_pid;
 }
 
 /* From /proc/PID/stat: its parent and process group (0 if it is gone). */
@@ -216,6 +226,12 @@ static int apply(char *msg, size_t n) {
       char *s = line + 7;
       size_t l = strlen(s) > STATUS_MAX ? STATUS_MAX : strlen(s);
       if (strlen(st.status) != l || memcmp(st.status, s, l) != 0) changed = 1, memcpy(st.status, s, l), st.status[l] = 0;
+    } else if (strncmp(line, "MAINPID=", 8) == 0) {
+      char *e = NULL;
+      errno = 0;
+      long pid = strtol(line + 8, &e, 10);
+      if (line[8] >= '1' && line[8] <= '9' && errno == 0 && e && *e == 0 && pid <= 4194304 && pid != st.mainpid && ours((pid_t)pid))
+        changed = 1, st.mainpid = pid;
     } else if (strncmp(line, "EXTEND_TIMEOUT_USEC=", 20) == 0) {
       char *s = line + 20, *e = NULL;
       errno = 0;

@@ -17,6 +17,9 @@ int kready_open(const char *dir, const char *inbox, const char *tag);
 int kready_child(int keep);
 /* A new instance (or an adopted one) runs as `pid`: its readiness starts afresh. */
 void kready_start(long instance, pid_t pid);
+/* The command `ended` ended: the pid its MAINPID= named, if that one still runs
+ * (the entity goes on as it: watched by pidfd, its status unknown), else 0. */
+pid_t kready_successor(pid_t ended);
 /* klog_poll, with the readiness socket or FIFO read on the way. */
 int kready_poll(struct pollfd *fds, int n, int timeout_ms);
 #endif

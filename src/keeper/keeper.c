@@ -287,7 +287,7 @@ static unsigned long start(void) {
   recordf("S", pid, 0, 0);
   long since = klog_now_ms();
   running = pid;
-  status = wait_child(pid);
+  for (pid_t next; (status = wait_child(pid)), (next = kready_successor(pid)) > 0;) pid = running = next; /* MAINPID= */
   running = 0;
   klog_settle();
   /* What the HAM wrote before the death (a revoke before a stop's signal) comes first. */

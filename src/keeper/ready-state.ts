@@ -19,12 +19,14 @@ export interface ReadyState {
   extendUntil: number;
   /** Datagrams ignored (another process's, malformed), over all instances. */
   ignored: number;
+  /** MAINPID=: the process the entity goes on as once its command ends (0: none said). */
+  mainPid: number;
   status: string;
 }
 
 /** A state is two short lines: numbers, then at most 256 bytes of STATUS text. */
 export const MAX_STATE_BYTES = 512;
-const STATE = /^(\d{1,15}) ([01]) ([01]) ([01]) (\d{1,15}) (\d{1,15}) (\d{1,15})\n([^\n]*)\n$/;
+const STATE = /^(\d{1,15}) ([01]) ([01]) ([01]) (\d{1,15}) (\d{1,15}) (\d{1,15}) (\d{1,7})\n([^\n]*)\n$/;
 
 /** A state file's text, or null if no keeper wrote it. */
 export function parseReadyState(text: string): ReadyState | null {
@@ -39,7 +41,8 @@ export function parseReadyState(text: string): ReadyState | null {
     watchdog: n(5),
     extendUntil: n(6),
     ignored: n(7),
-    status: m[8]!,
+    mainPid: n(8),
+    status: m[9]!,
   };
 }
 

@@ -176,6 +176,25 @@ describe('readiness by notify (sd_notify)', () => {
     expect(entity(s, 'web')).toMatchObject({ state: 'running', instance: 2, readyText: 'instance 2' });
   });
 
+  it("MAINPID= is followed: the command ends, the entity goes on as that process, and its death is the entity's", async () => {
+    // A forking daemon's shape: start the real one in the background, name it, say ready, and exit 0.
+    const script = `echo $$ > ${at('sh')}; sleep 1000 & echo $! > ${at('main')}; systemd-notify --ready MAINPID=$!; exit 0`;
+    await apply({
+      entities: { fork: { command: ['sh', '-c', script], readiness: { notify: true, timeoutMs: 120_000 } } },
+    });
+    await waitFor('its main pid said', () => existsSync(at('main')) && readFileSync(at('main'), 'utf8').trim());
+    const main = Number(readFileSync(at('main'), 'utf8').trim());
+    const s = await waitStatus(t.home, 'ready as its main pid', (x) => entity(x, 'fork').ready && entity(x, 'fork').pid === main);
+    expect(entity(s, 'fork').state).toBe('running');
+    // The shell exits 0 after the datagram (reaped by its keeper): the entity still runs, no death.
+    const sh = Number(readFileSync(at('sh'), 'utf8').trim());
+    await waitFor('the shell gone', () => !existsSync(`/proc/${sh}`));
+    expect(entity(await waitStatus(t.home, 'status', () => true), 'fork')).toMatchObject({ state: 'running', deaths: 0, pid: main });
+    process.kill(main, 'SIGKILL');
+    const d = await waitStatus(t.home, 'its death', (x) => entity(x, 'fork').deaths === 1);
+    expect(entity(d, 'fork')).toMatchObject({ state: 'dead', instance: 1 });
+  });
+
   it('not ready within timeoutMs: a failed start, and the event says no READY=1 came', async () => {
     await apply({ entities: { mute: { command: ['sleep', '1000'], readiness: { notify: true, timeoutMs: 1000 } } } });
     const s = await waitStatus(t.home, 'failed', (x) => entity(x, 'mute').state === 'dead');

@@ -17,7 +17,7 @@ afterEach(() => {
 
 describe('the keeper readiness state', () => {
   it('parses what the keeper writes', () => {
-    expect(parseReadyState('3 1 0 1 42 1796162515780 2\nserving on 8080\n')).toEqual({
+    expect(parseReadyState('3 1 0 1 42 1796162515780 2 77\nserving on 8080\n')).toEqual({
       instance: 3,
       ready: true,
       reloading: false,
@@ -25,19 +25,21 @@ describe('the keeper readiness state', () => {
       watchdog: 42,
       extendUntil: 1796162515780,
       ignored: 2,
+      mainPid: 77,
       status: 'serving on 8080',
     });
-    expect(parseReadyState('1 0 0 0 0 0 0\n\n')).toMatchObject({ ready: false, status: '' });
+    expect(parseReadyState('1 0 0 0 0 0 0 0\n\n')).toMatchObject({ ready: false, status: '' });
   });
 
   it('refuses anything else: a flag that is not 0/1, a missing line, a third line, a negative or huge number', () => {
     for (const bad of [
-      '1 2 0 0 0 0 0\n\n',
-      '1 1 0 0 0 0 0\n',
-      '1 1 0 0 0 0 0\na\nb\n',
-      '-1 1 0 0 0 0 0\n\n',
-      `1${'0'.repeat(16)} 1 0 0 0 0 0\n\n`,
-      '1 1 0 0 0 0\n\n',
+      '1 2 0 0 0 0 0 0\n\n',
+      '1 1 0 0 0 0 0 0\n',
+      '1 1 0 0 0 0 0 0\na\nb\n',
+      '-1 1 0 0 0 0 0 0\n\n',
+      `1${'0'.repeat(16)} 1 0 0 0 0 0 0\n\n`,
+      '1 1 0 0 0 0 0\n\n',
+      '1 1 0 0 0 0 0 12345678\n\n',
       '',
     ])
       expect(parseReadyState(bad)).toBeNull();
@@ -55,12 +57,12 @@ describe('the keeper readiness state', () => {
   it('reads only a regular file within its bound, never through a link', () => {
     dir = mkdtempSync(join(tmpdir(), 'ham-ready-'));
     expect(readReadyState(dir)).toBeNull();
-    writeFileSync(join(dir, 'ready'), '1 1 0 0 0 0 0\nok\n');
+    writeFileSync(join(dir, 'ready'), '1 1 0 0 0 0 0 0\nok\n');
     expect(readReadyState(dir)).toMatchObject({ ready: true, status: 'ok' });
-    writeFileSync(join(dir, 'ready'), `1 1 0 0 0 0 0\n${'x'.repeat(MAX_STATE_BYTES)}\n`);
+    writeFileSync(join(dir, 'ready'), `1 1 0 0 0 0 0 0\n${'x'.repeat(MAX_STATE_BYTES)}\n`);
     expect(readReadyState(dir)).toBeNull();
     rmSync(join(dir, 'ready'));
-    writeFileSync(join(dir, 'real'), '1 1 0 0 0 0 0\nok\n');
+    writeFileSync(join(dir, 'real'), '1 1 0 0 0 0 0 0\nok\n');
     symlinkSync(join(dir, 'real'), join(dir, 'ready'));
     expect(readReadyState(dir)).toBeNull();
     rmSync(join(dir, 'ready'));

@@ -195,6 +195,16 @@ describe('readiness by notify (sd_notify)', () => {
     expect(entity(d, 'fork')).toMatchObject({ state: 'dead', instance: 1 });
   });
 
+  it('MAINPID= followed, then `ham stop --all`: its stop signal reaches that process', async () => {
+    const script = `sleep 1000 & echo $! > ${at('main')}; systemd-notify --ready MAINPID=$!; exit 0`;
+    await apply({ entities: { fork: { command: ['sh', '-c', script], readiness: { notify: true } } } });
+    await waitFor('its main pid said', () => existsSync(at('main')) && readFileSync(at('main'), 'utf8').trim());
+    const main = Number(readFileSync(at('main'), 'utf8').trim());
+    await waitStatus(t.home, 'ready as its main pid', (x) => entity(x, 'fork').ready && entity(x, 'fork').pid === main);
+    await hamJson(t.home, ['stop', '--all']);
+    await waitFor('its main process gone', () => !existsSync(`/proc/${main}`) || readFileSync(`/proc/${main}/stat`, 'utf8').split(') ')[1]!.startsWith('Z'));
+  });
+
   it('not ready within timeoutMs: a failed start, and the event says no READY=1 came', async () => {
     await apply({ entities: { mute: { command: ['sleep', '1000'], readiness: { notify: true, timeoutMs: 1000 } } } });
     const s = await waitStatus(t.home, 'failed', (x) => entity(x, 'mute').state === 'dead');

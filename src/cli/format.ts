@@ -86,9 +86,29 @@ export function formatEntity(e: EntityView): string {
 function readinessText(e: EntityView): string {
   const r = e.readiness!;
   const p = r.probe;
-  const probe = p.kind === 'tcp' ? `tcp ${p.host}:${p.port}` : p.kind === 'http' ? `http ${f(p.url)}` : `command ${f(p.argv.join(' '))}`;
+  const probe =
+    p.kind === 'tcp'
+      ? `tcp ${p.host}:${p.port}`
+      : p.kind === 'http'
+        ? `http ${f(p.url)}`
+        : p.kind === 'command'
+          ? `command ${f(p.argv.join(' '))}`
+          : p.kind === 'fd'
+            ? `fd ${p.fd} (a newline)`
+            : `notify (sd_notify)${p.watchdogMs ? `, watchdog every ${p.watchdogMs} ms` : ''}`;
   const now = e.ready ? `ready${e.readyText ? `: ${f(e.readyText)}` : ''}` : e.state === 'starting' && e.pid !== null ? 'not ready yet' : 'not ready';
-  return `${probe}, within ${r.timeoutMs} ms, every ${r.intervalMs} ms; ${now}`;
+  const every = p.kind === 'notify' || p.kind === 'fd' ? '' : `, every ${r.intervalMs} ms`;
+  const k = e.keeperReady;
+  const said = k
+    ? [
+        k.reloading ? 'reloading' : '',
+        k.stopping ? 'stopping' : '',
+        !e.ready && k.status ? `status ${f(k.status)}` : '',
+        k.extendedTo ? `deadline extended to ${new Date(k.extendedTo).toISOString()}` : '',
+        k.ignored ? `${k.ignored} datagrams ignored` : '',
+      ].filter(Boolean)
+    : [];
+  return `${probe}, within ${r.timeoutMs} ms${every}; ${now}${said.length ? `; ${said.join(', ')}` : ''}`;
 }
 
 function matchText(c: ConditionView): string {

@@ -35,6 +35,7 @@ export class KeeperRecords {
       core.paths.inbox,
       (item) => this.onItem(item),
       (file, why, level) => core.log(level, level === 'warn' ? "bad file in the keepers' inbox: removed" : 'stale keeper record removed', { file, why }),
+      (id, serial) => this.poked(id, serial),
     );
   }
 
@@ -60,6 +61,13 @@ export class KeeperRecords {
     if (j !== 'apply') return j;
     this.applyKeeperRecord(e!.name, item.seq, item.record);
     return 'done';
+  }
+
+  /** Keeper `serial` of entity `id` has news of its readiness (notify, fd): read it if that is its keeper now. */
+  private poked(id: number, serial: number): void {
+    const name = this.core.names.get(id);
+    const e = name === undefined ? undefined : this.core.store.entity(name);
+    if (e?.keeper?.serial === serial) this.core.parts.readiness.keeper.read(e);
   }
 
   /** One record: its data and its lifecycle event, in one transaction (lifecycle-table.ts). */

@@ -30,6 +30,8 @@ export function runProbe(p: ReadinessProbe, r: ProbeRun): Promise<ProbeResult> {
       return httpProbe(p.url, r.timeoutMs);
     case 'command':
       return commandProbe(p.argv, r);
+    default: // notify, fd: the keeper answers them (readiness-keeper.ts), nothing to probe
+      return Promise.resolve({ ok: false, error: `${p.kind}: answered by the keeper, not probed` });
   }
 }
 

@@ -5,14 +5,16 @@
 // deadline (startedAt + timeoutMs, in the store, so a new HAM keeps the same
 // one): a failed start, stopped by the table's `not-ready`; its exit is a
 // death. Probes run one at a time per entity, off the loop (probes.ts), and
-// stop once it is ready or gone.
+// stop once it is ready or gone. notify and fd are answered by the keeper
+// (readiness-keeper.ts): only their deadline is kept here.
 import { LogWriter } from '../logs/writer.js';
 import { DEFAULT_LOG_POLICY } from '../model/defaults.js';
 import { entityLogDir } from '../model/log-names.js';
 import type { EntityRecord } from '../model/records.js';
-import { READY_TEXT_MAX } from '../model/readiness.js';
+import { keeperSide, READY_TEXT_MAX } from '../model/readiness.js';
 import { unreadyOf } from './lifecycle.js';
 import { runProbe } from './probes.js';
+import { KeeperReadinessReader } from './readiness-keeper.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
 /** The bound on the last probe error kept (it goes into lastError and an event's detail). */
@@ -27,10 +29,19 @@ interface Probing {
   expired: boolean;
 }
 
+/** Its start's deadline: startedAt + timeoutMs, or later where EXTEND_TIMEOUT_USEC moved it. */
+function deadlineOf(e: EntityRecord): number {
+  return Math.max((e.startedAt ?? Date.now()) + (e.readiness?.timeoutMs ?? 0), e.keeperReady?.extendedTo ?? 0);
+}
+
 export class Readiness {
   private readonly probing = new Map<string, Probing>();
+  /** The keeper's answers (notify, fd). */
+  readonly keeper: KeeperReadinessReader;
 
-  constructor(private readonly core: SupervisorCore) {}
+  constructor(private readonly core: SupervisorCore) {
+    this.keeper = new KeeperReadinessReader(core, { markReady: (n, i, t) => this.markReady(n, i, t), extend: (n, i, u) => this.extend(n, i, u) });
+  }
 
   close(): void {
     for (const p of this.probing.values()) clearTimeout(p.timer);
@@ -45,13 +56,29 @@ export class Readiness {
     if (cur) clearTimeout(cur.timer);
     const p: Probing = {
       instance: e.instance,
-      deadline: (e.startedAt ?? Date.now()) + e.readiness.timeoutMs,
+      deadline: deadlineOf(e),
       timer: undefined,
-      lastError: 'no probe answered yet',
+      lastError: keeperSide(e.readiness.probe) ? keeperSilence(e.readiness.probe) : 'no probe answered yet',
       expired: false,
     };
     this.probing.set(e.name, p);
     this.next(e.name, p, 0);
+    // A READY=1 may have come before this instance's S record was applied: read it after the effects under way.
+    if (keeperSide(e.readiness.probe))
+      setImmediate(() => {
+        if (this.probing.get(e.name) !== p) return; // ready, gone, closed or a new instance meanwhile
+        const now = this.core.store.entity(e.name);
+        if (now) this.keeper.read(now);
+      });
+  }
+
+  /** EXTEND_TIMEOUT_USEC: instance `instance` of `name` may take until `until` (epoch ms) to be ready. */
+  extend(name: string, instance: number, until: number): void {
+    const p = this.probing.get(name);
+    if (!p || p.instance !== instance || p.expired || until <= p.deadline) return;
+    p.deadline = until;
+    clearTimeout(p.timer);
+    this.next(name, p, until - Date.now());
   }
 
   /**
@@ -65,7 +92,7 @@ export class Readiness {
     if (!e || e.instance !== instance || !unreadyOf(e.life)) return false;
     const p = this.probing.get(name);
     if (p?.instance === instance && p.expired) return false;
-    if (e.readiness && Date.now() > (e.startedAt ?? 0) + e.readiness.timeoutMs) return false;
+    if (e.readiness && Date.now() > deadlineOf(e)) return false;
     if (p) clearTimeout(p.timer);
     this.probing.delete(name);
     const { transitions } = this.core.parts;
@@ -100,6 +127,7 @@ export class Readiness {
     const left = p.deadline - Date.now();
     if (left <= 0) return this.expire(name, p);
     const spec = e.readiness!;
+    if (keeperSide(spec.probe)) return this.next(name, p, left); // the keeper answers: only the deadline is ours
     const res = await runProbe(spec.probe, {
       timeoutMs: Math.max(1, Math.min(spec.attemptMs, left)),
       cwd: e.cwd,
@@ -133,4 +161,9 @@ export class Readiness {
       if (killed?.outcome) transitions.perform(killed.entity, killed.outcome.effects);
     }, e.stopPolicy.timeoutMs);
   }
+}
+
+/** What a start the keeper answers for lacked at its deadline. */
+function keeperSilence(p: { kind: 'notify' } | { kind: 'fd'; fd: number }): string {
+  return p.kind === 'notify' ? 'no READY=1 came on NOTIFY_SOCKET' : `no newline came on fd ${p.fd}`;
 }

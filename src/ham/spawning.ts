@@ -119,7 +119,12 @@ export class Spawner {
     const early = (why?: string): void => this.lostEarly(name, serial, why);
     let keeper: ProcId;
     try {
-      keeper = spawnKeeper(paths, { id: e.id, serial, name: e.name, argv: e.argv, env, cwd: e.cwd, adoptPid, logs: e.logs }, early, this.launcher);
+      keeper = spawnKeeper(
+        paths,
+        { id: e.id, serial, name: e.name, argv: e.argv, env, cwd: e.cwd, adoptPid, logs: e.logs, readiness: e.readiness },
+        early,
+        this.launcher,
+      );
     } catch (err) {
       log('error', 'keeper could not be started', { entity: name, error: (err as Error).message });
       this.core.updateIfPresent(name, (rec) => {

@@ -79,6 +79,7 @@ export function entityView(e: EntityRecord, live?: LiveBeat): EntityView {
     ready: readyOf(e.life),
     readyText: e.readyText ?? null,
     readiness: e.readiness ?? null,
+    keeperReady: e.keeperReady ?? null,
     health: e.health
       ? {
           ...e.health,

@@ -139,6 +139,7 @@ export class Supervisor {
     for (const e of store.allEntities()) reconcile(this.core, e, fresh);
     // Still starting when the previous HAM died: probed again with the same deadline (one already ready is not).
     for (const e of store.allEntities()) if (unreadyOf(e.life)) parts.readiness.track(e);
+    for (const e of store.allEntities()) parts.readiness.keeper.read(e, true); // what keepers said meanwhile (notify, fd)
     // Self-attached entities get a fresh window plus a grace for their clients to
     // reconnect: a takeover, or a stop and start of the pair, is not silence.
     const grace = REATTACH_GRACE_MS;

@@ -4,7 +4,7 @@
 // occurrences (with their action runs) in the same transaction. Then what
 // fired is published and the step's effects are carried out, in order.
 import { failpoint } from '../failpoints.js';
-import { commandKeeper, detachKeeper, removeKeeperDir } from '../keeper/link.js';
+import { commandKeeper, detachKeeper, removeKeeperDir, removeReadyPaths } from '../keeper/link.js';
 import { isAlive, procId } from '../proc/procfs.js';
 import type { Failure } from '../model/failures.js';
 import type { EntityRecord } from '../model/records.js';
@@ -94,6 +94,7 @@ export class Transitions {
       rec.lastError = null;
       delete rec.lastFailure;
       delete rec.readyText;
+      delete rec.keeperReady;
       rec.startedAt = now;
     }
     if (marks.has('ready')) rec.readyText = d.readyText ?? null;
@@ -230,6 +231,7 @@ export class Transitions {
           break;
         case 'remove':
           if (e.keeper) removeKeeperDir(paths, e.id, e.keeper.serial);
+          if (e.readiness) removeReadyPaths(paths, e.id);
           this.core.names.delete(e.id);
           w.coord.invalidate();
           break;

@@ -3,10 +3,12 @@
 // the HAM with the file's name; a full scan on takeover picks up whatever
 // arrived while no HAM ran, and a sweep after activity whatever inotify dropped.
 // Whatever else is there (records.ts says what is a record) is reported and
-// removed: nothing in the inbox may stall or crash the HAM.
+// removed: nothing in the inbox may stall or crash the HAM. A poke
+// `ID-SERIAL-r` (ready-state.ts) is no record: removed, then handed on.
 import { lstatSync, readdirSync, rmSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { parseName, readRecordFile, type KeeperRecord } from './records.js';
+import { parsePoke } from './ready-state.js';
 
 export { parseRecord, type KeeperRecord } from './records.js';
 
@@ -56,6 +58,8 @@ export class Inbox {
     private readonly dir: string,
     private readonly consume: (item: InboxItem) => Verdict,
     private readonly report: (file: string, why: string, level: 'info' | 'warn') => void,
+    /** Keeper `serial` of entity `id` has news of its readiness (its poke is removed first). */
+    private readonly poked: (id: number, serial: number) => void = () => undefined,
   ) {}
 
   start(): void {
@@ -87,7 +91,7 @@ export class Inbox {
     this.armSweep();
     const name = file === null ? null : parseName(file);
     if (name === 'temp') return;
-    if (name && this.named.size < FILES_PER_DRAIN) this.named.add(file!);
+    if ((name || parsePoke(file!)) && this.named.size < FILES_PER_DRAIN) this.named.add(file!);
     else this.full = true;
     this.schedule();
   }
@@ -157,6 +161,16 @@ export class Inbox {
       if (name === 'temp') {
         if (this.staleTemp(path)) this.drop(path, file, `a temp file older than ${TEMP_STALE_MS / 60_000} minutes (its keeper died while writing it)`, 'info');
         continue; // else a keeper is writing it
+      }
+      const poke = name ? null : parsePoke(file);
+      if (poke) {
+        this.removeApplied(path, file); // before reading the state: a newer poke meanwhile is news again
+        try {
+          this.poked(poke.id, poke.serial);
+        } catch (e) {
+          this.report(file, `applying its readiness failed: ${(e as Error).message}`, 'warn');
+        }
+        continue;
       }
       if (!name) {
         this.drop(path, file, 'not named ID-SERIAL-SEQ');

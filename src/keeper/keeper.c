@@ -32,13 +32,14 @@
  * SIGUSR1 detaches: the keeper leaves the entity running and exits (first, if it
  * runs, its output is drained to its end). Any exit drains first while another
  * process holds the output FIFOs (a daemon's child): keeper-drain.c.
- * Output: the command's stdout and stderr go to its log folder (keeper-log.c).
+ * Output: its stdout and stderr to its log folder (keeper-log.c); readiness: keeper-ready.c.
  * Waiting for a decision with no HAM: the HAM holds the read end of DIR/life;
  * with nobody there for HAM_KEEPER_ALONE_MS (default 60000) the keeper exits 0.
  * Its death record stays in the inbox: the next HAM applies it from there.
  */
 #define _GNU_SOURCE
 #include "keeper-log.h"
+#include "keeper-ready.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -181,7 +182,7 @@ static char next_command(unsigned long death) {
 /* Read what ctl holds now (timeout_ms 0: without waiting) and take its orders. */
 static int read_ctl(int timeout_ms) {
   struct pollfd p = {.fd = ctl_fd, .events = POLLIN};
-  int n = klog_poll(&p, 1, timeout_ms);
+  int n = kready_poll(&p, 1, timeout_ms);
   if (n <= 0) return n;
   if (npending == sizeof pending) npending = 0; /* a line with no end: junk */
   ssize_t got = read(ctl_fd, pending + npending, sizeof pending - npending);
@@ -198,7 +199,7 @@ static int wait_child(pid_t pid) {
     for (;;) {
       if (detach_now) klog_detach(detach_now);
       struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = ctl_fd, .events = POLLIN}};
-      int n = klog_poll(p, 2, -1);
+      int n = kready_poll(p, 2, -1);
       if (n < 0 && errno != EINTR) break;
       if (n > 0 && (p[1].revents & POLLIN) && read_ctl(0) > 0) next_command(0);
       if (n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) break;
@@ -248,8 +249,7 @@ static unsigned long start(void) {
   pid_t pid = fork();
   if (pid < 0) {
     int e = errno;
-    close(pfd[0]);
-    close(pfd[1]);
+    close(pfd[0]), close(pfd[1]);
     return failed(e);
   }
   if (pid == 0) {
@@ -260,7 +260,7 @@ static unsigned long start(void) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    klog_child();
+    klog_child(), pfd[1] = kready_child(pfd[1]);
     execvp(argv_cmd[0], argv_cmd);
     char err[16];
     int len = snprintf(err, sizeof err, "%d", errno);
@@ -268,7 +268,7 @@ static unsigned long start(void) {
     _exit(127);
   }
   close(pfd[1]);
-  recordf("P", pid, 0, 0);
+  recordf("P", pid, 0, 0), kready_start(instance, pid);
   char err[16];
   size_t got = 0;
   for (;;) {
@@ -281,14 +281,13 @@ static unsigned long start(void) {
   int status;
   if (got > 0) {
     err[got] = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) continue;
     return failed(strtol(err, NULL, 10));
   }
   recordf("S", pid, 0, 0);
   long since = klog_now_ms();
   running = pid;
-  status = wait_child(pid);
+  for (pid_t next; (status = wait_child(pid)), (next = kready_successor(pid)) > 0;) pid = running = next; /* MAINPID= */
   running = 0;
   klog_settle();
   /* What the HAM wrote before the death (a revoke before a stop's signal) comes first. */
@@ -309,13 +308,14 @@ static unsigned long start(void) {
  * status is unknown. */
 static unsigned long watch(pid_t pid) {
   int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+  kready_start(instance, pid);
   if (fd >= 0) {
     struct pollfd p = {.fd = fd, .events = POLLIN};
-    for (running = pid; kill(pid, 0) == 0 && !(klog_poll(&p, 1, -1) > 0 && (p.revents & POLLIN));)
+    for (running = pid; kill(pid, 0) == 0 && !(kready_poll(&p, 1, -1) > 0 && (p.revents & POLLIN));)
       if (detach_now) klog_detach(pid);
     close(fd);
   } else {
-    for (running = pid; kill(pid, 0) == 0; klog_poll(NULL, 0, 200))
+    for (running = pid; kill(pid, 0) == 0; kready_poll(NULL, 0, 200))
       if (detach_now) klog_detach(pid);
   }
   running = 0;
@@ -371,8 +371,7 @@ int main(int argc, char **argv) {
 
   char *ctl = path_of(dir, "ctl"), *life = path_of(dir, "life");
   rec_size = strlen(inbox) + strlen(tag) + 32;
-  rec_tmp = malloc(rec_size);
-  rec_final = malloc(rec_size);
+  rec_tmp = malloc(rec_size), rec_final = malloc(rec_size);
   if (!rec_tmp || !rec_final) die("memory");
   struct stat st;
   if ((lstat(ctl, &st) != 0 || !S_ISFIFO(st.st_mode)) && mkfifo(ctl, 0600) != 0) die("ctl");
@@ -389,6 +388,7 @@ int main(int argc, char **argv) {
 
   klog_instance(instance); /* an orphan's: HAM_INSTANCE names the next start */
   if (klog_open(argv, argc) != 0) fprintf(stderr, "keeper %ld: the log folder: %s: the command keeps the keeper's output\n", (long)getpid(), strerror(errno));
+  if (kready_open(dir, inbox, tag) != 0) fprintf(stderr, "keeper %ld: readiness: %s: the command cannot tell it is ready\n", (long)getpid(), strerror(errno));
   recordf("K", getpid(), 0, 0);
   unsigned long death = adopt ? watch(adopt) : 0;
   for (;;) {

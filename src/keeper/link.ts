@@ -13,6 +13,8 @@ import type { HomePaths } from '../home.js';
 import { openLog } from '../home-check.js';
 import { keeperCommand } from '../paths.js';
 import type { Launcher } from './launcher.js';
+import { readyPath } from './ready-state.js';
+import { keeperSide, type ReadinessSpec } from '../model/readiness.js';
 import { signalName } from '../proc/names.js';
 import { procId, signalProc, type ProcId } from '../proc/procfs.js';
 
@@ -27,6 +29,8 @@ export interface KeeperSpec {
   adoptPid?: number;
   /** How its output is kept (keeper-log.c): defaults when absent. */
   logs?: LogPolicy | undefined;
+  /** notify or fd: the keeper answers it (keeper-ready.c); other kinds are the HAM's. */
+  readiness?: ReadinessSpec | null | undefined;
 }
 
 export function keeperTag(id: number, serial: number): string {
@@ -87,9 +91,20 @@ function keeperEnv(paths: HomePaths, spec: KeeperSpec): Record<string, string> {
     HAM_LOG_DIR: entityLogDir(paths.logs, spec.name),
     HAM_LOG_MAX_BYTES: String(logs.maxBytes),
     HAM_LOG_KEEP: String(logs.keep),
+    ...readyEnv(paths, spec),
   };
   const alone = process.env.HAM_KEEPER_ALONE_MS;
   return alone !== undefined && /^\d+$/.test(alone) ? { ...env, HAM_KEEPER_ALONE_MS: alone } : env;
+}
+
+/** Readiness the keeper answers (notify, fd): what it listens on, and the watchdog period the entity gets. */
+function readyEnv(paths: HomePaths, spec: KeeperSpec): Record<string, string> {
+  const p = spec.readiness?.probe;
+  if (!p || !keeperSide(p)) return {};
+  const env: Record<string, string> = { HAM_READY: p.kind, HAM_READY_PATH: readyPath(paths.root, spec.id, p, process.getuid?.() ?? 0) };
+  if (p.kind === 'fd') env.HAM_READY_FD = String(p.fd);
+  if (p.kind === 'notify' && p.watchdogMs) env.HAM_WATCHDOG_USEC = String(p.watchdogMs * 1000);
+  return env;
 }
 
 /** Answer the keeper's death record `seq`; false if nobody reads ctl (the keeper is gone). */
@@ -145,6 +160,16 @@ export function keeperLogProblem(paths: HomePaths, id: number, serial: number): 
 /** Detach: the keeper exits and leaves its entity running. */
 export function detachKeeper(keeper: ProcId): void {
   signalProc(keeper, 'SIGUSR1');
+}
+
+/** An entity removed: its notify socket and fd FIFO go too (a later entity with its id starts clean). */
+export function removeReadyPaths(paths: HomePaths, id: number): void {
+  for (const f of [String(id), `${id}.fd`])
+    try {
+      rmSync(join(paths.root, 'run', 'notify', f), { force: true });
+    } catch {
+      /* not ours to judge here: the next start's home check reports what is wrong */
+    }
 }
 
 export function removeKeeperDir(paths: HomePaths, id: number, serial: number): void {

@@ -4,7 +4,31 @@
 // ham/readiness-schema.ts.
 
 /** What answers when the entity is ready: a TCP connect, an HTTP 2xx/3xx, a command that exits 0. */
-export type ReadinessProbe = { kind: 'tcp'; host: string; port: number } | { kind: 'http'; url: string } | { kind: 'command'; argv: string[] };
+export type ReadinessProbe =
+  | { kind: 'tcp'; host: string; port: number }
+  | { kind: 'http'; url: string }
+  | { kind: 'command'; argv: string[] }
+  /** sd_notify through the keeper (keeper-ready.c): READY=1; WATCHDOG=1 beats every `watchdogMs` when set. */
+  | { kind: 'notify'; watchdogMs: number | null }
+  /** s6 style through the keeper: a newline written on fd `fd`. */
+  | { kind: 'fd'; fd: number };
+
+/** The kinds the keeper answers (the HAM probes the others). */
+export const keeperSide = (p: ReadinessProbe): p is Extract<ReadinessProbe, { kind: 'notify' | 'fd' }> => p.kind === 'notify' || p.kind === 'fd';
+
+/** What the keeper last said of an instance's readiness (notify, fd), as `ham status NAME` shows it. */
+export interface KeeperReadiness {
+  /** STATUS= text (bounded: READY_TEXT_MAX). */
+  status: string;
+  /** RELOADING=1 seen, and no READY=1 since: a reload is under way. */
+  reloading: boolean;
+  /** STOPPING=1 seen. */
+  stopping: boolean;
+  /** Datagrams ignored by its keeper: from another process, or malformed. */
+  ignored: number;
+  /** EXTEND_TIMEOUT_USEC= moved its readiness deadline to this (epoch ms); null: not extended. */
+  extendedTo: number | null;
+}
 
 export interface ReadinessSpec {
   probe: ReadinessProbe;

@@ -3,7 +3,7 @@
 import type { ConditionRecord } from './conditions.js';
 import type { Failure } from './failures.js';
 import type { Life } from './life.js';
-import type { ReadinessSpec } from './readiness.js';
+import type { KeeperReadiness, ReadinessSpec } from './readiness.js';
 
 export type { EntityState } from './life.js';
 
@@ -175,6 +175,8 @@ export interface EntityRecord {
   readiness?: ReadinessSpec | null;
   /** What answered when this instance became ready (a probe's answer); cleared by the next instance. */
   readyText?: string | null;
+  /** What its keeper last said of this instance's readiness (notify, fd); cleared by the next instance. */
+  keeperReady?: KeeperReadiness | null;
   startedAt: number | null;
   diedAt: number | null;
   createdAt: number;

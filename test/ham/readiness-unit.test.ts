@@ -101,10 +101,27 @@ describe('the readiness block', () => {
     });
   });
 
-  it('refused with its path: two probes, none, a bad port, a URL that is not http, an unknown field, notify and fd', () => {
+  it('notify (with its watchdog) and fd: the keeper answers them', () => {
+    expect(parseReadiness({ notify: true, timeoutMs: 5000, watchdogMs: 1000 }, at).spec).toMatchObject({
+      probe: { kind: 'notify', watchdogMs: 1000 },
+      timeoutMs: 5000,
+    });
+    expect(parseReadiness({ notify: true }, at).spec!.probe).toEqual({ kind: 'notify', watchdogMs: null });
+    expect(parseReadiness({ fd: 3 }, at).spec!.probe).toEqual({ kind: 'fd', fd: 3 });
+  });
+
+  it('refused with its path: two probes, none, a bad port, a URL that is not http, an unknown field, bad notify and fd', () => {
     const issues = (raw: unknown) => parseReadiness(raw, at).issues;
     expect(issues({ tcp: 1, http: 'http://x/' })).toEqual([
-      { path: 'entities.web.readiness', expected: 'exactly one of tcp, http or command', got: 'tcp and http' },
+      { path: 'entities.web.readiness', expected: 'exactly one of tcp, http, command, notify or fd', got: 'tcp and http' },
+    ]);
+    expect(issues({ notify: true, fd: 3 })[0]).toMatchObject({ path: 'entities.web.readiness', got: 'notify and fd' });
+    expect(issues({ notify: false })[0]!.path).toBe('entities.web.readiness.notify');
+    expect(issues({ fd: 2 })[0]!.path).toBe('entities.web.readiness.fd');
+    expect(issues({ fd: 3.5 })[0]!.path).toBe('entities.web.readiness.fd');
+    expect(issues({ notify: true, watchdogMs: 0 })[0]!.path).toBe('entities.web.readiness.watchdogMs');
+    expect(issues({ fd: 3, watchdogMs: 100 })).toEqual([
+      { path: 'entities.web.readiness.watchdogMs', expected: 'expected watchdogMs only with notify (WATCHDOG=1 beats)', got: 'fd' },
     ]);
     expect(issues({ timeoutMs: 5 })[0]).toMatchObject({ path: 'entities.web.readiness', got: 'none of them' });
     expect(issues({ tcp: 70000 })[0]!.path).toBe('entities.web.readiness.tcp');
@@ -114,10 +131,6 @@ describe('the readiness block', () => {
     expect(issues({ http: 'ftp://x/' })[0]).toMatchObject({ path: 'entities.web.readiness.http', expected: 'expected an http:// or https:// URL' });
     expect(issues({ tcp: 1, timeoutMS: 3 })).toEqual([{ path: 'entities.web.readiness.timeoutMS', expected: 'unexpected field' }]);
     expect(issues({ tcp: 1, timeoutMs: 0 })[0]!.path).toBe('entities.web.readiness.timeoutMs');
-    expect(issues({ notify: true })).toEqual([
-      { path: 'entities.web.readiness.notify', expected: 'tcp, http or command: `notify` and `fd` are not supported yet by this keeper' },
-    ]);
-    expect(issues({ fd: 3 })[0]!.path).toBe('entities.web.readiness.fd');
   });
 
   const world = emptyWorld({ pidRunning: () => true });

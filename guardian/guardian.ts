@@ -9,6 +9,7 @@ import { failpoint } from '../src/failpoints.js';
 import type { HomePaths } from '../src/home.js';
 import type { Logger } from '../src/log.js';
 import type { Roles } from '../src/model/records.js';
+import { sealFds } from '../src/proc/fds.js';
 import { isAlive, procId } from '../src/proc/procfs.js';
 import { registerGuardian, takeOver } from '../src/store/roles.js';
 import { Store } from '../src/store/store.js';
@@ -35,6 +36,7 @@ export interface GuardianOptions {
 
 export function runGuardian(o: GuardianOptions): void {
   const store = new Store(o.paths.store);
+  sealFds(); // the store's fds (and any passed to us) are not for what we spawn
   const me = procId(process.pid)!;
   const { hangMs } = store.settings();
   // With a callback, a send on a closed channel reports to it instead of

@@ -11,7 +11,7 @@ import type { Logger } from '../src/log.js';
 import type { Roles } from '../src/model/records.js';
 import { sealFds } from '../src/proc/fds.js';
 import { isAlive, procId } from '../src/proc/procfs.js';
-import { registerGuardian, takeOver } from '../src/store/roles.js';
+import { registerGuardian, resumeCount, takeOver } from '../src/store/roles.js';
 import { Store } from '../src/store/store.js';
 import { startBeating, type LinkMessage } from './link.js';
 import { ourNanny } from './nanny.js';
@@ -87,9 +87,27 @@ export function runGuardian(o: GuardianOptions): void {
       process.exit(1);
     });
   };
-  const beater = startBeating(send, hangMs, () => takeover(`HAM neither idle nor answering for ${hangMs} ms`, true), myHam ?? undefined, {
-    nanny: ourNanny(),
-  });
+  // A HAM in a long resume (spawned us first, on `ham start`) answers nothing, but beats through the store:
+  // silent while its count moves is not hung. Read now: a resume done before we judge excuses nothing.
+  let resumed = myHam ? resumeCount(store, o.epoch, myHam.pid) : -1;
+  let told = false; // said once
+  const resuming = (): boolean => {
+    const n = myHam ? resumeCount(store, o.epoch, myHam.pid) : -1;
+    const moved = n >= 0 && n !== resumed;
+    resumed = n;
+    if (moved && !told) o.log('info', 'the HAM is silent but resuming (its count moves in the store): not a hang', { count: n });
+    told ||= moved;
+    return moved;
+  };
+  const beater = startBeating(
+    send,
+    hangMs,
+    () => (resuming() ? false : takeover(`HAM neither idle nor answering for ${hangMs} ms`, true)),
+    myHam ?? undefined,
+    {
+      nanny: ourNanny(),
+    },
+  );
   process.on('message', (m: LinkMessage) => {
     beater.heard(m);
     if (m.t === 'exit') {

@@ -344,12 +344,14 @@ export class Supervisor {
     heartbeatLatenessMs: ReturnType<HeartbeatMonitor['lateness']['summary']>;
     beats: number;
     healthChecks: { passed: number; failed: number };
+    inbox: { sweeps: number; sweepPending: boolean };
   } {
     const out = {
       firstActionLatencyMs: this.executor.latency.summary(),
       heartbeatLatenessMs: this.heartbeats.lateness.summary(),
       beats: this.heartbeats.beats,
       healthChecks: { passed: this.health.passed, failed: this.health.failed },
+      inbox: this.core.parts.keepers.inboxFigures(),
     };
     if (reset) {
       this.executor.latency.clear();

@@ -9,8 +9,9 @@ import { failpoint } from '../src/failpoints.js';
 import type { HomePaths } from '../src/home.js';
 import type { Logger } from '../src/log.js';
 import type { Roles } from '../src/model/records.js';
+import { sealFds } from '../src/proc/fds.js';
 import { isAlive, procId } from '../src/proc/procfs.js';
-import { registerGuardian, takeOver } from '../src/store/roles.js';
+import { registerGuardian, resumeCount, takeOver } from '../src/store/roles.js';
 import { Store } from '../src/store/store.js';
 import { startBeating, type LinkMessage } from './link.js';
 import { ourNanny } from './nanny.js';
@@ -35,6 +36,7 @@ export interface GuardianOptions {
 
 export function runGuardian(o: GuardianOptions): void {
   const store = new Store(o.paths.store);
+  sealFds(); // the store's fds (and any passed to us) are not for what we spawn
   const me = procId(process.pid)!;
   const { hangMs } = store.settings();
   // With a callback, a send on a closed channel reports to it instead of
@@ -85,9 +87,27 @@ export function runGuardian(o: GuardianOptions): void {
       process.exit(1);
     });
   };
-  const beater = startBeating(send, hangMs, () => takeover(`HAM neither idle nor answering for ${hangMs} ms`, true), myHam ?? undefined, {
-    nanny: ourNanny(),
-  });
+  // A HAM in a long resume (spawned us first, on `ham start`) answers nothing, but beats through the store:
+  // silent while its count moves is not hung. Read now: a resume done before we judge excuses nothing.
+  let resumed = myHam ? resumeCount(store, o.epoch, myHam.pid) : -1;
+  let told = false; // said once
+  const resuming = (): boolean => {
+    const n = myHam ? resumeCount(store, o.epoch, myHam.pid) : -1;
+    const moved = n >= 0 && n !== resumed;
+    resumed = n;
+    if (moved && !told) o.log('info', 'the HAM is silent but resuming (its count moves in the store): not a hang', { count: n });
+    told ||= moved;
+    return moved;
+  };
+  const beater = startBeating(
+    send,
+    hangMs,
+    () => (resuming() ? false : takeover(`HAM neither idle nor answering for ${hangMs} ms`, true)),
+    myHam ?? undefined,
+    {
+      nanny: ourNanny(),
+    },
+  );
   process.on('message', (m: LinkMessage) => {
     beater.heard(m);
     if (m.t === 'exit') {

@@ -46,7 +46,8 @@ export interface BeatOptions {
 
 type Mode = 'alerts' | 'watch' | 'beats';
 
-export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onHung: () => void, partner?: ProcId, o: BeatOptions = {}): Beater {
+/** `onHung` returns false when the partner is known alive some other way: judged again after a fresh window. */
+export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onHung: () => boolean | void, partner?: ProcId, o: BeatOptions = {}): Beater {
   const period = Math.max(10, Math.floor(hangMs / 3));
   const trySend = (m: LinkMessage): void => {
     try {
@@ -90,7 +91,10 @@ export function startBeating(send: (m: LinkMessage) => void, hangMs: number, onH
         const now = performance.now();
         const lateBy = now - Math.max(due, armedAt);
         if (lateBy > period) last = now; // we were the one stalled: fresh window
-        if (now - last >= hangMs) return onHung();
+        if (now - last >= hangMs) {
+          if (onHung() !== false) return;
+          last = now; // not hung after all (a HAM beating its resume through the store): a fresh window
+        }
         arm();
       },
       Math.max(1, due - armedAt),

@@ -1,7 +1,8 @@
 // Build the C parts with plain `cc`: the keeper (src/keeper/keeper.c and keeper-log.c →
 // build/keeper), its launcher (src/keeper/launcher.c → build/launcher), the pair's watch (guardian/watch.c → build/watch), the daemons' nanny
 // (guardian/nanny.c → build/nanny) and the
-// peer-credentials addon (native/peercred.c → build/peercred.node). Run by
+// peer-credentials addon (native/peercred.c → build/peercred.node) and the fd addon
+// (native/fds.c → build/fds.node: close-on-exec for the daemons' fds). Run by
 // `npm run build` and by npm's `prepare`. A missing compiler or missing Node
 // headers never fail the install: the HAM then uses the Perl keeper, beats
 // without the watch, and refuses what it cannot verify without the addon
@@ -78,4 +79,11 @@ try {
     e,
     'the HAM will serve only its own user and root, and only while the socket and home keep mode 0600/0700;\nham: `--allow-user` cannot be honoured.',
   );
+}
+
+try {
+  if (!existsSync(join(headers, 'node_api.h'))) throw new Error(`no node_api.h under ${headers}`);
+  compile(join(root, 'build', 'fds.node'), ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror', '-I', headers, join(root, 'native', 'fds.c')]);
+} catch (e) {
+  warn('the fd addon', e, "what the HAM spawns may inherit the store's file descriptors (data.mdb).");
 }

@@ -13,6 +13,7 @@ import { failpoint } from '../failpoints.js';
 import { ensureHome } from '../home.js';
 import { createLogger } from '../log.js';
 import { daemonTitle } from '../paths.js';
+import { sealFds } from '../proc/fds.js';
 import { isAlive, procId } from '../proc/procfs.js';
 import { claimHam } from '../store/roles.js';
 import { Store } from '../store/store.js';
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
   }
 
   const store = new Store(paths.store);
+  sealFds(); // the store's fds (and any passed to us) are not for what we spawn
   const request = startRequest(arg, process.env, BASE_ENV_VAR);
   delete process.env[BASE_ENV_VAR];
   let claimed;

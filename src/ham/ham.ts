@@ -14,6 +14,7 @@ import { cmdline, isAlive } from '../proc/procfs.js';
 import { admission } from '../protocol/peercred.js';
 import { ControlServer } from '../protocol/server.js';
 import { markStopping, release } from '../store/roles.js';
+import { resumeBeats } from './resume-beats.js';
 import type { Occurrence } from '../model/conditions.js';
 import type { DetectorsView } from '../protocol/views.js';
 import type { Store } from '../store/store.js';
@@ -278,10 +279,12 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
   };
 
   await server.listen(paths.socket);
-  supervisor.resume(ctx.fresh);
+  const beats = resumeBeats(store, epoch, fenced);
+  supervisor.resume(ctx.fresh, beats.tick);
   detectors.start();
   partner.start();
-  log('info', 'serving as HAM', { epoch, fresh: ctx.fresh, entities: store.allEntities().length });
+  log('info', 'serving as HAM', { epoch, fresh: ctx.fresh, entities: store.entityCount() });
+  setImmediate(beats.done); // once this turn is over: from then on the loop answers probes itself
   const keeper = keeperCommand();
   if (keeper.kind === 'perl')
     log('warn', 'keepers: the Perl fallback (no C keeper was built at install, or HAM_KEEPER=perl)', { keeper: keeper.argv.join(' ') });

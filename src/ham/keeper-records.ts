@@ -43,6 +43,11 @@ export class KeeperRecords {
     this.inbox.start();
   }
 
+  /** The inbox's sweeps, for `stats`. */
+  inboxFigures(): { sweeps: number; sweepPending: boolean } {
+    return { sweeps: this.inbox.sweeps, sweepPending: this.inbox.sweepPending };
+  }
+
   /** Apply whatever keepers wrote so far (before judging a keeper that died). */
   drain(): void {
     this.inbox.drain();

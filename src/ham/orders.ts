@@ -39,14 +39,14 @@ export class Orders {
    * A takeover, before it resumes the stops the previous HAM began (their signal goes again at once):
    * their keepers' orders revoked first, as a stop's revoke precedes its signal.
    */
-  revokeStopping(): void {
-    for (const e of this.core.store.allEntities())
+  revokeStopping(tick?: () => void): void {
+    for (const e of this.core.store.allEntities(tick))
       if (e.life.tag === 'stopping' && e.kind === 'spawned' && e.keeper && e.keeper.pid !== 0) this.send(e, { n: 0, minRunMs: 0 });
   }
 
   /** A new HAM (`takeover`: every keeper told, orders it cannot know of revoked), or a change for many. */
-  reviewAll(takeover: boolean): void {
-    const all = this.core.store.allEntities();
+  reviewAll(takeover: boolean, tick?: () => void): void {
+    const all = this.core.store.allEntities(tick);
     const next = (from: number): void => {
       for (const e of all.slice(from, from + SLICE)) {
         const now = this.core.store.entity(e.name); // it may have changed since the list was read

@@ -1,7 +1,7 @@
 // Starting keepers: a new keeper per start (or adoption of a running process),
 // and bulk starts (apply, resume) paced a few per event-loop turn.
 import { EARLIER_WATCH_MS, Launcher } from '../keeper/launcher.js';
-import { PidWatch } from '../keeper/pid-watch.js';
+import { PidWatch, type PidWatchOptions } from '../keeper/pid-watch.js';
 import { keeperTag, spawnKeeper } from '../keeper/link.js';
 import { procId, type ProcId } from '../proc/procfs.js';
 import type { EntityRecord } from '../model/records.js';
@@ -19,12 +19,18 @@ function makeLauncher(log: SupervisorCore['log'], unheard: PidWatch): Launcher |
   return new Launcher((message) => log('warn', message), unheard);
 }
 
+/** HAM_PID_WATCH_FAST_MS (tests): how long a keeper not heard of is polled often, at most (then seldom). */
+function pidWatchOptions(env: NodeJS.ProcessEnv): PidWatchOptions {
+  const ms = Number(env.HAM_PID_WATCH_FAST_MS);
+  return env.HAM_PID_WATCH_FAST_MS && Number.isInteger(ms) && ms >= 0 ? { fastMaxMs: ms } : {};
+}
+
 export class Spawner {
   private readonly queue: { name: string; adoptPid?: number | undefined; restarting: boolean }[] = [];
 
   readonly launcher: Launcher | undefined;
   /** Keepers whose exit nobody reports before their first record (the launcher's, and those reconcile found). */
-  private readonly unheard = new PidWatch();
+  private readonly unheard = new PidWatch(pidWatchOptions(process.env));
 
   constructor(private readonly core: SupervisorCore) {
     this.launcher = makeLauncher(core.log, this.unheard);

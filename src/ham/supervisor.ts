@@ -128,28 +128,34 @@ export class Supervisor {
    * Resume every entity from the store. `fresh` is a `ham start` (entities a
    * `stop --all` stopped are started again), otherwise a takeover.
    */
-  resume(fresh: boolean): void {
+  /** `tick`: called often while it works (synchronously: seconds for many entities), to beat through the store. */
+  resume(fresh: boolean, tick: () => void = () => undefined): void {
     const { store, names, parts } = this.core;
-    for (const e of store.allEntities()) names.set(e.id, e.name);
+    for (const e of store.allEntities(tick)) names.set(e.id, e.name);
     // Runs left by the previous HAM first: the inbox and reconcile below may fire
     // new runs, which must neither be started twice nor overtake the old ones.
     this.executor.resumeAll();
+    tick();
     parts.keepers.start();
-    this.orders.revokeStopping(); // before reconcile signals them again
-    for (const e of store.allEntities()) reconcile(this.core, e, fresh);
+    tick();
+    this.orders.revokeStopping(tick); // before reconcile signals them again
+    for (const e of store.allEntities(tick)) {
+      reconcile(this.core, e, fresh);
+      tick();
+    }
     // Still starting when the previous HAM died: probed again with the same deadline (one already ready is not).
-    for (const e of store.allEntities()) if (unreadyOf(e.life)) parts.readiness.track(e);
-    for (const e of store.allEntities()) parts.readiness.keeper.read(e, true); // what keepers said meanwhile (notify, fd)
+    for (const e of store.allEntities(tick)) if (unreadyOf(e.life)) parts.readiness.track(e);
+    for (const e of store.allEntities(tick)) parts.readiness.keeper.read(e, true); // what keepers said meanwhile (notify, fd)
     // Self-attached entities get a fresh window plus a grace for their clients to
     // reconnect: a takeover, or a stop and start of the pair, is not silence.
     const grace = REATTACH_GRACE_MS;
-    for (const e of store.allEntities()) {
+    for (const e of store.allEntities(tick)) {
       if (!processRuns(e.life)) continue;
       if (e.heartbeat) this.heartbeats.track(e.name, e.heartbeat, e.heartbeatState, performance.now() + grace);
       if (e.healthFailing) parts.healthKills.schedule(e.name, e.healthFailing.killAt);
       else if (e.health) this.health.track(e.name, e.health, e.health.intervalMs + grace);
     }
-    this.orders.reviewAll(true); // every keeper's order renewed or revoked: none outlives its epoch
+    this.orders.reviewAll(true, tick); // every keeper's order renewed or revoked: none outlives its epoch
   }
 
   close(): void {
@@ -345,12 +351,14 @@ export class Supervisor {
     heartbeatLatenessMs: ReturnType<HeartbeatMonitor['lateness']['summary']>;
     beats: number;
     healthChecks: { passed: number; failed: number };
+    inbox: { sweeps: number; sweepPending: boolean };
   } {
     const out = {
       firstActionLatencyMs: this.executor.latency.summary(),
       heartbeatLatenessMs: this.heartbeats.lateness.summary(),
       beats: this.heartbeats.beats,
       healthChecks: { passed: this.health.passed, failed: this.health.failed },
+      inbox: this.core.parts.keepers.inboxFigures(),
     };
     if (reset) {
       this.executor.latency.clear();

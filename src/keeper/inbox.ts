@@ -53,6 +53,8 @@ export class Inbox {
   private readonly waiting = new Set<string>();
   private sweep: NodeJS.Timeout | undefined;
   private eventsSinceSweep = false;
+  /** Sweeps run (a figure for stats and tests). */
+  sweeps = 0;
 
   constructor(
     private readonly dir: string,
@@ -103,10 +105,16 @@ export class Inbox {
     this.eventsSinceSweep = false;
     this.sweep = setTimeout(() => {
       this.sweep = undefined;
+      this.sweeps += 1;
       this.drain(true);
       if (this.eventsSinceSweep) this.armSweep();
     }, SWEEP_MS);
     this.sweep.unref();
+  }
+
+  /** A sweep is armed (it runs within SWEEP_MS): a figure for stats and tests. */
+  get sweepPending(): boolean {
+    return this.sweep !== undefined;
   }
 
   private schedule(): void {

@@ -1,10 +1,10 @@
 // The keeper's log format written from Node, for output ham runs itself
-// (`execute` actions): the same lines (time, stream, instance, escaped text),
-// cut at the same bound, rotated the same way, failed writes dropped and
-// counted the same way (src/keeper/keeper-log.c is the reference).
-import { closeSync, constants as fsc, fstatSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+// (`execute` actions, readiness commands): the same lines (time, stream,
+// instance, escaped text), cut at the same bound, rotated the same way, failed
+// writes dropped and counted the same way (src/keeper/keeper-log.c is the
+// reference). Written off the loop, bounded, by the folder's sink (sink.ts).
 import type { LogPolicy } from '../model/records.js';
+import { sinkOf, stamp, type Sink } from './sink.js';
 
 export const LINE_MAX_BYTES = 16384;
 
@@ -20,8 +20,13 @@ function utf8Len(b: Buffer, i: number): number {
   return len;
 }
 
+/** Anything but printable ASCII other than '\\' (as latin1: one char a byte). */
+const NEEDS_ESCAPE = /[^\x20-\x5b\x5d-\x7e]/;
+
 /** A line's bytes as stored: '\' as \\, tab \t, CR \r, other controls and non-UTF-8 bytes \xNN. */
 export function escapeLogText(b: Buffer): string {
+  const plain = b.toString('latin1');
+  if (!NEEDS_ESCAPE.test(plain)) return plain; // the common case, without a string built byte by byte
   let out = '';
   for (let i = 0; i < b.length;) {
     const c = b[i]!;
@@ -34,10 +39,7 @@ export function escapeLogText(b: Buffer): string {
   return out;
 }
 
-/** Lines dropped per folder (shared by the writers of one folder), said once writing works again. */
-const dropped = new Map<string, { n: number; why: string }>();
-
-/** One run's output into a log folder: write() as it comes, end() when it ended. */
+/** One run's output into a log folder: write() as it comes, end() when it ended (its promise: all written). */
 export class LogWriter {
   private readonly part: [Buffer[], Buffer[]] = [[], []];
   private readonly partLen = [0, 0];
@@ -50,14 +52,13 @@ export class LogWriter {
 
   /** Bytes of stdout (0) or stderr (1): whole lines out, the rest kept for the next write or end(). */
   write(k: 0 | 1, chunk: Buffer): void {
-    const lines: string[] = [];
     let p = chunk;
     while (p.length > 0) {
       const nl = p.indexOf(10);
       const part = nl >= 0 ? nl : p.length;
       const fit = LINE_MAX_BYTES - this.partLen[k]!;
       if (part > fit) {
-        lines.push(this.line(k, p.subarray(0, fit), true));
+        this.line(k, p.subarray(0, fit), true);
         p = p.subarray(fit);
         continue;
       }
@@ -66,76 +67,29 @@ export class LogWriter {
         this.partLen[k]! += p.length;
         break;
       }
-      lines.push(this.line(k, p.subarray(0, nl), false));
+      this.line(k, p.subarray(0, nl), false);
       p = p.subarray(nl + 1);
     }
-    this.append(lines);
   }
 
-  /** The run ended: a line without its newline goes out as it is. */
-  end(): void {
-    const lines: string[] = [];
-    for (const k of [0, 1] as const) if (this.partLen[k]! > 0) lines.push(this.line(k, Buffer.alloc(0), false));
-    this.append(lines);
+  /** The run ended: a line without its newline goes out as it is. Resolves once the folder's lines are written. */
+  end(): Promise<void> {
+    for (const k of [0, 1] as const) if (this.partLen[k]! > 0) this.line(k, Buffer.alloc(0), false);
+    return this.sink().flush();
   }
 
-  private line(k: 0 | 1, tail: Buffer, cut: boolean): string {
-    const text = Buffer.concat([...this.part[k], tail]);
+  /** Looked up each time: a sink is forgotten once idle, and the folder's next one takes over. */
+  private sink(): Sink {
+    return sinkOf(this.dir, this.policy);
+  }
+
+  /** The line made of the part kept and `tail`, to the sink; with the sink full, counted as dropped instead (never formatted). */
+  private line(k: 0 | 1, tail: Buffer, cut: boolean): void {
+    const text = this.part[k].length > 0 ? Buffer.concat([...this.part[k], tail]) : tail;
     this.part[k] = [];
     this.partLen[k] = 0;
-    return `${stamp()} ${k === 0 ? 'out' : 'err'} ${this.instance} ${escapeLogText(text)}${cut ? ` [ham: line cut at ${LINE_MAX_BYTES} bytes]` : ''}\n`;
+    const s = this.sink();
+    if (s.full()) return s.drop(1);
+    s.push(`${stamp()} ${k === 0 ? 'out' : 'err'} ${this.instance} ${escapeLogText(text)}${cut ? ` [ham: line cut at ${LINE_MAX_BYTES} bytes]` : ''}\n`);
   }
-
-  private append(lines: string[]): void {
-    if (lines.length === 0) return;
-    const d = dropped.get(this.dir);
-    if (d) lines.unshift(`${stamp()} ham 0 [ham: ${d.n} lines dropped: the log could not be written (${d.why})]\n`);
-    let fd: number | undefined;
-    try {
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      const st = lstatSync(this.dir);
-      if (!st.isDirectory() || st.uid !== process.getuid?.()) throw Object.assign(new Error('not our folder'), { code: 'EPERM' });
-      fd = openSync(join(this.dir, 'current'), fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600);
-      let size = fstatSync(fd).size;
-      let batch = '';
-      for (const l of lines) {
-        const n = Buffer.byteLength(l);
-        if (size + Buffer.byteLength(batch) + n > this.policy.maxBytes && size + batch.length > 0) {
-          if (batch) writeSync(fd, batch);
-          batch = '';
-          closeSync(fd);
-          this.rotate();
-          fd = openSync(join(this.dir, 'current'), fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600);
-          size = 0;
-        }
-        batch += l;
-      }
-      writeSync(fd, batch);
-      dropped.delete(this.dir);
-    } catch (e) {
-      // Never fails the run: counted, and said once writing works again.
-      const n = lines.length - (d ? 1 : 0) + (d?.n ?? 0);
-      dropped.set(this.dir, { n, why: (e as NodeJS.ErrnoException).code ?? String(e) });
-    } finally {
-      if (fd !== undefined) closeSync(fd);
-    }
-  }
-
-  private rotate(): void {
-    const at = (f: string | number): string => join(this.dir, String(f));
-    const move = (from: string, to: string): void => {
-      try {
-        renameSync(from, to);
-      } catch {
-        /* not there */
-      }
-    };
-    for (let i = this.policy.keep - 1; i >= 1; i--) move(at(i), at(i + 1));
-    if (this.policy.keep > 0) move(at('current'), at(1));
-    else unlinkSync(at('current'));
-  }
-}
-
-function stamp(): string {
-  return new Date().toISOString();
 }

@@ -194,6 +194,8 @@ export interface StatsView {
   heartbeatLatenessMs: LatencySummary;
   beats: number;
   healthChecks: { passed: number; failed: number };
+  /** The keepers' inbox: sweeps run, and whether one is armed (tests wait for a quiet inbox). */
+  inbox: { sweeps: number; sweepPending: boolean };
   entities: number;
   lastSeq: number;
   rssBytes: number;

@@ -84,3 +84,19 @@ export function markStopping(store: Store, epoch: number): void {
 export function release(store: Store, epoch: number): void {
   store.fenced(epoch, () => store.putRoles({ ...store.roles(), ham: null, guardian: null }));
 }
+
+/**
+ * A resuming HAM's beat: its resume is synchronous (thousands of entities: seconds), so its loop
+ * answers no probe meanwhile; its Guardian, spawned before it on `ham start`, sees the count move
+ * in the store instead and does not take a long resume for a hang (resumeCount). -1: done.
+ */
+export function beatResume(store: Store, epoch: number, pid: number, n: number): void {
+  store.fenced(epoch, () => store.putResumeBeat({ epoch, pid, n }));
+}
+
+/** Where the resume of the HAM of `epoch` (process `pid`) is: its count, -1 once done (or none of its). */
+export function resumeCount(store: Store, epoch: number, pid: number): number {
+  store.refresh();
+  const b = store.resumeBeat();
+  return b && b.epoch === epoch && b.pid === pid ? b.n : -1;
+}

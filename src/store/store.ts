@@ -49,6 +49,13 @@ export const EMPTY_ROLES: Readonly<Roles> = Object.freeze({
   stopping: false,
 });
 
+/** How far a resuming HAM has come: `n` grows while it works (its loop cannot answer probes meanwhile). */
+export interface ResumeBeat {
+  epoch: number;
+  pid: number;
+  n: number;
+}
+
 export class Store {
   private readonly root: RootDatabase;
   private readonly meta: Database<unknown, string>;
@@ -105,6 +112,15 @@ export class Store {
 
   putRoles(r: Roles): void {
     this.meta.putSync('roles', r);
+  }
+
+  /** The HAM's beat through a long resume (roles.ts: beatResume), if one was written. */
+  resumeBeat(): ResumeBeat | undefined {
+    return this.meta.get('resuming') as ResumeBeat | undefined;
+  }
+
+  putResumeBeat(b: ResumeBeat): void {
+    this.meta.putSync('resuming', b);
   }
 
   settings(): Settings {
@@ -199,9 +215,13 @@ export class Store {
     return pages * size;
   }
 
-  allEntities(): EntityRecord[] {
+  /** Every entity; `tick` after each (a long resume beats with it). */
+  allEntities(tick?: () => void): EntityRecord[] {
     const out: EntityRecord[] = [];
-    for (const { value } of this.entities.getRange()) out.push(upgrade(value)!);
+    for (const { value } of this.entities.getRange()) {
+      out.push(upgrade(value)!);
+      tick?.();
+    }
     return out;
   }
 

@@ -8,8 +8,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/client/connection.js';
+import type { StatsView } from '../../src/protocol/views.js';
 import { entity } from '../helpers/entities.js';
-import { applyConfig, CALM, hamJson, procsWith, request, sleep, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
+import { applyConfig, CALM, hamJson, procsWith, request, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;
 beforeEach(() => {
@@ -37,8 +38,8 @@ async function strayRestart(home: string, marker: string, between: (ham: number)
     const ham = s.ham.pid!;
     await waitFor('its order', () => count(logOf(home), '"msg":"standing order given"') > given, 30_000);
     const strays = count(logOf(home), STRAY);
-    // Not an assertion: lets the inbox's sweep after the S record run now (SWEEP_MS, 250 ms), not first at SIGCONT.
-    await sleep(700);
+    // The inbox's sweep after the S record (SWEEP_MS, 250 ms) run now, not first at SIGCONT (before the request).
+    await waitFor('no inbox sweep pending', async () => !(await request<StatsView>(home, 'stats', {})).inbox.sweepPending, 30_000);
     arm();
     const c = await Connection.open(join(home, 'ham.sock'), 2000);
     let stray: number;

@@ -124,10 +124,10 @@ describe.each([
 });
 
 describe('the Node writer (execute actions)', () => {
-  it('stores any bytes as the keepers do, however they are split into writes', () => {
+  it('stores any bytes as the keepers do, however they are split into writes', async () => {
     let run = 0;
-    fc.assert(
-      fc.property(bytes, fc.array(fc.nat(), { maxLength: 5 }), (data, cuts) => {
+    await fc.assert(
+      fc.asyncProperty(bytes, fc.array(fc.nat(), { maxLength: 5 }), async (data, cuts) => {
         const logDir = join(dir, `node-${run++}`);
         const w = new LogWriter(logDir, { maxBytes: 1 << 30, keep: 1 }, 7);
         let at = 0;
@@ -135,7 +135,7 @@ describe('the Node writer (execute actions)', () => {
           w.write(0, Buffer.from(data.subarray(at, c)));
           at = Math.max(at, c);
         }
-        w.end();
+        await w.end(); // written off the loop: all of it once this resolves
         const file = join(logDir, 'current');
         const stored = existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(0, -1) : [];
         expect(stored.map((l) => l.replace(/^\S+ out 7 /, ''))).toEqual(model(data));

@@ -34,10 +34,10 @@ const launcherOf = (hamPid: number): number | undefined =>
 const argvOf = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
 
 /** `web` (command `sleep ARG`) attached, its launched child held after its marker; its pid, its keeper tag, the HAM's pid. */
-async function held(home: string): Promise<{ arg: string; child: number; tag: string; ham: number }> {
+async function held(home: string, env: NodeJS.ProcessEnv = {}): Promise<{ arg: string; child: number; tag: string; ham: number }> {
   const arg = String(9_000_000 + Math.floor(Math.random() * 1_000_000));
   const points = join(home, 'failpoints');
-  await hamJson(home, ['start', ...CALM], { HAM_FAILPOINTS: `launch-exec:${arg}`, HAM_FAILPOINT_DIR: points });
+  await hamJson(home, ['start', ...CALM], { ...env, HAM_FAILPOINTS: `launch-exec:${arg}`, HAM_FAILPOINT_DIR: points });
   const ham = (await status(home)).ham.pid!;
   await hamJson(home, ['attach', 'web', '--restart', '--', 'sleep', arg]);
   const child = await waitFor('the launched child held before its exec', () => {
@@ -69,6 +69,19 @@ describe('the launcher SIGKILLed while a keeper it started is not yet heard of',
     process.kill(first, 'SIGKILL');
     await waitFor('a new launcher', () => (launcherOf(ham) ?? first) !== first);
     // The new launcher's request finds the marker: answered 'd' with the held child's pid.
+    process.kill(child, 'SIGKILL');
+    const down = await waitStatus(t.home, 'the start failed', (x) => entity(x, 'web').state !== 'starting', 30_000);
+    expect(entity(down, 'web').state).toBe('dead');
+    expect(entity(down, 'web').lastError).toContain('exited before its first record');
+    expect(procsWith(arg)).toEqual([]);
+  });
+
+  it("its child held past the watch's first stretch, then killed: still seen gone (the watch never gives up)", async () => {
+    // The first stretch cut to nothing (it is ten minutes): the held child is watched seldom from the start.
+    const { arg, child, ham } = await held(t.home, { HAM_PID_WATCH_FAST_MS: '0' });
+    const first = launcherOf(ham)!;
+    process.kill(first, 'SIGKILL');
+    await waitFor('a new launcher', () => (launcherOf(ham) ?? first) !== first);
     process.kill(child, 'SIGKILL');
     const down = await waitStatus(t.home, 'the start failed', (x) => entity(x, 'web').state !== 'starting', 30_000);
     expect(entity(down, 'web').state).toBe('dead');

@@ -47,14 +47,17 @@ describe('PidWatch', () => {
     expect(gone.sort()).toEqual(['a', 'other']);
   });
 
-  it('drops a watch at its bound without reporting it', async () => {
-    const w = new PidWatch();
+  it('never gives up: past its first stretch a watch is polled seldom, and still reported when its process dies', async () => {
+    const w = new PidWatch({ slowPollMs: 100 });
     watches.push(w);
     const a = sleeper();
-    let called = false;
-    w.watch('a', procId(a)!, 0, () => (called = true));
-    await waitFor('the watch dropped', () => !w.has('a'));
-    expect(called).toBe(false);
+    let called = 0;
+    w.watch('a', procId(a)!, 0, () => (called += 1));
+    await waitFor('past its first stretch', () => w.slow() === 1);
+    expect(w.has('a')).toBe(true);
+    process.kill(a, 'SIGKILL');
+    await waitFor('a reported', () => called === 1);
+    expect(w.has('a')).toBe(false);
   });
 });
 

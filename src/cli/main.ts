@@ -15,6 +15,7 @@ import { HamError } from '../model/errors.js';
 import { registerEventCommands } from './events.js';
 import { registerLogCommands } from './logs.js';
 import { registerModelCommands } from './model.js';
+import { registerImportCommands } from './import.js';
 import { emit, fail } from './output.js';
 
 const program = new Command('ham')
@@ -185,5 +186,6 @@ registerModelCommands(program);
 registerEventCommands(program);
 registerLogCommands(program);
 registerDetectorCommands(program);
+registerImportCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => fail({ json: process.argv.includes('--json') }, e));

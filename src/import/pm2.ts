@@ -4,7 +4,7 @@
 // exp_backoff_restart_delay → backoff; max_restarts deaths younger than
 // min_uptime → intensity (PM2 then stops it: `errored`, ham `failed`);
 // kill_timeout → the stop timeout after SIGINT (PM2's stop signal).
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
 import { clampMs, entityNameOf, importError, restartOn, shown, type Imported, type ImportedEntity } from './model.js';
@@ -183,7 +183,8 @@ function command(a: App, script: string, cwd: string, file: string, notes: strin
   const interpArgs = words(a.interpreter_args ?? a.node_args, 'interpreter_args', file);
   if (interp === 'none') {
     if (interpArgs.length) notes.push(`not carried over: interpreter_args=${shown(interpArgs.join(' '))} (interpreter none)`);
-    return [script.includes('/') ? scriptPath : script, ...args];
+    // A bare name is a program on PATH (npm) unless the folder holds it, as PM2 resolves it.
+    return [script.includes('/') || existsSync(scriptPath) ? scriptPath : script, ...args];
   }
   return [interp, ...interpArgs, scriptPath, ...args];
 }

@@ -1,6 +1,7 @@
 // The parsers under `ham import`, each against its tool's own rules: Python's
 // shlex (supervisord's command=), systemd's command lines and time spans,
 // supervisord's %(name)s expansions and environment= pairs, the INI readers.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { shlexSplit } from '../../src/import/shlex.js';
 import { specifiers, substitute, systemdWords, timeSpanMs } from '../../src/import/systemd-words.js';
@@ -120,5 +121,30 @@ describe('INI readers', () => {
     expect((err as HamError).code).toBe('bad-request');
     expect((err as HamError).message).toBe('u.service:3: expected Key=Value or a [section], got "this is not ini"');
     expect(() => readIni('command=/bin/a\n', 'f.conf', 'supervisord')).toThrow('f.conf:1: expected a [section] header before "command=/bin/a"');
+  });
+});
+
+describe('quoting round trips (any argv survives its tool quoting it)', () => {
+  const argv = fc.array(
+    fc.string({ unit: 'binary', maxLength: 12 }).map((s) => s.replace(/\0/g, '')),
+    { minLength: 1, maxLength: 6 },
+  );
+
+  it("shlex: Python's shlex.quote of each word, joined, splits back to the words", () => {
+    const quote = (w: string) => (w !== '' && /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'"'"'`)}'`);
+    fc.assert(
+      fc.property(argv, (a) => {
+        expect(shlexSplit(a.map(quote).join(' '))).toEqual({ words: a });
+      }),
+    );
+  });
+
+  it('systemd: each word double-quoted with \\\\ \\" and $$ escaped splits back, with no substitution', () => {
+    const quote = (w: string) => `"${w.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\$/g, '$$$$')}"`;
+    fc.assert(
+      fc.property(argv, (a) => {
+        expect(substitute(words(a.map(quote).join(' ')), {}, new Set())).toEqual(a);
+      }),
+    );
   });
 });

@@ -44,3 +44,12 @@ export function shown(v: unknown): string {
   const one = s.replace(/[\r\n]+/g, ' ');
   return one.length > 120 ? `${one.slice(0, 117)}...` : one;
 }
+
+/** Each entity once: two sources that become one name (`a b` and `a-b`) would be one YAML key twice. */
+export function checkUnique(entities: ImportedEntity[], file: string): void {
+  const seen = new Set<string>();
+  for (const e of entities) {
+    if (seen.has(e.name)) throw importError(file, undefined, `two entities would be named ${JSON.stringify(e.name)}: ham needs each name once (rename one)`);
+    seen.add(e.name);
+  }
+}

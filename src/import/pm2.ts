@@ -7,7 +7,7 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
-import { clampMs, entityNameOf, importError, restartOn, shown, type Imported, type ImportedEntity } from './model.js';
+import { checkUnique, clampMs, entityNameOf, importError, restartOn, shown, type Imported, type ImportedEntity } from './model.js';
 import { loadEcosystem } from './pm2-load.js';
 import { shlexSplit } from './shlex.js';
 
@@ -76,11 +76,7 @@ export async function importPm2(file: string, envName?: string): Promise<Importe
     if (!a || typeof a !== 'object' || Array.isArray(a)) throw importError(path, undefined, `apps[${i}]: expected an app object, got ${shown(a)}`);
     entities.push(...app(a as App, i, path, envName));
   });
-  const names = new Set<string>();
-  for (const e of entities) {
-    if (names.has(e.name)) throw importError(path, undefined, `two apps are named ${JSON.stringify(e.name)}: ham needs each name once`);
-    names.add(e.name);
-  }
+  checkUnique(entities, path);
   return { source: `${path} (pm2${envName ? `, --env ${envName}` : ''})`, entities, groups: {}, notes };
 }
 

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { expandPercent, keyValuePairs } from './expand.js';
 import { lastOf, readIni, type IniSection } from './ini.js';
-import { clampMs, entityNameOf, importError, restartOn, shown, type Imported, type ImportedEntity } from './model.js';
+import { checkUnique, clampMs, entityNameOf, importError, restartOn, shown, type Imported, type ImportedEntity } from './model.js';
 import { readInput } from './read.js';
 import { shlexSplit } from './shlex.js';
 import { includedFiles } from './supervisord-include.js';
@@ -67,6 +67,7 @@ export function importSupervisord(file: string): Imported {
   // supervisord starts lower priorities first; ham starts groups in the file's order.
   programs.sort((a, b) => a.priority - b.priority);
   const entities = programs.flatMap((p) => p.entities);
+  checkUnique(entities, path);
   for (const g of Object.keys(groups)) if (!entities.some((e) => e.fields.group === g)) delete groups[g];
   if (!entities.length) notes.push('no [program:x] section: nothing to carry over');
   return { source: `${path} (supervisord)`, entities, groups, notes };

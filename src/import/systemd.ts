@@ -6,7 +6,7 @@
 import { constants } from 'node:os';
 import { basename, resolve } from 'node:path';
 import { lastOf, readIni, type IniEntry, type IniSection } from './ini.js';
-import { clampMs, entityNameOf, importError, restartOn, shown, type Imported, type ImportedEntity } from './model.js';
+import { checkUnique, clampMs, entityNameOf, importError, restartOn, shown, type Imported, type ImportedEntity } from './model.js';
 import { readInput } from './read.js';
 import { specifiers, substitute, systemdWords, timeSpanMs } from './systemd-words.js';
 
@@ -53,6 +53,10 @@ export function importSystemd(files: string[]): Imported {
     const unit = basename(file).endsWith('.service') ? basename(file) : `${basename(file)}.service`;
     return { file, unit, name: entityNameOf(unit.replace(/\.service$/, '')), sections };
   });
+  checkUnique(
+    units.map((u) => ({ name: u.name, fields: {}, notes: [] })),
+    units.map((u) => u.file).join(', '),
+  );
   const byUnit = new Map(units.map((u) => [u.unit, u.name]));
   const entities = units.map((u) => unitEntity(u, byUnit));
   return { source: units.map((u) => u.file).join(', ') + ' (systemd)', entities, groups: {}, notes: [] };

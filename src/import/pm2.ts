@@ -126,7 +126,10 @@ function app(a: App, i: number, file: string, envName: string | undefined): Impo
     const restart: Record<string, unknown> = { backoff };
     if (maxRestarts > 0) {
       restart.intensity = { max: Math.trunc(maxRestarts), withinMs: Math.max(1, clampMs(maxRestarts * (minUptime + Math.max(delay, backoff.initialMs)))) };
-      notes.push(`max_restarts=${maxRestarts} within min_uptime=${minUptime} ms each: an intensity of ${Math.trunc(maxRestarts)} restarts within their sum`);
+      const given = a.max_restarts !== undefined || a.min_uptime !== undefined ? '' : " (PM2's defaults)";
+      notes.push(
+        `max_restarts=${maxRestarts} deaths younger than min_uptime=${minUptime} ms${given}: an intensity of ${Math.trunc(maxRestarts)} restarts within their sum`,
+      );
     }
     fields.restart = restart;
   }

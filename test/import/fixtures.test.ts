@@ -2,6 +2,8 @@
 // examples of supervisor's and PM2's documentation, as they appear there)
 // imported in-process: the YAML printed must be a valid apply file as is
 // (the apply schema and planner judge it), and what each maps to is checked.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -93,6 +95,23 @@ describe('ham import supervisord', () => {
     expect(e.baz).toMatchObject({ command: ['/bin/sh', '-c', 'exec sleep 1000'], env: { GREETING: 'hello, world', HOME_DIR: F }, group: 'foo' });
     expect(parse(toYaml(im)).groups).toEqual({ foo: { strategy: 'one-for-one' } });
     expect(im.notes.join('\n')).toContain('[eventlistener:theeventlistenername]');
+  });
+
+  it('[include]: the files it names, wildcards relative to the including file, sorted', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'ham-import-include-'));
+    try {
+      mkdirSync(join(d, 'conf.d'));
+      writeFileSync(join(d, 'main.conf'), '[supervisord]\n[include]\nfiles = conf.d/*.conf extra.ini\n');
+      writeFileSync(join(d, 'conf.d', 'b.conf'), '[program:b]\ncommand=/bin/b %(here)s\n');
+      writeFileSync(join(d, 'conf.d', 'a.conf'), '[program:a]\ncommand=/bin/a\n');
+      writeFileSync(join(d, 'conf.d', 'skip.txt'), '[program:no]\ncommand=/bin/no\n');
+      writeFileSync(join(d, 'extra.ini'), '[program:c]\ncommand=/bin/c\n');
+      const e = await valid(importSupervisord(join(d, 'main.conf')));
+      expect(Object.keys(e)).toEqual(['a', 'b', 'c']);
+      expect(e.b!.command).toEqual(['/bin/b', join(d, 'conf.d')]); // %(here)s: the folder of the file that says it
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 
   it("Debian's supervisord.conf: no programs, and an [include] whose folder is empty", async () => {

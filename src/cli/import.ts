@@ -2,22 +2,23 @@
 // apply file on stdout, with what could not be carried over as comments.
 // Needs no running pair: it only reads files.
 import type { Command } from 'commander';
-import { fail } from './output.js';
+import type { Imported } from '../import/index.js';
+import { emit, fail } from './output.js';
 import { globals } from './call.js';
+
+type Importers = typeof import('../import/index.js');
 
 export function registerImportCommands(program: Command): void {
   const imp = program
     .command('import')
     .description("print a ham apply file (YAML) equivalent to another tool's configuration; what it cannot carry over is said in comments");
-  const out = async (
-    cmd: Command,
-    make: (m: typeof import('../import/index.js')) => Promise<import('../import/index.js').Imported> | import('../import/index.js').Imported,
-  ) => {
+  const out = async (cmd: Command, make: (m: Importers) => Promise<Imported> | Imported) => {
     const g = globals(cmd);
     try {
       const m = await import('../import/index.js');
       const im = await make(m);
-      process.stdout.write(g.json ? `${JSON.stringify(im)}\n` : m.toYaml(im));
+      // As every command prints: control characters from the files shown escaped (YAML comments, never values: those are JSON).
+      emit(g, im, () => m.toYaml(im).trimEnd());
     } catch (e) {
       fail(g, e);
     }

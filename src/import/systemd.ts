@@ -3,6 +3,7 @@
 // Environment=; Restart= as a death condition, RestartSec= and
 // StartLimitBurst=/StartLimitIntervalSec= as the restart policy; Requires=,
 // BindsTo= and After= between the units given as `requires`.
+import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { basename, resolve } from 'node:path';
 import { lastOf, readIni, type IniEntry, type IniSection } from './ini.js';
@@ -42,7 +43,10 @@ interface Unit {
 
 export function importSystemd(files: string[]): Imported {
   const units: Unit[] = files.map((f) => {
-    const file = resolve(f);
+    const asked = resolve(f);
+    // An instance of a template (getty@tty1.service) is read from the template's file, as systemd does.
+    const tmpl = /^(.+@)([^/]+)(\.service)$/.exec(asked);
+    const file = tmpl && !existsSync(asked) && existsSync(`${tmpl[1]}${tmpl[3]}`) ? `${tmpl[1]}${tmpl[3]}` : asked;
     const sections = readIni(readInput(file), file, 'systemd');
     if (!sections.some((s) => s.name === 'Service'))
       throw importError(
@@ -50,7 +54,7 @@ export function importSystemd(files: string[]): Imported {
         sections[0]?.line,
         `not a service unit: expected a [Service] section, got ${sections.length ? sections.map((s) => `[${s.name}]`).join(' ') : 'none'}`,
       );
-    const unit = basename(file).endsWith('.service') ? basename(file) : `${basename(file)}.service`;
+    const unit = basename(asked).endsWith('.service') ? basename(asked) : `${basename(asked)}.service`;
     return { file, unit, name: entityNameOf(unit.replace(/\.service$/, '')), sections };
   });
   checkUnique(

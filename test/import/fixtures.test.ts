@@ -64,6 +64,14 @@ describe('ham import systemd', () => {
     expect(note(im, 'man-db')).toContain('prefix +');
   });
 
+  it('an instance of a template unit is read from the template, its specifiers resolved', async () => {
+    const im = importSystemd([f('getty@tty1.service')]);
+    const e = await valid(im);
+    expect(Object.keys(e)).toEqual(['getty@tty1']);
+    expect(note(im, 'getty@tty1')).toContain('TTYPath=/dev/%I'); // a note keeps the text as written
+    expect(im.source).toContain('getty@.service');
+  });
+
   it('a pair of units: quoting, Environment=, Restart=, RestartSec=, start limits, the stop, and Requires= between them', async () => {
     const im = importSystemd([f('web.service'), f('db.service')]);
     const e = await valid(im);

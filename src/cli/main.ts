@@ -15,6 +15,7 @@ import { HamError } from '../model/errors.js';
 import { registerEventCommands } from './events.js';
 import { registerLogCommands } from './logs.js';
 import { registerModelCommands } from './model.js';
+import { registerImportCommands } from './import.js';
 import { emit, fail } from './output.js';
 import { control, registerByNameCommands, usage } from './by-name.js';
 
@@ -199,6 +200,7 @@ registerModelCommands(program);
 registerEventCommands(program);
 registerLogCommands(program);
 registerDetectorCommands(program);
+registerImportCommands(program);
 
 /** `ham start NAME`: the pair's own options do not apply to an entity. */
 function startByName(g: Globals, name: string, o: Record<string, unknown>): Promise<void> {

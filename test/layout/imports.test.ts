@@ -38,6 +38,7 @@ export function layerOf(path: string): Layer | undefined {
   if (path.startsWith('src/client/')) return 'client';
   if (path === 'src/cli/launch.ts') return 'launch'; // the CLI's one door to the machine (see ALLOWED)
   if (path.startsWith('src/cli/')) return 'cli';
+  if (path.startsWith('src/import/')) return 'cli'; // `ham import`: reads other tools' files, imports only the model and itself
   if (path.startsWith('src/daemon/')) return 'daemon';
   if (path === 'src/index.ts') return 'entry';
   return undefined;

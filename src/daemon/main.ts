@@ -15,6 +15,7 @@ import { createLogger } from '../log.js';
 import { isAlive, procId } from '../proc/procfs.js';
 import { claimHam } from '../store/roles.js';
 import { Store } from '../store/store.js';
+import { HTTP_TOKEN_ENV_VAR } from '../model/http.js';
 import { nextSettings, startRequest } from './settings.js';
 
 function arg(name: string): string | undefined {
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
   const store = new Store(paths.store);
   const request = startRequest(arg, process.env, BASE_ENV_VAR);
   delete process.env[BASE_ENV_VAR];
+  delete process.env[HTTP_TOKEN_ENV_VAR]; // kept in the store (owner-only), never passed on
   let claimed;
   try {
     claimed = claimHam(store, procId(process.pid)!, isAlive, () => store.putSettings(nextSettings(store.settings(), request, process.env)));

@@ -25,7 +25,7 @@ export function serveAsHam(ctx: HamContext, started?: GuardianPartner): Promise<
     view: http
       ? (source) =>
           void import('../http/server.js')
-            .then(({ HttpListener }) => new HttpListener(http, source, log).start())
+            .then(({ HttpListener }) => new HttpListener(paths.root, http, source, log).start())
             .catch((e: Error) => log('error', 'http: the listener could not be loaded', { error: e.message }))
       : undefined,
   });

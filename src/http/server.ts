@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import type { HttpSetting } from '../model/http.js';
 import type { ViewSource } from '../protocol/view-source.js';
 import { EventCounts } from './event-counts.js';
+import { logsAnswer } from './logs.js';
 import { metricsPage } from './metrics.js';
 import { eventStream } from './sse.js';
 import { loadStatic, staticFile } from './static.js';
@@ -30,6 +31,7 @@ export class HttpListener {
   private readonly expected: Buffer | null;
 
   constructor(
+    private readonly home: string,
     private readonly setting: HttpSetting,
     private readonly source: ViewSource,
     private readonly log: Logger,
@@ -79,7 +81,11 @@ export class HttpListener {
     }
     // The view's files hold no data (it fetches everything through the API, with the token): served to anyone.
     const file = staticFile(url.pathname);
-    if (file) return this.send(res, 200, file.type, file.body);
+    if (file) {
+      // Nothing but this origin: the view fetches nothing from elsewhere, and nothing injected could.
+      res.setHeader('Content-Security-Policy', "default-src 'self'; frame-ancestors 'none'");
+      return this.send(res, 200, file.type, file.body);
+    }
     if (!this.authorized(req)) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="ham"');
       return this.error(
@@ -105,10 +111,22 @@ export class HttpListener {
       case '/api/events':
         return eventStream(this.source, req, res, url, (status, e) => this.error(res, status, e));
       default:
+        if (url.pathname.startsWith('/api/logs/')) {
+          const name = decodeURIComponent(url.pathname.slice('/api/logs/'.length));
+          return logsAnswer(
+            this.home,
+            name,
+            url,
+            req,
+            res,
+            (st, type, body) => this.send(res, st, type, body),
+            (st, e) => this.error(res, st, e),
+          );
+        }
         return this.error(
           res,
           404,
-          new HamError({ code: 'not-found', message: `no such path: ${url.pathname} (expected /, /metrics, /api/status, /api/events)` }),
+          new HamError({ code: 'not-found', message: `no such path: ${url.pathname} (expected /, /metrics, /api/status, /api/events, /api/logs/NAME)` }),
         );
     }
   }

@@ -87,7 +87,7 @@ export const ALLOWED: Record<Layer, readonly Layer[]> = {
   launch: ['model', 'base'],
   cli: ['model', 'protocol', 'logs', 'client', 'cli', 'launch'],
   // The HTTP listener: the core's views come through protocol/view-source.ts, handed in by the daemon.
-  http: ['model', 'base', 'protocol', 'http'],
+  http: ['model', 'base', 'protocol', 'logs', 'http'],
   daemon: ['model', 'base', 'codec', 'protocol', 'store', 'keeper', 'detector', 'core', 'guardian', 'http', 'daemon'],
   entry: ['model', 'base', 'protocol', 'client'],
 };

@@ -103,6 +103,42 @@ describe('ham start --http', () => {
     expect(bad.stderr + bad.stdout).toMatch(/expected ADDR:PORT/);
   });
 
+  it('serves an entity output (/api/logs/NAME, and with follow its new lines); unknown entities 404', async () => {
+    const port = await freePort();
+    await hamJson(t.home, ['start', '--hang-ms', '3000', '--http', `127.0.0.1:${port}`]);
+    const talker = ['perl', '-e', '$| = 1; $SIG{USR1} = sub { print "later\\n" }; print "one\\ntwo\\n"; sleep 1 while 1', `${t.home}/talk`];
+    await hamJson(t.home, ['attach', 'talk', '--', ...talker]);
+    const past = await waitFor('two lines kept', async () => {
+      const a = await get(port, '/api/logs/talk?lines=10');
+      return a.status === 200 && /two\n$/.test(a.body) ? a : undefined;
+    });
+    expect(
+      past.body
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(' ').slice(1).join(' ')),
+    ).toEqual(['out 1 one', 'out 1 two']);
+    expect((await get(port, '/api/logs/talk?lines=1')).body).toMatch(/^\S+ out 1 two\n$/);
+    const unknown = await get(port, '/api/logs/nobody');
+    expect(unknown.status).toBe(404);
+    expect(JSON.parse(unknown.body).error).toMatchObject({ code: 'unknown-entity', entity: 'nobody' });
+    expect((await get(port, '/api/logs/talk?lines=5000')).status).toBe(400);
+
+    // Following: the past line, then one written after the request.
+    const { request } = await import('node:http');
+    let text = '';
+    const req = request({ host: '127.0.0.1', port, path: '/api/logs/talk?lines=1&follow' }, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+    });
+    req.end();
+    await waitFor('the past line', () => /two\n/.test(text));
+    const pid = entity(await status(t.home), 'talk').pid!;
+    process.kill(pid, 'SIGUSR1');
+    await waitFor('the new line followed', () => /out 1 later\n/.test(text));
+    req.destroy();
+  });
+
   it('is off by default: nothing listens', async () => {
     const port = await freePort();
     await hamJson(t.home, ['start']);

@@ -6,8 +6,8 @@
 import type { ViewSource } from '../protocol/view-source.js';
 import type { EventView } from '../protocol/views.js';
 
-/** Events read per page of a backlog. */
-export const FOLLOW_PAGE = 500;
+/** Events read per page of a backlog (as many as one `events` request reads: ham/pages.ts EVENTS_SCAN). */
+export const FOLLOW_PAGE = 2000;
 
 export interface Follower {
   /** Take a batch (in order); false: stop following. */

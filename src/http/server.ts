@@ -21,6 +21,12 @@ export const MAX_CONNECTIONS = 64;
 /** A request's headers must arrive within this, and a plain answer be taken within ANSWER_MS. */
 export const HEADERS_MS = 5000;
 export const ANSWER_MS = 15_000;
+/**
+ * A status assembled for one request serves the others for this long (a big home's status takes
+ * the HAM many turns), or STATUS_FRESH_MS once an event came since (the view asks after events).
+ */
+export const STATUS_REUSE_MS = 1000;
+export const STATUS_FRESH_MS = 200;
 /** Retry a bind that failed (the address still held by a HAM that is going away) this often. */
 const REBIND_MS = 500;
 
@@ -29,6 +35,9 @@ export class HttpListener {
   private readonly counts: EventCounts;
   private loop: IntervalHistogram | undefined;
   private readonly expected: Buffer | null;
+  /** `at`: when it was assembled (Infinity while it is); `changed`: an event came since. */
+  private status: { at: number; changed: boolean; view: ReturnType<ViewSource['status']> } | undefined;
+  private offEvents: (() => void) | undefined;
 
   constructor(
     private readonly home: string,
@@ -43,6 +52,7 @@ export class HttpListener {
   async start(): Promise<void> {
     await loadStatic();
     void this.counts.start();
+    this.offEvents = this.source.onEvents(() => this.status && (this.status.changed = true));
     // Sampled coarsely (a wake-up each 20 ms) and only while the listener runs.
     this.loop = monitorEventLoopDelay({ resolution: 20 });
     this.loop.enable();
@@ -64,6 +74,20 @@ export class HttpListener {
       });
     };
     bind();
+  }
+
+  /** At most one status assembled per STATUS_REUSE_MS, however many clients ask (and one at a time). */
+  private currentStatus(): ReturnType<ViewSource['status']> {
+    const s = this.status;
+    if (s && performance.now() - s.at < (s.changed ? STATUS_FRESH_MS : STATUS_REUSE_MS)) return s.view;
+    const view = this.source.status();
+    const mine = { at: Infinity, changed: false, view };
+    this.status = mine;
+    view.then(
+      () => (mine.at = performance.now()),
+      () => this.status === mine && (this.status = undefined),
+    );
+    return view;
   }
 
   private authorized(req: IncomingMessage): boolean {
@@ -96,7 +120,7 @@ export class HttpListener {
     }
     switch (url.pathname) {
       case '/metrics': {
-        const [status, detectors] = [await this.source.status(), this.source.detectors()];
+        const [status, detectors] = [await this.currentStatus(), this.source.detectors()];
         const l = this.loop;
         const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
         const loopDelayMs = l && l.count > 0 ? { p50: ms(l.percentile(50)), p99: ms(l.percentile(99)), max: ms(l.max) } : null;
@@ -105,7 +129,7 @@ export class HttpListener {
         return this.send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', body);
       }
       case '/api/status':
-        return this.send(res, 200, 'application/json', JSON.stringify(await this.source.status()));
+        return this.send(res, 200, 'application/json', JSON.stringify(await this.currentStatus()));
       case '/api/detectors':
         return this.send(res, 200, 'application/json', JSON.stringify(this.source.detectors()));
       case '/api/events':
@@ -156,6 +180,7 @@ export class HttpListener {
   close(): void {
     this.loop?.disable();
     this.counts.stop();
+    this.offEvents?.();
     this.server?.close();
     this.server?.closeAllConnections();
   }

@@ -44,8 +44,11 @@ describe('ham start --http', () => {
     const pid = entity(await status(t.home), 'web').pid!;
     process.kill(pid, 'SIGKILL');
     await waitStatus(t.home, 'web restarted', (s) => entity(s, 'web').restarts === 1 && entity(s, 'web').state === 'running');
-    const after = await metrics(port);
-    expect(valueOf(after, 'ham_entity_restarts_total', { entity: 'web' })).toBe(1);
+    // A page may reuse a status up to a second old (many clients cost one status a second): polled.
+    const after = await waitFor('the restart on the page', async () => {
+      const m = await metrics(port);
+      return valueOf(m, 'ham_entity_restarts_total', { entity: 'web' }) === 1 ? m : undefined;
+    });
     expect(valueOf(after, 'ham_entity_deaths_total', { entity: 'web' })).toBe(1);
     expect(valueOf(after, 'ham_condition_fired_total', { entity: 'web', condition: 'restart', type: 'death' })).toBe(1);
     expect(valueOf(after, 'ham_action_duration_seconds_count', { kind: 'restart' })).toBe(1);

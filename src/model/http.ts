@@ -26,7 +26,7 @@ export function isLoopback(host: string): boolean {
  * needs a token. Throws a bad-request HamError saying what was expected.
  */
 export function parseHttpSetting(spec: string, token: string | undefined): HttpSetting {
-  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[^:[\]]+):)?(\d{1,5})$/.exec(spec.trim());
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(spec.trim());
   const port = m ? Number(m[2]) : NaN;
   if (!m || !(port >= 1 && port <= 65535))
     throw new HamError({ code: 'bad-request', message: `--http: expected ADDR:PORT or PORT (1-65535), got ${JSON.stringify(spec)}` });

@@ -21,6 +21,20 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Wait until the HAM's listener answers (it binds just after the HAM serves, as `ham start` returns). */
+export async function listening(port: number, path = '/metrics', headers: Record<string, string> = {}): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      await get(port, path, headers);
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 export function get(port: number, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port, path, method, headers, timeout: 20_000 }, (res) => {

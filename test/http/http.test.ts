@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { entity } from '../helpers/entities.js';
 import { daemons, events, ham, hamJson, sleeper, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
-import { freePort, get, SseReader } from '../helpers/http.js';
+import { freePort, get, listening, SseReader } from '../helpers/http.js';
 import { parseExposition, valueOf } from '../helpers/prom-parse.js';
 
 let t: TestHome;
@@ -24,6 +24,7 @@ async function startWithWeb(extra: string[] = []): Promise<number> {
   await hamJson(t.home, ['start', '--hang-ms', '3000', '--http', `127.0.0.1:${port}`, ...extra]);
   await hamJson(t.home, ['attach', 'web', '--restart', '--', ...sleeper(`${t.home}/web`)]);
   await waitStatus(t.home, 'web running', (s) => entity(s, 'web').state === 'running');
+  await listening(port);
   return port;
 }
 
@@ -109,6 +110,7 @@ describe('ham start --http', () => {
   it('serves an entity output (/api/logs/NAME, and with follow its new lines); unknown entities 404', async () => {
     const port = await freePort();
     await hamJson(t.home, ['start', '--hang-ms', '3000', '--http', `127.0.0.1:${port}`]);
+    await listening(port);
     const talker = ['perl', '-e', '$| = 1; $SIG{USR1} = sub { print "later\\n" }; print "one\\ntwo\\n"; sleep 1 while 1', `${t.home}/talk`];
     await hamJson(t.home, ['attach', 'talk', '--', ...talker]);
     const past = await waitFor('two lines kept', async () => {
@@ -140,6 +142,17 @@ describe('ham start --http', () => {
     process.kill(pid, 'SIGUSR1');
     await waitFor('the new line followed', () => /out 1 later\n/.test(text));
     req.destroy();
+  });
+
+  it('is kept for later starts, and --http "" turns it off', async () => {
+    const port = await startWithWeb();
+    await hamJson(t.home, ['stop']);
+    await hamJson(t.home, ['start']);
+    await listening(port);
+    expect(valueOf(await metrics(port), 'ham_entity_up', { entity: 'web' })).toBe(1);
+    await hamJson(t.home, ['stop']);
+    await hamJson(t.home, ['start', '--http', '']);
+    await expect(get(port, '/metrics')).rejects.toThrow(/ECONNREFUSED/);
   });
 
   it('is off by default: nothing listens', async () => {

@@ -9,7 +9,7 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { entity } from '../helpers/entities.js';
 import { hamJson, status, tempHome, waitStatus, type TestHome } from '../helpers/ham.js';
-import { freePort } from '../helpers/http.js';
+import { freePort, listening } from '../helpers/http.js';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync);
 
@@ -62,6 +62,7 @@ describe('the live view, in chromium', () => {
     await hamJson(t.home, ['attach', 'db', '--restart', '--', ...talker(`${t.home}/db`, 'hello from db')]);
     const s0 = await waitStatus(t.home, 'both running', (s) => s.entities.every((e) => e.state === 'running'));
 
+    await listening(port);
     browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
     const page = await browser.newPage();
     await page.setViewport({ width: 1200, height: 700 });

@@ -27,6 +27,8 @@ export const ANSWER_MS = 15_000;
  */
 export const STATUS_REUSE_MS = 1000;
 export const STATUS_FRESH_MS = 200;
+/** Event-loop delay is sampled until no scrape came for this long. */
+const LOOP_IDLE_MS = 5 * 60_000;
 /** Retry a bind that failed (the address still held by a HAM that is going away) this often. */
 const REBIND_MS = 500;
 
@@ -34,6 +36,7 @@ export class HttpListener {
   private server: Server | undefined;
   private readonly counts: EventCounts;
   private loop: IntervalHistogram | undefined;
+  private lastScrape = 0;
   private readonly expected: Buffer | null;
   /** `at`: when it was assembled (Infinity while it is); `changed`: an event came since. */
   private status: { at: number; changed: boolean; view: ReturnType<ViewSource['status']> } | undefined;
@@ -53,9 +56,6 @@ export class HttpListener {
     await loadStatic();
     void this.counts.start();
     this.offEvents = this.source.onEvents(() => this.status && (this.status.changed = true));
-    // Sampled coarsely (a wake-up each 20 ms) and only while the listener runs.
-    this.loop = monitorEventLoopDelay({ resolution: 20 });
-    this.loop.enable();
     const server = createServer({ maxHeaderSize: 8192, requestTimeout: HEADERS_MS, headersTimeout: HEADERS_MS, keepAliveTimeout: 5000 }, (req, res) =>
       this.handle(req, res).catch((e: Error) => this.fail(res, e)),
     );
@@ -74,6 +74,24 @@ export class HttpListener {
       });
     };
     bind();
+  }
+
+  /**
+   * The event-loop delay histogram, sampled (a wake-up each 20 ms) only while someone scrapes:
+   * from the first /metrics until none came for LOOP_IDLE_MS. An idle HAM is not woken for it.
+   */
+  private sampleLoop(): IntervalHistogram | undefined {
+    this.lastScrape = performance.now();
+    if (this.loop) return this.loop;
+    this.loop = monitorEventLoopDelay({ resolution: 20 });
+    this.loop.enable();
+    const check = (): void => {
+      if (performance.now() - this.lastScrape < LOOP_IDLE_MS) return void setTimeout(check, LOOP_IDLE_MS).unref();
+      this.loop?.disable();
+      this.loop = undefined;
+    };
+    setTimeout(check, LOOP_IDLE_MS).unref();
+    return undefined; // nothing sampled yet: this page has no delay figures
   }
 
   /** At most one status assembled per STATUS_REUSE_MS, however many clients ask (and one at a time). */
@@ -121,7 +139,7 @@ export class HttpListener {
     switch (url.pathname) {
       case '/metrics': {
         const [status, detectors] = [await this.currentStatus(), this.source.detectors()];
-        const l = this.loop;
+        const l = this.sampleLoop();
         const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
         const loopDelayMs = l && l.count > 0 ? { p50: ms(l.percentile(50)), p99: ms(l.percentile(99)), max: ms(l.max) } : null;
         l?.reset();
@@ -136,7 +154,16 @@ export class HttpListener {
         return eventStream(this.source, req, res, url, (status, e) => this.error(res, status, e));
       default:
         if (url.pathname.startsWith('/api/logs/')) {
-          const name = decodeURIComponent(url.pathname.slice('/api/logs/'.length));
+          let name: string;
+          try {
+            name = decodeURIComponent(url.pathname.slice('/api/logs/'.length));
+          } catch {
+            return this.error(
+              res,
+              400,
+              new HamError({ code: 'bad-request', message: `expected /api/logs/NAME with NAME URL-encoded, got ${url.pathname.slice(0, 200)}` }),
+            );
+          }
           return logsAnswer(
             this.home,
             name,

@@ -188,6 +188,25 @@ describe('/api/events across a takeover', () => {
     expect(valueOf(await metrics(port), 'ham_takeovers_total')).toBe(1);
   });
 
+  it('a hung HAM (SIGSTOP) holds the port until it is killed: the new HAM binds it then', async () => {
+    const port = await freePort();
+    await hamJson(t.home, ['start', '--hang-ms', '1000', '--http', `127.0.0.1:${port}`]);
+    await listening(port);
+    const before = await status(t.home);
+    process.kill(before.ham.pid!, 'SIGSTOP');
+    await waitStatus(t.home, 'the Guardian serving as HAM', (s) => s.ham.pid === before.guardian.pid);
+    const m = await waitFor('the new HAM answering on the port', async () => {
+      try {
+        const a = await get(port, '/metrics');
+        return a.status === 200 ? parseExposition(a.body) : undefined;
+      } catch {
+        return undefined; // refused, or accepted by the stopped HAM's socket and dropped when it is killed
+      }
+    });
+    expect(valueOf(m, 'ham_epoch')).toBe(before.ham.epoch + 1);
+    expect(valueOf(m, 'ham_takeovers_total')).toBe(1);
+  });
+
   it('a reader without since gets only what comes after it connected', async () => {
     const port = await startWithWeb();
     const before = await status(t.home);

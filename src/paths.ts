@@ -26,6 +26,8 @@ export const WATCH_BINARY = join(PACKAGE_ROOT, 'build', 'watch');
 /** Each daemon's parent (guardian/nanny.c): tells its partner of its hangs, so an idle pair needs no watch. */
 export const NANNY_BINARY = join(PACKAGE_ROOT, 'build', 'nanny');
 export const RUNNER_SCRIPT = join(PACKAGE_ROOT, 'src', 'detector', 'runner.pl');
+/** The live view's static files (HTML, JS, CSS: no build step), served by the HTTP listener. */
+export const VIEW_DIR = join(PACKAGE_ROOT, 'src', 'http', 'view');
 export const DAEMON_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'daemon', 'main.js');
 /**
  * Node flags for both daemons (a Guardian becomes the HAM in place, so they share them). Measured

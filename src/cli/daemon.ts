@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, readFileSync } from 'node:fs';
 import { connect, type Connection } from '../client/connection.js';
 import { HamError } from '../model/errors.js';
+import { HTTP_TOKEN_ENV_VAR } from '../model/http.js';
 import { BASE_ENV_VAR, type BaseEnvRequest } from '../model/environment.js';
 import type { PairView } from '../protocol/views.js';
 import { DAEMON_MAIN, DAEMON_MALLOC_ENV, DAEMON_NODE_FLAGS, daemonSpawn, ensureHome, isAlive, openLog, startTime } from './launch.js';
@@ -78,6 +79,9 @@ export async function startPair(
     storeMaxBytes?: number;
     savedMaxBytes?: number;
     allowUsers?: string[];
+    /** `ADDR:PORT` (checked by the caller), '' to turn it off; `token` with it. */
+    http?: string;
+    token?: string;
   },
 ): Promise<Started> {
   const paths = ensureHome(home);
@@ -95,11 +99,14 @@ export async function startPair(
   if (opts.storeMaxBytes !== undefined) args.push('--store-max-bytes', String(opts.storeMaxBytes));
   if (opts.savedMaxBytes !== undefined) args.push('--saved-max-bytes', String(opts.savedMaxBytes));
   if (opts.allowUsers !== undefined) args.push('--allow-user', opts.allowUsers.join(','));
+  if (opts.http !== undefined) args.push('--http', opts.http);
   let exited: number | null = null;
   let told: Promise<PairView | boolean>;
   try {
     // The additions go in the daemon's environment, not its argv (anyone can read argv in /proc).
-    const env = { ...DAEMON_MALLOC_ENV, ...process.env, ...(opts.baseEnv ? { [BASE_ENV_VAR]: JSON.stringify(opts.baseEnv) } : {}) };
+    const env: NodeJS.ProcessEnv = { ...DAEMON_MALLOC_ENV, ...process.env, ...(opts.baseEnv ? { [BASE_ENV_VAR]: JSON.stringify(opts.baseEnv) } : {}) };
+    delete env[HTTP_TOKEN_ENV_VAR]; // only this start's --token, never one from the shell
+    if (opts.token !== undefined) env[HTTP_TOKEN_ENV_VAR] = opts.token;
     const d = daemonSpawn(args); // through its nanny (guardian/nanny.c), which exits with the HAM's status
     const child = spawn(d.file, d.args, { detached: true, stdio: ['ignore', log, log, 'ipc'], env });
     // A HAM that exits with a code gave up; one killed by a signal after its claim has a Guardian to take over.

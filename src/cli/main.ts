@@ -12,6 +12,7 @@ import { DEFAULT_SETTINGS } from '../model/defaults.js';
 import { registerDetectorCommands } from './detectors.js';
 import { existsSync, statSync } from 'node:fs';
 import { HamError } from '../model/errors.js';
+import { parseHttpSetting } from '../model/http.js';
 import { registerEventCommands } from './events.js';
 import { registerLogCommands } from './logs.js';
 import { registerModelCommands } from './model.js';
@@ -43,6 +44,8 @@ program
     "another user (name or uid) who may use the control socket; repeat for more, '' for none (kept for later starts)",
     (v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',').filter(Boolean)],
   )
+  .option('--http <addr:port>', "serve /metrics, /api and the live view there (read-only; loopback unless --token; '' for none; kept)")
+  .option('--token <token>', 'a bearer token every HTTP request must carry (needed for a non-loopback --http)')
   .action(
     async (
       name: string | undefined,
@@ -56,6 +59,8 @@ program
         storeMaxBytes?: number;
         savedMaxBytes?: number;
         allowUser?: string[];
+        http?: string;
+        token?: string;
       },
       cmd: Command,
     ) => {
@@ -76,7 +81,12 @@ program
         const badUser = o.allowUser?.find((u) => !/^([a-z_][a-z0-9_.-]*\$?|\d+)$/i.test(u));
         if (badUser !== undefined)
           throw new HamError({ code: 'bad-request', message: `--allow-user: expected a user name or uid, got ${JSON.stringify(badUser)}` });
+        if (o.token !== undefined && !o.http)
+          throw new HamError({ code: 'bad-request', message: '--token: goes with --http ADDR:PORT, and no --http was given' });
+        if (o.http) parseHttpSetting(o.http, o.token); // refused here, before anything starts
         const { already, status } = await startPair(home, {
+          http: o.http,
+          token: o.token,
           baseEnv,
           hangMs: o.hangMs,
           storeMaxBytes: o.storeMaxBytes,
@@ -89,7 +99,7 @@ program
             code: 'already-running',
             message: `--allow-user takes effect when the pair starts, and it is already running on ${home}: run \`ham stop\` first`,
           });
-        const ignored = already ? (['hangMs', 'detectors', 'storeMaxBytes', 'savedMaxBytes'] as const).filter((k) => o[k] !== undefined) : [];
+        const ignored = already ? (['hangMs', 'detectors', 'storeMaxBytes', 'savedMaxBytes', 'http'] as const).filter((k) => o[k] !== undefined) : [];
         // Said, not silently dropped: these are settings a start writes, and this start did not start anything.
         if (ignored.length)
           process.stderr.write(

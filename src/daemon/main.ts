@@ -17,6 +17,7 @@ import { sealFds } from '../proc/fds.js';
 import { isAlive, procId } from '../proc/procfs.js';
 import { claimHam } from '../store/roles.js';
 import { Store } from '../store/store.js';
+import { HTTP_TOKEN_ENV_VAR } from '../model/http.js';
 import { nextSettings, startRequest } from './settings.js';
 
 function arg(name: string): string | undefined {
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
   sealFds(); // the store's fds (and any passed to us) are not for what we spawn
   const request = startRequest(arg, process.env, BASE_ENV_VAR);
   delete process.env[BASE_ENV_VAR];
+  delete process.env[HTTP_TOKEN_ENV_VAR]; // kept in the store (owner-only), never passed on
   let claimed;
   try {
     claimed = claimHam(store, procId(process.pid)!, isAlive, () => store.putSettings(nextSettings(store.settings(), request, process.env)));

@@ -13,6 +13,7 @@ import { becomeHam, type HamContext, type PartnerPart } from '../ham/ham.js';
  */
 export function serveAsHam(ctx: HamContext, started?: GuardianPartner): Promise<void> {
   const { store, paths, epoch, log } = ctx;
+  const http = store.settings().http;
   const partner: PartnerPart = started
     ? { start: () => undefined, stop: () => started.stop() }
     : new GuardianPartner({ paths, store, epoch, hangMs: store.settings().hangMs, log });
@@ -20,5 +21,12 @@ export function serveAsHam(ctx: HamContext, started?: GuardianPartner): Promise<
     partner,
     detectors: (port, baseEnv) =>
       new DetectorHost({ dir: store.settings().detectorsDir ?? join(paths.root, 'detectors'), home: paths.root, baseEnv, store, log, ...port }),
+    // Loaded only when asked for (most HAMs never serve HTTP: its modules cost memory).
+    view: http
+      ? (source) =>
+          void import('../http/server.js')
+            .then(({ HttpListener }) => new HttpListener(paths.root, http, source, log).start())
+            .catch((e: Error) => log('error', 'http: the listener could not be loaded', { error: e.message }))
+      : undefined,
   });
 }

@@ -4,6 +4,7 @@
 import { decodeBaseEnvRequest, nextBaseEnv, type BaseEnvRequest } from '../environment.js';
 import { checkLimitSettings } from '../model/limits.js';
 import type { Settings } from '../model/records.js';
+import { HTTP_TOKEN_ENV_VAR, parseHttpSetting, type HttpSetting } from '../model/http.js';
 
 export interface StartRequest {
   hangMs?: number;
@@ -11,6 +12,8 @@ export interface StartRequest {
   storeMaxBytes?: number;
   savedMaxBytes?: number;
   allowUsers?: string[];
+  /** null: turn it off (`--http ''`). */
+  http?: HttpSetting | null;
   baseEnv: BaseEnvRequest | undefined;
 }
 
@@ -22,7 +25,10 @@ export function startRequest(arg: (name: string) => string | undefined, env: Nod
   };
   const detectors = arg('detectors');
   const allow = arg('allow-user');
+  const http = arg('http');
   return {
+    // Checked by the CLI already; a bad one here throws, and the start fails saying why.
+    http: http === undefined ? undefined : http === '' ? null : parseHttpSetting(http, env[HTTP_TOKEN_ENV_VAR] || undefined),
     hangMs: int('hang-ms'),
     detectorsDir: detectors === undefined ? undefined : detectors === '' ? null : detectors,
     storeMaxBytes: int('store-max-bytes'),
@@ -38,6 +44,7 @@ export function nextSettings(s: Settings, r: StartRequest, env: NodeJS.ProcessEn
   if (r.hangMs !== undefined) out.hangMs = r.hangMs;
   if (r.detectorsDir !== undefined) out.detectorsDir = r.detectorsDir;
   if (r.allowUsers !== undefined) out.allowUsers = r.allowUsers;
+  if (r.http !== undefined) out.http = r.http;
   for (const key of ['storeMaxBytes', 'savedMaxBytes'] as const) {
     const n = r[key];
     if (n !== undefined && checkLimitSettings({ ...out, [key]: n }) === undefined) out[key] = n;

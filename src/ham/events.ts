@@ -35,6 +35,14 @@ export function eventMatches(f: EventFilter, e: EventRecord): boolean {
 
 export class EventHub {
   private readonly subs = new Set<Subscriber>();
+  /** In-process listeners (the HTTP listener's event streams and counters): they bound their own buffers. */
+  private readonly listeners = new Set<(events: EventRecord[]) => void>();
+
+  /** Call `fn` with each batch of committed events; returns the way to stop. */
+  listen(fn: (events: EventRecord[]) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
 
   add(conn: Socket, id: number, filter: EventFilter): void {
     const sub = { conn, id, filter };
@@ -59,6 +67,7 @@ export class EventHub {
   }
 
   publish(events: EventRecord[]): void {
+    for (const fn of this.listeners) fn(events);
     if (this.subs.size === 0) return;
     for (const sub of this.subs) {
       for (const e of events) {

@@ -5,7 +5,7 @@
 // again (its result cannot be known; a left-over `execute` child is killed
 // first). Lists for the same entity run one after the other, in the order
 // they fired; `independent` lists run alongside.
-import { LatencyRing } from '../latency.js';
+import { Durations, LatencyRing } from '../latency.js';
 import type { Failure } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ActionSpec, RunRecord } from '../model/conditions.js';
@@ -50,6 +50,8 @@ export class Executor {
   /** When each run's occurrence was seen, for runs fired in this process (performance.now()). */
   private readonly firedAt = new Map<number, number>();
   readonly latency = new LatencyRing();
+  /** How long actions took, by kind (the HTTP listener's /metrics). */
+  readonly durations = new Durations();
 
   constructor(private readonly o: ExecutorOptions) {}
 
@@ -161,11 +163,13 @@ export class Executor {
         this.latency.add(performance.now() - seen);
       }
       let result: ActionResult;
+      const began = performance.now();
       try {
         result = await this.o.runAction(run, a, resumed);
       } catch (e) {
         result = { ok: false, error: (e as Error).message };
       }
+      this.durations.observe(a.kind, (performance.now() - began) / 1000);
       if (this.closed) return;
       this.finish(run, path, a, result);
       if (!result.ok) {

@@ -29,6 +29,8 @@ import { checkExecutable } from './executable.js';
 import { Manager } from './manage.js';
 import { actionView, conditionView, entityView } from './status.js';
 import { Supervisor } from './supervisor.js';
+import { viewPort } from './view-port.js';
+import type { ViewSource } from '../protocol/view-source.js';
 import { logTakeover } from './takeover-log.js';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
@@ -70,6 +72,8 @@ export interface HamParts {
   partner: PartnerPart;
   /** Built once the core is: handed the core's port and the entities' base environment. */
   detectors: (port: CorePort, baseEnv: Record<string, string>) => DetectorsPart;
+  /** The HTTP listener (`ham start --http`), handed the core's read-only views once it serves; absent when off. */
+  view?: (source: ViewSource) => void;
 }
 
 export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void> {
@@ -283,6 +287,7 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
   supervisor.resume(ctx.fresh, beats.tick);
   detectors.start();
   partner.start();
+  parts.view?.(viewPort({ store, supervisor, hub, detectors, connections: () => server.figures().connections }));
   log('info', 'serving as HAM', { epoch, fresh: ctx.fresh, entities: store.entityCount() });
   setImmediate(beats.done); // once this turn is over: from then on the loop answers probes itself
   const keeper = keeperCommand();

@@ -345,6 +345,11 @@ export class Supervisor {
     return this.heartbeats.view(name);
   }
 
+  /** How long actions took, by kind (for /metrics). */
+  actionDurations(): ReturnType<Executor['durations']['snapshot']> {
+    return this.executor.durations.snapshot();
+  }
+
   /** The supervisor's figures for `ham stats`; `reset` clears the latency histograms after reading them. */
   figures(reset: boolean): {
     firstActionLatencyMs: ReturnType<Executor['latency']['summary']>;

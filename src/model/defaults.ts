@@ -11,6 +11,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   storeMaxBytes: 256 * 1024 * 1024,
   savedMaxBytes: 64 * 1024,
   allowUsers: [] as string[],
+  http: null,
 });
 
 export const DEFAULT_RESTART_POLICY: Readonly<RestartPolicy> = Object.freeze({

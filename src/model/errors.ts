@@ -31,6 +31,8 @@ export const ERROR_CODES = [
   'store-full', // the store is at its configured limit: user-driven growth is refused
   'refused', // a peer the control socket does not serve (another user)
   'too-slow', // a client that does not read its replies, cut off
+  'not-found', // an HTTP path the listener does not serve
+  'unauthorized', // an HTTP request without the listener's token, or with another
   'io',
   'internal',
 ] as const;

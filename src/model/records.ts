@@ -1,5 +1,6 @@
 // What the store holds, and what every layer reads of it (the model imports
 // nothing of ours). Values are msgpackr-encoded by lmdb.
+import type { HttpSetting } from './http.js';
 import type { ConditionRecord } from './conditions.js';
 import type { Failure } from './failures.js';
 import type { Life } from './life.js';
@@ -57,6 +58,8 @@ export interface Settings {
   savedMaxBytes: number;
   /** Users (names or uids) besides the HAM's own and root that may use the control socket. */
   allowUsers: string[];
+  /** `ham start --http`: the read-only HTTP listener whichever process is the HAM binds; null: none. */
+  http: HttpSetting | null;
 }
 
 /** `global` is the entity `*`: its conditions match every entity. */

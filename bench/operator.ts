@@ -2,6 +2,7 @@
 // `node -e 0`), output through the keeper (next to `cat` to a file), readiness
 // (next to its probe interval) and a takeover while hundreds start.
 import { fmt, median, quantile } from './lib.js';
+import { benchHttp } from './http.js';
 import { benchLogs, formatLogsBench } from './logs.js';
 import { benchReadiness } from './readiness.js';
 import { benchStart, startTable } from './start.js';
@@ -17,6 +18,8 @@ export async function benchOperator(quick: boolean): Promise<string> {
   process.stdout.write('takeover while starting...\n');
   const n = quick ? 100 : 300;
   const ts = await benchTakeoverStarting(n, quick ? 1 : 3);
+  process.stdout.write('http...\n');
+  const http = await benchHttp(100, quick ? 20 : 100);
   const row = (what: string, xs: number[], limit: string): string => `| ${what} | ${fmt(median(xs))} ms | ${fmt(quantile(xs, 0.9))} ms | ${limit} |`;
   return `## Start, output, readiness
 
@@ -35,6 +38,15 @@ ${formatLogsBench(logs)}
 ${row(`port listening → \`status\` says ready (${ready.intervalMs} ms probe interval)`, ready.latencyMs, `${ready.intervalMs} ms (one interval)`)}
 
 HAM CPU with ${ready.entities} entities probed and refused: ${fmt(ready.probingCpuMsPerS)} ms a second; once all are ready: ${fmt(ready.readyCpuMsPerS)} ms a second (probing stops).
+
+### HTTP (\`ham start --http\`, ${http.entities} entities)
+
+| measure | p50 | p90 |
+|---|---|---|
+| \`GET /metrics\` (${fmt(http.metricsBytes / 1024)} KiB) | ${fmt(http.metricsMs.p50)} ms | ${fmt(http.metricsMs.p90)} ms |
+| \`GET /api/status\` | ${fmt(http.statusMs.p50)} ms | ${fmt(http.statusMs.p90)} ms |
+
+HAM PSS: ${fmt(http.hamPssOffKiB / 1024)} MiB without \`--http\`, ${fmt(http.hamPssOnKiB / 1024)} MiB with it, ${fmt(http.hamPssAfterScrapesKiB / 1024)} MiB after the scrapes.
 
 ### HAM SIGKILLed while ${n} start
 

@@ -20,6 +20,7 @@ import type { Store } from '../store/store.js';
 import type { Roles } from '../model/records.js';
 import { GLOBAL } from '../model/records.js';
 import { applyConfig } from './apply.js';
+import { afterBurst } from './rest-gc.js';
 import { restartCondition } from './conditions.js';
 import { EventHub } from './events.js';
 import { saveState, storeGuard } from './guard.js';
@@ -225,7 +226,10 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
         refuseWhileStopping();
         return entityView(supervisor.reset(name));
       },
-      apply: ({ config, dryRun }) => (dryRun || guard.grow('apply', config), applyConfig(supervisor, config, { dryRun, cwd: process.cwd(), baseEnv })),
+      apply: ({ config, dryRun }) => (
+        dryRun || guard.grow('apply', config),
+        applyConfig(supervisor, config, { dryRun, cwd: process.cwd(), baseEnv }).finally(() => afterBurst(log))
+      ),
       stop: async ({ all }) => {
         refuseWhileStopping();
         stopping = true;
@@ -271,6 +275,7 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
   detectors.start();
   partner.start();
   log('info', 'serving as HAM', { epoch, fresh: ctx.fresh, entities: store.allEntities().length });
+  afterBurst(log); // the start's or takeover's garbage (reconciling every entity), once it is over
   const keeper = keeperCommand();
   if (keeper.kind === 'perl')
     log('warn', 'keepers: the Perl fallback (no C keeper was built at install, or HAM_KEEPER=perl)', { keeper: keeper.argv.join(' ') });

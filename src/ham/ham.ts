@@ -21,6 +21,7 @@ import type { Store } from '../store/store.js';
 import type { Roles } from '../model/records.js';
 import { GLOBAL } from '../model/records.js';
 import { applyConfig } from './apply.js';
+import { afterBurst } from './rest-gc.js';
 import { restartCondition } from './conditions.js';
 import { EventHub } from './events.js';
 import { saveState, storeGuard } from './guard.js';
@@ -241,7 +242,10 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
         const d = await supervisor.byName[request](name!, wait);
         return { request, entities: [view(d)], skipped: [] };
       },
-      apply: ({ config, dryRun }) => (dryRun || guard.grow('apply', config), applyConfig(supervisor, config, { dryRun, cwd: process.cwd(), baseEnv })),
+      apply: ({ config, dryRun }) => (
+        dryRun || guard.grow('apply', config),
+        applyConfig(supervisor, config, { dryRun, cwd: process.cwd(), baseEnv }).finally(() => afterBurst(log))
+      ),
       stop: async ({ all }) => {
         refuseWhileStopping();
         stopping = true;
@@ -290,6 +294,7 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
   parts.view?.(viewPort({ store, supervisor, hub, detectors, connections: () => server.figures().connections }));
   log('info', 'serving as HAM', { epoch, fresh: ctx.fresh, entities: store.entityCount() });
   setImmediate(beats.done); // once this turn is over: from then on the loop answers probes itself
+  afterBurst(log); // the start's or takeover's garbage (reconciling every entity), once it is over
   const keeper = keeperCommand();
   if (keeper.kind === 'perl')
     log('warn', 'keepers: the Perl fallback (no C keeper was built at install, or HAM_KEEPER=perl)', { keeper: keeper.argv.join(' ') });

@@ -1,0 +1,43 @@
+// A burst's garbage given back (src/ham/rest-gc.ts): V8 would keep it in the
+// HAM's heap until its memory reducer finds the HAM idle (often only its 100 s
+// watchdog); the HAM collects it in one compacting GC once the burst is over,
+// and says so in its log. The burst here is an apply of 3000 placeholders.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { applyConfig, CALM, hamJson, status, tempHome, waitFor, type TestHome } from '../helpers/ham.js';
+
+let t: TestHome;
+beforeEach(() => {
+  t = tempHome();
+});
+afterEach((ctx) => t.cleanup(ctx));
+
+interface Collected {
+  pid: number;
+  heapMiB: number;
+  nowMiB: number;
+}
+const collections = (): Collected[] =>
+  readFileSync(join(t.home, 'logs', 'ham.log'), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"heap collected after a burst"'))
+    .map((l) => JSON.parse(l) as Collected);
+
+describe('the HAM after a burst', () => {
+  it('collects the heap an apply of 3000 placeholders grew once it is quiet, with no takeover', async () => {
+    await hamJson(t.home, ['start', ...CALM]);
+    const before = await status(t.home);
+    const entities = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`ph${i}`, { placeholder: true }]));
+    await applyConfig(t.home, { entities });
+    // The apply's garbage is tens of MiB (the start's own is about one).
+    const [c] = await waitFor('the apply garbage collected', () => {
+      const big = collections().filter((x) => x.pid === before.ham.pid && x.heapMiB - x.nowMiB >= 5);
+      return big.length > 0 ? big : undefined;
+    });
+    expect(c!.nowMiB).toBeLessThan(c!.heapMiB);
+    const after = await status(t.home);
+    expect(after.ham).toMatchObject({ pid: before.ham.pid, epoch: before.ham.epoch });
+    expect(after.entities.length).toBe(3000);
+  });
+});

@@ -77,6 +77,8 @@ export class KeeperReadinessReader {
     this.core.log('info', 'main pid changed (MAINPID=)', { entity: e.name, from: e.pid, to: pid });
     this.core.updateIfPresent(e.name, (rec) => {
       if (rec.instance !== instance) return;
+      // The command (the keeper's child) leads the group: kept, so a stop ends it too, not only the main pid.
+      if (rec.kind === 'spawned' && rec.pid !== null && rec.mainGroup?.instance !== instance) rec.mainGroup = { instance, pgid: rec.pid };
       rec.pid = pid;
       rec.pidStart = id.start;
     });

@@ -118,7 +118,9 @@ export class Spawner {
   startKeeper(e: EntityRecord, adoptPid?: number): void {
     const { paths, log, baseEnv } = this.core;
     const name = e.name;
-    const env = { ...baseEnv, ...e.env, HAM_ENTITY: e.name, HAM_INSTANCE: String(e.instance + 1) };
+    const env: Record<string, string> = { ...baseEnv, ...e.env, HAM_ENTITY: e.name, HAM_INSTANCE: String(e.instance + 1) };
+    // An orphan that MAINPID= named: its keeper watches the group its command led as well (keeper-ready.c).
+    if (adoptPid && e.mainGroup?.instance === e.instance) env.HAM_KEEPER_GROUP = String(e.mainGroup.pgid);
     const serial = e.keeper!.serial;
     // A keeper that dies before its first record never opened its life FIFO:
     // as its parent we see the exit instead.

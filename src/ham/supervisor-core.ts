@@ -160,6 +160,17 @@ export class SupervisorCore {
   /** A signal to the entity's process group (spawned: it leads one), else to its process. */
   signalGroup(e: EntityRecord, sig: NodeJS.Signals): void {
     if (e.pid === null || e.pidStart === null || !isAlive({ pid: e.pid, start: e.pidStart })) return;
+    const group = e.kind === 'spawned' && e.mainGroup?.instance === e.instance ? e.mainGroup.pgid : null;
+    if (group !== null && group !== e.pid) {
+      // MAINPID= named another process: its command's group and that process (it may have left the group).
+      for (const target of [-group, e.pid])
+        try {
+          process.kill(target, sig);
+        } catch {
+          /* gone */
+        }
+      return;
+    }
     try {
       process.kill(e.kind === 'spawned' ? -e.pid : e.pid, sig);
     } catch {

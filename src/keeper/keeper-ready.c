@@ -30,11 +30,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
 
 /* The bound on the STATUS text kept (READY_TEXT_MAX in model/readiness.ts). */
 #define STATUS_MAX 256
@@ -43,11 +49,17 @@
 /* Datagrams read per wake-up: a flood is worked through over several turns. */
 #define DGRAMS_PER_TURN 64
 
+static void stat_of(pid_t pid, pid_t *ppid, pid_t *pgrp);
 static int mode; /* 0: none, 'n': notify, 'f': fd */
 static int rfd = -1, want_fd = -1;
 static char *rpath, *watchdog_usec;
 static char *state_tmp, *state_final, *poke_tmp, *poke_final;
 static pid_t main_pid;
+/* The process group the instance's command leads (the keeper's child, or the one
+ * HAM_KEEPER_GROUP names at an adoption), and a pidfd held on the MAINPID= one:
+ * that process's death is the entity's, and it ends the rest of the group. */
+static pid_t group, adopt_group;
+static int main_fd = -1;
 static struct {
   long instance;
   int ready, reloading, stopping;
@@ -121,6 +133,9 @@ static int open_fifo(void) {
 }
 
 int kready_open(const char *dir, const char *inbox, const char *tag) {
+  char *g = take_env("HAM_KEEPER_GROUP");
+  adopt_group = g ? (pid_t)atol(g) : 0;
+  free(g);
   char *m = take_env("HAM_READY"), *fdn = take_env("HAM_READY_FD");
   rpath = take_env("HAM_READY_PATH");
   watchdog_usec = take_env("HAM_WATCHDOG_USEC");
@@ -165,6 +180,11 @@ int kready_child(int keep) {
 }
 
 void kready_start(long instance, pid_t pid) {
+  pid_t pp, pg = 0;
+  if (adopt_group > 0) stat_of(pid, &pp, &pg); /* adopted: still in the group its command led? */
+  group = adopt_group > 0 && pg == adopt_group ? adopt_group : pid;
+  adopt_group = 0;
+  if (main_fd >= 0) close(main_fd), main_fd = -1;
   if (!mode) return;
   main_pid = pid;
   st.instance = instance;
@@ -175,9 +195,18 @@ void kready_start(long instance, pid_t pid) {
 }
 
 pid_t kready_successor(pid_t ended) {
-  if (mode != 'n' || st.mainpid <= 0 || st.mainpid == ended || kill((pid_t)st.mainpid, 0) != 0) return 0;
+  struct pollfd p = {.fd = kready_main_fd(ended), .events = POLLIN};
+  if (p.fd < 0 || poll(&p, 1, 0) != 0) return 0; /* none, or it has ended too */
   main_pid = (pid_t)st.mainpid;
   return main_pid;
+}
+
+int kready_main_fd(pid_t running) { return mode == 'n' && st.mainpid > 0 && st.mainpid != running ? main_fd : -1; }
+
+pid_t kready_main_pid(void) { return (pid_t)st.mainpid; }
+
+void kready_end_group(pid_t ended) {
+  if (group > 0 && group != ended) kill(-group, SIGKILL);
 }
 
 /* From /proc/PID/stat: its parent and process group (0 if it is gone). */
@@ -230,8 +259,14 @@ static int apply(char *msg, size_t n) {
       char *e = NULL;
       errno = 0;
       long pid = strtol(line + 8, &e, 10);
-      if (line[8] >= '1' && line[8] <= '9' && errno == 0 && e && *e == 0 && pid <= 4194304 && pid != st.mainpid && ours((pid_t)pid))
-        changed = 1, st.mainpid = pid;
+      if (line[8] >= '1' && line[8] <= '9' && errno == 0 && e && *e == 0 && pid <= 4194304 && pid != st.mainpid && ours((pid_t)pid)) {
+        /* Held from now on: the pid cannot name another process while we watch it. */
+        int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+        if (fd >= 0) {
+          if (main_fd >= 0) close(main_fd);
+          main_fd = fd, changed = 1, st.mainpid = pid;
+        }
+      }
     } else if (strncmp(line, "EXTEND_TIMEOUT_USEC=", 20) == 0) {
       char *s = line + 20, *e = NULL;
       errno = 0;

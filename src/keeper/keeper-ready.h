@@ -15,11 +15,19 @@ int kready_open(const char *dir, const char *inbox, const char *tag);
  * the FIFO as fd N, opened read-write (no SIGPIPE, whoever died). `keep` is an
  * fd the child still needs: moved if it is N; its number is returned. */
 int kready_child(int keep);
-/* A new instance (or an adopted one) runs as `pid`: its readiness starts afresh. */
+/* A new instance (or an adopted one) runs as `pid`: its readiness starts afresh.
+ * Its process group is `pid`'s, or at an adoption the one HAM_KEEPER_GROUP
+ * named (taken out of the environment by kready_open), if `pid` is still in it. */
 void kready_start(long instance, pid_t pid);
 /* The command `ended` ended: the pid its MAINPID= named, if that one still runs
  * (the entity goes on as it: watched by pidfd, its status unknown), else 0. */
 pid_t kready_successor(pid_t ended);
+/* A pidfd on the process MAINPID= named, while it is not `running`; else -1. */
+int kready_main_fd(pid_t running);
+pid_t kready_main_pid(void);
+/* The entity ended as `ended`: if that is not its group's leader (MAINPID=),
+ * the rest of the group is killed, as systemd does. */
+void kready_end_group(pid_t ended);
 /* klog_poll, with the readiness socket or FIFO read on the way. */
 int kready_poll(struct pollfd *fds, int n, int timeout_ms);
 #endif

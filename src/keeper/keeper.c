@@ -191,17 +191,20 @@ static int read_ctl(int timeout_ms) {
 }
 
 /* Wait for our child `pid`, taking orders from ctl and its output meanwhile
- * (through a pidfd; without one, a plain wait: the orders are read at its death). */
-static int wait_child(pid_t pid) {
+ * (through a pidfd; without one, a plain wait: the orders are read at its death).
+ * If the process MAINPID= named ends first, that is the entity's death (`*gone`):
+ * the group is killed and `pid` reaped. */
+static int wait_child(pid_t pid, pid_t *gone) {
   int status;
   int fd = (int)syscall(SYS_pidfd_open, pid, 0);
   if (fd >= 0) {
     for (;;) {
       if (detach_now) klog_detach(detach_now);
-      struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = ctl_fd, .events = POLLIN}};
-      int n = kready_poll(p, 2, -1);
+      struct pollfd p[3] = {{.fd = fd, .events = POLLIN}, {.fd = ctl_fd, .events = POLLIN}, {.fd = *gone ? -1 : kready_main_fd(pid), .events = POLLIN}};
+      int n = kready_poll(p, 3, -1);
       if (n < 0 && errno != EINTR) break;
       if (n > 0 && (p[1].revents & POLLIN) && read_ctl(0) > 0) next_command(0);
+      if (n > 0 && p[2].fd >= 0 && (p[2].revents & POLLIN)) *gone = (pid_t)kready_main_pid(), kready_end_group(*gone);
       if (n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) break;
     }
     close(fd);
@@ -279,16 +282,17 @@ static unsigned long start(void) {
   }
   close(pfd[0]);
   int status;
-  if (got > 0) {
-    err[got] = 0;
+  if (got > 0 && !(err[got] = 0)) {
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) continue;
     return failed(strtol(err, NULL, 10));
   }
   recordf("S", pid, 0, 0);
   long since = klog_now_ms();
   running = pid;
-  for (pid_t next; (status = wait_child(pid)), (next = kready_successor(pid)) > 0;) pid = running = next; /* MAINPID= */
-  running = 0;
+  pid_t gone = 0, next;
+  while ((status = wait_child(pid, &gone)), !gone && (next = kready_successor(pid)) > 0) pid = running = next; /* MAINPID= */
+  if (gone) pid = gone, status = -1; /* not our child: its status is unknown */
+  running = 0, kready_end_group(pid);
   klog_settle();
   /* What the HAM wrote before the death (a revoke before a stop's signal) comes first. */
   while (read_ctl(0) > 0) next_command(0);
@@ -318,16 +322,11 @@ static unsigned long watch(pid_t pid) {
     for (running = pid; kill(pid, 0) == 0; kready_poll(NULL, 0, 200))
       if (detach_now) klog_detach(pid);
   }
-  running = 0;
+  running = 0, kready_end_group(pid);
   return recordf("X", pid, -1, 1);
 }
 
-static int digits(const char *s) {
-  if (!s || !*s) return 0;
-  for (; *s; s++)
-    if (*s < '0' || *s > '9') return 0;
-  return 1;
-}
+static int digits(const char *s) { return s && *s && strspn(s, "0123456789") == strlen(s); }
 
 int main(int argc, char **argv) {
   if (argc < 5) {

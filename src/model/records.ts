@@ -178,6 +178,8 @@ export interface EntityRecord {
   readiness?: ReadinessSpec | null;
   /** What answered when this instance became ready (a probe's answer); cleared by the next instance. */
   readyText?: string | null;
+  /** The process group its command leads (`instance`: this instance only), kept once MAINPID= named another process: a stop signals both. Absent in records of an older ham. */
+  mainGroup?: { instance: number; pgid: number } | null;
   /** What its keeper last said of this instance's readiness (notify, fd); cleared by the next instance. */
   keeperReady?: KeeperReadiness | null;
   startedAt: number | null;

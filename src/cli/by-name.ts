@@ -36,9 +36,9 @@ function describe(r: Control, wait: boolean): string {
   switch (r.request) {
     case 'stop':
       if (!e.changed) return `${e.name}: already stopped (${e.state})`;
-      return wait || e.state === 'stopped'
-        ? `${e.name}: stopped; it stays stopped until \`ham start ${e.name}\``
-        : `${e.name}: stopping (${e.stop.signal}, then SIGKILL after ${e.stop.timeoutMs} ms)`;
+      // --wait: the HAM answers only once nothing runs (else an error): the state says what happened.
+      if (e.state === 'stopped') return `${e.name}: stopped; it stays stopped until \`ham start ${e.name}\``;
+      return wait ? `${e.name}: not running (${e.state})` : `${e.name}: stopping (${e.stop.signal}, then SIGKILL after ${e.stop.timeoutMs} ms)`;
     case 'start':
       if (!e.changed) return `${e.name}: already ${e.state}${pid}`;
       return wait ? `${e.name}: started${pid}` : `${e.name}: starting`;

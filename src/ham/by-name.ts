@@ -31,14 +31,28 @@ export class ByName {
   async stop(name: string, wait: boolean): Promise<Done> {
     this.check(name, 'stop');
     const { done, stopped } = this.stopping(name, false);
-    if (wait) await stopped;
-    return { ...done, entity: this.core.store.entity(name) ?? done.entity };
+    if (!wait) return done;
+    await stopped;
+    const after = this.core.store.entity(name);
+    if (!after) throw unknownEntity(name);
+    // What really happened: its exit not seen by the deadline (stop timeout, SIGKILL, its grace), or started again meanwhile.
+    if (after.life.tag === 'stopping' || after.life.tag === 'starting' || processRuns(after.life)) {
+      const pid = after.pid !== null ? ` (pid ${after.pid})` : '';
+      throw new HamError({
+        code: after.life.tag === 'stopping' ? 'timeout' : 'bad-request',
+        entity: name,
+        message: `stop ${name}: expected it stopped by the deadline (its stop timeout ${after.stopPolicy.timeoutMs} ms, then SIGKILL and ${KILL_GRACE_MS} ms), it is ${after.life.tag === 'stopping' ? 'still stopping (its exit not seen)' : viewState(after.life)}${pid}`,
+      });
+    }
+    return { ...done, entity: after };
   }
 
   /** `ham restart NAME`: its stop policy, then started again; a requested restart, not a death. */
   async restart(name: string, wait: boolean): Promise<Done> {
     const e = this.check(name, 'restart');
     if (e.life.tag === 'held') throw this.refuse(e, 'restart', `it is held (${heldWhy(e)}): it starts by itself when it may`);
+    if (e.life.tag === 'stopping' && e.life.then !== 'stopped')
+      throw this.refuse(e, 'restart', `it is being held (${heldWhy(e)}): it starts by itself when it may`);
     const before = e.instance;
     const { done, stopped } = this.stopping(name, true);
     if (!wait) return done;
@@ -168,8 +182,9 @@ export class ByName {
 }
 
 function heldWhy(e: EntityRecord): string {
-  if (e.life.tag !== 'held') return '';
-  return e.life.why === 'group' ? 'its group restarts' : `something it requires is down: ${e.requires.join(', ')}`;
+  const why = e.life.tag === 'held' ? e.life.why : e.life.tag === 'stopping' && e.life.then !== 'stopped' ? e.life.then : null;
+  if (why === null) return '';
+  return why === 'group' ? 'its group restarts' : `something it requires is down: ${e.requires.join(', ')}`;
 }
 
 /**

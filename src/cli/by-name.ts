@@ -71,7 +71,7 @@ export function registerByNameCommands(program: Command): void {
     .command('reload')
     .description("send an entity's reloadSignal (default SIGHUP) to its process")
     .argument('<name>', 'the entity')
-    .option('--wait', 'return once the reload is done (the signal delivered)')
+    .option('--wait', 'return once the reload is done (notify readiness: READY=1 after RELOADING=1; else the signal delivered)')
     .action(async (name: string, o: { wait?: boolean }, cmd: Command) => {
       await control(globals(cmd), 'reload', { name }, !!o.wait);
     });

@@ -88,9 +88,10 @@ export class ByName {
       this.core.store.appendEvent({ entity: name, type: 'requested', time: Date.now(), fired: [], pid: e.pid, detail: `reload requested (${signal})` }),
     );
     this.core.publish({ ...emptyFired(), events: [fired] });
+    const done = wait ? reloaded(this.core, e) : undefined; // watching before the signal: its RELOADING=1 may come at once
     process.kill(e.pid, signal);
     this.core.log('info', 'reload: signal sent', { entity: name, pid: e.pid, signal });
-    if (wait) await reloaded(e);
+    if (done) await done;
     return { entity: this.core.mustGet(name), changed: true };
   }
 
@@ -188,8 +189,27 @@ function heldWhy(e: EntityRecord): string {
 }
 
 /**
- * Hook for notify readiness (issue 13): with `readiness: { notify: true }` a reload is done when
- * READY=1 follows RELOADING=1. Until the keeper speaks sd_notify, a reload is done once its signal
- * is delivered.
+ * With `readiness: { notify: true }` a reload is done when its keeper's state shows READY=1 after
+ * RELOADING=1 (keeperReady.reloading true, then false), within its readiness timeoutMs; without
+ * notify, once its signal is delivered. Seen through the store: a RELOADING=1 and READY=1 that
+ * both came between two reads of the keeper's state are not seen (the wait then times out).
  */
-async function reloaded(_e: EntityRecord): Promise<void> {}
+async function reloaded(core: SupervisorCore, e: EntityRecord): Promise<void> {
+  if (e.readiness?.probe.kind !== 'notify') return;
+  const { instance } = e;
+  let reloading = false;
+  const over = (x: EntityRecord | undefined): boolean => {
+    if (!x || x.instance !== instance) return true;
+    if (x.keeperReady?.reloading) reloading = true;
+    return reloading && !x.keeperReady?.reloading;
+  };
+  const timeoutMs = e.readiness.timeoutMs;
+  const after = await core.waitFor(e.name, over, timeoutMs);
+  if (after && after.instance === instance && reloading && !after.keeperReady?.reloading) return;
+  const now = !after ? 'it is gone' : after.instance !== instance ? 'it was started again' : reloading ? 'still RELOADING=1' : 'no RELOADING=1 seen';
+  throw new HamError({
+    code: 'timeout',
+    entity: e.name,
+    message: `reload ${e.name}: expected READY=1 after RELOADING=1 within ${timeoutMs} ms (its readiness timeoutMs), ${now}`,
+  });
+}

@@ -79,3 +79,30 @@ it("restart NAME during a requires-hold's stop: refused in the one shape; it end
   const back = await waitStatus(t.home, 'needy back', (x) => entity(x, 'needy').state === 'running' && entity(x, 'needy').instance > first.instance);
   expect(entity(back, 'needy').held).toBeNull();
 });
+
+it('reload --wait with notify readiness: done at READY=1 after RELOADING=1; a reload that never ends is an error once its timeoutMs passed', async () => {
+  const m = join(t.home, 'reloaded');
+  /** Traps HUP: RELOADING=1, then (if FINISH) a moment, a marker and READY=1. */
+  const reloader = (finish: boolean): string[] => [
+    'sh',
+    '-c',
+    `trap 'systemd-notify RELOADING=1; ${finish ? `sleep 0.5; touch ${m}; systemd-notify --ready` : 'true'}' HUP; systemd-notify --ready; while true; do sleep 0.1; done`,
+  ];
+  await applyConfig(t.home, {
+    entities: {
+      good: { command: reloader(true), readiness: { notify: true, timeoutMs: 60_000 } },
+      stuck: { command: reloader(false), readiness: { notify: true, timeoutMs: 1500 } },
+    },
+  });
+  await waitStatus(t.home, 'both ready', (x) => entity(x, 'good').ready && entity(x, 'stuck').ready);
+  const r = await hamJson<{ entities: EntityView[] }>(t.home, ['reload', 'good', '--wait']);
+  expect(existsSync(m)).toBe(true); // answered only after its READY=1, which follows the marker
+  expect(r.entities[0]).toMatchObject({ name: 'good', state: 'running', ready: true, keeperReady: { reloading: false } });
+  const err = await refused(['reload', 'stuck', '--wait']);
+  expect(err).toEqual({
+    code: 'timeout',
+    entity: 'stuck',
+    message: 'reload stuck: expected READY=1 after RELOADING=1 within 1500 ms (its readiness timeoutMs), still RELOADING=1',
+  });
+  expect(entity(await waitStatus(t.home, 'stuck still runs', () => true), 'stuck')).toMatchObject({ state: 'running', keeperReady: { reloading: true } });
+});

@@ -36,9 +36,9 @@ function describe(r: Control, wait: boolean): string {
   switch (r.request) {
     case 'stop':
       if (!e.changed) return `${e.name}: already stopped (${e.state})`;
-      return wait || e.state === 'stopped'
-        ? `${e.name}: stopped; it stays stopped until \`ham start ${e.name}\``
-        : `${e.name}: stopping (${e.stop.signal}, then SIGKILL after ${e.stop.timeoutMs} ms)`;
+      // --wait: the HAM answers only once nothing runs (else an error): the state says what happened.
+      if (e.state === 'stopped') return `${e.name}: stopped; it stays stopped until \`ham start ${e.name}\``;
+      return wait ? `${e.name}: not running (${e.state})` : `${e.name}: stopping (${e.stop.signal}, then SIGKILL after ${e.stop.timeoutMs} ms)`;
     case 'start':
       if (!e.changed) return `${e.name}: already ${e.state}${pid}`;
       return wait ? `${e.name}: started${pid}` : `${e.name}: starting`;
@@ -71,7 +71,7 @@ export function registerByNameCommands(program: Command): void {
     .command('reload')
     .description("send an entity's reloadSignal (default SIGHUP) to its process")
     .argument('<name>', 'the entity')
-    .option('--wait', 'return once the reload is done (the signal delivered)')
+    .option('--wait', 'return once the reload is done (notify readiness: READY=1 after RELOADING=1; else the signal delivered)')
     .action(async (name: string, o: { wait?: boolean }, cmd: Command) => {
       await control(globals(cmd), 'reload', { name }, !!o.wait);
     });

@@ -1,7 +1,7 @@
 // A stream detector's stderr, kept under its own name (NAME/=detector) the
 // way an entity's output is (its stdout is the event stream, not kept). The
-// HAM reads it, so it is bounded by a byte rate: over it, what comes is
-// dropped and counted (said once it is under its rate again), and reading
+// HAM reads it, so it is bounded by a byte rate: over it, what the rate
+// allows is kept and the rest dropped and counted (said once it is under its rate again), and reading
 // pauses a moment (the detector then waits on its writes, as it does on a
 // stdout over its rate): a flood costs the HAM a few reads, not its loop.
 import { LogWriter } from '../logs/writer.js';
@@ -32,16 +32,25 @@ export class StreamStderr {
     this.tokens = Math.min(STDERR_BURST, this.tokens + ((now - this.at) * STDERR_RATE) / 1000);
     this.at = now;
     if (chunk.length > this.tokens) {
-      this.pending += chunk.length;
-      this.dropped += chunk.length;
+      // Over the rate: what the tokens allow is kept (cut after its last whole line, if it has one), the rest counted.
+      const n = Math.floor(this.tokens);
+      const line = n > 0 ? chunk.lastIndexOf(10, n - 1) + 1 : 0;
+      const kept = line > 0 ? line : n;
+      if (kept > 0) this.keep(chunk.subarray(0, kept));
+      this.pending += chunk.length - kept;
+      this.dropped += chunk.length - kept;
       this.tokens = 0;
       return false;
     }
     this.tokens -= chunk.length;
+    this.keep(chunk);
+    return true;
+  }
+
+  private keep(chunk: Buffer): void {
     this.note();
     this.out.write(1, chunk);
     this.midLine = chunk.length > 0 && chunk[chunk.length - 1] !== 10;
-    return true;
   }
 
   /** The detector ended: a line without its newline goes out as it is. */

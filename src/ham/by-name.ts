@@ -31,14 +31,28 @@ export class ByName {
   async stop(name: string, wait: boolean): Promise<Done> {
     this.check(name, 'stop');
     const { done, stopped } = this.stopping(name, false);
-    if (wait) await stopped;
-    return { ...done, entity: this.core.store.entity(name) ?? done.entity };
+    if (!wait) return done;
+    await stopped;
+    const after = this.core.store.entity(name);
+    if (!after) throw unknownEntity(name);
+    // What really happened: its exit not seen by the deadline (stop timeout, SIGKILL, its grace), or started again meanwhile.
+    if (after.life.tag === 'stopping' || after.life.tag === 'starting' || processRuns(after.life)) {
+      const pid = after.pid !== null ? ` (pid ${after.pid})` : '';
+      throw new HamError({
+        code: after.life.tag === 'stopping' ? 'timeout' : 'bad-request',
+        entity: name,
+        message: `stop ${name}: expected it stopped by the deadline (its stop timeout ${after.stopPolicy.timeoutMs} ms, then SIGKILL and ${KILL_GRACE_MS} ms), it is ${after.life.tag === 'stopping' ? 'still stopping (its exit not seen)' : viewState(after.life)}${pid}`,
+      });
+    }
+    return { ...done, entity: after };
   }
 
   /** `ham restart NAME`: its stop policy, then started again; a requested restart, not a death. */
   async restart(name: string, wait: boolean): Promise<Done> {
     const e = this.check(name, 'restart');
     if (e.life.tag === 'held') throw this.refuse(e, 'restart', `it is held (${heldWhy(e)}): it starts by itself when it may`);
+    if (e.life.tag === 'stopping' && e.life.then !== 'stopped')
+      throw this.refuse(e, 'restart', `it is being held (${heldWhy(e)}): it starts by itself when it may`);
     const before = e.instance;
     const { done, stopped } = this.stopping(name, true);
     if (!wait) return done;
@@ -74,9 +88,10 @@ export class ByName {
       this.core.store.appendEvent({ entity: name, type: 'requested', time: Date.now(), fired: [], pid: e.pid, detail: `reload requested (${signal})` }),
     );
     this.core.publish({ ...emptyFired(), events: [fired] });
+    const done = wait ? reloaded(this.core, e) : undefined; // watching before the signal: its RELOADING=1 may come at once
     process.kill(e.pid, signal);
     this.core.log('info', 'reload: signal sent', { entity: name, pid: e.pid, signal });
-    if (wait) await reloaded(e);
+    if (done) await done;
     return { entity: this.core.mustGet(name), changed: true };
   }
 
@@ -168,13 +183,33 @@ export class ByName {
 }
 
 function heldWhy(e: EntityRecord): string {
-  if (e.life.tag !== 'held') return '';
-  return e.life.why === 'group' ? 'its group restarts' : `something it requires is down: ${e.requires.join(', ')}`;
+  const why = e.life.tag === 'held' ? e.life.why : e.life.tag === 'stopping' && e.life.then !== 'stopped' ? e.life.then : null;
+  if (why === null) return '';
+  return why === 'group' ? 'its group restarts' : `something it requires is down: ${e.requires.join(', ')}`;
 }
 
 /**
- * Hook for notify readiness (issue 13): with `readiness: { notify: true }` a reload is done when
- * READY=1 follows RELOADING=1. Until the keeper speaks sd_notify, a reload is done once its signal
- * is delivered.
+ * With `readiness: { notify: true }` a reload is done when its keeper's state shows READY=1 after
+ * RELOADING=1 (keeperReady.reloading true, then false), within its readiness timeoutMs; without
+ * notify, once its signal is delivered. Seen through the store: a RELOADING=1 and READY=1 that
+ * both came between two reads of the keeper's state are not seen (the wait then times out).
  */
-async function reloaded(_e: EntityRecord): Promise<void> {}
+async function reloaded(core: SupervisorCore, e: EntityRecord): Promise<void> {
+  if (e.readiness?.probe.kind !== 'notify') return;
+  const { instance } = e;
+  let reloading = false;
+  const over = (x: EntityRecord | undefined): boolean => {
+    if (!x || x.instance !== instance) return true;
+    if (x.keeperReady?.reloading) reloading = true;
+    return reloading && !x.keeperReady?.reloading;
+  };
+  const timeoutMs = e.readiness.timeoutMs;
+  const after = await core.waitFor(e.name, over, timeoutMs);
+  if (after && after.instance === instance && reloading && !after.keeperReady?.reloading) return;
+  const now = !after ? 'it is gone' : after.instance !== instance ? 'it was started again' : reloading ? 'still RELOADING=1' : 'no RELOADING=1 seen';
+  throw new HamError({
+    code: 'timeout',
+    entity: e.name,
+    message: `reload ${e.name}: expected READY=1 after RELOADING=1 within ${timeoutMs} ms (its readiness timeoutMs), ${now}`,
+  });
+}

@@ -48,9 +48,12 @@ export const ASK: { [S in LifeTag]: Row<S> } = {
     'ask-start': (l, ev, ctx) => startNow('start', l.parked, ev.keeperParked, ctx),
   },
   stopping: {
-    // Asked by name during another stop (a hold's, `stop --all`'s): this request decides where it ends.
+    // Asked by name during another stop (a hold's, `stop --all`'s): this request decides where it ends; but a
+    // restart does not override a hold (it would start with its requirement down): held, it comes back by itself.
     'ask-stop': (l, ev) =>
-      l.request === asked(ev) ? 'ignore' : step({ ...l, then: 'stopped', request: asked(ev) }, [{ kind: 'signal', signal: 'stop' }], said(asked(ev))),
+      l.request === asked(ev) || (ev.restart && l.then !== 'stopped')
+        ? 'ignore'
+        : step({ ...l, then: 'stopped', request: asked(ev) }, [{ kind: 'signal', signal: 'stop' }], said(asked(ev))),
     // Being stopped by name: started again once it exited.
     'ask-start': (l) => (l.request === 'stop' ? step({ ...l, request: 'restart' }, [], said('start')) : 'ignore'),
   },

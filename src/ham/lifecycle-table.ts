@@ -47,14 +47,14 @@ function died(seq: number | null, exit: ExitInfo, effects: Effect[]): Step {
   );
 }
 
-/** X of a process we asked to stop: not a death. Stopped for good (kept, if by name), or held. */
+/** X of a process we asked to stop: not a death. Stopped for good (kept, if by name), or held; its beats no longer watched. */
 function stoppedBy(l: LifeOf<'stopping'>, seq: number | null, effects: Effect[]): Step {
-  return step(settledLife(l, seq), [{ kind: 'forget-health' }, ...release(seq), ...effects], [], ['exit', 'process-gone']);
+  return step(settledLife(l, seq), [{ kind: 'forget-health' }, { kind: 'untrack-heartbeats' }, ...release(seq), ...effects], [], ['exit', 'process-gone']);
 }
 
-/** `ham restart NAME`: its process exited as asked; started again (through the keeper parked on `seq`, if one), not a death. */
+/** `ham restart NAME`: its process exited as asked; started again (through the keeper parked on `seq`, if one), not a death. Its next instance's beats are watched from its first. */
 function restartedBy(seq: number | null): Step {
-  const s = launch(false, seq, seq !== null, [{ kind: 'forget-health' }]);
+  const s = launch(false, seq, seq !== null, [{ kind: 'forget-health' }, { kind: 'untrack-heartbeats' }]);
   return { ...s, marks: [...s.marks, 'exit', 'process-gone'] };
 }
 

@@ -232,6 +232,7 @@ export class Transitions {
         case 'remove':
           if (e.keeper) removeKeeperDir(paths, e.id, e.keeper.serial);
           if (e.readiness) removeReadyPaths(paths, e.id);
+          parts.readiness.keeper.forget(e.name); // its WATCHDOG=1 count (kept across instances: a keeper's count is cumulative)
           this.core.names.delete(e.id);
           w.coord.invalidate();
           break;

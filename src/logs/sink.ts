@@ -18,13 +18,32 @@ export const PENDING_MAX_BYTES = 1 << 20;
 const FLAGS = fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW | fsc.O_NONBLOCK;
 
 const sinks = new Map<string, Sink>();
+/** Folders whose sink went idle with lines dropped and not yet said: the count, said by the folder's next sink. */
+const carried = new Map<string, { n: number; why: string }>();
+/** Bound on `carried` (a folder never written again keeps no sink; past this, the oldest counts are forgotten). */
+export const CARRIED_MAX = 1024;
 
-/** The sink of `dir` (made on first use, forgotten once idle). */
+/** The sink of `dir` (made on first use, forgotten once idle; a drop count not yet said goes to the next one). */
 export function sinkOf(dir: string, policy: LogPolicy): Sink {
   let s = sinks.get(dir);
-  if (!s) sinks.set(dir, (s = new Sink(dir, policy)));
-  else s.policy = policy; // the latest writer's policy, as the folder's last start has it
+  if (!s) {
+    sinks.set(dir, (s = new Sink(dir, policy)));
+    const c = carried.get(dir);
+    if (c) s.drop(c.n, c.why);
+    carried.delete(dir);
+  } else s.policy = policy; // the latest writer's policy, as the folder's last start has it
   return s;
+}
+
+/** How many sinks and carried counts are held (tests: nothing is kept for an idle folder but its count). */
+export function sinksHeld(): { sinks: number; carried: number } {
+  return { sinks: sinks.size, carried: carried.size };
+}
+
+function carry(dir: string, n: number, why: string): void {
+  carried.delete(dir);
+  carried.set(dir, { n, why });
+  if (carried.size > CARRIED_MAX) carried.delete(carried.keys().next().value!);
 }
 
 /** A line waiting, or a note of `noted` lines dropped before it (counted again if it cannot be written either). */
@@ -93,7 +112,8 @@ export class Sink {
     } finally {
       // In the same turn as the loop's last check: a push from now on starts a new run.
       this.writing = undefined;
-      if (this.dropped === 0) sinks.delete(this.dir);
+      sinks.delete(this.dir);
+      if (this.dropped > 0) carry(this.dir, this.dropped, this.why);
     }
   }
 

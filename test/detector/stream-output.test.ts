@@ -31,8 +31,10 @@ describe('a stream detector’s stderr', () => {
     const out = new StreamStderr({ dir: join(dir, 'talker'), maxBytes: 10 << 20, keep: 1, instance: 4 });
     const burst = Buffer.alloc(STDERR_BURST - 10, 'a');
     expect(out.take(Buffer.concat([Buffer.from('first\n'), burst.subarray(6)]))).toBe(true); // within the burst
-    expect(out.take(Buffer.alloc(STDERR_RATE, 'b'))).toBe(false); // over it: dropped
-    let dropped = STDERR_RATE;
+    expect(out.take(Buffer.alloc(STDERR_RATE, 'b'))).toBe(false); // over it: what is left of the burst kept, the rest dropped
+    let dropped = out.dropped;
+    const keptB = STDERR_RATE - dropped;
+    expect(keptB).toBeGreaterThanOrEqual(10);
     // Under its rate again after a moment: the note first (the partial line of a's ended before it), then the chunk.
     const small = Buffer.from('back again\n');
     while (!out.take(small)) {
@@ -55,6 +57,35 @@ describe('a stream detector’s stderr', () => {
         .slice(1, -3)
         .map((l) => l.replace(/ \[ham: line cut at 16384 bytes\]$/, ''))
         .join(''),
-    ).toBe('a'.repeat(burst.length - 6));
+    ).toBe('a'.repeat(burst.length - 6) + 'b'.repeat(keptB));
+  });
+
+  it('under a sustained flood keeps what its rate allows, cut after whole lines, and counts only the rest', async () => {
+    const out = new StreamStderr({ dir: join(dir, 'talker'), maxBytes: 64 << 20, keep: 1, instance: 4 });
+    const line = 'x'.repeat(99) + '\n';
+    const flood = Buffer.from(line.repeat(20_000)); // 2 MB: far over the burst
+    expect(out.take(flood)).toBe(false);
+    const burstLines = Math.floor(STDERR_BURST / line.length);
+    expect(out.dropped).toBe(flood.length - burstLines * line.length); // the whole burst kept, in whole lines
+    // Still flooding a moment later: the tokens earned meanwhile are kept (not the whole chunk dropped).
+    await sleep(50);
+    const before = out.dropped;
+    expect(out.take(flood)).toBe(false);
+    const kept = flood.length - (out.dropped - before);
+    expect(kept).toBeGreaterThan(0);
+    expect(kept % line.length).toBe(0);
+    out.end();
+    const xs = burstLines + kept / line.length;
+    const t = await waitFor('the kept lines', () => {
+      const now = texts();
+      return now.filter((l) => l === 'x'.repeat(99)).length === xs && now.length === xs + 2 ? now : undefined;
+    });
+    // Each drop said on a line of its own, before what was kept next (and at the end).
+    const notes = t.filter((l) => l !== 'x'.repeat(99));
+    expect(notes).toEqual([
+      `[ham: ${flood.length - burstLines * line.length} bytes of stderr dropped: over ${STDERR_RATE} bytes/s]`,
+      `[ham: ${flood.length - kept} bytes of stderr dropped: over ${STDERR_RATE} bytes/s]`,
+    ]);
+    expect(t.indexOf(notes[0]!)).toBe(burstLines);
   });
 });

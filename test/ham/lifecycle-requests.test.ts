@@ -99,7 +99,7 @@ describe('ham restart NAME', () => {
     expect(said(o)).toEqual(['requested restart']);
     const x = go(byName('restart'), { tag: 'X', seq: 8, exit: EXIT });
     expect(x.next).toEqual({ tag: 'starting', restart: false, via: 8 });
-    expect(kinds(x)).toEqual(['forget-health', 'restart-keeper']);
+    expect(kinds(x)).toEqual(['forget-health', 'untrack-heartbeats', 'restart-keeper']);
     expect(x.occurrences).toEqual([]);
     expect(x.marks).not.toContain('death');
     expect(x.marks).not.toContain('restarts');
@@ -109,11 +109,20 @@ describe('ham restart NAME', () => {
     const o = go(byName('restart'), { tag: 'keeper-gone', orphan: false, dismissed: false, now: 1 });
     expect(o.next).toEqual({ tag: 'starting', restart: false, via: null });
     expect(kinds(o)).toContain('spawn-keeper');
+    expect(kinds(o)).toContain('untrack-heartbeats'); // the old instance's watchdog is not the new one's
   });
 
   it('stop --all or a hold during it: the restart gives way (stopped, or held)', () => {
     expect(go(byName('restart'), { tag: 'stop' }).next).toEqual(stopping());
     expect(go(byName('restart'), { tag: 'hold', why: 'group' }).next).toEqual(stopping('group'));
+  });
+
+  it("during a hold's stop: nothing (it would start with its requirement down; held, it comes back by itself); a stop by name still keeps it", () => {
+    for (const why of ['requires', 'group'] as const) {
+      expect(transition(stopping(why), RESTART, SPAWNED), why).toBeNull();
+      expect(go(stopping(why), STOP).next, why).toEqual(byName('stop'));
+    }
+    expect(transition(held('requires'), RESTART, SPAWNED)).toBeNull();
   });
 
   it('where nothing runs (dead, stopped): started now', () => {
@@ -160,6 +169,22 @@ describe('what carries a stop by name', () => {
         const next = o ? o.next : l;
         expect(next !== 'removed' && keptStopped(next), `${l.tag} × ${ev.tag}`).toBe(true);
         expect(o?.occurrences.filter((x) => x.type === 'death' || x.type === 'abnormal-death') ?? []).toEqual([]);
+      }),
+    );
+  });
+
+  it('property: whatever ends a started process (stopped, held, restarted by name, dead) stops watching its heartbeats', () => {
+    const ends: LifeEvent[] = [
+      { tag: 'X', seq: 3, exit: EXIT },
+      { tag: 'keeper-gone', orphan: false, dismissed: false, now: 1 },
+    ];
+    fc.assert(
+      fc.property(anyLife, fc.constantFrom(...ends), (l, ev) => {
+        const runs = l.tag === 'running' || (l.tag === 'stopping' && l.started);
+        if (!runs) return;
+        const o = transition(l, ev, SPAWNED);
+        if (!o || o.next === 'removed' || o.next.tag === 'running' || o.next.tag === 'stopping') return; // it still runs
+        expect(kinds(o), `${JSON.stringify(l)} × ${ev.tag}`).toContain('untrack-heartbeats');
       }),
     );
   });

@@ -120,8 +120,18 @@ describe('keeper records', () => {
     expect(o.next).toEqual(stopped(5));
     expect(o.occurrences).toEqual([]);
     expect(o.marks).toEqual(['exit', 'process-gone']);
-    expect(kinds(o.effects)).toEqual(['forget-health', 'release-keeper', 'down']);
+    expect(kinds(o.effects)).toEqual(['forget-health', 'untrack-heartbeats', 'release-keeper', 'down']);
     expect(go(stopping('group'), { tag: 'X', seq: 5, exit: KILLED }).next).toEqual(held('group', 5));
+  });
+
+  it('a stop or a hold that ended its process: its heartbeats (a notify watchdog, a self-attached one) are no longer watched', () => {
+    for (const l of [stopping('stopped'), stopping('group'), stopping('requires')]) {
+      expect(kinds(go(l, { tag: 'X', seq: 5, exit: KILLED }).effects), `X in ${JSON.stringify(l)}`).toContain('untrack-heartbeats');
+      expect(kinds(go(l, { tag: 'keeper-gone', orphan: false, dismissed: false, now: 1 }).effects), `keeper-gone in ${JSON.stringify(l)}`).toContain(
+        'untrack-heartbeats',
+      );
+    }
+    expect(kinds(go(stopping('stopped'), { tag: 'conn-closed', alive: true }, SELF).effects)).toContain('untrack-heartbeats');
   });
 
   it('X of a self-attached entity whose connection already closed: no second death', () => {

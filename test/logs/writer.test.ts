@@ -3,12 +3,12 @@
 // waits (beyond it lines are dropped, counted, and said in one `ham` line),
 // and a log that cannot be written (a FIFO as `current`) counted the same way.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseLogLine } from '../../src/logs/line.js';
-import { PENDING_MAX_BYTES } from '../../src/logs/sink.js';
+import { CARRIED_MAX, PENDING_MAX_BYTES, sinksHeld } from '../../src/logs/sink.js';
 import { LogWriter } from '../../src/logs/writer.js';
 
 let dir: string;
@@ -64,11 +64,24 @@ describe('the Node log writer', () => {
     const w = new LogWriter(dir, { maxBytes: 1 << 20, keep: 1 }, 0);
     w.write(0, Buffer.from('one\ntwo\n'));
     await w.end(); // resolves: the open failed at once instead of blocking
+    expect(sinksHeld()).toEqual({ sinks: 0, carried: 1 }); // idle: its sink forgotten, only its drop count kept
     rmSync(fifo);
     w.write(0, Buffer.from('three\n'));
     await w.end();
     const got = texts(fifo);
     expect(got).toEqual([expect.stringMatching(NOTE), 'three']);
     expect(NOTE.exec(got[0]!)!.slice(1)).toEqual(['2', 'ENXIO']);
+    expect(sinksHeld()).toEqual({ sinks: 0, carried: 0 });
+  });
+
+  it('folders never written again keep no sink, and at most CARRIED_MAX drop counts', async () => {
+    const file = join(dir, 'not-a-folder');
+    writeFileSync(file, '');
+    for (let i = 0; i < CARRIED_MAX + 5; i++) {
+      const w = new LogWriter(join(file, `d${i}`), { maxBytes: 1 << 20, keep: 1 }, 0);
+      w.write(0, Buffer.from('lost\n'));
+      await w.end(); // mkdir fails (ENOTDIR): counted
+    }
+    expect(sinksHeld()).toEqual({ sinks: 0, carried: CARRIED_MAX });
   });
 });

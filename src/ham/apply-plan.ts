@@ -15,6 +15,7 @@ import { GLOBAL, type EntityRecord, type GroupSpec, type RestartPolicy, type Sto
 import type { Change } from '../protocol/views.js';
 import type { ReadinessSpec } from '../model/readiness.js';
 import { parseReadiness } from './readiness-schema.js';
+import { notifyHomeProblem } from '../keeper/ready-state.js';
 import { configSchema, entityConfig, ESCALATE_CONDITION, groupConfig, logsConfig, restartConfig, stopConfig } from './apply-schema.js';
 import { toConditionRecord } from './conditions.js';
 import { findCycle } from './topology.js';
@@ -26,6 +27,8 @@ export type { Change };
 export interface World {
   /** Where relative paths in the file start (unless it says `baseDir`). */
   cwd: string;
+  /** The HAM's home (notify sockets live in it). */
+  home: string;
   baseEnv: Record<string, string>;
   groups: Record<string, GroupSpec>;
   entity(name: string): EntityRecord | undefined;
@@ -144,6 +147,8 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
       const r = parseReadiness(parts.readiness, [...at, 'readiness']);
       issues.push(...r.issues);
       readiness = r.spec ?? null;
+      const tooLong = readiness?.probe.kind === 'notify' ? notifyHomeProblem(w.home) : undefined;
+      if (tooLong) add([...at, 'readiness', 'notify'], tooLong.expected, tooLong.got);
     }
     const logs = logsConfig.safeParse(parts.logs ?? {});
     if (!logs.success) issues.push(...zodIssues([...at, 'logs'], parts.logs, logs.error));

@@ -24,7 +24,7 @@ const applying = new Mutex();
 export function applyConfig(
   sup: Supervisor,
   config: unknown,
-  o: { dryRun: boolean; cwd: string; baseEnv: Record<string, string> },
+  o: { dryRun: boolean; cwd: string; baseEnv: Record<string, string>; home: string },
 ): Promise<{ dryRun: boolean; changes: Change[] }> {
   return applying.run(() => applyNow(sup, config, o));
 }
@@ -32,7 +32,7 @@ export function applyConfig(
 async function applyNow(
   sup: Supervisor,
   config: unknown,
-  o: { dryRun: boolean; cwd: string; baseEnv: Record<string, string> },
+  o: { dryRun: boolean; cwd: string; baseEnv: Record<string, string>; home: string },
 ): Promise<{ dryRun: boolean; changes: Change[] }> {
   // Planning yields every few ms (a file of 10,000 entities used to be one
   // turn: the Guardian took the HAM for hung). The commit re-reads each
@@ -40,6 +40,7 @@ async function applyNow(
   const pace = new Pacer();
   const world: World = {
     cwd: o.cwd,
+    home: o.home,
     baseEnv: o.baseEnv,
     groups: sup.groups(),
     entity: (name) => sup.get(name),

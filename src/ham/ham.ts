@@ -244,7 +244,7 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
       },
       apply: ({ config, dryRun }) => (
         dryRun || guard.grow('apply', config),
-        applyConfig(supervisor, config, { dryRun, cwd: process.cwd(), baseEnv }).finally(() => afterBurst(log))
+        applyConfig(supervisor, config, { dryRun, cwd: process.cwd(), baseEnv, home: paths.root }).finally(() => afterBurst(log))
       ),
       stop: async ({ all }) => {
         refuseWhileStopping();

@@ -101,7 +101,7 @@ function keeperEnv(paths: HomePaths, spec: KeeperSpec): Record<string, string> {
 function readyEnv(paths: HomePaths, spec: KeeperSpec): Record<string, string> {
   const p = spec.readiness?.probe;
   if (!p || !keeperSide(p)) return {};
-  const env: Record<string, string> = { HAM_READY: p.kind, HAM_READY_PATH: readyPath(paths.root, spec.id, p, process.getuid?.() ?? 0) };
+  const env: Record<string, string> = { HAM_READY: p.kind, HAM_READY_PATH: readyPath(paths.root, spec.id, p) };
   if (p.kind === 'fd') env.HAM_READY_FD = String(p.fd);
   if (p.kind === 'notify' && p.watchdogMs) env.HAM_WATCHDOG_USEC = String(p.watchdogMs * 1000);
   return env;

@@ -4,7 +4,6 @@
 // Read strictly, like the records: a regular file, bounded, never through a
 // link, never blocking; anything else is no state.
 import { closeSync, constants as fsc, fstatSync, openSync, readSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { ReadinessProbe } from '../model/readiness.js';
 
@@ -74,15 +73,28 @@ export function readReadyState(dir: string): ReadyState | null {
 
 /** sun_path's room (108 bytes with its NUL). */
 const SUN_PATH_MAX = 107;
+/** The longest home whose notify sockets fit in sun_path: HOME/run/notify/ID with ids of up to 10 digits. */
+export const NOTIFY_HOME_MAX = SUN_PATH_MAX - '/run/notify/'.length - 10;
+
+/**
+ * Why notify readiness cannot be used in the home `root`, or undefined. There is no abstract-socket
+ * fallback: an abstract name is listed in /proc/net/unix and any local user could bind it first
+ * (while a keeper is replaced, say) and read the entity's datagrams or silence its READY=1.
+ */
+export function notifyHomeProblem(root: string): { expected: string; got: string } | undefined {
+  const n = Buffer.byteLength(root);
+  if (n <= NOTIFY_HOME_MAX) return undefined;
+  return {
+    expected: `expected a home of at most ${NOTIFY_HOME_MAX} bytes for notify readiness (its socket path must fit in 108 bytes): use a shorter --home`,
+    got: `${root} (${n} bytes)`,
+  };
+}
 
 /**
  * Where entity `id`'s keeper listens (notify: a socket) or reads (fd: a FIFO):
  * per entity, not per keeper, so a keeper that adopts it uses the same one.
- * A home too long for a socket path gets an abstract socket named for the
- * home's hash (its datagrams are checked by credentials all the same).
+ * `apply` refuses notify in a home too long for this path (notifyHomeProblem).
  */
-export function readyPath(root: string, id: number, probe: Extract<ReadinessProbe, { kind: 'notify' | 'fd' }>, uid: number): string {
-  const file = join(root, 'run', 'notify', probe.kind === 'fd' ? `${id}.fd` : String(id));
-  if (probe.kind === 'fd' || Buffer.byteLength(file) <= SUN_PATH_MAX) return file;
-  return `@ham-${uid}-${createHash('sha256').update(root).digest('hex').slice(0, 16)}-${id}`;
+export function readyPath(root: string, id: number, probe: Extract<ReadinessProbe, { kind: 'notify' | 'fd' }>): string {
+  return join(root, 'run', 'notify', probe.kind === 'fd' ? `${id}.fd` : String(id));
 }

@@ -7,6 +7,7 @@ import type { EntityRecord } from '../../src/model/records.js';
 function world(entities: EntityRecord[] = []): World {
   return {
     cwd: '/srv',
+    home: '/var/lib/ham',
     baseEnv: { PATH: '/usr/bin:/bin' },
     groups: {},
     entity: (name) => entities.find((e) => e.name === name),

@@ -143,4 +143,16 @@ describe('the readiness block', () => {
     if (bad.ok) return;
     expect(bad.issues.map((i) => i.path)).toEqual(['entities.p.readiness', 'entities.q.readiness.tcp']);
   });
+
+  it('in apply: notify refused in a home too long for its socket path (there is no abstract-socket fallback)', async () => {
+    const file = { entities: { web: { command: ['web'], readiness: { notify: true } } } };
+    expect((await planApply(file, world)).ok).toBe(true);
+    const long = `/${'h'.repeat(120)}`;
+    const bad = await planApply(file, emptyWorld({ pidRunning: () => true, home: long }));
+    expect(bad.ok).toBe(false);
+    if (bad.ok) return;
+    expect(bad.issues).toEqual([
+      { path: 'entities.web.readiness.notify', expected: expect.stringContaining('for notify readiness'), got: `${long} (121 bytes)` },
+    ]);
+  });
 });

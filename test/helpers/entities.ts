@@ -35,6 +35,7 @@ export function pairOf(s: StatusView): { ham: number; guardian: number } | undef
 export function emptyWorld(over: Partial<World> = {}): World {
   return {
     cwd: '/srv',
+    home: '/var/lib/ham',
     baseEnv: { PATH: '/usr/bin:/bin' },
     groups: {},
     entity: () => undefined,

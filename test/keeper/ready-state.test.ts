@@ -1,13 +1,13 @@
 // The keeper's readiness state file and poke name (keeper-ready.c writes them,
 // ready-state.ts reads them): strict, like the records; and where each entity's
-// socket or FIFO is (an abstract socket where the home is too long for sun_path).
+// socket or FIFO is, and which homes are too long for a notify socket (no abstract fallback).
 import fc from 'fast-check';
 import { existsSync, mkdtempSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Inbox } from '../../src/keeper/inbox.js';
-import { MAX_STATE_BYTES, parsePoke, parseReadyState, readReadyState, readyPath } from '../../src/keeper/ready-state.js';
+import { MAX_STATE_BYTES, NOTIFY_HOME_MAX, notifyHomeProblem, parsePoke, parseReadyState, readReadyState, readyPath } from '../../src/keeper/ready-state.js';
 
 let dir: string | undefined;
 afterEach(() => {
@@ -100,13 +100,17 @@ describe('the keeper readiness state', () => {
     expect(existsSync('/etc/passwd')).toBe(true);
   });
 
-  it('each entity has its own path; a home too long for sun_path gets an abstract socket (the FIFO keeps its path)', () => {
-    expect(readyPath('/h', 4, { kind: 'notify', watchdogMs: null }, 1000)).toBe('/h/run/notify/4');
-    expect(readyPath('/h', 4, { kind: 'fd', fd: 3 }, 1000)).toBe('/h/run/notify/4.fd');
-    const long = `/${'d'.repeat(120)}`;
-    const p = readyPath(long, 4, { kind: 'notify', watchdogMs: null }, 1000);
-    expect(p).toMatch(/^@ham-1000-[0-9a-f]{16}-4$/);
-    expect(readyPath(`${long}x`, 4, { kind: 'notify', watchdogMs: null }, 1000)).not.toBe(p);
-    expect(readyPath(long, 4, { kind: 'fd', fd: 3 }, 1000)).toBe(`${long}/run/notify/4.fd`);
+  it('each entity has its own path in the home; a home too long for sun_path is refused for notify, never an abstract name', () => {
+    expect(readyPath('/h', 4, { kind: 'notify', watchdogMs: null })).toBe('/h/run/notify/4');
+    expect(readyPath('/h', 4, { kind: 'fd', fd: 3 })).toBe('/h/run/notify/4.fd');
+    const fits = `/${'d'.repeat(NOTIFY_HOME_MAX - 1)}`;
+    expect(notifyHomeProblem(fits)).toBeUndefined();
+    expect(Buffer.byteLength(readyPath(fits, 4_294_967_295, { kind: 'notify', watchdogMs: null }))).toBeLessThanOrEqual(107);
+    const long = `${fits}x`;
+    expect(notifyHomeProblem(long)).toEqual({
+      expected: expect.stringMatching(/^expected a home of at most \d+ bytes for notify readiness/),
+      got: `${long} (${NOTIFY_HOME_MAX + 1} bytes)`,
+    });
+    expect(readyPath(long, 4, { kind: 'notify', watchdogMs: null })).toBe(`${long}/run/notify/4`);
   });
 });

@@ -3,11 +3,11 @@
 // listens (a failed start, its reason in the one error shape and in --json),
 // and the HAM SIGKILLed while the wait is on (it resumes on the new HAM).
 import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pairOf } from '../helpers/entities.js';
 import { CALM, ham, hamJson, status, tempHome, waitStatus, type TestHome } from '../helpers/ham.js';
+import { freePorts } from '../helpers/ports.js';
 
 let t: TestHome;
 beforeEach(async () => {
@@ -17,23 +17,6 @@ beforeEach(async () => {
 afterEach((ctx) => t.cleanup(ctx));
 
 const at = (f: string): string => join(t.home, f);
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<Server>((resolve, reject) => {
-          const s = createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 /** A TCP server that listens on PORT once FLAG exists (the test decides when). */
 const TCP = `

@@ -3,12 +3,12 @@
 // the pair and across a takeover in the middle of it; a requested restart is
 // not a death; a rolling group restart waits for each member's readiness.
 import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EntityView } from '../../src/protocol/views.js';
 import { entity } from '../helpers/entities.js';
 import { applyConfig, CALM, events, ham, hamJson, lines, procsWith, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
+import { freePorts } from '../helpers/ports.js';
 
 let t: TestHome;
 beforeEach(async () => {
@@ -222,20 +222,3 @@ const lateListener = (port: number, marker: string): string[] => [
   String(port),
   marker,
 ];
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<Server>((resolve, reject) => {
-          const s = createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}

@@ -4,11 +4,11 @@
 // not ready in time, failed and restarted per its policy; takeovers (the HAM
 // SIGKILLed) while an entity is starting and after it is ready.
 import { existsSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { entity } from '../helpers/entities.js';
 import { applyConfig, CALM, events, ham, hamJson, lines, tempHome, waitStatus, type TestHome } from '../helpers/ham.js';
+import { freePorts } from '../helpers/ports.js';
 
 let t: TestHome;
 beforeEach(async () => {
@@ -20,23 +20,6 @@ afterEach((ctx) => t.cleanup(ctx));
 const at = (f: string): string => join(t.home, f);
 const apply = async (config: object): Promise<void> => void (await applyConfig(t.home, config));
 
-/** `n` distinct ports nothing listens on now (the OS picks them, all held open at once). */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<Server>((resolve, reject) => {
-          const s = createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 const freePort = async (): Promise<number> => (await freePorts(1))[0]!;
 
 /** A TCP server that listens on PORT once FLAG exists (the test decides when), then writes FLAG.listening; each connection is a line in LOG. */

@@ -63,8 +63,9 @@ describe('the launcher SIGKILLed while a keeper it started is not yet heard of',
     expect(entity(up, 'web').restarts).toBe(0);
   });
 
-  it("its child held before the exec, then killed: the HAM's pid watch sees it gone, the start failed (not starting for ever)", async () => {
-    const { arg, child, ham } = await held(t.home);
+  /** The launcher SIGKILLed while its child is held before the exec, then the child killed: the start failed, seen by the pid watch. */
+  async function heldThenKilled(env: NodeJS.ProcessEnv = {}): Promise<void> {
+    const { arg, child, ham } = await held(t.home, env);
     const first = launcherOf(ham)!;
     process.kill(first, 'SIGKILL');
     await waitFor('a new launcher', () => (launcherOf(ham) ?? first) !== first);
@@ -74,20 +75,13 @@ describe('the launcher SIGKILLed while a keeper it started is not yet heard of',
     expect(entity(down, 'web').state).toBe('dead');
     expect(entity(down, 'web').lastError).toContain('exited before its first record');
     expect(procsWith(arg)).toEqual([]);
-  });
+  }
 
-  it("its child held past the watch's first stretch, then killed: still seen gone (the watch never gives up)", async () => {
-    // The first stretch cut to nothing (it is ten minutes): the held child is watched seldom from the start.
-    const { arg, child, ham } = await held(t.home, { HAM_PID_WATCH_FAST_MS: '0' });
-    const first = launcherOf(ham)!;
-    process.kill(first, 'SIGKILL');
-    await waitFor('a new launcher', () => (launcherOf(ham) ?? first) !== first);
-    process.kill(child, 'SIGKILL');
-    const down = await waitStatus(t.home, 'the start failed', (x) => entity(x, 'web').state !== 'starting', 30_000);
-    expect(entity(down, 'web').state).toBe('dead');
-    expect(entity(down, 'web').lastError).toContain('exited before its first record');
-    expect(procsWith(arg)).toEqual([]);
-  });
+  it("its child held before the exec, then killed: the HAM's pid watch sees it gone, the start failed (not starting for ever)", () => heldThenKilled());
+
+  // The first stretch cut to nothing (it is ten minutes): the held child is watched seldom from the start.
+  it("its child held past the watch's first stretch, then killed: still seen gone (the watch never gives up)", () =>
+    heldThenKilled({ HAM_PID_WATCH_FAST_MS: '0' }));
 
   it("exec'd and answered, dead before its first record: the orphan watch reports it (the start failed)", async () => {
     const { arg, child, tag, ham } = await held(t.home);

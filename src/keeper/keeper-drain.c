@@ -73,7 +73,9 @@ static _Noreturn void linger(const char *ldir) {
   char *real = realpath(ldir, NULL), *paths[2] = {NULL, NULL};
   for (int k = 0; real && k < 2; k++)
     if ((paths[k] = malloc(strlen(real) + 10))) sprintf(paths[k], "%s/%s", real, k ? ".stderr" : ".stdout");
-  for (pid_t who = 0; paths[0] && paths[1] && (who = klog_holder(paths, who)) > 0;) {
+  /* The new keeper's lock is looked at each check too: it may read every line before
+   * our poll sees one (a pipe woken empty), so waiting for POLLIN alone could wait for ever. */
+  for (pid_t who = 0; paths[0] && paths[1] && !klog_read_elsewhere() && (who = klog_holder(paths, who)) > 0;) {
     klog_stop = 0;
     klog_poll(NULL, 0, DRAIN_CHECK_MS);
   }
@@ -94,8 +96,9 @@ void klog_detach(pid_t pid) {
   for (;;) {
     struct pollfd p = {.fd = pfd, .events = POLLIN};
     klog_stop = 0;
-    int r = klog_poll(&p, pfd >= 0 ? 1 : 0, pfd >= 0 ? -1 : 200);
+    int r = klog_poll(&p, pfd >= 0 ? 1 : 0, pfd >= 0 ? DRAIN_CHECK_MS : 200);
     if ((r > 0 && p.revents) || kill(pid, 0) != 0) break;
+    if (r == 0 && klog_read_elsewhere()) _exit(0); /* as in linger */
   }
   klog_settle();
   linger(ldir);

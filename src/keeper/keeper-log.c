@@ -376,6 +376,8 @@ int klog_poll(struct pollfd *fds, int n, int timeout_ms) {
   }
 }
 
+int klog_read_elsewhere(void) { return in_fd[0] >= 0 && klog_others_read(in_fd[0]); }
+
 void klog_settle(void) {
   if (in_fd[0] < 0) return;
   set_stamp();

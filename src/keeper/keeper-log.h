@@ -37,6 +37,8 @@ _Noreturn void klog_detach(pid_t pid);
 _Noreturn void klog_end(void);
 /* Does a reader other than this one hold the FIFO `fd` (each reader has a shared flock on its .stdout)? */
 int klog_others_read(int fd);
+/* The same for this drain's own FIFOs (0 when it has none). */
+int klog_read_elsewhere(void);
 /* A process other than this one with one of `paths` open (`last` checked first), or 0. */
 pid_t klog_holder(char *const paths[2], pid_t last);
 /* Monotonic ms (the keeper's uptimes). */

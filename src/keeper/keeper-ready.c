@@ -339,8 +339,12 @@ int kready_poll(struct pollfd *fds, int n, int timeout_ms) {
     if (r <= 0) return r;
     if (p[n].revents) {
       r--;
+      long before = st.mainpid;
       if (mode == 'n') take_notify();
       else take_fd();
+      /* A new MAINPID= means a new pidfd the caller's set lacks: back to it at once,
+       * as a signal would (EINTR), so it polls that pid's death too. */
+      if (st.mainpid != before && r == 0) return errno = EINTR, -1;
     }
     if (r > 0 || timeout_ms == 0) return r;
     if (timeout_ms > 0 && (timeout_ms = (int)(until - klog_now_ms())) <= 0) return 0;

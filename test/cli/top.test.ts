@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLI_MAIN } from '../../src/paths.js';
+import { findProcesses } from '../../src/proc/procfs.js';
 import { CALM, ham, hamJson, sleeper, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 import { entity } from '../helpers/entities.js';
 
@@ -88,33 +89,12 @@ describe('ham top in a terminal', () => {
     await hamJson(t.home, ['attach', '--restart', 'web', '--', ...sleeper(`${t.home}-web`)]);
     const s0 = await status(t.home);
     const resize = join(t.home, 'resize');
-    // The window: 120×40, then 50×16 once the test asks (stty on the terminal sends SIGWINCH).
-    const cmd = [
-      'stty cols 120 rows 40;',
-      `(while [ ! -e ${resize} ]; do sleep 0.1; done; stty cols 50 rows 16 </dev/tty) &`,
-      `exec ${process.execPath} ${CLI_MAIN} --home ${t.home} top`,
-    ].join(' ');
-    const c = spawn('script', ['-q', '-e', '-c', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    child = c;
-    let raw = '';
-    c.stdout!.on('data', (d: Buffer) => (raw += d.toString('utf8')));
-    const exited = new Promise<number | null>((r) => c.on('exit', (code) => r(code)));
-    const screen = (what: string, ok: (lines: string[]) => boolean): Promise<string[]> =>
-      waitFor(
-        what,
-        () => {
-          const l = lastScreen(raw);
-          return ok(l) ? l : undefined;
-        },
-        30_000,
-      );
-
+    const { c, exited, screen, raw } = topInPty(resize);
     const pid0 = entity(s0, 'web').pid!;
     await screen(
       'web running in the view',
       (l) => l.some((x) => x.includes(`HAM pid ${s0.ham.pid} (epoch ${s0.ham.epoch})`)) && rowOf(l, 'web')?.[2] === String(pid0),
     );
-    expect(raw.startsWith('\x1b[?1049h') || raw.includes('\x1b[?1049h')).toBe(true); // the alternate screen
 
     process.kill(pid0, 'SIGKILL');
     const after = await screen(
@@ -147,6 +127,54 @@ describe('ham top in a terminal', () => {
 
     c.stdin!.write('q');
     expect(await exited).toBe(0);
-    expect(raw.replace(/[\r\n]+$/, '').endsWith('\x1b[?25h\x1b[?1049l')).toBe(true); // cursor shown, alternate screen left
+    restored(raw());
+  });
+
+  it('SIGTERM restores the terminal too', async () => {
+    await hamJson(t.home, ['start', ...CALM]);
+    await hamJson(t.home, ['attach', 'web', '--', ...sleeper(`${t.home}-web`)]);
+    const { exited, screen, raw } = topInPty();
+    await screen('web in the view', (l) => rowOf(l, 'web')?.[1] === 'running');
+    const [top] = findProcesses((argv) => argv.includes(CLI_MAIN) && argv.includes(t.home) && argv.at(-1) === 'top');
+    process.kill(top!, 'SIGTERM');
+    expect(await exited).toBe(128 + 15);
+    restored(raw());
   });
 });
+
+/**
+ * `ham top` in a real pseudo-terminal (util-linux script) of 120×40; it turns
+ * 50×16 once `resize` exists (stty on the terminal: the kernel sends
+ * SIGWINCH). After it ends, the terminal's modes are printed (`after: ...`).
+ */
+function topInPty(resize?: string) {
+  const cmd = [
+    'stty cols 120 rows 40;',
+    resize ? `(while [ ! -e ${resize} ]; do sleep 0.1; done; stty cols 50 rows 16 </dev/tty) &` : '',
+    `${process.execPath} ${CLI_MAIN} --home ${t.home} top; rc=$?;`,
+    `echo "after: $(stty -a | tr '\n' ' ')"; exit $rc`,
+  ].join(' ');
+  const c = spawn('script', ['-q', '-e', '-c', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child = c;
+  let text = '';
+  c.stdout!.on('data', (d: Buffer) => (text += d.toString('utf8')));
+  const exited = new Promise<number | null>((r) => c.on('exit', (code) => r(code)));
+  const screen = (what: string, ok: (lines: string[]) => boolean): Promise<string[]> =>
+    waitFor(
+      what,
+      () => {
+        const l = lastScreen(text);
+        return ok(l) ? l : undefined;
+      },
+      30_000,
+    );
+  return { c, exited, screen, raw: () => text };
+}
+
+/** The alternate screen was entered, then left with the cursor shown, and the tty is cooked again (not raw). */
+function restored(raw: string): void {
+  expect(raw).toContain('\x1b[?1049h');
+  const [view, after] = raw.split('after: ');
+  expect(view!.replace(/[\r\n]+$/, '').endsWith('\x1b[?25h\x1b[?1049l')).toBe(true);
+  for (const mode of ['icanon', 'echo', 'isig']) expect(after).toMatch(new RegExp(`(^|\\s)${mode}(\\s|$)`));
+}

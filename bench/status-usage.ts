@@ -22,7 +22,8 @@ export async function benchStatusUsage(entities = 10_000, processes = 200, runs 
     await new Promise((r) => setTimeout(r, 200));
     const pids = kids.map((k) => k.pid!);
     // Distinct pids per entity matter only for the map: the cost is the reads, so count those without dedup.
-    const view = (i: number): EntityView[] => Array.from({ length: processes }, (_, j) => ({ pid: pids[j], name: `e${i}-${j}` }) as EntityView);
+    const view = (i: number): EntityView[] =>
+      Array.from({ length: processes }, (_, j) => ({ pid: pids[j], name: `e${i}-${j}`, state: 'running' }) as EntityView);
     const sampleMs: number[] = [];
     const bareMs: number[] = [];
     for (let r = 0; r < runs; r++) {

@@ -28,6 +28,8 @@ export interface TopModel {
   note?: string;
   /** The clock shown (HH:MM:SS), given by the caller. */
   time: string;
+  /** Live in a terminal: say which keys do what. */
+  keys?: boolean;
 }
 
 export interface Frame {
@@ -86,7 +88,7 @@ export function renderFrame(m: TopModel, cols: number, rows: number): Frame {
   const pair = m.status ? `HAM pid ${m.status.ham.pid ?? '-'} (epoch ${m.status.ham.epoch})   Guardian pid ${m.status.guardian.pid ?? '-'}` : 'no status yet';
   const lines = [
     `ham top  ${m.time}  ${pair}${m.note ? `   [${m.note}]` : ''}`,
-    `${summary(m.rows)}   sort: ${m.sort}   keys: n c m r u sort, q quits`,
+    `${summary(m.rows)}${m.keys ? `   sort: ${m.sort}   keys: n c m r u sort, q quits` : ''}`,
     escapeField(`home ${m.home}`),
     '',
   ];

@@ -65,7 +65,7 @@ async function live(g: Globals): Promise<void> {
   const client = new HamClient(homePaths(home).socket);
   const out = process.stdout;
   const stdin = process.stdin;
-  const model: TopModel = { home, status: undefined, rows: [], events: [], sort: 'name', time: clock() };
+  const model: TopModel = { home, status: undefined, rows: [], events: [], sort: 'name', time: clock(), keys: stdin.isTTY };
   let base: Sample | undefined; // the sample CPU % is measured from
   let cpu = new Map<number, number | undefined>();
   let epoch: number | undefined;

@@ -23,19 +23,23 @@ export interface Sample {
   procs: Map<number, ProcUsage>;
 }
 
-/** Read /proc for every entity that has a pid (one stat and one statm read each). */
+/** Whose process is read: running (or starting) ones; a pid kept past a death may be another process by now. */
+const live = (e: EntityView): boolean => e.pid !== null && e.pid > 0 && (e.state === 'running' || e.state === 'starting');
+
+/** Read /proc for every running entity (one stat read each). */
 export function sample(entities: readonly EntityView[]): Sample {
   const procs = new Map<number, ProcUsage>();
   for (const e of entities) {
-    if (e.pid === null || e.pid <= 0 || procs.has(e.pid)) continue;
-    const u = procUsage(e.pid);
-    if (u) procs.set(e.pid, u);
+    const pid = e.pid!;
+    if (!live(e) || procs.has(pid)) continue;
+    const u = procUsage(pid);
+    if (u) procs.set(pid, u);
   }
   return { atMs: bootUptimeMs(), procs };
 }
 
 export function usageOf(e: EntityView, s: Sample): Usage {
-  const u = e.pid === null ? undefined : s.procs.get(e.pid);
+  const u = live(e) ? s.procs.get(e.pid!) : undefined;
   if (!u) return NONE;
   return { uptimeMs: Math.max(0, s.atMs - u.startTicks * MS_PER_TICK), cpuMs: u.cpuTicks * MS_PER_TICK, rssBytes: u.rssBytes };
 }

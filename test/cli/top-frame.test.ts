@@ -17,6 +17,7 @@ const model = (rows: TopRow[], events: string[] = []): TopModel => ({
   events,
   sort: 'name',
   time: '01:02:03',
+  keys: true,
 });
 
 describe('ham top: the screen', () => {

@@ -55,6 +55,7 @@ describe('ham top --once', () => {
       expect(r.stdout).toMatch(/\nspot\s+stopped\s+-\s+-\s+0\s+-\s+-\s+-\n/);
       expect(r.stdout).toMatch(/latest events:\n(.*\n)*#\d+ \S+ calm attach/);
       expect(r.stdout).not.toContain('\x1b'); // no terminal sequences off a terminal
+      expect(r.stdout).not.toContain('q quits'); // no keys to press either
     }
     const j = await hamJson<{ entities: Used[]; events: { condition: string }[] }>(t.home, ['top', '--once']);
     const busy = j.entities.find((e) => e.name === 'busy')!;
@@ -93,7 +94,7 @@ describe('ham top in a terminal', () => {
     const pid0 = entity(s0, 'web').pid!;
     await screen(
       'web running in the view',
-      (l) => l.some((x) => x.includes(`HAM pid ${s0.ham.pid} (epoch ${s0.ham.epoch})`)) && rowOf(l, 'web')?.[2] === String(pid0),
+      (l) => l.some((x) => x.includes(`HAM pid ${s0.ham.pid} (epoch ${s0.ham.epoch})`)) && rowOf(l, 'web')?.[2] === String(pid0) && l[1]!.endsWith('q quits'),
     );
 
     process.kill(pid0, 'SIGKILL');

@@ -87,7 +87,7 @@ const fit = (s: string, cols: number): string => (s.length <= cols ? s : cols <=
 export function renderFrame(m: TopModel, cols: number, rows: number): Frame {
   const pair = m.status ? `HAM pid ${m.status.ham.pid ?? '-'} (epoch ${m.status.ham.epoch})   Guardian pid ${m.status.guardian.pid ?? '-'}` : 'no status yet';
   const lines = [
-    `ham top  ${m.time}  ${pair}${m.note ? `   [${m.note}]` : ''}`,
+    `ham top  ${m.time}  ${pair}${m.note ? `   [${escapeField(m.note)}]` : ''}`,
     `${summary(m.rows)}${m.keys ? `   sort: ${m.sort}   keys: n c m r u sort, q quits` : ''}`,
     escapeField(`home ${m.home}`),
     '',

@@ -126,6 +126,8 @@ describe('ham top in a terminal', () => {
     );
     expect(small.some((x) => x.startsWith('NAME'))).toBe(true);
 
+    c.stdin!.write('r'); // sort by restarts
+    await screen('the sort key taken', (l) => l[1]!.includes('sort: restarts'));
     c.stdin!.write('q');
     expect(await exited).toBe(0);
     restored(raw());

@@ -2,6 +2,7 @@
 import type { ActionView, ConditionView, EntityView, EventView, StatusView } from '../protocol/views.js';
 import type { Failure } from '../model/failures.js';
 import { escapeField as f } from './escape.js';
+import { usageCells, type Usage } from './usage.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
@@ -27,16 +28,16 @@ export function formatPair(s: Pick<StatusView, 'ham' | 'guardian'>): string {
   return `HAM pid ${s.ham.pid ?? '-'} (epoch ${s.ham.epoch}, ${plural(s.ham.failures, 'failure')})   Guardian pid ${s.guardian.pid ?? '-'} (${plural(s.guardian.failures, 'failure')})${fallback}`;
 }
 
-export function formatStatus(s: StatusView): string {
+export function formatStatus(s: StatusView & { entities: (EntityView & Partial<Usage>)[] }): string {
   const head = formatPair(s);
   if (s.entities.length === 0) return `${head}\nno entities attached`;
-  const rows = [['NAME', 'KIND', 'STATE', 'PID', 'RESTARTS', 'DEATHS', 'LAST EXIT', 'COMMAND']];
+  const rows = [['NAME', 'KIND', 'STATE', 'PID', 'UPTIME', 'CPU', 'RSS', 'RESTARTS', 'DEATHS', 'LAST EXIT', 'COMMAND']];
   for (const e of s.entities)
-    rows.push([e.name, e.kind, e.state, String(e.pid ?? '-'), String(e.restarts), String(e.deaths), exitText(e), f(e.argv.join(' '))]);
+    rows.push([e.name, e.kind, e.state, String(e.pid ?? '-'), ...usageCells(e), String(e.restarts), String(e.deaths), exitText(e), f(e.argv.join(' '))]);
   return `${head}\n\n${table(rows)}`;
 }
 
-export function formatEntity(e: EntityView): string {
+export function formatEntity(e: EntityView & Partial<Usage>): string {
   const lines: [string, string][] = [
     ['name', e.name],
     ['kind', e.kind],
@@ -50,6 +51,7 @@ export function formatEntity(e: EntityView): string {
     ['last exit', exitText(e)],
     ['keeper pid', String(e.keeperPid ?? '-')],
     ['started at', e.startedAt ?? '-'],
+    ['uptime, cpu, rss', usageCells(e).join(', ')],
   ];
   if (e.health) {
     const h = e.health;

@@ -6,6 +6,7 @@ import { resolve as resolvePath } from 'node:path';
 import { formatConditions, formatEntity, formatOpenFiles, formatPair, formatStatus } from './format.js';
 import { baseEnvRequest, call, collect, globals, open, positiveInt, envPair, type Globals } from './call.js';
 import { statusAll } from '../client/pages.js';
+import { withUsage } from './usage.js';
 import { formatStoreUse } from './limits.js';
 import { checkLimitSettings } from '../model/limits.js';
 import { DEFAULT_SETTINGS } from '../model/defaults.js';
@@ -17,6 +18,7 @@ import { registerEventCommands } from './events.js';
 import { registerLogCommands } from './logs.js';
 import { registerModelCommands } from './model.js';
 import { registerImportCommands } from './import.js';
+import { registerTopCommand } from './top.js';
 import { emit, fail } from './output.js';
 import { control, registerByNameCommands, usage } from './by-name.js';
 
@@ -145,9 +147,9 @@ program
   .action(async (name: string | undefined, _o: unknown, cmd: Command) => {
     const g = globals(cmd);
     const c = await open(g);
-    let s: Awaited<ReturnType<typeof statusAll>>;
+    let s: ReturnType<typeof withUsage<Awaited<ReturnType<typeof statusAll>>>>;
     try {
-      s = await statusAll(c, name); // in pages: one object all the same
+      s = withUsage(await statusAll(c, name)); // in pages: one object all the same; usage from /proc here
     } catch (e) {
       fail(g, e);
     } finally {
@@ -211,6 +213,7 @@ registerEventCommands(program);
 registerLogCommands(program);
 registerDetectorCommands(program);
 registerImportCommands(program);
+registerTopCommand(program);
 
 /** `ham start NAME`: the pair's own options do not apply to an entity. */
 function startByName(g: Globals, name: string, o: Record<string, unknown>): Promise<void> {

@@ -80,6 +80,7 @@ export function entityView(e: EntityRecord, live?: LiveBeat): EntityView {
     readyText: e.readyText ?? null,
     readiness: e.readiness ?? null,
     keeperReady: e.keeperReady ?? null,
+    runAs: e.runAs ?? null,
     health: e.health
       ? {
           ...e.health,

@@ -16,7 +16,7 @@ import type { Change } from '../protocol/views.js';
 import type { ReadinessSpec } from '../model/readiness.js';
 import { parseReadiness } from './readiness-schema.js';
 import { notifyHomeProblem } from '../keeper/ready-state.js';
-import { checkRunAs } from './runas-schema.js';
+import { actionUserIssues, checkRunAs } from './runas-schema.js';
 import { configSchema, entityConfig, ESCALATE_CONDITION, groupConfig, logsConfig, restartConfig, stopConfig } from './apply-schema.js';
 import { toConditionRecord } from './conditions.js';
 import { findCycle } from './topology.js';
@@ -163,7 +163,7 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
       add(at, 'expected a command, a pid (optionally with a command to restart it with), or placeholder: true');
     const entityCwd = cfg.cwd === undefined ? baseDir : isAbsolute(cfg.cwd) ? cfg.cwd : resolve(baseDir, cfg.cwd);
     const runAs = checkRunAs(cfg, at, baseDir);
-    issues.push(...runAs.issues);
+    issues.push(...runAs.issues, ...actionUserIssues(conditions, at));
     if (runAs.runAs && !cfg.command) add(at, 'only an entity with a command can run as another user or with limits (its keeper starts it)');
     if (cfg.command) {
       const bad = w.executableProblem(cfg.command[0]!, entityCwd, { ...w.baseEnv, ...cfg.env }.PATH);

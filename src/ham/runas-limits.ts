@@ -72,7 +72,7 @@ export function limitProblem(name: LimitName, v: Limit, have: Partial<Record<Lim
   const hard = have[name]?.hard;
   const text = (l: Limit): string => (l.soft === l.hard ? String(l.soft) : `soft ${l.soft}, hard ${l.hard}`);
   if (!root && hard !== undefined && above(v.hard, hard))
-    return { expected: `expected at most the HAM's hard limit (${hard}): only root may raise it`, got: text(v) };
+    return { expected: `expected at most the HAM's hard limit (${hard}): only root (with CAP_SYS_RESOURCE) may raise it`, got: text(v) };
   if (name === 'nofile') {
     // The kernel's bound on any process's open files, root's too (setrlimit fails with EPERM above it).
     let nrOpen = 1_048_576;

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Issue } from '../errors.js';
+import type { ActionSpec, ConditionSpec } from '../model/conditions.js';
 import { pathText, zodIssues, type Path } from '../protocol/issues.js';
 import { envMap } from '../protocol/specs.js';
 import { keeperCommand } from '../paths.js';
@@ -53,6 +54,12 @@ export const runAsFields = {
 type Fields = { [K in keyof typeof runAsFields]?: z.output<(typeof runAsFields)[K]> };
 
 const uid = (): number => process.geteuid?.() ?? 0;
+/** The capabilities each setting takes (a root HAM in a container may lack some: CAP_SYS_RESOURCE often). */
+const CAP = { SETGID: 6, SETUID: 7, SYS_NICE: 23, SYS_RESOURCE: 24 } as const;
+function hasCap(bit: number): boolean {
+  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return !!m && ((BigInt(`0x${m[1]}`) >> BigInt(bit)) & 1n) === 1n;
+}
 const gid = (): number => process.getegid?.() ?? 0;
 
 function ownInt(path: string): number | undefined {
@@ -71,11 +78,17 @@ function ownNice(): number {
 /** The entity's running-as settings (undefined: none), the variables its env files give, and the problems. */
 export function checkRunAs(cfg: Fields, at: Path, baseDir: string): { runAs?: RunAs; fileEnv: Record<string, string>; issues: Issue[] } {
   const issues: Issue[] = [];
+  if (Object.keys(runAsFields).every((k) => cfg[k as keyof Fields] === undefined)) return { fileEnv: {}, issues }; // most entities: nothing to look up
   const add = (p: Path, expected: string, got?: string): void =>
     void issues.push(got === undefined ? { path: pathText(p), expected } : { path: pathText(p), expected, got });
   const r: RunAs = {};
-  const root = uid() === 0;
-  const needRoot = (p: Path, what: string): void => add(p, `expected a HAM running as root to ${what}`, `this HAM runs as uid ${uid()}`);
+  const root = hasCap(CAP.SYS_RESOURCE); // what raising a hard limit takes
+  const needRoot = (p: Path, what: string, cap: keyof typeof CAP): void =>
+    add(
+      p,
+      `expected a HAM running as root${uid() === 0 ? ` with CAP_${cap}` : ''} to ${what}`,
+      uid() === 0 ? `this HAM runs as root without CAP_${cap}` : `this HAM runs as uid ${uid()}`,
+    );
 
   if (cfg.user !== undefined) {
     const s = String(cfg.user);
@@ -85,7 +98,7 @@ export function checkRunAs(cfg: Fields, at: Path, baseDir: string): { runAs?: Ru
     if (!user) add([...at, 'user'], 'expected a user that exists on this machine (a name or an id)', JSON.stringify(u));
     else {
       r.user = { name: user.name, uid: user.id, home: user.home ?? '/' };
-      if (user.id !== uid() && !root) needRoot([...at, 'user'], `run as another user (${user.name})`);
+      if (user.id !== uid() && !hasCap(CAP.SETUID)) needRoot([...at, 'user'], `run as another user (${user.name})`, 'SETUID');
     }
     if (g !== undefined) {
       const grp = g ? findGroup(/^\d+$/.test(g) ? Number(g) : g) : undefined;
@@ -93,7 +106,7 @@ export function checkRunAs(cfg: Fields, at: Path, baseDir: string): { runAs?: Ru
       else r.group = { name: grp.name, gid: grp.id };
     } else if (user?.gid !== undefined)
       r.group = findGroup(user.gid) ? { name: findGroup(user.gid)!.name, gid: user.gid } : { name: String(user.gid), gid: user.gid };
-    if (r.group && r.group.gid !== gid() && !root) needRoot([...at, 'user'], `run with another group (${r.group.name})`);
+    if (r.group && r.group.gid !== gid() && !hasCap(CAP.SETGID)) needRoot([...at, 'user'], `run with another group (${r.group.name})`, 'SETGID');
   }
   if (cfg.groups !== undefined) {
     r.groups = [];
@@ -102,17 +115,17 @@ export function checkRunAs(cfg: Fields, at: Path, baseDir: string): { runAs?: Ru
       if (!grp) add([...at, 'groups', i], 'expected a group that exists on this machine (a name or an id)', JSON.stringify(v));
       else r.groups!.push({ name: grp.name, gid: grp.id });
     });
-    if (!root) needRoot([...at, 'groups'], 'set supplementary groups');
+    if (!hasCap(CAP.SETGID)) needRoot([...at, 'groups'], 'set supplementary groups', 'SETGID');
   } else if (r.user && r.user.uid !== uid()) r.groups = userGroups(r.user.name).map((g) => ({ name: g.name, gid: g.id }));
   if (cfg.umask !== undefined) r.umask = cfg.umask.padStart(4, '0');
   if (cfg.nice !== undefined) {
     r.nice = cfg.nice;
-    if (!root && cfg.nice < ownNice()) needRoot([...at, 'nice'], `lower the nice value below the HAM's own (${ownNice()})`);
+    if (!hasCap(CAP.SYS_NICE) && cfg.nice < ownNice()) needRoot([...at, 'nice'], `lower the nice value below the HAM's own (${ownNice()})`, 'SYS_NICE');
   }
   if (cfg.oomScoreAdj !== undefined) {
     r.oomScoreAdj = cfg.oomScoreAdj;
     const own = ownInt('/proc/self/oom_score_adj') ?? 0;
-    if (!root && cfg.oomScoreAdj < own) needRoot([...at, 'oomScoreAdj'], `lower oomScoreAdj below the HAM's own (${own})`);
+    if (!hasCap(CAP.SYS_RESOURCE) && cfg.oomScoreAdj < own) needRoot([...at, 'oomScoreAdj'], `lower oomScoreAdj below the HAM's own (${own})`, 'SYS_RESOURCE');
   }
   if (cfg.limits !== undefined) {
     const have = hamLimits();
@@ -161,4 +174,30 @@ export function checkRunAs(cfg: Fields, at: Path, baseDir: string): { runAs?: Ru
       `expected no ${keeperSide.join(', ')}: running as another user or with limits needs the C keeper, and this HAM runs the Perl keeper (${keeper.argv.at(-1)}: no C compiler at install, or HAM_KEEPER=perl)`,
     );
   return Object.keys(r).length ? { runAs: r, fileEnv, issues } : { fileEnv, issues };
+}
+
+/** An execute action's `user` (at any depth of fail-actions): one that exists, and a root HAM for another. */
+export function actionUserIssues(conditions: ConditionSpec[], at: Path): Issue[] {
+  const issues: Issue[] = [];
+  const walk = (list: ActionSpec[], p: Path): void =>
+    list.forEach((a, i) => {
+      if (a.user !== undefined) {
+        const u = findUser(a.user);
+        if (!u)
+          issues.push({
+            path: pathText([...p, i, 'user']),
+            expected: 'expected a user that exists on this machine (a name or an id)',
+            got: JSON.stringify(a.user),
+          });
+        else if (u.id !== uid() && !hasCap(CAP.SETUID))
+          issues.push({
+            path: pathText([...p, i, 'user']),
+            expected: `expected a HAM running as root to run as another user (${u.name})`,
+            got: `this HAM runs as uid ${uid()}`,
+          });
+      }
+      walk(a.onFail, [...p, i, 'onFail']);
+    });
+  for (const c of conditions) walk(c.actions, [...at, 'conditions', c.name, 'actions']);
+  return issues;
 }

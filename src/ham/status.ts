@@ -9,7 +9,7 @@ export type LiveBeat = { missed: number; state: HeartbeatView['state']; lastBeat
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-const PARAMS = ['argv', 'env', 'cwd', 'timeoutMs', 'graceMs', 'signal', 'pid', 'path', 'delayMs', 'message', 'level'] as const;
+const PARAMS = ['argv', 'env', 'cwd', 'timeoutMs', 'graceMs', 'signal', 'pid', 'path', 'delayMs', 'message', 'level', 'user'] as const;
 
 export function actionView(a: ActionRecord): ActionView {
   const params: Record<string, unknown> = {};

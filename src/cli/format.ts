@@ -1,6 +1,7 @@
 // Human-readable status.
 import type { ActionView, ConditionView, EntityView, EventView, StatusView } from '../protocol/views.js';
 import type { Failure } from '../model/failures.js';
+import { runAsText } from '../model/runas.js';
 import { escapeField as f } from './escape.js';
 import { usageCells, type Usage } from './usage.js';
 
@@ -68,6 +69,7 @@ export function formatEntity(e: EntityView & Partial<Usage>): string {
     ]);
   }
   if (e.readiness) lines.push(['readiness', readinessText(e)]);
+  if (e.runAs) lines.push(['running as', f(runAsText(e.runAs))]);
   if (e.userState) lines.push(['reported state', f(e.userState)]);
   if (e.restartAt) lines.push(['next restart at', e.restartAt]);
   if (e.restart) {

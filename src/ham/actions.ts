@@ -14,6 +14,7 @@ import { LogWriter } from '../logs/writer.js';
 import { entityLogDir } from '../model/log-names.js';
 import { DEFAULT_LOG_POLICY } from '../model/defaults.js';
 import type { ActionResult } from './executor.js';
+import { findUser } from './accounts.js';
 
 export interface ActionDeps {
   store: Store;
@@ -142,11 +143,19 @@ async function runExecute(a: ActionSpec, run: RunRecord, target: EntityRecord | 
     });
   };
   const argv = a.argv ?? [];
+  const as = a.user === undefined ? undefined : findUser(a.user);
+  if (a.user !== undefined && !as)
+    return {
+      ok: false,
+      error: `cannot execute ${JSON.stringify(argv[0])}: no user ${JSON.stringify(a.user)}`,
+      failure: { argv, exitCode: null, signal: null, startError: 'no such user' },
+    };
   try {
     return await execute({
       argv,
       cwd: resolve(target?.cwd || d.paths.root, a.cwd ?? '.'),
-      env,
+      env: as ? { ...env, HOME: as.home ?? '/', USER: as.name, LOGNAME: as.name, ...(a.env ?? {}) } : env,
+      ids: as ? { uid: as.id, gid: as.gid ?? as.id } : undefined,
       timeoutMs: a.timeoutMs ?? 10_000,
       graceMs: a.graceMs ?? EXECUTE_GRACE_MS,
       // Under its own name: ENTITY/CONDITION (no entity's name has a '/'), with the entity's log policy.

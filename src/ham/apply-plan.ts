@@ -16,6 +16,7 @@ import type { Change } from '../protocol/views.js';
 import type { ReadinessSpec } from '../model/readiness.js';
 import { parseReadiness } from './readiness-schema.js';
 import { notifyHomeProblem } from '../keeper/ready-state.js';
+import { actionUserIssues, checkRunAs } from './runas-schema.js';
 import { configSchema, entityConfig, ESCALATE_CONDITION, groupConfig, logsConfig, restartConfig, stopConfig } from './apply-schema.js';
 import { toConditionRecord } from './conditions.js';
 import { findCycle } from './topology.js';
@@ -43,7 +44,7 @@ export interface World {
 export interface EntityUpdate {
   name: string;
   conditions?: ConditionRecord[];
-  config?: Pick<EntityRecord, 'argv' | 'env' | 'cwd' | 'readiness'> & Partial<Pick<EntityRecord, 'logs'>>;
+  config?: Pick<EntityRecord, 'argv' | 'env' | 'cwd' | 'readiness'> & Partial<Pick<EntityRecord, 'logs' | 'runAs'>>;
   policy?: Pick<EntityRecord, 'restartPolicy' | 'stopPolicy' | 'group' | 'requires'>;
 }
 
@@ -161,6 +162,9 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
     if (name !== GLOBAL && runs === !!cfg.placeholder)
       add(at, 'expected a command, a pid (optionally with a command to restart it with), or placeholder: true');
     const entityCwd = cfg.cwd === undefined ? baseDir : isAbsolute(cfg.cwd) ? cfg.cwd : resolve(baseDir, cfg.cwd);
+    const runAs = checkRunAs(cfg, at, baseDir);
+    issues.push(...runAs.issues, ...actionUserIssues(conditions, at));
+    if (runAs.runAs && !cfg.command) add(at, 'only an entity with a command can run as another user or with limits (its keeper starts it)');
     if (cfg.command) {
       const bad = w.executableProblem(cfg.command[0]!, entityCwd, { ...w.baseEnv, ...cfg.env }.PATH);
       if (bad) add([...at, 'command', 0], bad.expected, bad.got);
@@ -190,8 +194,9 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
               name,
               kind,
               argv: cfg.command ?? [],
-              env: cfg.env,
+              env: { ...runAs.fileEnv, ...cfg.env }, // env: wins over the env files
               cwd: entityCwd,
+              runAs: runAs.runAs ?? null,
               pid: cfg.pid,
               conditions: [],
               restartPolicy: restartPolicy ?? DEFAULT_RESTART_POLICY,
@@ -271,18 +276,19 @@ export async function planApply(config: unknown, w: World): Promise<Planned> {
     }
     const conditions = planConditions(cur?.conditions ?? [], d.conditions, details);
     const e = d.entity;
-    const was = cur && [cur.argv, cur.env, cur.cwd, cur.readiness ?? null, cur.logs];
+    const was = cur && [cur.argv, cur.env, cur.cwd, cur.readiness ?? null, cur.logs, cur.runAs ?? null];
     const config =
-      e && was && canon(was) !== canon([e.argv, e.env, e.cwd, e.readiness ?? null, e.logs])
+      e && was && canon(was) !== canon([e.argv, e.env, e.cwd, e.readiness ?? null, e.logs, e.runAs ?? null])
         ? {
             argv: e.argv,
             env: e.env,
             cwd: e.cwd,
             ...(e.readiness || cur.readiness ? { readiness: e.readiness ?? null } : {}),
             ...(e.logs && canon(e.logs) !== canon(cur.logs) ? { logs: e.logs } : {}),
+            ...(e.runAs || cur.runAs ? { runAs: e.runAs ?? null } : {}),
           }
         : undefined;
-    if (config) details.push('command, env, cwd, readiness or logs changed: takes effect at the next start');
+    if (config) details.push('command, env, cwd, readiness, logs or running as changed: takes effect at the next start');
     const policy =
       e && cur && canon([cur.restartPolicy, cur.stopPolicy, cur.group, cur.requires]) !== canon([e.restartPolicy, e.stopPolicy, e.group, e.requires])
         ? { restartPolicy: e.restartPolicy!, stopPolicy: e.stopPolicy!, group: e.group ?? null, requires: e.requires ?? [] }

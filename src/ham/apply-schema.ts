@@ -6,6 +6,7 @@ import { entityName } from '../protocol/requests.js';
 import { commandArgv, envMap, signalName } from '../protocol/specs.js';
 import { DEFAULT_RESTART_POLICY, DEFAULT_STOP_POLICY } from '../model/defaults.js';
 import { STRATEGIES } from '../model/records.js';
+import { runAsFields } from './runas-schema.js';
 
 export const entityConfig = z
   .object({
@@ -23,6 +24,7 @@ export const entityConfig = z
     group: entityName.optional(),
     requires: z.array(entityName).max(64).default([]),
     logs: z.unknown().optional(),
+    ...runAsFields, // user, groups, umask, envFile, limits, nice, oomScoreAdj, cgroup
   })
   .strict();
 export type EntityConfig = z.output<typeof entityConfig>;

@@ -2,6 +2,7 @@
 // declare, a blank record for it, and the global entity `*`.
 import { entityDefaults } from '../model/defaults.js';
 import type { ReadinessSpec } from '../model/readiness.js';
+import type { RunAs } from '../model/runas.js';
 import { GLOBAL, type EntityRecord, type LogPolicy, type RestartPolicy, type StopPolicy } from '../model/records.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
@@ -20,6 +21,7 @@ export interface NewEntity {
   requires?: string[];
   readiness?: ReadinessSpec | null;
   logs?: LogPolicy;
+  runAs?: RunAs | null;
 }
 
 export function blankEntity(n: NewEntity, id: number): EntityRecord {
@@ -40,6 +42,7 @@ export function blankEntity(n: NewEntity, id: number): EntityRecord {
     requires: n.requires ?? d.requires,
     ...(n.readiness ? { readiness: n.readiness } : {}),
     logs: n.logs ?? d.logs,
+    ...(n.runAs ? { runAs: n.runAs } : {}),
     createdAt: Date.now(),
   };
 }
@@ -65,6 +68,7 @@ export function fillPlaceholder(old: EntityRecord, n: NewEntity): EntityRecord {
     requires: n.requires ?? old.requires,
     readiness: n.readiness ?? null,
     logs: n.logs ?? old.logs,
+    runAs: n.runAs ?? null,
   };
 }
 

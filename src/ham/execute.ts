@@ -18,6 +18,8 @@ export interface ExecuteRun {
   graceMs: number;
   /** Where stdout (0) and stderr (1) go, as they come; end() once both closed. */
   output: { write(k: 0 | 1, chunk: Buffer): void; end(): void };
+  /** Run as this user and group (README "Running as"); absent: as the HAM. */
+  ids?: { uid: number; gid: number } | undefined;
   /** The child's pid, once it runs (the run record keeps it for a takeover). */
   onSpawn?: (pid: number) => void;
 }
@@ -63,7 +65,13 @@ function groupAlive(pid: number): boolean {
 export function execute(r: ExecuteRun): Promise<ExecuteResult> {
   return new Promise((done) => {
     const started = performance.now();
-    const child = spawn(r.argv[0]!, r.argv.slice(1), { cwd: r.cwd, env: r.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(r.argv[0]!, r.argv.slice(1), {
+      cwd: r.cwd,
+      env: r.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(r.ids ? { uid: r.ids.uid, gid: r.ids.gid } : {}), // libuv drops the supplementary groups with them
+    });
     // Both go to the log (a full disk never fails the action: the writer counts what it drops); stderr's tail is kept for a failure.
     const tail = new Tail(STDERR_TAIL_MAX);
     let open = 2;

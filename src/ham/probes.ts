@@ -15,6 +15,8 @@ export interface ProbeRun {
   /** For a command: where it runs, what it sees, where its output goes. */
   cwd: string;
   env: Record<string, string>;
+  /** A command runs as the entity's user (README "Running as"). */
+  ids?: { uid: number; gid: number } | undefined;
   /** Where a command's stdout and stderr go (a new writer per attempt). */
   output: () => ExecuteRun['output'];
 }
@@ -76,7 +78,7 @@ function httpProbe(url: string, timeoutMs: number): Promise<ProbeResult> {
 
 async function commandProbe(argv: string[], r: ProbeRun): Promise<ProbeResult> {
   try {
-    const res = await execute({ argv, cwd: r.cwd, env: r.env, timeoutMs: r.timeoutMs, graceMs: COMMAND_GRACE_MS, output: r.output() });
+    const res = await execute({ argv, cwd: r.cwd, env: r.env, ids: r.ids, timeoutMs: r.timeoutMs, graceMs: COMMAND_GRACE_MS, output: r.output() });
     if (res.ok) return { ok: true, text: `${argv.join(' ')} exited 0` };
     const tail = res.failure.stderrTail?.trim().split('\n').pop();
     return { ok: false, error: `${JSON.stringify(argv[0])} ${res.error}${tail ? `: ${tail}` : ''}`, failure: res.failure };

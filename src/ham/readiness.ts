@@ -14,6 +14,7 @@ import type { EntityRecord } from '../model/records.js';
 import { keeperSide, READY_TEXT_MAX } from '../model/readiness.js';
 import { unreadyOf } from './lifecycle.js';
 import { runProbe } from './probes.js';
+import { runAsUserEnv, runsAsOther } from '../keeper/runas-env.js';
 import { KeeperReadinessReader } from './readiness-keeper.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
@@ -131,7 +132,8 @@ export class Readiness {
     const res = await runProbe(spec.probe, {
       timeoutMs: Math.max(1, Math.min(spec.attemptMs, left)),
       cwd: e.cwd,
-      env: { ...this.core.baseEnv, ...e.env, HAM_ENTITY: e.name, HAM_PID: String(e.pid ?? '') },
+      env: { ...this.core.baseEnv, ...runAsUserEnv(e.runAs), ...e.env, HAM_ENTITY: e.name, HAM_PID: String(e.pid ?? '') },
+      ids: runsAsOther(e.runAs) ? { uid: e.runAs!.user!.uid, gid: e.runAs!.group?.gid ?? process.getegid!() } : undefined,
       // Kept like an action's output, under NAME/=readiness (no entity has a "/" in its name, no condition a "=").
       output: () => new LogWriter(entityLogDir(this.core.paths.logs, `${e.name}/=readiness`), e.logs ?? DEFAULT_LOG_POLICY, e.instance),
     });

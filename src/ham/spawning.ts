@@ -3,6 +3,7 @@
 import { EARLIER_WATCH_MS, Launcher } from '../keeper/launcher.js';
 import { PidWatch, type PidWatchOptions } from '../keeper/pid-watch.js';
 import { keeperTag, spawnKeeper } from '../keeper/link.js';
+import { runAsUserEnv } from '../keeper/runas-env.js';
 import { procId, type ProcId } from '../proc/procfs.js';
 import type { EntityRecord } from '../model/records.js';
 import type { SupervisorCore } from './supervisor-core.js';
@@ -118,7 +119,7 @@ export class Spawner {
   startKeeper(e: EntityRecord, adoptPid?: number): void {
     const { paths, log, baseEnv } = this.core;
     const name = e.name;
-    const env: Record<string, string> = { ...baseEnv, ...e.env, HAM_ENTITY: e.name, HAM_INSTANCE: String(e.instance + 1) };
+    const env: Record<string, string> = { ...baseEnv, ...runAsUserEnv(e.runAs), ...e.env, HAM_ENTITY: e.name, HAM_INSTANCE: String(e.instance + 1) };
     // An orphan that MAINPID= named: its keeper watches the group its command led as well (keeper-ready.c).
     if (adoptPid && e.mainGroup?.instance === e.instance) env.HAM_KEEPER_GROUP = String(e.mainGroup.pgid);
     const serial = e.keeper!.serial;
@@ -129,7 +130,7 @@ export class Spawner {
     try {
       keeper = spawnKeeper(
         paths,
-        { id: e.id, serial, name: e.name, argv: e.argv, env, cwd: e.cwd, adoptPid, logs: e.logs, readiness: e.readiness },
+        { id: e.id, serial, name: e.name, argv: e.argv, env, cwd: e.cwd, adoptPid, logs: e.logs, readiness: e.readiness, runAs: e.runAs, created: e.createdAt },
         early,
         this.launcher,
       );

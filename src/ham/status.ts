@@ -9,7 +9,7 @@ export type LiveBeat = { missed: number; state: HeartbeatView['state']; lastBeat
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-const PARAMS = ['argv', 'env', 'cwd', 'timeoutMs', 'graceMs', 'signal', 'pid', 'path', 'delayMs', 'message', 'level'] as const;
+const PARAMS = ['argv', 'env', 'cwd', 'timeoutMs', 'graceMs', 'signal', 'pid', 'path', 'delayMs', 'message', 'level', 'user'] as const;
 
 export function actionView(a: ActionRecord): ActionView {
   const params: Record<string, unknown> = {};
@@ -80,6 +80,7 @@ export function entityView(e: EntityRecord, live?: LiveBeat): EntityView {
     readyText: e.readyText ?? null,
     readiness: e.readiness ?? null,
     keeperReady: e.keeperReady ?? null,
+    runAs: e.runAs ?? null,
     health: e.health
       ? {
           ...e.health,

@@ -3,7 +3,7 @@
  *
  * notify: a SOCK_DGRAM unix socket at HAM_READY_PATH ("@name": abstract), with
  * SO_PASSCRED; the entity gets NOTIFY_SOCKET. A datagram counts only if its
- * SCM_CREDENTIALS show our uid and one of the entity's processes (its main pid,
+ * SCM_CREDENTIALS show our uid (or its user's: keeper-runas.c) and one of the entity's processes (its main pid,
  * its process group, or a descendant of it or of this keeper); anything else,
  * and a malformed one, is ignored and counted. Every fd passed by SCM_RIGHTS is
  * closed at once (BARRIER=1: the sender waits for that). Keys: READY=1,
@@ -24,6 +24,7 @@
 #define _GNU_SOURCE
 #include "keeper-ready.h"
 #include "keeper-log.h"
+#include "keeper-runas.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -303,7 +304,7 @@ static void take_notify(void) {
       } else if (h->cmsg_type == SCM_CREDENTIALS && h->cmsg_len >= CMSG_LEN(sizeof *cred))
         cred = (struct ucred *)CMSG_DATA(h);
     }
-    int good = n > 0 && n <= DGRAM_MAX && !(m.msg_flags & MSG_CTRUNC) && !memchr(buf, 0, (size_t)n) && cred && cred->uid == geteuid() && ours(cred->pid);
+    int good = n > 0 && n <= DGRAM_MAX && !(m.msg_flags & MSG_CTRUNC) && !memchr(buf, 0, (size_t)n) && cred && (cred->uid == geteuid() || cred->uid == krunas_uid()) && ours(cred->pid);
     /* A lone BARRIER=1 is not counted: systemd-notify sends it from a helper that may be
      * gone by the time we look, and it asks only for its fds closed (done above). */
     if (!good) {

@@ -32,7 +32,7 @@
  * SIGUSR1 detaches: the keeper leaves the entity running and exits (first, if it
  * runs, its output is drained to its end). Any exit drains first while another
  * process holds the output FIFOs (a daemon's child): keeper-drain.c.
- * Output: its stdout and stderr to its log folder (keeper-log.c); readiness: keeper-ready.c.
+ * Output: to its log folder (keeper-log.c); readiness: keeper-ready.c; user, limits: keeper-runas.c.
  * Waiting for a decision with no HAM: the HAM holds the read end of DIR/life;
  * with nobody there for HAM_KEEPER_ALONE_MS (default 60000) the keeper exits 0.
  * Its death record stays in the inbox: the next HAM applies it from there.
@@ -40,6 +40,7 @@
 #define _GNU_SOURCE
 #include "keeper-log.h"
 #include "keeper-ready.h"
+#include "keeper-runas.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -264,7 +265,7 @@ static unsigned long start(void) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     klog_child(), pfd[1] = kready_child(pfd[1]);
-    execvp(argv_cmd[0], argv_cmd);
+    if (krunas_child() == 0) execvp(argv_cmd[0], argv_cmd);
     char err[16];
     int len = snprintf(err, sizeof err, "%d", errno);
     (void)!write(pfd[1], err, (size_t)len); /* the pipe is close-on-exec: EOF means exec'd */

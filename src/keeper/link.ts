@@ -15,6 +15,8 @@ import { keeperCommand } from '../paths.js';
 import type { Launcher } from './launcher.js';
 import { readyPath } from './ready-state.js';
 import { keeperSide, type ReadinessSpec } from '../model/readiness.js';
+import type { RunAs } from '../model/runas.js';
+import { abstractNotifyName, runAsKeeperEnv, runsAsOther } from './runas-env.js';
 import { signalName } from '../proc/names.js';
 import { procId, signalProc, type ProcId } from '../proc/procfs.js';
 
@@ -31,6 +33,9 @@ export interface KeeperSpec {
   logs?: LogPolicy | undefined;
   /** notify or fd: the keeper answers it (keeper-ready.c); other kinds are the HAM's. */
   readiness?: ReadinessSpec | null | undefined;
+  /** Who the command runs as, with what limits (keeper-runas.c); `created`: the entity's createdAt (its notify name). */
+  runAs?: RunAs | null | undefined;
+  created?: number | undefined;
 }
 
 export function keeperTag(id: number, serial: number): string {
@@ -92,6 +97,7 @@ function keeperEnv(paths: HomePaths, spec: KeeperSpec): Record<string, string> {
     HAM_LOG_MAX_BYTES: String(logs.maxBytes),
     HAM_LOG_KEEP: String(logs.keep),
     ...readyEnv(paths, spec),
+    ...runAsKeeperEnv(spec.runAs),
   };
   const alone = process.env.HAM_KEEPER_ALONE_MS;
   return alone !== undefined && /^\d+$/.test(alone) ? { ...env, HAM_KEEPER_ALONE_MS: alone } : env;
@@ -101,7 +107,9 @@ function keeperEnv(paths: HomePaths, spec: KeeperSpec): Record<string, string> {
 function readyEnv(paths: HomePaths, spec: KeeperSpec): Record<string, string> {
   const p = spec.readiness?.probe;
   if (!p || !keeperSide(p)) return {};
-  const env: Record<string, string> = { HAM_READY: p.kind, HAM_READY_PATH: readyPath(paths.root, spec.id, p) };
+  const other = p.kind === 'notify' && runsAsOther(spec.runAs); // it cannot reach a socket in the 0700 home
+  const path = other ? abstractNotifyName(paths.root, spec.id, spec.created ?? 0) : readyPath(paths.root, spec.id, p);
+  const env: Record<string, string> = { HAM_READY: p.kind, HAM_READY_PATH: path };
   if (p.kind === 'fd') env.HAM_READY_FD = String(p.fd);
   if (p.kind === 'notify' && p.watchdogMs) env.HAM_WATCHDOG_USEC = String(p.watchdogMs * 1000);
   return env;

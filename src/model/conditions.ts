@@ -74,6 +74,8 @@ export interface ActionSpec {
   timeoutMs?: number;
   // execute: between SIGTERM and SIGKILL of a timed-out command's group
   graceMs?: number;
+  // execute: run as this user (name or id), with its primary group
+  user?: string | number;
   // signal
   signal?: string;
   pid?: number;

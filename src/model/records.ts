@@ -5,6 +5,7 @@ import type { ConditionRecord } from './conditions.js';
 import type { Failure } from './failures.js';
 import type { Life } from './life.js';
 import type { KeeperReadiness, ReadinessSpec } from './readiness.js';
+import type { RunAs } from './runas.js';
 
 export type { EntityState } from './life.js';
 
@@ -176,6 +177,8 @@ export interface EntityRecord {
   lastFailure?: Failure;
   /** How it tells it is ready (absent or null: ready once it runs). Absent in records of an older ham. */
   readiness?: ReadinessSpec | null;
+  /** Who its command runs as, with what limits (README "Running as"); absent or null: as the HAM. */
+  runAs?: RunAs | null;
   /** What answered when this instance became ready (a probe's answer); cleared by the next instance. */
   readyText?: string | null;
   /** The process group its command leads (`instance`: this instance only), kept once MAINPID= named another process: a stop signals both. Absent in records of an older ham. */

@@ -72,6 +72,8 @@ const ACTION_FIELDS = {
     cwd: z.string().min(1).optional(),
     timeoutMs: ms(3_600_000).default(10_000),
     graceMs: ms(3_600_000).optional(),
+    /** Run as this user (a name or an id; README "Running as"): checked by apply, resolved at each run. */
+    user: z.union([z.string().min(1).max(256), z.number().int().min(0).max(4_294_967_294)]).optional(),
   },
   signal: { signal: signalName.default('SIGTERM'), pid: z.number().int().positive().optional() },
   notify: { message: z.string().max(1024).optional() },

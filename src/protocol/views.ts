@@ -3,6 +3,7 @@
 // ham/events.ts, ham/pages.ts, detector/host.ts); the client library and the
 // CLI read them without importing the daemon.
 import type { KeeperReadiness, ReadinessSpec } from '../model/readiness.js';
+import type { RunAs } from '../model/runas.js';
 import type { Failure } from '../model/failures.js';
 import type { LatencySummary } from '../latency.js';
 import type { ActionRecord, ConditionRecord, EventRecord } from '../model/conditions.js';
@@ -102,6 +103,8 @@ export interface EntityView {
   readyText: string | null;
   /** How it tells it is ready, or null (ready once it runs). */
   readiness: ReadinessSpec | null;
+  /** Who its command runs as, with what limits (README "Running as"); null: as the HAM. */
+  runAs: RunAs | null;
   /** What its keeper said (notify, fd): STATUS text, reloading, stopping, ignored datagrams, an extended deadline; null: nothing. */
   keeperReady: KeeperReadiness | null;
 }

@@ -9,6 +9,7 @@ import { isAlive } from '../proc/procfs.js';
 import type { EntityRecord } from '../model/records.js';
 import { emptyFired } from './dispatch.js';
 import { processRuns, stopWanted, viewState } from './lifecycle.js';
+import { reloaded } from './reload-wait.js';
 import { keeperWaits, RESTART_DEADLINE_MS } from './restarts.js';
 import { unknownEntity, type SupervisorCore } from './supervisor-core.js';
 
@@ -186,30 +187,4 @@ function heldWhy(e: EntityRecord): string {
   const why = e.life.tag === 'held' ? e.life.why : e.life.tag === 'stopping' && e.life.then !== 'stopped' ? e.life.then : null;
   if (why === null) return '';
   return why === 'group' ? 'its group restarts' : `something it requires is down: ${e.requires.join(', ')}`;
-}
-
-/**
- * With `readiness: { notify: true }` a reload is done when its keeper's state shows READY=1 after
- * RELOADING=1 (keeperReady.reloading true, then false), within its readiness timeoutMs; without
- * notify, once its signal is delivered. Seen through the store: a RELOADING=1 and READY=1 that
- * both came between two reads of the keeper's state are not seen (the wait then times out).
- */
-async function reloaded(core: SupervisorCore, e: EntityRecord): Promise<void> {
-  if (e.readiness?.probe.kind !== 'notify') return;
-  const { instance } = e;
-  let reloading = false;
-  const over = (x: EntityRecord | undefined): boolean => {
-    if (!x || x.instance !== instance) return true;
-    if (x.keeperReady?.reloading) reloading = true;
-    return reloading && !x.keeperReady?.reloading;
-  };
-  const timeoutMs = e.readiness.timeoutMs;
-  const after = await core.waitFor(e.name, over, timeoutMs);
-  if (after && after.instance === instance && reloading && !after.keeperReady?.reloading) return;
-  const now = !after ? 'it is gone' : after.instance !== instance ? 'it was started again' : reloading ? 'still RELOADING=1' : 'no RELOADING=1 seen';
-  throw new HamError({
-    code: 'timeout',
-    entity: e.name,
-    message: `reload ${e.name}: expected READY=1 after RELOADING=1 within ${timeoutMs} ms (its readiness timeoutMs), ${now}`,
-  });
 }

@@ -10,6 +10,7 @@ import type { EntityRecord } from '../model/records.js';
 import { emptyFired } from './dispatch.js';
 import { processRuns, stopWanted, viewState } from './lifecycle.js';
 import { reloaded } from './reload-wait.js';
+import { Rolls } from './rolls.js';
 import { keeperWaits, RESTART_DEADLINE_MS } from './restarts.js';
 import { unknownEntity, type SupervisorCore } from './supervisor-core.js';
 
@@ -26,7 +27,11 @@ export interface Done {
 }
 
 export class ByName {
-  constructor(private readonly core: SupervisorCore) {}
+  /** `restart --group` rolls, kept in the store (a takeover carries them on). */
+  readonly rolls: Rolls<Done>;
+  constructor(private readonly core: SupervisorCore) {
+    this.rolls = new Rolls(core, this);
+  }
 
   /** `ham stop NAME`: its stop policy; it stays stopped (no death, no restart) until `ham start NAME`. */
   async stop(name: string, wait: boolean): Promise<Done> {
@@ -58,6 +63,15 @@ export class ByName {
     const { done, stopped } = this.stopping(name, true);
     if (!wait) return done;
     await stopped;
+    return { entity: await this.untilStarted(name, before, 'restart'), changed: true };
+  }
+
+  /** A roll's member whose restart a previous HAM asked (its instance then: `before`): until it is back. */
+  async carryOn(name: string, before: number): Promise<Done> {
+    const e = this.core.mustGet(name);
+    // Same instance and not stopping: the ask never landed (or its start is under way: asked again, it starts anew).
+    if (e.instance === before && e.life.tag !== 'stopping') return this.restart(name, true);
+    if (e.life.tag === 'stopping') await this.untilStopped(name);
     return { entity: await this.untilStarted(name, before, 'restart'), changed: true };
   }
 
@@ -115,11 +129,8 @@ export class ByName {
     }
     const skipped = members.filter((e) => !processRuns(e.life)).map((e) => ({ name: e.name, why: viewState(e.life) }));
     const todo = members.filter((e) => processRuns(e.life)).map((e) => e.name);
-    const roll = async (): Promise<Done[]> => {
-      const done: Done[] = [];
-      for (const name of todo) done.push(await this.restart(name, true));
-      return done;
-    };
+    const record = this.rolls.begin(group, todo);
+    const roll = (): Promise<Done[]> => this.rolls.run(record);
     if (wait) return { done: await roll(), skipped };
     roll().catch((err: unknown) => this.core.log('error', 'restart --group stopped', { group, error: (err as Error).message }));
     return { done: todo.map((n) => ({ entity: this.core.mustGet(n), changed: true })), skipped };

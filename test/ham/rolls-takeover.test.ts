@@ -2,7 +2,7 @@
 // SIGKILLed while the roll waits for its second member to be ready again; the
 // Guardian's new HAM carries the roll on (the third member is restarted only
 // once the second is ready), and the roll leaves the store at its end.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { entity } from '../helpers/entities.js';
@@ -49,4 +49,22 @@ it('restart --group: the HAM SIGKILLed mid-roll, the new HAM carries it on from 
   const again = await ham(t.home, ['--json', 'restart', '--group', 'g']);
   expect(again.code).toBe(1);
   expect(JSON.parse(again.stdout).error.message).toBe('restart --group g: expected no restart of that group under way, one is (at a, 1 of 3)');
+});
+
+it('restart --group: the pair stopped mid-roll (`ham stop`), then `ham start`: the roll is dropped and said, not carried on', async () => {
+  const entities = Object.fromEntries(['a', 'b'].map((n) => [n, { command: gated(n), group: 'g', readiness: { notify: true, timeoutMs: 120_000 } }]));
+  await applyConfig(t.home, { groups: { g: { strategy: 'one-for-one' } }, entities });
+  for (const n of ['a', 'b']) writeFileSync(at(`${n}.1`), '');
+  await waitStatus(t.home, 'both ready', (s) => ['a', 'b'].every((n) => entity(s, n).ready), 60_000);
+  await hamJson(t.home, ['restart', '--group', 'g']);
+  await waitStatus(t.home, 'a restarted, waiting', (s) => entity(s, 'a').instance === 2 && entity(s, 'a').state === 'starting');
+  await hamJson(t.home, ['stop']);
+  await hamJson(t.home, ['start', ...CALM]);
+  const log = (): string => readFileSync(at('logs/ham.log'), 'utf8');
+  await waitFor('the roll dropped, said', () => log().includes('restart --group not carried on: the pair was stopped in the middle'));
+  writeFileSync(at('a.2'), '');
+  await waitStatus(t.home, 'a ready', (s) => entity(s, 'a').ready && entity(s, 'a').instance === 2);
+  expect(entity(await status(t.home), 'b').instance).toBe(1);
+  // Out of the store: the group may roll again.
+  expect((await ham(t.home, ['restart', '--group', 'g'])).code).toBe(0);
 });

@@ -6,11 +6,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <node_api.h>
+#include "addon.h"
 
 #ifndef SYS_close_range
 #define SYS_close_range 436
@@ -36,26 +36,11 @@ static int by_scan(int from) {
 }
 
 static napi_value cloexec_from(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  int32_t from = -1;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_get_value_int32(env, argv[0], &from) != napi_ok || from < 0) {
-    napi_throw_type_error(env, NULL, "cloexecFrom: expected a file descriptor");
-    return NULL;
-  }
+  int32_t from;
+  if (!addon_fd_arg(env, info, "cloexecFrom", &from)) return NULL;
   int err = 0;
   if (syscall(SYS_close_range, (unsigned)from, ~0U, CLOSE_RANGE_CLOEXEC) != 0) err = by_scan(from);
-  if (err) {
-    napi_throw_error(env, NULL, strerror(err));
-    return NULL;
-  }
-  return NULL;
+  return err ? addon_throw_errno(env, err) : NULL;
 }
 
-NAPI_MODULE_INIT() {
-  napi_value fn;
-  napi_create_function(env, "cloexecFrom", NAPI_AUTO_LENGTH, cloexec_from, NULL, &fn);
-  napi_set_named_property(env, exports, "cloexecFrom", fn);
-  return exports;
-}
+ADDON_EXPORT("cloexecFrom", cloexec_from)

@@ -9,6 +9,8 @@ import { isAlive } from '../proc/procfs.js';
 import type { EntityRecord } from '../model/records.js';
 import { emptyFired } from './dispatch.js';
 import { processRuns, stopWanted, viewState } from './lifecycle.js';
+import { reloaded } from './reload-wait.js';
+import { Rolls } from './rolls.js';
 import { keeperWaits, RESTART_DEADLINE_MS } from './restarts.js';
 import { unknownEntity, type SupervisorCore } from './supervisor-core.js';
 
@@ -25,7 +27,11 @@ export interface Done {
 }
 
 export class ByName {
-  constructor(private readonly core: SupervisorCore) {}
+  /** `restart --group` rolls, kept in the store (a takeover carries them on). */
+  readonly rolls: Rolls<Done>;
+  constructor(private readonly core: SupervisorCore) {
+    this.rolls = new Rolls(core, this);
+  }
 
   /** `ham stop NAME`: its stop policy; it stays stopped (no death, no restart) until `ham start NAME`. */
   async stop(name: string, wait: boolean): Promise<Done> {
@@ -57,6 +63,15 @@ export class ByName {
     const { done, stopped } = this.stopping(name, true);
     if (!wait) return done;
     await stopped;
+    return { entity: await this.untilStarted(name, before, 'restart'), changed: true };
+  }
+
+  /** A roll's member whose restart a previous HAM asked (its instance then: `before`): until it is back. */
+  async carryOn(name: string, before: number): Promise<Done> {
+    const e = this.core.mustGet(name);
+    // Same instance and not stopping: the ask never landed (or its start is under way: asked again, it starts anew).
+    if (e.instance === before && e.life.tag !== 'stopping') return this.restart(name, true);
+    if (e.life.tag === 'stopping') await this.untilStopped(name);
     return { entity: await this.untilStarted(name, before, 'restart'), changed: true };
   }
 
@@ -114,11 +129,8 @@ export class ByName {
     }
     const skipped = members.filter((e) => !processRuns(e.life)).map((e) => ({ name: e.name, why: viewState(e.life) }));
     const todo = members.filter((e) => processRuns(e.life)).map((e) => e.name);
-    const roll = async (): Promise<Done[]> => {
-      const done: Done[] = [];
-      for (const name of todo) done.push(await this.restart(name, true));
-      return done;
-    };
+    const record = this.rolls.begin(group, todo);
+    const roll = (): Promise<Done[]> => this.rolls.run(record);
     if (wait) return { done: await roll(), skipped };
     roll().catch((err: unknown) => this.core.log('error', 'restart --group stopped', { group, error: (err as Error).message }));
     return { done: todo.map((n) => ({ entity: this.core.mustGet(n), changed: true })), skipped };
@@ -186,30 +198,4 @@ function heldWhy(e: EntityRecord): string {
   const why = e.life.tag === 'held' ? e.life.why : e.life.tag === 'stopping' && e.life.then !== 'stopped' ? e.life.then : null;
   if (why === null) return '';
   return why === 'group' ? 'its group restarts' : `something it requires is down: ${e.requires.join(', ')}`;
-}
-
-/**
- * With `readiness: { notify: true }` a reload is done when its keeper's state shows READY=1 after
- * RELOADING=1 (keeperReady.reloading true, then false), within its readiness timeoutMs; without
- * notify, once its signal is delivered. Seen through the store: a RELOADING=1 and READY=1 that
- * both came between two reads of the keeper's state are not seen (the wait then times out).
- */
-async function reloaded(core: SupervisorCore, e: EntityRecord): Promise<void> {
-  if (e.readiness?.probe.kind !== 'notify') return;
-  const { instance } = e;
-  let reloading = false;
-  const over = (x: EntityRecord | undefined): boolean => {
-    if (!x || x.instance !== instance) return true;
-    if (x.keeperReady?.reloading) reloading = true;
-    return reloading && !x.keeperReady?.reloading;
-  };
-  const timeoutMs = e.readiness.timeoutMs;
-  const after = await core.waitFor(e.name, over, timeoutMs);
-  if (after && after.instance === instance && reloading && !after.keeperReady?.reloading) return;
-  const now = !after ? 'it is gone' : after.instance !== instance ? 'it was started again' : reloading ? 'still RELOADING=1' : 'no RELOADING=1 seen';
-  throw new HamError({
-    code: 'timeout',
-    entity: e.name,
-    message: `reload ${e.name}: expected READY=1 after RELOADING=1 within ${timeoutMs} ms (its readiness timeoutMs), ${now}`,
-  });
 }

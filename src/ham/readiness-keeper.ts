@@ -23,7 +23,16 @@ export interface ReadyInputs {
 }
 
 const same = (a: KeeperReadiness, b: KeeperReadiness): boolean =>
-  a.status === b.status && a.reloading === b.reloading && a.stopping === b.stopping && a.ignored === b.ignored && a.extendedTo === b.extendedTo;
+  a.status === b.status &&
+  a.reloading === b.reloading &&
+  a.stopping === b.stopping &&
+  a.ignored === b.ignored &&
+  a.extendedTo === b.extendedTo &&
+  a.reloads === b.reloads &&
+  a.reloaded === b.reloaded;
+
+/** Is a live process with start time `now` the one its keeper saw at MAINPID= (start `said`)? 0: an older keeper's state (no start written). */
+export const mainPidHolds = (said: number, now: number): boolean => said === 0 || said === now;
 
 export class KeeperReadinessReader {
   /** WATCHDOG=1 beats seen, per entity, for the keeper serial that counted them. */
@@ -47,7 +56,15 @@ export class KeeperReadinessReader {
     const now = s.instance === e.instance;
     const prev = e.keeperReady ?? { status: '', reloading: false, stopping: false, ignored: 0, extendedTo: null };
     const next: KeeperReadiness = now
-      ? { status: s.status.slice(0, READY_TEXT_MAX), reloading: s.reloading, stopping: s.stopping, ignored: s.ignored, extendedTo: s.extendUntil || null }
+      ? {
+          status: s.status.slice(0, READY_TEXT_MAX),
+          reloading: s.reloading,
+          stopping: s.stopping,
+          ignored: s.ignored,
+          extendedTo: s.extendUntil || null,
+          reloads: s.reloads,
+          reloaded: s.reloaded,
+        }
       : { ...prev, ignored: s.ignored }; // an earlier instance's state: only its ignored count is news
     if (!e.keeperReady || !same(prev, next)) {
       const instance = e.instance;
@@ -60,7 +77,7 @@ export class KeeperReadinessReader {
         this.core.log('warn', 'readiness datagrams ignored (another process, or malformed)', { entity: e.name, ignored: next.ignored });
     }
     if (!now) return;
-    if (s.mainPid > 0 && s.mainPid !== e.pid && processRuns(e.life)) this.follow(e, s.mainPid);
+    if (s.mainPid > 0 && s.mainPid !== e.pid && processRuns(e.life)) this.follow(e, s.mainPid, s.mainStart);
     if (next.extendedTo) this.inputs.extend(e.name, e.instance, next.extendedTo);
     if (s.ready && !s.reloading) {
       const text = next.status || (probe.kind === 'fd' ? `a newline on fd ${probe.fd}` : 'READY=1');
@@ -69,10 +86,18 @@ export class KeeperReadinessReader {
     if (probe.kind === 'notify' && probe.watchdogMs) this.watchdog(e, probe.watchdogMs, s.watchdog, resumed);
   }
 
-  /** MAINPID=: the entity is that process from now on (its keeper watches it once the command ends). */
-  private follow(e: EntityRecord, pid: number): void {
+  /**
+   * MAINPID=: the entity is that process from now on (its keeper watches it once the command ends).
+   * Only while the pid is still the process its keeper saw (`start`: its start time then): a pid
+   * reused since (the main process died before this read) is another process, never followed.
+   */
+  private follow(e: EntityRecord, pid: number, start: number): void {
     const id = procId(pid);
     if (!id) return; // gone already: its keeper reports the death
+    if (!mainPidHolds(start, id.start)) {
+      this.core.log('warn', 'MAINPID= not followed: that pid is another process now (reused)', { entity: e.name, pid, expected: start, got: id.start });
+      return;
+    }
     const instance = e.instance;
     this.core.log('info', 'main pid changed (MAINPID=)', { entity: e.name, from: e.pid, to: pid });
     this.core.updateIfPresent(e.name, (rec) => {

@@ -156,6 +156,7 @@ export class Supervisor {
       else if (e.health) this.health.track(e.name, e.health, e.health.intervalMs + grace);
     }
     this.orders.reviewAll(true, tick); // every keeper's order renewed or revoked: none outlives its epoch
+    this.byName.rolls.resumeAll(fresh); // a `restart --group` the previous HAM was in the middle of
   }
 
   close(): void {

@@ -11,12 +11,19 @@
  * (one of the entity's processes: once the command ends, the entity goes on as
  * that one, watched by pidfd: not our child, so its exit status is unknown);
  * others are ignored. fd: a FIFO at HAM_READY_PATH, fd N in the entity; a newline
- * written on it means ready.
+ * written on it means ready; each instance gets a fresh FIFO (kready_fresh), so
+ * a newline from an earlier instance's leftover child is not this one's.
  *
  * Not sequenced records (a keeper may see many WATCHDOG beats with no HAM
  * there): a cumulative state file DIR/ready, renamed into place whole,
- *   INSTANCE READY RELOADING STOPPING WATCHDOG EXTEND_UNTIL_MS IGNORED MAINPID\n
+ *   INSTANCE READY RELOADING STOPPING WATCHDOG EXTEND_UNTIL_MS IGNORED MAINPID
+ *     MAINSTART RELOADS RELOADED\n
  *   STATUS TEXT\n
+ * MAINSTART: MAINPID's start time (field 22 of /proc/PID/stat), so the HAM never
+ * takes a reused pid for it; RELOADS: RELOADING=1 seen, RELOADED: RELOADS at the
+ * last READY=1 (a reload is done once RELOADED passes RELOADS as it was when its
+ * signal went). A change of WATCHDOG alone is published at most once per
+ * watchdog_gap ms (a flood costs neither us nor the HAM a write per beat).
  * and a poke INBOX/TAG-r, always the same name, renamed over itself; the HAM
  * removes the poke, then reads the state. Paths are per entity, not per keeper,
  * so a keeper that adopts the entity binds or opens the same ones again.
@@ -50,7 +57,7 @@
 /* Datagrams read per wake-up: a flood is worked through over several turns. */
 #define DGRAMS_PER_TURN 64
 
-static void stat_of(pid_t pid, pid_t *ppid, pid_t *pgrp);
+static void stat_of(pid_t pid, pid_t *ppid, pid_t *pgrp, unsigned long long *start);
 static int mode; /* 0: none, 'n': notify, 'f': fd */
 static int rfd = -1, want_fd = -1;
 static char *rpath, *watchdog_usec;
@@ -61,12 +68,16 @@ static pid_t main_pid;
  * that process's death is the entity's, and it ends the rest of the group. */
 static pid_t group, adopt_group;
 static int main_fd = -1;
+/* Watchdog-only news waits for this gap since the last publish (a quarter of WATCHDOG_USEC, 1..100 ms). */
+static long watchdog_gap = 100, published_at, pending_since = -1;
 static struct {
   long instance;
   int ready, reloading, stopping;
   unsigned long watchdog, ignored;
   long long extend_until;
   long mainpid;
+  unsigned long long mainstart;
+  unsigned long reloads, reloaded;
   char status[STATUS_MAX + 1];
 } st;
 
@@ -92,9 +103,10 @@ static long long wall_ms(void) {
 
 /* The state file, then the poke (errors only cost the HAM this news: it reads the state at its next look). */
 static void publish(void) {
-  char buf[STATUS_MAX + 160];
-  int n = snprintf(buf, sizeof buf, "%ld %d %d %d %lu %lld %lu %ld\n%s\n", st.instance, st.ready, st.reloading, st.stopping, st.watchdog,
-                   st.extend_until, st.ignored, st.mainpid, st.status);
+  char buf[STATUS_MAX + 220];
+  published_at = klog_now_ms(), pending_since = -1;
+  int n = snprintf(buf, sizeof buf, "%ld %d %d %d %lu %lld %lu %ld %llu %lu %lu\n%s\n", st.instance, st.ready, st.reloading, st.stopping,
+                   st.watchdog, st.extend_until, st.ignored, st.mainpid, st.mainstart, st.reloads, st.reloaded, st.status);
   int fd = open(state_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return;
   int ok = write(fd, buf, (size_t)n) == n;
@@ -140,6 +152,7 @@ int kready_open(const char *dir, const char *inbox, const char *tag) {
   char *m = take_env("HAM_READY"), *fdn = take_env("HAM_READY_FD");
   rpath = take_env("HAM_READY_PATH");
   watchdog_usec = take_env("HAM_WATCHDOG_USEC");
+  if (watchdog_usec) watchdog_gap = atol(watchdog_usec) / 4000 < 1 ? 1 : atol(watchdog_usec) / 4000 > 100 ? 100 : atol(watchdog_usec) / 4000;
   mode = !m || !rpath ? 0 : strcmp(m, "notify") == 0 ? 'n' : strcmp(m, "fd") == 0 && fdn ? 'f' : 0;
   if (mode == 'f') want_fd = atoi(fdn);
   free(m), free(fdn);
@@ -182,7 +195,7 @@ int kready_child(int keep) {
 
 void kready_start(long instance, pid_t pid) {
   pid_t pp, pg = 0;
-  if (adopt_group > 0) stat_of(pid, &pp, &pg); /* adopted: still in the group its command led? */
+  if (adopt_group > 0) stat_of(pid, &pp, &pg, NULL); /* adopted: still in the group its command led? */
   group = adopt_group > 0 && pg == adopt_group ? adopt_group : pid;
   adopt_group = 0;
   if (main_fd >= 0) close(main_fd), main_fd = -1;
@@ -191,7 +204,7 @@ void kready_start(long instance, pid_t pid) {
   st.instance = instance;
   st.ready = st.reloading = st.stopping = 0;
   st.extend_until = 0;
-  st.mainpid = 0;
+  st.mainpid = 0, st.mainstart = 0, st.reloads = st.reloaded = 0;
   st.status[0] = 0;
 }
 
@@ -210,10 +223,11 @@ void kready_end_group(pid_t ended) {
   if (group > 0 && group != ended) kill(-group, SIGKILL);
 }
 
-/* From /proc/PID/stat: its parent and process group (0 if it is gone). */
-static void stat_of(pid_t pid, pid_t *ppid, pid_t *pgrp) {
+/* From /proc/PID/stat: its parent, process group and (if `start`) start time (0 if it is gone). */
+static void stat_of(pid_t pid, pid_t *ppid, pid_t *pgrp, unsigned long long *start) {
   char path[40], buf[512];
   *ppid = *pgrp = 0;
+  if (start) *start = 0;
   snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
@@ -223,7 +237,11 @@ static void stat_of(pid_t pid, pid_t *ppid, pid_t *pgrp) {
   buf[n] = 0;
   char *p = strrchr(buf, ')');
   long a, b;
-  if (p && sscanf(p + 1, " %*c %ld %ld", &a, &b) == 2) *ppid = (pid_t)a, *pgrp = (pid_t)b;
+  unsigned long long s = 0;
+  /* fields 3-5, then 6-21 skipped, then 22: starttime */
+  int got = p ? sscanf(p + 1, " %*c %ld %ld %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu", &a, &b, &s) : 0;
+  if (got >= 2) *ppid = (pid_t)a, *pgrp = (pid_t)b;
+  if (start && got == 3) *start = s;
 }
 
 /* Is `pid` one of the entity's processes? */
@@ -231,31 +249,31 @@ static int ours(pid_t pid) {
   if (pid <= 0 || main_pid <= 0) return 0;
   if (pid == main_pid) return 1;
   pid_t ppid, pgrp, mppid, mpgrp;
-  stat_of(main_pid, &mppid, &mpgrp);
-  stat_of(pid, &ppid, &pgrp);
+  stat_of(main_pid, &mppid, &mpgrp, NULL);
+  stat_of(pid, &ppid, &pgrp, NULL);
   if (mpgrp > 0 && pgrp == mpgrp) return 1;
   for (int i = 0; i < 64 && ppid > 1; i++) { /* a descendant of the entity or of this keeper */
     if (ppid == main_pid || ppid == getpid()) return 1;
-    stat_of(ppid, &ppid, &pgrp);
+    stat_of(ppid, &ppid, &pgrp, NULL);
   }
   return 0;
 }
 
-/* One datagram's lines: 1 if it said anything we keep. */
+/* One datagram's lines: 1 if it said anything we keep (a WATCHDOG=1 beat alone: 2, published at most once per gap). */
 static int apply(char *msg, size_t n) {
   int changed = 0;
   for (char *line = msg, *end = msg + n; line < end;) {
     char *nl = memchr(line, '\n', (size_t)(end - line));
     if (!nl) nl = end;
     *nl = 0;
-    if (strcmp(line, "READY=1") == 0) changed |= !st.ready || st.reloading, st.ready = 1, st.reloading = 0;
-    else if (strcmp(line, "RELOADING=1") == 0) changed |= !st.reloading, st.reloading = 1;
+    if (strcmp(line, "READY=1") == 0) changed |= !st.ready || st.reloading || st.reloaded != st.reloads, st.ready = 1, st.reloading = 0, st.reloaded = st.reloads;
+    else if (strcmp(line, "RELOADING=1") == 0) changed = 1, st.reloading = 1, st.reloads++;
     else if (strcmp(line, "STOPPING=1") == 0) changed |= !st.stopping, st.stopping = 1;
-    else if (strcmp(line, "WATCHDOG=1") == 0) changed = 1, st.watchdog++;
+    else if (strcmp(line, "WATCHDOG=1") == 0) changed |= 2, st.watchdog++;
     else if (strncmp(line, "STATUS=", 7) == 0) {
       char *s = line + 7;
       size_t l = strlen(s) > STATUS_MAX ? STATUS_MAX : strlen(s);
-      if (strlen(st.status) != l || memcmp(st.status, s, l) != 0) changed = 1, memcpy(st.status, s, l), st.status[l] = 0;
+      if (strlen(st.status) != l || memcmp(st.status, s, l) != 0) changed |= 1, memcpy(st.status, s, l), st.status[l] = 0;
     } else if (strncmp(line, "MAINPID=", 8) == 0) {
       char *e = NULL;
       errno = 0;
@@ -263,9 +281,15 @@ static int apply(char *msg, size_t n) {
       if (line[8] >= '1' && line[8] <= '9' && errno == 0 && e && *e == 0 && pid <= 4194304 && pid != st.mainpid && ours((pid_t)pid)) {
         /* Held from now on: the pid cannot name another process while we watch it. */
         int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+        pid_t pp, pg;
+        unsigned long long start = 0;
+        if (fd >= 0) stat_of((pid_t)pid, &pp, &pg, &start);
+        struct pollfd alive = {.fd = fd, .events = POLLIN};
+        /* Still running after its start time was read: that start time is its own. */
+        if (fd >= 0 && (start == 0 || poll(&alive, 1, 0) != 0)) close(fd), fd = -1;
         if (fd >= 0) {
           if (main_fd >= 0) close(main_fd);
-          main_fd = fd, changed = 1, st.mainpid = pid;
+          main_fd = fd, changed |= 1, st.mainpid = pid, st.mainstart = start;
         }
       }
     } else if (strncmp(line, "EXTEND_TIMEOUT_USEC=", 20) == 0) {
@@ -274,7 +298,7 @@ static int apply(char *msg, size_t n) {
       unsigned long long us = strtoull(s, &e, 10);
       if (*s >= '0' && *s <= '9' && errno == 0 && e && *e == 0 && us <= 86400000000ULL) {
         long long until = wall_ms() + (long long)(us / 1000);
-        if (until > st.extend_until) changed = 1, st.extend_until = until;
+        if (until > st.extend_until) changed |= 1, st.extend_until = until;
       }
     }
     line = nl + 1;
@@ -308,12 +332,28 @@ static void take_notify(void) {
     /* A lone BARRIER=1 is not counted: systemd-notify sends it from a helper that may be
      * gone by the time we look, and it asks only for its fds closed (done above). */
     if (!good) {
-      if (!(n == 9 && memcmp(buf, "BARRIER=1", 9) == 0)) st.ignored++, changed = 1;
+      if (!(n == 9 && memcmp(buf, "BARRIER=1", 9) == 0)) st.ignored++, changed |= 1;
       continue;
     }
     changed |= apply(buf, (size_t)n);
   }
-  if (changed) publish();
+  if (changed & 1) publish();
+  else if (changed && pending_since < 0) pending_since = klog_now_ms();
+}
+
+/* ms until a watchdog-only change is due (0: now), or -1: none waits. */
+static long pending_due(void) {
+  if (pending_since < 0) return -1;
+  long d = published_at + watchdog_gap - klog_now_ms();
+  return d < 0 ? 0 : d;
+}
+
+void kready_fresh(void) {
+  if (mode != 'f') return;
+  struct stat s;
+  if (rfd >= 0) close(rfd), rfd = -1;
+  if (lstat(rpath, &s) == 0 && S_ISFIFO(s.st_mode)) unlink(rpath);
+  if (open_fifo() != 0) rfd = -1; /* its kready_child finds no FIFO: it never says it is ready */
 }
 
 /* What the FIFO holds now: a newline means ready; the bytes are not kept. */
@@ -333,11 +373,18 @@ int kready_poll(struct pollfd *fds, int n, int timeout_ms) {
   struct pollfd p[6];
   long until = timeout_ms > 0 ? klog_now_ms() + timeout_ms : 0;
   for (;;) {
+    long due = pending_due();
+    if (due == 0) publish(), due = -1;
+    int wait = due >= 0 && (timeout_ms < 0 || due < timeout_ms) ? (int)due : timeout_ms;
     if (n > 0) memcpy(p, fds, sizeof *p * (size_t)n);
     p[n] = (struct pollfd){.fd = rfd, .events = POLLIN};
-    int r = klog_poll(p, n + 1, timeout_ms);
+    int r = klog_poll(p, n + 1, wait);
     for (int i = 0; i < n; i++) fds[i].revents = p[i].revents;
-    if (r <= 0) return r;
+    if (r < 0 || (r == 0 && wait == timeout_ms)) return r;
+    if (r == 0) { /* the watchdog's gap, not the caller's timeout: published at the top */
+      if (timeout_ms > 0 && (timeout_ms = (int)(until - klog_now_ms())) <= 0) return publish(), 0;
+      continue;
+    }
     if (p[n].revents) {
       r--;
       long before = st.mainpid;

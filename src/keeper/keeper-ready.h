@@ -15,6 +15,9 @@ int kready_open(const char *dir, const char *inbox, const char *tag);
  * the FIFO as fd N, opened read-write (no SIGPIPE, whoever died). `keep` is an
  * fd the child still needs: moved if it is N; its number is returned. */
 int kready_child(int keep);
+/* Before a new instance is forked (not at an adoption): fd mode gets a fresh
+ * FIFO, so a newline an earlier instance's leftover child writes is not its. */
+void kready_fresh(void);
 /* A new instance (or an adopted one) runs as `pid`: its readiness starts afresh.
  * Its process group is `pid`'s, or at an adoption the one HAM_KEEPER_GROUP
  * named (taken out of the environment by kready_open), if `pid` is still in it. */

@@ -246,7 +246,7 @@ static unsigned long start(void) {
   if (!argv_cmd[0]) return failed(ENOENT); /* adopted without a command */
   char num[32];
   snprintf(num, sizeof num, "%ld", ++instance);
-  klog_instance(instance);
+  klog_instance(instance), kready_fresh();
   setenv("HAM_INSTANCE", num, 1);
   int pfd[2];
   if (pipe2(pfd, O_CLOEXEC) != 0) return failed(errno);

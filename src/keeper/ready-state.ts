@@ -20,12 +20,19 @@ export interface ReadyState {
   ignored: number;
   /** MAINPID=: the process the entity goes on as once its command ends (0: none said). */
   mainPid: number;
+  /** MAINPID's start time (field 22 of /proc/PID/stat), 0: unknown (a keeper built before it was written). */
+  mainStart: number;
+  /** RELOADING=1 seen by this keeper for this instance. */
+  reloads: number;
+  /** `reloads` as it was at the last READY=1: a reload whose signal went at reloads R is done once this passes R. */
+  reloaded: number;
   status: string;
 }
 
 /** A state is two short lines: numbers, then at most 256 bytes of STATUS text. */
 export const MAX_STATE_BYTES = 512;
-const STATE = /^(\d{1,15}) ([01]) ([01]) ([01]) (\d{1,15}) (\d{1,15}) (\d{1,15}) (\d{1,7})\n([^\n]*)\n$/;
+// The last three numbers are newer: a keeper still running from before them writes none.
+const STATE = /^(\d{1,15}) ([01]) ([01]) ([01]) (\d{1,15}) (\d{1,15}) (\d{1,15}) (\d{1,7})(?: (\d{1,15}) (\d{1,15}) (\d{1,15}))?\n([^\n]*)\n$/;
 
 /** A state file's text, or null if no keeper wrote it. */
 export function parseReadyState(text: string): ReadyState | null {
@@ -41,7 +48,10 @@ export function parseReadyState(text: string): ReadyState | null {
     extendUntil: n(6),
     ignored: n(7),
     mainPid: n(8),
-    status: m[9]!,
+    mainStart: m[9] === undefined ? 0 : n(9),
+    reloads: m[10] === undefined ? 0 : n(10),
+    reloaded: m[11] === undefined ? 0 : n(11),
+    status: m[12]!,
   };
 }
 

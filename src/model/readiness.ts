@@ -28,6 +28,9 @@ export interface KeeperReadiness {
   ignored: number;
   /** EXTEND_TIMEOUT_USEC= moved its readiness deadline to this (epoch ms); null: not extended. */
   extendedTo: number | null;
+  /** RELOADING=1 seen by its keeper, and that count at its last READY=1 (a reload's end: `ham reload --wait`). */
+  reloads?: number;
+  reloaded?: number;
 }
 
 export interface ReadinessSpec {

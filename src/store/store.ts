@@ -12,6 +12,7 @@ import type { EventRecord, Occurrence, RunRecord } from '../model/conditions.js'
 import { DEFAULT_SETTINGS } from '../model/defaults.js';
 import { boundEvent } from './limits.js';
 import { upgradeEntity as upgrade } from './upgrade.js';
+import type { RollRecord } from '../model/rolls.js';
 import { GLOBAL, type EntityRecord, type GroupSpec, type Roles, type Settings } from '../model/records.js';
 
 /** What a detector keeps across a takeover. */
@@ -121,6 +122,15 @@ export class Store {
 
   putResumeBeat(b: ResumeBeat): void {
     this.meta.putSync('resuming', b);
+  }
+
+  /** Rolling restarts under way (ham/rolls.ts). */
+  rolls(): RollRecord[] {
+    return (this.meta.get('rolls') as RollRecord[] | undefined) ?? [];
+  }
+
+  putRolls(r: RollRecord[]): void {
+    this.meta.putSync('rolls', r);
   }
 
   settings(): Settings {

@@ -26,9 +26,20 @@ describe('the keeper readiness state', () => {
       extendUntil: 1796162515780,
       ignored: 2,
       mainPid: 77,
+      mainStart: 0,
+      reloads: 0,
+      reloaded: 0,
       status: 'serving on 8080',
     });
     expect(parseReadyState('1 0 0 0 0 0 0 0\n\n')).toMatchObject({ ready: false, status: '' });
+    // A keeper with MAINPID's start time and the reload counters (an older one writes neither).
+    expect(parseReadyState('2 1 0 0 5 0 0 77 123456 3 2\nreloading\n')).toMatchObject({
+      mainPid: 77,
+      mainStart: 123456,
+      reloads: 3,
+      reloaded: 2,
+      status: 'reloading',
+    });
   });
 
   it('refuses anything else: a flag that is not 0/1, a missing line, a third line, a negative or huge number', () => {
@@ -40,6 +51,8 @@ describe('the keeper readiness state', () => {
       `1${'0'.repeat(16)} 1 0 0 0 0 0 0\n\n`,
       '1 1 0 0 0 0 0\n\n',
       '1 1 0 0 0 0 0 12345678\n\n',
+      '1 1 0 0 0 0 0 0 1 2\n\n',
+      '1 1 0 0 0 0 0 0 1 2 3 4\n\n',
       '',
     ])
       expect(parseReadyState(bad)).toBeNull();

@@ -17,6 +17,7 @@ import { registerEventCommands } from './events.js';
 import { registerLogCommands } from './logs.js';
 import { registerModelCommands } from './model.js';
 import { registerImportCommands } from './import.js';
+import { registerClusterCommands } from './cluster.js';
 import { emit, fail } from './output.js';
 import { control, registerByNameCommands, usage } from './by-name.js';
 
@@ -211,6 +212,7 @@ registerEventCommands(program);
 registerLogCommands(program);
 registerDetectorCommands(program);
 registerImportCommands(program);
+registerClusterCommands(program);
 
 /** `ham start NAME`: the pair's own options do not apply to an entity. */
 function startByName(g: Globals, name: string, o: Record<string, unknown>): Promise<void> {

@@ -40,7 +40,7 @@ export class ClusterRuntime {
   private begin(cfg: ClusterConfig): void {
     this.stopLoop();
     this.cfg = cfg;
-    this.etcd = connect(cfg, Math.max(500, Math.floor(cfg.ttlMs / 4)));
+    this.etcd = connect(cfg, Math.max(1500, Math.floor(cfg.ttlMs / 2)));
     this.placed = new Placements(
       this.port,
       this.etcd,
@@ -134,7 +134,7 @@ export class ClusterRuntime {
 
   /** Join: etcd must answer and the node name be free (or ours) before anything is kept. */
   private async join(cfg: ClusterConfig): Promise<void> {
-    const etcd = connect(cfg, Math.max(1000, Math.floor(cfg.ttlMs / 2)));
+    const etcd = connect(cfg, Math.max(2000, Math.floor(cfg.ttlMs / 2)));
     const old = this.port.store.cluster();
     let lease: string;
     try {

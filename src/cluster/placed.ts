@@ -32,6 +32,24 @@ interface Seen {
   nodes: Map<string, string>;
 }
 
+/**
+ * The live nodes that may run an entity, in the order they try (TruCluster CAA's policies):
+ * favored: the listed ones in their order, then (not restricted) the others by name;
+ * balanced: the same, fewest placed entities first; restricted: only the listed ones.
+ */
+export function candidateOrder(p: Placement, live: string[], owners: string[]): string[] {
+  const listed = p.nodes.filter((n) => live.includes(n));
+  const others = p.policy === 'restricted' ? [] : live.filter((n) => !p.nodes.includes(n)).sort();
+  const order = [...listed, ...others];
+  if (p.policy !== 'balanced') return order;
+  const load = new Map<string, number>();
+  for (const n of owners) load.set(n, (load.get(n) ?? 0) + 1);
+  return order
+    .map((n, i) => ({ n, i, l: load.get(n) ?? 0 }))
+    .sort((a, b) => a.l - b.l || a.i - b.i)
+    .map((x) => x.n);
+}
+
 export class Placements {
   private seen: Seen = { defs: new Map(), owners: new Map(), nodes: new Map() };
   private watcher: Watcher | undefined;
@@ -116,28 +134,24 @@ export class Placements {
       const o = seen.owners.get(name);
       if (o && o.node === this.cfg.node && owned[name]?.token === o.revision) {
         if (this.applied.get(name) !== raw) await this.applyLocal(name, def, raw, o.revision);
+      } else if (o && o.node === this.cfg.node && owned[name]?.token !== o.revision) {
+        // Ours by name but not run here (kept by a lease etcd refreshed after we stopped it):
+        // released, so that the next owner (maybe this node) starts with a new token.
+        await this.etcd
+          .if(ownerKey(this.cfg, name), 'Create', '==', o.revision)
+          .then(this.etcd.delete().key(ownerKey(this.cfg, name)))
+          .commit();
       } else if (!o && lease) this.race(name, def);
     }
   }
 
-  /** The nodes that may run `def`, in the order they try. */
-  candidates(def: PlacedDef, seen: Seen = this.seen): string[] {
-    const live = [...seen.nodes.keys()];
-    const listed = def.placement.nodes.filter((n) => seen.nodes.has(n));
-    const others = def.placement.policy === 'restricted' ? [] : live.filter((n) => !def.placement.nodes.includes(n)).sort();
-    const order = [...listed, ...others];
-    if (def.placement.policy !== 'balanced') return order;
-    const load = new Map<string, number>();
-    for (const o of seen.owners.values()) load.set(o.node, (load.get(o.node) ?? 0) + 1);
-    return order
-      .map((n, i) => ({ n, i, l: load.get(n) ?? 0 }))
-      .sort((a, b) => a.l - b.l || a.i - b.i)
-      .map((x) => x.n);
-  }
-
   private race(name: string, def: PlacedDef): void {
     if (this.races.has(name) || this.port.perlKeeper) return;
-    const rank = this.candidates(def).indexOf(this.cfg.node);
+    const rank = candidateOrder(
+      def.placement,
+      [...this.seen.nodes.keys()],
+      [...this.seen.owners.values()].map((o) => o.node),
+    ).indexOf(this.cfg.node);
     if (rank < 0) return;
     const t = setTimeout(() => {
       this.busy = this.busy

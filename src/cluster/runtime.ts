@@ -6,7 +6,7 @@ import type { Etcd3 } from 'etcd3';
 import type { ClusterConfig, ClusterState } from '../model/cluster.js';
 import { HamError } from '../model/errors.js';
 import type { ClusterView } from '../protocol/cluster.js';
-import { claimNode, connect, defKey, grantLease, keepAlive, leaseTtl, unreachable } from './etcd.js';
+import { claimNode, connect, defKey, grantLease, keepAlive, leaseTtl, rangeUnder, unreachable } from './etcd.js';
 import { Placements, type PlacedDef } from './placed.js';
 import type { ClusterPort } from './port.js';
 import { splitApply } from './split.js';
@@ -128,6 +128,14 @@ export class ClusterRuntime {
     const cfg = this.cfg;
     if (!cfg) throw new HamError({ code: 'not-in-cluster', message: 'expected a `cluster:` block before placed entities: this node is in no cluster' });
     for (const [name, def] of split.placed) await this.putDef(cfg, name, def);
+    if (split.placed.size > 0) {
+      // A listed node no live node is named: accepted (nodes may join later), with a warning.
+      const live = await rangeUnder(this.etcd!, `${cfg.prefix}nodes/`).catch(() => undefined);
+      for (const c of split.placedChanges) {
+        const unknown = live ? split.placed.get(c.entity)!.placement.nodes.filter((n) => !live.has(n)) : [];
+        if (unknown.length) c.details.push(`warning: no live node is named ${unknown.join(', ')} (it may join later)`);
+      }
+    }
     const plain = await this.port.applyPlain(split.plain, false);
     return { dryRun, changes: [...plain.changes, ...split.placedChanges] };
   }

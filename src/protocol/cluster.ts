@@ -28,7 +28,8 @@ export const placementConfig = z
   .object({
     nodes: z.array(entityName).max(64).default([]),
     policy: z.enum(PLACEMENT_POLICIES).default('favored'),
-    failback: z.boolean().default(false),
+    // Moving back home when the favored node returns is not there yet: refused rather than ignored.
+    failback: z.literal(false, { errorMap: () => ({ message: 'expected false: failback is not implemented yet' }) }).default(false),
   })
   .strict()
   .refine((p) => p.policy !== 'restricted' || p.nodes.length > 0, { message: 'expected the nodes it is restricted to', path: ['nodes'] });

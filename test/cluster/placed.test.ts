@@ -26,11 +26,12 @@ afterEach(async (ctx) => {
   await etcd.stop();
 });
 
-async function applyFile(home: string, config: object): Promise<void> {
+async function applyFile(home: string, config: object): Promise<{ changes: { entity: string; details: string[] }[] }> {
   const file = join(home, 'ham.json');
   writeFileSync(file, JSON.stringify(config));
   const r = await ham(home, ['--json', 'apply', '-f', file]);
   if (r.code !== 0) throw new Error(`apply failed: ${r.stdout}${r.stderr}`);
+  return JSON.parse(r.stdout) as { changes: { entity: string; details: string[] }[] };
 }
 
 const clusterStatus = (home: string): Promise<ClusterView> => hamJson<ClusterView>(home, ['cluster', 'status']);
@@ -68,6 +69,11 @@ describe('placed entities', () => {
       entities: { db: { command: witnessed(witness.port), stop: { timeoutMs: 500 }, placement: { nodes: ['a', 'b'], policy: 'favored' } } },
     });
     await waitFor('b renewed twice more', async () => (await clusterStatus(b)).connected);
+    expect(witness.all).toHaveLength(1);
+    // A node not (yet) in the cluster: accepted, with a warning, and shown.
+    const r = await applyFile(b, { entities: { db: { command: witnessed(witness.port), stop: { timeoutMs: 500 }, placement: { nodes: ['a', 'b', 'c'] } } } });
+    expect(r.changes.find((c) => c.entity === 'db')?.details.join(' ')).toContain('no live node is named c');
+    await waitFor('c shown unknown', async () => (await clusterStatus(a)).placed.find((p) => p.name === 'db')?.unknownNodes.includes('c'));
     expect(witness.all).toHaveLength(1);
   });
 
@@ -138,5 +144,17 @@ describe('placed entities', () => {
       );
     expect(witness.all).toHaveLength(1);
     expect(runningOn('a')()).toBe(true);
+  });
+
+  it('etcd down longer than the TTL stops it everywhere; once etcd is back it is placed again, with a higher token', async () => {
+    const { a, token } = await twoNodes(3000);
+    await etcd.kill();
+    await waitFor('db stopped everywhere', () => witness.live().length === 0, 30_000);
+    await waitFor('a sees etcd gone', async () => !(await clusterStatus(a)).connected);
+    expect(witness.all).toHaveLength(1);
+    await etcd.start();
+    await waitFor('db running again', () => witness.live().length === 1, 40_000);
+    expect(witness.overlaps).toEqual([]);
+    expect(witness.live()[0]!.token).toBeGreaterThan(token);
   });
 });

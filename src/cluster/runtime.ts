@@ -23,6 +23,7 @@ export class ClusterRuntime {
   private lastError: string | null = null;
   private timer: NodeJS.Timeout | undefined;
   private halt: NodeJS.Timeout | undefined;
+  private timerWatch: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly port: ClusterPort) {}
@@ -49,13 +50,21 @@ export class ClusterRuntime {
       () => this.confirmed,
       this.interval,
     );
-    void this.placed.start().catch((e: Error) => this.port.log('warn', 'cluster: watch not started', { error: e.message }));
+    const placed = this.placed;
+    // etcd may be down at a takeover: the watch is tried again until it is there.
+    const watch = (): void =>
+      void placed.start().catch((e: Error) => {
+        this.port.log('warn', 'cluster: watch not started; trying again', { error: e.message });
+        if (!this.closed && this.placed === placed) this.timerWatch = setTimeout(watch, this.interval);
+      });
+    watch();
     this.tick();
   }
 
   private stopLoop(): void {
     clearTimeout(this.timer);
     clearTimeout(this.halt);
+    clearTimeout(this.timerWatch);
     this.placed?.close();
     this.etcd?.close();
   }

@@ -24,6 +24,16 @@ export function formatCluster(r: ClusterView): string {
 }
 
 export function registerClusterCommands(program: Command): void {
+  program
+    .command('relocate')
+    .description('move a placed entity to another node (run on the node that runs it): stopped here, then started there')
+    .argument('<name>', 'the placed entity')
+    .option('--to <node>', 'the node to move it to (default: the next by its policy, this node last)')
+    .action(async (name: string, o: { to?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await call(g, 'cluster-relocate', { name, ...(o.to !== undefined ? { to: o.to } : {}) });
+      emit(g, r, () => `${r.name}: stopped on ${r.from}, released${r.to ? ` to ${r.to}` : ''}`);
+    });
   const cluster = program.command('cluster').description('the cluster this node joined (a `cluster:` block in an applied file)');
   cluster
     .command('status')

@@ -26,6 +26,7 @@ export const ttlSeconds = (ttlMs: number): number => Math.max(2, Math.ceil(ttlMs
 export const nodeKey = (c: ClusterConfig, node: string): string => `${c.prefix}nodes/${node}`;
 export const defKey = (c: ClusterConfig, name: string): string => `${c.prefix}defs/${name}`;
 export const ownerKey = (c: ClusterConfig, name: string): string => `${c.prefix}owners/${name}`;
+export const moveKey = (c: ClusterConfig, name: string): string => `${c.prefix}moves/${name}`;
 
 export function unreachable(c: ClusterConfig, e: unknown): HamError {
   return new HamError({

@@ -7,7 +7,8 @@ import type { Etcd3, Watcher } from 'etcd3';
 import type { ClusterConfig, Placement } from '../model/cluster.js';
 import type { PlacedView } from '../protocol/cluster.js';
 import { fenceKeeper } from '../keeper/link.js';
-import { createOnce, ownerKey, rangeUnder } from './etcd.js';
+import { createOnce, moveKey, ownerKey, rangeUnder } from './etcd.js';
+import { HamError } from '../model/errors.js';
 import type { ClusterPort } from './port.js';
 
 /** What etcd keeps of a placed entity: its apply-file body (without placement) and where its paths start. */
@@ -30,6 +31,8 @@ interface Seen {
   defs: Map<string, { def: PlacedDef; raw: string }>;
   owners: Map<string, { node: string; lease: string; revision: string }>;
   nodes: Map<string, string>;
+  /** `ham relocate` in progress: the node it leaves (it tries last) and the one asked for (it tries first). */
+  moves: Map<string, { from: string; to: string | null }>;
 }
 
 /**
@@ -50,8 +53,16 @@ export function candidateOrder(p: Placement, live: string[], owners: string[]): 
     .map((x) => x.n);
 }
 
+/** The order during a move: the node asked for first; the node it leaves not at all while another may run it. */
+export function moveOrder(order: string[], move: { from: string; to: string | null }): string[] {
+  const rest = order.filter((n) => n !== move.from && n !== move.to);
+  const first = move.to && move.to !== move.from && order.includes(move.to) ? [move.to] : [];
+  const others = [...first, ...rest];
+  return others.length > 0 ? others : order;
+}
+
 export class Placements {
-  private seen: Seen = { defs: new Map(), owners: new Map(), nodes: new Map() };
+  private seen: Seen = { defs: new Map(), owners: new Map(), nodes: new Map(), moves: new Map() };
   private watcher: Watcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly races = new Map<string, NodeJS.Timeout>();
@@ -112,7 +123,7 @@ export class Placements {
 
   private async reconcile(): Promise<void> {
     const all = await rangeUnder(this.etcd, this.cfg.prefix);
-    const seen: Seen = { defs: new Map(), owners: new Map(), nodes: new Map() };
+    const seen: Seen = { defs: new Map(), owners: new Map(), nodes: new Map(), moves: new Map() };
     for (const [k, v] of all) {
       if (k.startsWith('defs/')) {
         try {
@@ -122,6 +133,13 @@ export class Placements {
         }
       } else if (k.startsWith('owners/')) seen.owners.set(k.slice(7), { node: v.value, lease: v.lease, revision: v.revision });
       else if (k.startsWith('nodes/')) seen.nodes.set(k.slice(6), v.lease);
+      else if (k.startsWith('moves/')) {
+        try {
+          seen.moves.set(k.slice(6), JSON.parse(v.value) as { from: string; to: string | null });
+        } catch {
+          /* not ours */
+        }
+      }
     }
     this.seen = seen;
     const lease = this.freshLease();
@@ -147,11 +165,14 @@ export class Placements {
 
   private race(name: string, def: PlacedDef): void {
     if (this.races.has(name) || this.port.perlKeeper) return;
-    const rank = candidateOrder(
+    let order = candidateOrder(
       def.placement,
       [...this.seen.nodes.keys()],
       [...this.seen.owners.values()].map((o) => o.node),
-    ).indexOf(this.cfg.node);
+    );
+    const move = this.seen.moves.get(name);
+    if (move) order = moveOrder(order, move);
+    const rank = order.indexOf(this.cfg.node);
     if (rank < 0) return;
     const t = setTimeout(() => {
       this.busy = this.busy
@@ -162,6 +183,7 @@ export class Placements {
           const r = await createOnce(this.etcd, ownerKey(this.cfg, name), this.cfg.node, lease);
           if (!r.created) return;
           this.saveOwned((o) => (o[name] = { token: r.revision, since: Date.now() }));
+          if (this.seen.moves.has(name)) await this.etcd.delete().key(moveKey(this.cfg, name)); // the move is done
           this.port.log('info', 'cluster: placed here', { entity: name, token: r.revision });
           const d = this.seen.defs.get(name);
           if (d) await this.applyLocal(name, d.def, d.raw, r.revision);
@@ -195,6 +217,48 @@ export class Placements {
       if (sup.get(name)) sup.detach(name);
     }
     this.saveOwned((o) => delete o[name]);
+  }
+
+  /**
+   * `ham relocate NAME [--to NODE]` on its owner: stopped here, then released with a note
+   * (under this node's lease) that makes NODE try first and this node last.
+   */
+  relocate(name: string, to: string | undefined): Promise<{ name: string; from: string; to: string | null }> {
+    // In turn with the reconciles: one must not start it again here while it is being stopped.
+    const r = this.busy.then(() => this.relocateNow(name, to));
+    this.busy = r.then(
+      () => undefined,
+      () => undefined,
+    );
+    return r;
+  }
+
+  private async relocateNow(name: string, to: string | undefined): Promise<{ name: string; from: string; to: string | null }> {
+    await this.reconcile();
+    const o = this.seen.owners.get(name);
+    const def = this.seen.defs.get(name)?.def;
+    if (!def)
+      throw new HamError({ code: 'unknown-entity', entity: name, message: `expected a placed entity named ${JSON.stringify(name)}, got none in the cluster` });
+    if (!o || o.node !== this.cfg.node || this.owned()[name]?.token !== o.revision)
+      throw new HamError({
+        code: 'bad-request',
+        entity: name,
+        message: `expected ham relocate on the node that runs ${name} (${o?.node ?? 'none does now'}), got it on ${this.cfg.node}`,
+      });
+    if (to !== undefined && !candidateOrder(def.placement, [...this.seen.nodes.keys()], []).includes(to))
+      throw new HamError({ code: 'bad-request', entity: name, message: `expected --to a live node ${name} may run on, got ${JSON.stringify(to)}` });
+    const lease = this.port.store.cluster()?.lease;
+    if (!lease) throw new HamError({ code: 'cluster-unreachable', message: 'expected a node lease, got none: etcd is not answering' });
+    await this.etcd
+      .put(moveKey(this.cfg, name))
+      .value(JSON.stringify({ from: this.cfg.node, to: to ?? null }))
+      .lease(lease);
+    await this.dropLocal(name, 'ham relocate');
+    await this.etcd
+      .if(ownerKey(this.cfg, name), 'Create', '==', o.revision)
+      .then(this.etcd.delete().key(ownerKey(this.cfg, name)))
+      .commit();
+    return { name, from: this.cfg.node, to: to ?? null };
   }
 
   /** Every owned entity stopped here before the lease can expire (the keepers do it too). */

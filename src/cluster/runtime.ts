@@ -183,6 +183,11 @@ export class ClusterRuntime {
     }
   }
 
+  relocate(name: string, to: string | undefined): Promise<{ name: string; from: string; to: string | null }> {
+    if (!this.placed) throw new HamError({ code: 'not-in-cluster', message: 'this node is in no cluster: expected a `cluster:` block in an applied file' });
+    return this.placed.relocate(name, to);
+  }
+
   status(): ClusterView {
     const cfg = this.cfg;
     if (!cfg) throw new HamError({ code: 'not-in-cluster', message: 'this node is in no cluster: expected a `cluster:` block in an applied file' });

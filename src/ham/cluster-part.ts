@@ -30,6 +30,7 @@ export interface ClusterPort {
 export interface ClusterPart {
   apply(config: unknown, dryRun: boolean): Promise<ApplyReply>;
   status(): ClusterView;
+  relocate(name: string, to: string | undefined): Promise<{ name: string; from: string; to: string | null }>;
   close(): void;
 }
 
@@ -54,6 +55,10 @@ export function clusterHooks(load: ClusterLoader | undefined, port: ClusterPort)
     status: async (): Promise<ClusterView> => {
       if (!part) throw new HamError({ code: 'not-in-cluster', message: 'this node is in no cluster: expected a `cluster:` block in an applied file' });
       return (await part).status();
+    },
+    relocate: async (name: string, to: string | undefined): Promise<{ name: string; from: string; to: string | null }> => {
+      if (!part) throw new HamError({ code: 'not-in-cluster', message: 'this node is in no cluster: expected a `cluster:` block in an applied file' });
+      return (await part).relocate(name, to);
     },
     close: (): void => void part?.then((p) => p.close()).catch(() => undefined),
   };

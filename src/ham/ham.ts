@@ -235,6 +235,7 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
       restore: ({ name }) => ({ name, instance: supervisor.mustGet(name).instance, value: store.savedValue(name) }),
       detectors: () => detectors.view(),
       'cluster-status': () => cluster.status(),
+      'cluster-relocate': ({ name, to }) => cluster.relocate(name, to),
       reset: ({ name }) => {
         refuseWhileStopping();
         return entityView(supervisor.reset(name));

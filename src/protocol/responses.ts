@@ -33,6 +33,7 @@ export interface Responses {
   apply: { dryRun: boolean; changes: Change[] };
   detectors: DetectorsView;
   'cluster-status': ClusterView;
+  'cluster-relocate': { name: string; from: string; to: string | null };
   /** The saved value of the previous instance comes with it. */
   'self-attach': EntityView & { saved: unknown };
   'self-detach': { name: string };

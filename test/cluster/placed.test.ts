@@ -157,4 +157,18 @@ describe('placed entities', () => {
     expect(witness.overlaps).toEqual([]);
     expect(witness.live()[0]!.token).toBeGreaterThan(token);
   });
+
+  it('ham relocate: stopped on its owner, then started on the next node (or the one --to names), with a higher token', async () => {
+    const { a, b } = await twoNodes(3000);
+    const wrong = await ham(b, ['--json', 'relocate', 'db']);
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stdout + wrong.stderr).toContain('on the node that runs db (a)');
+    const r = await hamJson<{ from: string }>(a, ['relocate', 'db']);
+    expect(r.from).toBe('a');
+    await waitFor('db running on b', runningOn('b'), 30_000);
+    await hamJson(b, ['relocate', 'db', '--to', 'a']);
+    await waitFor('db running on a again', runningOn('a'), 30_000);
+    expect(witness.overlaps).toEqual([]);
+    expect(witness.all.map((w) => w.node)).toEqual(['a', 'b', 'a']);
+  });
 });

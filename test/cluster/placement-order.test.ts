@@ -2,7 +2,7 @@
 // `cluster:` / `placement:` schemas. Starts no process.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { candidateOrder } from '../../src/cluster/placed.js';
+import { candidateOrder, moveOrder } from '../../src/cluster/placed.js';
 import { clusterConfig, placementConfig } from '../../src/protocol/cluster.js';
 
 describe('candidate order', () => {
@@ -37,6 +37,15 @@ describe('candidate order', () => {
         },
       ),
     );
+  });
+});
+
+describe('move order (ham relocate)', () => {
+  it('the node asked for first; the node it leaves not at all, unless it is the only one', () => {
+    expect(moveOrder(['a', 'b', 'c'], { from: 'a', to: null })).toEqual(['b', 'c']);
+    expect(moveOrder(['a', 'b', 'c'], { from: 'a', to: 'c' })).toEqual(['c', 'b']);
+    expect(moveOrder(['a'], { from: 'a', to: null })).toEqual(['a']);
+    expect(moveOrder(['a', 'b'], { from: 'a', to: 'gone' })).toEqual(['b']);
   });
 });
 

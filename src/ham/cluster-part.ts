@@ -51,7 +51,15 @@ export function clusterHooks(load: ClusterLoader | undefined, port: ClusterPort)
     /** Does this apply go through the cluster runtime? */
     wants: (config: unknown): boolean =>
       load !== undefined && (part !== undefined || (isRecord(config) && (config.cluster !== undefined || hasPlacement(config)))),
-    apply: (config: unknown, dryRun: boolean): Promise<ApplyReply> => get().then((p) => p.apply(config, dryRun)),
+    apply: async (config: unknown, dryRun: boolean): Promise<ApplyReply> => {
+      // Placed entities on a node in no cluster: refused without loading the etcd client for nothing.
+      if (!part && !port.store.cluster() && isRecord(config) && config.cluster === undefined)
+        throw new HamError({
+          code: 'not-in-cluster',
+          message: 'expected a `cluster:` block with placed entities: this node is in no cluster; nothing was applied',
+        });
+      return get().then((p) => p.apply(config, dryRun));
+    },
     status: async (): Promise<ClusterView> => {
       if (!part) throw new HamError({ code: 'not-in-cluster', message: 'this node is in no cluster: expected a `cluster:` block in an applied file' });
       return (await part).status();

@@ -43,14 +43,21 @@ describe('cluster nodes', () => {
     expect(err.error.message).toContain(`http://127.0.0.1:${dead}`);
     expect(err.error.message).toContain('nothing was applied');
     expect((await status(home)).entities.map((e) => e.name)).not.toContain('local');
+    const placed = await applyFile(home, { entities: { db: { command: sleeper('never-placed'), placement: { nodes: ['n1'] } } } });
+    expect(placed.code).not.toBe(0);
+    // The runtime was loaded by the first apply: the file's check says it (a HAM that never had one says not-in-cluster).
+    expect(placed.stdout + placed.stderr).toContain('placed entities need one');
     const cs = await ham(home, ['--json', 'cluster', 'status']);
     expect(cs.code).not.toBe(0);
     expect(cs.stdout + cs.stderr).toContain('not-in-cluster');
   });
 
-  it('a bad cluster block is refused with its path', async () => {
+  it('a bad cluster block is refused with its path; placed entities with no cluster are refused', async () => {
     const home = homes[0]!.home;
     await hamJson(home, ['start', ...CALM]);
+    const placed = await applyFile(home, { entities: { db: { command: sleeper('never-placed'), placement: { nodes: ['n1'] } } } });
+    expect(placed.code).not.toBe(0);
+    expect(placed.stdout + placed.stderr).toContain('not-in-cluster');
     const r = await applyFile(home, { cluster: { etcd: ['127.0.0.1:2379'], node: 'n1', ttlMs: 500 } });
     expect(r.code).not.toBe(0);
     expect(r.stdout + r.stderr).toContain('cluster.etcd');

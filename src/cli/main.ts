@@ -19,6 +19,7 @@ import { registerLogCommands } from './logs.js';
 import { registerModelCommands } from './model.js';
 import { registerImportCommands } from './import.js';
 import { registerTopCommand } from './top.js';
+import { registerClusterCommands } from './cluster.js';
 import { emit, fail } from './output.js';
 import { control, registerByNameCommands, usage } from './by-name.js';
 
@@ -214,6 +215,7 @@ registerLogCommands(program);
 registerDetectorCommands(program);
 registerImportCommands(program);
 registerTopCommand(program);
+registerClusterCommands(program);
 
 /** `ham start NAME`: the pair's own options do not apply to an entity. */
 function startByName(g: Globals, name: string, o: Record<string, unknown>): Promise<void> {

@@ -28,5 +28,11 @@ export function serveAsHam(ctx: HamContext, started?: GuardianPartner): Promise<
             .then(({ HttpListener }) => new HttpListener(paths.root, http, source, log).start())
             .catch((e: Error) => log('error', 'http: the listener could not be loaded', { error: e.message }))
       : undefined,
+    cluster: (port) =>
+      import('../cluster/runtime.js').then(({ ClusterRuntime }) => {
+        const r = new ClusterRuntime(port);
+        r.resume();
+        return r;
+      }),
   });
 }

@@ -33,6 +33,7 @@ import { Supervisor } from './supervisor.js';
 import { viewPort } from './view-port.js';
 import type { ViewSource } from '../protocol/view-source.js';
 import { logTakeover } from './takeover-log.js';
+import { clusterHooks, type ClusterLoader } from './cluster-part.js';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
 export interface HamContext {
@@ -75,6 +76,8 @@ export interface HamParts {
   detectors: (port: CorePort, baseEnv: Record<string, string>) => DetectorsPart;
   /** The HTTP listener (`ham start --http`), handed the core's read-only views once it serves; absent when off. */
   view?: (source: ViewSource) => void;
+  /** The cluster runtime's loader (src/cluster): called only when the store or an apply has a cluster. */
+  cluster?: ClusterLoader;
 }
 
 export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void> {
@@ -107,6 +110,9 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
     baseEnv,
   );
   const guard = storeGuard(store);
+  const plainApply = (config: unknown, dryRun: boolean) => applyConfig(supervisor, config, { dryRun, cwd: process.cwd(), baseEnv, home: paths.root });
+  const keeperKind = keeperCommand().kind;
+  const cluster = clusterHooks(parts.cluster, { store, supervisor, paths, epoch, log, applyPlain: plainApply, perlKeeper: keeperKind === 'perl' });
   let stopping = false;
   let loopDelay: IntervalHistogram | undefined;
 
@@ -228,6 +234,8 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
       },
       restore: ({ name }) => ({ name, instance: supervisor.mustGet(name).instance, value: store.savedValue(name) }),
       detectors: () => detectors.view(),
+      'cluster-status': () => cluster.status(),
+      'cluster-relocate': ({ name, to }) => cluster.relocate(name, to),
       reset: ({ name }) => {
         refuseWhileStopping();
         return entityView(supervisor.reset(name));
@@ -244,7 +252,7 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
       },
       apply: ({ config, dryRun }) => (
         dryRun || guard.grow('apply', config),
-        applyConfig(supervisor, config, { dryRun, cwd: process.cwd(), baseEnv, home: paths.root }).finally(() => afterBurst(log))
+        (cluster.wants(config) ? cluster.apply(config, dryRun) : plainApply(config, dryRun)).finally(() => afterBurst(log))
       ),
       stop: async ({ all }) => {
         refuseWhileStopping();
@@ -261,6 +269,7 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
         // Reply first, then leave.
         setTimeout(() => {
           detectors.close();
+          cluster.close();
           supervisor.close();
           server.close();
           release(store, epoch);
@@ -290,6 +299,7 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
   const beats = resumeBeats(store, epoch, fenced);
   supervisor.resume(ctx.fresh, beats.tick);
   detectors.start();
+  cluster.resume();
   partner.start();
   parts.view?.(viewPort({ store, supervisor, hub, detectors, connections: () => server.figures().connections }));
   log('info', 'serving as HAM', { epoch, fresh: ctx.fresh, entities: store.entityCount() });

@@ -32,15 +32,13 @@
  * SIGUSR1 detaches: the keeper leaves the entity running and exits (first, if it
  * runs, its output is drained to its end). Any exit drains first while another
  * process holds the output FIFOs (a daemon's child): keeper-drain.c.
- * Output: to its log folder (keeper-log.c); readiness: keeper-ready.c; user, limits: keeper-runas.c.
+ * Output: keeper-log.c; readiness: keeper-ready.c; user, limits: keeper-runas.c; `d` fences: keeper-fence.c.
  * Waiting for a decision with no HAM: the HAM holds the read end of DIR/life;
  * with nobody there for HAM_KEEPER_ALONE_MS (default 60000) the keeper exits 0.
  * Its death record stays in the inbox: the next HAM applies it from there.
  */
 #define _GNU_SOURCE
-#include "keeper-log.h"
-#include "keeper-ready.h"
-#include "keeper-runas.h"
+#include "keeper-parts.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -167,7 +165,7 @@ static char next_command(unsigned long death) {
     char cmd = 0;
     unsigned long n = 0;
     char *end = NULL;
-    if (pending[0] == 'o' && pending[1] == ' ') take_order(pending + 2);
+    if (pending[1] == ' ' && (pending[0] == 'o' || pending[0] == 'd')) pending[0] == 'o' ? take_order(pending + 2) : kfence_take(pending + 2);
     else if ((pending[0] == 'r' || pending[0] == 'x') && pending[1] == ' ' && pending[2] >= '0' && pending[2] <= '9') {
       errno = 0;
       n = strtoul(pending + 2, &end, 10);
@@ -202,8 +200,8 @@ static int wait_child(pid_t pid, pid_t *gone) {
     for (;;) {
       if (detach_now) klog_detach(detach_now);
       struct pollfd p[3] = {{.fd = fd, .events = POLLIN}, {.fd = ctl_fd, .events = POLLIN}, {.fd = *gone ? -1 : kready_main_fd(pid), .events = POLLIN}};
-      int n = kready_poll(p, 3, -1);
-      if (n < 0 && errno != EINTR) break;
+      int n = kready_poll(p, 3, kfence_wait_ms(-1));
+      if (kfence_check(pid), n < 0 && errno != EINTR) break;
       if (n > 0 && (p[1].revents & POLLIN) && read_ctl(0) > 0) next_command(0);
       if (n > 0 && p[2].fd >= 0 && (p[2].revents & POLLIN)) *gone = (pid_t)kready_main_pid(), kready_end_group(*gone);
       if (n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) break;
@@ -243,7 +241,7 @@ static unsigned long failed(long e) { return order_n = 0, recordf("F", e, 0, 0);
 /* Start the command and wait for it: the death record to answer (0: the
  * standing order restarts it at once). */
 static unsigned long start(void) {
-  if (!argv_cmd[0]) return failed(ENOENT); /* adopted without a command */
+  if (!argv_cmd[0] || kfence_past()) return failed(argv_cmd[0] ? EPERM : ENOENT); /* adopted without a command; fenced */
   char num[32];
   snprintf(num, sizeof num, "%ld", ++instance);
   klog_instance(instance), kready_fresh();
@@ -359,7 +357,7 @@ int main(int argc, char **argv) {
   /* Ours, not the entity's: taken out of the environment the command inherits. */
   const char *a = getenv("HAM_KEEPER_ALONE_MS");
   if (digits(a) && strlen(a) < 12) alone_ms = strtol(a, NULL, 10);
-  unsetenv("HAM_KEEPER_ALONE_MS");
+  unsetenv("HAM_KEEPER_ALONE_MS"), kfence_init();
   const char *inst = getenv("HAM_INSTANCE");
   instance = (digits(inst) && strlen(inst) < 12 ? strtol(inst, NULL, 10) : 1) - 1;
 

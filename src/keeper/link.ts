@@ -134,6 +134,11 @@ export function orderKeeper(paths: HomePaths, id: number, serial: number, o: Kee
   return writeCtl(paths, id, serial, `o ${o.epoch} ${o.seq} ${o.n} ${o.minRunMs}\n`);
 }
 
+/** The fencing deadline order (keeper-fence.c): `d EPOCH MS SIGNAL TIMEOUT_MS`; false if nobody reads ctl. */
+export function fenceKeeper(paths: HomePaths, id: number, serial: number, line: string): boolean {
+  return writeCtl(paths, id, serial, line);
+}
+
 function writeCtl(paths: HomePaths, id: number, serial: number, line: string): boolean {
   let fd: number;
   try {

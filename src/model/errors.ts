@@ -34,6 +34,9 @@ export const ERROR_CODES = [
   'not-found', // an HTTP path the listener does not serve
   'unauthorized', // an HTTP request without the listener's token, or with another
   'io',
+  'cluster-unreachable', // etcd did not answer at any endpoint of the `cluster:` block
+  'node-taken', // a node name another live node of the cluster holds
+  'not-in-cluster', // a cluster request to a HAM that joined none
   'internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -92,6 +92,8 @@ export const requestSchemas = {
   subscribe: z.object({ since: z.number().int().nonnegative().optional(), entity: ownerName.optional(), condition: z.string().optional() }).strict(),
   apply: z.object({ config: z.unknown(), dryRun: z.boolean().default(false) }).strict(),
   detectors: z.object({}).strict(),
+  'cluster-status': z.object({}).strict(),
+  'cluster-relocate': z.object({ name: entityName, to: entityName.optional() }).strict(),
   'self-attach': z
     .object({
       name: entityName.refine((s) => s !== '*', "expected a name other than '*'"),

@@ -1,6 +1,7 @@
 // What each request is answered with: the server's handlers must return it
 // (protocol/server.ts) and the client's `request` returns it, so neither side
 // casts. The views themselves are in views.ts.
+import type { ClusterView } from './cluster.js';
 import type { Op } from './requests.js';
 import type { ActionView, Change, ConditionView, DetectorsView, EntityView, EventsPage, PairView, StatsView, StatusPage } from './views.js';
 
@@ -31,6 +32,8 @@ export interface Responses {
   subscribe: { since: number; lastSeq?: number; gap?: boolean };
   apply: { dryRun: boolean; changes: Change[] };
   detectors: DetectorsView;
+  'cluster-status': ClusterView;
+  'cluster-relocate': { name: string; from: string; to: string | null };
   /** The saved value of the previous instance comes with it. */
   'self-attach': EntityView & { saved: unknown };
   'self-detach': { name: string };

@@ -10,6 +10,7 @@ import { HamError } from '../model/errors.js';
 import type { ProcId } from '../model/records.js';
 import type { EventRecord, Occurrence, RunRecord } from '../model/conditions.js';
 import { DEFAULT_SETTINGS } from '../model/defaults.js';
+import type { ClusterState } from '../model/cluster.js';
 import { boundEvent } from './limits.js';
 import { upgradeEntity as upgrade } from './upgrade.js';
 import type { RollRecord } from '../model/rolls.js';
@@ -139,6 +140,15 @@ export class Store {
 
   putSettings(s: Settings): void {
     this.meta.putSync('settings', s);
+  }
+
+  /** This node's cluster membership (src/cluster), or undefined when it is in none. */
+  cluster(): ClusterState | undefined {
+    return this.meta.get('cluster') as ClusterState | undefined;
+  }
+
+  putCluster(c: ClusterState): void {
+    this.meta.putSync('cluster', c);
   }
 
   nextId(): number {

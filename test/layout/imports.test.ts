@@ -35,6 +35,7 @@ type Layer =
   | 'launch'
   | 'cli'
   | 'http'
+  | 'cluster'
   | 'daemon'
   | 'entry';
 
@@ -55,6 +56,7 @@ export function layerOf(path: string): Layer | undefined {
   if (path.startsWith('src/cli/')) return 'cli';
   if (path.startsWith('src/import/')) return 'cli'; // `ham import`: reads other tools' files, imports only the model and itself
   if (path.startsWith('src/http/')) return 'http';
+  if (path.startsWith('src/cluster/')) return 'cluster';
   if (path.startsWith('src/daemon/')) return 'daemon';
   if (path === 'src/index.ts') return 'entry';
   return undefined;
@@ -89,7 +91,9 @@ export const ALLOWED: Record<Layer, readonly Layer[]> = {
   cli: ['model', 'protocol', 'logs', 'client', 'cli', 'launch'],
   // The HTTP listener: the core's views come through protocol/view-source.ts, handed in by the daemon.
   http: ['model', 'base', 'protocol', 'logs', 'http'],
-  daemon: ['model', 'base', 'codec', 'protocol', 'store', 'keeper', 'detector', 'core', 'guardian', 'http', 'daemon'],
+  // The cluster runtime (etcd): handed the core's port by the daemon, loaded only in a cluster.
+  cluster: ['model', 'base', 'codec', 'protocol', 'store', 'keeper', 'core', 'cluster'],
+  daemon: ['model', 'base', 'codec', 'protocol', 'store', 'keeper', 'detector', 'core', 'guardian', 'http', 'cluster', 'daemon'],
   entry: ['model', 'base', 'protocol', 'client'],
 };
 

@@ -1,0 +1,68 @@
+// The cluster parts of an apply file (`cluster:` at its top, `placement:` on an entity) and
+// what `ham cluster status` shows. README "Cluster"; DESIGN "Operator contracts", Cluster.
+import { z } from 'zod';
+import { PLACEMENT_POLICIES } from '../model/cluster.js';
+import { entityName } from './requests.js';
+
+/** etcd's lease TTL is in whole seconds: ttlMs is rounded up to one. */
+export const clusterConfig = z
+  .object({
+    etcd: z
+      .array(z.string().regex(/^https?:\/\/[^\s/]+$/, 'expected an endpoint such as http://127.0.0.1:2379'))
+      .min(1, 'expected at least one etcd endpoint')
+      .max(16),
+    node: entityName,
+    ttlMs: z.number().int().min(2000, 'expected at least 2000 ms (etcd grants leases in whole seconds)').max(600_000).default(10_000),
+    prefix: z
+      .string()
+      .regex(/^\/[\x21-\x7e]{0,127}$/, "expected a key prefix starting with '/'")
+      .default('/ham/'),
+    auth: z
+      .object({ username: z.string().min(1).max(128), password: z.string().max(1024) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export const placementConfig = z
+  .object({
+    nodes: z.array(entityName).max(64).default([]),
+    policy: z.enum(PLACEMENT_POLICIES).default('favored'),
+    // Moving back home when the favored node returns is not there yet: refused rather than ignored.
+    failback: z.literal(false, { errorMap: () => ({ message: 'expected false: failback is not implemented yet' }) }).default(false),
+  })
+  .strict()
+  .refine((p) => p.policy !== 'restricted' || p.nodes.length > 0, { message: 'expected the nodes it is restricted to', path: ['nodes'] });
+
+export interface ClusterNodeView {
+  name: string;
+  lease: string;
+  self: boolean;
+}
+
+export interface PlacedView {
+  name: string;
+  policy: string;
+  nodes: string[];
+  /** Listed nodes no live node is named (they may join later). */
+  unknownNodes: string[];
+  owner: string | null;
+  token: string | null;
+  /** Here: `running` where this node owns it, `elsewhere` where another does, `unplaced` where none does. */
+  state: 'running' | 'elsewhere' | 'unplaced';
+  since: string | null;
+}
+
+export interface ClusterView {
+  node: string;
+  etcd: string[];
+  prefix: string;
+  ttlMs: number;
+  /** Whether this node's last renewal was confirmed within the TTL. */
+  connected: boolean;
+  lease: string | null;
+  lastRenewal: string | null;
+  lastError: string | null;
+  nodes: ClusterNodeView[];
+  placed: PlacedView[];
+}

@@ -1,0 +1,153 @@
+// A real etcd for the cluster tests (Debian's etcd 3.4, v3 API): each test starts its own on
+// free loopback ports with a temporary data folder and kills it by pid. Also a TCP proxy the
+// test can break (a node cut from etcd) and a witness every placed instance reports to.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePorts } from './ports.js';
+import { waitFor } from './ham.js';
+
+export interface TestEtcd {
+  url: string;
+  port: number;
+  /** SIGKILL it (its data stays: `start()` brings it back on the same port). */
+  kill(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function healthy(port: number): Promise<boolean> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(1000) });
+    return r.ok && ((await r.json()) as { health?: string }).health === 'true';
+  } catch {
+    return false;
+  }
+}
+
+export async function startEtcd(): Promise<TestEtcd> {
+  const [port, peer] = (await freePorts(2)) as [number, number];
+  const dir = mkdtempSync(join(tmpdir(), 'ham-etcd-'));
+  let child: ChildProcess | undefined;
+  const url = `http://127.0.0.1:${port}`;
+  const start = async (): Promise<void> => {
+    const c = spawn(
+      'etcd',
+      [
+        '--name=t',
+        `--data-dir=${dir}`,
+        `--listen-client-urls=${url}`,
+        `--advertise-client-urls=${url}`,
+        `--listen-peer-urls=http://127.0.0.1:${peer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
+        `--initial-cluster=t=http://127.0.0.1:${peer}`,
+        '--heartbeat-interval=100',
+        '--election-timeout=500',
+        '--log-level=error',
+      ],
+      { stdio: ['ignore', 'ignore', 'ignore'] },
+    );
+    child = c;
+    await waitFor('etcd healthy', () => healthy(port), 30_000, 100);
+  };
+  const kill = async (): Promise<void> => {
+    const c = child;
+    child = undefined;
+    if (!c || c.exitCode !== null) return;
+    const gone = new Promise((r) => c.once('exit', r));
+    process.kill(c.pid!, 'SIGKILL');
+    await gone;
+  };
+  await start();
+  return {
+    url,
+    port,
+    kill,
+    start,
+    stop: async () => {
+      await kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A TCP proxy to `target` on a free port; `cut()` drops every connection and refuses new ones until `mend()`. */
+export async function startProxy(target: number): Promise<{ url: string; cut(): void; mend(): void; close(): Promise<void> }> {
+  const [port] = await freePorts(1);
+  const open = new Set<Socket>();
+  let broken = false;
+  const server: Server = createServer((a) => {
+    if (broken) return void a.destroy();
+    const b = createConnection(target, '127.0.0.1');
+    open.add(a).add(b);
+    a.pipe(b).pipe(a);
+    const end = (): void => void (a.destroy(), b.destroy(), open.delete(a), open.delete(b));
+    a.on('error', end).on('close', end);
+    b.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => server.listen(port!, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    cut: () => {
+      broken = true;
+      for (const s of open) s.destroy();
+      open.clear();
+    },
+    mend: () => void (broken = false),
+    close: () => new Promise((r) => (server.close(() => r()), [...open].forEach((s) => s.destroy()))),
+  };
+}
+
+/**
+ * The witness: every instance of a placed entity connects and says "TOKEN NODE"; its connection
+ * closes when its process ends. Overlaps (two open at once) and tokens that do not rise are kept.
+ */
+export async function startWitness(): Promise<{
+  port: number;
+  live: () => { token: number; node: string }[];
+  all: { token: number; node: string }[];
+  overlaps: string[];
+  close(): Promise<void>;
+}> {
+  const live = new Set<{ token: number; node: string }>();
+  const all: { token: number; node: string }[] = [];
+  const overlaps: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    let buf = '';
+    let me: { token: number; node: string } | undefined;
+    s.on('data', (d) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (me || nl < 0) return;
+      const [token, node] = buf.slice(0, nl).split(' ');
+      me = { token: Number(token), node: node ?? '?' };
+      if (live.size > 0) overlaps.push(`${me.node} (token ${me.token}) started while ${[...live].map((l) => `${l.node} (${l.token})`).join(', ')} ran`);
+      const last = all[all.length - 1];
+      if (last && !(me.token > last.token)) overlaps.push(`token ${me.token} after ${last.token}: tokens must rise`);
+      live.add(me);
+      all.push(me);
+    });
+    s.on('close', () => (me && live.delete(me), sockets.delete(s)));
+    s.on('error', () => undefined);
+  });
+  const [port] = await freePorts(1);
+  await new Promise<void>((r) => server.listen(port!, '127.0.0.1', r));
+  return {
+    port: port!,
+    live: () => [...live],
+    all,
+    overlaps,
+    close: () => new Promise((r) => (server.close(() => r()), [...sockets].forEach((s) => s.destroy()))),
+  };
+}
+
+/** A placed instance: reports its token and node (HAM_TEST_NODE, from its node's base environment) to the witness, then sleeps. */
+export function witnessed(port: number): string[] {
+  const code =
+    'use IO::Socket::INET; my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ARGV[0]") or die "witness: $!"; $s->autoflush(1); print $s "$ENV{HAM_FENCE_TOKEN} $ENV{HAM_TEST_NODE}\\n"; sleep 100000';
+  return ['perl', '-e', code, String(port)];
+}

@@ -3,8 +3,7 @@
 import type { Command } from 'commander';
 import { resolveHome } from '../model/home-paths.js';
 import { HamError } from '../model/errors.js';
-import { followLogs, readLogs } from '../client/logs.js';
-import { formatLogLine, type LogLine } from '../logs/line.js';
+import type { LogLine } from '../logs/line.js';
 import { globals, type Globals } from './call.js';
 import { escapeField, jsonSafe } from './escape.js';
 import { fail } from './output.js';
@@ -28,7 +27,7 @@ function count(v: string): number {
   return Number(v);
 }
 
-function print(g: Globals, l: LogLine, withName: boolean): void {
+function print(g: Globals, l: LogLine, withName: boolean, formatLogLine: (l: LogLine, withName: boolean) => string): void {
   process.stdout.write(`${g.json ? jsonSafe(JSON.stringify(l)) : escapeField(formatLogLine(l, withName))}\n`);
 }
 
@@ -43,6 +42,8 @@ export function registerLogCommands(program: Command): void {
     .action(async (name: string | undefined, o: { lines?: string; follow?: boolean; since?: string }, cmd: Command) => {
       const g = globals(cmd);
       try {
+        // Loaded here, not by every command: only `ham logs` reads the log files.
+        const [{ followLogs, readLogs }, { formatLogLine }] = await Promise.all([import('../client/logs.js'), import('../logs/line.js')]);
         const home = resolveHome(g.home);
         const q = {
           ...(name !== undefined ? { name } : {}),
@@ -51,14 +52,14 @@ export function registerLogCommands(program: Command): void {
         };
         const withName = name === undefined;
         if (!o.follow) {
-          for (const l of readLogs(home, q)) print(g, l, withName);
+          for (const l of readLogs(home, q)) print(g, l, withName, formatLogLine);
           return;
         }
         process.stdout.on('error', () => process.exit(0)); // a reader gone (`ham logs -f | head`)
         const stop = new AbortController();
         process.once('SIGINT', () => stop.abort());
         process.once('SIGTERM', () => stop.abort());
-        for await (const l of followLogs(home, { ...q, signal: stop.signal })) print(g, l, withName);
+        for await (const l of followLogs(home, { ...q, signal: stop.signal })) print(g, l, withName, formatLogLine);
       } catch (e) {
         fail(g, e);
       }

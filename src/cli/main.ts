@@ -1,7 +1,6 @@
 // The `ham` command line. Every command takes --home and --json.
 import { Command, Option } from 'commander';
 import { resolveHome } from '../model/home-paths.js';
-import { startPair, stopPair } from './daemon.js';
 import { resolve as resolvePath } from 'node:path';
 import { formatConditions, formatEntity, formatOpenFiles, formatPair, formatStatus } from './format.js';
 import { baseEnvRequest, call, collect, globals, open, positiveInt, envPair, type Globals } from './call.js';
@@ -87,6 +86,7 @@ program
         if (o.token !== undefined && !o.http)
           throw new HamError({ code: 'bad-request', message: '--token: goes with --http ADDR:PORT, and no --http was given' });
         if (o.http) parseHttpSetting(o.http, o.token); // refused here, before anything starts
+        const { startPair } = await import('./daemon.js'); // loaded only by the commands that start or stop the pair
         const { already, status } = await startPair(home, {
           http: o.http,
           token: o.token,
@@ -129,6 +129,7 @@ program
     if (o.wait) usage(g, '--wait goes with an entity name (ham stop NAME --wait); stopping the pair always waits');
     const home = resolveHome(g.home);
     try {
+      const { stopPair } = await import('./daemon.js');
       const before = await stopPair(home, !!o.all);
       if (!before) return emit(g, { stopped: false, home, reason: 'not running' }, () => `not running on ${home}`); // nothing listens on the socket
       emit(

@@ -6,7 +6,7 @@ import { HamError } from '../model/errors.js';
 import { ACTION_KINDS, CONDITION_TYPES, LOG_LEVELS } from '../model/conditions.js';
 import { call, envPair, globals, integer, list, open, positiveInt, type Globals } from './call.js';
 import { emit, fail } from './output.js';
-import { applyAndWait, type ApplyWaited } from './apply-wait.js';
+import type { ApplyWaited } from './apply-wait.js';
 import { escapeText, jsonSafe } from './escape.js';
 import { resolveHome } from '../model/home-paths.js';
 import type { RequestArgs } from '../protocol/requests.js';
@@ -178,6 +178,7 @@ async function waitedApply(g: Globals, file: string, args: Partial<RequestArgs<'
   const c = await open(g);
   let w: ApplyWaited;
   try {
+    const { applyAndWait } = await import('./apply-wait.js'); // only `ham apply --wait` waits for what it started
     w = await applyAndWait(resolveHome(g.home), c, args, timeoutMs);
   } catch (e) {
     fail(g, e);

@@ -19,6 +19,7 @@ import { claimHam } from '../store/roles.js';
 import { Store } from '../store/store.js';
 import { HTTP_TOKEN_ENV_VAR } from '../model/http.js';
 import { nextSettings, startRequest } from './settings.js';
+import { afterBurst } from '../ham/rest-gc.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -44,7 +45,8 @@ async function main(): Promise<void> {
     process.title = daemonTitle('guardian', paths.root);
     // A warm standby: everything a takeover runs is loaded before the Guardian says it is ready.
     const [{ runGuardian }, { serveAsHam }] = await Promise.all([import('../../guardian/guardian.js'), import('./serve.js')]);
-    return runGuardian({ paths, epoch: Number(arg('epoch')), log, serve: (t) => serveAsHam(t) });
+    runGuardian({ paths, epoch: Number(arg('epoch')), log, serve: (t) => serveAsHam(t) });
+    return afterBurst(log); // its start's garbage, collected once (the daemons run without V8's memory reducer)
   }
 
   const store = new Store(paths.store);

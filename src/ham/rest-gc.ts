@@ -1,5 +1,7 @@
 // One full garbage collection once a burst of work (an apply, a HAM's start or
-// takeover) is over. V8 keeps a burst's garbage in the heap until its memory
+// takeover, a Guardian's start) is over. It stands for V8's memory reducer, which
+// the daemons run without: that one repeats a full GC 8 s after the last (ours
+// too), inside what should be the pair's idle time. V8 keeps a burst's garbage in the heap until its memory
 // reducer runs, which V8 starts only once it finds the process idle, and it
 // seldom finds the HAM so (often not before the reducer's 100 s watchdog):
 // measured, a 100-entity apply left the HAM at 19 MiB of heap for 9 live past

@@ -1,7 +1,7 @@
 // A burst's garbage given back (src/ham/rest-gc.ts): V8 would keep it in the
-// HAM's heap until its memory reducer finds the HAM idle (often only its 100 s
-// watchdog); the HAM collects it in one compacting GC once the burst is over,
-// and says so in its log. The burst here is an apply of 3000 placeholders.
+// HAM's heap (the daemons run without V8's memory reducer, which would collect
+// it late and twice); the HAM collects it in one compacting GC once the burst is
+// over, and says so in its log. The burst here is an apply of 3000 placeholders.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ afterEach((ctx) => t.cleanup(ctx));
 
 interface Collected {
   pid: number;
+  role: string;
   heapMiB: number;
   nowMiB: number;
 }
@@ -39,5 +40,20 @@ describe('the HAM after a burst', () => {
     const after = await status(t.home);
     expect(after.ham).toMatchObject({ pid: before.ham.pid, epoch: before.ham.epoch });
     expect(after.entities.length).toBe(3000);
+  });
+
+  // The daemons run without V8's memory reducer (it would repeat the GC 8 s later, in the pair's idle
+  // time): the Guardian's start is a burst of its own, collected once, as a HAM's start is.
+  it("collects the Guardian's start too, once, in the Guardian", async () => {
+    await hamJson(t.home, ['start', ...CALM]);
+    const s = await status(t.home);
+    const [c] = await waitFor("the Guardian's start collected", () => {
+      const mine = collections().filter((x) => x.pid === s.guardian.pid);
+      return mine.length > 0 ? mine : undefined;
+    });
+    expect(c!.role).toBe('guardian');
+    const after = await status(t.home);
+    expect(after.ham).toMatchObject({ pid: s.ham.pid, epoch: s.ham.epoch });
+    expect(after.guardian.pid).toBe(s.guardian.pid);
   });
 });

@@ -9,6 +9,7 @@ import { benchCost } from './cost.js';
 import { benchDetectors } from './detectors.js';
 import { benchFootprint } from './footprint.js';
 import { benchHardening } from './hardening.js';
+import { benchMore } from './more.js';
 import { benchOperator } from './operator.js';
 import { fmt, machine, median, quantile, sectionOf, withSection } from './lib.js';
 import { benchRestart } from './restart.js';
@@ -140,6 +141,7 @@ async function main(): Promise<void> {
   const f = await benchFootprint(100, quick ? 10 : 30);
   const cost = await benchCost(quick);
   const operator = await benchOperator(quick);
+  const more = await benchMore(quick);
 
   const table = [['measure', 'median', 'p90', 'physical limit (same run)', 'ratio', 'target'], ...rows];
   const md = (rs: string[][]): string =>
@@ -238,9 +240,11 @@ ${cost}
 
 ${operator}
 
+${more}
+
 Samples (ms): bare ${r.bare.map(fmt).join(' ')}; restart ${r.hamParent.map(fmt).join(' ')}; after takeover ${r.afterTakeover.map(fmt).join(' ')}; HAM answered ${t.answered.map(fmt).join(' ')}; hang ${t.hangTakeover.map(fmt).join(' ')}.
 `;
-  process.stdout.write(`\n${md(table)}\n\n${md(cond)}\n\n${md(clients)}\n\n${md(dets)}\n\n${md(soak)}\n\n${md(foot)}\n\n${cost}\n\n${operator}\n`);
+  process.stdout.write(`\n${md(table)}\n\n${md(cond)}\n\n${md(clients)}\n\n${md(dets)}\n\n${md(soak)}\n\n${md(foot)}\n\n${cost}\n\n${operator}\n\n${more}\n`);
   // The chaos campaign's section is written by \`npm run chaos -- --write\` (it takes a quarter of an hour): kept.
   const file = join(PACKAGE_ROOT, 'BENCHMARKS.md');
   // Likewise the peers' section (\`npm run bench:peers\`: every peer installed, a quarter of an hour).

@@ -19,6 +19,7 @@ import { registerModelCommands } from './model.js';
 import { registerImportCommands } from './import.js';
 import { emit, fail } from './output.js';
 import { control, registerByNameCommands, usage } from './by-name.js';
+import { registerStartupCommand } from './startup.js';
 
 const program = new Command('ham')
   .description('a self-healing High Availability Manager: a HAM and its Guardian keep your processes alive')
@@ -211,6 +212,7 @@ registerEventCommands(program);
 registerLogCommands(program);
 registerDetectorCommands(program);
 registerImportCommands(program);
+registerStartupCommand(program);
 
 /** `ham start NAME`: the pair's own options do not apply to an entity. */
 function startByName(g: Globals, name: string, o: Record<string, unknown>): Promise<void> {

@@ -20,6 +20,7 @@ import { registerImportCommands } from './import.js';
 import { emit, fail } from './output.js';
 import { control, registerByNameCommands, usage } from './by-name.js';
 import { registerStartupCommand } from './startup.js';
+import { stopEntitiesOffline } from './stop-offline.js';
 
 const program = new Command('ham')
   .description('a self-healing High Availability Manager: a HAM and its Guardian keep your processes alive')
@@ -128,6 +129,7 @@ program
     const home = resolveHome(g.home);
     try {
       const before = await stopPair(home, !!o.all);
+      if (!before && o.all) return await stopEntitiesOffline(g, home); // no HAM: the store's entities all the same
       if (!before) return emit(g, { stopped: false, home, reason: 'not running' }, () => `not running on ${home}`); // nothing listens on the socket
       emit(
         g,

@@ -35,6 +35,11 @@ async function main(): Promise<void> {
     log('error', 'uncaught exception', { error: e.message, stack: e.stack });
     process.exit(e instanceof HamError && e.code === 'fenced' ? 3 : 1);
   });
+  if (home && role === 'stop-all') {
+    // `ham stop --all` with no HAM (stop-offline.ts): its report on stdout, one JSON object.
+    const r = await (await import('./stop-offline.js')).stopOffline(ensureHome(home)).catch((e: unknown) => ({ error: HamError.from(e).toShape() }));
+    return void process.stdout.write(`${JSON.stringify(r)}\n`);
+  }
   if (!home || (role !== 'ham' && role !== 'guardian')) {
     log('error', 'usage: main.js --home DIR --role ham|guardian [--epoch N] [--hang-ms MS] [--detectors DIR]');
     process.exit(2);

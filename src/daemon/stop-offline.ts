@@ -68,7 +68,7 @@ export async function stopOffline(paths: HomePaths): Promise<OfflineReport> {
     });
   const { epoch } = claimHam(store, me, isAlive); // refused (already-running) while a HAM runs
   try {
-    markStopping(store, epoch); // no takeover of this role
+    markStopping(store, epoch, 'ham stop --all with no HAM running'); // no takeover of this role
     const running: EntityRecord[] = [];
     for (const e of store.allEntities()) {
       if (e.kind !== 'spawned' && e.kind !== 'pid') continue;

@@ -2,6 +2,7 @@
 import type { ActionView, ConditionView, EntityView, EventView, StatusView } from '../protocol/views.js';
 import type { Failure } from '../model/failures.js';
 import { escapeField as f } from './escape.js';
+import { commandText } from './command-text.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
@@ -31,8 +32,7 @@ export function formatStatus(s: StatusView): string {
   const head = formatPair(s);
   if (s.entities.length === 0) return `${head}\nno entities attached`;
   const rows = [['NAME', 'KIND', 'STATE', 'PID', 'RESTARTS', 'DEATHS', 'LAST EXIT', 'COMMAND']];
-  for (const e of s.entities)
-    rows.push([e.name, e.kind, e.state, String(e.pid ?? '-'), String(e.restarts), String(e.deaths), exitText(e), f(e.argv.join(' '))]);
+  for (const e of s.entities) rows.push([e.name, e.kind, e.state, String(e.pid ?? '-'), String(e.restarts), String(e.deaths), exitText(e), f(commandText(e))]);
   return `${head}\n\n${table(rows)}`;
 }
 
@@ -42,7 +42,7 @@ export function formatEntity(e: EntityView): string {
     ['kind', e.kind],
     ['state', `${e.state}${e.stoppedByName ? ` (by \`ham stop ${e.name}\`; \`ham start ${e.name}\` starts it)` : ''}${e.enabled ? '' : ' (disabled)'}`],
     ['pid', String(e.pid ?? '-')],
-    ['command', f(e.argv.join(' ')) || '-'],
+    ['command', f(commandText(e)) || '-'],
     ['cwd', f(e.cwd)],
     ['instance', String(e.instance)],
     ['restarts', String(e.restarts)],

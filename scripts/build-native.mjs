@@ -50,7 +50,7 @@ function program(src, out, what, fallback, shared = false) {
 }
 
 program(
-  ['src/keeper/keeper.c', 'src/keeper/keeper-log.c', 'src/keeper/keeper-drain.c', 'src/keeper/keeper-ready.c'],
+  ['src/keeper/keeper.c', 'src/keeper/keeper-log.c', 'src/keeper/keeper-drain.c', 'src/keeper/keeper-ready.c', 'src/keeper/keeper-title.c'],
   'keeper',
   'the C keeper',
   'entities will be kept by the Perl keeper (about ten times the memory per entity).',

@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import { Connection } from '../src/client/connection.js';
 import type { EntityView, StatusView } from '../src/protocol/views.js';
 import { homePaths } from '../src/home.js';
-import { isKeeperArgv } from '../src/paths.js';
-import { findProcesses } from '../src/proc/procfs.js';
+import { keeperProcesses } from '../src/proc/keepers.js';
 import { daemons, ham, keepersWith, killAll, procsWith, tryStatus } from '../test/helpers/ham.js';
 
 export const NAMES = ['alpha', 'beta', 'gamma'];
@@ -102,7 +101,9 @@ export class World {
 
   /** Every keeper of this home, whoever it keeps. */
   allKeepers(): number[] {
-    return findProcesses((argv) => isKeeperArgv(argv) && argv.some((a) => a.includes(this.home)));
+    return keeperProcesses()
+      .filter((k) => k.argv.some((a) => a.includes(this.home)))
+      .map((k) => k.pid);
   }
 
   cleanup(): void {

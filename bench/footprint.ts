@@ -1,7 +1,8 @@
 // The supervisor's own cost with 100 entities: memory (PSS of the HAM, the
 // Guardian and the 100 keepers) and CPU while idle. peers.md has the same rows
 // for runit, s6, PM2 and supervisord.
-import { isDaemonArgv, isKeeperArgv, NANNY_BINARY, WATCH_BINARY } from '../src/paths.js';
+import { isDaemonArgv, NANNY_BINARY, WATCH_BINARY } from '../src/paths.js';
+import { keeperProcesses } from '../src/proc/keepers.js';
 import { findProcesses, memKiB } from '../src/proc/procfs.js';
 import { nowMs, sleep, startBenchPair } from './lib.js';
 import { settle, sumCpuNs } from './smaps.js';
@@ -26,7 +27,9 @@ export async function benchFootprint(entities: number, idleSeconds: number): Pro
     for (let i = 0; i < entities; i++) await pair.request('attach', { name: `svc${i}`, argv: ['sleep', '1000000'], restart: true });
     while ((await pair.status()).entities.some((e) => e.state !== 'running')) await sleep(20);
     const daemons = findProcesses((a) => isDaemonArgv(a, pair.home));
-    const keepers = findProcesses((a) => isKeeperArgv(a) && a.some((x) => x.startsWith(pair.home)));
+    const keepers = keeperProcesses()
+      .filter((k) => k.argv.some((x) => x.startsWith(pair.home)))
+      .map((k) => k.pid);
     // The pair's C helpers are ours too: each daemon's nanny, and the watches where a daemon has none.
     const nannies = findProcesses((a) => a[0] === NANNY_BINARY && a.includes(pair.home));
     const watches = [...nannies, ...findProcesses((a) => a[0] === WATCH_BINARY && daemons.includes(Number(a[1])))];

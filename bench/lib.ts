@@ -10,6 +10,7 @@ import { startPair, stopPair } from '../src/cli/daemon.js';
 import type { StatusView } from '../src/protocol/views.js';
 import { homePaths } from '../src/home.js';
 import { childrenOf, findProcesses, startTime } from '../src/proc/procfs.js';
+import { keeperProcesses } from '../src/proc/keepers.js';
 
 /** Wall-clock time in ms with µs resolution (comparable with `date +%s%N`). */
 export const nowMs = (): number => performance.timeOrigin + performance.now();
@@ -75,7 +76,8 @@ export async function startBenchPair(opts: { hangMs?: number; savedMaxBytes?: nu
 }
 
 export function killAll(needle: string): void {
-  const marked = findProcesses((argv) => argv.some((a) => a.includes(needle)));
+  const titled = keeperProcesses().filter((k) => k.argv.some((a) => a.includes(needle))); // a keeper's title does not name the home
+  const marked = [...new Set([...findProcesses((argv) => argv.some((a) => a.includes(needle))), ...titled.map((k) => k.pid)])];
   // Entities run in their own process groups under their keepers: kill the keepers' children too.
   for (const pid of [...childrenOf(new Set(marked)), ...marked]) {
     for (const target of [-pid, pid]) {

@@ -5,7 +5,8 @@
 // a SIGKILLed HAM taken over: every entity adopted (same pid), none restarted.
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { CLI_MAIN, isDaemonArgv, isKeeperArgv, LAUNCHER_BINARY, WATCH_BINARY } from '../src/paths.js';
+import { CLI_MAIN, isDaemonArgv, LAUNCHER_BINARY, WATCH_BINARY } from '../src/paths.js';
+import { keeperProcesses } from '../src/proc/keepers.js';
 import { Connection } from '../src/client/connection.js';
 import { statusAll } from '../src/client/pages.js';
 import { homePaths } from '../src/home.js';
@@ -124,7 +125,9 @@ export async function benchMany(n: number): Promise<ManyResult> {
     const daemons = findProcesses((a) => isDaemonArgv(a, pair.home));
     const watches = findProcesses((a) => a[0] === WATCH_BINARY && daemons.includes(Number(a[1])));
     const launchers = findProcesses((a) => a[0] === LAUNCHER_BINARY).filter((p) => daemons.some((d) => isChildOf(p, d)));
-    const keepers = findProcesses((a) => isKeeperArgv(a) && a.some((x) => x.startsWith(pair.home)));
+    const keepers = keeperProcesses()
+      .filter((k) => k.argv.some((x) => x.startsWith(pair.home)))
+      .map((k) => k.pid);
     const pss = (ps: number[]): number => ps.reduce((s, p) => s + memKiB(p, 'smaps_rollup', 'Pss'), 0);
     const status = await statusJson(pair.home);
     const pids = new Map(status.view.entities.map((e) => [e.name, e.pid]));

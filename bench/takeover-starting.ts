@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { homePaths } from '../src/home.js';
-import { isKeeperArgv, LAUNCHER_BINARY } from '../src/paths.js';
+import { LAUNCHER_BINARY } from '../src/paths.js';
+import { keeperProcesses } from '../src/proc/keepers.js';
 import { findProcesses } from '../src/proc/procfs.js';
 import { nowMs, requestOnce, sleep, startBenchPair, waitNewHam } from './lib.js';
 
@@ -53,7 +54,11 @@ export async function benchTakeoverStarting(n: number, rounds: number): Promise<
         await sleep(20);
       }
       out.allRunning.push(nowMs() - t0);
-      out.keepers.push(findProcesses((a) => isKeeperArgv(a) && a.some((x) => x.startsWith(pair.home))).length);
+      out.keepers.push(
+        keeperProcesses()
+          .filter((k) => k.argv.some((x) => x.startsWith(pair.home)))
+          .map((k) => k.pid).length,
+      );
     } finally {
       await pair.close();
     }

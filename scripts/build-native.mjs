@@ -57,6 +57,7 @@ program(
     'src/keeper/keeper-ready.c',
     'src/keeper/keeper-runas.c',
     'src/keeper/keeper-fence.c',
+    'src/keeper/keeper-title.c',
   ],
   'keeper',
   'the C keeper',

@@ -116,6 +116,9 @@ export function keeperCommand(): { kind: KeeperKind; argv: string[] } {
 
 /** Is this command line a keeper's (either kind)? Tests and benches find keepers by it. */
 export function isKeeperArgv(argv: string[]): boolean {
-  // By suffix, not KEEPER_BINARY itself: another checkout's keepers count too.
-  return argv[0]?.endsWith('/build/keeper') === true || argv.some((a) => a.endsWith('keeper.pl'));
+  // By suffix, not KEEPER_BINARY itself: another checkout's keepers count too. Titled: the C keeper once it runs.
+  return argv[0]?.endsWith('/build/keeper') === true || argv[0]?.startsWith(KEEPER_TITLE) === true || argv.some((a) => a.endsWith('keeper.pl'));
 }
+
+/** What the C keeper's command line becomes (keeper-title.c): `ham keeper NAME`. */
+export const KEEPER_TITLE = 'ham keeper ';

@@ -4,6 +4,7 @@ import type { Failure } from '../model/failures.js';
 import { runAsText } from '../model/runas.js';
 import { escapeField as f } from './escape.js';
 import { usageCells, type Usage } from './usage.js';
+import { commandText } from './command-text.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
@@ -34,7 +35,7 @@ export function formatStatus(s: StatusView & { entities: (EntityView & Partial<U
   if (s.entities.length === 0) return `${head}\nno entities attached`;
   const rows = [['NAME', 'KIND', 'STATE', 'PID', 'UPTIME', 'CPU', 'RSS', 'RESTARTS', 'DEATHS', 'LAST EXIT', 'COMMAND']];
   for (const e of s.entities)
-    rows.push([e.name, e.kind, e.state, String(e.pid ?? '-'), ...usageCells(e), String(e.restarts), String(e.deaths), exitText(e), f(e.argv.join(' '))]);
+    rows.push([e.name, e.kind, e.state, String(e.pid ?? '-'), ...usageCells(e), String(e.restarts), String(e.deaths), exitText(e), f(commandText(e))]);
   return `${head}\n\n${table(rows)}`;
 }
 
@@ -44,7 +45,7 @@ export function formatEntity(e: EntityView & Partial<Usage>): string {
     ['kind', e.kind],
     ['state', `${e.state}${e.stoppedByName ? ` (by \`ham stop ${e.name}\`; \`ham start ${e.name}\` starts it)` : ''}${e.enabled ? '' : ' (disabled)'}`],
     ['pid', String(e.pid ?? '-')],
-    ['command', f(e.argv.join(' ')) || '-'],
+    ['command', f(commandText(e)) || '-'],
     ['cwd', f(e.cwd)],
     ['instance', String(e.instance)],
     ['restarts', String(e.restarts)],

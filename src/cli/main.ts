@@ -21,6 +21,7 @@ import { registerTopCommand } from './top.js';
 import { registerClusterCommands } from './cluster.js';
 import { emit, fail } from './output.js';
 import { control, registerByNameCommands, usage } from './by-name.js';
+import { registerStartupCommand } from './startup.js';
 
 const program = new Command('ham')
   .description('a self-healing High Availability Manager: a HAM and its Guardian keep your processes alive')
@@ -131,6 +132,7 @@ program
     try {
       const { stopPair } = await import('./daemon.js');
       const before = await stopPair(home, !!o.all);
+      if (!before && o.all) return await (await import('./stop-offline.js')).stopEntitiesOffline(g, home); // no HAM: the store's entities all the same
       if (!before) return emit(g, { stopped: false, home, reason: 'not running' }, () => `not running on ${home}`); // nothing listens on the socket
       emit(
         g,
@@ -217,6 +219,7 @@ registerDetectorCommands(program);
 registerImportCommands(program);
 registerTopCommand(program);
 registerClusterCommands(program);
+registerStartupCommand(program);
 
 /** `ham start NAME`: the pair's own options do not apply to an entity. */
 function startByName(g: Globals, name: string, o: Record<string, unknown>): Promise<void> {

@@ -15,7 +15,7 @@ import { createLogger } from '../log.js';
 import { daemonTitle } from '../paths.js';
 import { sealFds } from '../proc/fds.js';
 import { isAlive, procId } from '../proc/procfs.js';
-import { claimHam } from '../store/roles.js';
+import { claimHam, pairStarted } from '../store/roles.js';
 import { Store } from '../store/store.js';
 import { HTTP_TOKEN_ENV_VAR } from '../model/http.js';
 import { nextSettings, startRequest } from './settings.js';
@@ -36,6 +36,11 @@ async function main(): Promise<void> {
     log('error', 'uncaught exception', { error: e.message, stack: e.stack });
     process.exit(e instanceof HamError && e.code === 'fenced' ? 3 : 1);
   });
+  if (home && role === 'stop-all') {
+    // `ham stop --all` with no HAM (stop-offline.ts): its report on stdout, one JSON object.
+    const r = await (await import('./stop-offline.js')).stopOffline(ensureHome(home)).catch((e: unknown) => ({ error: HamError.from(e).toShape() }));
+    return void process.stdout.write(`${JSON.stringify(r)}\n`);
+  }
   if (!home || (role !== 'ham' && role !== 'guardian')) {
     log('error', 'usage: main.js --home DIR --role ham|guardian [--epoch N] [--hang-ms MS] [--detectors DIR]');
     process.exit(2);
@@ -56,7 +61,10 @@ async function main(): Promise<void> {
   delete process.env[HTTP_TOKEN_ENV_VAR]; // kept in the store (owner-only), never passed on
   let claimed;
   try {
-    claimed = claimHam(store, procId(process.pid)!, isAlive, () => store.putSettings(nextSettings(store.settings(), request, process.env)));
+    claimed = claimHam(store, procId(process.pid)!, isAlive, () => {
+      store.putSettings(nextSettings(store.settings(), request, process.env));
+      pairStarted(store, process.pid);
+    });
   } catch (e) {
     log('warn', 'not starting', { error: (e as Error).message });
     process.exit(e instanceof HamError && e.code === 'already-running' ? 0 : 1);

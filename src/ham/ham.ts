@@ -258,7 +258,7 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
         refuseWhileStopping();
         stopping = true;
         try {
-          markStopping(store, epoch);
+          markStopping(store, epoch, all ? 'ham stop --all' : 'ham stop');
         } catch (e) {
           if (e instanceof HamError && e.code === 'fenced') fenced(e);
           throw e;

@@ -2,7 +2,8 @@
 // does for each entity the store holds, re-deriving the next step from it.
 import { readMarker } from '../keeper/launcher.js';
 import { commandKeeper, keeperDir, removeKeeperDir } from '../keeper/link.js';
-import { findProcesses, isAlive, procId } from '../proc/procfs.js';
+import { isAlive, procId } from '../proc/procfs.js';
+import { keeperProcesses } from '../proc/keepers.js';
 import type { EntityRecord } from '../model/records.js';
 import { awaitingOf, hasProcess, keptStopped, restartAtOf, restartingOf, stopWanted, unstoppedLife, viewState } from './lifecycle.js';
 import type { SupervisorCore } from './supervisor-core.js';
@@ -16,13 +17,11 @@ let scanned: Map<string, number> | undefined;
 function keeperByDir(paths: SupervisorCore['paths'], dir: string): number | undefined {
   if (!scanned) {
     const prefix = `${paths.keepers}/`;
-    const dirs: string[] = [];
-    const pids = findProcesses((argv) => {
-      const d = argv.find((a) => a.startsWith(prefix));
-      if (d !== undefined) dirs.push(d);
-      return d !== undefined;
-    });
-    scanned = new Map(dirs.map((d, i) => [d, pids[i]!]));
+    scanned = new Map();
+    for (const k of keeperProcesses()) {
+      const d = k.argv.find((a) => a.startsWith(prefix)); // its folder: in its arguments as it was started (keepers.ts)
+      if (d !== undefined) scanned.set(d, k.pid);
+    }
     setImmediate(() => (scanned = undefined));
   }
   return scanned.get(dir);

@@ -393,9 +393,7 @@ void klog_settle(void) {
 const char *klog_become_drain(int keep) {
   if (in_fd[0] < 0) return NULL;
   draining = 1;
-  char *end = args[nargs - 1] + strlen(args[nargs - 1]);
-  memset(args[0], 0, (size_t)(end - args[0]));
-  snprintf(args[0], (size_t)(end - args[0]) + 1, "ham-log-drain %s", ldir);
+  ktitle_set("ham-log-drain %s", ldir); /* in the argv area keeper-title.c kept */
   for (int fd = 0; fd < 1024; fd++)
     if (fd != 2 && fd != in_fd[0] && fd != in_fd[1] && fd != cur_fd && fd != dir_fd && fd != keep) close(fd);
   return ldir;

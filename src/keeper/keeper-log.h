@@ -41,6 +41,9 @@ int klog_others_read(int fd);
 int klog_read_elsewhere(void);
 /* A process other than this one with one of `paths` open (`last` checked first), or 0. */
 pid_t klog_holder(char *const paths[2], pid_t last);
+/* keeper-title.c: "ham keeper NAME" as the command line, the arguments moved to the heap; a new title. */
+void ktitle_keeper(int argc, char **argv);
+void ktitle_set(const char *fmt, ...);
 /* Monotonic ms (the keeper's uptimes). */
 long klog_now_ms(void);
 #endif

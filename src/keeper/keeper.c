@@ -332,6 +332,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: keeper DIR INBOX TAG start|adopt [PID] -- ARGV...\n");
     return 2;
   }
+  ktitle_keeper(argc, argv); /* before any pointer into argv is kept */
   dir = argv[1];
   inbox = argv[2];
   tag = argv[3];

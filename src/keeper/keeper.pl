@@ -41,6 +41,7 @@ my ($dir, $inbox, $tag, $mode) = splice(@ARGV, 0, 4);
 my $adopt = $mode eq 'adopt' ? shift @ARGV : 0;
 # Ours, not the entity's: taken out of the environment the command inherits.
 my $alone_ms = delete $ENV{HAM_KEEPER_ALONE_MS};
+delete $ENV{HAM_KEEPER_DIR}; # the C keeper's (keeper-title.c): this one keeps its argv as it was
 $alone_ms = 60000 unless defined $alone_ms && $alone_ms =~ /^\d+$/;
 shift @ARGV if @ARGV && $ARGV[0] eq '--';
 my @argv = @ARGV;

@@ -93,6 +93,7 @@ function keeperEnv(paths: HomePaths, spec: KeeperSpec): Record<string, string> {
   const logs = spec.logs ?? DEFAULT_LOG_POLICY;
   const env = {
     ...spec.env,
+    HAM_KEEPER_DIR: keeperDir(paths, spec.id, spec.serial), // found by it once its title hides its argv (keeper-title.c)
     HAM_LOG_DIR: entityLogDir(paths.logs, spec.name),
     HAM_LOG_MAX_BYTES: String(logs.maxBytes),
     HAM_LOG_KEEP: String(logs.keep),

@@ -127,9 +127,12 @@ export interface Occurrence {
 export interface EventRecord extends Omit<Occurrence, 'type'> {
   /**
    * `notify`: published by a notify action; `takeover`: a Guardian took the HAM role (on `*`); `requested`: an
-   * operator's `ham stop|start|restart|reload NAME` (its detail says which). None fires conditions.
+   * operator's `ham stop|start|restart|reload NAME` (its detail says which); `pair-start`, `pair-stop`: `ham start`
+   * made a HAM, `ham stop` stopped the pair (on `*`). None fires conditions.
    */
-  type: Occurrence['type'] | 'notify' | 'takeover' | 'requested';
+  type: Occurrence['type'] | 'notify' | 'takeover' | 'requested' | 'pair-start' | 'pair-stop';
+  /** The pair's events (takeover, pair-start, pair-stop): the epoch they began or ended. */
+  epoch?: number;
   seq: number;
   time: number;
   /** The conditions this occurrence fired, as owner/condition. */

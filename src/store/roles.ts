@@ -58,6 +58,7 @@ export function takeOver(store: Store, epoch: number, me: ProcId, reason = 'take
       time: at,
       fired: [],
       pid: me.pid,
+      epoch: epoch + 1,
       detail: `${reason}: epoch ${epoch + 1}, old HAM ${oldHam ?? 'none'}`,
     });
     const takeover = { epoch: epoch + 1, seq: event.seq, at, reason, by: me.pid, oldHam, logged: false };
@@ -76,8 +77,18 @@ export function dropGuardian(store: Store, epoch: number, guardian: ProcId, fail
   });
 }
 
-export function markStopping(store: Store, epoch: number): void {
-  store.fenced(epoch, () => store.putRoles({ ...store.roles(), stopping: true }));
+export function markStopping(store: Store, epoch: number, why?: string): void {
+  store.fenced(epoch, () => {
+    store.putRoles({ ...store.roles(), stopping: true });
+    // Its `pair-stop` event (on `*`) in the same transaction: a stop that began has its event.
+    if (why) store.appendEvent({ entity: GLOBAL, type: 'pair-stop', time: Date.now(), fired: [], pid: process.pid, epoch, detail: `${why}: epoch ${epoch}` });
+  });
+}
+
+/** `ham start` made this HAM: its `pair-start` event (on `*`), inside claimHam's transaction (its onClaim). */
+export function pairStarted(store: Store, pid: number): void {
+  const epoch = store.roles().epoch + 1; // the one claimHam is about to take
+  store.appendEvent({ entity: GLOBAL, type: 'pair-start', time: Date.now(), fired: [], pid, epoch, detail: `ham start: epoch ${epoch}` });
 }
 
 /** The HAM leaves cleanly: nobody holds a role until the next `ham start`. */

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isKeeperArgv } from '../../src/paths.js';
 import { isStopped } from '../../src/proc/procfs.js';
+import { keeperArgv } from '../../src/proc/keepers.js';
 import { entity } from '../helpers/entities.js';
 import { CALM, hamJson, keepersWith, procsWith, sleeper, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
@@ -18,8 +19,6 @@ beforeEach(() => {
   t = tempHome();
 });
 afterEach((ctx) => t.cleanup(ctx));
-
-const cmdline = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
 
 describe('the HAM dies while its launcher starts a keeper', () => {
   it('the late exec of that start finds its marker taken: one keeper, one process', async () => {
@@ -30,7 +29,7 @@ describe('the HAM dies while its launcher starts a keeper', () => {
     const before = await waitStatus(t.home, 'web running', (s) => entity(s, 'web').state === 'running' && keepersWith(marker).length === 1);
     const keeper = keepersWith(marker)[0]!;
     // The keeper's command line names its folder (…/ID-1) and tag (ID-1); the restart's keeper is ID-2.
-    const argv = cmdline(keeper);
+    const argv = keeperArgv(keeper); // as it was started (its command line is its title)
     const dir1 = argv.find((a) => /\/run\/keepers\/\d+-1$/.test(a))!;
     const tag1 = dir1.slice(dir1.lastIndexOf('/') + 1);
     const tag2 = tag1.replace(/-1$/, '-2');

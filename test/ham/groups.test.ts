@@ -4,8 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isKeeperArgv } from '../../src/paths.js';
-import { findProcesses } from '../../src/proc/procfs.js';
+import { keeperProcesses } from '../../src/proc/keepers.js';
 import { entity } from '../helpers/entities.js';
 import { applyConfig, CALM, ham, hamJson, lines, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
@@ -133,7 +132,7 @@ describe('dependencies', () => {
 
   it('a held dependant whose keeper is killed while it stops stays held: adopted, stopped, and started again once its requirement is back', async () => {
     const before = await holdIgnoringDependant(6000);
-    const keeper = findProcesses((argv) => isKeeperArgv(argv) && argv.some((a) => a.includes('echo api')))[0]!;
+    const keeper = keeperProcesses().find((k) => k.argv.some((a) => a.includes('echo api')))!.pid;
     process.kill(keeper, 'SIGKILL'); // its process runs on (it ignores SIGTERM): a new keeper adopts it
     const after = await waitStatus(
       t.home,

@@ -7,6 +7,7 @@ import { Connection } from '../../src/client/connection.js';
 import { statusAll } from '../../src/client/pages.js';
 import { CLI_MAIN, isDaemonArgv, isKeeperArgv } from '../../src/paths.js';
 import { childrenOf, findProcesses, isStopped } from '../../src/proc/procfs.js';
+import { keeperProcesses } from '../../src/proc/keepers.js';
 import type { StatusView } from '../../src/protocol/views.js';
 
 export interface Run {
@@ -99,9 +100,11 @@ export function procsWith(marker: string): number[] {
   return findProcesses((argv) => argv.includes(marker) && !isKeeperArgv(argv));
 }
 
-/** Live keepers of entities whose command line holds `marker`. */
+/** Live keepers of entities whose command line holds `marker` (in the arguments the keeper was started with: its title hides them). */
 export function keepersWith(marker: string): number[] {
-  return findProcesses((argv) => argv.includes(marker) && isKeeperArgv(argv));
+  return keeperProcesses()
+    .filter((k) => k.argv.includes(marker))
+    .map((k) => k.pid);
 }
 
 /**
@@ -168,7 +171,8 @@ export function killAll(needle: string): void {
   // Until a scan finds nothing: a keeper the launcher forked just before it died execs (and only
   // then names the home) a moment later.
   for (let round = 0; round < 20; round++) {
-    const marked = findProcesses((argv) => argv.some((a) => a.includes(needle)));
+    const titled = keeperProcesses().filter((k) => k.argv.some((a) => a.includes(needle))); // a keeper's title does not name the home
+    const marked = [...new Set([...findProcesses((argv) => argv.some((a) => a.includes(needle))), ...titled.map((k) => k.pid)])];
     const pids = [...childrenOf(new Set(marked)), ...marked];
     if (pids.length === 0) return;
     if (round > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);

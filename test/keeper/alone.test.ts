@@ -5,8 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isKeeperArgv, PACKAGE_ROOT } from '../../src/paths.js';
-import { findProcesses, startTime } from '../../src/proc/procfs.js';
+import { PACKAGE_ROOT } from '../../src/paths.js';
+import { startTime } from '../../src/proc/procfs.js';
+import { keeperProcesses } from '../../src/proc/keepers.js';
 import { entity, exiter } from '../helpers/entities.js';
 import { events, ham, hamJson, keepersWith, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
@@ -22,7 +23,10 @@ afterEach((ctx) => {
   t.cleanup(ctx);
 });
 
-const keepersOf = (home: string): number[] => findProcesses((argv) => isKeeperArgv(argv) && argv.some((a) => a.startsWith(home)));
+const keepersOf = (home: string): number[] =>
+  keeperProcesses()
+    .filter((k) => k.argv.some((a) => a.startsWith(home)))
+    .map((k) => k.pid);
 const alive = (pid: number): boolean => startTime(pid) !== undefined;
 
 async function selfClient(n: number, prefix: string): Promise<ChildProcess> {

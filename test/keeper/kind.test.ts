@@ -11,7 +11,7 @@ afterEach((ctx) => t.cleanup(ctx));
 
 describe('the keeper in use', () => {
   it.each([
-    ['c', {}, '/build/keeper'],
+    ['c', {}, 'ham keeper one'], // its title (keeper-title.c)
     ['perl', { HAM_KEEPER: 'perl' }, 'keeper.pl'],
   ] as const)('%s: shown in status, and entities are kept by it', async (kind, env, argvPart) => {
     t = tempHome();

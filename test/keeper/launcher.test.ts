@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fdLimit } from '../../src/ham/fd-limit.js';
 import { homePaths } from '../../src/home.js';
-import { CLI_MAIN, isKeeperArgv, LAUNCHER_BINARY } from '../../src/paths.js';
+import { CLI_MAIN, LAUNCHER_BINARY } from '../../src/paths.js';
 import { childrenOf, cmdline, findProcesses } from '../../src/proc/procfs.js';
+import { keeperProcesses } from '../../src/proc/keepers.js';
 import type { StatusPage } from '../../src/protocol/views.js';
 import { CALM, ham, hamJson, request, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
@@ -42,7 +43,9 @@ function config(home: string, n: number, base: number): string {
 
 /** Every entity running, each by one keeper of this home and one process of its command: no more. */
 function expectEachOnce(home: string, n: number, base: number): void {
-  const keepers = findProcesses((a) => isKeeperArgv(a) && a.some((x) => x.startsWith(home)));
+  const keepers = keeperProcesses()
+    .filter((k) => k.argv.some((x) => x.startsWith(home)))
+    .map((k) => k.pid);
   expect(keepers.length).toBe(n);
   const kids = childrenOf(new Set(keepers)).map((p) => cmdline(p));
   expect(kids.length).toBe(n);

@@ -11,7 +11,8 @@ import type { EntityRecord } from '../model/records.js';
 import { emptyFired, type Fired } from './dispatch.js';
 import type { Effect, ExitInfo, LifeEvent } from './lifecycle-events.js';
 import { transition, withRestartDecision, type Outcome } from './lifecycle-table.js';
-import { processRuns, restartingOf, unreadyOf } from './lifecycle.js';
+import { processRuns, unreadyOf } from './lifecycle.js';
+import { restartByKeeper } from './stale-keeper.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
 export interface EventData {
@@ -186,8 +187,7 @@ export class Transitions {
           if (e.keeper && !commandKeeper(paths, e.id, e.keeper.serial, 'x', fx.seq)) parts.keepers.keeperGone(e.name, e.keeper.serial);
           break;
         case 'restart-keeper':
-          if (!e.keeper || !isAlive(e.keeper) || !commandKeeper(paths, e.id, e.keeper.serial, 'r', fx.seq))
-            parts.spawner.spawnNew(e.name, restartingOf(e.life));
+          restartByKeeper(this.core, e, fx.seq);
           break;
         case 'spawn-keeper':
           // Its reference was written with the step (mark new-keeper): only the process is left to start.

@@ -113,6 +113,8 @@ export interface KeeperRef extends ProcId {
   serial: number;
   /** Last record of this keeper applied to the store (records are idempotent by seq). */
   lastSeq: number;
+  /** Started with an older definition (an apply changed it since): no standing order, replaced at the next start (ham/stale-keeper.ts). */
+  stale?: boolean;
 }
 
 /** How an entity's captured output is kept (the keeper rotates it). */

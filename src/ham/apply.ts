@@ -58,6 +58,7 @@ async function applyNow(
       name: u.name,
       fn: (x: EntityRecord) => {
         if (u.conditions) x.conditions = u.conditions;
+        if (u.spent) x.spentConditions = u.spent;
         if (u.config) Object.assign(x, u.config);
         if (u.config) markKeeperStale(x); // its keeper would start the old definition
         if (u.policy) Object.assign(x, u.policy);

@@ -12,6 +12,7 @@ import { emptyFired, type Fired } from './dispatch.js';
 import type { Effect, ExitInfo, LifeEvent } from './lifecycle-events.js';
 import { transition, withRestartDecision, type Outcome } from './lifecycle-table.js';
 import { processRuns, unreadyOf } from './lifecycle.js';
+import { pruneOneShot } from './spent-conditions.js';
 import { restartByKeeper } from './stale-keeper.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
@@ -151,7 +152,7 @@ export class Transitions {
         this.core.with.dispatcher.fireInTxn({ entity: rec.name, type: 'ready', pid: rec.pid, ...(d.readyText ? { detail: d.readyText } : {}) }, rec, fired);
       } else if (o.type === 'restart') {
         this.core.with.dispatcher.fireInTxn({ entity: rec.name, type: 'restart', pid: rec.pid ?? d.pid ?? null }, rec, fired);
-        rec.conditions = rec.conditions.filter((c) => c.rearm); // not re-armed: pruned at restart
+        pruneOneShot(rec); // not re-armed: pruned at restart (and remembered: re-applying the file keeps it spent)
       } else if (o.type === 'death' || o.type === 'abnormal-death') {
         const detail = failing ? `after a failed health check (${failing.reason})` : (notReady ?? undefined);
         const exit = d.exit ?? { code: null, signal: null, core: false };

@@ -133,6 +133,8 @@ export interface EntityRecord {
   cwd: string;
   enabled: boolean;
   conditions: ConditionRecord[];
+  /** One-shot conditions a restart pruned, as declared (ham/spent-conditions.ts). Absent in records of an older ham. */
+  spentConditions?: { name: string; spec: string }[];
   /** The last state the entity (or a detector) reported with `ham state`. */
   userState: string | null;
   /** Self-attached with heartbeats: the commitment; null otherwise. */

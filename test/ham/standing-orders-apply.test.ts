@@ -2,7 +2,8 @@
 // next start runs the new definition, whether the keeper restarts it by its
 // standing order, the HAM answers its death, or a new HAM took over between
 // the apply and the death. Real pair, real kill -9; the entity writes its
-// argv and env to a file at each start.
+// argv and env to a file at each start. And re-applying an unchanged file
+// after such a restart reports no change (a one-shot it pruned stays spent).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -96,5 +97,20 @@ describe('a changed definition and the next restart', () => {
     await waitStatus(t.home, 'a new HAM', (s) => s.ham.pid !== null && s.ham.pid !== pair.ham);
     expect(await killAndBack(marker)).toBe('two b');
     expect(entity(await status(t.home), 'web')).toMatchObject({ deaths: 1, restarts: 1 });
+  });
+
+  it('re-applying the same file after a restart by order: unchanged (its one-shot condition stays spent)', async () => {
+    const marker = `${t.home}/web`;
+    const file = {
+      entities: { web: { command: ['perl', '-e', SCRIPT, marker, 'one'], conditions: { died: { type: 'death', actions: [{ kind: 'restart' }] } } } },
+    };
+    await applyConfig(t.home, file);
+    const hamPid = (await waitStatus(t.home, 'web running', (s) => entity(s, 'web').state === 'running')).ham.pid!;
+    await waitFor('an order given', () => orders('given', hamPid) > 0);
+    await killAndBack(marker);
+    expect(orderedDeaths()).toBe(1);
+    expect(entity(await status(t.home), 'web').conditions).toEqual([]); // pruned at the restart: not re-armed
+    expect(await applyConfig(t.home, file)).toEqual({ dryRun: false, changes: [{ entity: 'web', change: 'unchanged', details: [] }] });
+    expect(entity(await status(t.home), 'web').conditions).toEqual([]);
   });
 });

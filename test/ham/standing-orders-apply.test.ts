@@ -4,7 +4,7 @@
 // the apply and the death. Real pair, real kill -9; the entity writes its
 // argv and env to a file at each start. And re-applying an unchanged file
 // after such a restart reports no change (a one-shot it pruned stays spent).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { entity, pairOf } from '../helpers/entities.js';
@@ -68,6 +68,7 @@ describe('a changed definition and the next restart', () => {
     expect(orderedDeaths()).toBe(1); // it asked
     expect(entity(await status(t.home), 'web')).toMatchObject({ deaths: 2, restarts: 2 });
     await waitFor('the old keeper gone', () => keepersWith(marker).length === 1);
+    await waitFor('only the new keeper has a folder', () => readdirSync(join(t.home, 'run', 'keepers')).length === 1);
     // The new keeper holds the new definition: it gets an order again, and restarts by it with that.
     await waitFor('an order for the new keeper', () => orders('given', hamPid) > 2);
     expect(await killAndBack(marker)).toBe('two b');

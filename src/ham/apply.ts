@@ -64,7 +64,8 @@ async function applyNow(
         if (u.policy) Object.assign(x, u.policy);
       },
     }));
-    await sup.commitPlan(plan.creates, updates, plan.groups);
+    const stale = plan.updates.filter((u) => u.config).map((u) => u.name);
+    await sup.commitPlan(plan.creates, updates, plan.groups, stale);
   }
   return { dryRun: o.dryRun, changes: plan.changes };
 }

@@ -19,6 +19,7 @@ import { notifyHomeProblem } from '../keeper/ready-state.js';
 import { actionUserIssues, checkRunAs } from './runas-schema.js';
 import { configSchema, entityConfig, ESCALATE_CONDITION, groupConfig, logsConfig, restartConfig, stopConfig } from './apply-schema.js';
 import { toConditionRecord } from './conditions.js';
+import { canon, isSpent, specOf, type SpentCondition } from './spent-conditions.js';
 import { findCycle } from './topology.js';
 import type { NewEntity } from './supervisor.js';
 
@@ -44,6 +45,8 @@ export interface World {
 export interface EntityUpdate {
   name: string;
   conditions?: ConditionRecord[];
+  /** The spent one-shots the file still declares as they were (the others are forgotten). */
+  spent?: SpentCondition[];
   config?: Pick<EntityRecord, 'argv' | 'env' | 'cwd' | 'readiness'> & Partial<Pick<EntityRecord, 'logs' | 'runAs'>>;
   policy?: Pick<EntityRecord, 'restartPolicy' | 'stopPolicy' | 'group' | 'requires'>;
 }
@@ -221,17 +224,6 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
   return { declared: out, groups };
 }
 
-/** Spec fields only, keys sorted: equal configurations compare equal. */
-function canon(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) =>
-    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x,
-  );
-}
-const COUNTERS = new Set(['runs', 'failures', 'lastRunAt', 'lastResult', 'lastError', 'lastFailure', 'fired', 'failed', 'lastFiredAt']);
-function specOf(c: ConditionSpec | ConditionRecord): string {
-  return canon(JSON.parse(JSON.stringify(c), (k, v: unknown) => (COUNTERS.has(k) ? undefined : v)));
-}
-
 function planConditions(current: ConditionRecord[], declared: ConditionSpec[], details: string[]): ConditionRecord[] | undefined {
   let changed = current.length !== declared.length;
   const next = declared.map((d) => {
@@ -274,7 +266,12 @@ export async function planApply(config: unknown, w: World): Promise<Planned> {
       });
       continue;
     }
-    const conditions = planConditions(cur?.conditions ?? [], d.conditions, details);
+    // A one-shot a restart pruned, declared as it was: still spent (spent-conditions.ts).
+    const spentNow = cur?.spentConditions ?? [];
+    const live = d.conditions.filter((c) => !isSpent(spentNow, c) || !!cur?.conditions.some((x) => x.name === c.name));
+    const spent = spentNow.filter((s) => d.conditions.some((c) => isSpent([s], c)));
+    for (const s of spentNow) if (!d.conditions.some((c) => c.name === s.name)) details.push(`condition ${s.name} (pruned at a restart) forgotten`);
+    const conditions = planConditions(cur?.conditions ?? [], live, details);
     const e = d.entity;
     const was = cur && [cur.argv, cur.env, cur.cwd, cur.readiness ?? null, cur.logs, cur.runAs ?? null];
     const config =
@@ -294,13 +291,14 @@ export async function planApply(config: unknown, w: World): Promise<Planned> {
         ? { restartPolicy: e.restartPolicy!, stopPolicy: e.stopPolicy!, group: e.group ?? null, requires: e.requires ?? [] }
         : undefined;
     if (policy) details.push('restart, stop, group or requires changed');
-    if (!conditions && !config && !policy && cur) {
+    if (!conditions && !config && !policy && spent.length === spentNow.length && cur) {
       plan.changes.push({ entity: d.name, change: 'unchanged', details: [] });
       continue;
     }
     plan.changes.push({ entity: d.name, change: cur ? 'updated' : 'created', details });
     const update: EntityUpdate = { name: d.name };
     if (conditions) update.conditions = conditions;
+    if (spent.length !== spentNow.length) update.spent = spent;
     if (config) update.config = config;
     if (policy) update.policy = policy;
     plan.updates.push(update);

@@ -10,6 +10,7 @@ import type { EntityRecord } from '../model/records.js';
 import { planApply, type Change, type World } from './apply-plan.js';
 import { executableProblem } from './executable.js';
 import { Mutex, Pacer } from './pace.js';
+import { markKeeperStale } from './stale-keeper.js';
 import type { Supervisor } from './supervisor.js';
 
 export type { Change } from './apply-plan.js';
@@ -57,11 +58,14 @@ async function applyNow(
       name: u.name,
       fn: (x: EntityRecord) => {
         if (u.conditions) x.conditions = u.conditions;
+        if (u.spent) x.spentConditions = u.spent;
         if (u.config) Object.assign(x, u.config);
+        if (u.config) markKeeperStale(x); // its keeper would start the old definition
         if (u.policy) Object.assign(x, u.policy);
       },
     }));
-    await sup.commitPlan(plan.creates, updates, plan.groups);
+    const stale = plan.updates.filter((u) => u.config).map((u) => u.name);
+    await sup.commitPlan(plan.creates, updates, plan.groups, stale);
   }
   return { dryRun: o.dryRun, changes: plan.changes };
 }

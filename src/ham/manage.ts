@@ -8,6 +8,7 @@ import type { ConditionBody } from '../protocol/specs.js';
 import type { ActionRecord, ActionSpec, ConditionRecord } from '../model/conditions.js';
 import { GLOBAL, type EntityRecord } from '../model/records.js';
 import { enabledActions, isAbnormal, matches, toActionRecord, toConditionRecord } from './conditions.js';
+import { forgetSpent } from './spent-conditions.js';
 import type { Supervisor } from './supervisor.js';
 
 export class Manager {
@@ -27,6 +28,7 @@ export class Manager {
     checkRestarts(entity, [...owner.conditions, rec], ['condition-add', 'condition', 'actions']);
     this.sup.updateEntity(entity, (x, runNow) => {
       x.conditions.push(rec);
+      forgetSpent(x, name); // armed again
       const now = enabledActions(rec.actions.filter((a) => a.now));
       if (now.length && rec.enabled && x.enabled) runNow(name, now);
     });

@@ -57,6 +57,14 @@ export class Orders {
     next(0);
   }
 
+  /** Before an apply that leaves these keepers stale is committed: none restarts the old definition after it (the next death asks). */
+  revoke(names: string[]): void {
+    for (const name of names) {
+      const e = this.core.store.entity(name);
+      if (e?.kind === 'spawned' && e.keeper && e.keeper.pid !== 0 && this.send(e, { n: 0, minRunMs: 0 })) this.held.delete(name);
+    }
+  }
+
   /** A graceful `ham stop`: no HAM will count what an order does, so a death waits for the next one, as without orders. */
   revokeAll(): void {
     for (const name of this.held.keys()) {

@@ -6,6 +6,7 @@ import { isAlive, procId } from '../proc/procfs.js';
 import { keeperProcesses } from '../proc/keepers.js';
 import type { EntityRecord } from '../model/records.js';
 import { awaitingOf, hasProcess, keptStopped, restartAtOf, restartingOf, stopWanted, unstoppedLife, viewState } from './lifecycle.js';
+import { restartByKeeper } from './stale-keeper.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
 /**
@@ -87,7 +88,7 @@ export function reconcile(core: SupervisorCore, e: EntityRecord, fresh: boolean)
     if (e.keeper.lastSeq >= 1) keepers.watch(e);
     const via = viewState(e.life) === 'starting' && restartingOf(e.life) ? awaitingOf(e.life) : null;
     if (via !== null) {
-      commandKeeper(paths, e.id, e.keeper.serial, 'r', via); // may have been lost
+      restartByKeeper(core, e, via); // may have been lost (a stale keeper: replaced)
     } else if (viewState(e.life) === 'dead' && restartAtOf(e.life) !== null) {
       restarts.schedule(e);
     } else if ((!fresh || keptStopped(e.life)) && e.life.tag === 'stopping') {

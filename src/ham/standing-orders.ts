@@ -55,6 +55,7 @@ function restartsFirst(owners: EntityRecord[], type: Occurrence['type']): boolea
 export function noOrderBecause(e: EntityRecord, ctx: OrderContext): string | null {
   if (e.kind !== 'spawned' || e.argv.length === 0) return 'not a command its keeper runs';
   if (e.life.tag !== 'running') return 'not running';
+  if (e.keeper?.stale) return 'its keeper holds an older definition (the next start replaces it)';
   if (e.group !== null) return 'in a group (its strategy decides the restart)';
   if (e.requires.length > 0 || ctx.hasDependants) return 'requires or is required (its dependants are held first)';
   if (e.restartPolicy.backoff.initialMs > 0) return 'every restart waits initialMs';

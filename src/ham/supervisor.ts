@@ -227,7 +227,13 @@ export class Supervisor {
   }
 
   /** `ham apply`: create and update entities in one transaction, then start the new ones. */
-  commitPlan(creates: NewEntity[], updates: { name: string; fn: (x: EntityRecord) => void }[], groups?: Record<string, GroupSpec>): Promise<void> {
+  commitPlan(
+    creates: NewEntity[],
+    updates: { name: string; fn: (x: EntityRecord) => void }[],
+    groups?: Record<string, GroupSpec>,
+    staleKeepers: string[] = [],
+  ): Promise<void> {
+    this.orders.revoke(staleKeepers); // before the commit: a death after it must not restart the old definition
     return commitApplyPlan(this.core, this.coord, creates, updates, groups).then(() => this.orders.reviewAll(false));
   }
 

@@ -11,7 +11,9 @@ import type { EntityRecord } from '../model/records.js';
 import { emptyFired, type Fired } from './dispatch.js';
 import type { Effect, ExitInfo, LifeEvent } from './lifecycle-events.js';
 import { transition, withRestartDecision, type Outcome } from './lifecycle-table.js';
-import { processRuns, restartingOf, unreadyOf } from './lifecycle.js';
+import { processRuns, unreadyOf } from './lifecycle.js';
+import { pruneOneShot } from './spent-conditions.js';
+import { restartByKeeper } from './stale-keeper.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
 export interface EventData {
@@ -150,7 +152,7 @@ export class Transitions {
         this.core.with.dispatcher.fireInTxn({ entity: rec.name, type: 'ready', pid: rec.pid, ...(d.readyText ? { detail: d.readyText } : {}) }, rec, fired);
       } else if (o.type === 'restart') {
         this.core.with.dispatcher.fireInTxn({ entity: rec.name, type: 'restart', pid: rec.pid ?? d.pid ?? null }, rec, fired);
-        rec.conditions = rec.conditions.filter((c) => c.rearm); // not re-armed: pruned at restart
+        pruneOneShot(rec); // not re-armed: pruned at restart (and remembered: re-applying the file keeps it spent)
       } else if (o.type === 'death' || o.type === 'abnormal-death') {
         const detail = failing ? `after a failed health check (${failing.reason})` : (notReady ?? undefined);
         const exit = d.exit ?? { code: null, signal: null, core: false };
@@ -186,8 +188,7 @@ export class Transitions {
           if (e.keeper && !commandKeeper(paths, e.id, e.keeper.serial, 'x', fx.seq)) parts.keepers.keeperGone(e.name, e.keeper.serial);
           break;
         case 'restart-keeper':
-          if (!e.keeper || !isAlive(e.keeper) || !commandKeeper(paths, e.id, e.keeper.serial, 'r', fx.seq))
-            parts.spawner.spawnNew(e.name, restartingOf(e.life));
+          restartByKeeper(this.core, e, fx.seq);
           break;
         case 'spawn-keeper':
           // Its reference was written with the step (mark new-keeper): only the process is left to start.

@@ -114,6 +114,8 @@ export interface KeeperRef extends ProcId {
   serial: number;
   /** Last record of this keeper applied to the store (records are idempotent by seq). */
   lastSeq: number;
+  /** Started with an older definition (an apply changed it since): no standing order, replaced at the next start (ham/stale-keeper.ts). */
+  stale?: boolean;
 }
 
 /** How an entity's captured output is kept (the keeper rotates it). */
@@ -132,6 +134,8 @@ export interface EntityRecord {
   cwd: string;
   enabled: boolean;
   conditions: ConditionRecord[];
+  /** One-shot conditions a restart pruned, as declared (ham/spent-conditions.ts). Absent in records of an older ham. */
+  spentConditions?: { name: string; spec: string }[];
   /** The last state the entity (or a detector) reported with `ham state`. */
   userState: string | null;
   /** Self-attached with heartbeats: the commitment; null otherwise. */

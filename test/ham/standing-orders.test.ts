@@ -39,6 +39,11 @@ describe('standingOrder', () => {
     expect(standingOrder(running({ backoffMs: 100 }), ctx())).toEqual({ n: ORDER_MAX, minRunMs: 1000 });
   });
 
+  it('none for a keeper an apply left with an older definition (its restart would run that)', () => {
+    expect(standingOrder(running({ keeper: { pid: 10, start: 1, serial: 1, lastSeq: 3, stale: true } }), ctx())).toBeNull();
+    expect(noOrderBecause(running({ keeper: { pid: 10, start: 1, serial: 1, lastSeq: 3, stale: true } }), ctx())).toMatch(/older definition/);
+  });
+
   it('a backoff that never grows (maxMs 0): every restart at once', () => {
     const p = { backoff: { initialMs: 0, factor: 1, maxMs: 0, resetAfterMs: 1000 }, intensity: null };
     expect(standingOrder(running({ restartPolicy: p }), ctx())).toEqual({ n: ORDER_MAX, minRunMs: 0 });

@@ -322,7 +322,6 @@ void klog_instance(long instance) {
   head_len[0] = head_len[1] = 0;
 }
 
-
 /* A line without its newline for PARTIAL_MS (a prompt, a progress bar) goes out as it is;
  * the ms until the next one is due (-1: none). */
 #define PARTIAL_MS 1000
@@ -343,7 +342,7 @@ static int partials(void) {
 }
 
 volatile sig_atomic_t klog_stop;
-static int draining;
+static int draining, hung[2]; /* hung: a drain's read-only end with no writer left (out of the poll: POLLHUP stays) */
 
 int klog_poll(struct pollfd *fds, int n, int timeout_ms) {
   struct pollfd p[8];
@@ -352,31 +351,33 @@ int klog_poll(struct pollfd *fds, int n, int timeout_ms) {
   for (;;) {
     if (klog_stop) return errno = EINTR, -1;
     if (n > 0) memcpy(p, fds, sizeof *p * (size_t)n);
-    for (int k = 0; k < 2; k++) p[n + k] = (struct pollfd){.fd = in_fd[k], .events = POLLIN};
+    for (int k = 0; k < 2; k++) p[n + k] = (struct pollfd){.fd = hung[k] ? -1 : in_fd[k], .events = POLLIN};
     int due = partials(), wait = timeout_ms;
     if (due >= 0 && (wait < 0 || due < wait)) wait = due;
     int r = poll(p, (nfds_t)n + 2, wait);
     if (r < 0) return -1;
     int logs = 0, ready = 0;
     for (int k = 0; k < 2; k++)
-      if (p[n + k].revents & POLLIN) {
+      if (p[n + k].revents & (POLLIN | POLLHUP)) {
         if (draining && klog_others_read(in_fd[0])) _exit(0); /* a new keeper reads now: its lines, not ours */
         if (!logs) set_stamp();
         drain(k);
         logs++;
+        hung[k] = (p[n + k].revents & POLLHUP) != 0;
       }
     flush();
     for (int i = 0; i < n; i++) {
       fds[i].revents = p[i].revents;
       ready += p[i].revents != 0;
     }
-    if (ready > 0 || timeout_ms == 0 || (r == 0 && wait == timeout_ms)) return ready;
+    if (ready > 0 || timeout_ms == 0 || (r == 0 && wait == timeout_ms) || (hung[0] && hung[1])) return ready;
     /* only the pipes: wait on for what is left of the timeout */
     if (timeout_ms > 0 && (timeout_ms = (int)(until - klog_now_ms())) <= 0) return 0;
   }
 }
 
-int klog_read_elsewhere(void) { return in_fd[0] >= 0 && klog_others_read(in_fd[0]); }
+int *klog_fifos(void) { return in_fd; }
+int klog_hung_up(void) { int both = hung[0] && hung[1]; hung[0] = hung[1] = 0; return both; }
 
 void klog_settle(void) {
   if (in_fd[0] < 0) return;
@@ -384,8 +385,7 @@ void klog_settle(void) {
   for (int k = 0; k < 2; k++) {
     drain(k);
     if (line_len[k] > 0) emit(k, line[k], line_len[k], 0);
-    line_len[k] = 0;
-    line_since[k] = 0;
+    line_len[k] = 0, line_since[k] = 0;
   }
   flush();
 }

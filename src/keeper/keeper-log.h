@@ -39,11 +39,13 @@ _Noreturn void klog_end(void);
 int klog_others_read(int fd);
 /* The same for this drain's own FIFOs (0 when it has none). */
 int klog_read_elsewhere(void);
-/* A process other than this one with one of `paths` open (`last` checked first), or 0. */
-pid_t klog_holder(char *const paths[2], pid_t last);
 /* keeper-title.c: "ham keeper NAME" as the command line, the arguments moved to the heap; a new title. */
 void ktitle_keeper(int argc, char **argv);
 void ktitle_set(const char *fmt, ...);
+/* The FIFOs' fds (.stdout, .stderr): the drain puts read-only ends in their place. */
+int *klog_fifos(void);
+/* Did both read-only ends say POLLHUP (no writer left) in the last klog_poll? Asked once: reset. */
+int klog_hung_up(void);
 /* Monotonic ms (the keeper's uptimes). */
 long klog_now_ms(void);
 #endif

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { findProcesses } from '../../src/proc/procfs.js';
-import { hamJson, keepersWith, status, tempHome, waitFor, type TestHome } from '../helpers/ham.js';
+import { hamJson, keepersWith, procsWith, status, tempHome, waitFor, type TestHome } from '../helpers/ham.js';
 import { entity } from '../helpers/entities.js';
 
 let t: TestHome;
@@ -28,6 +28,8 @@ async function startSurvivor(): Promise<{ go: string; done: string; marker: stri
   await hamJson(t.home, ['start']);
   await hamJson(t.home, ['attach', 'web', '--', 'perl', '-e', SURVIVOR, go, done, marker]);
   await waitFor('web running', async () => entity(await status(t.home), 'web').state === 'running', 30_000);
+  // Forked: a main process killed before it forks (a slow perl start on a loaded machine) leaves no survivor.
+  await waitFor('its setsid child there', () => procsWith(marker).length === 2, 30_000);
   return { go, done, marker, pid: entity(await status(t.home), 'web').pid! };
 }
 

@@ -12,6 +12,8 @@ import { waitFor } from '../helpers/ham.js';
 import { command, handKeeper, records } from '../helpers/keeper-hand.js';
 
 const h = handKeeper('ham-kdrain-');
+// 3 MB written a line a write through a drain: far past the default test timeout on a loaded 2-core machine.
+const SLOW = 180_000;
 
 const gone = (pid: number): boolean => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z');
 const cmdline = (pid: number): string => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+/g, ' ').trim();
@@ -50,35 +52,43 @@ describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
     return { k, kdir };
   }
 
-  it('told to exit after its command ended: drains while a process the command left writes, then exits', async () => {
-    const [go, done] = [join(h.dir, 'go'), join(h.dir, 'done')];
-    const { k, kdir } = keeper(['perl', '-e', survivor(go, done, true), `${h.dir}/marker`]);
-    await waitFor('the death record', () => records(h.inbox).length >= 4);
-    expect(records(h.inbox)[3]).toMatch(/^X \d+ 0$/);
-    command(kdir, 'x 4');
-    await waitFor('a drainer now', () => gone(k.pid!) || cmdline(k.pid!) === `ham-log-drain ${h.logDir}`);
-    expect(gone(k.pid!)).toBe(false); // the survivor holds the FIFOs: the keeper stays, as a drainer
-    writeFileSync(go, '');
-    await waitFor('the survivor wrote 3 MB and finished', () => existsSync(done), 60_000);
-    await waitFor('the drainer gone once nobody holds the FIFOs', () => gone(k.pid!), 30_000);
-    expect(numbers()).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1)); // every line, once
-    expect(records(h.inbox)).toHaveLength(4); // nothing more to the HAM
-  });
+  it(
+    'told to exit after its command ended: drains while a process the command left writes, then exits',
+    async () => {
+      const [go, done] = [join(h.dir, 'go'), join(h.dir, 'done')];
+      const { k, kdir } = keeper(['perl', '-e', survivor(go, done, true), `${h.dir}/marker`]);
+      await waitFor('the death record', () => records(h.inbox).length >= 4);
+      expect(records(h.inbox)[3]).toMatch(/^X \d+ 0$/);
+      command(kdir, 'x 4');
+      await waitFor('a drainer now', () => gone(k.pid!) || cmdline(k.pid!) === `ham-log-drain ${h.logDir}`);
+      expect(gone(k.pid!)).toBe(false); // the survivor holds the FIFOs: the keeper stays, as a drainer
+      writeFileSync(go, '');
+      await waitFor('the survivor wrote 3 MB and finished', () => existsSync(done), 150_000);
+      await waitFor('the drainer gone once nobody holds the FIFOs', () => gone(k.pid!), 30_000);
+      expect(numbers()).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1)); // every line, once
+      expect(records(h.inbox)).toHaveLength(4); // nothing more to the HAM
+    },
+    SLOW,
+  );
 
-  it('detached, then its command ends: drains on while the process it left writes', async () => {
-    const [go, done] = [join(h.dir, 'go'), join(h.dir, 'done')];
-    const { k } = keeper(['perl', '-e', survivor(go, done, false), `${h.dir}/marker`]);
-    await waitFor('the entity h.started', () => records(h.inbox).length >= 3);
-    const pid = Number(records(h.inbox)[2]!.split(' ')[1]);
-    process.kill(k.pid!, 'SIGUSR1');
-    await waitFor('a drainer now', () => cmdline(k.pid!) === `ham-log-drain ${h.logDir}`);
-    process.kill(pid, 'SIGKILL');
-    await waitFor('the main process gone', () => gone(pid));
-    writeFileSync(go, '');
-    await waitFor('the survivor wrote 3 MB and finished', () => existsSync(done), 60_000);
-    await waitFor('the drainer gone once nobody holds the FIFOs', () => gone(k.pid!), 30_000);
-    expect(numbers()).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
-  });
+  it(
+    'detached, then its command ends: drains on while the process it left writes',
+    async () => {
+      const [go, done] = [join(h.dir, 'go'), join(h.dir, 'done')];
+      const { k } = keeper(['perl', '-e', survivor(go, done, false), `${h.dir}/marker`]);
+      await waitFor('the entity h.started', () => records(h.inbox).length >= 3);
+      const pid = Number(records(h.inbox)[2]!.split(' ')[1]);
+      process.kill(k.pid!, 'SIGUSR1');
+      await waitFor('a drainer now', () => cmdline(k.pid!) === `ham-log-drain ${h.logDir}`);
+      process.kill(pid, 'SIGKILL');
+      await waitFor('the main process gone', () => gone(pid));
+      writeFileSync(go, '');
+      await waitFor('the survivor wrote 3 MB and finished', () => existsSync(done), 150_000);
+      await waitFor('the drainer gone once nobody holds the FIFOs', () => gone(k.pid!), 30_000);
+      expect(numbers()).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
+    },
+    SLOW,
+  );
 
   it('told to exit with nobody else holding the FIFOs: exits (no drain left behind)', async () => {
     const { k, kdir } = keeper(['perl', '-e', 'print "n 0000001\\n"', `${h.dir}/marker`]);
@@ -88,28 +98,32 @@ describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
     expect(numbers()).toEqual([1]);
   });
 
-  it('a new keeper for the same log folder while a drain lives: the drain leaves the FIFOs to it (one reader)', async () => {
-    const [go, done] = [join(h.dir, 'go'), join(h.dir, 'done')];
-    const old = keeper(['perl', '-e', survivor(go, done, true), `${h.dir}/marker`]);
-    await waitFor('the death record', () => records(h.inbox).length >= 4);
-    command(old.kdir, 'x 4');
-    await waitFor('a drainer now', () => gone(old.k.pid!) || cmdline(old.k.pid!) === `ham-log-drain ${h.logDir}`);
-    expect(gone(old.k.pid!)).toBe(false); // the survivor holds the FIFOs
-    // The name attached again: a new keeper (its own folder and h.inbox, as a new serial has), the same log folder.
-    const script = '$| = 1; printf "n %07d\\n", $_ for 1..2000; sleep 100000';
-    keeper(['perl', '-e', script, `${h.dir}/marker`], 'k2', join(h.dir, 'inbox2'), '7');
-    const lines = (): { instance: number; line: string }[] =>
-      existsSync(join(h.logDir, 'current'))
-        ? readFileSync(join(h.logDir, 'current'), 'utf8')
-            .split('\n')
-            .flatMap((r) => parseLogLine('e', r) ?? [])
-        : [];
-    const plain = (): { instance: number; line: string }[] => lines().filter((l) => /^n \d{7}$/.test(l.line));
-    await waitFor("the new command's 2000 lines", () => plain().length >= 2000, 60_000);
-    await waitFor('the drain gone', () => gone(old.k.pid!), 30_000);
-    // Every line read by the new keeper (its instance), once and in order: no second reader took any.
-    expect(plain().map((l) => `${l.instance} ${l.line}`)).toEqual(Array.from({ length: 2000 }, (_, i) => `7 n ${String(i + 1).padStart(7, '0')}`));
-    writeFileSync(go, '');
-    await waitFor('the survivor wrote 3 MB (the new keeper reads it)', () => existsSync(done), 60_000);
-  });
+  it(
+    'a new keeper for the same log folder while a drain lives: the drain leaves the FIFOs to it (one reader)',
+    async () => {
+      const [go, done] = [join(h.dir, 'go'), join(h.dir, 'done')];
+      const old = keeper(['perl', '-e', survivor(go, done, true), `${h.dir}/marker`]);
+      await waitFor('the death record', () => records(h.inbox).length >= 4);
+      command(old.kdir, 'x 4');
+      await waitFor('a drainer now', () => gone(old.k.pid!) || cmdline(old.k.pid!) === `ham-log-drain ${h.logDir}`);
+      expect(gone(old.k.pid!)).toBe(false); // the survivor holds the FIFOs
+      // The name attached again: a new keeper (its own folder and h.inbox, as a new serial has), the same log folder.
+      const script = '$| = 1; printf "n %07d\\n", $_ for 1..2000; sleep 100000';
+      keeper(['perl', '-e', script, `${h.dir}/marker`], 'k2', join(h.dir, 'inbox2'), '7');
+      const lines = (): { instance: number; line: string }[] =>
+        existsSync(join(h.logDir, 'current'))
+          ? readFileSync(join(h.logDir, 'current'), 'utf8')
+              .split('\n')
+              .flatMap((r) => parseLogLine('e', r) ?? [])
+          : [];
+      const plain = (): { instance: number; line: string }[] => lines().filter((l) => /^n \d{7}$/.test(l.line));
+      await waitFor("the new command's 2000 lines", () => plain().length >= 2000, 60_000);
+      await waitFor('the drain gone', () => gone(old.k.pid!), 30_000);
+      // Every line read by the new keeper (its instance), once and in order: no second reader took any.
+      expect(plain().map((l) => `${l.instance} ${l.line}`)).toEqual(Array.from({ length: 2000 }, (_, i) => `7 n ${String(i + 1).padStart(7, '0')}`));
+      writeFileSync(go, '');
+      await waitFor('the survivor wrote 3 MB (the new keeper reads it)', () => existsSync(done), 150_000);
+    },
+    SLOW,
+  );
 });

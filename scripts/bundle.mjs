@@ -1,0 +1,34 @@
+// Bundle our own code (tsc's output in dist/) into a few files for the two programs the
+// package starts: the CLI (dist/src/cli/main.js) and the daemon (dist/src/daemon/main.js, HAM and
+// Guardian). A process then reads a handful of files instead of ~100 modules (issue 12: most of a
+// CLI call's and a daemon start's CPU is loading modules). Run by `npm run build` after tsc.
+//
+// - Our code only: packages (lmdb, msgpackr, etcd3, ...) stay imports of node_modules.
+// - Splitting: each lazy import() of our code (the HAM's modules in a Guardian, the cluster
+//   runtime, `ham start`'s launcher, ...) stays a chunk loaded only when that import() runs.
+// - Written to dist/bundle/{cli,daemon}/main.js: the same depth as dist/src/*/main.js, and every
+//   path our code derives from import.meta.url goes through src/paths.ts's search for package.json.
+import { rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outdir = join(root, 'dist', 'bundle');
+
+rmSync(outdir, { recursive: true, force: true }); // no stale chunks from an earlier build
+await build({
+  absWorkingDir: root,
+  entryPoints: { 'cli/main': 'dist/src/cli/main.js', 'daemon/main': 'dist/src/daemon/main.js' },
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  chunkNames: 'chunks/[name]-[hash]',
+  sourcemap: false,
+  legalComments: 'none',
+  logLevel: 'warning',
+});

@@ -28,7 +28,15 @@ export const NANNY_BINARY = join(PACKAGE_ROOT, 'build', 'nanny');
 export const RUNNER_SCRIPT = join(PACKAGE_ROOT, 'src', 'detector', 'runner.pl');
 /** The live view's static files (HTML, JS, CSS: no build step), served by the HTTP listener. */
 export const VIEW_DIR = join(PACKAGE_ROOT, 'src', 'http', 'view');
-export const DAEMON_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'daemon', 'main.js');
+/**
+ * The two programs the package starts, as bundled by scripts/bundle.mjs (a few files to load, not
+ * ~100 modules); tsc's own output when built without the bundle step.
+ */
+function program(name: 'cli' | 'daemon'): string {
+  const bundled = join(PACKAGE_ROOT, 'dist', 'bundle', name, 'main.js');
+  return existsSync(bundled) ? bundled : join(PACKAGE_ROOT, 'dist', 'src', name, 'main.js');
+}
+export const DAEMON_MAIN = program('daemon');
 /**
  * Node flags for both daemons (a Guardian becomes the HAM in place, so they share them). Measured
  * by bench/memory.ts with 100 entities: a 1 MiB semi-space, GC on the main thread and one V8
@@ -68,7 +76,7 @@ export function daemonSpawn(args: readonly string[]): { file: string; args: stri
   const nanny = process.env.HAM_NANNY !== 'off' && existsSync(NANNY_BINARY);
   return nanny ? { file: NANNY_BINARY, args: [process.execPath, ...args] } : { file: process.execPath, args: [...args] };
 }
-export const CLI_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
+export const CLI_MAIN = program('cli');
 
 /** What a daemon shows in `ps` (process.title): which role, for which home; the HAM's with its epoch. */
 export function daemonTitle(role: 'ham' | 'guardian', home: string, epoch?: number): string {

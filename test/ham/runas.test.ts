@@ -160,14 +160,21 @@ describe.skipIf(!root)('running as another user (the HAM is root)', () => {
     }
   });
 
-  it('a readiness command runs as the entity’s user; an execute action as the user it names', async () => {
+  it('a readiness command runs as the entity’s user and group only (status says so); an execute action as the user it names', async () => {
     await applyConfig(t.home, {
       entities: {
         app: {
           command: ['sleep', '1000'],
           cwd: '/',
           user: 'nobody',
-          readiness: { command: ['sh', '-c', '[ "$(id -u)" = 65534 ] && [ "$USER" = nobody ]'], intervalMs: 50, timeoutMs: 120_000 },
+          groups: ['daemon'],
+          umask: '0027',
+          // Its user and group only (README): no supplementary groups, and the HAM's umask, not the entity's.
+          readiness: {
+            command: ['sh', '-c', '[ "$(id -u)" = 65534 ] && [ "$USER" = nobody ] && [ "$(id -G)" = "$(id -g)" ] && [ "$(umask)" != 0027 ]'],
+            intervalMs: 50,
+            timeoutMs: 120_000,
+          },
           conditions: {
             died: { type: 'death', actions: [{ kind: 'execute', argv: ['sh', '-c', 'echo "action uid=$(id -u) user=$USER"'], user: 'daemon' }] },
           },
@@ -175,6 +182,10 @@ describe.skipIf(!root)('running as another user (the HAM is root)', () => {
       },
     });
     const s = await waitStatus(t.home, 'app ready', (x) => entity(x, 'app').ready, 120_000);
+    expect(procField(entity(s, 'app').pid!, 'Umask')).toBe('0027'); // the entity gets what its probe does not
+    expect((await ham(t.home, ['status', 'app'])).stdout).toMatch(
+      /readiness: +command .* \(as nobody:nogroup only: no supplementary groups, limits, umask, nice or oomScoreAdj\)/,
+    );
     process.kill(entity(s, 'app').pid!, 'SIGKILL');
     const uid = execFileSync('id', ['-u', 'daemon'], { encoding: 'utf8' }).trim();
     await waitFor('the action ran as daemon', async () => (await ham(t.home, ['logs', 'app/died'])).stdout.includes(`action uid=${uid} user=daemon`));

@@ -82,7 +82,7 @@ describe('notify socket of an entity run as another user', () => {
       }
       await waitFor('an adopting keeper', () => keeperProcesses().some((k) => k.argv.some((a) => a.includes(t.home)) && k.pid !== keeper.pid), 30_000);
       process.kill(entity(s, 'told').pid!, 'SIGKILL'); // restarted by its (adopting) keeper: a new instance that must tell it is ready
-      await waitStatus(
+      const again = await waitStatus(
         t.home,
         'told restarted and ready again',
         (x) => entity(x, 'told').pid !== null && entity(x, 'told').pid !== entity(s, 'told').pid && entity(x, 'told').ready,
@@ -91,6 +91,13 @@ describe('notify socket of an entity run as another user', () => {
       // The same path, bound again by the adopting keeper, the entity user's, 0600.
       const st = statSync(sock);
       expect([st.isSocket(), st.uid, st.mode & 0o777]).toEqual([true, 65534, 0o600]);
+      // Detached (removed): its socket goes with it; the process left running is ours to end.
+      await hamJson(t.home, ['detach', 'told']);
+      try {
+        await waitFor('its socket removed', () => !existsSync(sock));
+      } finally {
+        process.kill(entity(again, 'told').pid!, 'SIGKILL');
+      }
     },
     180_000,
   );

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keeperProcesses } from '../../src/proc/keepers.js';
+import { otherNotifyDir } from '../../src/keeper/notify-dir.js';
 import { entity } from '../helpers/entities.js';
 import { applyConfig, CALM, daemons, hamJson, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
@@ -15,7 +16,11 @@ let t: TestHome;
 beforeEach(() => {
   t = tempHome();
 });
-afterEach((ctx) => t.cleanup(ctx));
+afterEach((ctx) => {
+  const home = t.home;
+  t.cleanup(ctx);
+  rmSync(otherNotifyDir(home), { recursive: true, force: true }); // the home's folder under /run/ham-notify (notify-dir.ts)
+});
 
 function environ(pid: number): string[] {
   return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');

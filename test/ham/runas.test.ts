@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Issue } from '../../src/errors.js';
+import { otherNotifyDir } from '../../src/keeper/notify-dir.js';
 import { entity } from '../helpers/entities.js';
 import { applyConfig, CALM, ham, hamJson, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
@@ -19,7 +20,11 @@ beforeEach(async () => {
   t = tempHome();
   await hamJson(t.home, ['start', ...CALM]);
 });
-afterEach((ctx) => t.cleanup(ctx));
+afterEach((ctx) => {
+  const home = t.home;
+  t.cleanup(ctx);
+  rmSync(otherNotifyDir(home), { recursive: true, force: true }); // the home's folder under /run/ham-notify (notify-dir.ts)
+});
 
 const root = process.geteuid?.() === 0;
 const at = (f: string): string => join(t.home, f);

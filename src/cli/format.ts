@@ -1,7 +1,7 @@
 // Human-readable status.
 import type { ActionView, ConditionView, EntityView, EventView, StatusView } from '../protocol/views.js';
 import type { Failure } from '../model/failures.js';
-import { runAsText } from '../model/runas.js';
+import { probeRunAsText, runAsText } from '../model/runas.js';
 import { escapeField as f } from './escape.js';
 import { usageCells, type Usage } from './usage.js';
 import { commandText } from './command-text.js';
@@ -97,7 +97,7 @@ function readinessText(e: EntityView): string {
       : p.kind === 'http'
         ? `http ${f(p.url)}`
         : p.kind === 'command'
-          ? `command ${f(p.argv.join(' '))}`
+          ? `command ${f(p.argv.join(' '))}${probeRunAsText(e.runAs)}`
           : p.kind === 'fd'
             ? `fd ${p.fd} (a newline)`
             : `notify (sd_notify)${p.watchdogMs ? `, watchdog every ${p.watchdogMs} ms` : ''}`;

@@ -1,7 +1,7 @@
 /*
  * The keeper's readiness: `notify` (systemd's sd_notify) or `fd` (s6 style).
  *
- * notify: a SOCK_DGRAM unix socket at HAM_READY_PATH ("@name": abstract), with
+ * notify: a SOCK_DGRAM unix socket at HAM_READY_PATH (never abstract: see notify-dir.ts), with
  * SO_PASSCRED; the entity gets NOTIFY_SOCKET. A datagram counts only if its
  * SCM_CREDENTIALS show our uid (or its user's: keeper-runas.c) and one of the entity's processes (its main pid,
  * its process group, or a descendant of it or of this keeper); anything else,
@@ -122,17 +122,17 @@ static int bind_socket(void) {
   size_t len = strlen(rpath);
   if (len >= sizeof a.sun_path) return errno = ENAMETOOLONG, -1;
   memcpy(a.sun_path, rpath, len);
-  socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (rpath[0] != '@'));
-  if (rpath[0] == '@') a.sun_path[0] = 0;
-  else {
-    struct stat s;
-    if (lstat(rpath, &s) == 0 && !S_ISSOCK(s.st_mode)) return errno = EEXIST, -1;
-    unlink(rpath); /* a killed keeper's: bound again here */
-  }
+  struct stat s;
+  if (lstat(rpath, &s) == 0 && !S_ISSOCK(s.st_mode)) return errno = EEXIST, -1;
+  unlink(rpath); /* a killed keeper's: bound again here (nobody else can create in its folder) */
   rfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
-  if (rfd < 0 || setsockopt(rfd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0 || bind(rfd, (struct sockaddr *)&a, alen) != 0) return -1;
-  if (rpath[0] != '@' && chmod(rpath, 0600) != 0) return -1;
+  if (rfd < 0 || setsockopt(rfd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0) return -1;
+  mode_t old = umask(077); /* 0600 from its birth: no window for another user to send */
+  int b = bind(rfd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1));
+  umask(old);
+  /* Run as another user (under /run/ham-notify, notify-dir.ts): the socket is that user's, so only it and root can send. */
+  if (b != 0 || chmod(rpath, 0600) != 0 || (krunas_uid() != geteuid() && lchown(rpath, krunas_uid(), (gid_t)-1) != 0)) return -1;
   return 0;
 }
 
@@ -162,7 +162,7 @@ int kready_open(const char *dir, const char *inbox, const char *tag) {
   state_tmp = join(dir, ".ready"), state_final = join(dir, "ready"), poke_tmp = join(dir, ".poke"), poke_final = join(inbox, poke);
   if (!state_tmp || !state_final || !poke_tmp || !poke_final) return mode = 0, errno = ENOMEM, -1;
   /* The folder beside the inbox (0700): made by whichever keeper comes first. */
-  char *slash = rpath[0] == '@' ? NULL : strrchr(rpath, '/');
+  char *slash = strrchr(rpath, '/');
   if (slash && slash != rpath) {
     *slash = 0;
     if (mkdir(rpath, 0700) != 0 && errno != EEXIST) return *slash = '/', mode = 0, -1;

@@ -16,7 +16,8 @@ import type { Launcher } from './launcher.js';
 import { readyPath } from './ready-state.js';
 import { keeperSide, type ReadinessSpec } from '../model/readiness.js';
 import type { RunAs } from '../model/runas.js';
-import { abstractNotifyName, runAsKeeperEnv, runsAsOther } from './runas-env.js';
+import { runAsKeeperEnv, runsAsOther } from './runas-env.js';
+import { ensureOtherNotifyDir, otherNotifyPath } from './notify-dir.js';
 import { signalName } from '../proc/names.js';
 import { procId, signalProc, type ProcId } from '../proc/procfs.js';
 
@@ -33,7 +34,7 @@ export interface KeeperSpec {
   logs?: LogPolicy | undefined;
   /** notify or fd: the keeper answers it (keeper-ready.c); other kinds are the HAM's. */
   readiness?: ReadinessSpec | null | undefined;
-  /** Who the command runs as, with what limits (keeper-runas.c); `created`: the entity's createdAt (its notify name). */
+  /** Who the command runs as, with what limits (keeper-runas.c); `created`: the entity's createdAt. */
   runAs?: RunAs | null | undefined;
   created?: number | undefined;
 }
@@ -109,7 +110,8 @@ function readyEnv(paths: HomePaths, spec: KeeperSpec): Record<string, string> {
   const p = spec.readiness?.probe;
   if (!p || !keeperSide(p)) return {};
   const other = p.kind === 'notify' && runsAsOther(spec.runAs); // it cannot reach a socket in the 0700 home
-  const path = other ? abstractNotifyName(paths.root, spec.id, spec.created ?? 0) : readyPath(paths.root, spec.id, p);
+  if (other) ensureOtherNotifyDir(paths.root, spec.name);
+  const path = other ? otherNotifyPath(paths.root, spec.id) : readyPath(paths.root, spec.id, p);
   const env: Record<string, string> = { HAM_READY: p.kind, HAM_READY_PATH: path };
   if (p.kind === 'fd') env.HAM_READY_FD = String(p.fd);
   if (p.kind === 'notify' && p.watchdogMs) env.HAM_WATCHDOG_USEC = String(p.watchdogMs * 1000);
@@ -178,9 +180,9 @@ export function detachKeeper(keeper: ProcId): void {
 
 /** An entity removed: its notify socket and fd FIFO go too (a later entity with its id starts clean). */
 export function removeReadyPaths(paths: HomePaths, id: number): void {
-  for (const f of [String(id), `${id}.fd`])
+  for (const f of [join(paths.root, 'run', 'notify', String(id)), join(paths.root, 'run', 'notify', `${id}.fd`), otherNotifyPath(paths.root, id)])
     try {
-      rmSync(join(paths.root, 'run', 'notify', f), { force: true });
+      rmSync(f, { force: true });
     } catch {
       /* not ours to judge here: the next start's home check reports what is wrong */
     }

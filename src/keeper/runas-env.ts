@@ -1,7 +1,6 @@
 // Running as, handed to the keeper (keeper-runas.c) in its environment as plain
 // numbers (the child takes them out before exec), and what an entity run as
 // another user is given of that user (HOME, USER, LOGNAME: as systemd's User=).
-import { createHash } from 'node:crypto';
 import type { RunAs } from '../model/runas.js';
 
 /** HAM_RUN_* for the keeper; empty without running-as settings. */
@@ -26,15 +25,7 @@ export function runAsUserEnv(r: RunAs | null | undefined): Record<string, string
   return { HOME: u.home, USER: u.name, LOGNAME: u.name };
 }
 
-/** Another user's command cannot enter the 0700 home: its notify socket is then an abstract one (credentials checked as for the path). */
+/** Another user's command cannot enter the 0700 home: its notify socket is then under /run/ham-notify (notify-dir.ts). */
 export function runsAsOther(r: RunAs | null | undefined): boolean {
   return !!r?.user && r.user.uid !== (process.geteuid?.() ?? -1);
-}
-
-/**
- * The abstract notify socket's name for entity `id`: stable across keepers and HAMs (an adopting keeper binds
- * it again), and not guessable by another user before it is bound (it hashes what only the home's owner reads).
- */
-export function abstractNotifyName(root: string, id: number, createdAt: number): string {
-  return `@ham-notify-${createHash('sha256').update(`${root}\0${id}\0${createdAt}`).digest('hex').slice(0, 32)}`;
 }

@@ -55,3 +55,12 @@ export function runAsText(r: RunAs): string {
   if (r.envFile?.length) parts.push(`envFile ${r.envFile.join(', ')}`);
   return parts.join('; ');
 }
+
+/**
+ * What a readiness command of an entity run as `r` gets (src/ham/readiness.ts): its user and group only, as
+ * the HAM spawns it (libuv sets uid and gid, drops supplementary groups): not the rest the keeper gives the entity.
+ */
+export function probeRunAsText(r: RunAs | null | undefined): string {
+  if (!r?.user) return '';
+  return ` (as ${r.user.name}:${r.group?.name ?? r.user.uid} only: no supplementary groups, limits, umask, nice or oomScoreAdj)`;
+}

@@ -2,15 +2,16 @@
 // starts an entity as nobody:nogroup with supplementary groups, a umask, a nice
 // value, an oom_score_adj, limits and an env file, read back from /proc of the
 // running process; its output is still captured and its readiness (notify as
-// another user: an abstract socket, credentials checked; fd) still answered;
+// another user: a socket under /run/ham-notify, the user's, credentials checked; fd) still answered;
 // a SIGKILLed entity comes back the same. Bad inputs are refused with their
 // path and nothing is changed; cgroup: is refused here naming why.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Issue } from '../../src/errors.js';
+import { otherNotifyDir } from '../../src/keeper/notify-dir.js';
 import { entity } from '../helpers/entities.js';
 import { applyConfig, CALM, ham, hamJson, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
@@ -19,7 +20,11 @@ beforeEach(async () => {
   t = tempHome();
   await hamJson(t.home, ['start', ...CALM]);
 });
-afterEach((ctx) => t.cleanup(ctx));
+afterEach((ctx) => {
+  const home = t.home;
+  t.cleanup(ctx);
+  rmSync(otherNotifyDir(home), { recursive: true, force: true }); // the home's folder under /run/ham-notify (notify-dir.ts)
+});
 
 const root = process.geteuid?.() === 0;
 const at = (f: string): string => join(t.home, f);
@@ -109,7 +114,7 @@ describe.skipIf(!root)('running as another user (the HAM is root)', () => {
     expect((await ham(t.home, ['status', 'app'])).stdout).toMatch(/running as: .*nice 8;/);
   });
 
-  it('readiness still answers as nobody: notify (an abstract socket) and fd', async () => {
+  it('readiness still answers as nobody: notify (a socket under /run/ham-notify, owned by the user, 0600) and fd', async () => {
     await applyConfig(t.home, {
       entities: {
         told: {
@@ -124,11 +129,15 @@ describe.skipIf(!root)('running as another user (the HAM is root)', () => {
     const s = await waitStatus(t.home, 'both ready', (x) => entity(x, 'told').ready && entity(x, 'fd').ready, 120_000);
     expect(entity(s, 'told').readyText).toBe('as nobody');
     const env = environ(entity(s, 'told').pid!);
-    expect(env.find((v) => v.startsWith('NOTIFY_SOCKET='))).toMatch(/^NOTIFY_SOCKET=@ham-notify-[0-9a-f]{32}$/);
+    const sock = env.find((v) => v.startsWith('NOTIFY_SOCKET='))!.slice('NOTIFY_SOCKET='.length);
+    expect(sock).toMatch(/^\/run\/ham-notify\/[0-9a-f]{16}\/\d+$/);
+    const st = statSync(sock);
+    expect([st.isSocket(), st.uid, st.mode & 0o777]).toEqual([true, 65534, 0o600]);
+    expect([statSync(dirname(sock)).uid, statSync(dirname(sock)).mode & 0o7777]).toEqual([0, 0o711]);
     expect(procField(entity(s, 'fd').pid!, 'Uid').split(/\s+/)[0]).toBe('65534');
   });
 
-  it('an outsider running as the same user is ignored on the abstract notify socket; the entity itself is heard', async () => {
+  it('an outsider running as the same user is ignored on the notify socket; the entity itself is heard', async () => {
     const go = join(tmpdir(), `ham-runas-go-${process.pid}-${Date.now()}`); // outside the 0700 home: nobody can see it
     await applyConfig(t.home, {
       entities: {
@@ -143,8 +152,8 @@ describe.skipIf(!root)('running as another user (the HAM is root)', () => {
     const s = await waitStatus(t.home, 'told starting', (x) => entity(x, 'told').state === 'starting' && entity(x, 'told').pid !== null);
     const name = environ(entity(s, 'told').pid!)
       .find((v) => v.startsWith('NOTIFY_SOCKET='))!
-      .slice('NOTIFY_SOCKET=@'.length);
-    const pl = 'socket(my $s, AF_UNIX, SOCK_DGRAM, 0) or die $!; send($s, "READY=1", 0, pack_sockaddr_un("\\0" . $ARGV[0])) or die $!';
+      .slice('NOTIFY_SOCKET='.length);
+    const pl = 'socket(my $s, AF_UNIX, SOCK_DGRAM, 0) or die $!; send($s, "READY=1", 0, pack_sockaddr_un($ARGV[0])) or die $!';
     execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'perl', '-MSocket', '-e', pl, name], { cwd: '/' });
     const counted = await waitStatus(t.home, 'the outsider counted', (x) => (entity(x, 'told').keeperReady?.ignored ?? 0) >= 1);
     expect(entity(counted, 'told')).toMatchObject({ state: 'starting', ready: false });
@@ -156,14 +165,21 @@ describe.skipIf(!root)('running as another user (the HAM is root)', () => {
     }
   });
 
-  it('a readiness command runs as the entity’s user; an execute action as the user it names', async () => {
+  it('a readiness command runs as the entity’s user and group only (status says so); an execute action as the user it names', async () => {
     await applyConfig(t.home, {
       entities: {
         app: {
           command: ['sleep', '1000'],
           cwd: '/',
           user: 'nobody',
-          readiness: { command: ['sh', '-c', '[ "$(id -u)" = 65534 ] && [ "$USER" = nobody ]'], intervalMs: 50, timeoutMs: 120_000 },
+          groups: ['daemon'],
+          umask: '0027',
+          // Its user and group only (README): no supplementary groups, and the HAM's umask, not the entity's.
+          readiness: {
+            command: ['sh', '-c', '[ "$(id -u)" = 65534 ] && [ "$USER" = nobody ] && [ "$(id -G)" = "$(id -g)" ] && [ "$(umask)" != 0027 ]'],
+            intervalMs: 50,
+            timeoutMs: 120_000,
+          },
           conditions: {
             died: { type: 'death', actions: [{ kind: 'execute', argv: ['sh', '-c', 'echo "action uid=$(id -u) user=$USER"'], user: 'daemon' }] },
           },
@@ -171,6 +187,10 @@ describe.skipIf(!root)('running as another user (the HAM is root)', () => {
       },
     });
     const s = await waitStatus(t.home, 'app ready', (x) => entity(x, 'app').ready, 120_000);
+    expect(procField(entity(s, 'app').pid!, 'Umask')).toBe('0027'); // the entity gets what its probe does not
+    expect((await ham(t.home, ['status', 'app'])).stdout).toMatch(
+      /readiness: +command .* \(as nobody:nogroup only: no supplementary groups, limits, umask, nice or oomScoreAdj\)/,
+    );
     process.kill(entity(s, 'app').pid!, 'SIGKILL');
     const uid = execFileSync('id', ['-u', 'daemon'], { encoding: 'utf8' }).trim();
     await waitFor('the action ran as daemon', async () => (await ham(t.home, ['logs', 'app/died'])).stdout.includes(`action uid=${uid} user=daemon`));

@@ -135,6 +135,7 @@ export class ClusterRuntime {
     if (dryRun) return { dryRun, changes: split.changes };
     if (split.cluster && (!this.cfg || !same(split.cluster, this.cfg))) await this.join(split.cluster);
     const cfg = this.cfg;
+    if (!cfg && split.placed.size === 0) return this.port.applyPlain(split.plain, false); // nothing of the cluster's: as without one
     if (!cfg) throw new HamError({ code: 'not-in-cluster', message: 'expected a `cluster:` block before placed entities: this node is in no cluster' });
     for (const [name, def] of split.placed) await this.putDef(cfg, name, def);
     if (split.placed.size > 0) {

@@ -48,9 +48,11 @@ export function clusterHooks(load: ClusterLoader | undefined, port: ClusterPort)
     resume: (): void => {
       if (load && port.store.cluster()) void get().catch((e: Error) => port.log('error', 'cluster: the runtime could not be loaded', { error: e.message }));
     },
-    /** Does this apply go through the cluster runtime? */
+    /** Does this apply go through the cluster runtime? Not a plain file on a node in no cluster,
+     *  even with the runtime loaded (by a failed join or a dry run). */
     wants: (config: unknown): boolean =>
-      load !== undefined && (part !== undefined || (isRecord(config) && (config.cluster !== undefined || hasPlacement(config)))),
+      load !== undefined &&
+      ((part !== undefined && port.store.cluster() !== undefined) || (isRecord(config) && (config.cluster !== undefined || hasPlacement(config)))),
     apply: async (config: unknown, dryRun: boolean): Promise<ApplyReply> => {
       // Placed entities on a node in no cluster: refused without loading the etcd client for nothing.
       if (!part && !port.store.cluster() && isRecord(config) && config.cluster === undefined)

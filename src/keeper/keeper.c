@@ -307,20 +307,19 @@ static unsigned long start(void) {
   return recordf("X", pid, status, 1);
 }
 
-/* An orphan whose keeper was killed: not our child, so wait on a pidfd; its
- * status is unknown. */
+/* An orphan whose keeper was killed: not our child, so wait on a pidfd (without
+ * one, poll kill(pid, 0)); its status is unknown. Fenced and ordered as our child. */
 static unsigned long watch(pid_t pid) {
   int fd = (int)syscall(SYS_pidfd_open, pid, 0);
   kready_start(instance, pid);
-  if (fd >= 0) {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    for (running = pid; kill(pid, 0) == 0 && !(kready_poll(&p, 1, -1) > 0 && (p.revents & POLLIN));)
-      if (detach_now) klog_detach(pid);
-    close(fd);
-  } else {
-    for (running = pid; kill(pid, 0) == 0; kready_poll(NULL, 0, 200))
-      if (detach_now) klog_detach(pid);
+  for (running = pid; kill(pid, 0) == 0;) {
+    if (detach_now) klog_detach(pid);
+    struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = ctl_fd, .events = POLLIN}};
+    int n = kready_poll(p, 2, kfence_wait_ms(fd >= 0 ? -1 : 200));
+    if (kfence_check(pid), n > 0 && (p[1].revents & POLLIN) && read_ctl(0) > 0) next_command(0);
+    if (n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) break;
   }
+  if (fd >= 0) close(fd);
   running = 0, kready_end_group(pid);
   return recordf("X", pid, -1, 1);
 }

@@ -39,7 +39,7 @@ function conditions(s: StatusView): [string, StatusView['entities'][number]['con
 }
 
 function quantiles(p: Exposition, name: string, help: string, q: LatencySummary | { p50: number; p99: number; max: number } | null): void {
-  p.family(name, 'gauge', help);
+  p.family(name, 'summary', help); // quantile labels belong to a summary (promtool refuses them on a gauge)
   if (!q) return;
   const rows: [string, number | null][] = [
     ['0.5', q.p50],

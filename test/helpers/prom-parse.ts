@@ -1,6 +1,6 @@
 // A strict reader of the Prometheus text exposition format (0.0.4), for tests:
-// what `promtool check metrics` would refuse, it throws on (promtool itself is
-// Debian's prometheus package, ~96 MB with its web assets: too heavy for CI).
+// it reads the samples back (values, labels) and throws on a malformed page.
+// The served page is also checked by promtool itself (test/http/http.test.ts).
 
 export interface Sample {
   name: string;

@@ -1,6 +1,7 @@
 // The HAM's HTTP listener with a real pair: its pages, its refusals, and an
 // event stream that carries on, without loss or repeats, across a real
 // takeover (the HAM SIGKILLed, the Guardian binding the same port).
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { entity } from '../helpers/entities.js';
@@ -54,6 +55,12 @@ describe('ham start --http', () => {
     expect(valueOf(after, 'ham_condition_fired_total', { entity: 'web', condition: 'restart', type: 'death' })).toBe(1);
     expect(valueOf(after, 'ham_action_duration_seconds_count', { kind: 'restart' })).toBe(1);
     await waitFor('the death event counted', async () => valueOf(await metrics(port), 'ham_events_total', { entity: 'web', condition: 'death' }) === 1);
+    // Prometheus' own checker (Debian's prometheus package, installed by .ci/run): the page as served, lint and all.
+    const page = (await get(port, '/metrics')).body;
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: page, encoding: 'utf8' });
+    expect(check.error, 'promtool missing: .ci/run installs Debian prometheus').toBeUndefined();
+    expect(`${check.stdout}${check.stderr}`).toBe('');
+    expect(check.status).toBe(0);
 
     const a = await get(port, '/api/status');
     expect(a.status).toBe(200);

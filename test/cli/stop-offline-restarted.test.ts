@@ -46,6 +46,14 @@ describe('ham stop --all with no HAM, after a keeper restarted its command', () 
       const asks = () => readdirSync(inbox).some((f) => !f.startsWith('.') && /^X \d+ -?\d+\n?$/.test(readFileSync(`${inbox}/${f}`, 'latin1')));
       await waitFor('its keeper asks about the death', asks, 30_000);
       expect(procsWith(marker)).toEqual([]);
+      // The next start applies the keeper's records (the restart, then the stop's death) and starts it again.
+      await hamJson(t.home, ['start', ...CALM]);
+      const back = await waitStatus(
+        t.home,
+        'started again',
+        (s) => entity(s, 'crashy')?.state === 'running' && ![null, first, again].includes(entity(s, 'crashy').pid),
+      );
+      expect(procsWith(marker)).toEqual([entity(back, 'crashy').pid]);
     } finally {
       for (const p of procsWith(marker)) process.kill(p, 'SIGKILL');
     }

@@ -6,6 +6,7 @@ import { HamError } from '../model/errors.js';
 import { HTTP_TOKEN_ENV_VAR } from '../model/http.js';
 import { BASE_ENV_VAR, type BaseEnvRequest } from '../model/environment.js';
 import type { PairView } from '../protocol/views.js';
+import { waitOfflineStop } from './offline-wait.js';
 import { DAEMON_MAIN, DAEMON_MALLOC_ENV, DAEMON_NODE_FLAGS, daemonSpawn, ensureHome, isAlive, openLog, startTime } from './launch.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -85,7 +86,9 @@ export async function startPair(
   },
 ): Promise<Started> {
   const paths = ensureHome(home);
-  const running = await probe(home);
+  let running = await probe(home);
+  // None answers: an offline stop may hold the HAM role (a daemon started now would lose the claim).
+  if (!running && (await waitOfflineStop(home))) running = await probe(home);
   if (running && opts.baseEnv)
     throw new HamError({
       code: 'bad-request',

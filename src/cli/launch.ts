@@ -6,6 +6,6 @@
 export { ensureHome } from '../home.js';
 export { openLog } from '../home-check.js';
 export { DAEMON_MAIN, DAEMON_MALLOC_ENV, DAEMON_NODE_FLAGS, daemonSpawn } from '../paths.js';
-export { isAlive, startTime } from '../proc/procfs.js';
+export { findProcesses, isAlive, startTime } from '../proc/procfs.js';
 // `ham status` and `ham top` read what each running entity uses (its main pid) here.
 export { bootUptimeMs, procUsage, TICKS_PER_SECOND, type ProcUsage } from '../proc/usage.js';

@@ -4,8 +4,10 @@
 // start` meanwhile waits), records each stop as a HAM's stop would (the entity
 // `stopping`: its keeper's death record makes it `stopped`, and the next `ham
 // start` starts it again, as after a HAM's `ham stop --all`), revokes its
-// keeper's standing order (no restart without a HAM), sends its stop signal to
-// its process group, and SIGKILLs the group after its stop timeout.
+// keeper's standing order first (no restart without a HAM), finds the process
+// it runs now (stop-offline-current.ts: its keeper's newest record, else the
+// store's), sends its stop signal to it and its group, and SIGKILLs them after
+// its stop timeout.
 import { HamError } from '../errors.js';
 import type { HomePaths } from '../home.js';
 import { orderKeeper } from '../keeper/link.js';
@@ -13,6 +15,7 @@ import { transition } from '../ham/lifecycle-table.js';
 import { restartComing, viewState } from '../ham/lifecycle.js';
 import type { EntityRecord } from '../model/records.js';
 import { isAlive, procId } from '../proc/procfs.js';
+import { currentProcess, signalCurrent, type Current } from './stop-offline-current.js';
 import { claimHam, markStopping, release } from '../store/roles.js';
 import { Store } from '../store/store.js';
 
@@ -31,22 +34,6 @@ export interface OfflineReport {
 /** After SIGKILL, how long to wait for the group's leader to be gone. */
 const KILL_GRACE_MS = 2000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** The processes a stop signals: the group the entity leads (a spawned command), or the pid alone (adopted). */
-function targets(e: EntityRecord): number[] {
-  const group = e.kind === 'spawned' && e.mainGroup?.instance === e.instance ? e.mainGroup.pgid : null;
-  if (group !== null && group !== e.pid) return [-group, e.pid!];
-  return [e.kind === 'spawned' ? -e.pid! : e.pid!];
-}
-
-function signal(e: EntityRecord, sig: NodeJS.Signals): void {
-  for (const t of targets(e))
-    try {
-      process.kill(t, sig);
-    } catch {
-      /* gone */
-    }
-}
 
 async function until(ok: () => boolean, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
@@ -69,11 +56,15 @@ export async function stopOffline(paths: HomePaths): Promise<OfflineReport> {
   const { epoch } = claimHam(store, me, isAlive); // refused (already-running) while a HAM runs
   try {
     markStopping(store, epoch, 'ham stop --all with no HAM running'); // no takeover of this role
-    const running: EntityRecord[] = [];
+    const running: { e: EntityRecord; c: Current }[] = [];
     for (const e of store.allEntities()) {
       if (e.kind !== 'spawned' && e.kind !== 'pid') continue;
-      if (e.pid === null || e.pidStart === null || !isAlive({ pid: e.pid, start: e.pidStart })) continue;
+      // A keeper's standing order would restart the command at its death: revoked first, as a HAM's stop does,
+      // whatever the store says (the keeper may have restarted it by that order after the pair died).
+      if (e.keeper && e.keeper.pid !== 0 && isAlive(e.keeper)) orderKeeper(paths, e.id, e.keeper.serial, { epoch, seq: e.keeper.lastSeq, n: 0, minRunMs: 0 });
       if (!(viewState(e.life) === 'running' || viewState(e.life) === 'starting' || restartComing(e.life))) continue;
+      const c = await currentProcess(paths, e); // the keeper's newest P/S record, else the store's pid
+      if (!c) continue;
       const out = transition(e.life, { tag: 'stop' }, { kind: e.kind, hasCommand: e.argv.length > 0 });
       if (!out || out.next === 'removed') continue;
       const next = out.next;
@@ -84,12 +75,9 @@ export async function stopOffline(paths: HomePaths): Promise<OfflineReport> {
         store.putEntity(cur);
         return cur;
       });
-      if (!rec) continue;
-      // A keeper's standing order would restart the command at its death: revoked first, as a HAM's stop does.
-      if (rec.keeper && rec.keeper.pid !== 0) orderKeeper(paths, rec.id, rec.keeper.serial, { epoch, seq: rec.keeper.lastSeq, n: 0, minRunMs: 0 });
-      running.push(rec);
+      if (rec) running.push({ e: rec, c });
     }
-    const stopped = await Promise.all(running.map((e) => stopOne(e)));
+    const stopped = await Promise.all(running.map(({ e, c }) => stopOne(e, c)));
     return { epoch, stopped };
   } finally {
     release(store, epoch);
@@ -97,10 +85,10 @@ export async function stopOffline(paths: HomePaths): Promise<OfflineReport> {
   }
 }
 
-async function stopOne(e: EntityRecord): Promise<OfflineStopped> {
-  const id = { pid: e.pid!, start: e.pidStart! };
-  signal(e, e.stopPolicy.signal as NodeJS.Signals);
+async function stopOne(e: EntityRecord, c: Current): Promise<OfflineStopped> {
+  const { id } = c;
+  signalCurrent(c, e.stopPolicy.signal as NodeJS.Signals);
   if (await until(() => !isAlive(id), e.stopPolicy.timeoutMs)) return { name: e.name, pid: id.pid, how: 'signal' };
-  signal(e, 'SIGKILL');
+  signalCurrent(c, 'SIGKILL');
   return { name: e.name, pid: id.pid, how: (await until(() => !isAlive(id), KILL_GRACE_MS)) ? 'killed' : 'alive' };
 }

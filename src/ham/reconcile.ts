@@ -19,7 +19,7 @@ function keeperByDir(paths: SupervisorCore['paths'], dir: string): number | unde
   if (!scanned) {
     const prefix = `${paths.keepers}/`;
     scanned = new Map();
-    for (const k of keeperProcesses()) {
+    for (const k of keeperProcesses(paths.keepers)) {
       const d = k.argv.find((a) => a.startsWith(prefix)); // its folder: in its arguments as it was started (keepers.ts)
       if (d !== undefined) scanned.set(d, k.pid);
     }

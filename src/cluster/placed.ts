@@ -10,6 +10,8 @@ import { fenceKeeper } from '../keeper/link.js';
 import { createOnce, moveKey, ownerKey, rangeUnder } from './etcd.js';
 import { HamError } from '../model/errors.js';
 import type { ClusterPort } from './port.js';
+import type { EntityRecord } from '../model/records.js';
+import { killGroup, runs } from './kill-group.js';
 
 /** What etcd keeps of a placed entity: its apply-file body (without placement) and where its paths start. */
 export interface PlacedDef {
@@ -79,7 +81,11 @@ export class Placements {
     /** When the last confirmed renewal was sent (performance.now()). */
     private readonly confirmedAt: () => number,
     private readonly interval: number,
+    /** Has this runtime confirmed a renewal itself (before that, keepers keep the deadline they have)? */
+    private readonly confirmedHere: () => boolean,
   ) {}
+  /** Ownership as etcd holds it is known (the first reconcile got that far): no grant before. */
+  private reconciled = false;
 
   async start(): Promise<void> {
     const w = await this.etcd.watch().prefix(this.cfg.prefix).create();
@@ -142,6 +148,7 @@ export class Placements {
       }
     }
     this.seen = seen;
+    this.reconciled = true;
     const lease = this.freshLease();
     const owned = this.owned();
     for (const name of Object.keys(owned)) {
@@ -197,26 +204,64 @@ export class Placements {
     const stop = stopOf(def);
     const env = {
       ...((def.config.env as Record<string, string> | undefined) ?? {}),
+      // Marks it placed in the store: its keepers start only with a grant (grantMs), their deadline not stored.
       HAM_FENCE_TOKEN: token,
-      // The keeper's first deadline, from its start (the next renewal's order sets the exact one).
-      HAM_FENCE_MS: String(Math.max(1, this.cfg.ttlMs - stop.timeoutMs - FENCE_SAFETY_MS - this.interval - 300)),
       HAM_FENCE_STOP: `${constants.signals[stop.signal as keyof typeof constants.signals] ?? 15} ${stop.timeoutMs}`,
     };
     await this.port.applyPlain({ entities: { [name]: { ...def.config, env } }, baseDir: def.baseDir }, false);
     this.applied.set(name, raw);
     this.fence(name, def);
+    // Refused a start before the grant (a node back from a reboot): started now that it is ours.
+    const rec = this.port.supervisor.get(name);
+    if (rec && !rec.keeper && (rec.life.tag === 'dead' || rec.life.tag === 'stopped'))
+      await this.port.supervisor.byName
+        .start(name, false)
+        .catch((e: Error) => this.port.log('warn', 'cluster: a start failed', { entity: name, error: e.message }));
   }
 
-  /** Stop `name` here and forget it (its process does not outlive its ownership). */
-  async dropLocal(name: string, why: string): Promise<void> {
+  /** A placed entity's keeper deadline (ms from now) if this node owns it by the token it carries; else none. */
+  grantMs(e: EntityRecord): number | undefined {
+    const mine = this.owned()[e.name];
+    const d = this.seen.defs.get(e.name)?.def;
+    if (this.closed || !this.reconciled || !mine || !d || mine.token !== e.env.HAM_FENCE_TOKEN) return undefined;
+    const ms = this.deadlineMs(d);
+    return ms > 0 ? ms : undefined;
+  }
+
+  /** The last confirmed renewal + TTL − its stop timeout − a margin, from now. */
+  private deadlineMs(d: PlacedDef): number {
+    return Math.floor(this.confirmedAt() + this.cfg.ttlMs - stopOf(d).timeoutMs - FENCE_SAFETY_MS - performance.now());
+  }
+
+  /**
+   * Stop `name` here, then give up its ownership (its process does not outlive it). A failed stop
+   * kills its group and keeps record and ownership (false) until its exit is seen: never detached.
+   */
+  async dropLocal(name: string, why: string): Promise<boolean> {
     const sup = this.port.supervisor;
     this.applied.delete(name);
-    if (sup.get(name)) {
+    const rec = sup.get(name);
+    if (rec) {
       this.port.log('warn', `cluster: stopping a placed entity: ${why}`, { entity: name });
-      await sup.byName.stop(name, true).catch(() => undefined);
-      if (sup.get(name)) sup.detach(name);
+      try {
+        await sup.byName.stop(name, true);
+      } catch (e) {
+        killGroup(sup.get(name) ?? rec);
+        this.port.log('error', 'cluster: a placed entity did not stop; its group is killed, its ownership kept until its exit', {
+          entity: name,
+          error: (e as Error).message,
+        });
+      }
+      const now = sup.get(name);
+      if (now && runs(now)) {
+        // Its exit not seen yet: record and ownership kept, tried again soon (never detached while it may run).
+        if (!this.closed) setTimeout(() => this.soon(), this.interval).unref();
+        return false;
+      }
+      if (now) sup.detach(name); // its process is gone: the record goes (this node no longer runs it)
     }
     this.saveOwned((o) => delete o[name]);
+    return true;
   }
 
   /**
@@ -253,7 +298,8 @@ export class Placements {
       .put(moveKey(this.cfg, name))
       .value(JSON.stringify({ from: this.cfg.node, to: to ?? null }))
       .lease(lease);
-    await this.dropLocal(name, 'ham relocate');
+    if (!(await this.dropLocal(name, 'ham relocate')))
+      throw new HamError({ code: 'bad-request', entity: name, message: `expected ${name} to stop here before it moves, got it still running: it stays here` });
     await this.etcd
       .if(ownerKey(this.cfg, name), 'Create', '==', o.revision)
       .then(this.etcd.delete().key(ownerKey(this.cfg, name)))
@@ -270,9 +316,9 @@ export class Placements {
   fence(name: string, def?: PlacedDef): void {
     const d = def ?? this.seen.defs.get(name)?.def;
     const rec = this.port.supervisor.get(name);
-    if (!d || !rec?.keeper) return;
+    if (!d || !rec?.keeper || !this.confirmedHere()) return;
     const stop = stopOf(d);
-    const ms = Math.floor(this.confirmedAt() + this.cfg.ttlMs - stop.timeoutMs - FENCE_SAFETY_MS - performance.now());
+    const ms = this.deadlineMs(d);
     const sig = constants.signals[stop.signal as keyof typeof constants.signals] ?? 15;
     fenceKeeper(this.port.paths, rec.id, rec.keeper.serial, `d ${this.port.epoch} ${Math.max(1, ms)} ${sig} ${stop.timeoutMs}\n`);
   }

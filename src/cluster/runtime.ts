@@ -18,7 +18,11 @@ export class ClusterRuntime {
   private etcd: Etcd3 | undefined;
   private placed: Placements | undefined;
   private cfg: ClusterConfig | undefined;
+  /** The last confirmed renewal, on both clocks (see sinceConfirmed); none: -Infinity. */
   private confirmed = -Infinity;
+  private confirmedWall = -Infinity;
+  /** Has this runtime confirmed a renewal itself? Before, no `d` order is sent (keepers keep theirs). */
+  private confirmedHere = false;
   private lastRenewal: Date | null = null;
   private lastError: string | null = null;
   private timer: NodeJS.Timeout | undefined;
@@ -35,7 +39,27 @@ export class ClusterRuntime {
   /** At the HAM's start or takeover: continue the membership the store holds. */
   resume(): void {
     const c = this.port.store.cluster();
-    if (c) this.begin(c.config);
+    if (!c) return;
+    // The previous HAM's last confirmed renewal of the same lease: deadlines count from it, not from -∞ or now.
+    if (c.lease && typeof c.confirmedAt === 'number')
+      ((this.confirmedWall = c.confirmedAt), (this.confirmed = performance.now() - Math.max(0, Date.now() - c.confirmedAt)));
+    this.begin(c.config);
+  }
+
+  /**
+   * Time since the last confirmed renewal: the larger of the monotonic clock's (a wall-clock step back moves
+   * nothing) and the wall clock's (it runs through a suspend, as the etcd lease does; the monotonic one stops).
+   */
+  private sinceConfirmed(): number {
+    return Math.max(performance.now() - this.confirmed, Date.now() - this.confirmedWall);
+  }
+
+  private confirm(perf: number): void {
+    const wall = Date.now() - (performance.now() - perf);
+    this.confirmed = perf;
+    this.confirmedWall = wall;
+    this.confirmedHere = true;
+    this.save((c) => (c.confirmedAt = wall));
   }
 
   private begin(cfg: ClusterConfig): void {
@@ -47,10 +71,12 @@ export class ClusterRuntime {
       this.etcd,
       cfg,
       () => this.freshLease(),
-      () => this.confirmed,
+      () => performance.now() - this.sinceConfirmed(),
       this.interval,
+      () => this.confirmedHere,
     );
     const placed = this.placed;
+    this.port.supervisor.placedFence = (e) => (this.placed === placed ? placed.grantMs(e) : undefined);
     // etcd may be down at a takeover: the watch is tried again until it is there.
     const watch = (): void =>
       void placed.start().catch((e: Error) => {
@@ -74,7 +100,7 @@ export class ClusterRuntime {
   }
 
   private freshLease(): string | null {
-    return this.cfg && performance.now() - this.confirmed < this.cfg.ttlMs / 2 ? this.lease() : null;
+    return this.cfg && this.sinceConfirmed() < this.cfg.ttlMs / 2 ? this.lease() : null;
   }
 
   private save(fn: (c: ClusterState) => void): void {
@@ -99,17 +125,17 @@ export class ClusterRuntime {
       if (lease && (await keepAlive(this.etcd!, lease, this.interval * 2)) <= 0) {
         this.port.log('warn', 'cluster: the node lease expired; its placed entities are stopped here', { lease });
         await this.placed!.dropAll('the node lease expired');
-        this.save((c) => (c.lease = null));
+        this.save((c) => ((c.lease = null), (c.confirmedAt = null)));
         lease = null;
       }
       if (!lease) {
         const fresh = performance.now();
         lease = await grantLease(this.etcd!, cfg.ttlMs);
-        this.save((c) => (c.lease = lease));
+        this.save((c) => ((c.lease = lease), (c.confirmedAt = null)));
         await claimNode(this.etcd!, cfg, lease);
-        this.confirmed = fresh;
+        this.confirm(fresh);
         this.placed!.soon();
-      } else this.confirmed = sent;
+      } else this.confirm(sent);
       this.lastRenewal = new Date();
       if (this.lastError) this.port.log('info', 'cluster: etcd answers again', { lastError: this.lastError });
       this.lastError = null;
@@ -198,7 +224,7 @@ export class ClusterRuntime {
       etcd: cfg.etcd,
       prefix: cfg.prefix,
       ttlMs: cfg.ttlMs,
-      connected: performance.now() - this.confirmed < cfg.ttlMs,
+      connected: this.confirmedHere && this.sinceConfirmed() < cfg.ttlMs,
       lease,
       lastRenewal: this.lastRenewal?.toISOString() ?? null,
       lastError: this.lastError,
@@ -209,6 +235,7 @@ export class ClusterRuntime {
 
   close(): void {
     this.closed = true;
+    this.port.supervisor.placedFence = undefined;
     this.stopLoop();
   }
 }

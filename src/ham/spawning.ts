@@ -30,6 +30,11 @@ export class Spawner {
   private readonly queue: { name: string; adoptPid?: number | undefined; restarting: boolean }[] = [];
 
   readonly launcher: Launcher | undefined;
+  /**
+   * A placed entity's keeper deadline (ms from now, from the node's last confirmed lease renewal), set by
+   * the cluster runtime; undefined: no live grant (not loaded yet, not owned here, no renewal in time).
+   */
+  placedFence: ((e: EntityRecord) => number | undefined) | undefined;
   /** Keepers whose exit nobody reports before their first record (the launcher's, and those reconcile found). */
   private readonly unheard = new PidWatch(pidWatchOptions(process.env));
 
@@ -123,6 +128,14 @@ export class Spawner {
     // An orphan that MAINPID= named: its keeper watches the group its command led as well (keeper-ready.c).
     if (adoptPid && e.mainGroup?.instance === e.instance) env.HAM_KEEPER_GROUP = String(e.mainGroup.pgid);
     const serial = e.keeper!.serial;
+    if (e.env.HAM_FENCE_TOKEN !== undefined) {
+      // Placed (marked in the store by its token): never started from the store alone (a node back from a
+      // reboot must not run what another node took over); an orphan is still adopted, to be watched.
+      const ms = this.placedFence?.(e);
+      if (ms !== undefined) env.HAM_FENCE_MS = String(ms);
+      else if (!adoptPid)
+        return this.refuse(e, 'expected a live grant from the cluster runtime (this node owns it, a lease renewal confirmed in time), got none');
+    }
     // A keeper that dies before its first record never opened its life FIFO:
     // as its parent we see the exit instead.
     const early = (why?: string): void => this.lostEarly(name, serial, why);
@@ -135,20 +148,23 @@ export class Spawner {
         this.launcher,
       );
     } catch (err) {
-      log('error', 'keeper could not be started', { entity: name, error: (err as Error).message });
-      this.core.updateIfPresent(name, (rec) => {
-        rec.keeper = null;
-        rec.lastError = `keeper could not be started: ${(err as Error).message}`;
-        rec.lastFailure = { argv: rec.argv, exitCode: null, signal: null, startError: (err as Error).message };
-        if (adoptPid) return; // the orphan still runs: adopted again at the next resume
-        rec.failedStartAt = Date.now();
-        rec.life = keeperFailedLife(rec.life);
-      });
-      return;
+      return this.refuse(e, (err as Error).message, adoptPid);
     }
     if (keeper.pid === 0) return; // launched: its K record brings the pid
     this.core.updateIfPresent(name, (rec) => {
       if (rec.keeper && rec.keeper.serial === serial && rec.keeper.pid === 0) Object.assign(rec.keeper, keeper);
+    });
+  }
+
+  private refuse(e: EntityRecord, why: string, adoptPid?: number): void {
+    this.core.log('error', 'keeper could not be started', { entity: e.name, error: why });
+    this.core.updateIfPresent(e.name, (rec) => {
+      rec.keeper = null;
+      rec.lastError = `keeper could not be started: ${why}`;
+      rec.lastFailure = { argv: rec.argv, exitCode: null, signal: null, startError: why };
+      if (adoptPid) return; // the orphan still runs: adopted again at the next resume
+      rec.failedStartAt = Date.now();
+      rec.life = keeperFailedLife(rec.life);
     });
   }
 }

@@ -11,7 +11,7 @@
 import type { Socket } from 'node:net';
 import { HamError } from '../errors.js';
 import { commandKeeper, removeKeeperDir } from '../keeper/link.js';
-import { procId } from '../proc/procfs.js';
+import { isAlive, procId } from '../proc/procfs.js';
 import type { ActionSpec, Occurrence } from '../model/conditions.js';
 import { GLOBAL, type EntityRecord } from '../model/records.js';
 import { makeRunAction } from './actions.js';
@@ -253,8 +253,14 @@ export class Supervisor {
     });
     this.core.publish(fired);
     if (done) parts.transitions.perform(done.rec, done.step.effects);
-    this.core.log('info', 'entity detached; its process keeps running', { entity: name, pid: e.pid });
+    const alive = e.pid !== null && e.pidStart !== null && isAlive({ pid: e.pid, start: e.pidStart });
+    this.core.log('info', alive ? 'entity detached; its process keeps running' : 'entity detached; it had no process', { entity: name, pid: e.pid });
     this.core.events.emit('change', name);
+  }
+
+  /** The cluster runtime's grant of a placed entity's keeper start (spawning.ts): none, none starts. */
+  set placedFence(fn: ((e: EntityRecord) => number | undefined) | undefined) {
+    this.core.parts.spawner.placedFence = fn;
   }
 
   /** Graceful stop of every entity: its stop signal, then KILL of its group. */

@@ -1,7 +1,8 @@
 /* The fencing deadline of a placed entity (keeper-fence.h). The HAM moves it on after
  * each confirmed renewal of its node's etcd lease; the keeper outlives any HAM, so a node
  * cut off from etcd (or left with no HAM) stops the entity before the lease can expire and
- * another node may start it. Relative times on CLOCK_MONOTONIC: a wall-clock step moves nothing. */
+ * another node may start it. Relative times, kept on CLOCK_BOOTTIME: a wall-clock step moves nothing,
+ * and a suspend counts (the etcd lease runs on meanwhile; CLOCK_MONOTONIC would stop). */
 #define _GNU_SOURCE
 #include "keeper-fence.h"
 #include <errno.h>
@@ -11,14 +12,15 @@
 #include <string.h>
 #include <time.h>
 
-static long long deadline, kill_at; /* ms on CLOCK_MONOTONIC; 0: none */
+static long long deadline, kill_at; /* ms on CLOCK_BOOTTIME; 0: none */
+static int refused; /* placed (HAM_FENCE_TOKEN) with no deadline: its command is never started */
 static unsigned long fence_epoch;
 static int stop_sig = SIGTERM, stage; /* 0: before the deadline, 1: signalled, 2: killed */
 static long stop_ms = 5000;
 
 static long long now_ms(void) {
   struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
+  clock_gettime(CLOCK_BOOTTIME, &t);
   return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
@@ -46,6 +48,7 @@ void kfence_init(void) {
   unsigned long v[2] = {SIGTERM, 5000}, m[1];
   if (stop && numbers(stop, v, 2) != 0) v[0] = SIGTERM, v[1] = 5000;
   if (ms && numbers(ms, m, 1) == 0 && m[0] > 0) set(m[0], v[0], v[1]);
+  refused = getenv("HAM_FENCE_TOKEN") && !deadline; /* no grant from a live cluster runtime */
   unsetenv("HAM_FENCE_MS"), unsetenv("HAM_FENCE_STOP");
 }
 
@@ -78,4 +81,4 @@ void kfence_check(pid_t pid) {
   }
 }
 
-int kfence_past(void) { return deadline && now_ms() >= deadline; }
+int kfence_past(void) { return refused || (deadline && now_ms() >= deadline); }

@@ -20,6 +20,8 @@ export interface ClusterState {
   /** The node's lease (decimal), or null before it was granted. */
   lease: string | null;
   owned: Record<string, OwnedPlacement>;
+  /** When the last confirmed renewal of `lease` was sent (epoch ms): a takeover's HAM counts its deadlines from it. */
+  confirmedAt?: number | null;
 }
 
 export const PLACEMENT_POLICIES = ['favored', 'balanced', 'restricted'] as const;

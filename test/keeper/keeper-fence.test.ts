@@ -67,4 +67,10 @@ describe('the C keeper fences', () => {
         .some((r) => r.startsWith('S ')),
     );
   });
+
+  it('a placed command (HAM_FENCE_TOKEN) with no deadline is refused (F EPERM): no grant, no start', async () => {
+    keeper(['perl', '-e', 'sleep 100000', h.dir], { HAM_FENCE_TOKEN: '7', HAM_FENCE_STOP: '15 1000' });
+    await waitFor('the refusal', () => records(h.inbox).includes('F 1'));
+    expect(records(h.inbox).some((r) => r.startsWith('S '))).toBe(false);
+  });
 });

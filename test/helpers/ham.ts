@@ -173,9 +173,17 @@ export function killAll(needle: string): void {
   for (let round = 0; round < 20; round++) {
     const titled = keeperProcesses().filter((k) => k.argv.some((a) => a.includes(needle))); // a keeper's title does not name the home
     const marked = [...new Set([...findProcesses((argv) => argv.some((a) => a.includes(needle))), ...titled.map((k) => k.pid)])];
-    const pids = [...childrenOf(new Set(marked)), ...marked];
+    const pids = [...marked, ...childrenOf(new Set(marked))];
     if (pids.length === 0) return;
     if (round > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
+    // All frozen first, as a machine that dies stops everything at once: a keeper must not see its
+    // entity killed a moment before itself and restart it (a new instance the loss never had).
+    for (const pid of marked)
+      try {
+        process.kill(pid, 'SIGSTOP');
+      } catch {
+        /* gone */
+      }
     for (const pid of pids) {
       for (const target of [-pid, pid]) {
         try {

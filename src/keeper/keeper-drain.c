@@ -89,6 +89,7 @@ void klog_detach(pid_t pid) {
     if ((r > 0 && p.revents) || kill(pid, 0) != 0) break;
     if (r == 0 && klog_read_elsewhere()) _exit(0); /* as in linger */
   }
-  klog_settle();
+  /* No settle here: a line the survivor is writing as the main process ends would be cut in two.
+   * A line the main process left unended goes out by the partial-line timer, or at linger's end. */
   linger();
 }

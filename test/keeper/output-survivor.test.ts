@@ -112,3 +112,13 @@ it('the name attached again while its drain lives: one reader (the drain leaves)
   expect(lines.map((l) => l.split(' ')[3] + ' ' + l.split(' ')[4])).toEqual(Array.from({ length: 5000 }, (_, i) => `n ${String(i + 1).padStart(7, '0')}`));
   await survivorWrites(go, done); // and the survivor, read by the new keeper, is not blocked
 }, 120_000);
+
+it('a survivor writing as the detached main process ends: every line kept whole (none cut at the drain going on alone)', async () => {
+  const { go, done, marker, pid } = await startSurvivor();
+  await hamJson(t.home, ['detach', 'web']);
+  await waitFor('its keeper a drainer', () => keepersWith(marker).length === 0 && drains().length === 1, 30_000);
+  writeFileSync(go, ''); // the survivor writes its 3 MB now...
+  await waitFor('some of it read', () => /x{1000}/.test(readFileSync(join(t.home, 'logs', 'web', 'current'), 'utf8')), 30_000);
+  process.kill(pid, 'SIGKILL'); // ...and the main process ends in the middle of it
+  await survivorWrites(go, done);
+}, 120_000);

@@ -31,7 +31,7 @@ function numbers(): number[] {
 // A child that leaves the group, waits for `go`, writes 3 MB (past any pipe buffer: someone must read),
 // then makes `done` and exits; the main process sleeps (or exits at once with `quick`).
 const survivor = (go: string, done: string, quick: boolean): string =>
-  `use POSIX; if (!fork) { setsid(); select(undef,undef,undef,0.05) until -e '${go}'; $| = 1; printf "n %07d%s\\n", $_, "x" x 990 for 1..3000; open my $f, ">", '${done}'; close $f; exit 0 } ${quick ? 'exit 0' : 'sleep 100000'}`;
+  `use POSIX; if (!fork) { setsid(); open my $r, ">", '${go}.forked'; close $r; select(undef,undef,undef,0.05) until -e '${go}'; $| = 1; printf "n %07d%s\\n", $_, "x" x 990 for 1..3000; open my $f, ">", '${done}'; close $f; exit 0 } ${quick ? 'exit 0' : 'sleep 100000'}`;
 
 const KEEPERS: [string, string[]][] = [
   ['the C keeper', [KEEPER_BINARY]],
@@ -80,6 +80,8 @@ describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
       const pid = Number(records(h.inbox)[2]!.split(' ')[1]);
       process.kill(k.pid!, 'SIGUSR1');
       await waitFor('a drainer now', () => cmdline(k.pid!) === `ham-log-drain ${h.logDir}`);
+      // Forked: a main process killed before perl forks (it starts slowly) leaves no survivor to write.
+      await waitFor('the survivor there', () => existsSync(`${go}.forked`));
       process.kill(pid, 'SIGKILL');
       await waitFor('the main process gone', () => gone(pid));
       writeFileSync(go, '');

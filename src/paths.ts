@@ -128,5 +128,5 @@ export function isKeeperArgv(argv: string[]): boolean {
   return argv[0]?.endsWith('/build/keeper') === true || argv[0]?.startsWith(KEEPER_TITLE) === true || argv.some((a) => a.endsWith('keeper.pl'));
 }
 
-/** What the C keeper's command line becomes (keeper-title.c): `ham keeper NAME`. */
+/** What the C keeper's command line becomes (keeper-title.c): `ham keeper NAME HOME`. */
 export const KEEPER_TITLE = 'ham keeper ';

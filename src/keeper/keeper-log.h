@@ -39,7 +39,7 @@ _Noreturn void klog_end(void);
 int klog_others_read(int fd);
 /* The same for this drain's own FIFOs (0 when it has none). */
 int klog_read_elsewhere(void);
-/* keeper-title.c: "ham keeper NAME" as the command line, the arguments moved to the heap; a new title. */
+/* keeper-title.c: "ham keeper NAME HOME" as the command line, the arguments moved to the heap; a new title. */
 void ktitle_keeper(int argc, char **argv);
 void ktitle_set(const char *fmt, ...);
 /* The FIFOs' fds (.stdout, .stderr): the drain puts read-only ends in their place. */

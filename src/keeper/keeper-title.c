@@ -1,5 +1,6 @@
-/* The keeper's title (issue 14): in ps and `pgrep -f` it is "ham keeper NAME", not
- * its entity's command line (a user's `pgrep -f SERVICE` found the keeper too, and
+/* The keeper's title (issue 14): in ps and `pgrep -f` it is "ham keeper NAME HOME", not
+ * its entity's command line (HOME tells the keepers of several homes apart, as the pair's
+ * titles do) (a user's `pgrep -f SERVICE` found the keeper too, and
  * the kill meant for the service killed the keeper). The arguments are moved to the
  * heap first (argv[i] points there after, so the keeper reads them as before) and
  * the kernel's argv area then holds only the title (later the drain's). What the
@@ -52,5 +53,12 @@ void ktitle_keeper(int argc, char **argv) {
   for (int i = 0; i < argc; i++) argv[i] = copy + (argv[i] - area);
   save_argv(argv[1], copy, len);
   const char *name = getenv("HAM_ENTITY");
-  ktitle_set("ham keeper %s", name && *name ? name : argv[3]);
+  /* argv[1] is HOME/run/keepers/ID-N: the home is what is left without the last three parts */
+  const char *dir = argv[1];
+  size_t home_len = strlen(dir);
+  for (int parts = 0; parts < 3 && home_len > 0; parts++) {
+    while (home_len > 0 && dir[home_len - 1] != '/') home_len--;
+    if (home_len > 0) home_len--;
+  }
+  ktitle_set("ham keeper %s %.*s", name && *name ? name : argv[3], (int)home_len, dir);
 }

@@ -1,5 +1,5 @@
 // Keepers on this machine and what they were started with. The C keeper's
-// command line is its title, `ham keeper NAME` (keeper-title.c): its folder is
+// command line is its title, `ham keeper NAME HOME` (keeper-title.c): its folder is
 // then in its environment (HAM_KEEPER_DIR, readable by its owner only) and its
 // original arguments in that folder's `argv`. The Perl keeper, and a C keeper
 // before it titled itself, show their arguments as they were. Anyone can title

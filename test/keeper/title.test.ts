@@ -1,4 +1,4 @@
-// The C keeper's title: `ham keeper NAME` in ps and `pgrep -f`, not its entity's command line (a
+// The C keeper's title: `ham keeper NAME HOME` in ps and `pgrep -f`, not its entity's command line (a
 // `pgrep -f SERVICE` found the keeper too, and the kill meant for the service killed the keeper).
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ const pgrep = (pattern: string): number[] => {
 };
 
 describe('keeper titles', () => {
-  it('the keeper shows `ham keeper NAME`; pgrep -f of the command finds the entity only; the entity inherits nothing of it', async () => {
+  it('the keeper shows `ham keeper NAME HOME`; pgrep -f of the command finds the entity only; the entity inherits nothing of it', async () => {
     await hamJson(t.home, ['start', ...CALM]);
     const marker = `${t.home}/svc marker`;
     await hamJson(t.home, ['attach', 'svc', '--restart', '--', ...sleeper(marker)]);
@@ -33,9 +33,9 @@ describe('keeper titles', () => {
       (x) => entity(x, 'svc').state === 'running' && entity(x, 'svc').pid !== null && entity(x, 'svc').keeperPid !== null,
     );
     const { pid, keeperPid } = entity(s, 'svc');
-    await waitFor('its title', () => raw(keeperPid!) === 'ham keeper svc');
+    await waitFor('its title', () => raw(keeperPid!) === `ham keeper svc ${t.home}`);
     expect(pgrep(marker)).toEqual([pid]);
-    expect(pgrep('ham keeper svc')).toEqual([keeperPid]);
+    expect(pgrep(`ham keeper svc ${t.home}`)).toEqual([keeperPid]); // the home tells it from other homes' svc keepers
     // What it was started with stays readable by its owner (the tests' and the HAM's way to it).
     const dir = keeperDirOf(keeperPid!)!;
     expect(dir).toMatch(new RegExp(`^${t.home}/run/keepers/\\d+-1$`));
@@ -51,7 +51,7 @@ describe('keeper titles', () => {
       (x) => entity(x, 'svc').restarts === 1 && entity(x, 'svc').state === 'running' && entity(x, 'svc').pid !== pid,
     );
     expect(entity(again, 'svc').keeperPid).toBe(keeperPid);
-    expect(raw(keeperPid!)).toBe('ham keeper svc');
+    expect(raw(keeperPid!)).toBe(`ham keeper svc ${t.home}`);
 
     // A new HAM finds the titled keeper by its folder (reconcile): the same keeper and process, no second one.
     const before = await status(t.home);

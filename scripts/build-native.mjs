@@ -2,7 +2,8 @@
 // build/keeper), its launcher (src/keeper/launcher.c → build/launcher), the pair's watch (guardian/watch.c → build/watch), the daemons' nanny
 // (guardian/nanny.c → build/nanny) and the
 // peer-credentials addon (native/peercred.c → build/peercred.node) and the fd addon
-// (native/fds.c → build/fds.node: close-on-exec for the daemons' fds). Run by
+// (native/fds.c → build/fds.node: close-on-exec for the daemons' fds), and the
+// code-pages addon (native/pages.c → build/pages.node: an idle daemon's code pages unmapped). Run by
 // `npm run build` and by npm's `prepare`. A missing compiler or missing Node
 // headers never fail the install: the HAM then uses the Perl keeper, beats
 // without the watch, and refuses what it cannot verify without the addon
@@ -94,4 +95,11 @@ try {
   compile(join(root, 'build', 'fds.node'), ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror', '-I', headers, join(root, 'native', 'fds.c')]);
 } catch (e) {
   warn('the fd addon', e, "what the HAM spawns may inherit the store's file descriptors (data.mdb).");
+}
+
+try {
+  if (!existsSync(join(headers, 'node_api.h'))) throw new Error(`no node_api.h under ${headers}`);
+  compile(join(root, 'build', 'pages.node'), ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror', '-I', headers, join(root, 'native', 'pages.c')]);
+} catch (e) {
+  warn('the code-pages addon', e, 'an idle daemon keeps every page of code its start-up touched mapped (about 40 MiB more RSS and PSS).');
 }

@@ -11,10 +11,13 @@
 // burst and ends in a GC or gives up.
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import type { Logger } from '../log.js';
+import { dropCodePages } from '../proc/code-pages.js';
 
 /** Quiet this long (the heap in use moved less than STILL_BYTES) before the GC. */
 export const QUIET_MS = 2000;
 const STILL_BYTES = 512 * 1024;
+/** The second unmapping of code pages, this long after the GC. */
+const LATER_DROP_MS = 5000;
 /** Still busy after this many looks: no GC (a busy process collects as it goes). */
 const MAX_LOOKS = 15;
 
@@ -53,10 +56,16 @@ function collect(): void {
   } finally {
     setFlagsFromString('--no-compact-on-every-full-gc');
   }
+  // And the code its burst ran once (start-up, a takeover's reconcile) unmapped: see code-pages.ts.
+  // Once more a while later: the burst's tail (records of what it started, the first requests)
+  // ran code after the GC too.
+  const codeKiB = dropCodePages();
+  setTimeout(dropCodePages, LATER_DROP_MS).unref();
   const mib = (b: number): number => Math.round(b / 10485.76) / 100;
   log?.('debug', 'heap collected after a burst', {
     heapMiB: mib(before),
     nowMiB: mib(getHeapStatistics().total_heap_size),
+    codeMiB: codeKiB === undefined ? null : Math.round(codeKiB / 10.24) / 100,
     ms: Math.round(performance.now() - t0),
   });
 }

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { applyConfig, CALM, hamJson, status, tempHome, waitFor, type TestHome } from '../helpers/ham.js';
+import { applyConfig, CALM, hamJson, sleeper, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;
 beforeEach(() => {
@@ -18,6 +18,7 @@ interface Collected {
   role: string;
   heapMiB: number;
   nowMiB: number;
+  codeMiB: number | null;
 }
 const collections = (): Collected[] =>
   readFileSync(join(t.home, 'logs', 'ham.log'), 'utf8')
@@ -55,5 +56,27 @@ describe('the HAM after a burst', () => {
     const after = await status(t.home);
     expect(after.ham).toMatchObject({ pid: s.ham.pid, epoch: s.ham.epoch });
     expect(after.guardian.pid).toBe(s.guardian.pid);
+  });
+
+  // With the GC the daemons unmap the code their burst ran once (native/pages.c): it stays in the page
+  // cache and is mapped again when run. A Guardian that dropped its pages still takes over, and the new
+  // HAM (whose code is mapped again as it runs) restarts a killed entity.
+  it('unmaps the code pages of both daemons at rest, and a takeover after it works', async () => {
+    await hamJson(t.home, ['start', ...CALM]);
+    const marker = `${t.home}/svc`;
+    await hamJson(t.home, ['attach', 'svc', '--restart', '--', ...sleeper(marker)]);
+    const s = await waitStatus(t.home, 'svc running', (x) => x.entities.some((e) => e.name === 'svc' && e.state === 'running'));
+    const dropped = await waitFor('both daemons dropped code pages', () => {
+      const mine = collections().filter((x) => (x.pid === s.ham.pid || x.pid === s.guardian.pid) && (x.codeMiB ?? 0) >= 5);
+      return new Set(mine.map((x) => x.pid)).size === 2 ? mine : undefined;
+    });
+    expect(dropped.map((x) => x.role).sort()).toContain('guardian');
+    process.kill(s.ham.pid!, 'SIGKILL');
+    const after = await waitStatus(t.home, 'the Guardian took over', (x) => x.ham.pid === s.guardian.pid && x.ham.epoch > s.ham.epoch);
+    const svc = after.entities.find((e) => e.name === 'svc')!;
+    process.kill(svc.pid!, 'SIGKILL');
+    await waitStatus(t.home, 'svc restarted by the new HAM', (x) =>
+      x.entities.some((e) => e.name === 'svc' && e.state === 'running' && e.pid !== svc.pid && e.restarts >= 1),
+    );
   });
 });

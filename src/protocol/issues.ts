@@ -97,13 +97,46 @@ export interface IssuesErrorOptions {
   head?: string;
 }
 
+/**
+ * The lines of a multi-line error: the same problem in three or more entities (one typo copied into
+ * every entity of a generated file) is one line naming them, not a hundred identical lines.
+ */
+export function issueLines(issues: Issue[]): string[] {
+  const key = (i: Issue): string | undefined => {
+    const m = /^entities\.([^.[\]]+)(.*)$/.exec(i.path);
+    return m ? `${m[2]}\u0000${i.expected}\u0000${i.got ?? ''}` : undefined;
+  };
+  const groups = new Map<string, Issue[]>();
+  for (const i of issues) {
+    const k = key(i);
+    if (k !== undefined) groups.set(k, [...(groups.get(k) ?? []), i]);
+  }
+  const out: string[] = [];
+  const done = new Set<string>();
+  for (const i of issues) {
+    const k = key(i);
+    const same = k === undefined ? undefined : groups.get(k);
+    if (!same || same.length < 3) {
+      out.push(formatIssue(i));
+      continue;
+    }
+    if (done.has(k!)) continue;
+    done.add(k!);
+    const names = same.map((x) => /^entities\.([^.[\]]+)/.exec(x.path)![1]!);
+    const shown = names.length > 5 ? `${names.slice(0, 4).join(', ')}, … ${names[names.length - 1]}` : names.join(', ');
+    const rest = same[0]!.path.slice(`entities.${names[0]}`.length);
+    out.push(formatIssue({ ...same[0]!, path: `entities.*${rest} (in ${names.length} entities: ${shown})` }));
+  }
+  return out;
+}
+
 /** One error listing every issue (up to `max`), as text and as data. */
 export function issuesError(issues: Issue[], o: IssuesErrorOptions): HamError {
   const kept = issues.slice(0, o.max);
   const n = issues.length;
   const message =
     o.head !== undefined
-      ? [`${n} problem${n > 1 ? 's' : ''} ${o.head}${n > o.max ? ` (the first ${o.max})` : ''}:`, ...kept.map(formatIssue)].join('\n')
+      ? [`${n} problem${n > 1 ? 's' : ''} ${o.head}${n > o.max ? ` (the first ${o.max})` : ''}:`, ...issueLines(kept)].join('\n')
       : kept.map(formatIssue).join('; ') + (n > o.max ? `; and ${n - o.max} more` : '');
   return new HamError({ code: o.code ?? 'bad-request', entity: o.entity, message, issues: kept });
 }

@@ -54,6 +54,7 @@ program(
   [
     'src/keeper/keeper.c',
     'src/keeper/keeper-log.c',
+    'src/keeper/keeper-log-file.c',
     'src/keeper/keeper-drain.c',
     'src/keeper/keeper-ready.c',
     'src/keeper/keeper-runas.c',

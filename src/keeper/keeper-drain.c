@@ -72,13 +72,17 @@ static _Noreturn void linger(void) {
   _exit(0);
 }
 
+/* A drain is no keeper: SIGUSR1 (`ham stop --all` detaching whatever keeper still lives) must
+ * not end it while a survivor writes, or that survivor's later lines are lost and it blocks. */
 void klog_end(void) {
+  signal(SIGUSR1, SIG_IGN);
   const char *ldir = klog_become_drain(-1);
   if (!ldir) exit(0);
   linger();
 }
 
 void klog_detach(pid_t pid) {
+  signal(SIGUSR1, SIG_IGN);
   int pfd = (int)syscall(434 /* pidfd_open */, pid, 0);
   const char *ldir = klog_become_drain(pfd);
   if (!ldir) _exit(0);

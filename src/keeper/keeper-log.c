@@ -77,17 +77,8 @@ static void set_stamp(void) {
 }
 
 static int open_current(void) {
-  cur_fd = openat(dir_fd, "current", O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
-  if (cur_fd < 0) return -1;
-  struct stat st;
-  if (fstat(cur_fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-    close(cur_fd);
-    cur_fd = -1;
-    errno = EPERM;
-    return -1;
-  }
-  cur_size = (long)st.st_size;
-  return 0;
+  cur_fd = klog_file_open(dir_fd, &cur_size);
+  return cur_fd < 0 ? -1 : 0;
 }
 
 /* current → 1 → 2 ... → keep (the oldest goes). */
@@ -279,7 +270,10 @@ static int open_all(void) {
   line[0] = malloc(LINE_MAX_BYTES);
   line[1] = malloc(LINE_MAX_BYTES);
   if (!line[0] || !line[1] || (in_fd[0] = open_fifo(".stdout")) < 0 || (in_fd[1] = open_fifo(".stderr")) < 0) return -1;
-  open_current(); /* if it fails, lines are counted as dropped until it opens */
+  char what[96], text[700];
+  /* If it fails, lines are counted as dropped until it opens; something planted there is said. */
+  if (open_current() != 0 && klog_file_what(dir_fd, what, sizeof what))
+    snprintf(text, sizeof text, "the log file %s/current %s: its lines are dropped\n", ldir, what), klog_problem(args[1], text);
   return 0;
 }
 
@@ -296,11 +290,9 @@ int klog_open(char **argv, int argc) {
   if (open_all() == 0) return 0;
   /* Said in DIR/log-problem (the keeper's folder): the HAM shows it in `ham status NAME`. */
   int e = errno;
-  char what[600], *path = malloc(strlen(args[1]) + 16);
-  int n = snprintf(what, sizeof what, "the log folder %s: %s\n", ldir, strerror(e));
-  int fd = path ? (sprintf(path, "%s/log-problem", args[1]), open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) : -1;
-  if (fd >= 0) (void)!write(fd, what, (size_t)(n < (int)sizeof what ? n : (int)sizeof what - 1)), close(fd);
-  free(path);
+  char what[600];
+  snprintf(what, sizeof what, "the log folder %s: %s\n", ldir, strerror(e));
+  klog_problem(args[1], what);
   for (int k = 0; k < 2; k++)
     if (in_fd[k] >= 0) close(in_fd[k]), in_fd[k] = -1;
   return errno = e, -1;

@@ -46,6 +46,12 @@ void ktitle_set(const char *fmt, ...);
 int *klog_fifos(void);
 /* Did both read-only ends say POLLHUP (no writer left) in the last klog_poll? Asked once: reset. */
 int klog_hung_up(void);
+/* keeper-log-file.c: `current` in the log folder opened for appending, never blocking nor followed,
+ * a regular file of ours (its size in *size), else -1; what is there instead, as text (0: nothing
+ * wrong); a problem said in KDIR/log-problem (the HAM shows it in `ham status NAME`). */
+int klog_file_open(int dir_fd, long *size);
+int klog_file_what(int dir_fd, char *buf, size_t n);
+void klog_problem(const char *kdir, const char *text);
 /* Monotonic ms (the keeper's uptimes). */
 long klog_now_ms(void);
 #endif

@@ -2,6 +2,7 @@
 # keeper.pl. Its variables shared with keeper.pl are package ones (`our`).
 our ($mkfifo, $ctl, $life, $detach);
 require Time::HiRes;    # the log's times, in ms
+require Fcntl;         # O_NOFOLLOW and O_NONBLOCK differ by architecture
 
 # Output (as keeper-log.c, which says why): the command's stdout and stderr are
 # the FIFOs .stdout and .stderr in its log folder, read here and written as
@@ -25,16 +26,13 @@ my $ldraining = 0;    # no keeper now: leave the FIFOs to a new one
 # folder: the HAM shows it in `ham status NAME`) and the command keeps ours.
 sub log_open {
     my ($kdir) = @_;
-    my $ok = log_open_();
+    my $ok = log_open_($kdir);
     return 1 if $ok;
     my $why = "$!";
     @lin = ();
     return 0 unless defined $ldir && $ldir ne '';
     print STDERR "keeper $$: the log folder $ldir: $why: the command keeps the keeper's output\n";
-    if (open(my $f, '>', "$kdir/log-problem")) {
-        print $f "the log folder $ldir: $why\n";
-        close $f;
-    }
+    log_problem($kdir, "the log folder $ldir: $why");
     return 0;
 }
 sub log_open_ {
@@ -55,22 +53,44 @@ sub log_open_ {
     }
     # A reader's mark, LOCK_SH|LOCK_NB (keeper-drain.c, klog_others_read, says why).
     for (1 .. 20) { last if flock($lin[0], 5); select(undef, undef, undef, 0.001) }
-    log_current();
+    # If it fails, lines are counted as dropped until it opens; something planted there is said.
+    my $what = log_current() ? undef : log_current_what();
+    log_problem($_[0], "the log file $ldir/current $what: its lines are dropped") if defined $what;
     return 1;
 }
+sub log_problem {
+    my ($kdir, $text) = @_;
+    my $how = Fcntl::O_WRONLY() | Fcntl::O_CREAT() | Fcntl::O_TRUNC() | Fcntl::O_NOFOLLOW() | Fcntl::O_NONBLOCK();
+    if (sysopen(my $f, "$kdir/log-problem", $how, 0600)) {
+        print $f "$text\n";
+        close $f;
+    }
+}
+# `current` opened never blocking nor followed (a FIFO planted there would hang
+# the keeper), then checked on the handle: a regular file of ours, else refused.
 sub log_current {
     undef $lcur;
-    my $f = "$ldir/current";
-    return 0 if lstat($f) && !(-f _ && (stat _)[4] == $>);
     my $mask = umask 077;
-    my $ok = open($lcur, '>>', $f);
+    my $how = Fcntl::O_WRONLY() | Fcntl::O_APPEND() | Fcntl::O_CREAT() | Fcntl::O_NONBLOCK() | Fcntl::O_NOFOLLOW() | Fcntl::O_NOCTTY();
+    my $ok = sysopen($lcur, "$ldir/current", $how, 0600);    # close-on-exec: Perl's own, above $^F
     umask $mask;
-    unless ($ok) {
+    unless ($ok && -f $lcur && (stat $lcur)[4] == $>) {
         undef $lcur;
         return 0;
     }
+    binmode $lcur;
     $lsize = -s $lcur;
     return 1;
+}
+# What is at `current` instead of a regular file of ours, or undef (as klog_file_what).
+sub log_current_what {
+    lstat "$ldir/current" or return undef;
+    return "is a symbolic link (never followed), not a regular file" if -l _;
+    return "is a FIFO, not a regular file" if -p _;
+    return "is a directory, not a regular file" if -d _;
+    return "is a socket, not a regular file" if -S _;
+    return "is a device, not a regular file" unless -f _;
+    return (stat _)[4] == $> ? undef : "is owned by uid " . (stat _)[4] . ", not by the keeper's $>";
 }
 sub log_rotate {
     close $lcur if $lcur;
@@ -202,6 +222,7 @@ sub log_select {
 # command line "ham-log-drain DIR". Then (keeper-drain.c says why) the output is
 # read while another process holds the FIFOs, looked for every 3 s, and exit.
 sub log_linger {
+    $SIG{USR1} = 'IGNORE';    # no keeper now: `ham stop --all`'s detach must not cut a survivor's output
     ($0, $ldraining) = ("ham-log-drain $ldir", 1);
     close $ctl;
     close $life;
@@ -249,7 +270,7 @@ sub log_end {
 sub log_detach {
     my ($pid) = @_;
     exit 0 unless @lin;
-    $detach = 0;
+    ($detach, $SIG{USR1}) = (0, 'IGNORE');    # as in log_linger
     ($0, $ldraining) = ("ham-log-drain $ldir", 1);    # no longer a keeper
     close $ctl;
     close $life;

@@ -31,7 +31,8 @@
  *                 asks (X without o, F) drops the order.
  * SIGUSR1 detaches: the keeper leaves the entity running and exits (first, if it
  * runs, its output is drained to its end). Any exit drains first while another
- * process holds the output FIFOs (a daemon's child): keeper-drain.c.
+ * process holds the output FIFOs (a daemon's child): keeper-drain.c. A drain
+ * ignores SIGUSR1 (`ham stop --all` sends it to every keeper it finds alive).
  * Output: keeper-log.c; readiness: keeper-ready.c; user, limits: keeper-runas.c; `d` fences: keeper-fence.c.
  * Waiting for a decision with no HAM: the HAM holds the read end of DIR/life;
  * with nobody there for HAM_KEEPER_ALONE_MS (default 60000) the keeper exits 0.
@@ -221,7 +222,7 @@ static char decision(unsigned long death) {
   for (deciding = 1;; klog_stop = 0) {
     if (detach_now) klog_end();
     char c = next_command(death);
-    if (c) return deciding = 0, c;
+    if (c) return deciding = c == 'x', c; /* leaving (x): a SIGUSR1 now must not cut the drain short */
     int n = read_ctl((int)tick);
     if (n != 0) continue; /* ctl, or a signal */
     if (ham_there()) {

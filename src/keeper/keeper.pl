@@ -30,7 +30,8 @@
 #                 in whole seconds, rounded down (no Time::HiRes to load).
 # SIGUSR1 detaches: the keeper leaves the entity running and exits (first, if it
 # runs, its output is drained to its end). Any exit drains first while another
-# process holds the output FIFOs (a daemon's child): log_linger.
+# process holds the output FIFOs (a daemon's child): log_linger. A drain
+# ignores SIGUSR1 (`ham stop --all` sends it to every keeper it finds alive).
 # Waiting for a decision with no HAM: the HAM holds the read end of DIR/life;
 # with nobody there for HAM_KEEPER_ALONE_MS (default 60000) the keeper exits 0.
 # Its death record stays in the inbox: the next HAM applies it from there.
@@ -133,7 +134,7 @@ sub decision {
     while (1) {
         log_end() if $detach;
         my $c = next_command($death);
-        return ($deciding = 0, $c)[1] if defined $c;
+        return ($deciding = $c eq 'x', $c)[1] if defined $c;    # leaving (x): a SIGUSR1 must not cut the drain short
         my $n = read_ctl($tick);
         next if $n > 0;
         next if $n < 0;    # a signal

@@ -72,6 +72,25 @@ describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
   );
 
   it(
+    'draining after its exit, then SIGUSR1 (as `ham stop --all` sends a keeper it finds alive): drains on',
+    async () => {
+      const [go, done] = [join(h.dir, 'go'), join(h.dir, 'done')];
+      const { k, kdir } = keeper(['perl', '-e', survivor(go, done, true), `${h.dir}/marker`]);
+      await waitFor('the death record', () => records(h.inbox).length >= 4);
+      command(kdir, 'x 4');
+      await waitFor('a drainer now', () => gone(k.pid!) || cmdline(k.pid!) === `ham-log-drain ${h.logDir}`);
+      expect(gone(k.pid!)).toBe(false);
+      process.kill(k.pid!, 'SIGUSR1');
+      process.kill(k.pid!, 'SIGUSR1'); // twice: each must be ignored
+      writeFileSync(go, '');
+      await waitFor('the survivor wrote 3 MB and finished (not blocked)', () => existsSync(done), 150_000);
+      await waitFor('the drainer gone once nobody holds the FIFOs', () => gone(k.pid!), 30_000);
+      expect(numbers()).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1)); // every line, once
+    },
+    SLOW,
+  );
+
+  it(
     'detached, then its command ends: drains on while the process it left writes',
     async () => {
       const [go, done] = [join(h.dir, 'go'), join(h.dir, 'done')];
@@ -84,6 +103,7 @@ describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
       await waitFor('the survivor there', () => existsSync(`${go}.forked`));
       process.kill(pid, 'SIGKILL');
       await waitFor('the main process gone', () => gone(pid));
+      process.kill(k.pid!, 'SIGUSR1'); // a second detach (`ham stop --all`) while it drains: ignored
       writeFileSync(go, '');
       await waitFor('the survivor wrote 3 MB and finished', () => existsSync(done), 150_000);
       await waitFor('the drainer gone once nobody holds the FIFOs', () => gone(k.pid!), 30_000);

@@ -3,7 +3,7 @@
 // writes, and the pipe's ownership when a keeper is SIGKILLed and another
 // adopts its entity. The same tests for both keepers.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseLogLine, type LogLine } from '../../src/logs/line.js';
@@ -147,6 +147,24 @@ describe.each(KEEPERS)('%s', (_name, [bin, ...pre]) => {
     expect(readFileSync(`/proc/${k.pid}/cmdline`, 'utf8').replace(/\0+/g, ' ').trim()).toBe(`ham-log-drain ${h.logDir}`); // no keeper now
     process.kill(pid, 'SIGKILL');
     await waitFor('the keeper gone with its entity', () => !existsSync(`/proc/${k.pid}`) || readFileSync(`/proc/${k.pid}/stat`, 'utf8').includes(') Z'));
+  });
+
+  it.each([
+    ['a FIFO', (f: string) => execFileSync('mkfifo', [f]), /is a FIFO, not a regular file/],
+    ['a symlink', (f: string) => symlinkSync(join(h.dir, 'elsewhere'), f), /is a symbolic link \(never followed\), not a regular file/],
+  ] as const)('`current` planted as %s before start: the keeper never blocks, says so in log-problem, the entity runs', async (_what, plant, said) => {
+    mkdirSync(h.logDir, { recursive: true });
+    plant(join(h.logDir, 'current'));
+    const kdir = join(h.dir, 'k');
+    const done = join(h.dir, 'done');
+    // 3 MB (past any pipe buffer: it ends only if the keeper reads on, dropping the lines), then `done`.
+    const script = `$| = 1; print "x" x 1000, "\\n" for 1..3000; open my $f, ">", "${done}"; sleep 1000`;
+    keeper(kdir, ['start'], ['perl', '-e', script, `${h.dir}/marker`]);
+    await waitFor('K P S recorded (the keeper did not hang)', () => records(h.inbox).length >= 3, 30_000);
+    expect(readFileSync(join(kdir, 'log-problem'), 'utf8')).toMatch(new RegExp(`^the log file ${h.logDir}/current ${said.source}: its lines are dropped\n$`));
+    await waitFor('the entity wrote all its output, unblocked', () => existsSync(done), 60_000);
+    expect(existsSync(join(h.dir, 'elsewhere'))).toBe(false); // the symlink was not followed
+    expect(lstatSync(join(h.logDir, 'current')).isFile()).toBe(false); // left as it was, for the operator
   });
 
   it('a write that fails drops lines and counts them, never stalls the entity, and says how many once writing works again', async () => {

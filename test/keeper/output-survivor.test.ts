@@ -70,6 +70,16 @@ it('a survivor of an entity that died and is not restarted can still write its o
   await survivorWrites(go, done);
 }, 120_000);
 
+// stop --all stops web (its main process), answers the death record `x` (the keeper turns drain),
+// then releases every keeper it still finds alive with SIGUSR1: the drain must ignore it.
+it('`ham stop --all` while a survivor of the entity writes: its later lines still land, it never blocks', async () => {
+  const { go, done, marker } = await startSurvivor();
+  await hamJson(t.home, ['stop', '--all']);
+  expect(keepersWith(marker)).toHaveLength(0);
+  expect(drains()).toHaveLength(1); // still there: the detach did not end it
+  await survivorWrites(go, done); // 3 MB written after the stop, every line in the log
+}, 120_000);
+
 it('an entity whose keeper was killed while the pair is down writes on once the next `ham start` adopts it', async () => {
   t = tempHome();
   const marker = join(t.home, 'w');

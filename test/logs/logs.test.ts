@@ -3,8 +3,8 @@
 // unknown name; following across restarts and rotations with nothing lost or
 // twice; a SIGKILLed keeper whose entity runs on and whose new keeper's lines
 // reach the log; `logs` in apply, validated with its path.
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { followLogs, readLogs } from '../../src/client/logs.js';
@@ -185,6 +185,27 @@ describe('a log folder that cannot be used', () => {
     expect((await ham(t.home, ['status', 'bad'])).stdout).toMatch(/output: +not kept: the log folder .*bad: Not a directory/);
     // Its output went to the keepers' own log instead of nowhere.
     await waitFor('its line in keepers.log', () => readFileSync(join(t.home, 'logs', 'keepers.log'), 'utf8').includes('hello'));
+  });
+
+  it.each([
+    ['c', 'a FIFO', {}],
+    ['perl', 'a FIFO', { HAM_KEEPER: 'perl' }],
+    ['c', 'a symlink', {}],
+    ['perl', 'a symlink', { HAM_KEEPER: 'perl' }],
+  ] as const)('%s keeper, `current` planted as %s: the entity runs, ham status NAME and --json say its log file is refused', async (_kind, what, env) => {
+    t = tempHome();
+    await hamJson(t.home, ['start'], env);
+    mkdirSync(join(t.home, 'logs', 'bad'), { mode: 0o700 });
+    const current = join(t.home, 'logs', 'bad', 'current');
+    if (what === 'a FIFO') execFileSync('mkfifo', [current]);
+    else symlinkSync(join(t.home, 'elsewhere'), current);
+    await applyConfig(t.home, { entities: { bad: { command: ['perl', '-e', '$| = 1; print "hello\\n"; sleep 1000', `${t.home}/bad`] } } });
+    const s = await waitStatus(t.home, 'bad running, its problem known', (x) => entity(x, 'bad')?.state === 'running' && !!entity(x, 'bad')?.outputProblem);
+    const kind = what === 'a FIFO' ? 'a FIFO' : 'a symbolic link \\(never followed\\)';
+    expect(entity(s, 'bad')!.outputProblem).toMatch(new RegExp(`^the log file .*/logs/bad/current is ${kind}, not a regular file: its lines are dropped$`));
+    expect((await ham(t.home, ['status', 'bad'])).stdout).toMatch(new RegExp(`output: +not kept: the log file .*current is ${kind}`));
+    expect(existsSync(join(t.home, 'elsewhere'))).toBe(false);
+    expect((await ham(t.home, ['logs', 'bad'])).code).toBe(0); // the reader never blocks on it either (nothing to show)
   });
 });
 

@@ -70,6 +70,10 @@ interface Declared {
 /** What a typo of a field is compared with ("did you mean"); `baseDir` is the CLI's, not the file's. */
 const TOP_FIELDS = Object.keys(configSchema.shape).filter((k) => k !== 'baseDir');
 const ENTITY_FIELDS = Object.keys(entityConfig.shape);
+const LOGS_FIELDS = Object.keys(logsConfig.shape);
+const STOP_FIELDS = Object.keys(stopConfig.shape);
+const RESTART_FIELDS = Object.keys(restartConfig.shape);
+const GROUP_FIELDS = Object.keys(groupConfig.shape);
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -86,7 +90,7 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
   }
   const baseDir = top.data.baseDir ?? w.cwd;
   const topLogs = logsConfig.safeParse(top.data.logs ?? {});
-  if (!topLogs.success) issues.push(...zodIssues(['logs'], top.data.logs, topLogs.error));
+  if (!topLogs.success) issues.push(...zodIssues(['logs'], top.data.logs, topLogs.error, LOGS_FIELDS));
   const fileLogs = { ...DEFAULT_LOG_POLICY, ...(topLogs.success ? topLogs.data : {}) };
   const out: Declared[] = [];
   const groups: Record<string, GroupSpec> = { ...w.groups };
@@ -94,7 +98,7 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
     const n = entityName.safeParse(gname);
     if (!n.success) add(['groups', gname], n.error.issues[0]!.message, describe(gname));
     const g = groupConfig.safeParse(raw ?? {});
-    if (!g.success) issues.push(...zodIssues(['groups', gname], raw, g.error));
+    if (!g.success) issues.push(...zodIssues(['groups', gname], raw, g.error, GROUP_FIELDS));
     else groups[gname] = g.data;
   }
   for (const [name, raw] of Object.entries(top.data.entities)) {
@@ -121,7 +125,7 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
     let stopPolicy: StopPolicy | undefined;
     if (parts.restart !== undefined) {
       const r = restartConfig.safeParse(parts.restart);
-      if (!r.success) issues.push(...zodIssues([...at, 'restart'], parts.restart, r.error));
+      if (!r.success) issues.push(...zodIssues([...at, 'restart'], parts.restart, r.error, RESTART_FIELDS));
       else {
         restartPolicy = { backoff: r.data.backoff, intensity: r.data.intensity ?? null };
         if (r.data.escalate) {
@@ -143,7 +147,7 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
     }
     if (parts.stop !== undefined) {
       const r = stopConfig.safeParse(parts.stop);
-      if (!r.success) issues.push(...zodIssues([...at, 'stop'], parts.stop, r.error));
+      if (!r.success) issues.push(...zodIssues([...at, 'stop'], parts.stop, r.error, STOP_FIELDS));
       else stopPolicy = r.data;
     }
     let readiness: ReadinessSpec | null = null;
@@ -155,7 +159,7 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
       if (tooLong) add([...at, 'readiness', 'notify'], tooLong.expected, tooLong.got);
     }
     const logs = logsConfig.safeParse(parts.logs ?? {});
-    if (!logs.success) issues.push(...zodIssues([...at, 'logs'], parts.logs, logs.error));
+    if (!logs.success) issues.push(...zodIssues([...at, 'logs'], parts.logs, logs.error, LOGS_FIELDS));
     for (const i of restartCountIssues(name, conditions, [...at, 'conditions'])) add(i.path, i.expected, i.got);
     if (!e.success) continue;
     const cfg = e.data;

@@ -39,11 +39,13 @@ export const readinessConfig = z
   .strict();
 
 const PROBES = ['tcp', 'http', 'command', 'notify', 'fd'] as const;
+/** A misspelt field's nearest ("did you mean"). */
+const READINESS_FIELDS = Object.keys(readinessConfig.shape);
 
 /** The block at `at` as a spec, or the problems in it (with their paths). */
 export function parseReadiness(raw: unknown, at: Path): { spec?: ReadinessSpec; issues: Issue[] } {
   const r = readinessConfig.safeParse(raw);
-  if (!r.success) return { issues: zodIssues(at, raw, r.error) };
+  if (!r.success) return { issues: zodIssues(at, raw, r.error, READINESS_FIELDS) };
   const c = r.data;
   const given = PROBES.filter((k) => c[k] !== undefined);
   if (given.length !== 1)

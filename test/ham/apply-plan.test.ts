@@ -96,6 +96,40 @@ describe('planApply', () => {
       ]);
   });
 
+  it('a misspelt field inside readiness, logs (per entity and top-level), stop, restart or a group is named with its nearest', async () => {
+    const r = await planApply(
+      {
+        logs: { maxbytes: 8192 },
+        groups: { g: { stratgy: 'one-for-all' } },
+        entities: {
+          w: {
+            command: ['ok'],
+            readiness: { tcp: 8080, timeoutMS: 1000, intervall: 50, zzzzzz: 1 },
+            logs: { keap: 3, maxByte: 4096 },
+            stop: { timeout: 100 },
+            restart: { intensty: { max: 3, withinMs: 1000 } },
+          },
+        },
+      },
+      world(),
+    );
+    expect(r.ok).toBe(false);
+    if (!r.ok)
+      expect(r.issues).toEqual(
+        expect.arrayContaining([
+          { path: 'logs.maxbytes', expected: 'unexpected field (did you mean maxBytes?)' },
+          { path: 'groups.g.stratgy', expected: 'unexpected field (did you mean strategy?)' },
+          { path: 'entities.w.readiness.timeoutMS', expected: 'unexpected field (did you mean timeoutMs?)' },
+          { path: 'entities.w.readiness.intervall', expected: 'unexpected field (did you mean intervalMs?)' },
+          { path: 'entities.w.readiness.zzzzzz', expected: 'unexpected field' },
+          { path: 'entities.w.logs.keap', expected: 'unexpected field (did you mean keep?)' },
+          { path: 'entities.w.logs.maxByte', expected: 'unexpected field (did you mean maxBytes?)' },
+          { path: 'entities.w.stop.timeout', expected: 'unexpected field (did you mean timeoutMs?)' },
+          { path: 'entities.w.restart.intensty', expected: 'unexpected field (did you mean intensity?)' },
+        ]),
+      );
+  });
+
   it('reloadSignal is kept with the stop policy; a bad one is named', async () => {
     const r = await planApply({ entities: { w: { command: ['ok'], reloadSignal: 'SIGUSR2' } } }, world());
     expect(r.ok && r.plan.creates[0]!.stopPolicy).toEqual({ signal: 'SIGTERM', timeoutMs: 5000, reloadSignal: 'SIGUSR2' });

@@ -129,7 +129,7 @@ describe('the readiness block', () => {
       { path: 'entities.web.readiness.tcp', expected: 'expected a port from 1 to 65535, or "HOST:PORT"', got: '"host:99999"' },
     ]);
     expect(issues({ http: 'ftp://x/' })[0]).toMatchObject({ path: 'entities.web.readiness.http', expected: 'expected an http:// or https:// URL' });
-    expect(issues({ tcp: 1, timeoutMS: 3 })).toEqual([{ path: 'entities.web.readiness.timeoutMS', expected: 'unexpected field' }]);
+    expect(issues({ tcp: 1, timeoutMS: 3 })).toEqual([{ path: 'entities.web.readiness.timeoutMS', expected: 'unexpected field (did you mean timeoutMs?)' }]);
     expect(issues({ tcp: 1, timeoutMs: 0 })[0]!.path).toBe('entities.web.readiness.timeoutMs');
   });
 

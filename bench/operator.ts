@@ -1,5 +1,5 @@
 // The operator's figures for `npm run bench`: start-up (CLI and pair, next to
-// `node -e 0`), output through the keeper (next to `cat` to a file), readiness
+// `node -e 0`), output through the keeper (next to `cat` and the entity to a file, `ham logs -f` next to `tail -F`), readiness
 // (next to its probe interval) and a takeover while hundreds start.
 import { fmt, median, quantile } from './lib.js';
 import { benchHttp } from './http.js';

@@ -1,5 +1,5 @@
 // Readiness the C keeper answers, with real processes: systemd's own
-// `systemd-notify` from a shell entity (READY=1, STATUS=, WATCHDOG=1,
+// `systemd-notify` from a shell entity (READY=1, STATUS=, STOPPING=1, WATCHDOG=1,
 // EXTEND_TIMEOUT_USEC=), a datagram from an unrelated process (ignored and
 // counted), a real daemon Debian packages (dbus-daemon), dependants that wait, takeovers (the HAM SIGKILLed while starting
 // and after ready) and a SIGKILLed keeper (a new one adopts the entity, which
@@ -239,6 +239,23 @@ describe('readiness by notify (sd_notify)', () => {
     const s = await waitStatus(t.home, 'reloaded', (x) => entity(x, 'web').keeperReady?.reloading === false && entity(x, 'web').readyText === 'two');
     expect(entity(s, 'web')).toMatchObject({ state: 'running', ready: true, pid: b.pid, deaths: 0, instance: 1 });
     expect((await events(t.home)).filter((e) => e.entity === 'web' && e.condition === 'ready')).toHaveLength(1);
+  });
+
+  it('STOPPING=1 from systemd-notify is shown: keeperReady.stopping in status --json, `stopping` on the readiness line', async () => {
+    await apply({
+      entities: {
+        web: {
+          command: waitsThen(at('go'), `systemd-notify --ready --status=up; while [ ! -e ${at('bye')} ]; do sleep 0.05; done; systemd-notify STOPPING=1`),
+          readiness: { notify: true },
+        },
+      },
+    });
+    writeFileSync(at('go'), '');
+    await waitStatus(t.home, 'ready', (s) => entity(s, 'web').ready && entity(s, 'web').keeperReady?.stopping === false);
+    writeFileSync(at('bye'), '');
+    const s = await waitStatus(t.home, 'stopping said', (x) => entity(x, 'web').keeperReady?.stopping === true);
+    expect(entity(s, 'web')).toMatchObject({ state: 'running', ready: true, readyText: 'up' });
+    expect((await ham(t.home, ['status', 'web'])).stdout).toMatch(/readiness: +notify \(sd_notify\).*; ready: up; stopping/);
   });
 });
 

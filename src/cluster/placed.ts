@@ -13,6 +13,7 @@ import type { ClusterPort } from './port.js';
 import type { EntityRecord } from '../model/records.js';
 import { killGroup, runs } from './kill-group.js';
 import { raceOrders } from './race-order.js';
+import { storedStopMs } from './fence-stop.js';
 
 /** What etcd keeps of a placed entity: its apply-file body (without placement) and where its paths start. */
 export interface PlacedDef {
@@ -335,7 +336,7 @@ export class Placements {
     let min: number | undefined;
     for (const name of Object.keys(this.owned())) {
       const d = this.seen.defs.get(name)?.def;
-      const t = this.cfg.ttlMs - (d ? stopOf(d).timeoutMs : 5000) - FENCE_SAFETY_MS - 250;
+      const t = this.cfg.ttlMs - (d ? stopOf(d).timeoutMs : (storedStopMs(this.port.supervisor.get(name)) ?? 5000)) - FENCE_SAFETY_MS - 250;
       min = min === undefined ? t : Math.min(min, t);
     }
     return min === undefined ? undefined : Math.floor(this.confirmedAt() + min - performance.now());

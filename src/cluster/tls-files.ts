@@ -96,7 +96,11 @@ export function readTls(tls: { ca: string; cert?: string | undefined; key?: stri
           got: `another key (${out.keyFile})`,
         });
     } catch (e) {
-      issues.push({ path: pathText(['cluster', 'tls', 'key']), expected: `expected the private key of the certificate ${out.certFile}`, got: (e as Error).message });
+      issues.push({
+        path: pathText(['cluster', 'tls', 'key']),
+        expected: `expected the private key of the certificate ${out.certFile}`,
+        got: (e as Error).message,
+      });
     }
   }
   return issues.length > 0 ? { issues } : { tls: out as ClusterTls, issues };

@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterView } from '../../src/protocol/cluster.js';
-import { startEtcd, startProxy, startWitness, type EtcdTls, type TestEtcd, type Witness } from './etcd.js';
+import { startEtcd, startProxy, startWitness, witnessed, type EtcdTls, type TestEtcd, type Witness } from './etcd.js';
 import { CALM, ham, hamJson, tempHome, waitFor, type Run, type TestHome } from './ham.js';
 
 export interface ApplyReply {
@@ -92,6 +92,25 @@ export async function clusterWorld(o: WorldOptions): Promise<ClusterWorld> {
     return { etcd, witness, proxy, homes, apply, applyRun, startPair, status, runningOn, cleanup };
   } catch (e) {
     await cleanup();
+    throw e;
+  }
+}
+
+/**
+ * The two-node world most cluster tests start from: node a reaches etcd through the proxy
+ * (cut it to cut a off), b directly; `db` (a witnessed instance, stop timeout 500 ms, `extra`
+ * merged into its body) placed on both, favored a, and running on a.
+ */
+export async function twoNodesDb(ttlMs: number, extra: object = {}): Promise<{ world: ClusterWorld; a: string; b: string; token: number }> {
+  const world = await clusterWorld({ nodes: ['a', 'b'], ttlMs, proxied: ['a'] });
+  try {
+    const db = { command: witnessed(world.witness.port), stop: { timeoutMs: 500 }, placement: { nodes: ['a', 'b'], policy: 'favored' }, ...extra };
+    await world.apply('a', { entities: { db } });
+    const first = await waitFor('db running on a', () => (world.runningOn('a', 'db')() ? world.witness.live()[0] : undefined), 30_000);
+    if (!(first.token > 0)) throw new Error(`expected a fencing token above 0, got ${first.token}`);
+    return { world, a: world.homes.a!, b: world.homes.b!, token: first.token };
+  } catch (e) {
+    await world.cleanup();
     throw e;
   }
 }

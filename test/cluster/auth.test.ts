@@ -38,5 +38,5 @@ describe('a cluster with etcd authentication', () => {
     await waitFor('db running on a', w.runningOn('a', 'db'), 30_000);
     const cs = await ham(w.homes.a!, ['--json', 'cluster', 'status']);
     expect(cs.stdout).not.toContain('s3cret'); // status shows no password
-  });
+  }, 120_000);
 });

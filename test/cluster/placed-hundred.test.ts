@@ -68,5 +68,5 @@ describe('three nodes × 100 placed entities', () => {
     }
     // The others never moved.
     expect(w.witness.all).toHaveLength(N + lostShare);
-  });
+  }, 300_000);
 });

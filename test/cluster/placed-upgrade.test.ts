@@ -77,7 +77,7 @@ describe('a placed entity across an upgrade and a takeover', () => {
     const rec = record(a, 'db')!;
     expect(rec.keeper?.stale ?? false).toBe(false);
     expect(rec.env.HAM_FENCE_MS).toBeUndefined();
-  });
+  }, 120_000);
 
   it('a takeover at once after the placement (before its first reconcile, TTL 5 s) neither halts nor restarts db', async () => {
     const ttlMs = 5000;
@@ -89,5 +89,5 @@ describe('a placed entity across an upgrade and a takeover', () => {
     expect(world.witness.all).toHaveLength(1);
     expect(world.runningOn('a', 'db')()).toBe(true);
     expect(record(a, 'db')!.keeper?.stale ?? false).toBe(false);
-  });
+  }, 120_000);
 });

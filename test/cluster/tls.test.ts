@@ -69,7 +69,7 @@ describe('a cluster over TLS', () => {
     killAll(homes.a!);
     await waitFor('db running on b', world.runningOn('b', 'db'), 30_000);
     expect(witness.overlaps).toEqual([]);
-  });
+  }, 180_000);
 
   it('refuses at apply, in plain words, bad files, a wrong CA, a wrong server name and a missing client certificate; nothing is applied', async () => {
     world = await clusterWorld({ nodes: ['a'], ttlMs: 3000, tls: etcdTls(), join: false });
@@ -108,5 +108,5 @@ describe('a cluster over TLS', () => {
     expect((await status(world.homes.a!)).entities.map((e) => e.name)).not.toContain('local');
     const cs = await ham(world.homes.a!, ['--json', 'cluster', 'status']);
     expect(cs.stdout + cs.stderr).toContain('not-in-cluster');
-  });
+  }, 120_000);
 });

@@ -2,11 +2,10 @@
 // SIGKILLed) → the placed entity running on the other node, against the TTL; and etcd requests
 // per second per node while idle (one lease keepalive every TTL/6, no polling). Against a real
 // etcd started here. `node dist/bench/cluster.js [TTL_MS] [LOSSES]` runs it alone.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { startEtcd, startWitness, witnessed } from '../test/helpers/etcd.js';
-import { ham, hamJson, killAll, tempHome, waitFor } from '../test/helpers/ham.js';
+import { clusterWorld } from '../test/helpers/cluster.js';
+import { witnessed } from '../test/helpers/etcd.js';
+import { killAll, waitFor } from '../test/helpers/ham.js';
 import { fmt, median, quantile, sleep } from './lib.js';
 
 export interface ClusterResult {
@@ -25,53 +24,33 @@ async function etcdRequests(port: number): Promise<number> {
 }
 
 export async function benchCluster(ttlMs: number, losses: number, idleMs = 10_000): Promise<ClusterResult> {
-  const etcd = await startEtcd();
-  const witness = await startWitness();
-  const homes = [tempHome(), tempHome()];
+  const world = await clusterWorld({ nodes: ['a', 'b'], ttlMs });
+  const { witness, homes } = world;
   const names = ['a', 'b'];
-  const start = async (i: number): Promise<void> => {
-    const home = homes[i]!.home;
-    await hamJson(home, ['start', '--hang-ms', '3000', '--env', `HAM_TEST_NODE=${names[i]}`]);
-  };
-  const apply = async (i: number, config: object): Promise<void> => {
-    const file = join(homes[i]!.home, 'ham.json');
-    writeFileSync(file, JSON.stringify(config));
-    const r = await ham(homes[i]!.home, ['--json', 'apply', '-f', file]);
-    if (r.code !== 0) throw new Error(`apply: ${r.stdout}${r.stderr}`);
-  };
   try {
-    await Promise.all([start(0), start(1)]);
-    for (const i of [0, 1]) await apply(i, { cluster: { etcd: [etcd.url], node: names[i], ttlMs } });
-    await apply(0, { entities: { db: { command: witnessed(witness.port), stop: { timeoutMs: 500 }, placement: { nodes: names } } } });
+    await world.apply('a', { entities: { db: { command: witnessed(witness.port), stop: { timeoutMs: 500 }, placement: { nodes: names } } } });
     await waitFor('db running', () => witness.live().length === 1, 30_000);
     await sleep(2000); // settled: the apply's and the start's requests are over
-    const r0 = await etcdRequests(etcd.port);
+    const r0 = await etcdRequests(world.etcd.port);
     const t0 = performance.now();
     await sleep(idleMs);
-    const idle = (await etcdRequests(etcd.port)) - r0;
+    const idle = (await etcdRequests(world.etcd.port)) - r0;
     const idleRequestsPerNodeSecond = idle / 2 / ((performance.now() - t0) / 1000);
     const failoverMs: number[] = [];
     for (let k = 0; k < losses; k++) {
-      const owner = names.indexOf(witness.live()[0]!.node);
-      const other = names[1 - owner]!;
+      const owner = witness.live()[0]!.node;
+      const other = names.find((n) => n !== owner)!;
       const killed = performance.now();
-      killAll(homes[owner]!.home);
-      await waitFor('running on the other node', () => witness.live().length === 1 && witness.live()[0]!.node === other, 60_000, 5);
+      killAll(homes[owner]!);
+      await waitFor('running on the other node', world.runningOn(other, 'db'), 60_000, 5);
       failoverMs.push(performance.now() - killed);
-      await start(owner); // back as a candidate (its store keeps its membership)
-      await waitFor(
-        'back in the cluster',
-        async () => (await hamJson<{ nodes: unknown[] }>(homes[owner]!.home, ['cluster', 'status'])).nodes.length === 2,
-        30_000,
-        100,
-      );
+      await world.startPair(owner); // back as a candidate (its store keeps its membership)
+      await waitFor('back in the cluster', async () => (await world.status(owner)).nodes.length === 2, 30_000, 100);
     }
     if (witness.overlaps.length) throw new Error(`overlaps: ${witness.overlaps.join('; ')}`);
     return { ttlMs, failoverMs, idleRequestsPerNodeSecond };
   } finally {
-    for (const h of homes) h.cleanup();
-    await witness.close();
-    await etcd.stop();
+    await world.cleanup();
   }
 }
 

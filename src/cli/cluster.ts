@@ -9,6 +9,7 @@ export function formatCluster(r: ClusterView): string {
   const out = [
     `node ${f(r.node)}  etcd ${r.etcd.join(', ')}  ${r.connected ? 'connected' : 'NOT CONNECTED'}  lease ${r.lease ?? '-'}  ttl ${r.ttlMs} ms`,
     `  last renewal: ${r.lastRenewal ?? 'never'}${r.lastError ? `  last error: ${f(r.lastError)}` : ''}`,
+    ...(r.tls ? [`  tls: ca ${f(r.tls.ca)}${r.tls.cert ? `  client certificate ${f(r.tls.cert)}` : ''} (as read at apply)`] : []),
     'nodes:',
     ...(r.nodes.length ? r.nodes.map((n) => `  ${f(n.name)}${n.self ? ' (this node)' : ''}  lease ${n.lease}`) : ['  (none seen)']),
     'placed entities:',

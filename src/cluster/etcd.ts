@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { Etcd3, type IOptions } from 'etcd3';
 import { HamError } from '../model/errors.js';
 import type { ClusterConfig } from '../model/cluster.js';
+import { failureText } from './etcd-failure.js';
 
 /** Every call is tried once, on the next host: a retry is the renewal loop's business. */
 const direct = { execute: <T>(fn: (c: unknown) => T | Promise<T>) => Promise.resolve().then(() => fn({ signal: new AbortController().signal, attempt: 0 })) };
@@ -18,6 +19,15 @@ export function connect(c: ClusterConfig, callMs: number): Etcd3 {
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callMs }),
     faultHandling: { host: () => direct as never, global: direct as never, watchBackoff: soon as never },
     ...(c.auth ? { auth: c.auth } : {}),
+    // What apply read (kept in the store): never the files again, which may have changed since.
+    ...(c.tls
+      ? {
+          credentials: {
+            rootCertificate: Buffer.from(c.tls.ca),
+            ...(c.tls.cert && c.tls.key ? { certChain: Buffer.from(c.tls.cert), privateKey: Buffer.from(c.tls.key) } : {}),
+          },
+        }
+      : {}),
   };
   return new Etcd3(o);
 }
@@ -31,7 +41,7 @@ export const moveKey = (c: ClusterConfig, name: string): string => `${c.prefix}m
 export function unreachable(c: ClusterConfig, e: unknown): HamError {
   return new HamError({
     code: 'cluster-unreachable',
-    message: `expected etcd to answer at ${c.etcd.join(', ')}, got: ${(e as Error).message}; nothing was applied`,
+    message: `expected etcd to answer at ${c.etcd.join(', ')}, got: ${failureText(c, e)}; nothing was applied`,
   });
 }
 

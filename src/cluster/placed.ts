@@ -12,6 +12,8 @@ import { HamError } from '../model/errors.js';
 import type { ClusterPort } from './port.js';
 import type { EntityRecord } from '../model/records.js';
 import { killGroup, runs } from './kill-group.js';
+import { raceOrders } from './race-order.js';
+import { storedStopMs } from './fence-stop.js';
 
 /** What etcd keeps of a placed entity: its apply-file body (without placement) and where its paths start. */
 export interface PlacedDef {
@@ -155,6 +157,15 @@ export class Placements {
       const o = seen.owners.get(name);
       if (!seen.defs.has(name) || !o || o.node !== this.cfg.node || o.revision !== owned[name]!.token) await this.dropLocal(name, 'ownership lost');
     }
+    // Every free entity's order at once, so that those freed together split (race-order.ts).
+    const free = [...seen.defs]
+      .filter(([name]) => !seen.owners.has(name))
+      .map(([name, { def }]) => ({ name, placement: def.placement, move: seen.moves.get(name) }));
+    const orders = raceOrders(
+      free,
+      [...seen.nodes.keys()],
+      [...seen.owners.values()].map((o) => o.node),
+    );
     for (const [name, { def, raw }] of seen.defs) {
       const o = seen.owners.get(name);
       if (o && o.node === this.cfg.node && owned[name]?.token === o.revision) {
@@ -166,19 +177,12 @@ export class Placements {
           .if(ownerKey(this.cfg, name), 'Create', '==', o.revision)
           .then(this.etcd.delete().key(ownerKey(this.cfg, name)))
           .commit();
-      } else if (!o && lease) this.race(name, def);
+      } else if (!o && lease) this.race(name, orders.get(name) ?? []);
     }
   }
 
-  private race(name: string, def: PlacedDef): void {
+  private race(name: string, order: string[]): void {
     if (this.races.has(name) || this.port.perlKeeper) return;
-    let order = candidateOrder(
-      def.placement,
-      [...this.seen.nodes.keys()],
-      [...this.seen.owners.values()].map((o) => o.node),
-    );
-    const move = this.seen.moves.get(name);
-    if (move) order = moveOrder(order, move);
     const rank = order.indexOf(this.cfg.node);
     if (rank < 0) return;
     const t = setTimeout(() => {
@@ -332,7 +336,7 @@ export class Placements {
     let min: number | undefined;
     for (const name of Object.keys(this.owned())) {
       const d = this.seen.defs.get(name)?.def;
-      const t = this.cfg.ttlMs - (d ? stopOf(d).timeoutMs : 5000) - FENCE_SAFETY_MS - 250;
+      const t = this.cfg.ttlMs - (d ? stopOf(d).timeoutMs : (storedStopMs(this.port.supervisor.get(name)) ?? 5000)) - FENCE_SAFETY_MS - 250;
       min = min === undefined ? t : Math.min(min, t);
     }
     return min === undefined ? undefined : Math.floor(this.confirmedAt() + min - performance.now());

@@ -10,6 +10,7 @@ import { claimNode, connect, defKey, grantLease, keepAlive, leaseTtl, rangeUnder
 import { Placements, type PlacedDef } from './placed.js';
 import type { ClusterPort } from './port.js';
 import { splitApply } from './split.js';
+import { failureText } from './etcd-failure.js';
 import type { ApplyReply } from './port.js';
 
 const same = (a: ClusterConfig, b: ClusterConfig): boolean => JSON.stringify(a) === JSON.stringify(b);
@@ -141,8 +142,9 @@ export class ClusterRuntime {
       this.lastError = null;
       this.placed!.fenceAll();
     } catch (e) {
-      if (this.lastError === null) this.port.log('warn', 'cluster: a renewal failed', { error: (e as Error).message, etcd: cfg.etcd.join(',') });
-      this.lastError = (e as Error).message;
+      const why = failureText(cfg, e);
+      if (this.lastError === null) this.port.log('warn', 'cluster: a renewal failed', { error: why, etcd: cfg.etcd.join(',') });
+      this.lastError = why;
     }
     this.armHalt();
   }
@@ -222,6 +224,7 @@ export class ClusterRuntime {
     return {
       node: cfg.node,
       etcd: cfg.etcd,
+      tls: cfg.tls ? { ca: cfg.tls.caFile, cert: cfg.tls.certFile ?? null } : null,
       prefix: cfg.prefix,
       ttlMs: cfg.ttlMs,
       connected: this.confirmedHere && this.sinceConfirmed() < cfg.ttlMs,

@@ -6,6 +6,7 @@ import type { Issue } from '../errors.js';
 import type { ClusterConfig, Placement } from '../model/cluster.js';
 import { HamError } from '../model/errors.js';
 import { clusterConfig, placementConfig } from '../protocol/cluster.js';
+import { readTls } from './tls-files.js';
 import { issuesError, pathText, zodIssues } from '../protocol/issues.js';
 import type { Change } from '../protocol/views.js';
 import { FENCE_SAFETY_MS, stopOf, type PlacedDef } from './placed.js';
@@ -29,8 +30,15 @@ export async function splitApply(config: unknown, port: ClusterPort, current: Cl
   let cluster: ClusterConfig | undefined;
   if (rawCluster !== undefined) {
     const c = clusterConfig.safeParse(rawCluster);
-    if (c.success) cluster = c.data;
-    else issues.push(...zodIssues(['cluster'], rawCluster, c.error));
+    if (!c.success) issues.push(...zodIssues(['cluster'], rawCluster, c.error));
+    else {
+      const { tls: files, ...plain } = c.data;
+      // The files read now, once: their contents are what this node connects with (tls-files.ts).
+      const r = files ? readTls(files, typeof rest.baseDir === 'string' ? rest.baseDir : process.cwd()) : { issues: [] };
+      issues.push(...r.issues);
+      if (!files) cluster = plain;
+      else if (r.tls) cluster = { ...plain, tls: r.tls };
+    }
   }
   const ttlMs = (cluster ?? current)?.ttlMs;
   const entities = isRecord(rest.entities) ? rest.entities : {};

@@ -7,6 +7,17 @@ export interface ClusterConfig {
   ttlMs: number;
   prefix: string;
   auth?: { username: string; password: string };
+  tls?: ClusterTls;
+}
+
+/** `cluster.tls`: the PEM files as apply read them (a takeover reconnects with these, not the files now). */
+export interface ClusterTls {
+  ca: string;
+  caFile: string;
+  cert?: string;
+  certFile?: string;
+  key?: string;
+  keyFile?: string;
 }
 
 export interface OwnedPlacement {

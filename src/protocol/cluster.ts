@@ -21,8 +21,20 @@ export const clusterConfig = z
       .object({ username: z.string().min(1).max(128), password: z.string().max(1024) })
       .strict()
       .optional(),
+    /** Paths (from the apply file's folder); read at apply (cluster/tls-files.ts). */
+    tls: z
+      .object({ ca: z.string().min(1).max(4096), cert: z.string().min(1).max(4096).optional(), key: z.string().min(1).max(4096).optional() })
+      .strict()
+      .refine((t) => (t.cert === undefined) === (t.key === undefined), {
+        message: 'expected cert and key together (a client certificate and its key), or neither',
+      })
+      .optional(),
   })
-  .strict();
+  .strict()
+  .refine((c) => !c.tls || c.etcd.every((e) => e.startsWith('https://')), {
+    message: 'expected https:// endpoints with tls (every connection uses it)',
+    path: ['etcd'],
+  });
 
 export const placementConfig = z
   .object({
@@ -56,6 +68,8 @@ export interface PlacedView {
 export interface ClusterView {
   node: string;
   etcd: string[];
+  /** The TLS files apply read (their contents are what the node connects with), or null. */
+  tls: { ca: string; cert: string | null } | null;
   prefix: string;
   ttlMs: number;
   /** Whether this node's last renewal was confirmed within the TTL. */

@@ -2,7 +2,8 @@
 // free loopback ports with a temporary data folder and kills it by pid. Also a TCP proxy the
 // test can break (a node cut from etcd) and a witness every placed instance reports to.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,17 @@ export interface TestEtcd {
   stop(): Promise<void>;
 }
 
-async function healthy(port: number): Promise<boolean> {
+/** etcd over TLS: its certificate and key (files), and with clientCa, client certificates signed by it required. */
+export interface EtcdTls {
+  cert: string;
+  key: string;
+  clientCa?: string;
+  /** For the health check: a client certificate the server accepts. */
+  client?: { ca: string; cert: string; key: string };
+}
+
+async function healthy(port: number, tls?: EtcdTls): Promise<boolean> {
+  if (tls) return healthyTls(port, tls);
   try {
     const r = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(1000) });
     return r.ok && ((await r.json()) as { health?: string }).health === 'true';
@@ -27,11 +38,28 @@ async function healthy(port: number): Promise<boolean> {
   }
 }
 
-export async function startEtcd(): Promise<TestEtcd> {
+function healthyTls(port: number, tls: EtcdTls): Promise<boolean> {
+  const c = tls.client;
+  const o = c ? { ca: readFileSync(c.ca), cert: readFileSync(c.cert), key: readFileSync(c.key) } : { rejectUnauthorized: false };
+  return new Promise((resolve) => {
+    const req = httpsGet({ host: '127.0.0.1', port, path: '/health', timeout: 1000, ...o }, (r) => {
+      let body = '';
+      r.on('data', (d: Buffer) => (body += d.toString()));
+      r.on('end', () => resolve(r.statusCode === 200 && body.includes('"health":"true"')));
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => (req.destroy(), resolve(false)));
+  });
+}
+
+export async function startEtcd(o: { tls?: EtcdTls } = {}): Promise<TestEtcd> {
   const [port, peer] = (await freePorts(2)) as [number, number];
   const dir = mkdtempSync(join(tmpdir(), 'ham-etcd-'));
   let child: ChildProcess | undefined;
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${o.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const tlsArgs = o.tls
+    ? [`--cert-file=${o.tls.cert}`, `--key-file=${o.tls.key}`, ...(o.tls.clientCa ? ['--client-cert-auth', `--trusted-ca-file=${o.tls.clientCa}`] : [])]
+    : [];
   const start = async (): Promise<void> => {
     const c = spawn(
       'etcd',
@@ -46,11 +74,12 @@ export async function startEtcd(): Promise<TestEtcd> {
         '--heartbeat-interval=100',
         '--election-timeout=500',
         '--log-level=error',
+        ...tlsArgs,
       ],
       { stdio: ['ignore', 'ignore', 'ignore'] },
     );
     child = c;
-    await waitFor('etcd healthy', () => healthy(port), 30_000, 100);
+    await waitFor('etcd healthy', () => healthy(port, o.tls), 30_000, 100);
   };
   const kill = async (): Promise<void> => {
     const c = child;
@@ -101,35 +130,47 @@ export async function startProxy(target: number): Promise<{ url: string; cut(): 
 }
 
 /**
- * The witness: every instance of a placed entity connects and says "TOKEN NODE"; its connection
- * closes when its process ends. Overlaps (two open at once) and tokens that do not rise are kept.
+ * The witness: every instance of a placed entity connects and says "TOKEN NODE ENTITY"; its
+ * connection closes when its process ends. Overlaps (two instances of one entity open at once)
+ * and tokens that do not rise (per entity) are kept.
  */
-export async function startWitness(): Promise<{
+export interface Witness {
   port: number;
-  live: () => { token: number; node: string }[];
-  all: { token: number; node: string }[];
+  live: () => WitnessedRun[];
+  all: WitnessedRun[];
   overlaps: string[];
   close(): Promise<void>;
-}> {
-  const live = new Set<{ token: number; node: string }>();
-  const all: { token: number; node: string }[] = [];
+}
+
+export interface WitnessedRun {
+  token: number;
+  node: string;
+  entity: string;
+}
+
+export async function startWitness(): Promise<Witness> {
+  const live = new Set<WitnessedRun>();
+  const all: WitnessedRun[] = [];
   const overlaps: string[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((s) => {
     sockets.add(s);
     let buf = '';
-    let me: { token: number; node: string } | undefined;
+    let me: WitnessedRun | undefined;
     s.on('data', (d) => {
       buf += d.toString();
       const nl = buf.indexOf('\n');
       if (me || nl < 0) return;
-      const [token, node] = buf.slice(0, nl).split(' ');
-      me = { token: Number(token), node: node ?? '?' };
-      if (live.size > 0) overlaps.push(`${me.node} (token ${me.token}) started while ${[...live].map((l) => `${l.node} (${l.token})`).join(', ')} ran`);
-      const last = all[all.length - 1];
-      if (last && !(me.token > last.token)) overlaps.push(`token ${me.token} after ${last.token}: tokens must rise`);
-      live.add(me);
-      all.push(me);
+      const [token, node, entity] = buf.slice(0, nl).split(' ');
+      const run = { token: Number(token), node: node ?? '?', entity: entity ?? '' };
+      me = run;
+      const same = [...live].filter((l) => l.entity === run.entity);
+      if (same.length > 0)
+        overlaps.push(`${run.entity} on ${run.node} (token ${run.token}) started while ${same.map((l) => `${l.node} (${l.token})`).join(', ')} ran`);
+      const last = all.filter((l) => l.entity === run.entity).pop();
+      if (last && !(run.token > last.token)) overlaps.push(`${run.entity}: token ${run.token} after ${last.token}: tokens must rise`);
+      live.add(run);
+      all.push(run);
     });
     s.on('close', () => (me && live.delete(me), sockets.delete(s)));
     s.on('error', () => undefined);
@@ -145,9 +186,9 @@ export async function startWitness(): Promise<{
   };
 }
 
-/** A placed instance: reports its token and node (HAM_TEST_NODE, from its node's base environment) to the witness, then sleeps. */
+/** A placed instance: reports its token, node (HAM_TEST_NODE, from its node's base environment) to the witness, then sleeps. */
 export function witnessed(port: number): string[] {
   const code =
-    'use IO::Socket::INET; my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ARGV[0]") or die "witness: $!"; $s->autoflush(1); print $s "$ENV{HAM_FENCE_TOKEN} $ENV{HAM_TEST_NODE}\\n"; sleep 100000';
+    'use IO::Socket::INET; my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ARGV[0]") or die "witness: $!"; $s->autoflush(1); print $s "$ENV{HAM_FENCE_TOKEN} $ENV{HAM_TEST_NODE} $ENV{HAM_ENTITY}\\n"; sleep 100000';
   return ['perl', '-e', code, String(port)];
 }

@@ -168,7 +168,7 @@ export function checkRunAs(cfg: Fields, at: Path, baseDir: string, home: string)
     r.cgroup = cfg.cgroup;
   }
   const keeper = keeperCommand();
-  const keeperSide = Object.keys(r).filter((k) => k !== 'envFile');
+  const keeperSide = Object.keys(r).filter((k) => k !== 'envFile' && k !== 'cgroup'); // both keepers give these
   if (keeperSide.length && keeper.kind === 'perl')
     add(
       [...at, keeperSide[0]!],

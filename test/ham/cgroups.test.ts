@@ -4,7 +4,8 @@
 // SIGKILLed one), removal removes the folder; a limit whose controller is bound
 // to v1 here is refused naming its v1 mount; a pair in a cgroup that may not hold
 // processes once it gives its children controllers (hugetlb, the one v2 has here)
-// is moved into a ham-pair leaf first. Every cgroup a test made is removed.
+// is moved into a ham-pair leaf first; a cgroup the child cannot join fails the
+// start naming it; the Perl keeper joins too. Every cgroup a test made is removed.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -180,8 +181,27 @@ describe.skipIf(!usable)('entities in cgroups of their own', () => {
         entities: { b: { command: ['perl', '-e', 'sleep 100000', mark], cgroup: {} }, c: { command: ['perl', '-e', 'sleep 100000', `${mark}c`], cgroup: {} } },
       });
       const c = await waitStatus(t.home, 'c running', (x) => entity(x, 'c').state === 'running');
-      expect(entity(c, 'c').cgroup).toMatch(new RegExp(`^${top}/\\d+$`));
-      expect(cgroupOf(entity(c, 'c').pid!)).toBe(underMount(entity(c, 'c').cgroup!));
+      const leaf = entity(c, 'c').cgroup!;
+      expect(leaf).toMatch(new RegExp(`^${top}/\\d+$`));
+      expect(cgroupOf(entity(c, 'c').pid!)).toBe(underMount(leaf));
+
+      // A cgroup its child cannot join (one that gives its own children a controller: EBUSY) fails the start, naming it.
+      await hamJson(t.home, ['stop', 'c', '--wait']);
+      writeFileSync(join(leaf, 'cgroup.subtree_control'), '+hugetlb');
+      const r = await ham(t.home, ['start', 'c', '--wait']);
+      expect(r.code).not.toBe(0);
+      expect(r.stdout + r.stderr).toContain(`cannot join its cgroup ${leaf}: EBUSY`);
+      expect(entity(await status(t.home), 'c').lastFailure?.startError).toBe(`cannot join its cgroup ${leaf}: EBUSY`);
     },
   );
+
+  it('the Perl keeper moves its child into its cgroup too', async () => {
+    await hamJson(t.home, ['start', ...CALM], { HAM_KEEPER: 'perl' });
+    made.push(join(BASE!, `ham-${homeTag(t.home)}`));
+    const mark = `cg-${process.pid}-p`;
+    await applyConfig(t.home, { entities: { p: { command: ['perl', '-e', 'sleep 100000', mark], cgroup: {} } } });
+    const s = await waitStatus(t.home, 'p running', (x) => entity(x, 'p').state === 'running');
+    expect(s.ham.keeper).toBe('perl');
+    expect(cgroupOf(entity(s, 'p').pid!)).toBe(underMount(entity(s, 'p').cgroup!));
+  });
 });

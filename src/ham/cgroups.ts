@@ -67,12 +67,14 @@ function pairs(pid: number, root: string): boolean {
 }
 
 /**
- * Enable `ctls` for the children of `dir`. A cgroup that holds processes may not (EBUSY, the
- * no-internal-processes rule): BASE then has its processes moved to BASE/ham-TAG/ham-pair first,
- * if they are all the pair's (a shared cgroup, a login session's, is refused: nothing moved).
+ * Enable `ctls` (those `dir` offers) for the children of `dir`. A cgroup that holds processes may
+ * not (EBUSY, the no-internal-processes rule): BASE then has its processes moved to
+ * BASE/ham-TAG/ham-pair first, if they are all the pair's. A shared cgroup (a login session's)
+ * is left as it is: without the controllers if the limits need none (`needed`), else refused.
  */
-function enable(dir: string, ctls: string[], pairLeaf: string | null, root: string): void {
-  const want = ctls.filter((c) => !words(join(dir, 'cgroup.subtree_control')).includes(c));
+function enable(dir: string, ctls: string[], needed: string[], pairLeaf: string | null, root: string): void {
+  const offered = words(join(dir, 'cgroup.controllers'));
+  const want = ctls.filter((c) => offered.includes(c) && !words(join(dir, 'cgroup.subtree_control')).includes(c));
   if (!want.length) return;
   const write = (): void => writeFileSync(join(dir, 'cgroup.subtree_control'), want.map((c) => `+${c}`).join(' '));
   try {
@@ -84,6 +86,7 @@ function enable(dir: string, ctls: string[], pairLeaf: string | null, root: stri
     const procs = words(join(dir, 'cgroup.procs')).map(Number);
     if (!procs.length) break;
     const other = procs.find((p) => !pairs(p, root));
+    if (other !== undefined && !want.some((c) => needed.includes(c))) return; // accounting only: not worth a refusal
     if (other !== undefined)
       throw new Error(
         `its processes must move to ${pairLeaf} (cgroup v2 lets no cgroup with processes give controllers to its children), but pid ${other} (${read(`/proc/${other}/comm`).trim() || '?'}) there is not the pair's: run the pair in a cgroup of its own (ham startup's unit has Delegate=yes)`,
@@ -118,10 +121,10 @@ export function prepareCgroup(root: string, id: number, limits: CgroupLimits, en
   const ctls = existsSync(join(base, 'cgroup.type')) ? facts.controllers : needed;
   let at = base;
   try {
-    enable(base, ctls, join(top, PAIR_LEAF), root);
+    enable(base, ctls, needed, join(top, PAIR_LEAF), root);
     at = top;
     mkdirSync(top, { recursive: true });
-    enable(top, ctls, null, root);
+    enable(top, ctls, needed, null, root);
     at = leaf;
     if (!existsSync(leaf)) mkdirSync(leaf);
     for (const [file, v] of Object.entries(limitFiles(limits))) if (existsSync(join(leaf, file))) writeFileSync(join(leaf, file), v);

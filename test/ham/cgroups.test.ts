@@ -6,7 +6,7 @@
 // processes once it gives its children controllers (hugetlb, the one v2 has here)
 // is moved into a ham-pair leaf first; a cgroup the child cannot join fails the
 // start naming it; the Perl keeper joins too. Every cgroup a test made is removed.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -69,6 +69,31 @@ const withEscapee = (mark: string): string[] => [
   '-c',
   `setsid perl -e 'sleep 100000' esc-${mark} </dev/null >/dev/null 2>&1 & exec perl -e 'sleep 100000' ${mark}`,
 ];
+
+/** A cgroup below this test's, offered hugetlb (the one controller v2 has here), as a unit's with Delegate=yes. */
+async function unitCgroup(name: string): Promise<string> {
+  const unit = join(BASE!, `ham-test-unit-${process.pid}-${name}`);
+  const subtree = join(BASE!, 'cgroup.subtree_control');
+  if (!readFileSync(subtree, 'utf8').includes('hugetlb')) {
+    writeFileSync(subtree, '+hugetlb'); // offered to the unit's cgroup, so the pair gives it to its children
+    undo.push(() => writeFileSync(subtree, '-hugetlb'));
+  }
+  mkdirSync(unit);
+  made.push(unit);
+  return unit;
+}
+
+/** `ham start` from within cgroup `dir`: the pair sits there. */
+async function startIn(dir: string): Promise<void> {
+  const code = await new Promise<number>((resolve) =>
+    execFile(
+      'sh',
+      ['-c', `echo $$ > '${dir}/cgroup.procs' && exec "$0" "$@"`, process.execPath, CLI_MAIN, '--home', t.home, '--json', 'start', ...CALM],
+      (err) => resolve(err ? 1 : 0),
+    ),
+  );
+  expect(code).toBe(0);
+}
 
 async function applyIssues(config: object): Promise<Issue[]> {
   const file = join(t.home, 'bad.json');
@@ -143,22 +168,8 @@ describe.skipIf(!usable)('entities in cgroups of their own', () => {
     'a pair whose cgroup may not hold processes (a controller for its children) moves into BASE/ham-TAG/ham-pair first',
     async () => {
       // The pair in a cgroup of its own below this test's, as a systemd unit with Delegate=yes puts it.
-      const unit = join(BASE!, `ham-test-unit-${process.pid}`);
-      const subtree = join(BASE!, 'cgroup.subtree_control');
-      if (!readFileSync(subtree, 'utf8').includes('hugetlb')) {
-        writeFileSync(subtree, '+hugetlb'); // offered to the unit's cgroup, so the pair gives it to its children
-        undo.push(() => writeFileSync(subtree, '-hugetlb'));
-      }
-      mkdirSync(unit);
-      made.push(unit);
-      const started = await new Promise<number>((resolve) =>
-        execFile(
-          'sh',
-          ['-c', `echo $$ > '${unit}/cgroup.procs' && exec "$0" "$@"`, process.execPath, CLI_MAIN, '--home', t.home, '--json', 'start', ...CALM],
-          (err) => resolve(err ? 1 : 0),
-        ),
-      );
-      expect(started).toBe(0);
+      const unit = await unitCgroup('a');
+      await startIn(unit);
       const pair = daemons(t.home);
       expect(pair.length).toBe(2);
       for (const p of pair) expect(cgroupOf(p)).toBe(underMount(unit));
@@ -194,6 +205,20 @@ describe.skipIf(!usable)('entities in cgroups of their own', () => {
       expect(entity(await status(t.home), 'c').lastFailure?.startError).toBe(`cannot join its cgroup ${leaf}: EBUSY`);
     },
   );
+
+  it.skipIf(!offered('hugetlb'))('a shared cgroup (another process there) is left alone: no controllers, nothing moved, cgroup: {} still works', async () => {
+    const unit = await unitCgroup('shared');
+    const outsider = spawn('perl', ['-e', 'sleep 100000', `outsider-${process.pid}`], { stdio: 'ignore' });
+    undo.push(() => outsider.kill('SIGKILL'));
+    writeFileSync(join(unit, 'cgroup.procs'), String(outsider.pid)); // killed by the cleanup of the cgroups this test made
+    await startIn(unit);
+    await applyConfig(t.home, { entities: { s: { command: ['perl', '-e', 'sleep 100000', `cg-${process.pid}-s`], cgroup: {} } } });
+    const s = await waitStatus(t.home, 's running', (x) => entity(x, 's').state === 'running');
+    expect(entity(s, 's').cgroup).toMatch(new RegExp(`^${join(unit, `ham-${homeTag(t.home)}`)}/\\d+$`));
+    expect(cgroupOf(entity(s, 's').pid!)).toBe(underMount(entity(s, 's').cgroup!));
+    for (const p of [...daemons(t.home), outsider.pid!]) expect(cgroupOf(p)).toBe(underMount(unit));
+    expect(readFileSync(join(unit, 'cgroup.subtree_control'), 'utf8').trim()).toBe('');
+  });
 
   it('the Perl keeper moves its child into its cgroup too', async () => {
     await hamJson(t.home, ['start', ...CALM], { HAM_KEEPER: 'perl' });

@@ -1,6 +1,6 @@
 // Starting keepers: a new keeper per start (or adoption of a running process),
 // and bulk starts (apply, resume) paced a few per event-loop turn.
-import { prepareCgroup } from './cgroups.js';
+import { prepareCgroup, removeCgroup } from './cgroups.js';
 import { EARLIER_WATCH_MS, Launcher } from '../keeper/launcher.js';
 import { PidWatch, type PidWatchOptions } from '../keeper/pid-watch.js';
 import { keeperTag, spawnKeeper } from '../keeper/link.js';
@@ -146,6 +146,11 @@ export class Spawner {
         return this.refuse(e, (err as Error).message);
       }
       if (e.cgroup !== cgroup) this.core.updateIfPresent(name, (rec) => void (rec.cgroup = cgroup));
+    } else if (e.cgroup && !e.runAs?.cgroup && !adoptPid) {
+      // Its `cgroup:` was dropped by an apply: the old folder goes (empty: the last instance was stopped).
+      const kept = removeCgroup(e.cgroup);
+      if (kept) this.core.log('warn', 'its old cgroup is kept', { entity: name, why: kept });
+      this.core.updateIfPresent(name, (rec) => void (rec.cgroup = null));
     }
     // A keeper that dies before its first record never opened its life FIFO:
     // as its parent we see the exit instead.

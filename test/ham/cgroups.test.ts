@@ -136,6 +136,37 @@ describe.skipIf(!usable)('entities in cgroups of their own', () => {
     await waitFor('its cgroup removed', () => !existsSync(dir));
   });
 
+  it('ham stop --all with no HAM running kills the escapee too', async () => {
+    await hamJson(t.home, ['start', ...CALM]);
+    made.push(join(BASE!, `ham-${homeTag(t.home)}`));
+    const mark = `cg-${process.pid}-o`;
+    await applyConfig(t.home, { entities: { o: { command: withEscapee(mark), cgroup: {} } } });
+    await waitStatus(t.home, 'o running', (x) => entity(x, 'o').state === 'running' && procsWith(`esc-${mark}`).length === 1);
+    const [escapee] = procsWith(`esc-${mark}`);
+    await hamJson(t.home, ['stop']); // the pair only: entities keep running
+    expect(alive(escapee!)).toBe(true);
+    await hamJson(t.home, ['stop', '--all']);
+    await waitFor('the escapee killed', () => !alive(escapee!));
+    expect(procsWith(mark)).toEqual([]);
+  });
+
+  it('an apply that drops cgroup: runs the next instance in the pair cgroup and removes the old folder', async () => {
+    await hamJson(t.home, ['start', ...CALM]);
+    made.push(join(BASE!, `ham-${homeTag(t.home)}`));
+    const command = ['perl', '-e', 'sleep 100000', `cg-${process.pid}-d`];
+    await applyConfig(t.home, { entities: { d: { command, cgroup: {} } } });
+    const s = await waitStatus(t.home, 'd running', (x) => entity(x, 'd').state === 'running');
+    const dir = entity(s, 'd').cgroup!;
+    expect(cgroupOf(entity(s, 'd').pid!)).toBe(underMount(dir));
+    await applyConfig(t.home, { entities: { d: { command } } });
+    await hamJson(t.home, ['restart', 'd', '--wait']);
+    const after = entity(await status(t.home), 'd');
+    expect(after.pid).not.toBe(entity(s, 'd').pid);
+    expect(after.cgroup).toBeNull();
+    expect(cgroupOf(after.pid!)).toBe(own);
+    expect(existsSync(dir)).toBe(false);
+  });
+
   it.skipIf(offered('memory') || !v1.memory)('memoryMax is refused where memory is bound to cgroup v1, naming its mount; nothing is changed', async () => {
     await hamJson(t.home, ['start', ...CALM]);
     const issues = await applyIssues({ entities: { a: { command: ['true'], cgroup: { memoryMax: 1 << 26 } } } });

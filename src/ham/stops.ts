@@ -46,7 +46,7 @@ export class Stops {
   }
 
   /** After its stop policy: what escaped its process group (a setsid daemon) but not its cgroup is killed, unless it runs again. */
-  private async killLeft(name: string): Promise<void> {
+  async killLeft(name: string): Promise<void> {
     const now = this.core.store.entity(name);
     if (!now?.cgroup || viewState(now.life) === 'running' || viewState(now.life) === 'starting') return;
     const killed = await killCgroup(now.cgroup);

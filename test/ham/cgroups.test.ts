@@ -136,6 +136,18 @@ describe.skipIf(!usable)('entities in cgroups of their own', () => {
     await waitFor('its cgroup removed', () => !existsSync(dir));
   });
 
+  it('ham stop NAME of one whose command exited, leaving a daemon it forked: the daemon is killed', async () => {
+    await hamJson(t.home, ['start', ...CALM]);
+    made.push(join(BASE!, `ham-${homeTag(t.home)}`));
+    const mark = `cg-${process.pid}-f`;
+    const command = ['sh', '-c', `setsid perl -e 'sleep 100000' esc-${mark} </dev/null >/dev/null 2>&1 & exit 0`, mark];
+    await applyConfig(t.home, { entities: { f: { command, cgroup: {} } } });
+    await waitStatus(t.home, 'f dead', (x) => entity(x, 'f').state === 'dead' && procsWith(`esc-${mark}`).length === 1);
+    const [daemon] = procsWith(`esc-${mark}`);
+    await hamJson(t.home, ['stop', 'f', '--wait']);
+    await waitFor('the daemon killed', () => !alive(daemon!));
+  });
+
   it('ham stop --all with no HAM running kills the escapee too', async () => {
     await hamJson(t.home, ['start', ...CALM]);
     made.push(join(BASE!, `ham-${homeTag(t.home)}`));

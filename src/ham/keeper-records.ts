@@ -12,6 +12,7 @@ import type { LifeEvent } from './lifecycle-events.js';
 import { takeOrderedRestart } from './standing-orders.js';
 import type { SupervisorCore } from './supervisor-core.js';
 import { hasProcess, parkedOf, restartComing, viewState } from './lifecycle.js';
+import { prepareCgroup } from './cgroups.js';
 
 /** keeper-runas.h KRUNAS_CGROUP_BASE. */
 const CGROUP_FAILURE = 2048;
@@ -71,6 +72,15 @@ export class KeeperRecords {
     return 'done';
   }
 
+  /** Its cgroup was gone (removed behind its back: a unit's stop trims empty cgroups): made again for the next start, which its keeper makes. */
+  private remakeCgroup(e: EntityRecord): void {
+    try {
+      prepareCgroup(this.core.paths.root, e.id, e.runAs!.cgroup!, e.name);
+    } catch (err) {
+      this.core.log('warn', 'its cgroup could not be made again', { entity: e.name, error: (err as Error).message });
+    }
+  }
+
   /** Keeper `serial` of entity `id` has news of its readiness (notify, fd): read it if that is its keeper now. */
   private poked(id: number, serial: number): void {
     const name = this.core.names.get(id);
@@ -111,6 +121,7 @@ export class KeeperRecords {
     });
     if (!applied) return;
     const e = applied.entity;
+    if (cg && e.runAs?.cgroup) this.remakeCgroup(e);
     // Its first record: nothing need watch it by pid (a launcher's death, or a reconcile, watches only keepers not yet heard of).
     if (r.kind === 'K' && e.keeper) this.core.parts.spawner.settled(keeperTag(e.id, e.keeper.serial));
     if (r.kind === 'K' && e.keeper) this.outputProblem(e, keeperLogProblem(this.core.paths, e.id, e.keeper.serial));

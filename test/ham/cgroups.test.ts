@@ -148,6 +148,23 @@ describe.skipIf(!usable)('entities in cgroups of their own', () => {
     await waitFor('the daemon killed', () => !alive(daemon!));
   });
 
+  it('a cgroup gone behind its back fails the start by its standing order (2048 + ENOENT) naming it, and is made again for the next', async () => {
+    await hamJson(t.home, ['start', ...CALM]);
+    made.push(join(BASE!, `ham-${homeTag(t.home)}`));
+    const died = { type: 'death', actions: [{ kind: 'restart' }] };
+    await applyConfig(t.home, { entities: { g: { command: ['perl', '-e', 'sleep 100000', `cg-${process.pid}-g`], cgroup: {}, conditions: { died } } } });
+    const first = entity(await waitStatus(t.home, 'g running', (x) => entity(x, 'g').state === 'running'), 'g');
+    const dir = first.cgroup!;
+    writeFileSync(join(BASE!, 'cgroup.procs'), String(first.pid)); // out of it, so it can go (as systemd trims an empty cgroup)
+    rmdirSync(dir);
+    process.kill(first.pid!, 'SIGKILL'); // its keeper restarts it at once by its standing order: the join fails
+    const failed = await waitStatus(t.home, 'its start failed', (x) => entity(x, 'g').lastFailure?.startError !== undefined);
+    expect(entity(failed, 'g').lastFailure!.startError).toBe(`cannot join its cgroup ${dir}: ENOENT`);
+    await waitFor('its cgroup made again', () => existsSync(dir)); // by the HAM, at the failure
+    await hamJson(t.home, ['start', 'g', '--wait']);
+    expect(cgroupOf(entity(await status(t.home), 'g').pid!)).toBe(underMount(dir));
+  });
+
   it('ham stop --all with no HAM running kills the escapee too', async () => {
     await hamJson(t.home, ['start', ...CALM]);
     made.push(join(BASE!, `ham-${homeTag(t.home)}`));

@@ -127,7 +127,11 @@ export function prepareCgroup(root: string, id: number, limits: CgroupLimits, en
     enable(top, ctls, needed, null, root);
     at = leaf;
     if (!existsSync(leaf)) mkdirSync(leaf);
-    for (const [file, v] of Object.entries(limitFiles(limits))) if (existsSync(join(leaf, file))) writeFileSync(join(leaf, file), v);
+    for (const [file, v] of Object.entries(limitFiles(limits))) {
+      const asked = v !== 'max';
+      if (existsSync(join(leaf, file))) writeFileSync(join(leaf, file), v);
+      else if (asked) throw new Error(`expected ${file} there (its controller enabled above it), got none: a limit is never left unset`);
+    }
   } catch (err) {
     throw fail(`cgroup ${at}: ${(err as Error).message}`, entity);
   }

@@ -71,6 +71,7 @@ export function formatEntity(e: EntityView & Partial<Usage>): string {
   }
   if (e.readiness) lines.push(['readiness', readinessText(e)]);
   if (e.runAs) lines.push(['running as', f(runAsText(e.runAs))]);
+  if (e.cgroup) lines.push(['cgroup', f(e.cgroup)]);
   if (e.userState) lines.push(['reported state', f(e.userState)]);
   if (e.restartAt) lines.push(['next restart at', e.restartAt]);
   if (e.restart) {

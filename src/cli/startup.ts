@@ -60,6 +60,8 @@ export function systemdUnit(o: UnitOptions): string {
     // KillMode=process kills only a main process, and a oneshot has none left, so they keep running
     // and the next start re-adopts them. `ham stop --all` stops them.
     'KillMode=process',
+    // The unit's cgroup is the pair's to divide (README "cgroups"): entities with `cgroup:` get one each below it.
+    'Delegate=yes',
     'TimeoutStartSec=120',
     'TimeoutStopSec=120',
     ...(o.userUnit ? [] : [`User=${o.user}`, ...(o.group ? [`Group=${o.group}`] : [])]),

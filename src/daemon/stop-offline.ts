@@ -7,10 +7,11 @@
 // keeper's standing order first (no restart without a HAM), finds the process
 // it runs now (stop-offline-current.ts: its keeper's newest record, else the
 // store's), sends its stop signal to it and its group, and SIGKILLs them after
-// its stop timeout.
+// its stop timeout, then kills what is left in its cgroup, if it has one.
 import { HamError } from '../errors.js';
 import type { HomePaths } from '../home.js';
 import { orderKeeper } from '../keeper/link.js';
+import { killCgroup } from '../ham/cgroups.js';
 import { transition } from '../ham/lifecycle-table.js';
 import { restartComing, viewState } from '../ham/lifecycle.js';
 import type { EntityRecord } from '../model/records.js';
@@ -86,6 +87,12 @@ export async function stopOffline(paths: HomePaths): Promise<OfflineReport> {
 }
 
 async function stopOne(e: EntityRecord, c: Current): Promise<OfflineStopped> {
+  const out = await stopPolicy(e, c);
+  if (e.cgroup) await killCgroup(e.cgroup); // what escaped its group, as a HAM's stop does (README "cgroups")
+  return out;
+}
+
+async function stopPolicy(e: EntityRecord, c: Current): Promise<OfflineStopped> {
   const { id } = c;
   signalCurrent(c, e.stopPolicy.signal as NodeJS.Signals);
   if (await until(() => !isAlive(id), e.stopPolicy.timeoutMs)) return { name: e.name, pid: id.pid, how: 'signal' };

@@ -169,7 +169,7 @@ async function check(config: unknown, w: World, issues: Issue[]): Promise<{ decl
     if (name !== GLOBAL && runs === !!cfg.placeholder)
       add(at, 'expected a command, a pid (optionally with a command to restart it with), or placeholder: true');
     const entityCwd = cfg.cwd === undefined ? baseDir : isAbsolute(cfg.cwd) ? cfg.cwd : resolve(baseDir, cfg.cwd);
-    const runAs = checkRunAs(cfg, at, baseDir);
+    const runAs = checkRunAs(cfg, at, baseDir, w.home);
     issues.push(...runAs.issues, ...actionUserIssues(conditions, at));
     if (runAs.runAs && !cfg.command) add(at, 'only an entity with a command can run as another user or with limits (its keeper starts it)');
     if (cfg.command) {

@@ -151,6 +151,7 @@ export class ByName {
     const e = this.core.store.entity(name);
     if (e?.life.tag === 'stopping') await this.core.parts.stops.untilStopped(name, e);
     await this.core.waitFor(name, (x) => !x || x.life.tag !== 'stopping', KILL_GRACE_MS);
+    await this.core.parts.stops.killLeft(name); // one whose command had died (a daemon that forked away) too
   }
 
   /** Until a new instance runs and is ready; its failure to start is the request's error. */

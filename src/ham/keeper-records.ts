@@ -12,6 +12,10 @@ import type { LifeEvent } from './lifecycle-events.js';
 import { takeOrderedRestart } from './standing-orders.js';
 import type { SupervisorCore } from './supervisor-core.js';
 import { hasProcess, parkedOf, restartComing, viewState } from './lifecycle.js';
+import { prepareCgroup } from './cgroups.js';
+
+/** keeper-runas.h KRUNAS_CGROUP_BASE. */
+const CGROUP_FAILURE = 2048;
 
 /** Where no process of the entity may run: a fork reported there is a stray. */
 const DOWN = new Set(['dead', 'stopped', 'held', 'failed']);
@@ -68,6 +72,15 @@ export class KeeperRecords {
     return 'done';
   }
 
+  /** Its cgroup was gone (removed behind its back: a unit's stop trims empty cgroups): made again for the next start, which its keeper makes. */
+  private remakeCgroup(e: EntityRecord): void {
+    try {
+      prepareCgroup(this.core.paths.root, e.id, e.runAs!.cgroup!, e.name);
+    } catch (err) {
+      this.core.log('warn', 'its cgroup could not be made again', { entity: e.name, error: (err as Error).message });
+    }
+  }
+
   /** Keeper `serial` of entity `id` has news of its readiness (notify, fd): read it if that is its keeper now. */
   private poked(id: number, serial: number): void {
     const name = this.core.names.get(id);
@@ -79,7 +92,11 @@ export class KeeperRecords {
   private applyKeeperRecord(name: string, seq: number, r: KeeperRecord): void {
     const { transitions } = this.core.parts;
     if (r.kind === 'S') this.lostBeforeExec.delete(name);
-    const argv = this.core.store.entity(name)?.argv ?? [];
+    const rec0 = this.core.store.entity(name);
+    const argv = rec0?.argv ?? [];
+    // 2048 + errno: its child could not join its cgroup (keeper-runas.c), else exec's errno.
+    const cg = r.kind === 'F' && r.errno >= CGROUP_FAILURE ? errnoName(r.errno - CGROUP_FAILURE) : undefined;
+    const failure = r.kind !== 'F' ? undefined : cg ? `cannot join its cgroup ${rec0?.cgroup ?? '?'}: ${cg}` : errnoName(r.errno);
     const ordered = r.kind === 'X' && r.ordered === true;
     let taken = { taken: false, over: false };
     const ev: LifeEvent = r.kind === 'F' ? { tag: 'F', seq } : r.kind === 'X' ? { tag: 'X', seq, exit: decodeWaitStatus(r.status) } : { tag: r.kind };
@@ -96,14 +113,15 @@ export class KeeperRecords {
       },
       pid: r.kind === 'S' || r.kind === 'X' ? r.pid : undefined,
       exit: ev.tag === 'X' ? ev.exit : undefined,
-      startError: r.kind === 'F' ? `cannot execute ${JSON.stringify(argv[0])}: ${errnoName(r.errno)}` : undefined,
-      startFailure: r.kind === 'F' ? { argv, exitCode: null, signal: null, startError: errnoName(r.errno) } : undefined,
+      startError: failure === undefined ? undefined : cg ? failure : `cannot execute ${JSON.stringify(argv[0])}: ${failure}`,
+      startFailure: failure === undefined ? undefined : { argv, exitCode: null, signal: null, startError: failure },
       point: `apply-${r.kind}:${name}`,
       // Restarted by its standing order: the restart its death fired is taken as carried out, in this transaction.
       after: ordered ? (rec) => void (taken = takeOrderedRestart(rec, Date.now())) : undefined,
     });
     if (!applied) return;
     const e = applied.entity;
+    if (cg && e.runAs?.cgroup) this.remakeCgroup(e);
     // Its first record: nothing need watch it by pid (a launcher's death, or a reconcile, watches only keepers not yet heard of).
     if (r.kind === 'K' && e.keeper) this.core.parts.spawner.settled(keeperTag(e.id, e.keeper.serial));
     if (r.kind === 'K' && e.keeper) this.outputProblem(e, keeperLogProblem(this.core.paths, e.id, e.keeper.serial));

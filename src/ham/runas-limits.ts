@@ -1,7 +1,7 @@
-// `limits:` and `cgroup:` of an entity (runas-schema.ts): what a value may be,
+// `limits:` of an entity (runas-schema.ts): what a value may be,
 // and whether this HAM can set it: the keeper inherits the HAM's hard limits,
 // which only root may raise (and then only to the kernel's own bounds).
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { LimitName, LimitValue } from '../model/runas.js';
 
 type Limit = { soft: LimitValue; hard: LimitValue };
@@ -84,17 +84,4 @@ export function limitProblem(name: LimitName, v: Limit, have: Partial<Record<Lim
     if (above(v.hard, nrOpen)) return { expected: `expected at most ${nrOpen} open files (the kernel's bound, /proc/sys/fs/nr_open)`, got: text(v) };
   }
   return undefined;
-}
-
-/** Why `cgroup:` cannot be honoured here: always something, as this ham sets no cgroup limits yet. */
-export function cgroupProblem(): { expected: string; got: string } {
-  if (!existsSync('/sys/fs/cgroup/cgroup.controllers'))
-    return {
-      expected: 'expected cgroup v2 (the unified hierarchy mounted at /sys/fs/cgroup) for memoryMax, cpuMax and pidsMax; use limits: (setrlimit) instead',
-      got: 'cgroup v1 here (no /sys/fs/cgroup/cgroup.controllers)',
-    };
-  return {
-    expected: 'expected no cgroup: this ham does not create cgroups for its entities yet; use limits: (setrlimit) instead',
-    got: 'cgroup v2 here',
-  };
 }

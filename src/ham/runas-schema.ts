@@ -13,7 +13,8 @@ import { keeperCommand } from '../paths.js';
 import { LIMIT_NAMES, type LimitName, type LimitValue, type RunAs } from '../model/runas.js';
 import { findGroup, findUser, userGroups } from './accounts.js';
 import { readEnvFile } from './env-file.js';
-import { cgroupProblem, hamLimits, limitProblem, parseLimit } from './runas-limits.js';
+import { cgroupProblemsHere } from './cgroups.js';
+import { hamLimits, limitProblem, parseLimit } from './runas-limits.js';
 
 const account = z.union([
   z.string().min(1).max(256),
@@ -76,7 +77,7 @@ function ownNice(): number {
 }
 
 /** The entity's running-as settings (undefined: none), the variables its env files give, and the problems. */
-export function checkRunAs(cfg: Fields, at: Path, baseDir: string): { runAs?: RunAs; fileEnv: Record<string, string>; issues: Issue[] } {
+export function checkRunAs(cfg: Fields, at: Path, baseDir: string, home: string): { runAs?: RunAs; fileEnv: Record<string, string>; issues: Issue[] } {
   const issues: Issue[] = [];
   if (Object.keys(runAsFields).every((k) => cfg[k as keyof Fields] === undefined)) return { fileEnv: {}, issues }; // most entities: nothing to look up
   const add = (p: Path, expected: string, got?: string): void =>
@@ -163,11 +164,11 @@ export function checkRunAs(cfg: Fields, at: Path, baseDir: string): { runAs?: Ru
     if (!size.success) issues.push(...zodIssues([...at, 'envFile'], fileEnv, size.error));
   }
   if (cfg.cgroup !== undefined) {
-    const why = cgroupProblem();
-    add([...at, 'cgroup'], why.expected, why.got);
+    for (const why of cgroupProblemsHere(home, cfg.cgroup)) add([...at, 'cgroup', ...(why.limit ? [why.limit] : [])], why.expected, why.got);
+    r.cgroup = cfg.cgroup;
   }
   const keeper = keeperCommand();
-  const keeperSide = Object.keys(r).filter((k) => k !== 'envFile');
+  const keeperSide = Object.keys(r).filter((k) => k !== 'envFile' && k !== 'cgroup'); // both keepers give these
   if (keeperSide.length && keeper.kind === 'perl')
     add(
       [...at, keeperSide[0]!],

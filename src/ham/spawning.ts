@@ -1,5 +1,6 @@
 // Starting keepers: a new keeper per start (or adoption of a running process),
 // and bulk starts (apply, resume) paced a few per event-loop turn.
+import { prepareCgroup, removeCgroup } from './cgroups.js';
 import { EARLIER_WATCH_MS, Launcher } from '../keeper/launcher.js';
 import { PidWatch, type PidWatchOptions } from '../keeper/pid-watch.js';
 import { keeperTag, spawnKeeper } from '../keeper/link.js';
@@ -136,6 +137,21 @@ export class Spawner {
       else if (!adoptPid)
         return this.refuse(e, 'expected a live grant from the cluster runtime (this node owns it, a lease renewal confirmed in time), got none');
     }
+    // Its cgroup made (or brought up to date) before each keeper: the keeper's child moves itself there.
+    let cgroup: string | undefined;
+    if (e.runAs?.cgroup && !adoptPid) {
+      try {
+        cgroup = prepareCgroup(paths.root, e.id, e.runAs.cgroup, e.name);
+      } catch (err) {
+        return this.refuse(e, (err as Error).message);
+      }
+      if (e.cgroup !== cgroup) this.core.updateIfPresent(name, (rec) => void (rec.cgroup = cgroup));
+    } else if (e.cgroup && !e.runAs?.cgroup && !adoptPid) {
+      // Its `cgroup:` was dropped by an apply: the old folder goes (empty: the last instance was stopped).
+      const kept = removeCgroup(e.cgroup);
+      if (kept) this.core.log('warn', 'its old cgroup is kept', { entity: name, why: kept });
+      this.core.updateIfPresent(name, (rec) => void (rec.cgroup = null));
+    }
     // A keeper that dies before its first record never opened its life FIFO:
     // as its parent we see the exit instead.
     const early = (why?: string): void => this.lostEarly(name, serial, why);
@@ -143,7 +159,20 @@ export class Spawner {
     try {
       keeper = spawnKeeper(
         paths,
-        { id: e.id, serial, name: e.name, argv: e.argv, env, cwd: e.cwd, adoptPid, logs: e.logs, readiness: e.readiness, runAs: e.runAs, created: e.createdAt },
+        {
+          id: e.id,
+          serial,
+          name: e.name,
+          argv: e.argv,
+          env,
+          cwd: e.cwd,
+          adoptPid,
+          logs: e.logs,
+          readiness: e.readiness,
+          runAs: e.runAs,
+          cgroup,
+          created: e.createdAt,
+        },
         early,
         this.launcher,
       );

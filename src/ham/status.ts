@@ -81,6 +81,7 @@ export function entityView(e: EntityRecord, live?: LiveBeat): EntityView {
     readiness: e.readiness ?? null,
     keeperReady: e.keeperReady ?? null,
     runAs: e.runAs ?? null,
+    cgroup: e.cgroup ?? null,
     health: e.health
       ? {
           ...e.health,

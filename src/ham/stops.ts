@@ -5,6 +5,7 @@ import type { EntityRecord } from '../model/records.js';
 import type { EventOf } from './lifecycle-events.js';
 import { transition } from './lifecycle-table.js';
 import { restartComing, stopWanted, viewState } from './lifecycle.js';
+import { killCgroup } from './cgroups.js';
 import { releaseKeepers } from './release.js';
 import type { SupervisorCore } from './supervisor-core.js';
 
@@ -40,8 +41,16 @@ export class Stops {
     const e = applied.entity;
     // Its stop signal to the process (it may stop its children itself), or its keeper let go if nothing runs.
     if (applied.outcome) transitions.perform(e, applied.outcome.effects);
-    if (viewState(e.life) === 'stopped' || !stopWanted(e.life)) return;
+    if (viewState(e.life) === 'stopped' || !stopWanted(e.life)) return this.killLeft(name);
     await this.untilStopped(name, e);
+  }
+
+  /** After its stop policy: what escaped its process group (a setsid daemon) but not its cgroup is killed, unless it runs again. */
+  async killLeft(name: string): Promise<void> {
+    const now = this.core.store.entity(name);
+    if (!now?.cgroup || viewState(now.life) === 'running' || viewState(now.life) === 'starting') return;
+    const killed = await killCgroup(now.cgroup);
+    if (killed.length) this.core.log('info', 'stop: killed what was left in its cgroup', { entity: name, cgroup: now.cgroup, pids: killed });
   }
 
   /**
@@ -59,6 +68,11 @@ export class Stops {
 
   /** Until the stop of `e` ended (its stop timeout, then SIGKILL of its group): stopped, held, or started again (`ham restart NAME`). */
   async untilStopped(name: string, e: EntityRecord): Promise<void> {
+    await this.stopPolicy(name, e);
+    await this.killLeft(name);
+  }
+
+  private async stopPolicy(name: string, e: EntityRecord): Promise<void> {
     const { transitions } = this.core.parts;
     const gone = (x: EntityRecord | undefined): boolean => !x || x.life.tag !== 'stopping';
     if (await this.core.waitFor(name, gone, e.stopPolicy.timeoutMs).then(gone)) return;

@@ -15,6 +15,7 @@ import { processRuns, unreadyOf } from './lifecycle.js';
 import { pruneOneShot } from './spent-conditions.js';
 import { restartByKeeper } from './stale-keeper.js';
 import type { SupervisorCore } from './supervisor-core.js';
+import { removeCgroup } from './cgroups.js';
 
 export interface EventData {
   /** Record data the event carries besides the lifecycle (a keeper's seq, a pid), written first. */
@@ -233,6 +234,10 @@ export class Transitions {
         case 'remove':
           if (e.keeper) removeKeeperDir(paths, e.id, e.keeper.serial);
           if (e.readiness) removeReadyPaths(paths, e.id);
+          if (e.cgroup) {
+            const kept = removeCgroup(e.cgroup); // busy while a detached process still runs there
+            if (kept) this.core.log('warn', 'its cgroup is kept', { entity: e.name, why: kept });
+          }
           parts.readiness.keeper.forget(e.name); // its WATCHDOG=1 count (kept across instances: a keeper's count is cumulative)
           this.core.names.delete(e.id);
           w.coord.invalidate();

@@ -1,6 +1,8 @@
 /*
  * Running as: applied by the keeper's child between fork and exec, from plain
  * numbers the HAM resolved at `apply` (names, env files, checks: runas-schema.ts):
+ *   HAM_RUN_CGROUP  the cgroup2 folder to move to (its cgroup.procs); a failure is
+ *                   2048 + errno (the HAM names the folder: keeper-records.ts)
  *   HAM_RUN_OOM     oom_score_adj (-1000..1000)
  *   HAM_RUN_NICE    the nice value (-20..19, absolute)
  *   HAM_RUN_LIMITS  NAME=SOFT:HARD,... (setrlimit; "unlimited")
@@ -16,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -97,7 +100,22 @@ static const char *take(const char *name) {
   return v;
 }
 
+/* The child into its cgroup, first: what it forks before exec is counted (and killed at a stop) there too. */
+static int join_cgroup(const char *dir) {
+  char path[4096], pid[24];
+  if (snprintf(path, sizeof path, "%s/cgroup.procs", dir) >= (int)sizeof path) return errno = ENAMETOOLONG, -1;
+  int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return -1;
+  int len = snprintf(pid, sizeof pid, "%ld", (long)getpid());
+  ssize_t w = write(fd, pid, (size_t)len);
+  int e = errno;
+  close(fd);
+  return w == len ? 0 : (errno = w < 0 ? e : EIO, -1);
+}
+
 int krunas_child(void) {
+  const char *cgroup = take("HAM_RUN_CGROUP");
+  if (cgroup && join_cgroup(cgroup) != 0) return errno = KRUNAS_CGROUP_BASE + errno, -1;
   const char *oom = take("HAM_RUN_OOM"), *nice = take("HAM_RUN_NICE"), *limits = take("HAM_RUN_LIMITS"), *mask = take("HAM_RUN_UMASK");
   const char *groups = take("HAM_RUN_GROUPS"), *gid = take("HAM_RUN_GID"), *uid = take("HAM_RUN_UID");
   long long v;

@@ -172,6 +172,14 @@ sub start {
         setpgrp(0, 0);
         $SIG{$_} = 'DEFAULT' for @quiet, 'USR1';
         log_child();
+        if (defined(my $cg = delete $ENV{HAM_RUN_CGROUP})) {    # into its cgroup first; a failure is 2048 + errno (keeper-runas.c)
+            my $fh;
+            unless (open($fh, '>', "$cg/cgroup.procs") && syswrite($fh, $$)) {
+                print $w (2048 + $!);
+                exit 127;
+            }
+            close $fh;
+        }
         exec { $argv[0] } @argv;
         print $w ($! + 0);    # the pipe is close-on-exec: EOF means exec'd
         exit 127;

@@ -36,6 +36,8 @@ export interface KeeperSpec {
   readiness?: ReadinessSpec | null | undefined;
   /** Who the command runs as, with what limits (keeper-runas.c); `created`: the entity's createdAt. */
   runAs?: RunAs | null | undefined;
+  /** The cgroup its child moves itself to before exec (keeper-runas.c), made by the HAM (cgroups.ts). */
+  cgroup?: string | undefined;
   created?: number | undefined;
 }
 
@@ -100,6 +102,7 @@ function keeperEnv(paths: HomePaths, spec: KeeperSpec): Record<string, string> {
     HAM_LOG_KEEP: String(logs.keep),
     ...readyEnv(paths, spec),
     ...runAsKeeperEnv(spec.runAs),
+    ...(spec.cgroup ? { HAM_RUN_CGROUP: spec.cgroup } : {}),
   };
   const alone = process.env.HAM_KEEPER_ALONE_MS;
   return alone !== undefined && /^\d+$/.test(alone) ? { ...env, HAM_KEEPER_ALONE_MS: alone } : env;

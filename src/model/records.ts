@@ -183,6 +183,8 @@ export interface EntityRecord {
   readiness?: ReadinessSpec | null;
   /** Who its command runs as, with what limits (README "Running as"); absent or null: as the HAM. */
   runAs?: RunAs | null;
+  /** Its cgroup's path while it has one (README "cgroups"): a stop kills what is left there, removal removes it. Absent in records of an older ham. */
+  cgroup?: string | null;
   /** What answered when this instance became ready (a probe's answer); cleared by the next instance. */
   readyText?: string | null;
   /** The process group its command leads (`instance`: this instance only), kept once MAINPID= named another process: a stop signals both. Absent in records of an older ham. */

@@ -40,7 +40,12 @@ export interface RunAs {
   limits?: Partial<Record<LimitName, { soft: LimitValue; hard: LimitValue }>> | undefined;
   nice?: number | undefined;
   oomScoreAdj?: number | undefined;
+  /** cgroup v2 limits (README "cgroups"): the entity runs in a cgroup of its own, `{}` for none but that. */
+  cgroup?: CgroupLimits | undefined;
 }
+
+/** memory.max (bytes), cpu.max ("QUOTA PERIOD" in µs), pids.max of an entity's cgroup; "max": none. */
+export type CgroupLimits = { memoryMax?: number | 'max'; cpuMax?: string; pidsMax?: number | 'max' };
 
 /** One line for `ham status NAME`. */
 export function runAsText(r: RunAs): string {
@@ -53,6 +58,14 @@ export function runAsText(r: RunAs): string {
   if (r.oomScoreAdj !== undefined) parts.push(`oomScoreAdj ${r.oomScoreAdj}`);
   for (const [k, v] of Object.entries(r.limits ?? {})) parts.push(`${k} ${v.soft === v.hard ? v.soft : `${v.soft}/${v.hard}`}`);
   if (r.envFile?.length) parts.push(`envFile ${r.envFile.join(', ')}`);
+  if (r.cgroup)
+    parts.push(
+      `cgroup ${
+        Object.entries(r.cgroup)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ') || '(no limits)'
+      }`,
+    );
   return parts.join('; ');
 }
 

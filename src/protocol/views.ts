@@ -105,6 +105,8 @@ export interface EntityView {
   readiness: ReadinessSpec | null;
   /** Who its command runs as, with what limits (README "Running as"); null: as the HAM. */
   runAs: RunAs | null;
+  /** Its cgroup (README "cgroups"), or null. */
+  cgroup: string | null;
   /** What its keeper said (notify, fd): STATUS text, reloading, stopping, ignored datagrams, an extended deadline; null: nothing. */
   keeperReady: KeeperReadiness | null;
 }

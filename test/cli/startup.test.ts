@@ -43,6 +43,7 @@ describe('ham startup', () => {
     const r = await hamJson<{ unit: string }>(t.home, ['startup', '--print']);
     expect(r.unit).toMatch(/^Type=oneshot$/m);
     expect(r.unit).toMatch(/^KillMode=process$/m);
+    expect(r.unit).toMatch(/^Delegate=yes$/m); // the pair may make cgroups for its entities below the unit's
     expect(r.unit).toMatch(/^User=\S+$/m);
     expect(r.unit).toMatch(/^WantedBy=multi-user\.target$/m);
     expect(line(r.unit, 'ExecStart').slice(-3)).toEqual(['--home', t.home, 'start']);

@@ -4,7 +4,7 @@
 // running process; its output is still captured and its readiness (notify as
 // another user: a socket under /run/ham-notify, the user's, credentials checked; fd) still answered;
 // a SIGKILLed entity comes back the same. Bad inputs are refused with their
-// path and nothing is changed; cgroup: is refused here naming why.
+// path and nothing is changed (cgroup: is test/ham/cgroups.test.ts).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -245,19 +245,5 @@ describe.skipIf(!root)('running as another user (the HAM is root)', () => {
         expect.objectContaining({ path: 'entities.x.nice', got: 'this HAM runs as uid 65534' }),
       ]),
     );
-  });
-});
-
-describe('cgroup limits', () => {
-  it.skipIf(existsSync('/sys/fs/cgroup/cgroup.controllers'))('are refused on cgroup v1, naming why (v2 is absent here)', async () => {
-    const issues = await applyIssues({ entities: { a: { command: ['true'], cgroup: { memoryMax: 1 << 26 } } } });
-    expect(issues).toEqual([
-      {
-        path: 'entities.a.cgroup',
-        expected: expect.stringContaining('expected cgroup v2 (the unified hierarchy mounted at /sys/fs/cgroup)'),
-        got: 'cgroup v1 here (no /sys/fs/cgroup/cgroup.controllers)',
-      },
-    ]);
-    expect((await status(t.home)).entities).toEqual([]);
   });
 });

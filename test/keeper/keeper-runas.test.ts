@@ -1,7 +1,8 @@
 // The C keeper's running-as step (keeper-runas.c) driven by hand (no HAM): what
 // HAM_RUN_* says reaches the command, is not in its environment, and a value
 // the kernel or the parser refuses fails the start with its errno (an F record)
-// rather than running the command with less than it was given.
+// rather than running the command with less than it was given (a cgroup it
+// cannot join: 2048 + errno).
 import { spawn } from 'node:child_process';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -73,6 +74,8 @@ describe.skipIf(process.geteuid?.() !== 0)('the C keeper: running as', () => {
     ['soft above hard (the kernel refuses)', { HAM_RUN_LIMITS: 'nofile=10:5' }, osConstants.errno.EINVAL],
     ['a uid that is not a number', { HAM_RUN_UID: 'nobody' }, osConstants.errno.EINVAL],
     ['oom_score_adj out of range', { HAM_RUN_OOM: '5000' }, osConstants.errno.EINVAL],
+    // 2048 + errno: its cgroup could not be joined (the HAM names the folder in the start failure)
+    ['a cgroup that does not exist', { HAM_RUN_CGROUP: '/nonexistent-ham-cgroup' }, 2048 + osConstants.errno.ENOENT],
   ])('%s: the start fails with its errno (F), the command never runs', async (_what, env, errno) => {
     keeper(env, 'sh', '-c', `touch ${dir}/ran`, dir);
     const f = await waitFor('F', () => records().find((r) => r?.kind === 'F'));

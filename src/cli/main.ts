@@ -208,7 +208,7 @@ program
   .action(async (name: string, _o: unknown, cmd: Command) => {
     const g = globals(cmd);
     const r = await call(g, 'reset', { name });
-    emit(g, r, () => `reset ${name}: starting it again`);
+    emit(g, r, () => ('cluster' in r ? r.cluster : `reset ${name}: starting it again`));
   });
 
 registerByNameCommands(program);

@@ -127,7 +127,9 @@ export async function startWitness(): Promise<{
       me = { token: Number(token), node: node ?? '?' };
       if (live.size > 0) overlaps.push(`${me.node} (token ${me.token}) started while ${[...live].map((l) => `${l.node} (${l.token})`).join(', ')} ran`);
       const last = all[all.length - 1];
-      if (last && !(me.token > last.token)) overlaps.push(`token ${me.token} after ${last.token}: tokens must rise`);
+      // A restart on the same node under the same ownership keeps its token; a new owner's must be higher.
+      if (last && (me.token < last.token || (me.token === last.token && me.node !== last.node)))
+        overlaps.push(`token ${me.token} (${me.node}) after ${last.token} (${last.node}): tokens must rise`);
       live.add(me);
       all.push(me);
     });
@@ -143,6 +145,13 @@ export async function startWitness(): Promise<{
     overlaps,
     close: () => new Promise((r) => (server.close(() => r()), [...sockets].forEach((s) => s.destroy()))),
   };
+}
+
+/** A placed instance that reports as `witnessed` does, then exits 1 at once while DIR/fail-NODE exists (else it sleeps). */
+export function failing(port: number, dir: string): string[] {
+  const code =
+    'use IO::Socket::INET; my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ARGV[0]") or die "witness: $!"; $s->autoflush(1); print $s "$ENV{HAM_FENCE_TOKEN} $ENV{HAM_TEST_NODE}\\n"; select(undef, undef, undef, 0.2); exit 1 if -e "$ARGV[1]/fail-$ENV{HAM_TEST_NODE}"; sleep 100000';
+  return ['perl', '-e', code, String(port), dir];
 }
 
 /** A placed instance: reports its token and node (HAM_TEST_NODE, from its node's base environment) to the witness, then sleeps. */

@@ -19,9 +19,27 @@ export class PlacedRequests {
     private readonly placed: Placements,
   ) {}
 
+  /**
+   * In turn with the reconciles, only for a name etcd has a definition of (as last seen: a plain
+   * entity's request never waits on etcd); etcd not answering is a clear error.
+   */
+  private async inTurn(request: string, name: string, fn: () => Promise<string | undefined>): Promise<string | undefined> {
+    if (!this.placed.seenNow.defs.has(name)) return undefined;
+    try {
+      return await this.placed.inTurn(fn);
+    } catch (e) {
+      if (e instanceof HamError) throw e;
+      throw new HamError({
+        code: 'cluster-unreachable',
+        entity: name,
+        message: `${request} ${name}: expected etcd to answer at ${this.cfg.etcd.join(', ')}, got: ${(e as Error).message}; try again once it does (\`ham cluster status\` shows where it is)`,
+      });
+    }
+  }
+
   /** `ham stop NAME`: stopped on its owner and on every node until `ham start NAME`. */
   stop(name: string, wait: boolean): Promise<string | undefined> {
-    return this.placed.inTurn(async () => {
+    return this.inTurn('stop', name, async () => {
       await this.placed.reconcile();
       const seen = this.placed.seenNow;
       if (!seen.defs.has(name)) return undefined;
@@ -53,7 +71,7 @@ export class PlacedRequests {
 
   /** `ham start NAME` of one stopped cluster-wide: placed again by its policy. */
   start(name: string): Promise<string | undefined> {
-    return this.placed.inTurn(async () => {
+    return this.inTurn('start', name, async () => {
       await this.placed.reconcile();
       const seen = this.placed.seenNow;
       const d = seen.defs.get(name);
@@ -78,7 +96,7 @@ export class PlacedRequests {
 
   /** `ham reset NAME` on a node that gave up on it (and so no longer has it): its mark cleared, it may run it again. */
   reset(name: string): Promise<string | undefined> {
-    return this.placed.inTurn(async () => {
+    return this.inTurn('reset', name, async () => {
       await this.placed.reconcile(); // a failure just seen here is given up first
       const seen = this.placed.seenNow;
       if (!seen.defs.has(name) || this.port.supervisor.get(name)) return undefined;

@@ -37,7 +37,7 @@ export class Placements {
   private freshUntil = 0;
   /** An owned entity that ends `failed` (its recovery gave up here) is released: reconciled soon. */
   private readonly onChange = (name: string): void => {
-    if (this.owned()[name] && this.port.supervisor.get(name)?.life.tag === 'failed') this.soon();
+    if (this.applied.has(name) && this.port.supervisor.get(name)?.life.tag === 'failed') this.soon();
   };
 
   constructor(
@@ -164,18 +164,16 @@ export class Placements {
   }
 
   /**
-   * Its recovery gave up here (restart intensity exceeded): stopped, then released with a mark
-   * PREFIX/gaveup/NAME/NODE (in the same transaction, guarded by its token) that keeps this node
-   * out of its races until `ham reset NAME` here; the next node by policy takes it.
+   * Its recovery gave up here (restart intensity exceeded): a mark PREFIX/gaveup/NAME/NODE first
+   * (should etcd fail after the stop, this node still races for it no more until `ham reset NAME`
+   * here), then stopped and released, guarded by its token; the next node by policy takes it.
    */
   private async giveUp(name: string, token: string): Promise<void> {
     const why = this.port.supervisor.get(name)?.lastError ?? 'restart intensity exceeded';
+    await this.etcd.put(gaveUpKey(this.cfg, name, this.cfg.node)).value(JSON.stringify({ token, at: Date.now(), why }));
     this.port.log('warn', 'cluster: recovery gave up here; the entity is released to the next node', { entity: name, token, why });
     clusterEvent(this.port, { event: 'gave-up', entity: name, node: this.cfg.node, token }, why);
-    if (!(await this.dropLocal(name, 'its recovery gave up here'))) return;
-    const mark = this.etcd.put(gaveUpKey(this.cfg, name, this.cfg.node)).value(JSON.stringify({ token, at: Date.now(), why }));
-    const key = ownerKey(this.cfg, name);
-    await this.etcd.if(key, 'Create', '==', token).then(mark, this.etcd.delete().key(key)).else(mark).commit();
+    await this.release(name, token, 'its recovery gave up here');
   }
 
   /** Stopped here, then its ownership key deleted, guarded by its token. */

@@ -203,7 +203,7 @@ program
 
 program
   .command('reset')
-  .description('bring back a failed entity (restart intensity exceeded) with fresh counters')
+  .description('bring back a failed entity (restart intensity exceeded) with fresh counters; a placed one: this node may run it again')
   .argument('<name>')
   .action(async (name: string, _o: unknown, cmd: Command) => {
     const g = globals(cmd);

@@ -101,30 +101,30 @@ export async function startProxy(target: number): Promise<{ url: string; cut(): 
 }
 
 /**
- * The witness: every instance of a placed entity connects and says "TOKEN NODE"; its connection
- * closes when its process ends. Overlaps (two open at once) and tokens that do not rise are kept.
+ * The witness: every instance of a placed entity connects and says "TOKEN NODE" (kept with when);
+ * its connection closes when its process ends. Overlaps (two open at once) and tokens that do not rise are kept.
  */
 export async function startWitness(): Promise<{
   port: number;
-  live: () => { token: number; node: string }[];
-  all: { token: number; node: string }[];
+  live: () => { token: number; node: string; at: number }[];
+  all: { token: number; node: string; at: number }[];
   overlaps: string[];
   close(): Promise<void>;
 }> {
-  const live = new Set<{ token: number; node: string }>();
-  const all: { token: number; node: string }[] = [];
+  const live = new Set<{ token: number; node: string; at: number }>();
+  const all: { token: number; node: string; at: number }[] = [];
   const overlaps: string[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((s) => {
     sockets.add(s);
     let buf = '';
-    let me: { token: number; node: string } | undefined;
+    let me: { token: number; node: string; at: number } | undefined;
     s.on('data', (d) => {
       buf += d.toString();
       const nl = buf.indexOf('\n');
       if (me || nl < 0) return;
       const [token, node] = buf.slice(0, nl).split(' ');
-      me = { token: Number(token), node: node ?? '?' };
+      me = { token: Number(token), node: node ?? '?', at: Date.now() };
       if (live.size > 0) overlaps.push(`${me.node} (token ${me.token}) started while ${[...live].map((l) => `${l.node} (${l.token})`).join(', ')} ran`);
       const last = all[all.length - 1];
       // A restart on the same node under the same ownership keeps its token; a new owner's must be higher.

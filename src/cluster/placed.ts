@@ -241,6 +241,7 @@ export class Placements {
       await this.port.supervisor.byName
         .start(name, false)
         .catch((e: Error) => this.port.log('warn', 'cluster: a start failed', { entity: name, error: e.message }));
+    else if (rec?.life.tag === 'failed') this.soon(); // it gave up before it was marked applied (onChange missed it)
   }
 
   /** A placed entity's keeper deadline (ms from now) if this node owns it by the token it carries; else none. */

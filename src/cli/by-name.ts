@@ -26,6 +26,7 @@ export async function control(g: Globals, request: Request, target: { name: stri
 }
 
 function describe(r: Control, wait: boolean): string {
+  if (r.cluster !== undefined) return r.cluster;
   if (r.group !== undefined) {
     const names = r.entities.map((e) => e.name).join(', ') || 'nothing (no member runs)';
     const skipped = r.skipped.length ? ` (skipped ${r.skipped.map((s) => `${s.name}: ${s.why}`).join(', ')})` : '';

@@ -19,6 +19,8 @@ export function formatCluster(r: ClusterView): string {
     out.push(
       `  ${f(p.name)}  ${p.state}  owner ${p.owner ? f(p.owner) : '-'}  token ${p.token ?? '-'}  ${p.policy} [${p.nodes.map(f).join(', ')}]` +
         (p.unknownNodes.length ? `  unknown nodes: ${p.unknownNodes.map(f).join(', ')}` : '') +
+        (p.gaveUp.length ? `  gave up: ${p.gaveUp.map(f).join(', ')} (\`ham reset ${f(p.name)}\` there)` : '') +
+        (p.failback ? '  failback' : '') +
         (p.since ? `  since ${p.since}` : ''),
     );
   return out.join('\n');

@@ -192,6 +192,8 @@ export function formatEvent(e: EventView): string {
     );
   const st = e.state;
   if (st) what.push(`${f(st.from ?? '(none)')} → ${f(st.to)}`);
+  const c = e.cluster;
+  if (c) what.push([c.event, c.entity && f(c.entity), c.node && `node ${f(c.node)}`, c.token && `token ${c.token}`].filter(Boolean).join(' '));
   if (e.pid) what.push(`pid ${String(e.pid)}`);
   if (e.notifies) what.push(`notifies #${String(e.notifies)}`);
   if (e.detail) what.push(f(e.detail));

@@ -203,12 +203,12 @@ program
 
 program
   .command('reset')
-  .description('bring back a failed entity (restart intensity exceeded) with fresh counters')
+  .description('bring back a failed entity (restart intensity exceeded) with fresh counters; a placed one: this node may run it again')
   .argument('<name>')
   .action(async (name: string, _o: unknown, cmd: Command) => {
     const g = globals(cmd);
     const r = await call(g, 'reset', { name });
-    emit(g, r, () => `reset ${name}: starting it again`);
+    emit(g, r, () => ('cluster' in r ? r.cluster : `reset ${name}: starting it again`));
   });
 
 registerByNameCommands(program);

@@ -27,7 +27,7 @@ export function registerModelCommands(program: Command): void {
     .addOption(new Option('--type <type>', 'what to react to').choices([...CONDITION_TYPES]).makeOptionMandatory())
     .option('--rearm', 'keep it after the entity restarts (otherwise it is pruned)')
     .option('--independent', 'run its actions alongside other lists instead of after them')
-    .option('--match-type <t>', 'raise: only this type')
+    .option('--match-type <t>', 'raise: only this type; cluster: only this event (gave-up, relocated...)')
     .option('--match-class <c>', 'raise: only this class')
     .option('--match-severity <n>', 'raise: only this severity', integer('--match-severity'))
     .option('--from <states>', 'state: only from these (comma-separated)', list)

@@ -37,6 +37,8 @@ export const nodeKey = (c: ClusterConfig, node: string): string => `${c.prefix}n
 export const defKey = (c: ClusterConfig, name: string): string => `${c.prefix}defs/${name}`;
 export const ownerKey = (c: ClusterConfig, name: string): string => `${c.prefix}owners/${name}`;
 export const moveKey = (c: ClusterConfig, name: string): string => `${c.prefix}moves/${name}`;
+export const gaveUpKey = (c: ClusterConfig, name: string, node: string): string => `${c.prefix}gaveup/${name}/${node}`;
+export const stoppedKey = (c: ClusterConfig, name: string): string => `${c.prefix}stopped/${name}`;
 
 export function unreachable(c: ClusterConfig, e: unknown): HamError {
   return new HamError({

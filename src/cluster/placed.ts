@@ -4,75 +4,43 @@
 // reconcile: no polling. Candidates race in policy order (a later rank waits longer).
 import { constants } from 'node:os';
 import type { Etcd3, Watcher } from 'etcd3';
-import type { ClusterConfig, Placement } from '../model/cluster.js';
+import type { ClusterConfig } from '../model/cluster.js';
 import type { PlacedView } from '../protocol/cluster.js';
+import { placedViews } from './view.js';
 import { fenceKeeper } from '../keeper/link.js';
-import { createOnce, moveKey, ownerKey, rangeUnder } from './etcd.js';
+import { createOnce, gaveUpKey, moveKey, ownerKey, rangeUnder } from './etcd.js';
 import { HamError } from '../model/errors.js';
 import type { ClusterPort } from './port.js';
 import type { EntityRecord } from '../model/records.js';
 import { killGroup, runs } from './kill-group.js';
 import { raceOrders } from './race-order.js';
 import { storedStopMs } from './fence-stop.js';
+import { FENCE_SAFETY_MS, stopOf, type PlacedDef } from './def.js';
+import { candidateOrder, failbackTo } from './policy.js';
+import { emptySeen, nodesBack, readSeen, type Seen } from './seen.js';
+import { clusterEvent } from './events.js';
 
-/** What etcd keeps of a placed entity: its apply-file body (without placement) and where its paths start. */
-export interface PlacedDef {
-  config: Record<string, unknown>;
-  placement: Placement;
-  baseDir: string;
-}
+export { candidateOrder, moveOrder } from './policy.js';
+export { FENCE_SAFETY_MS, stopOf, type PlacedDef } from './def.js';
 
-/** Kept between the keeper's deadline and the lease's expiry; the HAM stops an entity this much earlier still. */
-export const FENCE_SAFETY_MS = 500;
 const RANK_DELAY_MS = 500;
 
-export function stopOf(def: PlacedDef): { signal: string; timeoutMs: number } {
-  const s = (def.config.stop ?? {}) as { signal?: string; timeoutMs?: number };
-  return { signal: s.signal ?? 'SIGTERM', timeoutMs: s.timeoutMs ?? 5000 };
-}
-
-interface Seen {
-  defs: Map<string, { def: PlacedDef; raw: string }>;
-  owners: Map<string, { node: string; lease: string; revision: string }>;
-  nodes: Map<string, string>;
-  /** `ham relocate` in progress: the node it leaves (it tries last) and the one asked for (it tries first). */
-  moves: Map<string, { from: string; to: string | null }>;
-}
-
-/**
- * The live nodes that may run an entity, in the order they try (TruCluster CAA's policies):
- * favored: the listed ones in their order, then (not restricted) the others by name;
- * balanced: the same, fewest placed entities first; restricted: only the listed ones.
- */
-export function candidateOrder(p: Placement, live: string[], owners: string[]): string[] {
-  const listed = p.nodes.filter((n) => live.includes(n));
-  const others = p.policy === 'restricted' ? [] : live.filter((n) => !p.nodes.includes(n)).sort();
-  const order = [...listed, ...others];
-  if (p.policy !== 'balanced') return order;
-  const load = new Map<string, number>();
-  for (const n of owners) load.set(n, (load.get(n) ?? 0) + 1);
-  return order
-    .map((n, i) => ({ n, i, l: load.get(n) ?? 0 }))
-    .sort((a, b) => a.l - b.l || a.i - b.i)
-    .map((x) => x.n);
-}
-
-/** The order during a move: the node asked for first; the node it leaves not at all while another may run it. */
-export function moveOrder(order: string[], move: { from: string; to: string | null }): string[] {
-  const rest = order.filter((n) => n !== move.from && n !== move.to);
-  const first = move.to && move.to !== move.from && order.includes(move.to) ? [move.to] : [];
-  const others = [...first, ...rest];
-  return others.length > 0 ? others : order;
-}
-
 export class Placements {
-  private seen: Seen = { defs: new Map(), owners: new Map(), nodes: new Map(), moves: new Map() };
+  private seen: Seen = emptySeen();
   private watcher: Watcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly races = new Map<string, NodeJS.Timeout>();
   private readonly applied = new Map<string, string>();
   private busy: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Who owned each entity when last seen: a new owner is a `relocated` event. */
+  private readonly lastOwner = new Map<string, string>();
+  /** A freshly (re)connected watch races for nothing before this (performance.now()): a node cut off may still run it until its deadline. */
+  private freshUntil = 0;
+  /** An owned entity that ends `failed` (its recovery gave up here) is released: reconciled soon. */
+  private readonly onChange = (name: string): void => {
+    if (this.applied.has(name) && this.port.supervisor.get(name)?.life.tag === 'failed') this.soon();
+  };
 
   constructor(
     private readonly port: ClusterPort,
@@ -93,15 +61,22 @@ export class Placements {
     const w = await this.etcd.watch().prefix(this.cfg.prefix).create();
     if (this.closed) return void w.cancel();
     this.watcher = w;
+    this.fresh();
     w.on('put', () => this.soon())
       .on('delete', () => this.soon())
-      .on('connected', () => this.soon());
+      .on('connected', () => (this.fresh(), this.soon()));
+    this.port.supervisor.events.on('change', this.onChange);
     w.on('error', (e: Error) => this.port.log('warn', 'cluster: watch failed', { error: e.message }));
     this.soon();
   }
 
+  private fresh(): void {
+    this.freshUntil = performance.now() + this.cfg.ttlMs + 1000;
+  }
+
   close(): void {
     this.closed = true;
+    this.port.supervisor.events.off('change', this.onChange);
     void this.watcher?.cancel().catch(() => undefined);
     clearTimeout(this.timer);
     for (const t of this.races.values()) clearTimeout(t);
@@ -116,7 +91,7 @@ export class Placements {
     }, 20);
   }
 
-  private owned(): Record<string, { token: string; since: number }> {
+  owned(): Record<string, { token: string; since: number }> {
     return this.port.store.cluster()?.owned ?? {};
   }
 
@@ -129,38 +104,33 @@ export class Placements {
     });
   }
 
-  private async reconcile(): Promise<void> {
+  /** What this node has seen of the cluster at the last reconcile. */
+  get seenNow(): Seen {
+    return this.seen;
+  }
+
+  /** Read everything under the prefix and act on it (in turn: through soon() or inTurn()). */
+  async reconcile(): Promise<void> {
     const all = await rangeUnder(this.etcd, this.cfg.prefix);
-    const seen: Seen = { defs: new Map(), owners: new Map(), nodes: new Map(), moves: new Map() };
-    for (const [k, v] of all) {
-      if (k.startsWith('defs/')) {
-        try {
-          seen.defs.set(k.slice(5), { def: JSON.parse(v.value) as PlacedDef, raw: v.value });
-        } catch {
-          this.port.log('warn', 'cluster: a definition that is not JSON', { key: k });
-        }
-      } else if (k.startsWith('owners/')) seen.owners.set(k.slice(7), { node: v.value, lease: v.lease, revision: v.revision });
-      else if (k.startsWith('nodes/')) seen.nodes.set(k.slice(6), v.lease);
-      else if (k.startsWith('moves/')) {
-        try {
-          seen.moves.set(k.slice(6), JSON.parse(v.value) as { from: string; to: string | null });
-        } catch {
-          /* not ours */
-        }
-      }
-    }
+    const before = this.seen;
+    const first = !this.reconciled;
+    const seen = readSeen(all, (key) => this.port.log('warn', 'cluster: a key that is not ours', { key }));
     this.seen = seen;
     this.reconciled = true;
+    this.noteOwners(seen);
     const lease = this.freshLease();
-    const owned = this.owned();
+    let owned = this.owned();
     for (const name of Object.keys(owned)) {
       const o = seen.owners.get(name);
       if (!seen.defs.has(name) || !o || o.node !== this.cfg.node || o.revision !== owned[name]!.token) await this.dropLocal(name, 'ownership lost');
+      else if (seen.stopped.has(name)) await this.release(name, o.revision, 'stopped cluster-wide (ham stop)');
+      else if (this.port.supervisor.get(name)?.life.tag === 'failed') await this.giveUp(name, o.revision);
     }
+    owned = this.owned();
     // Every free entity's order at once, so that those freed together split (race-order.ts).
     const free = [...seen.defs]
-      .filter(([name]) => !seen.owners.has(name))
-      .map(([name, { def }]) => ({ name, placement: def.placement, move: seen.moves.get(name) }));
+      .filter(([name]) => !seen.owners.has(name) && !seen.stopped.has(name))
+      .map(([name, { def }]) => ({ name, placement: def.placement, move: seen.moves.get(name), gaveUp: seen.gaveUp.get(name) }));
     const orders = raceOrders(
       free,
       [...seen.nodes.keys()],
@@ -177,8 +147,59 @@ export class Placements {
           .if(ownerKey(this.cfg, name), 'Create', '==', o.revision)
           .then(this.etcd.delete().key(ownerKey(this.cfg, name)))
           .commit();
-      } else if (!o && lease) this.race(name, orders.get(name) ?? []);
+      } else if (!o && lease && !seen.stopped.has(name)) this.race(name, orders.get(name) ?? []);
     }
+    if (!first) await this.failback(nodesBack(before, seen));
+  }
+
+  /** A new owner of an entity, seen on every node: `relocated` (from the one seen before). */
+  private noteOwners(seen: Seen): void {
+    for (const [name, o] of seen.owners) {
+      const was = this.lastOwner.get(name);
+      if (was !== undefined && was !== o.node)
+        clusterEvent(this.port, { event: 'relocated', entity: name, node: o.node, token: o.revision }, `from ${was} to ${o.node}`);
+      this.lastOwner.set(name, o.node);
+    }
+    for (const name of this.lastOwner.keys()) if (!seen.defs.has(name)) this.lastOwner.delete(name);
+  }
+
+  /** `failback: true`: an entity owned here whose most favored node is back moves home, as `ham relocate --to` does. */
+  private async failback(back: Set<string>): Promise<void> {
+    if (back.size === 0) return;
+    const live = [...this.seen.nodes.keys()];
+    for (const [name, mine] of Object.entries(this.owned())) {
+      const d = this.seen.defs.get(name)?.def;
+      const to = d && !this.seen.moves.has(name) ? failbackTo(d.placement, live, this.seen.gaveUp.get(name), this.cfg.node, back) : null;
+      if (to) await this.moveNow(name, mine.token, to, `failback: its favored node ${to} is back`);
+    }
+  }
+
+  /**
+   * Its recovery gave up here (restart intensity exceeded): a mark PREFIX/gaveup/NAME/NODE first
+   * (should etcd fail after the stop, this node still races for it no more until `ham reset NAME`
+   * here), then stopped and released, guarded by its token; the next node by policy takes it.
+   */
+  private async giveUp(name: string, token: string): Promise<void> {
+    const why = this.port.supervisor.get(name)?.lastError ?? 'restart intensity exceeded';
+    await this.etcd.put(gaveUpKey(this.cfg, name, this.cfg.node)).value(JSON.stringify({ token, at: Date.now(), why }));
+    this.port.log('warn', 'cluster: recovery gave up here; the entity is released to the next node', { entity: name, token, why });
+    clusterEvent(this.port, { event: 'gave-up', entity: name, node: this.cfg.node, token }, why);
+    await this.release(name, token, 'its recovery gave up here');
+  }
+
+  /** Stopped here, then its ownership key deleted, guarded by its token. */
+  async release(name: string, token: string, why: string): Promise<boolean> {
+    if (!(await this.dropLocal(name, why))) return false;
+    await this.etcd
+      .if(ownerKey(this.cfg, name), 'Create', '==', token)
+      .then(this.etcd.delete().key(ownerKey(this.cfg, name)))
+      .commit();
+    return true;
+  }
+
+  /** A later rank waits longer; nobody races before a freshly (re)connected watch has waited TTL + 1 s. */
+  private raceDelay(rank: number): number {
+    return Math.max(rank * RANK_DELAY_MS, this.freshUntil - performance.now());
   }
 
   private race(name: string, order: string[]): void {
@@ -189,18 +210,20 @@ export class Placements {
       this.busy = this.busy
         .then(async () => {
           this.races.delete(name);
+          if (performance.now() < this.freshUntil) return this.soon(); // the watch reconnected meanwhile: it waits anew
           const lease = this.freshLease();
-          if (this.closed || !lease || this.seen.owners.has(name) || !this.seen.defs.has(name)) return;
+          if (this.closed || !lease || this.seen.owners.has(name) || !this.seen.defs.has(name) || this.seen.stopped.has(name)) return;
           const r = await createOnce(this.etcd, ownerKey(this.cfg, name), this.cfg.node, lease);
           if (!r.created) return;
           this.saveOwned((o) => (o[name] = { token: r.revision, since: Date.now() }));
           if (this.seen.moves.has(name)) await this.etcd.delete().key(moveKey(this.cfg, name)); // the move is done
           this.port.log('info', 'cluster: placed here', { entity: name, token: r.revision });
+          clusterEvent(this.port, { event: 'placed', entity: name, node: this.cfg.node, token: r.revision });
           const d = this.seen.defs.get(name);
           if (d) await this.applyLocal(name, d.def, d.raw, r.revision);
         })
         .catch((e: Error) => (this.races.delete(name), this.port.log('warn', 'cluster: race failed', { entity: name, error: e.message })));
-    }, rank * RANK_DELAY_MS);
+    }, this.raceDelay(rank));
     this.races.set(name, t);
   }
 
@@ -221,6 +244,7 @@ export class Placements {
       await this.port.supervisor.byName
         .start(name, false)
         .catch((e: Error) => this.port.log('warn', 'cluster: a start failed', { entity: name, error: e.message }));
+    else if (rec?.life.tag === 'failed') this.soon(); // it gave up before it was marked applied (onChange missed it)
   }
 
   /** A placed entity's keeper deadline (ms from now) if this node owns it by the token it carries; else none. */
@@ -243,6 +267,7 @@ export class Placements {
    */
   async dropLocal(name: string, why: string): Promise<boolean> {
     const sup = this.port.supervisor;
+    const token = this.owned()[name]?.token;
     this.applied.delete(name);
     const rec = sup.get(name);
     if (rec) {
@@ -265,6 +290,7 @@ export class Placements {
       if (now) sup.detach(name); // its process is gone: the record goes (this node no longer runs it)
     }
     this.saveOwned((o) => delete o[name]);
+    if (token) clusterEvent(this.port, { event: 'released', entity: name, node: this.cfg.node, token }, why);
     return true;
   }
 
@@ -274,7 +300,12 @@ export class Placements {
    */
   relocate(name: string, to: string | undefined): Promise<{ name: string; from: string; to: string | null }> {
     // In turn with the reconciles: one must not start it again here while it is being stopped.
-    const r = this.busy.then(() => this.relocateNow(name, to));
+    return this.inTurn(() => this.relocateNow(name, to));
+  }
+
+  /** A request run in turn with the reconciles (placed-requests.ts, relocate). */
+  inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const r = this.busy.then(fn);
     this.busy = r.then(
       () => undefined,
       () => undefined,
@@ -296,19 +327,26 @@ export class Placements {
       });
     if (to !== undefined && !candidateOrder(def.placement, [...this.seen.nodes.keys()], []).includes(to))
       throw new HamError({ code: 'bad-request', entity: name, message: `expected --to a live node ${name} may run on, got ${JSON.stringify(to)}` });
+    if (to !== undefined && this.seen.gaveUp.get(name)?.has(to))
+      throw new HamError({
+        code: 'bad-request',
+        entity: name,
+        message: `expected --to a node that did not give up on ${name}, got ${to} (\`ham reset ${name}\` there first)`,
+      });
+    if (!(await this.moveNow(name, o.revision, to, 'ham relocate')))
+      throw new HamError({ code: 'bad-request', entity: name, message: `expected ${name} to stop here before it moves, got it still running: it stays here` });
+    return { name, from: this.cfg.node, to: to ?? null };
+  }
+
+  /** Stopped here, then released with a note (under this node's lease) that makes `to` try first and this node last. */
+  private async moveNow(name: string, token: string, to: string | undefined, why: string): Promise<boolean> {
     const lease = this.port.store.cluster()?.lease;
     if (!lease) throw new HamError({ code: 'cluster-unreachable', message: 'expected a node lease, got none: etcd is not answering' });
     await this.etcd
       .put(moveKey(this.cfg, name))
       .value(JSON.stringify({ from: this.cfg.node, to: to ?? null }))
       .lease(lease);
-    if (!(await this.dropLocal(name, 'ham relocate')))
-      throw new HamError({ code: 'bad-request', entity: name, message: `expected ${name} to stop here before it moves, got it still running: it stays here` });
-    await this.etcd
-      .if(ownerKey(this.cfg, name), 'Create', '==', o.revision)
-      .then(this.etcd.delete().key(ownerKey(this.cfg, name)))
-      .commit();
-    return { name, from: this.cfg.node, to: to ?? null };
+    return this.release(name, token, why);
   }
 
   /** Every owned entity stopped here before the lease can expire (the keepers do it too). */
@@ -343,21 +381,7 @@ export class Placements {
   }
 
   view(): PlacedView[] {
-    const owned = this.owned();
-    return [...this.seen.defs].map(([name, { def }]) => {
-      const o = this.seen.owners.get(name);
-      const mine = o?.node === this.cfg.node && owned[name]?.token === o.revision;
-      return {
-        name,
-        policy: def.placement.policy,
-        nodes: def.placement.nodes,
-        unknownNodes: def.placement.nodes.filter((n) => !this.seen.nodes.has(n)),
-        owner: o?.node ?? null,
-        token: o?.revision ?? null,
-        state: mine ? 'running' : o ? 'elsewhere' : 'unplaced',
-        since: mine ? new Date(owned[name]!.since).toISOString() : null,
-      };
-    });
+    return placedViews(this.seen, this.owned(), this.cfg.node);
   }
 
   nodes(): { name: string; lease: string }[] {

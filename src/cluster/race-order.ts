@@ -4,13 +4,15 @@
 // ranks first for it as one more entity there, so that `balanced` ones split over the
 // survivors (9/8, not 17/0) and the later ones see what the earlier ones will take.
 import type { Placement } from '../model/cluster.js';
-import { candidateOrder, moveOrder } from './placed.js';
+import { candidateOrder, moveOrder, withoutGaveUp } from './policy.js';
 
 export interface Unowned {
   name: string;
   placement: Placement;
   /** `ham relocate` in progress: the node it leaves and the one asked for. */
   move?: { from: string; to: string | null } | undefined;
+  /** Nodes whose recovery gave up on it: they take no part until `ham reset` there. */
+  gaveUp?: ReadonlySet<string> | undefined;
 }
 
 /**
@@ -22,7 +24,7 @@ export function raceOrders(unowned: Unowned[], live: string[], owners: string[])
   const load = [...owners];
   const out = new Map<string, string[]>();
   for (const u of [...unowned].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    let order = candidateOrder(u.placement, live, load);
+    let order = withoutGaveUp(candidateOrder(u.placement, live, load), u.gaveUp);
     if (u.move) order = moveOrder(order, u.move);
     out.set(u.name, order);
     if (order[0] !== undefined) load.push(order[0]);

@@ -8,6 +8,8 @@ import { HamError } from '../model/errors.js';
 import type { ClusterView } from '../protocol/cluster.js';
 import { claimNode, connect, defKey, grantLease, keepAlive, leaseTtl, rangeUnder, unreachable } from './etcd.js';
 import { Placements, type PlacedDef } from './placed.js';
+import { PlacedRequests } from './placed-requests.js';
+import { clusterEvent } from './events.js';
 import type { ClusterPort } from './port.js';
 import { splitApply } from './split.js';
 import { failureText } from './etcd-failure.js';
@@ -18,6 +20,7 @@ const same = (a: ClusterConfig, b: ClusterConfig): boolean => JSON.stringify(a) 
 export class ClusterRuntime {
   private etcd: Etcd3 | undefined;
   private placed: Placements | undefined;
+  private requests: PlacedRequests | undefined;
   private cfg: ClusterConfig | undefined;
   /** The last confirmed renewal, on both clocks (see sinceConfirmed); none: -Infinity. */
   private confirmed = -Infinity;
@@ -77,6 +80,7 @@ export class ClusterRuntime {
       () => this.confirmedHere,
     );
     const placed = this.placed;
+    this.requests = new PlacedRequests(this.port, this.etcd, cfg, placed);
     this.port.supervisor.placedFence = (e) => (this.placed === placed ? placed.grantMs(e) : undefined);
     // etcd may be down at a takeover: the watch is tried again until it is there.
     const watch = (): void =>
@@ -138,12 +142,18 @@ export class ClusterRuntime {
         this.placed!.soon();
       } else this.confirm(sent);
       this.lastRenewal = new Date();
-      if (this.lastError) this.port.log('info', 'cluster: etcd answers again', { lastError: this.lastError });
+      if (this.lastError) {
+        this.port.log('info', 'cluster: etcd answers again', { lastError: this.lastError });
+        clusterEvent(this.port, { event: 'etcd-back', node: cfg.node });
+      }
       this.lastError = null;
       this.placed!.fenceAll();
     } catch (e) {
       const why = failureText(cfg, e);
-      if (this.lastError === null) this.port.log('warn', 'cluster: a renewal failed', { error: why, etcd: cfg.etcd.join(',') });
+      if (this.lastError === null) {
+        this.port.log('warn', 'cluster: a renewal failed', { error: why, etcd: cfg.etcd.join(',') });
+        clusterEvent(this.port, { event: 'etcd-lost', node: cfg.node }, `${cfg.etcd.join(', ')}: ${why}`);
+      }
       this.lastError = why;
     }
     this.armHalt();
@@ -215,6 +225,19 @@ export class ClusterRuntime {
   relocate(name: string, to: string | undefined): Promise<{ name: string; from: string; to: string | null }> {
     if (!this.placed) throw new HamError({ code: 'not-in-cluster', message: 'this node is in no cluster: expected a `cluster:` block in an applied file' });
     return this.placed.relocate(name, to);
+  }
+
+  /** `ham stop|start NAME` of a placed entity: cluster-wide (placed-requests.ts); undefined: the local request. */
+  async control(request: string, name: string, wait: boolean): Promise<string | undefined> {
+    if (!this.requests) return undefined;
+    if (request === 'stop') return this.requests.stop(name, wait);
+    if (request === 'start') return this.requests.start(name);
+    return undefined;
+  }
+
+  /** `ham reset NAME` on a node that gave up on a placed entity; undefined: the local reset. */
+  async reset(name: string): Promise<string | undefined> {
+    return this.requests?.reset(name);
   }
 
   status(): ClusterView {

@@ -9,7 +9,7 @@ import { clusterConfig, placementConfig } from '../protocol/cluster.js';
 import { readTls } from './tls-files.js';
 import { issuesError, pathText, zodIssues } from '../protocol/issues.js';
 import type { Change } from '../protocol/views.js';
-import { FENCE_SAFETY_MS, stopOf, type PlacedDef } from './placed.js';
+import { FENCE_SAFETY_MS, stopOf, type PlacedDef } from './def.js';
 import type { ClusterPort } from './port.js';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

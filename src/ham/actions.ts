@@ -121,6 +121,12 @@ function killLeftover(child: ProcId | null): void {
   }
 }
 
+/** A cluster event's execute sees which event, and the placed entity, node and fencing token it concerns. */
+function clusterEnv(c: RunRecord['occurrence']['cluster']): Record<string, string> {
+  if (!c) return {};
+  return { HAM_CLUSTER_EVENT: c.event, HAM_CLUSTER_ENTITY: c.entity ?? '', HAM_CLUSTER_NODE: c.node ?? '', HAM_CLUSTER_TOKEN: c.token ?? '' };
+}
+
 async function runExecute(a: ActionSpec, run: RunRecord, target: EntityRecord | undefined, d: ActionDeps): Promise<ActionResult> {
   const exit = run.occurrence.exit;
   const env: Record<string, string> = {
@@ -133,6 +139,7 @@ async function runExecute(a: ActionSpec, run: RunRecord, target: EntityRecord | 
     HAM_PID: String(run.occurrence.pid ?? target?.pid ?? ''),
     HAM_EXIT_CODE: exit?.code === null || exit?.code === undefined ? '' : String(exit.code),
     HAM_SIGNAL: exit?.signal ?? '',
+    ...clusterEnv(run.occurrence.cluster),
   };
   const onSpawn = (pid: number): void => {
     const id = procId(pid);

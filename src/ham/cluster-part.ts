@@ -31,6 +31,10 @@ export interface ClusterPart {
   apply(config: unknown, dryRun: boolean): Promise<ApplyReply>;
   status(): ClusterView;
   relocate(name: string, to: string | undefined): Promise<{ name: string; from: string; to: string | null }>;
+  /** `ham stop|start NAME` of a placed entity (cluster-wide): what was done, or undefined for a local request. */
+  control(request: string, name: string, wait: boolean): Promise<string | undefined>;
+  /** `ham reset NAME` on a node that gave up on a placed entity: what was done, or undefined for a local reset. */
+  reset(name: string): Promise<string | undefined>;
   close(): void;
 }
 
@@ -70,6 +74,9 @@ export function clusterHooks(load: ClusterLoader | undefined, port: ClusterPort)
       if (!part) throw new HamError({ code: 'not-in-cluster', message: 'this node is in no cluster: expected a `cluster:` block in an applied file' });
       return (await part).relocate(name, to);
     },
+    control: async (request: string, name: string, wait: boolean): Promise<string | undefined> =>
+      part ? (await part).control(request, name, wait) : undefined,
+    reset: async (name: string): Promise<string | undefined> => (part ? (await part).reset(name) : undefined),
     close: (): void => void part?.then((p) => p.close()).catch(() => undefined),
   };
 }

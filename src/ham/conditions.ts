@@ -26,6 +26,8 @@ export function matches(c: ConditionRecord, o: Occurrence): boolean {
     if (c.match.class !== undefined && c.match.class !== r.class) return false;
     if (c.match.severity !== undefined && c.match.severity !== r.severity) return false;
   }
+  // A cluster condition's `match.type` names the cluster event (etcd-lost, gave-up...), any when absent.
+  if (c.type === 'cluster' && c.match?.type !== undefined && c.match.type !== o.cluster?.event) return false;
   if (c.type === 'state') {
     if (!o.state) return false;
     if (!inSet(o.state.from, c.from) || !inSet(o.state.to, c.to)) return false;

@@ -236,12 +236,15 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
       detectors: () => detectors.view(),
       'cluster-status': () => cluster.status(),
       'cluster-relocate': ({ name, to }) => cluster.relocate(name, to),
-      reset: ({ name }) => {
+      reset: async ({ name }) => {
         refuseWhileStopping();
-        return entityView(supervisor.reset(name));
+        const placed = await cluster.reset(name); // a placed entity this node gave up on: its mark cleared
+        return placed !== undefined ? { name, cluster: placed } : entityView(supervisor.reset(name));
       },
       control: async ({ request, name, group, wait }) => {
         refuseWhileStopping();
+        const placed = name !== undefined ? await cluster.control(request, name, wait) : undefined; // cluster-wide stop/start
+        if (placed !== undefined) return { request, entities: [], skipped: [], cluster: placed };
         const view = (d: { entity: Parameters<typeof entityView>[0]; changed: boolean }) => ({ ...entityView(d.entity), changed: d.changed });
         if (group !== undefined) {
           const r = await supervisor.byName.restartGroup(group, wait);

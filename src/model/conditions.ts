@@ -15,9 +15,14 @@ export const CONDITION_TYPES = [
   'ready',
   'raise',
   'state',
+  'cluster',
   'any',
 ] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
+
+/** What a `cluster` condition reacts to (README "Cluster"): on the global entity `*`, with `cluster` saying which. */
+export const CLUSTER_EVENTS = ['etcd-lost', 'etcd-back', 'placed', 'relocated', 'released', 'gave-up'] as const;
+export type ClusterEventKind = (typeof CLUSTER_EVENTS)[number];
 
 export const ACTION_KINDS = ['restart', 'execute', 'signal', 'notify', 'waitfor', 'heartbeat-healthy', 'log'] as const;
 export type ActionKind = (typeof ACTION_KINDS)[number];
@@ -116,6 +121,8 @@ export interface Occurrence {
   exit?: { code: number | null; signal: string | null; core?: boolean } | null;
   raise?: { type: string; class?: string; severity?: number };
   state?: { from: string | null; to: string };
+  /** A cluster event: which, and the placed entity, node and fencing token where it concerns one. */
+  cluster?: { event: ClusterEventKind; entity?: string; node?: string; token?: string };
   /** Free text for humans (e.g. why a restart failed). */
   detail?: string;
   /** What failed, as data (a detector's check: argv, exitCode, signal, durationMs, timedOut, lastLine). */

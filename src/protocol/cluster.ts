@@ -40,8 +40,8 @@ export const placementConfig = z
   .object({
     nodes: z.array(entityName).max(64).default([]),
     policy: z.enum(PLACEMENT_POLICIES).default('favored'),
-    // Moving back home when the favored node returns is not there yet: refused rather than ignored.
-    failback: z.literal(false, { errorMap: () => ({ message: 'expected false: failback is not implemented yet' }) }).default(false),
+    // Moves it home (as `ham relocate --to`) when its most favored node's key reappears.
+    failback: z.boolean().default(false),
   })
   .strict()
   .refine((p) => p.policy !== 'restricted' || p.nodes.length > 0, { message: 'expected the nodes it is restricted to', path: ['nodes'] });
@@ -60,9 +60,16 @@ export interface PlacedView {
   unknownNodes: string[];
   owner: string | null;
   token: string | null;
-  /** Here: `running` where this node owns it, `elsewhere` where another does, `unplaced` where none does. */
-  state: 'running' | 'elsewhere' | 'unplaced';
+  /**
+   * Here: `running` where this node owns it, `elsewhere` where another does, `unplaced` where none does,
+   * `stopped` (`ham stop NAME`: on every node, until `ham start NAME`), `gave-up` (every live node it may
+   * run on gave up on it: until `ham reset NAME` on one).
+   */
+  state: 'running' | 'elsewhere' | 'unplaced' | 'stopped' | 'gave-up';
   since: string | null;
+  /** The nodes whose recovery gave up on it (they take it again after `ham reset NAME` there). */
+  gaveUp: string[];
+  failback: boolean;
 }
 
 export interface ClusterView {

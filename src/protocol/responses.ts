@@ -11,7 +11,8 @@ export interface Responses {
   status: StatusPage;
   attach: EntityView;
   detach: { name: string };
-  reset: EntityView;
+  /** A placed entity this node gave up on: what the cluster did (`cluster`), not an entity here. */
+  reset: EntityView | { name: string; cluster: string };
   stop: { pid: number; stoppedEntities: boolean };
   /** Each entity as the request left it (`changed`: false when it already was so); a rolling restart's members it skipped, and why. */
   control: {
@@ -19,6 +20,8 @@ export interface Responses {
     group?: string;
     entities: (EntityView & { changed: boolean })[];
     skipped: { name: string; why: string }[];
+    /** A placed entity's stop or start, cluster-wide: what was done (then `entities` is empty). */
+    cluster?: string;
   };
   'condition-add': ConditionView;
   'condition-rm': { entity: string; condition: string };

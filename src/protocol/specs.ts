@@ -2,7 +2,16 @@
 // `ham apply -f`, so a field is named the same way in both errors.
 import { constants } from 'node:os';
 import { z } from 'zod';
-import { CONDITION_TYPES, LOG_LEVELS, SEVERITY_MAX, SEVERITY_MIN, type ActionKind, type ActionSpec, type ConditionSpec } from '../model/conditions.js';
+import {
+  CLUSTER_EVENTS,
+  CONDITION_TYPES,
+  LOG_LEVELS,
+  SEVERITY_MAX,
+  SEVERITY_MIN,
+  type ActionKind,
+  type ActionSpec,
+  type ConditionSpec,
+} from '../model/conditions.js';
 import { restartPlacementIssues } from './rules.js';
 import { envNameProblem, envSizeProblem, envValueProblem } from '../model/environment.js';
 
@@ -181,12 +190,23 @@ export const conditionBody = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.match && c.type !== 'raise')
-      ctx.addIssue({ code: 'custom', path: ['match'], message: `expected match only on a raise condition, this one is ${c.type}` });
+    if (c.match && c.type !== 'raise' && c.type !== 'cluster')
+      ctx.addIssue({ code: 'custom', path: ['match'], message: `expected match only on a raise or cluster condition, this one is ${c.type}` });
+    if (c.match && c.type === 'cluster') for (const i of clusterMatchIssues(c.match)) ctx.addIssue({ code: 'custom', ...i });
     if ((c.from || c.to) && c.type !== 'state')
       ctx.addIssue({ code: 'custom', path: [c.from ? 'from' : 'to'], message: `expected from/to only on a state condition, this one is ${c.type}` });
     for (const i of restartPlacementIssues(c.type, c.actions)) ctx.addIssue({ code: 'custom', path: i.path, message: i.expected, params: { got: i.got } });
   });
+
+/** A cluster condition matches on the event's name only (`match.type`: one of CLUSTER_EVENTS). */
+function clusterMatchIssues(m: { type?: string; class?: string; severity?: number }): { path: string[]; message: string }[] {
+  const out: { path: string[]; message: string }[] = [];
+  if (m.type !== undefined && !(CLUSTER_EVENTS as readonly string[]).includes(m.type))
+    out.push({ path: ['match', 'type'], message: `expected one of ${CLUSTER_EVENTS.join(', ')} on a cluster condition, got ${JSON.stringify(m.type)}` });
+  for (const k of ['class', 'severity'] as const)
+    if (m[k] !== undefined) out.push({ path: ['match', k], message: `expected only match.type on a cluster condition, got match.${k}` });
+  return out;
+}
 
 export type ConditionBody = z.output<typeof conditionBody>;
 

@@ -63,10 +63,11 @@ describe('schemas', () => {
     expect(paths).toEqual(expect.arrayContaining(['etcd', 'node', 'ttlMs', 'prefix', 'unrecognized_keys']));
   });
 
-  it('a placement: restricted needs nodes; failback is refused until it exists', () => {
+  it('a placement: restricted needs nodes; failback is a boolean', () => {
     expect(placementConfig.parse({ nodes: ['a'] })).toEqual({ nodes: ['a'], policy: 'favored', failback: false });
     expect(placementConfig.safeParse({ policy: 'restricted' }).success).toBe(false);
-    const fb = placementConfig.safeParse({ nodes: ['a'], failback: true });
-    expect(fb.success ? '' : fb.error.issues[0]!.message).toContain('not implemented');
+    expect(placementConfig.parse({ nodes: ['a'], failback: true }).failback).toBe(true);
+    const fb = placementConfig.safeParse({ nodes: ['a'], failback: 'yes' });
+    expect(fb.success ? '' : fb.error.issues[0]!.path.join('.')).toBe('failback');
   });
 });

@@ -1,12 +1,13 @@
 // The shared set-up of the cluster tests (README "Cluster"): a real etcd (over TLS if asked),
 // the witness every placed instance reports to, a TCP proxy for the nodes that reach etcd
 // through it, one temporary home per node (its pair started with HAM_TEST_NODE in its base
-// environment) joined by an apply of its `cluster:` block; and the cleanup of all of it.
+// environment) joined by an apply of its `cluster:` block; and the cleanup of all of it. Also
+// the single steps (a node started and joined, what it sees, its cluster events).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClusterView } from '../../src/protocol/cluster.js';
+import type { ClusterView, PlacedView } from '../../src/protocol/cluster.js';
 import { startEtcd, startProxy, startWitness, witnessed, type EtcdTls, type TestEtcd, type Witness } from './etcd.js';
-import { CALM, ham, hamJson, tempHome, waitFor, type Run, type TestHome } from './ham.js';
+import { CALM, events, ham, hamJson, tempHome, waitFor, type Run, type TestEvent, type TestHome } from './ham.js';
 
 export interface ApplyReply {
   changes: { entity: string; change: string; details: string[] }[];
@@ -113,4 +114,50 @@ export async function twoNodesDb(ttlMs: number, extra: object = {}): Promise<{ w
     await world.cleanup();
     throw e;
   }
+}
+
+export async function applyFile(home: string, config: object): Promise<{ changes: { entity: string; details: string[] }[] }> {
+  const file = join(home, 'ham.json');
+  writeFileSync(file, JSON.stringify(config));
+  const r = await ham(home, ['--json', 'apply', '-f', file]);
+  if (r.code !== 0) throw new Error(`apply failed: ${r.stdout}${r.stderr}`);
+  return JSON.parse(r.stdout) as { changes: { entity: string; details: string[] }[] };
+}
+
+export const clusterStatus = (home: string): Promise<ClusterView> => hamJson<ClusterView>(home, ['cluster', 'status']);
+
+export async function placedView(home: string, name: string): Promise<PlacedView | undefined> {
+  return (await clusterStatus(home)).placed.find((p) => p.name === name);
+}
+
+/** Start the pair of `home` as node `node` and join it to the cluster at `etcdUrl`. */
+export async function startNode(home: string, node: string, etcdUrl: string, ttlMs: number): Promise<void> {
+  await hamJson(home, ['start', ...CALM, '--env', `HAM_TEST_NODE=${node}`]);
+  await applyFile(home, { cluster: { etcd: [etcdUrl], node, ttlMs } });
+}
+
+/** Nodes that joined, as each of `homes` sees them. */
+export async function nodesSeen(homes: string[], n: number): Promise<void> {
+  for (const h of homes) await waitFor(`${n} nodes seen`, async () => (await clusterStatus(h)).nodes.length === n, 30_000);
+}
+
+/** The cluster events in `home`'s event log, as { event, entity, node, token }. */
+export async function clusterEvents(home: string): Promise<{ event: string; entity?: string; node?: string; token?: string; detail?: string }[]> {
+  return (await events(home))
+    .filter((e: TestEvent) => e.condition === 'cluster')
+    .map((e) => ({ ...(e.cluster as { event: string; entity?: string; node?: string; token?: string }), ...(e.detail ? { detail: e.detail as string } : {}) }));
+}
+
+/** A renewal confirmed by `home` after `ms` from now: time passes on the cluster's clock, not a fixed sleep. */
+export async function renewedAfter(home: string, ms: number): Promise<void> {
+  const after = Date.now() + ms;
+  await waitFor(
+    `a renewal ${ms} ms from now`,
+    async () => {
+      const v = await clusterStatus(home);
+      return v.lastRenewal !== null && Date.parse(v.lastRenewal) > after;
+    },
+    ms + 30_000,
+    100,
+  );
 }

@@ -130,9 +130,9 @@ export async function startProxy(target: number): Promise<{ url: string; cut(): 
 }
 
 /**
- * The witness: every instance of a placed entity connects and says "TOKEN NODE ENTITY"; its
- * connection closes when its process ends. Overlaps (two instances of one entity open at once)
- * and tokens that do not rise (per entity) are kept.
+ * The witness: every instance of a placed entity connects and says "TOKEN NODE ENTITY" (kept with
+ * when); its connection closes when its process ends. Overlaps (two instances of one entity open at
+ * once) and tokens that do not rise (per entity) are kept.
  */
 export interface Witness {
   port: number;
@@ -146,6 +146,7 @@ export interface WitnessedRun {
   token: number;
   node: string;
   entity: string;
+  at: number;
 }
 
 export async function startWitness(): Promise<Witness> {
@@ -162,13 +163,15 @@ export async function startWitness(): Promise<Witness> {
       const nl = buf.indexOf('\n');
       if (me || nl < 0) return;
       const [token, node, entity] = buf.slice(0, nl).split(' ');
-      const run = { token: Number(token), node: node ?? '?', entity: entity ?? '' };
+      const run = { token: Number(token), node: node ?? '?', entity: entity ?? '', at: Date.now() };
       me = run;
       const same = [...live].filter((l) => l.entity === run.entity);
       if (same.length > 0)
         overlaps.push(`${run.entity} on ${run.node} (token ${run.token}) started while ${same.map((l) => `${l.node} (${l.token})`).join(', ')} ran`);
       const last = all.filter((l) => l.entity === run.entity).pop();
-      if (last && !(run.token > last.token)) overlaps.push(`${run.entity}: token ${run.token} after ${last.token}: tokens must rise`);
+      // A restart on the same node under the same ownership keeps its token; a new owner's must be higher.
+      if (last && (run.token < last.token || (run.token === last.token && run.node !== last.node)))
+        overlaps.push(`${run.entity}: token ${run.token} (${run.node}) after ${last.token} (${last.node}): tokens must rise`);
       live.add(run);
       all.push(run);
     });
@@ -184,6 +187,13 @@ export async function startWitness(): Promise<Witness> {
     overlaps,
     close: () => new Promise((r) => (server.close(() => r()), [...sockets].forEach((s) => s.destroy()))),
   };
+}
+
+/** A placed instance that reports as `witnessed` does, then exits 1 at once while DIR/fail-NODE exists (else it sleeps). */
+export function failing(port: number, dir: string): string[] {
+  const code =
+    'use IO::Socket::INET; my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ARGV[0]") or die "witness: $!"; $s->autoflush(1); print $s "$ENV{HAM_FENCE_TOKEN} $ENV{HAM_TEST_NODE} $ENV{HAM_ENTITY}\\n"; select(undef, undef, undef, 0.2); exit 1 if -e "$ARGV[1]/fail-$ENV{HAM_TEST_NODE}"; sleep 100000';
+  return ['perl', '-e', code, String(port), dir];
 }
 
 /** A placed instance: reports its token, node (HAM_TEST_NODE, from its node's base environment) to the witness, then sleeps. */

@@ -54,16 +54,23 @@ async function main(): Promise<void> {
     let serving: Promise<typeof import('./serve.js')> | undefined;
     const load = (): Promise<typeof import('./serve.js')> => (serving ??= import('./serve.js'));
     runGuardian({ paths, epoch: Number(arg('epoch')), log, serve: async (t) => (await load()).serveAsHam(t) });
-    setImmediate(() =>
+    const t0 = performance.now();
+    const standBy = (): Promise<void> =>
       load().then(
-        () => afterBurst(log), // its start's garbage, collected once (the daemons run without V8's memory reducer)
+        () => {
+          log('debug', "standing by: the HAM's modules loaded", { ms: Math.round(performance.now() - t0) });
+          afterBurst(log); // its start's garbage, collected once (the daemons run without V8's memory reducer)
+        },
         (e: Error) => {
           // A Guardian that could not serve is no standby: its HAM starts another.
           log('error', "the HAM's modules could not be loaded: exiting", { error: e.message });
           process.exit(1);
         },
-      ),
-    );
+      );
+    // HAM_GUARDIAN_LOAD_DELAY_MS (tests): the load that much later, so that a takeover can come before it.
+    const delay = Number(process.env.HAM_GUARDIAN_LOAD_DELAY_MS);
+    if (delay > 0) setTimeout(() => void standBy(), delay);
+    else setImmediate(() => void standBy());
     return;
   }
 

@@ -1,16 +1,20 @@
 // The operator's figures for `npm run bench`: start-up (CLI and pair, next to
-// `node -e 0`), output through the keeper (next to `cat` and the entity to a file, `ham logs -f` next to `tail -F`), readiness
-// (next to its probe interval) and a takeover while hundreds start.
+// `node -e 0`; `ham start` then `apply` of 100, next to a shell loop starting
+// them), output through the keeper (next to `cat` and the entity to a file,
+// `ham logs -f` next to `tail -F`), readiness (next to its probe interval) and a
+// takeover while hundreds start.
 import { fmt, median, quantile } from './lib.js';
 import { benchHttp } from './http.js';
 import { benchLogs, formatLogsBench } from './logs.js';
 import { benchReadiness } from './readiness.js';
 import { benchStart, startTable } from './start.js';
+import { benchStartApply, startApplyTable } from './start-apply.js';
 import { benchTakeoverStarting } from './takeover-starting.js';
 
 export async function benchOperator(quick: boolean): Promise<string> {
   process.stdout.write('start-up...\n');
   const start = await benchStart(quick ? 3 : 10);
+  const startApply = await benchStartApply(quick ? 3 : 7, 100);
   process.stdout.write('output through the keeper...\n');
   const logs = await benchLogs({ quick });
   process.stdout.write('readiness...\n');
@@ -26,6 +30,10 @@ export async function benchOperator(quick: boolean): Promise<string> {
 ### Start-up
 
 ${startTable(start)}
+
+From nothing to 100 services, as the peers harness starts them:
+
+${startApplyTable(startApply)}
 
 ### Output
 

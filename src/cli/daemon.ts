@@ -1,10 +1,12 @@
 // Starting and stopping the pair from the CLI.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect, type Connection } from '../client/connection.js';
 import { HamError } from '../model/errors.js';
 import { HTTP_TOKEN_ENV_VAR } from '../model/http.js';
 import { BASE_ENV_VAR, type BaseEnvRequest } from '../model/environment.js';
+import { homePaths } from '../model/home-paths.js';
 import type { PairView } from '../protocol/views.js';
 import { waitOfflineStop } from './offline-wait.js';
 import { DAEMON_MAIN, DAEMON_MALLOC_ENV, DAEMON_NODE_FLAGS, daemonSpawn, ensureHome, isAlive, openLog, startTime } from './launch.js';
@@ -85,10 +87,13 @@ export async function startPair(
     token?: string;
   },
 ): Promise<Started> {
+  // A home without a store has had no pair and no offline stop (both open the store first): no scan
+  // of every process's command line for one (a first start's cost grows with the machine's processes).
+  const fresh = !existsSync(join(homePaths(home).store, 'data.mdb'));
   const paths = ensureHome(home);
   let running = await probe(home);
   // None answers: an offline stop may hold the HAM role (a daemon started now would lose the claim).
-  if (!running && (await waitOfflineStop(home))) running = await probe(home);
+  if (!running && !fresh && (await waitOfflineStop(home))) running = await probe(home);
   if (running && opts.baseEnv)
     throw new HamError({
       code: 'bad-request',

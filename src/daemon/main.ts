@@ -48,10 +48,30 @@ async function main(): Promise<void> {
   const paths = ensureHome(home, role === 'guardian' ? 'guardian' : 'start');
   if (role === 'guardian') {
     process.title = daemonTitle('guardian', paths.root);
-    // A warm standby: everything a takeover runs is loaded before the Guardian says it is ready.
-    const [{ runGuardian }, { serveAsHam }] = await Promise.all([import('../../guardian/guardian.js'), import('./serve.js')]);
-    runGuardian({ paths, epoch: Number(arg('epoch')), log, serve: (t) => serveAsHam(t) });
-    return afterBurst(log); // its start's garbage, collected once (the daemons run without V8's memory reducer)
+    // Ready first (`ham start` waits for it), then a warm standby: what a takeover runs (the HAM's
+    // modules) is loaded right after; a takeover before that load is over waits for the same load.
+    const { runGuardian } = await import('../../guardian/guardian.js');
+    let serving: Promise<typeof import('./serve.js')> | undefined;
+    const load = (): Promise<typeof import('./serve.js')> => (serving ??= import('./serve.js'));
+    runGuardian({ paths, epoch: Number(arg('epoch')), log, serve: async (t) => (await load()).serveAsHam(t) });
+    const t0 = performance.now();
+    const standBy = (): Promise<void> =>
+      load().then(
+        () => {
+          log('debug', "standing by: the HAM's modules loaded", { ms: Math.round(performance.now() - t0) });
+          afterBurst(log); // its start's garbage, collected once (the daemons run without V8's memory reducer)
+        },
+        (e: Error) => {
+          // A Guardian that could not serve is no standby: its HAM starts another.
+          log('error', "the HAM's modules could not be loaded: exiting", { error: e.message });
+          process.exit(1);
+        },
+      );
+    // HAM_GUARDIAN_LOAD_DELAY_MS (tests): the load that much later, so that a takeover can come before it.
+    const delay = Number(process.env.HAM_GUARDIAN_LOAD_DELAY_MS);
+    if (delay > 0) setTimeout(() => void standBy(), delay);
+    else setImmediate(() => void standBy());
+    return;
   }
 
   const store = new Store(paths.store);

@@ -106,6 +106,8 @@ export class Launcher {
   private readonly started = new Map<string, Started>();
   private roomWaiter: (() => void) | undefined;
   private silentDeaths = 0;
+  /** Requests of this turn not written yet: a bulk start (apply, resume) is one write, not one per keeper. */
+  private outgoing: Buffer[] = [];
   /** Launchers let go by close(): they carry out what they were sent, then exit at EOF. */
   private readonly retired = new WeakSet<ChildProcess>();
   /** How many launchers were started (status, tests). */
@@ -161,11 +163,20 @@ export class Launcher {
     const frame = encodeLaunch(l);
     if (this.pending.has(l.tag) || this.started.has(l.tag)) throw new HamError({ code: 'internal', message: `keeper ${l.tag} is already being started` });
     this.pending.set(l.tag, { frame, bin: l.argv[0] ?? '', cwd: l.cwd, onExit });
-    this.ensure().stdin!.write(frame);
+    this.outgoing.push(frame);
+    if (this.outgoing.length === 1) queueMicrotask(() => this.flush()); // once this turn's launches are all in
+  }
+
+  /** This turn's requests, in one write (the launcher reads a stream of frames: launcher.c). */
+  private flush(): void {
+    const frames = this.outgoing;
+    this.outgoing = [];
+    if (frames.length > 0) this.ensure().stdin!.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
   }
 
   /** Let the launcher go: it starts what it was sent, then exits at EOF (the keepers stay). */
   close(): void {
+    this.flush(); // what was asked for is started, as if written at once
     if (!this.proc) return;
     this.retired.add(this.proc);
     this.proc.stdin?.end();
@@ -194,6 +205,7 @@ export class Launcher {
       if (this.retired.has(p)) return;
       if (this.proc === p) this.proc = undefined;
       this.buf = '';
+      this.outgoing = []; // among the pending: sent again below, or failed
       this.watchOrphans(); // their exits now go to init; their life FIFOs tell, once they wrote K
       this.silentDeaths += 1;
       if (this.silentDeaths >= MAX_SILENT_DEATHS) {
@@ -207,8 +219,7 @@ export class Launcher {
       }
       this.onTrouble(`the keeper launcher died (${why}): started again, ${this.pending.size} requests sent again`);
       if (this.pending.size === 0) return;
-      const q = this.ensure();
-      for (const f of this.pending.values()) q.stdin!.write(f.frame);
+      this.ensure().stdin!.write(Buffer.concat([...this.pending.values()].map((f) => f.frame)));
     };
     p.on('error', (e) => onGone(e.message));
     // 'close', not 'exit': after its last answers are read (an 's' read after its death would leave that keeper unwatched).

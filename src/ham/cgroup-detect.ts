@@ -114,6 +114,33 @@ export function cgroupProblems(facts: CgroupFacts, limits: CgroupLimits): Cgroup
   return out;
 }
 
+/** pids.max's ceiling (the kernel's PID_MAX_LIMIT on 64-bit; it refuses more). */
+export const PIDS_MAX_LIMIT = 4194304;
+/** cpu.max's period bounds and least quota, in µs (the kernel refuses others). */
+export const CPU_PERIOD = { min: 1000, max: 1_000_000 } as const;
+
+const whole = (s: string, max: number): number | null => (/^\d{1,16}$/.test(s) && Number(s) <= max ? Number(s) : null);
+
+/** Why `v` is no value for `limit` the kernel takes (what is expected), or null: it is one. */
+export function limitValueProblem(limit: CgroupLimitName, v: unknown): string | null {
+  const max = Number.MAX_SAFE_INTEGER;
+  if (limit === 'cpuMax') {
+    const want = `expected "QUOTA PERIOD" in microseconds (QUOTA an integer ${CPU_PERIOD.min}..${max} or "max", PERIOD an integer ${CPU_PERIOD.min}..${CPU_PERIOD.max}, default 100000), or "max"`;
+    if (typeof v !== 'string') return want;
+    const m = /^(\S+)(?: (\S+))?$/.exec(v);
+    if (!m) return want;
+    const quota = m[1] === 'max' ? max : whole(m[1]!, max);
+    const period = m[2] === undefined ? 100000 : whole(m[2], CPU_PERIOD.max);
+    return quota === null || quota < CPU_PERIOD.min || period === null || period < CPU_PERIOD.min ? want : null;
+  }
+  const top = limit === 'pidsMax' ? PIDS_MAX_LIMIT : max;
+  const ok = v === 'max' || (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= top);
+  return ok ? null : `expected an integer 1..${top}${limit === 'memoryMax' ? ' (bytes)' : ''}, or "max"`;
+}
+
+/** Each limit's file in its cgroup. */
+export const limitFileName = (limit: CgroupLimitName): string => ({ memoryMax: 'memory.max', cpuMax: 'cpu.max', pidsMax: 'pids.max' })[limit];
+
 /** The value written to each limit's file (memory.max, cpu.max, pids.max): "max" where it is not asked. */
 export function limitFiles(limits: CgroupLimits): Record<string, string> {
   return {

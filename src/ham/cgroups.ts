@@ -11,6 +11,9 @@ import type { CgroupLimits } from '../model/runas.js';
 import {
   baseDir,
   CGROUP_LIMITS,
+  limitFileName,
+  limitValueProblem,
+  type CgroupLimitName,
   cgroupProblems,
   homeDirName,
   limitFiles,
@@ -55,11 +58,15 @@ export const cgroupProblemsHere = (root: string, limits: CgroupLimits): CgroupPr
 
 const fail = (message: string, entity?: string): HamError => new HamError({ code: 'spawn-failed', ...(entity ? { entity } : {}), message });
 
+/** Does a command line (its NUL-separated arguments) name home `root`: as a whole argument, or delimited by spaces in a ham process title ("ham: HAM ROOT epoch N"; a root may hold spaces)? Never a mere prefix (/tmp/h1 is not /tmp/h10). */
+export function argsNameHome(args: string[], root: string): boolean {
+  return args.some((a) => a === root || (a.startsWith('ham') && (a.endsWith(` ${root}`) || a.includes(` ${root} `))));
+}
+
 /** Is `pid` the pair's (a daemon, its nanny, a keeper or what they started): its command line or an ancestor's names the home? */
 function pairs(pid: number, root: string): boolean {
   for (let p = pid, depth = 0; p > 1 && depth < 64; depth++) {
-    const args = read(`/proc/${p}/cmdline`).split('\0');
-    if (args.some((a) => a === root || (a.startsWith('ham') && a.includes(` ${root}`)))) return true;
+    if (argsNameHome(read(`/proc/${p}/cmdline`).split('\0'), root)) return true;
     const stat = read(`/proc/${p}/stat`);
     p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
   }
@@ -102,6 +109,19 @@ function enable(dir: string, ctls: string[], needed: string[], pairLeaf: string 
   write();
 }
 
+/** Write limit file `file` of cgroup `dir`; a refusal names the field, the file, what the kernel takes and what it refused. */
+export function writeLimit(dir: string, file: string, v: string): void {
+  try {
+    writeFileSync(join(dir, file), v);
+  } catch (err) {
+    const limit = (Object.keys(CGROUP_LIMITS) as CgroupLimitName[]).find((k) => limitFileName(k) === file);
+    const expected = limit ? limitValueProblem(limit, undefined)!.replace(/^expected /, '') : 'a value it takes';
+    throw new Error(
+      `\`cgroup.${limit ?? file}\` (${join(dir, file)}): expected ${expected}, the kernel refused ${v}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+}
+
 /**
  * Make entity `id`'s cgroup (or bring an existing one up to date) with its limits written;
  * its path. Throws, naming the path and why, where it cannot be (the start then fails with it).
@@ -129,7 +149,7 @@ export function prepareCgroup(root: string, id: number, limits: CgroupLimits, en
     if (!existsSync(leaf)) mkdirSync(leaf);
     for (const [file, v] of Object.entries(limitFiles(limits))) {
       const asked = v !== 'max';
-      if (existsSync(join(leaf, file))) writeFileSync(join(leaf, file), v);
+      if (existsSync(join(leaf, file))) writeLimit(leaf, file, v);
       else if (asked) throw new Error(`expected ${file} there (its controller enabled above it), got none: a limit is never left unset`);
     }
   } catch (err) {
@@ -141,21 +161,41 @@ export function prepareCgroup(root: string, id: number, limits: CgroupLimits, en
 /** The pids in cgroup `dir` (none if it is gone). */
 export const cgroupPids = (dir: string): number[] => words(join(dir, 'cgroup.procs')).map(Number);
 
-/** SIGKILL everything left in cgroup `dir` (cgroup.kill where the kernel has it, else each pid); resolves once it is empty or `ms` passed. */
-export async function killCgroup(dir: string, ms = 5000): Promise<number[]> {
+/** Without cgroup.kill: how many passes (pids read, each SIGKILLed once) catch what forked during the one before. */
+const KILL_PASSES = 10;
+
+/** Is cgroup `dir` empty (cgroup.events `populated 0`; gone counts as empty)? */
+const drained = (dir: string): boolean => !/^populated 1$/m.test(read(join(dir, 'cgroup.events')));
+
+export interface KillOptions {
+  /** How long to wait for the cgroup to empty (a SIGKILLed process in D state may take a while). */
+  ms?: number;
+  /** Checked (synchronously) before each kill: false once the entity's next start began, so nothing of it is killed. */
+  mayKill?: () => boolean;
+  /** false: each pid, as on a kernel without cgroup.kill (tests). */
+  killFile?: boolean;
+}
+
+/**
+ * SIGKILL everything left in cgroup `dir` (cgroup.kill where the kernel has it, else a few passes over
+ * its pids, each killed once); resolves with the pids found once it is empty, `ms` passed, or `mayKill`
+ * said no (then nothing more is killed).
+ */
+export async function killCgroup(dir: string, opts: KillOptions = {}): Promise<number[]> {
+  const { ms = 5000, mayKill = () => true } = opts;
   const left = cgroupPids(dir);
-  if (!left.length) return [];
+  if (!left.length || !mayKill()) return [];
   const killFile = join(dir, 'cgroup.kill');
   let viaKill = false;
   try {
-    if (existsSync(killFile)) viaKill = (writeFileSync(killFile, '1'), true);
+    if (opts.killFile !== false && existsSync(killFile)) viaKill = (writeFileSync(killFile, '1'), true);
   } catch {
     /* then one by one */
   }
   const deadline = Date.now() + ms;
-  for (let pids = left; pids.length && Date.now() < deadline; pids = cgroupPids(dir)) {
-    if (!viaKill)
-      for (const p of pids)
+  for (let pass = 0; !drained(dir) && Date.now() < deadline; pass++) {
+    if (!viaKill && pass < KILL_PASSES && mayKill())
+      for (const p of cgroupPids(dir))
         try {
           process.kill(p, 'SIGKILL');
         } catch {

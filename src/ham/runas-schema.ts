@@ -10,7 +10,8 @@ import type { ActionSpec, ConditionSpec } from '../model/conditions.js';
 import { pathText, zodIssues, type Path } from '../protocol/issues.js';
 import { envMap } from '../protocol/specs.js';
 import { keeperCommand } from '../paths.js';
-import { LIMIT_NAMES, type LimitName, type LimitValue, type RunAs } from '../model/runas.js';
+import { LIMIT_NAMES, type CgroupLimits, type LimitName, type LimitValue, type RunAs } from '../model/runas.js';
+import { limitValueProblem, type CgroupLimitName } from './cgroup-detect.js';
 import { findGroup, findUser, userGroups } from './accounts.js';
 import { readEnvFile } from './env-file.js';
 import { cgroupProblemsHere } from './cgroups.js';
@@ -24,6 +25,18 @@ const account = z.union([
     .min(0)
     .max(2 ** 32 - 2),
 ]);
+
+/** A cgroup limit, bounded as the kernel bounds it (a value it would refuse fails the apply, not the start). */
+function cgroupLimit<K extends CgroupLimitName>(limit: K) {
+  return z
+    .unknown()
+    .superRefine((v, ctx) => {
+      const why = limitValueProblem(limit, v);
+      if (why) ctx.addIssue({ code: 'custom', message: why });
+    })
+    .transform((v) => v as NonNullable<CgroupLimits[K]>)
+    .optional();
+}
 
 /** Spread into the entity's schema (apply-schema.ts). `group` is an entity's ham group there: the Unix group is `user: "USER:GROUP"`. */
 export const runAsFields = {
@@ -41,14 +54,7 @@ export const runAsFields = {
   nice: z.number().int().min(-20).max(19).optional(),
   oomScoreAdj: z.number().int().min(-1000).max(1000).optional(),
   cgroup: z
-    .object({
-      memoryMax: z.union([z.number().int().min(1), z.literal('max')]).optional(),
-      cpuMax: z
-        .string()
-        .regex(/^(max|\d+)( \d+)?$/, 'expected "QUOTA PERIOD" in microseconds, or "max"')
-        .optional(),
-      pidsMax: z.union([z.number().int().min(1), z.literal('max')]).optional(),
-    })
+    .object({ memoryMax: cgroupLimit('memoryMax'), cpuMax: cgroupLimit('cpuMax'), pidsMax: cgroupLimit('pidsMax') })
     .strict()
     .optional(),
 };

@@ -1,6 +1,6 @@
 // Starting keepers: a new keeper per start (or adoption of a running process),
 // and bulk starts (apply, resume) paced a few per event-loop turn.
-import { prepareCgroup, removeCgroup } from './cgroups.js';
+import { killCgroup, prepareCgroup, removeCgroup } from './cgroups.js';
 import { EARLIER_WATCH_MS, Launcher } from '../keeper/launcher.js';
 import { PidWatch, type PidWatchOptions } from '../keeper/pid-watch.js';
 import { keeperTag, spawnKeeper } from '../keeper/link.js';
@@ -146,12 +146,7 @@ export class Spawner {
         return this.refuse(e, (err as Error).message);
       }
       if (e.cgroup !== cgroup) this.core.updateIfPresent(name, (rec) => void (rec.cgroup = cgroup));
-    } else if (e.cgroup && !e.runAs?.cgroup && !adoptPid) {
-      // Its `cgroup:` was dropped by an apply: the old folder goes (empty: the last instance was stopped).
-      const kept = removeCgroup(e.cgroup);
-      if (kept) this.core.log('warn', 'its old cgroup is kept', { entity: name, why: kept });
-      this.core.updateIfPresent(name, (rec) => void (rec.cgroup = null));
-    }
+    } else if (e.cgroup && !e.runAs?.cgroup && !adoptPid) this.dropCgroup(name, e.cgroup);
     // A keeper that dies before its first record never opened its life FIFO:
     // as its parent we see the exit instead.
     const early = (why?: string): void => this.lostEarly(name, serial, why);
@@ -183,6 +178,32 @@ export class Spawner {
     this.core.updateIfPresent(name, (rec) => {
       if (rec.keeper && rec.keeper.serial === serial && rec.keeper.pid === 0) Object.assign(rec.keeper, keeper);
     });
+  }
+
+  /**
+   * Its `cgroup:` was dropped by an apply: what is left in the old cgroup is killed (its last instance is
+   * gone, as its keeper: what is there escaped it, e.g. a setsid daemon a restart does not kill; the new
+   * instance runs in the pair's cgroup), then the folder goes. The record forgets it only once it is
+   * gone, so a later stop (or removal) still kills and removes what could not be yet.
+   */
+  private dropCgroup(name: string, dir: string): void {
+    const still = (): boolean => {
+      const x = this.core.store.entity(name);
+      return !!x && x.cgroup === dir && !x.runAs?.cgroup;
+    };
+    const done = (why: string | null): void => {
+      if (why) this.core.log('warn', 'its old cgroup is kept', { entity: name, why });
+      else
+        this.core.updateIfPresent(name, (rec) => {
+          if (rec.cgroup === dir && !rec.runAs?.cgroup) rec.cgroup = null;
+        });
+    };
+    killCgroup(dir, { mayKill: still })
+      .then((killed) => {
+        if (killed.length) this.core.log('info', 'killed what was left in its old cgroup', { entity: name, cgroup: dir, pids: killed });
+        if (still()) done(removeCgroup(dir));
+      })
+      .catch((err: unknown) => done((err as Error).message));
   }
 
   private refuse(e: EntityRecord, why: string, adoptPid?: number): void {

@@ -49,8 +49,14 @@ export class Stops {
   async killLeft(name: string): Promise<void> {
     const now = this.core.store.entity(name);
     if (!now?.cgroup || viewState(now.life) === 'running' || viewState(now.life) === 'starting') return;
-    const killed = await killCgroup(now.cgroup);
-    if (killed.length) this.core.log('info', 'stop: killed what was left in its cgroup', { entity: name, cgroup: now.cgroup, pids: killed });
+    const { cgroup, keeperSerial } = now;
+    // Never what its next start runs there: that start takes a new keeper serial first.
+    const mayKill = (): boolean => {
+      const x = this.core.store.entity(name);
+      return !!x && x.cgroup === cgroup && x.keeperSerial === keeperSerial && viewState(x.life) !== 'running' && viewState(x.life) !== 'starting';
+    };
+    const killed = await killCgroup(cgroup, { mayKill });
+    if (killed.length) this.core.log('info', 'stop: killed what was left in its cgroup', { entity: name, cgroup, pids: killed });
   }
 
   /**

@@ -3,7 +3,7 @@
 // machine's layout: v1 controllers and a cgroup2 mount offering only hugetlb), a
 // v1-only one; and the refusals, each naming why.
 import { describe, expect, it } from 'vitest';
-import { baseDir, cgroupProblems, limitFiles, parseMountinfo, parseProcCgroup, type CgroupFacts } from '../../src/ham/cgroup-detect.js';
+import { baseDir, cgroupProblems, limitFiles, limitValueProblem, parseMountinfo, parseProcCgroup, type CgroupFacts } from '../../src/ham/cgroup-detect.js';
 
 const UNIFIED = `
 22 27 0:20 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw
@@ -100,5 +100,18 @@ describe('refusals name why', () => {
 
   it('each limit file gets its value, or max where none is asked', () => {
     expect(limitFiles({ memoryMax: 1000, cpuMax: '5000 10000' })).toEqual({ 'memory.max': '1000', 'cpu.max': '5000 10000', 'pids.max': 'max' });
+  });
+
+  it('limit values are bounded as the kernel bounds them: a value it would refuse is refused, saying what is taken', () => {
+    const cpu =
+      'expected "QUOTA PERIOD" in microseconds (QUOTA an integer 1000..9007199254740991 or "max", PERIOD an integer 1000..1000000, default 100000), or "max"';
+    for (const ok of ['max', 'max 100000', '1000', '50000 100000', '1000 1000', '2000000 1000000']) expect(limitValueProblem('cpuMax', ok)).toBeNull();
+    for (const bad of ['999 100000', '50000 999', '50000 1000001', '0', '1e5 100000', '50000  100000', ' max', '9007199254740992', 'max max', 5000])
+      expect(limitValueProblem('cpuMax', bad)).toBe(cpu);
+    for (const ok of [1, 1 << 26, Number.MAX_SAFE_INTEGER, 'max']) expect(limitValueProblem('memoryMax', ok)).toBeNull();
+    for (const bad of [0, 1e21, Number.MAX_SAFE_INTEGER + 1, 1.5, '1000', -1])
+      expect(limitValueProblem('memoryMax', bad)).toBe('expected an integer 1..9007199254740991 (bytes), or "max"');
+    for (const ok of [1, 4194304, 'max']) expect(limitValueProblem('pidsMax', ok)).toBeNull();
+    for (const bad of [0, 4194305, 1e21, 2.5]) expect(limitValueProblem('pidsMax', bad)).toBe('expected an integer 1..4194304, or "max"');
   });
 });

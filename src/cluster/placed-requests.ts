@@ -20,11 +20,11 @@ export class PlacedRequests {
   ) {}
 
   /**
-   * In turn with the reconciles, only for a name etcd has a definition of (as last seen: a plain
-   * entity's request never waits on etcd); etcd not answering is a clear error.
+   * In turn with the reconciles, only for a placed name (a plain entity's request never waits on
+   * etcd); etcd not answering is a clear error.
    */
   private async inTurn(request: string, name: string, fn: () => Promise<string | undefined>): Promise<string | undefined> {
-    if (!this.placed.seenNow.defs.has(name)) return undefined;
+    if (!this.isPlaced(name)) return undefined;
     try {
       return await this.placed.inTurn(fn);
     } catch (e) {
@@ -35,6 +35,16 @@ export class PlacedRequests {
         message: `${request} ${name}: expected etcd to answer at ${this.cfg.etcd.join(', ')}, got: ${(e as Error).message}; try again once it does (\`ham cluster status\` shows where it is)`,
       });
     }
+  }
+
+  /**
+   * Placed as last seen in etcd, or owned here, or run here as a placed record (its fencing token in
+   * its env): before the first reconcile after a takeover seenNow is empty, and a local stop would be
+   * undone once etcd answers (the cluster path fails with `cluster-unreachable` instead).
+   */
+  private isPlaced(name: string): boolean {
+    if (this.placed.seenNow.defs.has(name) || this.placed.owned()[name] !== undefined) return true;
+    return this.port.supervisor.get(name)?.env.HAM_FENCE_TOKEN !== undefined;
   }
 
   /** `ham stop NAME`: stopped on its owner and on every node until `ham start NAME`. */

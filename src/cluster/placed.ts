@@ -8,7 +8,7 @@ import type { ClusterConfig } from '../model/cluster.js';
 import type { PlacedView } from '../protocol/cluster.js';
 import { placedViews } from './view.js';
 import { fenceKeeper } from '../keeper/link.js';
-import { createOnce, gaveUpKey, moveKey, ownerKey, rangeUnder } from './etcd.js';
+import { createOnce, gaveUpKey, moveKey, ownerKey, rangeUnder, stoppedKey } from './etcd.js';
 import { HamError } from '../model/errors.js';
 import type { ClusterPort } from './port.js';
 import type { EntityRecord } from '../model/records.js';
@@ -197,23 +197,30 @@ export class Placements {
     return true;
   }
 
-  /** A later rank waits longer; nobody races before a freshly (re)connected watch has waited TTL + 1 s. */
-  private raceDelay(rank: number): number {
-    return Math.max(rank * RANK_DELAY_MS, this.freshUntil - performance.now());
+  /**
+   * A later rank waits longer; a freshly (re)connected watch waits TTL + 1 s, but not on the node a move names (the
+   * move key is under the releasing owner's lease: stopped gracefully); the others give that node TTL + 1 s ahead.
+   */
+  private raceDelay(name: string, rank: number): number {
+    const to = this.seen.moves.get(name)?.to;
+    if (to === this.cfg.node) return rank * RANK_DELAY_MS;
+    const headStart = to && this.seen.nodes.has(to) ? this.cfg.ttlMs + 1000 : 0;
+    return Math.max(rank * RANK_DELAY_MS + headStart, this.freshUntil - performance.now());
   }
 
   private race(name: string, order: string[]): void {
     if (this.races.has(name) || this.port.perlKeeper) return;
     const rank = order.indexOf(this.cfg.node);
     if (rank < 0) return;
+    const delay = this.raceDelay(name, rank);
     const t = setTimeout(() => {
       this.busy = this.busy
         .then(async () => {
           this.races.delete(name);
-          if (performance.now() < this.freshUntil) return this.soon(); // the watch reconnected meanwhile: it waits anew
+          if (performance.now() < this.freshUntil && this.seen.moves.get(name)?.to !== this.cfg.node) return this.soon(); // reconnected meanwhile: waits anew
           const lease = this.freshLease();
           if (this.closed || !lease || this.seen.owners.has(name) || !this.seen.defs.has(name) || this.seen.stopped.has(name)) return;
-          const r = await createOnce(this.etcd, ownerKey(this.cfg, name), this.cfg.node, lease);
+          const r = await createOnce(this.etcd, ownerKey(this.cfg, name), this.cfg.node, lease, stoppedKey(this.cfg, name));
           if (!r.created) return;
           this.saveOwned((o) => (o[name] = { token: r.revision, since: Date.now() }));
           if (this.seen.moves.has(name)) await this.etcd.delete().key(moveKey(this.cfg, name)); // the move is done
@@ -223,7 +230,7 @@ export class Placements {
           if (d) await this.applyLocal(name, d.def, d.raw, r.revision);
         })
         .catch((e: Error) => (this.races.delete(name), this.port.log('warn', 'cluster: race failed', { entity: name, error: e.message })));
-    }, this.raceDelay(rank));
+    }, delay);
     this.races.set(name, t);
   }
 

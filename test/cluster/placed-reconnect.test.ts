@@ -47,6 +47,8 @@ describe('a freshly reconnected watch', () => {
     proxy.mend();
     await waitFor('db running on b', () => witness.live()[0]?.node === 'b', 40_000);
     expect(witness.overlaps).toEqual([]);
+    // A lower bound is the contract (freshUntil: TTL + 1 s after the watch reconnected, which is after
+    // the mend); load only delays b's start, so this cannot fail on a slow machine. No upper bound.
     expect(witness.all[1]!.at - mendedAt).toBeGreaterThanOrEqual(ttlMs + 1000);
   });
 });

@@ -5,26 +5,13 @@
 // A witness every instance reports to proves no two instances overlapped and tokens rose.
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { failing, startEtcd, startWitness, type TestEtcd } from '../helpers/etcd.js';
-import { applyFile, clusterEvents, nodesSeen, placedView, renewedAfter, startNode } from '../helpers/cluster.js';
-import { ham, hamJson, lines, status, tempHome, waitFor, type TestHome } from '../helpers/ham.js';
+import { describe, expect, it } from 'vitest';
+import { failing } from '../helpers/etcd.js';
+import { applyFile, nodesRig, clusterEvents, nodesSeen, placedView, renewedAfter, startNode } from '../helpers/cluster.js';
+import { ham, hamJson, lines, status, waitFor } from '../helpers/ham.js';
 
-let etcd: TestEtcd;
-let witness: Awaited<ReturnType<typeof startWitness>>;
-let homes: TestHome[] = [];
-beforeEach(async () => {
-  etcd = await startEtcd();
-  witness = await startWitness();
-  homes = [tempHome(), tempHome()];
-});
-afterEach(async (ctx) => {
-  for (const h of homes) h.cleanup(ctx);
-  await witness.close();
-  await etcd.stop();
-});
-
-const runningOn = (node: string) => () => witness.live().length === 1 && witness.live()[0]!.node === node;
+const rig = nodesRig();
+const runningOn = rig.runningOn;
 
 /** A global cluster condition on gave-up: an execute that appends what it was told to HOME/paged. */
 const pager = (home: string) => ({
@@ -47,10 +34,10 @@ const pager = (home: string) => ({
 
 describe('relocation by failure', () => {
   it('moves to the next node; the node that gave up takes it back only after ham reset; when all gave up it stays unplaced', async () => {
-    const [a, b] = homes.map((h) => h.home) as [string, string];
-    const flags = homes[0]!.home;
-    await startNode(a, 'a', etcd.url, 3000);
-    await startNode(b, 'b', etcd.url, 3000);
+    const [a, b] = rig.homes.map((h) => h.home) as [string, string];
+    const flags = rig.homes[0]!.home;
+    await startNode(a, 'a', rig.etcd.url, 3000);
+    await startNode(b, 'b', rig.etcd.url, 3000);
     await nodesSeen([a, b], 2);
     await applyFile(a, { entities: pager(a) });
     await applyFile(b, { entities: pager(b) });
@@ -58,7 +45,7 @@ describe('relocation by failure', () => {
     await applyFile(a, {
       entities: {
         db: {
-          command: failing(witness.port, flags),
+          command: failing(rig.witness.port, flags),
           stop: { timeoutMs: 500 },
           conditions: { died: { type: 'death', rearm: true, actions: [{ kind: 'restart' }] } },
           restart: { backoff: { initialMs: 0, factor: 1, maxMs: 0 }, intensity: { max: 1, withinMs: 600_000 } },
@@ -68,10 +55,10 @@ describe('relocation by failure', () => {
     });
     // On a: it starts, exits 1, is restarted once, exits 1 again: over its intensity, a gives up; b takes it.
     await waitFor('db running on b', runningOn('b'), 60_000);
-    expect(witness.overlaps).toEqual([]);
-    expect(witness.all.map((w) => w.node)).toEqual(['a', 'a', 'b']);
-    const tokenA = witness.all[0]!.token;
-    const tokenB = witness.all[2]!.token;
+    expect(rig.witness.overlaps).toEqual([]);
+    expect(rig.witness.all.map((w) => w.node)).toEqual(['a', 'a', 'b']);
+    const tokenA = rig.witness.all[0]!.token;
+    const tokenB = rig.witness.all[2]!.token;
     expect(tokenB).toBeGreaterThan(tokenA);
     // Events on both nodes, with entity, node and token; a's subscribed execute ran.
     await waitFor('a: gave-up and released', async () => {
@@ -102,10 +89,10 @@ describe('relocation by failure', () => {
     await waitFor('every node gave up', async () => (await placedView(a, 'db'))?.state === 'gave-up', 60_000);
     expect((await placedView(b, 'db'))?.gaveUp).toEqual(['a', 'b']);
     expect(lines(join(b, 'paged'))).toContain(`gave-up db b ${tokenB}`);
-    const runs = witness.all.length;
+    const runs = rig.witness.all.length;
     await renewedAfter(a, 4000); // more than a TTL + 1 s: nobody races for it
-    expect(witness.all.length).toBe(runs);
-    expect(witness.live()).toEqual([]);
+    expect(rig.witness.all.length).toBe(runs);
+    expect(rig.witness.live()).toEqual([]);
     const start = await ham(a, ['--json', 'start', 'db']);
     expect(start.code).not.toBe(0);
     expect(start.stdout + start.stderr).toContain('every one gave up on it (a, b)');
@@ -114,8 +101,8 @@ describe('relocation by failure', () => {
     const r = await hamJson<{ cluster: string }>(a, ['reset', 'db']);
     expect(r.cluster).toContain('may run it again');
     await waitFor('db running on a again', runningOn('a'), 30_000);
-    expect(witness.live()[0]!.token).toBeGreaterThan(tokenB);
-    expect(witness.overlaps).toEqual([]);
+    expect(rig.witness.live()[0]!.token).toBeGreaterThan(tokenB);
+    expect(rig.witness.overlaps).toEqual([]);
     expect((await placedView(b, 'db'))?.gaveUp).toEqual(['b']);
   });
 });

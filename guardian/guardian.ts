@@ -10,7 +10,7 @@ import type { HomePaths } from '../src/home.js';
 import type { Logger } from '../src/log.js';
 import type { Roles } from '../src/model/records.js';
 import { sealFds } from '../src/proc/fds.js';
-import { isAlive, procId } from '../src/proc/procfs.js';
+import { killIfAlive, procId } from '../src/proc/procfs.js';
 import { registerGuardian, resumeCount, takeOver } from '../src/store/roles.js';
 import { Store } from '../src/store/store.js';
 import { startBeating, type LinkMessage } from './link.js';
@@ -67,7 +67,7 @@ export function runGuardian(o: GuardianOptions): void {
         o.log('warn', 'no takeover: roles moved on', { reason, epoch: r.epoch });
         process.exit(0);
       }
-      if (myHam && r.ham?.pid === myHam.pid && isAlive(myHam)) process.kill(myHam.pid, 'SIGKILL');
+      if (myHam && r.ham?.pid === myHam.pid) killIfAlive(myHam);
     }
     let claimed;
     try {
@@ -79,7 +79,7 @@ export function runGuardian(o: GuardianOptions): void {
     }
     failpoint('takeover-committed'); // crash tests: the role is ours, its line not yet logged
     const old = claimed.previous.ham;
-    if (old && isAlive(old)) process.kill(old.pid, 'SIGKILL');
+    killIfAlive(old); // it may be reaped between a check and the kill: ESRCH is not a failed takeover
     if (process.connected) process.disconnect();
     // Its log line: by the HAM, first thing (logTakeover), from the note written with the role.
     o.serve({ store, paths: o.paths, epoch: claimed.epoch, log: o.log, fresh: false, previous: claimed.previous }).catch((e: Error) => {

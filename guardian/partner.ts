@@ -6,7 +6,7 @@ import type { HomePaths } from '../src/home.js';
 import { openLog } from '../src/home-check.js';
 import type { Logger } from '../src/log.js';
 import { DAEMON_MAIN, DAEMON_NODE_FLAGS, daemonSpawn } from '../src/paths.js';
-import { childrenOf, isAlive, procId, type ProcId } from '../src/proc/procfs.js';
+import { childrenOf, isAlive, killIfAlive, procId, type ProcId } from '../src/proc/procfs.js';
 import { dropGuardian } from '../src/store/roles.js';
 import type { Store } from '../src/store/store.js';
 import { startBeating, type Beater, type LinkMessage } from './link.js';
@@ -126,7 +126,7 @@ export class GuardianPartner {
   private kill(child: ChildProcess): void {
     if (this.viaNanny && child.pid !== undefined) {
       const ids = this.id ? [this.id] : this.orphaned === child ? [this.registered()] : childrenOf(new Set([child.pid])).map((pid) => procId(pid));
-      for (const id of ids) if (id && isAlive(id)) process.kill(id.pid, 'SIGKILL');
+      for (const id of ids) killIfAlive(id);
     }
     child.kill('SIGKILL');
   }
@@ -147,7 +147,7 @@ export class GuardianPartner {
   private gone(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (child !== this.child) return;
     const id = this.id ?? this.registered();
-    if (this.viaNanny && id && isAlive(id)) process.kill(id.pid, 'SIGKILL');
+    if (this.viaNanny) killIfAlive(id);
     this.orphaned = undefined;
     clearTimeout(this.startup);
     this.beater?.stop();

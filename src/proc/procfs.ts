@@ -58,6 +58,19 @@ export function isAlive(id: ProcId | null | undefined): boolean {
   return startTime(id.pid) === id.start;
 }
 
+/**
+ * SIGKILL this exact process if it is alive. It may die between the check and the kill (a HAM
+ * SIGKILLed by someone else and reaped meanwhile): ESRCH then means done, never an exception.
+ */
+export function killIfAlive(id: ProcId | null | undefined): void {
+  if (!id || !isAlive(id)) return;
+  try {
+    process.kill(id.pid, 'SIGKILL');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+}
+
 export function isStopped(pid: number): boolean {
   const s = readStat(pid);
   return s?.state === 'T' || s?.state === 't';

@@ -7,7 +7,8 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { failing } from '../helpers/etcd.js';
-import { applyFile, nodesRig, clusterEvents, nodesSeen, placedView, renewedAfter, startNode } from '../helpers/cluster.js';
+import { nodesRig } from '../helpers/cluster-rig.js';
+import { applyFile, clusterEvents, nodesSeen, placedView, renewedAfter, startNode } from '../helpers/cluster.js';
 import { ham, hamJson, lines, status, waitFor } from '../helpers/ham.js';
 
 const rig = nodesRig();

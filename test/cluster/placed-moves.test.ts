@@ -4,7 +4,8 @@
 // are events. A witness every instance reports to proves no two overlapped and tokens rose.
 import { describe, expect, it } from 'vitest';
 import { witnessed } from '../helpers/etcd.js';
-import { applyFile, nodesRig, clusterEvents, nodesSeen, placedView, renewedAfter, startNode } from '../helpers/cluster.js';
+import { nodesRig } from '../helpers/cluster-rig.js';
+import { applyFile, clusterEvents, nodesSeen, placedView, renewedAfter, startNode } from '../helpers/cluster.js';
 import { CALM, ham, hamJson, killAll, status, waitFor } from '../helpers/ham.js';
 
 const rig = nodesRig();

@@ -4,7 +4,6 @@
 // environment) joined by an apply of its `cluster:` block; and the cleanup of all of it. Also
 // the single steps (a node started and joined, what it sees, its cluster events).
 import { writeFileSync } from 'node:fs';
-import { afterEach, beforeEach } from 'vitest';
 import { join } from 'node:path';
 import type { ClusterView, PlacedView } from '../../src/protocol/cluster.js';
 import { startEtcd, startProxy, startWitness, witnessed, type EtcdTls, type TestEtcd, type Witness } from './etcd.js';
@@ -161,42 +160,4 @@ export async function renewedAfter(home: string, ms: number): Promise<void> {
     ms + 30_000,
     100,
   );
-}
-
-export interface NodesRig {
-  readonly etcd: TestEtcd;
-  readonly witness: Witness;
-  /** Fresh temporary homes for each test, started as nodes by the test itself (startNode). */
-  readonly homes: TestHome[];
-  /** Exactly one instance live, on `node`, by the witness. */
-  runningOn(node: string): () => boolean;
-}
-
-/** For a test file that starts its nodes by hand: an etcd, the witness and `n` homes per test, all cleaned up after it. */
-export function nodesRig(n = 2): NodesRig {
-  let etcd: TestEtcd | undefined;
-  let witness: Witness | undefined;
-  let homes: TestHome[] = [];
-  beforeEach(async () => {
-    etcd = await startEtcd();
-    witness = await startWitness();
-    homes = Array.from({ length: n }, () => tempHome());
-  });
-  afterEach(async (ctx) => {
-    for (const h of homes.splice(0)) h.cleanup(ctx);
-    await witness?.close();
-    await etcd?.stop();
-  });
-  return {
-    get etcd() {
-      return etcd!;
-    },
-    get witness() {
-      return witness!;
-    },
-    get homes() {
-      return homes;
-    },
-    runningOn: (node) => () => witness!.live().length === 1 && witness!.live()[0]!.node === node,
-  };
 }

@@ -39,8 +39,21 @@ async function removeTree(dir: string): Promise<void> {
     } catch {
       /* gone */
     }
-  await waitFor(`${dir} empty`, () => readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim() === '', 20_000);
-  rmdirSync(dir);
+  // cgroup.procs empties before the last task has quite exited: rmdir says EBUSY until it has.
+  await waitFor(
+    `${dir} removed`,
+    () => {
+      if (readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim() !== '') return false;
+      try {
+        rmdirSync(dir);
+        return true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EBUSY') return false;
+        throw e;
+      }
+    },
+    20_000,
+  );
 }
 
 let t: TestHome;

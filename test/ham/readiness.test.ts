@@ -7,7 +7,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { entity } from '../helpers/entities.js';
-import { applyConfig, CALM, events, ham, hamJson, lines, tempHome, waitStatus, type TestHome } from '../helpers/ham.js';
+import { applyConfig, CALM, events, ham, hamJson, lines, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 import { freePorts } from '../helpers/ports.js';
 
 let t: TestHome;
@@ -200,6 +200,8 @@ describe('readiness', () => {
     writeFileSync(flag, '');
     await apply({ entities: { srv: { command: tcpServer(port, flag, at('conns')), readiness: { tcp: port, intervalMs: 50 } } } });
     const before = await waitStatus(t.home, 'srv ready', (s) => entity(s, 'srv').ready);
+    // The probe's handshake completes in the kernel before the server logs the connection: wait for its line.
+    await waitFor('the ready probe logged by srv', () => existsSync(at('conns')) && lines(at('conns')).length > 0);
     const conns = lines(at('conns')).length;
     process.kill(before.ham.pid!, 'SIGKILL');
     await waitStatus(t.home, 'taken over', (s) => s.ham.epoch > before.ham.epoch && s.ham.pid !== before.ham.pid);

@@ -10,12 +10,25 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Issue } from '../../src/errors.js';
 import { parseMountinfo, parseProcCgroup } from '../../src/ham/cgroup-detect.js';
 import { homeTag } from '../../src/ham/cgroups.js';
 import { CLI_MAIN } from '../../src/paths.js';
 import { entity } from '../helpers/entities.js';
-import { applyConfig, CALM, daemons, ham, hamJson, killAll, procsWith, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
+import {
+  applyConfig,
+  applyIssues,
+  CALM,
+  daemons,
+  ham,
+  hamJson,
+  killAll,
+  procsWith,
+  status,
+  tempHome,
+  waitFor,
+  waitStatus,
+  type TestHome,
+} from '../helpers/ham.js';
 
 const v2 = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).v2;
 const v1 = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).v1;
@@ -106,14 +119,6 @@ async function startIn(dir: string): Promise<void> {
     ),
   );
   expect(code).toBe(0);
-}
-
-async function applyIssues(config: object): Promise<Issue[]> {
-  const file = join(t.home, 'bad.json');
-  writeFileSync(file, JSON.stringify(config));
-  const r = await ham(t.home, ['--json', 'apply', '-f', file]);
-  expect(r.code).toBe(1);
-  return (JSON.parse(r.stdout) as { error: { issues: Issue[] } }).error.issues;
 }
 
 describe.skipIf(!usable)('entities in cgroups of their own', () => {
@@ -217,7 +222,7 @@ describe.skipIf(!usable)('entities in cgroups of their own', () => {
   it('apply refuses cgroup limits the kernel would refuse, naming each field, what is taken and what came', async () => {
     await hamJson(t.home, ['start', ...CALM]);
     const cgroup = { cpuMax: '500 100000', memoryMax: 1e21, pidsMax: 5_000_000 };
-    const issues = await applyIssues({ entities: { a: { command: ['true'], cgroup } } });
+    const issues = await applyIssues(t.home, { entities: { a: { command: ['true'], cgroup } } });
     expect(issues).toContainEqual({
       path: 'entities.a.cgroup.cpuMax',
       expected:
@@ -230,14 +235,14 @@ describe.skipIf(!usable)('entities in cgroups of their own', () => {
       got: 'number 1e+21',
     });
     expect(issues).toContainEqual({ path: 'entities.a.cgroup.pidsMax', expected: 'expected an integer 1..4194304, or "max"', got: 'number 5000000' });
-    const period = await applyIssues({ entities: { a: { command: ['true'], cgroup: { cpuMax: '50000 2000000' } } } });
+    const period = await applyIssues(t.home, { entities: { a: { command: ['true'], cgroup: { cpuMax: '50000 2000000' } } } });
     expect(period.map((i) => i.path)).toEqual(['entities.a.cgroup.cpuMax']);
     expect((await status(t.home)).entities).toEqual([]);
   });
 
   it.skipIf(offered('memory') || !v1.memory)('memoryMax is refused where memory is bound to cgroup v1, naming its mount; nothing is changed', async () => {
     await hamJson(t.home, ['start', ...CALM]);
-    const issues = await applyIssues({ entities: { a: { command: ['true'], cgroup: { memoryMax: 1 << 26 } } } });
+    const issues = await applyIssues(t.home, { entities: { a: { command: ['true'], cgroup: { memoryMax: 1 << 26 } } } });
     expect(issues).toEqual([
       {
         path: 'entities.a.cgroup.memoryMax',

@@ -13,7 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Issue } from '../../src/errors.js';
 import { otherNotifyDir } from '../../src/keeper/notify-dir.js';
 import { entity } from '../helpers/entities.js';
-import { applyConfig, CALM, ham, hamJson, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
+import { applyConfig, applyIssues, CALM, ham, hamJson, status, tempHome, waitFor, waitStatus, type TestHome } from '../helpers/ham.js';
 
 let t: TestHome;
 beforeEach(async () => {
@@ -31,14 +31,6 @@ const at = (f: string): string => join(t.home, f);
 const procField = (pid: number, field: string): string => new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!.trim();
 const gidOf = (name: string): number => Number(execFileSync('getent', ['group', name], { encoding: 'utf8' }).split(':')[2]);
 const environ = (pid: number): string[] => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-
-async function applyIssues(config: object): Promise<Issue[]> {
-  const file = at('bad.json');
-  writeFileSync(file, JSON.stringify(config));
-  const r = await ham(t.home, ['--json', 'apply', '-f', file]);
-  expect(r.code).toBe(1);
-  return (JSON.parse(r.stdout) as { error: { issues: Issue[] } }).error.issues;
-}
 
 describe.skipIf(!root)('running as another user (the HAM is root)', () => {
   it('user, groups, umask, nice, oomScoreAdj, limits and an env file reach the process; output is captured; a restart keeps them', async () => {
@@ -194,7 +186,7 @@ describe.skipIf(!root)('running as another user (the HAM is root)', () => {
     process.kill(entity(s, 'app').pid!, 'SIGKILL');
     const uid = execFileSync('id', ['-u', 'daemon'], { encoding: 'utf8' }).trim();
     await waitFor('the action ran as daemon', async () => (await ham(t.home, ['logs', 'app/died'])).stdout.includes(`action uid=${uid} user=daemon`));
-    const issues = await applyIssues({
+    const issues = await applyIssues(t.home, {
       entities: { b: { command: ['true'], conditions: { d: { type: 'death', actions: [{ kind: 'execute', argv: ['true'], user: 'no-such-user-ham' }] } } } },
     });
     expect(issues).toEqual([
@@ -204,7 +196,7 @@ describe.skipIf(!root)('running as another user (the HAM is root)', () => {
 
   it('refuses, naming the path, with nothing changed: no such user or group, an unreadable or bad env file, limits it cannot set, oomScoreAdj out of range', async () => {
     writeFileSync(at('bad.env'), 'GOOD=1\nthis is not an assignment\n');
-    const issues = await applyIssues({
+    const issues = await applyIssues(t.home, {
       entities: {
         a: { command: ['true'], user: 'no-such-user-ham' },
         b: { command: ['true'], user: 'nobody:no-such-group-ham' },

@@ -8,6 +8,7 @@ import { statusAll } from '../../src/client/pages.js';
 import { CLI_MAIN, isDaemonArgv, isKeeperArgv } from '../../src/paths.js';
 import { childrenOf, findProcesses, isStopped } from '../../src/proc/procfs.js';
 import { keeperProcesses } from '../../src/proc/keepers.js';
+import type { Issue } from '../../src/errors.js';
 import type { StatusView } from '../../src/protocol/views.js';
 
 export interface Run {
@@ -42,6 +43,15 @@ export function applyConfig<T = unknown>(home: string, config: object): Promise<
   const file = join(home, 'ham.json');
   writeFileSync(file, JSON.stringify(config));
   return hamJson<T>(home, ['apply', '-f', file]);
+}
+
+/** The issues of an `apply -f` of `config` that must be refused (written as bad.json into the home). */
+export async function applyIssues(home: string, config: object): Promise<Issue[]> {
+  const file = join(home, 'bad.json');
+  writeFileSync(file, JSON.stringify(config));
+  const r = await ham(home, ['--json', 'apply', '-f', file]);
+  if (r.code !== 1) throw new Error(`apply was to be refused (exit 1), it exited ${r.code}: ${r.stdout}${r.stderr}`);
+  return (JSON.parse(r.stdout) as { error: { issues: Issue[] } }).error.issues;
 }
 
 /** Status over the socket, in this process (polling through the CLI would load the machine). */

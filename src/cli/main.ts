@@ -193,12 +193,12 @@ program
 
 program
   .command('detach')
-  .description('stop monitoring an entity (its process keeps running)')
+  .description('stop monitoring an entity (its process keeps running); a placed one is removed from the cluster (stopped on its owner)')
   .argument('<name>')
   .action(async (name: string, _o: unknown, cmd: Command) => {
     const g = globals(cmd);
-    await call(g, 'detach', { name });
-    emit(g, { detached: name }, () => `detached ${name}`);
+    const r = await call(g, 'detach', { name });
+    emit(g, { detached: name, ...(r.cluster !== undefined ? { cluster: r.cluster } : {}) }, () => r.cluster ?? `detached ${name}`);
   });
 
 program

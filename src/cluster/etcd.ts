@@ -76,8 +76,10 @@ export async function keepAlive(etcd: Etcd3, lease: string, timeoutMs: number): 
 /**
  * Create `key` = `value` under `lease` only if it does not exist (create revision 0), nor does
  * `unless` (an owner key is never created while its entity is stopped cluster-wide: a race and a
- * `ham stop` exclude each other). Returns the revision it was created at (the fencing token), or
- * the value and lease of who holds it (none, revision 0, when only `unless` stood in the way).
+ * `ham stop` exclude each other), and `requires` does (nor once its definition is removed: a race
+ * and a `ham detach` exclude each other). Returns the revision it was created at (the fencing
+ * token), or the value and lease of who holds it (none, revision 0, when only `unless` or
+ * `requires` stood in the way).
  */
 export async function createOnce(
   etcd: Etcd3,
@@ -85,13 +87,23 @@ export async function createOnce(
   value: string,
   lease: string,
   unless?: string,
+  requires?: string,
 ): Promise<{ created: true; revision: string } | { created: false; value: string; lease: string; revision: string }> {
   let cmp = etcd.if(key, 'Create', '==', 0);
   if (unless !== undefined) cmp = cmp.and(unless, 'Create', '==', 0);
+  if (requires !== undefined) cmp = cmp.and(requires, 'Create', '>', 0);
   const r = await cmp.then(etcd.put(key).value(value).lease(lease)).else(etcd.get(key)).commit();
   if (r.succeeded) return { created: true, revision: String(r.header.revision) };
   const kv = r.responses[0]?.response_range?.kvs[0];
   return { created: false, value: kv ? kv.value.toString() : '', lease: kv ? String(kv.lease) : '0', revision: kv ? String(kv.create_revision) : '0' };
+}
+
+/** Delete `name`'s owner key only if it is still the one of `token` (created at that revision). */
+export async function dropOwner(etcd: Etcd3, c: ClusterConfig, name: string, token: string): Promise<void> {
+  await etcd
+    .if(ownerKey(c, name), 'Create', '==', token)
+    .then(etcd.delete().key(ownerKey(c, name)))
+    .commit();
 }
 
 /** Claim this node's name under its lease; a name another live node holds is refused. */

@@ -1,13 +1,15 @@
-// `ham stop|start|reset NAME` of a placed entity (README "Cluster"): cluster-wide. A stop puts
-// PREFIX/stopped/NAME (guarded by the owner's token as seen: nobody took it meanwhile) and its
-// owner releases it; it stays stopped on every node until `ham start NAME` deletes the key and
-// it is placed again. A reset on a node that gave up on it clears that node's mark. Each answers
-// undefined for an entity that is not placed (or runs here, for start and reset): the local request.
+// `ham stop|start|reset|detach NAME` of a placed entity (README "Cluster"): cluster-wide. A stop
+// puts PREFIX/stopped/NAME (guarded by the owner's token as seen: nobody took it meanwhile) and
+// its owner releases it; it stays stopped on every node until `ham start NAME` deletes the key
+// and it is placed again. A reset on a node that gave up on it clears that node's mark. A detach
+// deletes its definition and every mark of it (guarded the same way); its owner stops it and
+// releases it. Each answers undefined for an entity that is not placed (or runs here, for start
+// and reset): the local request.
 import type { Etcd3 } from 'etcd3';
 import type { ClusterConfig } from '../model/cluster.js';
 import { HamError } from '../model/errors.js';
 import { candidateOrder, withoutGaveUp } from './policy.js';
-import { gaveUpKey, ownerKey, stoppedKey } from './etcd.js';
+import { defKey, gaveUpKey, moveKey, ownerKey, stoppedKey } from './etcd.js';
 import type { Placements } from './placed.js';
 import type { ClusterPort } from './port.js';
 
@@ -101,6 +103,45 @@ export class PlacedRequests {
           message: `start ${name}: expected a node it may run on, got every one gave up on it (${[...gaveUp].sort().join(', ')}): \`ham reset ${name}\` on one of them`,
         });
       return `${name}: not stopped; it is being placed by its policy`;
+    });
+  }
+
+  /**
+   * `ham detach NAME`: removed from the cluster. Its definition, its gave-up marks, its stopped key
+   * and a move under way go in one transaction, guarded by its owner as seen; its owner stops it
+   * and releases it (here: before this answers). It is placed again only by a new apply of it.
+   */
+  detach(name: string): Promise<string | undefined> {
+    return this.inTurn('detach', name, async () => {
+      await this.placed.reconcile();
+      const seen = this.placed.seenNow;
+      if (!seen.defs.has(name)) return undefined;
+      const o = seen.owners.get(name);
+      const r = await this.etcd
+        .if(ownerKey(this.cfg, name), 'Create', '==', o?.revision ?? 0)
+        .then(
+          this.etcd.delete().key(defKey(this.cfg, name)),
+          this.etcd.delete().key(stoppedKey(this.cfg, name)),
+          this.etcd.delete().key(moveKey(this.cfg, name)),
+          this.etcd.delete().prefix(gaveUpKey(this.cfg, name, '')),
+        )
+        .commit();
+      if (!r.succeeded)
+        throw new HamError({
+          code: 'bad-request',
+          entity: name,
+          message: `detach ${name}: expected its owner to stay ${o?.node ?? 'none'} while it was removed, got another one meanwhile; nothing was removed, try again`,
+        });
+      seen.defs.delete(name);
+      const here = o !== undefined && o.node === this.cfg.node && this.placed.owned()[name]?.token === o.revision;
+      if (here && !(await this.placed.release(name, o.revision, 'removed from the cluster (ham detach)')))
+        throw new HamError({
+          code: 'timeout',
+          entity: name,
+          message: `detach ${name}: removed from the cluster, expected it stopped here, got it still running: it is released once its exit is seen`,
+        });
+      const where = o ? (here ? ' (stopped here)' : ` (stopping on ${o.node})`) : ' (it ran nowhere)';
+      return `${name}: removed from the cluster${where}; an apply of it places it again`;
     });
   }
 

@@ -8,7 +8,7 @@ import type { ClusterConfig } from '../model/cluster.js';
 import type { PlacedView } from '../protocol/cluster.js';
 import { placedViews } from './view.js';
 import { fenceKeeper } from '../keeper/link.js';
-import { createOnce, gaveUpKey, moveKey, ownerKey, rangeUnder, stoppedKey } from './etcd.js';
+import { createOnce, defKey, dropOwner, gaveUpKey, moveKey, ownerKey, rangeUnder, stoppedKey } from './etcd.js';
 import { HamError } from '../model/errors.js';
 import type { ClusterPort } from './port.js';
 import type { EntityRecord } from '../model/records.js';
@@ -122,7 +122,9 @@ export class Placements {
     let owned = this.owned();
     for (const name of Object.keys(owned)) {
       const o = seen.owners.get(name);
-      if (!seen.defs.has(name) || !o || o.node !== this.cfg.node || o.revision !== owned[name]!.token) await this.dropLocal(name, 'ownership lost');
+      const mine = o !== undefined && o.node === this.cfg.node && o.revision === owned[name]!.token;
+      if (mine && !seen.defs.has(name)) await this.release(name, o.revision, 'removed from the cluster (ham detach)');
+      else if (!mine || !seen.defs.has(name)) await this.dropLocal(name, 'ownership lost');
       else if (seen.stopped.has(name)) await this.release(name, o.revision, 'stopped cluster-wide (ham stop)');
       else if (this.port.supervisor.get(name)?.life.tag === 'failed') await this.giveUp(name, o.revision);
     }
@@ -143,12 +145,12 @@ export class Placements {
       } else if (o && o.node === this.cfg.node && owned[name]?.token !== o.revision) {
         // Ours by name but not run here (kept by a lease etcd refreshed after we stopped it):
         // released, so that the next owner (maybe this node) starts with a new token.
-        await this.etcd
-          .if(ownerKey(this.cfg, name), 'Create', '==', o.revision)
-          .then(this.etcd.delete().key(ownerKey(this.cfg, name)))
-          .commit();
+        await dropOwner(this.etcd, this.cfg, name, o.revision);
       } else if (!o && lease && !seen.stopped.has(name)) this.race(name, orders.get(name) ?? []);
     }
+    // Ours by name, its definition removed (`ham detach`) while it was not run here: released too.
+    for (const [name, o] of seen.owners)
+      if (!seen.defs.has(name) && o.node === this.cfg.node && owned[name] === undefined) await dropOwner(this.etcd, this.cfg, name, o.revision);
     if (!first) await this.failback(nodesBack(before, seen));
   }
 
@@ -190,10 +192,7 @@ export class Placements {
   /** Stopped here, then its ownership key deleted, guarded by its token. */
   async release(name: string, token: string, why: string): Promise<boolean> {
     if (!(await this.dropLocal(name, why))) return false;
-    await this.etcd
-      .if(ownerKey(this.cfg, name), 'Create', '==', token)
-      .then(this.etcd.delete().key(ownerKey(this.cfg, name)))
-      .commit();
+    await dropOwner(this.etcd, this.cfg, name, token);
     return true;
   }
 
@@ -220,7 +219,7 @@ export class Placements {
           if (performance.now() < this.freshUntil && this.seen.moves.get(name)?.to !== this.cfg.node) return this.soon(); // reconnected meanwhile: waits anew
           const lease = this.freshLease();
           if (this.closed || !lease || this.seen.owners.has(name) || !this.seen.defs.has(name) || this.seen.stopped.has(name)) return;
-          const r = await createOnce(this.etcd, ownerKey(this.cfg, name), this.cfg.node, lease, stoppedKey(this.cfg, name));
+          const r = await createOnce(this.etcd, ownerKey(this.cfg, name), this.cfg.node, lease, stoppedKey(this.cfg, name), defKey(this.cfg, name));
           if (!r.created) return;
           this.saveOwned((o) => (o[name] = { token: r.revision, since: Date.now() }));
           if (this.seen.moves.has(name)) await this.etcd.delete().key(moveKey(this.cfg, name)); // the move is done

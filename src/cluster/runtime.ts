@@ -235,6 +235,11 @@ export class ClusterRuntime {
     return undefined;
   }
 
+  /** `ham detach NAME` of a placed entity: removed from the cluster; undefined: the local detach. */
+  async detach(name: string): Promise<string | undefined> {
+    return this.requests?.detach(name);
+  }
+
   /** `ham reset NAME` on a node that gave up on a placed entity; undefined: the local reset. */
   async reset(name: string): Promise<string | undefined> {
     return this.requests?.reset(name);

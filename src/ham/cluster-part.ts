@@ -35,6 +35,8 @@ export interface ClusterPart {
   control(request: string, name: string, wait: boolean): Promise<string | undefined>;
   /** `ham reset NAME` on a node that gave up on a placed entity: what was done, or undefined for a local reset. */
   reset(name: string): Promise<string | undefined>;
+  /** `ham detach NAME` of a placed entity: removed from the cluster; undefined for a local detach. */
+  detach(name: string): Promise<string | undefined>;
   close(): void;
 }
 
@@ -77,6 +79,7 @@ export function clusterHooks(load: ClusterLoader | undefined, port: ClusterPort)
     control: async (request: string, name: string, wait: boolean): Promise<string | undefined> =>
       part ? (await part).control(request, name, wait) : undefined,
     reset: async (name: string): Promise<string | undefined> => (part ? (await part).reset(name) : undefined),
+    detach: async (name: string): Promise<string | undefined> => (part ? (await part).detach(name) : undefined),
     close: (): void => void part?.then((p) => p.close()).catch(() => undefined),
   };
 }

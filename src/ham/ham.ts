@@ -167,8 +167,10 @@ export async function becomeHam(ctx: HamContext, parts: HamParts): Promise<void>
         });
         return entityView(e);
       },
-      detach: ({ name }) => {
+      detach: async ({ name }) => {
         refuseWhileStopping();
+        const placed = await cluster.detach(name); // a placed entity: removed from the cluster
+        if (placed !== undefined) return { name, cluster: placed };
         supervisor.detach(name);
         return { name };
       },

@@ -10,7 +10,7 @@ export interface Responses {
   stats: StatsView;
   status: StatusPage;
   attach: EntityView;
-  detach: { name: string };
+  detach: { name: string; cluster?: string };
   /** A placed entity this node gave up on: what the cluster did (`cluster`), not an entity here. */
   reset: EntityView | { name: string; cluster: string };
   stop: { pid: number; stoppedEntities: boolean };

@@ -124,7 +124,7 @@ export class Placements {
       const o = seen.owners.get(name);
       const mine = o !== undefined && o.node === this.cfg.node && o.revision === owned[name]!.token;
       if (mine && !seen.defs.has(name)) await this.release(name, o.revision, 'removed from the cluster (ham detach)');
-      else if (!mine || !seen.defs.has(name)) await this.dropLocal(name, 'ownership lost');
+      else if (!mine) await this.dropLocal(name, 'ownership lost');
       else if (seen.stopped.has(name)) await this.release(name, o.revision, 'stopped cluster-wide (ham stop)');
       else if (this.port.supervisor.get(name)?.life.tag === 'failed') await this.giveUp(name, o.revision);
     }

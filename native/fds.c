@@ -1,13 +1,15 @@
 /* Close-on-exec for every fd from N up: what a daemon spawns must inherit none of its fds
  * (LMDB opens data.mdb without O_CLOEXEC; an fd passed to us by whoever started us). Node
- * has no fcntl; this is the whole addon. close_range(CLOSE_RANGE_CLOEXEC) where the kernel
- * has it (5.11), else each fd listed in /proc/self/fd. */
+ * has no fcntl; close_range(CLOSE_RANGE_CLOEXEC) where the kernel has it (5.11), else each
+ * fd listed in /proc/self/fd. And flock(LOCK_EX), which Node has not either: the home's claim
+ * lock (src/proc/fds.ts). */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "addon.h"
@@ -43,4 +45,21 @@ static napi_value cloexec_from(napi_env env, napi_callback_info info) {
   return err ? addon_throw_errno(env, err) : NULL;
 }
 
-ADDON_EXPORT("cloexecFrom", cloexec_from)
+/* flock(fd, LOCK_EX), waiting: the holder keeps it for an open and a claim (milliseconds). */
+static napi_value lock_exclusive(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  if (!addon_fd_arg(env, info, "lockExclusive", &fd)) return NULL;
+  int rc;
+  while ((rc = flock(fd, LOCK_EX)) != 0 && errno == EINTR) {
+  }
+  return rc ? addon_throw_errno(env, errno) : NULL;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value f, g;
+  napi_create_function(env, "cloexecFrom", NAPI_AUTO_LENGTH, cloexec_from, NULL, &f);
+  napi_set_named_property(env, exports, "cloexecFrom", f);
+  napi_create_function(env, "lockExclusive", NAPI_AUTO_LENGTH, lock_exclusive, NULL, &g);
+  napi_set_named_property(env, exports, "lockExclusive", g);
+  return exports;
+}

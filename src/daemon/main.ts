@@ -13,7 +13,7 @@ import { failpoint } from '../failpoints.js';
 import { ensureHome } from '../home.js';
 import { createLogger } from '../log.js';
 import { daemonTitle } from '../paths.js';
-import { sealFds } from '../proc/fds.js';
+import { holdClaimLock, sealFds } from '../proc/fds.js';
 import { isAlive, procId } from '../proc/procfs.js';
 import { claimHam, pairStarted } from '../store/roles.js';
 import { Store } from '../store/store.js';
@@ -74,6 +74,7 @@ async function main(): Promise<void> {
     return;
   }
 
+  const unlock = holdClaimLock(paths.claimLock); // concurrent starts open and claim one at a time
   const store = new Store(paths.store);
   sealFds(); // the store's fds (and any passed to us) are not for what we spawn
   const request = startRequest(arg, process.env, BASE_ENV_VAR);
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
     log('warn', 'not starting', { error: (e as Error).message });
     process.exit(e instanceof HamError && e.code === 'already-running' ? 0 : 1);
   }
+  unlock();
   let guardianReady!: () => void;
   const ready = new Promise<void>((resolve) => (guardianReady = resolve));
   const partner = new GuardianPartner({ paths, store, epoch: claimed.epoch, hangMs: store.settings().hangMs, log, onReady: () => guardianReady() });

@@ -14,7 +14,8 @@ import { orderKeeper } from '../keeper/link.js';
 import { killCgroup } from '../ham/cgroups.js';
 import { transition } from '../ham/lifecycle-table.js';
 import { restartComing, viewState } from '../ham/lifecycle.js';
-import type { EntityRecord } from '../model/records.js';
+import type { EntityRecord, ProcId } from '../model/records.js';
+import { holdClaimLock } from '../proc/fds.js';
 import { isAlive, procId } from '../proc/procfs.js';
 import { currentProcess, signalCurrent, type Current } from './stop-offline-current.js';
 import { claimHam, markStopping, release } from '../store/roles.js';
@@ -45,16 +46,26 @@ async function until(ok: () => boolean, ms: number): Promise<boolean> {
   return true;
 }
 
+/** Open the store and take the HAM role (refused while a pair runs), under the claim lock as a start's. */
+function claimOffline(paths: HomePaths): { store: Store; epoch: number } {
+  const unlock = holdClaimLock(paths.claimLock);
+  try {
+    const store = new Store(paths.store);
+    const me = procId(process.pid)!;
+    const roles = store.roles();
+    if (roles.guardian && isAlive(roles.guardian))
+      throw new HamError({
+        code: 'already-running',
+        message: `a Guardian (pid ${roles.guardian.pid}) runs on ${paths.root}: it serves the home (ham stop --all there), not stopped behind its back`,
+      });
+    return { store, epoch: claimHam(store, me, isAlive).epoch }; // refused (already-running) while a HAM runs
+  } finally {
+    unlock();
+  }
+}
+
 export async function stopOffline(paths: HomePaths): Promise<OfflineReport> {
-  const store = new Store(paths.store);
-  const me = procId(process.pid)!;
-  const roles = store.roles();
-  if (roles.guardian && isAlive(roles.guardian))
-    throw new HamError({
-      code: 'already-running',
-      message: `a Guardian (pid ${roles.guardian.pid}) runs on ${paths.root}: it serves the home (ham stop --all there), not stopped behind its back`,
-    });
-  const { epoch } = claimHam(store, me, isAlive); // refused (already-running) while a HAM runs
+  const { store, epoch } = claimOffline(paths);
   try {
     markStopping(store, epoch, 'ham stop --all with no HAM running'); // no takeover of this role
     const running: { e: EntityRecord; c: Current }[] = [];

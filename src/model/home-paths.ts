@@ -12,6 +12,8 @@ export interface HomePaths {
   keepers: string;
   logs: string;
   daemonLog: string;
+  /** Held (flock) by a daemon from opening the store to claiming the HAM role. */
+  claimLock: string;
 }
 
 export function resolveHome(flag?: string): string {
@@ -28,5 +30,6 @@ export function homePaths(root: string): HomePaths {
     keepers: join(root, 'run', 'keepers'),
     logs: join(root, 'logs'),
     daemonLog: join(root, 'logs', 'ham.log'),
+    claimLock: join(root, 'run', 'claim.lock'),
   };
 }

@@ -3,12 +3,14 @@
 // passed fds of theirs. Node has no fcntl, so a tiny addon (native/fds.c)
 // marks every fd from 3 up close-on-exec. Node's spawn dup2()s the stdio it is
 // given into the child (which clears the flag there), so that stays working.
+import { closeSync, constants as fsc, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../paths.js';
 
 interface Addon {
   cloexecFrom(fd: number): void;
+  lockExclusive?(fd: number): void;
 }
 
 function loadAddon(): Addon | undefined {
@@ -21,18 +23,43 @@ function loadAddon(): Addon | undefined {
 
 let addon: Addon | undefined | null = null;
 
+function theAddon(): Addon | undefined {
+  if (addon === null) addon = loadAddon();
+  return addon;
+}
+
 /**
  * Mark every fd from 3 up close-on-exec. Called once a daemon's store is open
  * (its fds exist from then; everything Node opens later is close-on-exec
  * already). Returns false when it cannot (no addon built): nothing else changes.
  */
 export function sealFds(): boolean {
-  if (addon === null) addon = loadAddon();
-  if (!addon) return false;
+  const a = theAddon();
+  if (!a) return false;
   try {
-    addon.cloexecFrom(3);
+    a.cloexecFrom(3);
     return true;
   } catch {
     return false;
   }
+}
+
+/**
+ * Hold the home's claim lock (flock on `path`, waiting) until the returned release is called.
+ * Daemons that open the store and claim the HAM role at once (concurrent `ham start`s on a new
+ * home) do it one after the other: once, two such starts both claimed epoch 1 (a rare race in the
+ * store's first open, not understood yet). flock, not fcntl: closing it never drops LMDB's fcntl
+ * locks on the store. Without the addon: no lock (the store's own exclusion, as before).
+ */
+export function holdClaimLock(path: string): () => void {
+  const lock = theAddon()?.lockExclusive;
+  if (!lock) return () => {};
+  const fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600); // libuv adds O_CLOEXEC;
+  try {
+    lock(fd);
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  return () => closeSync(fd);
 }

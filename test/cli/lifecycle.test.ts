@@ -1,5 +1,5 @@
 // `ham start | stop | status` on a real pair.
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAlive, procId } from '../../src/proc/procfs.js';
@@ -48,6 +48,24 @@ describe('ham start / stop / status', () => {
     // A losing start's daemon sees the pair and exits, perhaps after its CLI has returned.
     const pair = [s.ham.pid, s.guardian.pid].sort().join(',');
     await waitFor('the losing daemons gone', () => daemons(t.home).sort().join(',') === pair);
+  });
+
+  it('five concurrent starts on each of four new homes: one HAM claims each (the claim lock), never two at epoch 1', async () => {
+    for (let i = 0; i < 4; i++) {
+      const home = join(t.home, `h${i}`); // under the test's home: its cleanup kills and removes these too
+      const runs = await Promise.all([1, 2, 3, 4, 5].map(() => ham(home, ['--json', 'start'])));
+      for (const r of runs) expect(r.code, r.stderr).toBe(0);
+      expect(new Set(runs.map((r) => (JSON.parse(r.stdout) as { ham: { pid: number } }).ham.pid)).size).toBe(1);
+      const s = await status(home);
+      const pair = [s.ham.pid, s.guardian.pid].sort().join(',');
+      await waitFor('the losing daemons gone', () => daemons(home).sort().join(',') === pair);
+      const served = readFileSync(join(home, 'logs', 'ham.log'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('serving as HAM'));
+      expect(served, served.join('\n')).toHaveLength(1);
+      expect(s.ham.epoch).toBe(1);
+      expect((await ham(home, ['stop'])).code).toBe(0);
+    }
   });
 
   it('keeps its home private: home 0700, socket 0600', async () => {

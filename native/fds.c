@@ -45,14 +45,17 @@ static napi_value cloexec_from(napi_env env, napi_callback_info info) {
   return err ? addon_throw_errno(env, err) : NULL;
 }
 
-/* flock(fd, LOCK_EX), waiting: the holder keeps it for an open and a claim (milliseconds). */
+/* flock(fd, LOCK_EX|LOCK_NB): true if taken, false if another holds it (the caller waits and tries again). */
 static napi_value lock_exclusive(napi_env env, napi_callback_info info) {
   int32_t fd;
   if (!addon_fd_arg(env, info, "lockExclusive", &fd)) return NULL;
   int rc;
-  while ((rc = flock(fd, LOCK_EX)) != 0 && errno == EINTR) {
+  while ((rc = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
   }
-  return rc ? addon_throw_errno(env, errno) : NULL;
+  if (rc && errno != EWOULDBLOCK) return addon_throw_errno(env, errno);
+  napi_value out;
+  napi_get_boolean(env, rc == 0, &out);
+  return out;
 }
 
 NAPI_MODULE_INIT() {
